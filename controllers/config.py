@@ -1,0 +1,28 @@
+"""Operator configuration, from the environment the Deployment sets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# ConfigMaps with this label hold sensitive words, one per line in any data key.
+# Those in the operator's namespace apply everywhere; others to their own namespace.
+SENSITIVE_WORDS_LABEL = "sms.herald.dev/sensitive-words"
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespace: str
+    """Namespace the operator runs in."""
+    review_interval_seconds: float
+    """How often templates are re-reviewed, to pick up word-list changes."""
+
+    @classmethod
+    def from_env(cls) -> OperatorConfig:
+        return cls(
+            namespace=os.environ.get("HERALD_NAMESPACE", "herald"),
+            review_interval_seconds=float(os.environ.get("HERALD_REVIEW_INTERVAL_SECONDS", "60")),
+        )
+
+
+CONFIG = OperatorConfig.from_env()

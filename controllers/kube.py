@@ -1,0 +1,53 @@
+"""A small async face on the official Kubernetes client, for what kopf does not do.
+
+kopf patches the object a handler runs for; a handler that must read or patch
+another object (an approval re-reviewing its template) comes here. The official
+client is synchronous, so each call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from crds.base import GROUP, VERSION
+
+
+def load_client_config() -> kubernetes.client.ApiClient:
+    """In a pod: the service account. Elsewhere: the kubeconfig (KUBECONFIG or ~/.kube)."""
+    try:
+        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+    return kubernetes.client.ApiClient()
+
+
+class Kube:
+    """Reads and status writes of Herald's custom resources."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+
+    async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        try:
+            body: Any = await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(body)
+
+    async def patch_status(
+        self, plural: str, namespace: str, name: str, status_patch: dict[str, Any]
+    ) -> None:
+        """Merge-patch the status subresource."""
+        await asyncio.to_thread(
+            self._custom.patch_namespaced_custom_object_status,
+            GROUP, VERSION, namespace, plural, name, {"status": status_patch},
+        )

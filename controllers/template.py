@@ -1,0 +1,124 @@
+"""kopf handlers for Template and TemplateApproval: observe, decide, apply.
+
+The decisions live in `template_review`; this module only gathers what they need
+(the template, its approvals, the sensitive-word lists) and writes the outcome.
+Create, update, resume and a timer all run the same level-based reconcile, so a
+missed event or an operator restart converges on the next pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from controllers.config import CONFIG, SENSITIVE_WORDS_LABEL
+from controllers.events import Event
+from controllers.status import merge_patch_diff
+from controllers.template_review import ApprovalSeen, TemplateWorld, review_template
+from crds.base import GROUP, VERSION
+from crds.template import Template, TemplateApproval
+
+TEMPLATES = (GROUP, VERSION, Template.PLURAL)
+APPROVALS = (GROUP, VERSION, TemplateApproval.PLURAL)
+
+ApprovalIndex = kopf.Index[tuple[str, str], ApprovalSeen]
+WordIndex = kopf.Index[str, frozenset[str]]
+
+
+@kopf.index(*APPROVALS)
+def approvals_by_template(
+    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str, str], ApprovalSeen]:
+    """(namespace, template name) -> the approvals naming that template."""
+    key = (namespace or "", str(spec.get("templateName", "")))
+    return {key: ApprovalSeen(name, str(spec.get("contentHash", "")))}
+
+
+@kopf.index("", "v1", "configmaps", labels={SENSITIVE_WORDS_LABEL: "true"})
+def sensitive_words_by_namespace(
+    namespace: str | None, body: kopf.Body, **_: Any
+) -> dict[str, frozenset[str]]:
+    """namespace -> words from one labelled ConfigMap (one word per line, any key)."""
+    data = body.get("data") or {}
+    words = {line.strip() for text in data.values() for line in str(text).splitlines()}
+    return {namespace or "": frozenset(w for w in words if w and not w.startswith("#"))}
+
+
+def observe_template(
+    namespace: str, name: str, approvals: ApprovalIndex, word_lists: WordIndex
+) -> TemplateWorld:
+    """What the review needs besides the template: read from kopf's in-memory indexes."""
+    words: set[str] = set()
+    for ns in {CONFIG.namespace, namespace}:
+        for found in word_lists.get(ns, ()):
+            words |= found
+    return TemplateWorld(
+        sensitive_words=frozenset(words),
+        approvals=tuple(approvals.get((namespace, name), ())),
+    )
+
+
+def post_events(body: kopf.Body | dict[str, Any], events: Iterable[Event]) -> None:
+    for event in events:
+        # kopf.event takes any object body; a fetched dict is one too.
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)  # type: ignore[arg-type]
+
+
+def review(
+    body: kopf.Body | dict[str, Any], approvals: ApprovalIndex, word_lists: WordIndex
+) -> tuple[dict[str, Any], tuple[Event, ...]]:
+    """The status patch (empty when nothing changed) and Events for one template."""
+    template = Template.model_validate(body)
+    world = observe_template(
+        template.metadata.namespace or "", template.metadata.name, approvals, word_lists
+    )
+    decision = review_template(
+        template.spec, template.metadata.generation, template.status, world, datetime.now(UTC)
+    )
+    old = dict(body.get("status") or {})
+    return merge_patch_diff(old, decision.status.to_api()), decision.events
+
+
+@kopf.on.resume(*TEMPLATES, id="review-on-resume")
+@kopf.on.create(*TEMPLATES, id="review-on-create")
+@kopf.on.update(*TEMPLATES, id="review-on-update", field="spec")
+# kopf passes indexes as keyword arguments named after them; its handler protocols
+# do not list them, hence the type ignores on the registering decorators.
+@kopf.timer(  # type: ignore[arg-type]
+    *TEMPLATES, id="review-on-timer", interval=CONFIG.review_interval_seconds
+)
+def reconcile_template(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    approvals_by_template: ApprovalIndex,
+    sensitive_words_by_namespace: WordIndex,
+    **_: Any,
+) -> None:
+    status_patch, events = review(body, approvals_by_template, sensitive_words_by_namespace)
+    if status_patch:
+        patch.status.update(status_patch)
+    post_events(body, events)
+
+
+@kopf.on.event(*APPROVALS)  # type: ignore[arg-type]
+async def rereview_on_approval(
+    namespace: str | None,
+    spec: kopf.Spec,
+    memo: Any,
+    approvals_by_template: ApprovalIndex,
+    sensitive_words_by_namespace: WordIndex,
+    **_: Any,
+) -> None:
+    """An approval came, changed or went: re-review its template now, not at the next timer."""
+    namespace = namespace or ""
+    name = str(spec.get("templateName", ""))
+    body = await memo.kube.get(Template.PLURAL, namespace, name)
+    if body is None:
+        return  # the template's own reconcile runs when it is created
+    status_patch, events = review(body, approvals_by_template, sensitive_words_by_namespace)
+    if status_patch:
+        await memo.kube.patch_status(Template.PLURAL, namespace, name, status_patch)
+    post_events(body, events)

@@ -1,0 +1,383 @@
+"""Campaign: who gets which template over which channels, when, how fast, under which rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import ConfigDict, Field
+
+from crds.base import (
+    MESSAGE_MAX,
+    NAME_MAX,
+    SHORT_TEXT_MAX,
+    Condition,
+    HeraldModel,
+    HeraldResource,
+    LocalObjectReference,
+    list_map,
+    validations,
+)
+
+VARIABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# Five fields (minute hour day-of-month month day-of-week) or a macro like @daily;
+# the operator parses it fully and reports a bad one as a condition.
+CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$"
+INLINE_RECIPIENTS_MAX = 1000  # larger lists belong in a ConfigMap, Secret, URL or Redis key
+
+
+class Variant(HeraldModel):
+    """One arm of an A/B test."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    """Variant name, used in status breakdowns."""
+    template_ref: LocalObjectReference
+    """Template this variant sends."""
+    weight: int = Field(ge=0, le=100)
+    """Percent of recipients who get this variant; the weights sum to 100."""
+
+
+class ChannelRef(HeraldModel):
+    """A channel the campaign may send through."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    """Name of the Channel in this namespace."""
+
+
+class NamedValue(HeraldModel):
+    """A name and its value."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=VARIABLE_NAME_PATTERN)
+    """Name."""
+    value: str = Field(default="", max_length=SHORT_TEXT_MAX)
+    """Value."""
+
+
+class InlineRecipient(HeraldModel):
+    """One recipient written into the Campaign."""
+
+    phone: str = Field(min_length=1, max_length=32)
+    """Phone number, E.164 (+8613800138000) or national with audience.defaultRegion."""
+    variables: list[NamedValue] = Field(
+        default_factory=list, max_length=32, json_schema_extra=list_map("name")
+    )
+    """Template variables and filter attributes for this recipient."""
+
+
+class ObjectKeyReference(HeraldModel):
+    """A key of a ConfigMap or Secret in the same namespace."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    """Name of the object."""
+    key: str = Field(default="recipients.csv", min_length=1, max_length=NAME_MAX)
+    """Key holding the CSV text."""
+
+
+class FileFormat(StrEnum):
+    CSV = "Csv"
+    XLSX = "Xlsx"
+
+
+class UrlSource(HeraldModel):
+    """A recipient file fetched over HTTP(S)."""
+
+    url: str = Field(min_length=1, max_length=2048, pattern=r"^https?://")
+    """http:// or https:// address of the file."""
+    format: FileFormat = FileFormat.CSV
+    """Csv or Xlsx."""
+    headers_secret_ref: LocalObjectReference | None = None
+    """Secret whose keys are sent as HTTP headers (e.g. Authorization)."""
+
+
+class ColumnMapping(HeraldModel):
+    """Which columns of the source hold what."""
+
+    phone: str = Field(default="phone", min_length=1, max_length=64)
+    """Column with the phone number."""
+    time_zone: str = Field(default="", max_length=64)
+    """Column with the recipient's IANA time zone, for sendWindow.timeZoneSource Recipient."""
+    variables: list[NamedValue] = Field(
+        default_factory=list, max_length=32, json_schema_extra=list_map("name")
+    )
+    """Template variables from columns: name is the variable, value the column."""
+
+
+class Audience(HeraldModel):
+    """The recipients: exactly one source, how to read it, and whom to keep."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            (
+                "[has(self.inline), has(self.configMapRef), has(self.secretRef),"
+                " has(self.url), has(self.redisKey)].filter(x, x).size() == 1",
+                "set exactly one of inline, configMapRef, secretRef, url, redisKey",
+            ),
+        )
+    )
+
+    inline: list[InlineRecipient] | None = Field(default=None, max_length=INLINE_RECIPIENTS_MAX)
+    """Recipients listed here (up to 1000)."""
+    config_map_ref: ObjectKeyReference | None = None
+    """CSV in a ConfigMap key."""
+    secret_ref: ObjectKeyReference | None = None
+    """CSV in a Secret key, for lists that are personal data."""
+    url: UrlSource | None = None
+    """CSV or XLSX file over HTTP(S)."""
+    redis_key: str | None = Field(default=None, min_length=1, max_length=512)
+    """An existing Redis list, set or stream of numbers in Herald's Redis."""
+    columns: ColumnMapping = Field(default_factory=ColumnMapping)
+    """Column mapping for CSV and XLSX sources."""
+    default_region: str = Field(default="", max_length=2, pattern=r"^([A-Z]{2})?$")
+    """ISO 3166-1 country for numbers written without +country code, e.g. CN."""
+    filter: str = Field(default="", max_length=4096)
+    """CEL expression over `vars` (the recipient's variables); recipients for whom it is
+    false are skipped, e.g. `vars.city == "Shanghai"`. Empty keeps everyone."""
+
+
+class DayOfWeek(StrEnum):
+    MONDAY = "Monday"
+    TUESDAY = "Tuesday"
+    WEDNESDAY = "Wednesday"
+    THURSDAY = "Thursday"
+    FRIDAY = "Friday"
+    SATURDAY = "Saturday"
+    SUNDAY = "Sunday"
+
+
+class TimeZoneSource(StrEnum):
+    CAMPAIGN = "Campaign"
+    RECIPIENT = "Recipient"
+
+
+class SendWindow(HeraldModel):
+    """Hours of the day when messages may be sent; outside them sending waits."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(("self.start < self.end", "start must be before end")),
+    )
+
+    start: str = Field(default="09:00", pattern=CLOCK_PATTERN, max_length=5)
+    """Opening time, HH:MM, 24-hour clock."""
+    end: str = Field(default="21:00", pattern=CLOCK_PATTERN, max_length=5)
+    """Closing time, HH:MM, after start (a window does not cross midnight)."""
+    days: list[DayOfWeek] = Field(default_factory=list, max_length=7)
+    """Days when sending is allowed; empty means every day."""
+    time_zone_source: TimeZoneSource = TimeZoneSource.CAMPAIGN
+    """Campaign: the window is in schedule.timeZone. Recipient: in each recipient's zone
+    (from the time zone column, else guessed from the number, else schedule.timeZone)."""
+
+
+class Schedule(HeraldModel):
+    """When the campaign runs."""
+
+    start_time: datetime | None = None
+    """Earliest start (RFC 3339). Empty: as soon as the campaign is ready."""
+    time_zone: str = Field(default="UTC", min_length=1, max_length=64)
+    """IANA time zone for the send window and recurrence, e.g. Asia/Shanghai."""
+    send_window: SendWindow | None = None
+    """Allowed sending hours. Empty: any time."""
+    recurrence: str = Field(default="", max_length=128, pattern=CRON_PATTERN + "|^$")
+    """Cron expression for a recurring campaign, e.g. "0 10 * * 1". Empty: runs once."""
+
+
+class CampaignRateLimit(HeraldModel):
+    """The campaign's own cap, applied below each channel's limit."""
+
+    messages_per_second: int = Field(ge=1, le=100000)
+    """Most messages per second this campaign sends, over all its senders."""
+
+
+class FrequencyCap(HeraldModel):
+    """Most messages one number receives across all campaigns in a period."""
+
+    max_messages: int = Field(ge=1, le=1000)
+    """Messages allowed per number in the period."""
+    period_hours: int = Field(ge=1, le=8760)
+    """Length of the period in hours."""
+
+
+class Compliance(HeraldModel):
+    """Opt-out, frequency and duplicate rules."""
+
+    respect_opt_outs: bool = True
+    """Skip numbers on the opt-out list. Only Verification templates may turn this off."""
+    frequency_cap: FrequencyCap | None = None
+    """Cap on messages per number across campaigns."""
+    dedupe: bool = True
+    """Send once per number even if the audience lists it more than once."""
+
+
+class CampaignSpec(HeraldModel):
+    """What to send, to whom, through which channels, when and how fast."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            (
+                "has(self.templateRef) != has(self.variants)",
+                "set exactly one of templateRef or variants",
+            ),
+            (
+                "!has(self.variants) || self.variants.map(v, v.weight).sum() == 100",
+                "variant weights must sum to 100",
+            ),
+            (
+                "!has(self.variants) || self.variants.all(v,"
+                " self.variants.exists_one(w, w.name == v.name))",
+                "variant names must be unique",
+            ),
+            (
+                "self.channels.all(c, self.channels.exists_one(d, d.name == c.name))",
+                "channel names must be unique",
+            ),
+        )
+    )
+
+    template_ref: LocalObjectReference | None = None
+    """The Template to send (or use variants)."""
+    variants: list[Variant] | None = Field(
+        default=None, min_length=2, max_length=10, json_schema_extra=list_map("name")
+    )
+    """A/B variants with weights summing to 100 (or use templateRef)."""
+    channels: list[ChannelRef] = Field(min_length=1, max_length=8)
+    """Channels in order of preference; later ones take over on failover."""
+    audience: Audience
+    """Recipients."""
+    schedule: Schedule = Field(default_factory=Schedule)
+    """Start time, send window, recurrence."""
+    rate_limit: CampaignRateLimit | None = None
+    """Campaign cap below the channels' limits."""
+    senders: int = Field(default=1, ge=1, le=64)
+    """Sender pods running at once (one shard each)."""
+    compliance: Compliance = Field(default_factory=Compliance)
+    """Opt-out, frequency and duplicate rules."""
+    paused: bool = False
+    """Suspend sending; set back to false to resume where it stopped."""
+    cancel: bool = Field(
+        default=False,
+        json_schema_extra=validations(
+            ("self || !oldSelf", "a cancelled campaign cannot be resumed")
+        ),
+    )
+    """Stop for good: unsent messages are counted cancelled. Cannot be undone."""
+
+
+class CampaignPhase(StrEnum):
+    PENDING = "Pending"
+    SCHEDULED = "Scheduled"
+    IMPORTING = "Importing"
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+class Counters(HeraldModel):
+    """Message counts by state."""
+
+    total: int = 0
+    """Rows in the audience."""
+    invalid: int = 0
+    """Rows whose number could not be parsed or is not a valid mobile number."""
+    suppressed: int = 0
+    """Dropped by dedupe, filter or frequency cap."""
+    opted_out: int = 0
+    """Skipped because the number opted out."""
+    queued: int = 0
+    """Waiting to be sent."""
+    submitted: int = 0
+    """Accepted by the SMSC, receipt not yet in."""
+    delivered: int = 0
+    """Receipt says delivered."""
+    failed: int = 0
+    """Refused by the SMSC or receipt says undeliverable or rejected."""
+    expired: int = 0
+    """Receipt says expired."""
+    unknown: int = 0
+    """On the wire when a bind dropped; the SMSC may or may not have taken it."""
+    cancelled: int = 0
+    """Not sent because the campaign was cancelled."""
+
+
+class Breakdown(HeraldModel):
+    """Counters for one variant or channel."""
+
+    name: str
+    """Variant or channel name."""
+    counters: Counters
+    """Its message counts."""
+
+
+class ErrorCount(HeraldModel):
+    """An SMPP error code and how often it was seen."""
+
+    code: str = Field(max_length=32)
+    """command_status in hex (0x00000058) or the receipt's err: value."""
+    name: str = Field(default="", max_length=64)
+    """Symbolic name, e.g. ESME_RTHROTTLED."""
+    count: int
+    """Occurrences."""
+
+
+class ReasonCount(HeraldModel):
+    """How many rows were dropped for one reason."""
+
+    reason: str = Field(max_length=128)
+    """CamelCase reason, e.g. InvalidNumber."""
+    count: int
+    """Rows."""
+
+
+class CampaignStatus(HeraldModel):
+    """Progress and delivery statistics, folded from Redis at a bounded rate."""
+
+    observed_generation: int | None = None
+    """The metadata.generation this status describes."""
+    phase: CampaignPhase | None = None
+    """For display; derived from the conditions."""
+    counters: Counters | None = None
+    """Message counts by state."""
+    progress_percent: int | None = None
+    """Share of sendable messages that reached a final state or the SMSC."""
+    submit_rate_per_second: int | None = None
+    """Submit rate over the last fold interval."""
+    delivery_ratio: str | None = None
+    """Delivered over submitted, e.g. "97.4%"."""
+    variants: list[Breakdown] = Field(default_factory=list, json_schema_extra=list_map("name"))
+    """Counters per A/B variant."""
+    channels: list[Breakdown] = Field(default_factory=list, json_schema_extra=list_map("name"))
+    """Counters per channel."""
+    top_errors: list[ErrorCount] = Field(default_factory=list)
+    """Most frequent error codes."""
+    invalid_reasons: list[ReasonCount] = Field(default_factory=list)
+    """Why rows were dropped at import."""
+    start_time: datetime | None = None
+    """When sending started."""
+    completion_time: datetime | None = None
+    """When the campaign reached Completed, Failed or Cancelled."""
+    next_run_time: datetime | None = None
+    """Next run of a recurring campaign."""
+    message: str | None = Field(default=None, max_length=MESSAGE_MAX)
+    """One line summary."""
+    conditions: list[Condition] = Field(default_factory=list, json_schema_extra=list_map("type"))
+    """Ready, Progressing, Degraded, Stalled."""
+
+
+class Campaign(HeraldResource):
+    """A bulk SMS send: audience, template, channels, schedule and compliance rules."""
+
+    KIND = "Campaign"
+    PLURAL = "campaigns"
+    SHORT_NAMES = ("smscamp",)
+    PRINTER_COLUMNS = (
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Progress", "type": "integer", "jsonPath": ".status.progressPercent"},
+        {"name": "Submitted", "type": "integer", "jsonPath": ".status.counters.submitted"},
+        {"name": "Delivered", "type": "integer", "jsonPath": ".status.counters.delivered"},
+        {"name": "Delivery", "type": "string", "jsonPath": ".status.deliveryRatio"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    )
+
+    spec: CampaignSpec
+    status: CampaignStatus = Field(default_factory=CampaignStatus)

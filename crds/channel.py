@@ -1,0 +1,275 @@
+"""Channel: one carrier connection over SMPP 3.4, with its rate limit and routing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import ConfigDict, Field
+
+from crds.base import (
+    MESSAGE_MAX,
+    SHORT_TEXT_MAX,
+    Condition,
+    HeraldModel,
+    HeraldResource,
+    SecretKeyReference,
+    list_map,
+    validations,
+)
+
+
+class BindMode(StrEnum):
+    TRANSCEIVER = "Transceiver"
+    TRANSMITTER_AND_RECEIVER = "TransmitterAndReceiver"
+
+
+class TypeOfNumber(StrEnum):
+    """SMPP 3.4 TON, section 5.2.5."""
+
+    UNKNOWN = "Unknown"
+    INTERNATIONAL = "International"
+    NATIONAL = "National"
+    NETWORK_SPECIFIC = "NetworkSpecific"
+    SUBSCRIBER_NUMBER = "SubscriberNumber"
+    ALPHANUMERIC = "Alphanumeric"
+    ABBREVIATED = "Abbreviated"
+
+
+class NumberingPlan(StrEnum):
+    """SMPP 3.4 NPI, section 5.2.6."""
+
+    UNKNOWN = "Unknown"
+    ISDN = "ISDN"
+    DATA = "Data"
+    TELEX = "Telex"
+    LAND_MOBILE = "LandMobile"
+    NATIONAL = "National"
+    PRIVATE = "Private"
+    ERMES = "ERMES"
+    INTERNET = "Internet"
+    WAP_CLIENT_ID = "WAPClientId"
+
+
+class Gsm7Coding(StrEnum):
+    """data_coding used for GSM-7 text; UCS-2 text always goes as data_coding 8."""
+
+    SMSC_DEFAULT = "SmscDefault"
+    IA5 = "IA5"
+    LATIN1 = "Latin1"
+
+
+class SourceAddress(HeraldModel):
+    """The sender address recipients see."""
+
+    address: str = Field(min_length=1, max_length=20)
+    """Sender ID: a number, a short code or an alphanumeric name (11 characters at most)."""
+    ton: TypeOfNumber = TypeOfNumber.UNKNOWN
+    """Type of number of the address."""
+    npi: NumberingPlan = NumberingPlan.UNKNOWN
+    """Numbering plan of the address."""
+
+
+class SmppSettings(HeraldModel):
+    """How to reach and bind to the carrier's SMSC."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            (
+                "!has(self.password)",
+                "a literal password is refused: put it in a Secret and set passwordSecretRef",
+            ),
+        )
+    )
+
+    host: str = Field(min_length=1, max_length=253)
+    """Host name or IP address of the SMSC."""
+    port: int = Field(default=2775, ge=1, le=65535)
+    """TCP port of the SMSC."""
+    tls: bool = False
+    """Connect with TLS."""
+    system_id: str = Field(min_length=1, max_length=15)
+    """SMPP system_id (at most 15 characters, per SMPP 3.4)."""
+    password_secret_ref: SecretKeyReference
+    """Secret key holding the SMPP password (at most 8 characters, per SMPP 3.4)."""
+    password: str | None = Field(default=None, max_length=64, exclude=True)
+    """Refused. Declared only so that a literal password is rejected, not silently dropped."""
+    system_type: str = Field(default="", max_length=12)
+    """SMPP system_type, if the carrier asks for one."""
+    bind_mode: BindMode = BindMode.TRANSCEIVER
+    """Transceiver binds, or separate transmitter and receiver binds."""
+    enquire_link_interval_seconds: int = Field(default=30, ge=5, le=3600)
+    """Seconds between enquire_link keep-alives on an idle bind."""
+    response_timeout_seconds: int = Field(default=30, ge=1, le=600)
+    """Seconds to wait for a submit_sm_resp before the message is counted unknown."""
+    window: int = Field(default=100, ge=1, le=10000)
+    """Most submit_sm awaiting their response on one bind."""
+    source_addr: SourceAddress
+    """Sender address."""
+    gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
+    """data_coding for GSM-7 text."""
+
+
+class RateLimit(HeraldModel):
+    """Carrier rate limit, shared by every sender pod of every campaign on the channel."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            ("self.burst <= self.messagesPerSecond", "burst must not exceed messagesPerSecond"),
+        )
+    )
+
+    messages_per_second: int = Field(ge=1, le=100000)
+    """Sustained rate the carrier allows."""
+    burst: int = Field(default=1, ge=1, le=100000)
+    """Messages that may go at once after an idle spell; at most messagesPerSecond."""
+
+
+class Routing(HeraldModel):
+    """Which recipients this channel serves. Empty lists mean any."""
+
+    countries: list[str] = Field(
+        default_factory=list,
+        max_length=250,
+        json_schema_extra={"items": {"type": "string", "pattern": "^[A-Z]{2}$", "maxLength": 2}},
+    )
+    """ISO 3166-1 alpha-2 country codes, e.g. CN, US."""
+    prefixes: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        json_schema_extra={
+            "items": {"type": "string", "pattern": r"^\+[0-9]{1,15}$", "maxLength": 16}
+        },
+    )
+    """E.164 number prefixes, e.g. +86138."""
+    carriers: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        json_schema_extra={"items": {"type": "string", "maxLength": 64}},
+    )
+    """Carrier names as phonenumbers reports them, e.g. China Mobile."""
+
+
+class ErrorClass(StrEnum):
+    THROTTLED = "Throttled"
+    TEMPORARY = "Temporary"
+    PERMANENT = "Permanent"
+
+
+class ErrorClassOverride(HeraldModel):
+    """Treat one SMPP command_status the carrier returns as another class of error."""
+
+    command_status: int = Field(ge=1, le=4294967295)
+    """The command_status value, e.g. 88 for ESME_RTHROTTLED."""
+    error_class: ErrorClass
+    """Throttled slows down and retries; Temporary retries with backoff; Permanent fails."""
+
+
+class RetryPolicy(HeraldModel):
+    """What to do with each class of SMPP error."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            (
+                "self.initialBackoffSeconds <= self.maxBackoffSeconds",
+                "initialBackoffSeconds must not exceed maxBackoffSeconds",
+            ),
+        )
+    )
+
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    """Attempts for a temporary error before the message fails (or fails over)."""
+    initial_backoff_seconds: int = Field(default=1, ge=0, le=3600)
+    """Delay before the first retry; doubles on each attempt."""
+    max_backoff_seconds: int = Field(default=60, ge=0, le=86400)
+    """Longest delay between retries."""
+    fail_over: bool = True
+    """After the last attempt, try the campaign's next channel instead of failing."""
+    resend_unknown: bool = False
+    """Resend messages whose submit_sm got no response when a bind dropped (at-least-once).
+    Off by default: the SMSC may have accepted them, so a resend can deliver twice."""
+    overrides: list[ErrorClassOverride] = Field(
+        default_factory=list, max_length=64, json_schema_extra=list_map("commandStatus")
+    )
+    """Carrier-specific command_status values and their class."""
+
+
+class ChannelSpec(HeraldModel):
+    """A carrier connection."""
+
+    smpp: SmppSettings
+    """SMPP connection and bind settings."""
+    rate_limit: RateLimit
+    """Carrier rate limit across all senders."""
+    max_binds: int = Field(default=1, ge=1, le=64)
+    """Most simultaneous binds the carrier allows for this account."""
+    routing: Routing = Field(default_factory=Routing)
+    """Recipients this channel serves."""
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    """Retry and failover policy per SMPP error class."""
+
+
+class DeliveryGuarantee(StrEnum):
+    AT_MOST_ONCE = "AtMostOnce"
+    AT_LEAST_ONCE = "AtLeastOnce"
+
+
+class BindStatus(HeraldModel):
+    """Binds as last observed."""
+
+    bound: int = 0
+    """Binds currently up."""
+    last_bind_time: datetime | None = None
+    """When a bind last succeeded."""
+
+
+class ChannelError(HeraldModel):
+    """The last error the channel met."""
+
+    reason: str = Field(max_length=128)
+    """CamelCase reason, e.g. BindFailed."""
+    message: str = Field(max_length=MESSAGE_MAX)
+    """Detail, never containing secrets."""
+    time: datetime
+    """When it happened."""
+
+
+class ChannelStatus(HeraldModel):
+    """Health and throughput of the carrier connection."""
+
+    observed_generation: int | None = None
+    """The metadata.generation this status describes."""
+    binds: BindStatus | None = None
+    """Bind health."""
+    measured_messages_per_second: int | None = None
+    """Submit rate measured over the last minute."""
+    delivery_guarantee: DeliveryGuarantee | None = None
+    """AtMostOnce unless spec.retry.resendUnknown asks for AtLeastOnce."""
+    last_error: ChannelError | None = None
+    """The last error met, if any."""
+    message: str | None = Field(default=None, max_length=SHORT_TEXT_MAX)
+    """One line summary for kubectl get."""
+    conditions: list[Condition] = Field(default_factory=list, json_schema_extra=list_map("type"))
+    """Ready is True when the password Secret resolves and the SMSC accepts a bind."""
+
+
+READY = '.status.conditions[?(@.type=="Ready")]'
+
+
+class Channel(HeraldResource):
+    """A carrier SMSC reached over SMPP 3.4."""
+
+    KIND = "Channel"
+    PLURAL = "channels"
+    SHORT_NAMES = ("smsch",)
+    PRINTER_COLUMNS = (
+        {"name": "Ready", "type": "string", "jsonPath": READY + ".status"},
+        {"name": "Reason", "type": "string", "jsonPath": READY + ".reason"},
+        {"name": "Rate", "type": "integer", "jsonPath": ".spec.rateLimit.messagesPerSecond"},
+        {"name": "Binds", "type": "integer", "jsonPath": ".status.binds.bound"},
+        {"name": "Max Binds", "type": "integer", "jsonPath": ".spec.maxBinds", "priority": 1},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    )
+
+    spec: ChannelSpec
+    status: ChannelStatus = Field(default_factory=ChannelStatus)

@@ -1,0 +1,220 @@
+"""The API: generated CRDs are fresh and structural, examples pass, bad manifests fail."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from crds.base import HeraldResource
+from crds.generate import CHART_CRD_DIR, KINDS, crd, stale_files
+from crds.template import TemplateSpec
+from tests.crd_validation import (
+    EXAMPLES,
+    all_rules,
+    crd_schemas,
+    load_example,
+    validate,
+)
+
+# Core objects (the Secret) are not ours to validate.
+EXAMPLE_FILES = sorted(
+    p.name for p in EXAMPLES.glob("*.yaml") if "sms.herald.dev/" in p.read_text(encoding="utf-8")
+)
+MODELS: dict[str, type[HeraldResource]] = {k.KIND: k for k in KINDS}
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: None deletes a key, dicts merge, the rest replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def test_committed_crds_match_the_models() -> None:
+    assert stale_files() == [], "CRDs are stale: run `python -m crds.generate`"
+
+
+def test_chart_ships_crds_as_kept_templates() -> None:
+    for kind in KINDS:
+        text = (CHART_CRD_DIR / f"sms.herald.dev_{kind.PLURAL}.yaml").read_text()
+        assert "{{- if .Values.crds.enabled }}" in text
+        assert "helm.sh/resource-policy: keep" in text
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.KIND)
+def test_crd_is_discoverable(kind: type[HeraldResource]) -> None:
+    spec = crd(kind)["spec"]
+    assert spec["names"]["categories"] == ["sms"]
+    assert spec["names"]["shortNames"]
+    version = spec["versions"][0]
+    assert version["additionalPrinterColumns"][-1]["name"] == "Age"
+    if "status" in kind.model_fields:
+        assert version["subresources"] == {"status": {}}
+
+
+def _walk(node: Any, path: str = "") -> Any:
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{path}/{index}")
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.KIND)
+def test_schema_is_structural_and_explained(kind: type[HeraldResource]) -> None:
+    """What the API server refuses, and what `kubectl explain` needs."""
+    schema = crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for path, node in _walk(schema):
+        assert "$ref" not in node and "anyOf" not in node, path
+        assert "uniqueItems" not in node, path
+        assert not ("additionalProperties" in node and "properties" in node), path
+        assert "title" not in node, path
+        if "/properties/" in path and path.rsplit("/", 2)[-2] == "properties":
+            assert "type" in node, f"{path} has no type"
+            if not path.endswith(("/apiVersion", "/kind", "/metadata")):
+                assert node.get("description"), f"{path} has no description"
+
+
+def test_spec_has_no_floats() -> None:
+    for schema in crd_schemas().values():
+        for path, node in _walk(schema["properties"]["spec"]):
+            assert node.get("type") != "number", f"{path} is a float"
+
+
+@pytest.mark.parametrize("name", EXAMPLE_FILES)
+def test_example_is_valid(name: str) -> None:
+    manifest = load_example(name)
+    assert validate(manifest) == []
+    MODELS[manifest["kind"]].model_validate(manifest)
+
+
+def test_example_approval_pins_the_example_template() -> None:
+    template = TemplateSpec.model_validate(load_example("template-manual.yaml")["spec"])
+    approval = load_example("templateapproval.yaml")
+    assert approval["spec"]["contentHash"] == template.content_hash()
+
+
+# Each row: a valid example, a merge patch that breaks it, the error it must give.
+BAD = [
+    pytest.param("channel.yaml", {"spec": {"smpp": {"password": "hunter2"}}},
+                 "literal password is refused", id="channel-literal-password"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"passwordSecretRef": None}}},
+                 "'passwordSecretRef' is a required property", id="channel-no-secret-ref"),
+    pytest.param("channel.yaml", {"spec": {"rateLimit": {"burst": 600}}},
+                 "burst must not exceed messagesPerSecond", id="channel-burst-over-rate"),
+    pytest.param("channel.yaml", {"spec": {"rateLimit": {"burst": 0}}},
+                 "less than the minimum of 1", id="channel-burst-zero"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"systemId": "a-very-long-system-id"}}},
+                 "is too long", id="channel-system-id-over-15"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"port": 70000}}},
+                 "greater than the maximum of 65535", id="channel-port-range"),
+    pytest.param("channel.yaml", {"spec": {"routing": {"countries": ["China"]}}},
+                 "does not match", id="channel-country-not-iso"),
+    pytest.param("channel.yaml",
+                 {"spec": {"retry": {"initialBackoffSeconds": 120, "maxBackoffSeconds": 60}}},
+                 "initialBackoffSeconds must not exceed", id="channel-backoff-inverted"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"bindMode": "transceiver"}}},
+                 "is not one of", id="channel-enum-not-camelcase"),
+    pytest.param("template.yaml", {"spec": {"category": "Promotion"}},
+                 "is not one of", id="template-unknown-category"),
+    pytest.param("template.yaml", {"spec": {"signature": None}},
+                 "Marketing templates need a signature", id="template-marketing-no-signature"),
+    pytest.param("template.yaml", {"spec": {"optOutText": ""}},
+                 "Marketing templates need a signature and optOutText",
+                 id="template-marketing-no-opt-out"),
+    pytest.param("template.yaml", {"spec": {"body": ""}},
+                 "should be non-empty", id="template-empty-body"),
+    pytest.param("template.yaml", {"spec": {"variables": [{"name": "1st"}]}},
+                 "does not match", id="template-bad-variable-name"),
+    pytest.param("template.yaml", {"spec": {"review": "manual"}},
+                 "is not one of", id="template-review-not-camelcase"),
+    pytest.param("templateapproval.yaml", {"spec": {"contentHash": "deadbeef"}},
+                 "does not match", id="approval-bad-hash"),
+    pytest.param("campaign.yaml", {"spec": {"templateRef": {"name": "double-eleven"}}},
+                 "exactly one of templateRef or variants", id="campaign-template-and-variants"),
+    pytest.param("campaign.yaml", {"spec": {"variants": None}},
+                 "exactly one of templateRef or variants", id="campaign-no-template"),
+    pytest.param("campaign.yaml", {"spec": {"variants": [
+        {"name": "a", "templateRef": {"name": "x"}, "weight": 60},
+        {"name": "b", "templateRef": {"name": "y"}, "weight": 30}]}},
+                 "variant weights must sum to 100", id="campaign-weights-90"),
+    pytest.param("campaign.yaml", {"spec": {"variants": [
+        {"name": "a", "templateRef": {"name": "x"}, "weight": 50},
+        {"name": "a", "templateRef": {"name": "y"}, "weight": 50}]}},
+                 "variant names must be unique", id="campaign-duplicate-variant"),
+    pytest.param("campaign.yaml", {"spec": {"variants": [
+        {"name": "a", "templateRef": {"name": "x"}, "weight": 100}]}},
+                 "is too short", id="campaign-one-variant"),
+    pytest.param("campaign.yaml", {"spec": {"channels": [{"name": "a"}, {"name": "a"}]}},
+                 "channel names must be unique", id="campaign-duplicate-channel"),
+    pytest.param("campaign.yaml", {"spec": {"channels": []}},
+                 "should be non-empty", id="campaign-no-channels"),
+    pytest.param("campaign.yaml",
+                 {"spec": {"schedule": {"sendWindow": {"start": "21:00", "end": "09:00"}}}},
+                 "start must be before end", id="campaign-window-inverted"),
+    pytest.param("campaign.yaml", {"spec": {"schedule": {"sendWindow": {"start": "25:00"}}}},
+                 "does not match", id="campaign-window-not-a-clock"),
+    pytest.param("campaign.yaml", {"spec": {"audience": {"url": {"url": "https://x/a.csv"}}}},
+                 "exactly one of inline, configMapRef", id="campaign-two-sources"),
+    pytest.param("campaign.yaml", {"spec": {"audience": {"inline": None}}},
+                 "exactly one of inline, configMapRef", id="campaign-no-source"),
+    pytest.param("campaign.yaml", {"spec": {"audience": {"inline": None, "url": {
+        "url": "ftp://x/a.csv"}}}}, "does not match", id="campaign-url-not-http"),
+    pytest.param("campaign.yaml", {"spec": {"schedule": {"recurrence": "every monday"}}},
+                 "does not match", id="campaign-recurrence-not-cron"),
+    pytest.param("campaign.yaml", {"spec": {"rateLimit": {"messagesPerSecond": 1.5}}},
+                 "is not of type 'integer'", id="campaign-float-rate"),
+    pytest.param("campaign.yaml", {"spec": {"senders": 0}},
+                 "less than the minimum of 1", id="campaign-no-senders"),
+]
+
+
+@pytest.mark.parametrize("example, patch, reason", BAD)
+def test_bad_manifest_is_rejected(example: str, patch: dict[str, Any], reason: str) -> None:
+    manifest = merge_patch(load_example(example), patch)
+    errors = validate(manifest)
+    assert any(reason in e for e in errors), errors
+
+
+# Transition rules compare the update with the stored object.
+TRANSITIONS = [
+    pytest.param("campaign.yaml", {"spec": {"cancel": True}}, {"spec": {"cancel": False}},
+                 "a cancelled campaign cannot be resumed", id="campaign-uncancel"),
+    pytest.param("templateapproval.yaml", {}, {"spec": {"templateName": "other"}},
+                 "an approval is immutable", id="approval-retargeted"),
+]
+
+
+@pytest.mark.parametrize("example, before, after, reason", TRANSITIONS)
+def test_bad_update_is_rejected(example: str, before: Any, after: Any, reason: str) -> None:
+    old = merge_patch(load_example(example), before)
+    assert validate(old) == []
+    errors = validate(merge_patch(old, after), old=old)
+    assert any(reason in e for e in errors), errors
+
+
+@pytest.mark.parametrize("example, before", [
+    pytest.param("campaign.yaml", {"spec": {"cancel": False}}, id="campaign-cancel"),
+    pytest.param("campaign.yaml", {"spec": {"paused": True}}, id="campaign-unpause"),
+])
+def test_allowed_update_passes(example: str, before: Any) -> None:
+    old = merge_patch(load_example(example), before)
+    new = merge_patch(old, {"spec": {"cancel": True, "paused": False}})
+    assert validate(new, old=old) == []
+
+
+def test_every_cel_rule_has_a_failing_case() -> None:
+    """A rule nobody breaks in a test could be wrong and no test would notice."""
+    reasons = [str(p.values[-1]) for p in BAD + TRANSITIONS]
+    for rule in all_rules():
+        assert any(r in rule["message"] for r in reasons), f"no bad manifest breaks {rule}"

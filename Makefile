@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy crds controllers sender herald
+	$(BIN)/mypy crds controllers sender herald tests
 
 crds: $(STAMP)
 	$(BIN)/python -m crds.generate

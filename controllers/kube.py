@@ -43,6 +43,12 @@ class Kube:
             raise
         return dict(body)
 
+    async def create(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        created: Any = await asyncio.to_thread(
+            self._custom.create_namespaced_custom_object, GROUP, VERSION, namespace, plural, body
+        )
+        return dict(created)
+
     async def patch_status(
         self, plural: str, namespace: str, name: str, status_patch: dict[str, Any]
     ) -> None:

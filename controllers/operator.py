@@ -6,6 +6,8 @@ handlers of every kind.
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from typing import Any
 
 import kopf
@@ -27,3 +29,5 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         prefix=GROUP, key="last-handled-configuration"
     )
     memo.kube = Kube(load_client_config())
+    # One lock per template serialises its reviews (see controllers.template).
+    memo.template_locks = defaultdict(asyncio.Lock)

@@ -82,25 +82,48 @@ def review(
     return merge_patch_diff(old, decision.status.to_api()), decision.events
 
 
+async def reconcile_template_now(
+    namespace: str, name: str, memo: Any, approvals: ApprovalIndex, word_lists: WordIndex
+) -> None:
+    """Review one template from its current state and write what changed.
+
+    Create, update, resume, the timer and approval events all land here. They run
+    concurrently in kopf (a timer is its own task, an approval event is another
+    object's), so one lock per template serialises them, and each reads the object
+    afresh inside it: every decision then starts from the status the previous one
+    wrote, and an outcome is announced once, not once per trigger.
+    """
+    async with memo.template_locks[(namespace, name)]:
+        body = await memo.kube.get(Template.PLURAL, namespace, name)
+        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+            return
+        status_patch, events = review(body, approvals, word_lists)
+        if status_patch:
+            await memo.kube.patch_status(Template.PLURAL, namespace, name, status_patch)
+        post_events(body, events)
+
+
 @kopf.on.resume(*TEMPLATES, id="review-on-resume")
 @kopf.on.create(*TEMPLATES, id="review-on-create")
 @kopf.on.update(*TEMPLATES, id="review-on-update", field="spec")
 # kopf passes indexes as keyword arguments named after them; its handler protocols
 # do not list them, hence the type ignores on the registering decorators.
+# The timer re-reviews for word-list changes; create and resume cover the start.
 @kopf.timer(  # type: ignore[arg-type]
-    *TEMPLATES, id="review-on-timer", interval=CONFIG.review_interval_seconds
+    *TEMPLATES, id="review-on-timer", interval=CONFIG.review_interval_seconds,
+    initial_delay=CONFIG.review_interval_seconds,
 )
-def reconcile_template(
-    body: kopf.Body,
-    patch: kopf.Patch,
+async def reconcile_template(
+    namespace: str | None,
+    name: str,
+    memo: Any,
     approvals_by_template: ApprovalIndex,
     sensitive_words_by_namespace: WordIndex,
     **_: Any,
 ) -> None:
-    status_patch, events = review(body, approvals_by_template, sensitive_words_by_namespace)
-    if status_patch:
-        patch.status.update(status_patch)
-    post_events(body, events)
+    await reconcile_template_now(
+        namespace or "", name, memo, approvals_by_template, sensitive_words_by_namespace
+    )
 
 
 @kopf.on.event(*APPROVALS)  # type: ignore[arg-type]
@@ -113,12 +136,7 @@ async def rereview_on_approval(
     **_: Any,
 ) -> None:
     """An approval came, changed or went: re-review its template now, not at the next timer."""
-    namespace = namespace or ""
-    name = str(spec.get("templateName", ""))
-    body = await memo.kube.get(Template.PLURAL, namespace, name)
-    if body is None:
-        return  # the template's own reconcile runs when it is created
-    status_patch, events = review(body, approvals_by_template, sensitive_words_by_namespace)
-    if status_patch:
-        await memo.kube.patch_status(Template.PLURAL, namespace, name, status_patch)
-    post_events(body, events)
+    template_name = str(spec.get("templateName", ""))
+    await reconcile_template_now(
+        namespace or "", template_name, memo, approvals_by_template, sensitive_words_by_namespace
+    )

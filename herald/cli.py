@@ -1,6 +1,7 @@
 """The `herald` command: one entry point for every process Herald runs.
 
     herald operator   run the operator (kopf) against the cluster in KUBECONFIG or in-pod
+    herald approve    approve a Manual-review template's current content
     herald crds       write the CRD YAML from the API models
     herald demo       run the main job locally on embedded defaults
 """
@@ -26,6 +27,14 @@ def run_operator(args: argparse.Namespace) -> int:
     return 0
 
 
+def approve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from herald.approve import approve_template
+
+    return asyncio.run(approve_template(args.name, args.namespace, note=args.note))
+
+
 def write_crds(args: argparse.Namespace) -> int:
     from crds.generate import main
 
@@ -49,6 +58,15 @@ def parser() -> argparse.ArgumentParser:
     op.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
                     help="liveness endpoint URL for the kubelet's probe")
     op.set_defaults(run=run_operator)
+
+    appr = commands.add_parser(
+        "approve", help="approve a Manual-review template's current content"
+    )
+    appr.add_argument("kind", choices=["template"], help="what to approve")
+    appr.add_argument("name", help="the Template's name")
+    appr.add_argument("-n", "--namespace", default="default")
+    appr.add_argument("--note", default="", help="reviewer's note for the audit trail")
+    appr.set_defaults(run=approve)
 
     crd = commands.add_parser("crds", help="write the CRD YAML from the models")
     crd.add_argument("--check", action="store_true", help="fail if the committed YAML is stale")

@@ -7,7 +7,8 @@ are sent as ESC + code and cost two septets. Any other character forces UCS-2 (U
 A longer message goes out as concatenated parts, each led by a 6-byte user data header
 (UDH), which leaves 153 septets or 67 units per part. A part never ends inside an escape
 pair or a surrogate pair, so a part may hold only 152 septets or 66 units; that is why
-segments are counted by splitting, not by dividing, whenever such pairs occur.
+segments are counted by splitting, not by dividing, whenever such pairs occur. National
+language shift tables (Turkish, Portuguese, Indian scripts) are not used: few carriers do.
 
 Used by the template reviewer (controllers) and the SMPP sender, so: standard library only.
 """
@@ -63,12 +64,12 @@ _GSM7_FORM_MAP = codecs.charmap_build(
 )
 _FORM_NOT_EXTENSION = bytes(range(0x81))
 _FORM_TO_SEPTETS = bytes(byte - 1 if 0 < byte <= 0x80 else byte for byte in range(256))
-_FORM_ESCAPES = {
-    bytes((0x80 | code,)): bytes((ESCAPE, code)) for code in GSM7_EXTENSION_TABLE.values()
-}
+_FORM_ESCAPES = {0x80 | code: bytes((ESCAPE, code)) for code in GSM7_EXTENSION_TABLE.values()}
 
 
 class Encoding(StrEnum):
+    """Values equal crds.template.Encoding's, so status fields take them as they are."""
+
     GSM7 = "GSM7"
     UCS2 = "UCS2"
 
@@ -156,27 +157,30 @@ class SegmentCount:
 _segment_count = lru_cache(maxsize=4096)(SegmentCount)
 
 
+def _measure(text: str, encoding: Encoding | None) -> tuple[Encoding, int]:
+    """The encoding (detected unless given) and the number of characters costing 2 units."""
+    if encoding is not None:
+        return encoding, _pair_count(text, encoding)
+    extensions = _gsm7_extension_count(text)
+    if extensions is None:
+        return _UCS2, _surrogate_pair_count(text)
+    return _GSM7, extensions
+
+
 def count_segments(text: str, encoding: Encoding | None = None) -> SegmentCount:
     """Encoding, length and segments of text; encoding forces one (GSM7 may raise ValueError).
 
     Empty text is 1 segment: a submit_sm with an empty short_message is still sent, billed
     and rate limited as one message. Rejecting empty bodies is the template reviewer's job.
     """
-    if encoding is None:
-        extensions = _gsm7_extension_count(text)
-        encoding = _UCS2 if extensions is None else _GSM7
-        pairs = _surrogate_pair_count(text) if extensions is None else extensions
-    else:
-        pairs = _pair_count(text, encoding)
+    encoding, pairs = _measure(text, encoding)
     units = len(text) + pairs
     single = SINGLE_SEGMENT_UNITS[encoding]
     if units <= single:
         return _segment_count(encoding, len(text), units, 1, single)
     per_part = MULTI_SEGMENT_UNITS[encoding]
-    if not pairs:
-        return _segment_count(encoding, len(text), units, -(-units // per_part), per_part)
-    # A pair may not fit at the end of a part, so only splitting gives the exact count.
-    segments = len(_part_ends(text, encoding, per_part))
+    # A pair may not fit at the end of a part: then only splitting gives the exact count.
+    segments = len(_part_ends(text, encoding, per_part)) if pairs else -(-units // per_part)
     return _segment_count(encoding, len(text), units, segments, per_part)
 
 
@@ -186,13 +190,13 @@ def split_segments(text: str, encoding: Encoding | None = None) -> list[str]:
     An escape pair or surrogate pair never straddles two parts. Single-segment text
     (including "") is returned as one part. Forcing GSM7 on non-GSM text raises ValueError.
     """
-    count = count_segments(text, encoding)
-    if count.segments == 1:
+    encoding, pairs = _measure(text, encoding)
+    if len(text) + pairs <= SINGLE_SEGMENT_UNITS[encoding]:
         return [text]
-    per_part = count.units_per_segment
-    if count.units == count.characters:  # no pairs: every part but the last is full
+    per_part = MULTI_SEGMENT_UNITS[encoding]
+    if not pairs:
         return [text[start : start + per_part] for start in range(0, len(text), per_part)]
-    ends = _part_ends(text, count.encoding, per_part)
+    ends = _part_ends(text, encoding, per_part)
     return [text[start:end] for start, end in zip([0, *ends], ends, strict=False)]
 
 
@@ -245,9 +249,8 @@ def encode_gsm7_unpacked(text: str) -> bytes:
     if form is None:
         raise _not_gsm7(text)
     septets = form.translate(_FORM_TO_SEPTETS)  # extension bytes are left as they are
-    for form_byte, escaped in _FORM_ESCAPES.items():
-        if form_byte in septets:
-            septets = septets.replace(form_byte, escaped)
+    for form_byte in set(form.translate(None, _FORM_NOT_EXTENSION)):
+        septets = septets.replace(bytes((form_byte,)), _FORM_ESCAPES[form_byte])
     return septets
 
 

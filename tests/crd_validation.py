@@ -19,6 +19,7 @@ import celpy
 import celpy.celtypes as celtypes
 import jsonschema
 import yaml
+from celpy.adapter import json_to_cel
 
 REPO = Path(__file__).resolve().parent.parent
 CRD_DIR = REPO / "crds"
@@ -26,10 +27,10 @@ EXAMPLES = REPO / "examples"
 
 
 def _k8s_sum(values: celtypes.ListType) -> celtypes.IntType:
-    return celtypes.IntType(sum(int(v) for v in values))
+    return celtypes.IntType(sum(int(v) for v in values))  # type: ignore[arg-type, misc]
 
 
-K8S_CEL_FUNCTIONS = {"sum": _k8s_sum}
+K8S_CEL_FUNCTIONS: dict[str, Any] = {"sum": _k8s_sum}
 
 
 @cache
@@ -89,9 +90,9 @@ def _rule_sites(
 def _evaluate(rule: str, self_value: Any, old_value: Any) -> bool:
     env = celpy.Environment()
     program = env.program(env.compile(rule), functions=K8S_CEL_FUNCTIONS)
-    activation = {"self": celpy.json_to_cel(self_value)}
+    activation = {"self": json_to_cel(self_value)}
     if old_value is not None:
-        activation["oldSelf"] = celpy.json_to_cel(old_value)
+        activation["oldSelf"] = json_to_cel(old_value)
     return bool(program.evaluate(activation))
 
 

@@ -87,6 +87,8 @@ def test_tables_agree_with_aiosmpplib():
     basic = {code: c for code, c in enumerate(GSM7_BASIC_TABLE) if code != 0x1B}
     assert basic == codec.GSM_BASIC_DECODE_MAP
     assert {code: c for c, code in GSM7_EXTENSION_TABLE.items()} == codec.GSM_EXTENDED_DECODE_MAP
+    alphabet = "".join(sorted(GSM7_BASIC | GSM7_EXTENSION))
+    assert encode_gsm7_unpacked(alphabet) == codec.GSM7BitCodec().encode(alphabet)[0]
 
 
 # --- encoding detection and lengths --------------------------------------------------------
@@ -108,6 +110,10 @@ def test_tables_agree_with_aiosmpplib():
     pytest.param("a\tb", UCS2, 3, id="tab-forces-ucs2"),
     pytest.param("\x1b", UCS2, 1, id="raw-escape-forces-ucs2"),
     pytest.param("\x7f", UCS2, 1, id="delete-forces-ucs2"),
+    pytest.param("\x00", UCS2, 1, id="nul-forces-ucs2"),
+    pytest.param("ñ" * 20 + "\x00", UCS2, 21, id="nul-after-latin-forces-ucs2"),
+    pytest.param("ñ" * 20 + "ç", UCS2, 21, id="foreign-char-after-latin-prefix"),
+    pytest.param("ñ" * 20 + "€[", GSM7, 24, id="extension-after-latin-prefix"),
     pytest.param("5 \u2126", UCS2, 3, id="ohm-sign-is-not-omega"),
     pytest.param("Ωmega €5 ", GSM7, 10, id="non-ascii-gsm-with-extension"),
     pytest.param("€ ç", UCS2, 3, id="extension-char-in-ucs2-counts-1"),
@@ -275,6 +281,7 @@ def test_split_properties_on_random_text(alphabet):
     pytest.param("Hi @ $5", b"Hi \x00 \x025", id="at-and-dollar-remapped"),
     pytest.param("5€ [x]", b"5\x1b\x65 \x1b\x3cx\x1b\x3e", id="extension-escaped"),
     pytest.param("¿Qué?", b"\x60Qu\x05?", id="spanish"),
+    pytest.param("€€[[\f", b"\x1b\x65\x1b\x65\x1b\x3c\x1b\x3c\x1b\x0a", id="repeated-extension"),
 ])  # fmt: skip
 def test_encode_gsm7_unpacked(text, encoded):
     assert encode_gsm7_unpacked(text) == encoded

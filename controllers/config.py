@@ -14,14 +14,11 @@ SENSITIVE_WORDS_LABEL = "sms.herald.dev/sensitive-words"
 class OperatorConfig:
     namespace: str
     """Namespace the operator runs in."""
-    review_interval_seconds: float
-    """How often templates are re-reviewed, to pick up word-list changes."""
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
         return cls(
             namespace=os.environ.get("HERALD_NAMESPACE", "herald"),
-            review_interval_seconds=float(os.environ.get("HERALD_REVIEW_INTERVAL_SECONDS", "60")),
         )
 
 

@@ -2,8 +2,11 @@
 
 The decisions live in `template_review`; this module only gathers what they need
 (the template, its approvals, the sensitive-word lists) and writes the outcome.
-Create, update, resume and a timer all run the same level-based reconcile, so a
-missed event or an operator restart converges on the next pass.
+Create, update, resume, approval events and word-list events all run the same
+level-based reconcile, so an operator restart converges on resume. There is no
+timer: kopf puts a finalizer on every object with a timer, and a Template that
+cannot be deleted while the operator is down is a worse deal than reacting to the
+word-list ConfigMaps' own events.
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ def sensitive_words_by_namespace(
     data = body.get("data") or {}
     words = {line.strip() for text in data.values() for line in str(text).splitlines()}
     return {namespace or "": frozenset(w for w in words if w and not w.startswith("#"))}
+
+
+@kopf.index(*TEMPLATES)
+def templates_by_namespace(namespace: str | None, name: str, **_: Any) -> dict[str, str]:
+    """namespace -> names of its templates, to re-review them when a word list changes."""
+    return {namespace or "": name}
 
 
 def observe_template(
@@ -103,16 +112,11 @@ async def reconcile_template_now(
         post_events(body, events)
 
 
-@kopf.on.resume(*TEMPLATES, id="review-on-resume")
-@kopf.on.create(*TEMPLATES, id="review-on-create")
-@kopf.on.update(*TEMPLATES, id="review-on-update", field="spec")
 # kopf passes indexes as keyword arguments named after them; its handler protocols
 # do not list them, hence the type ignores on the registering decorators.
-# The timer re-reviews for word-list changes; create and resume cover the start.
-@kopf.timer(  # type: ignore[arg-type]
-    *TEMPLATES, id="review-on-timer", interval=CONFIG.review_interval_seconds,
-    initial_delay=CONFIG.review_interval_seconds,
-)
+@kopf.on.resume(*TEMPLATES, id="review-on-resume")
+@kopf.on.create(*TEMPLATES, id="review-on-create")
+@kopf.on.update(*TEMPLATES, id="review-on-update", field="spec")  # type: ignore[arg-type]
 async def reconcile_template(
     namespace: str | None,
     name: str,
@@ -140,3 +144,24 @@ async def rereview_on_approval(
     await reconcile_template_now(
         namespace or "", template_name, memo, approvals_by_template, sensitive_words_by_namespace
     )
+
+
+@kopf.on.event(  # type: ignore[arg-type]
+    "", "v1", "configmaps", labels={SENSITIVE_WORDS_LABEL: "true"}
+)
+async def rereview_on_word_list(
+    namespace: str | None,
+    memo: Any,
+    templates_by_namespace: kopf.Index[str, str],
+    approvals_by_template: ApprovalIndex,
+    sensitive_words_by_namespace: WordIndex,
+    **_: Any,
+) -> None:
+    """A word list came, changed or went: re-review the templates it applies to."""
+    namespace = namespace or ""
+    scope = list(templates_by_namespace) if namespace == CONFIG.namespace else [namespace]
+    for ns in scope:
+        for name in sorted(set(templates_by_namespace.get(ns, ()))):
+            await reconcile_template_now(
+                ns, name, memo, approvals_by_template, sensitive_words_by_namespace
+            )

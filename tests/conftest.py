@@ -1,4 +1,4 @@
-"""Fixtures: an emulated Kubernetes cluster (tests.harness) and Herald's operator on it."""
+"""Fixtures: an emulated Kubernetes cluster (herald.localkube) and Herald's operator on it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.harness.cluster import (
+from herald.localkube.cluster import (
     EmulatedCluster,
     KubeClient,
     RunningOperator,

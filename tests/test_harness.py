@@ -18,7 +18,7 @@ import kopf
 import kubernetes
 import pytest
 
-from tests.harness.cluster import (
+from herald.localkube.cluster import (
     EmulatedCluster,
     KubeApiError,
     KubeClient,

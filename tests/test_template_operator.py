@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from crds.template import TemplateSpec
+from herald.localkube.cluster import KubeClient, wait_for
 from tests.crd_validation import load_example
-from tests.harness.cluster import KubeClient, wait_for
 
 pytestmark = pytest.mark.usefixtures("operator")
 
@@ -115,7 +115,27 @@ async def test_manual_approval_then_edit_voids_it(kube: KubeClient) -> None:
     )
 
 
-async def test_status_only_writes_do_not_bump_generation(kube: KubeClient) -> None:
+async def test_word_list_edit_rereviews_approved_template(kube: KubeClient) -> None:
+    words = {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "words", "namespace": "default",
+                     "labels": {"sms.herald.dev/sensitive-words": "true"}},
+        "data": {"words": "彩票\n"},
+    }
+    await kube.create(words)
+    await kube.create(load_example("template.yaml"))
+    await wait_ready_reason(kube, "double-eleven", "Approved")
+
+    await kube.patch("v1", "configmaps", "default", "words", {"data": {"words": "彩票\n双十一\n"}})
+    obj = await wait_ready_reason(kube, "double-eleven", "Rejected")
+    assert "双十一" in obj["status"]["findings"][-1]["message"]
+
+
+async def test_templates_carry_no_finalizer_and_status_writes_keep_generation(
+    kube: KubeClient,
+) -> None:
+    """Deleting a template must not need the operator; status writes are not spec edits."""
     await kube.create(load_example("template.yaml"))
     obj = await wait_ready_reason(kube, "double-eleven", "Approved")
+    assert obj["metadata"].get("finalizers", []) == []
     assert obj["metadata"]["generation"] == 1

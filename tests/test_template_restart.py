@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from herald.localkube.cluster import EmulatedCluster, running_operator, wait_for
 from tests.crd_validation import load_example
-from tests.harness.cluster import EmulatedCluster, running_operator, wait_for
 
 TEMPLATES = ("sms.herald.dev/v1alpha1", "templates")
 

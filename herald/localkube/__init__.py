@@ -1,6 +1,6 @@
-"""Herald's Kubernetes test harness: an emulated API server, a client, and kopf in-process."""
+"""A local Kubernetes API (kmock, extended) and kopf in-process: for tests and `herald demo`."""
 
-from tests.harness.cluster import (
+from herald.localkube.cluster import (
     EmulatedCluster,
     KubeApiError,
     KubeClient,
@@ -12,7 +12,7 @@ from tests.harness.cluster import (
     wait_for,
     write_kubeconfig,
 )
-from tests.harness.emulator import HeraldEmulator, parse_field_selector, parse_label_selector
+from herald.localkube.emulator import HeraldEmulator, parse_field_selector, parse_label_selector
 
 __all__ = [
     'EmulatedCluster',

@@ -44,7 +44,7 @@ import kmock
 import kopf
 import yaml
 
-from tests.harness.emulator import HeraldEmulator
+from herald.localkube.emulator import HeraldEmulator
 
 T = TypeVar('T')
 Body = dict[str, Any]

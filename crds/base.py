@@ -28,6 +28,10 @@ SHORT_TEXT_MAX = 256
 MESSAGE_MAX = 32768
 
 
+# Every kind ends its `kubectl get` columns with the object's age, as built-ins do.
+AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+
+
 def validations(*rules: tuple[str, str]) -> dict[str, Any]:
     """CEL `x-kubernetes-validations` for a class's `json_schema_extra`.
 

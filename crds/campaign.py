@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import ConfigDict, Field
 
 from crds.base import (
+    AGE_COLUMN,
     MESSAGE_MAX,
     NAME_MAX,
     SHORT_TEXT_MAX,
@@ -376,7 +377,7 @@ class Campaign(HeraldResource):
         {"name": "Submitted", "type": "integer", "jsonPath": ".status.counters.submitted"},
         {"name": "Delivered", "type": "integer", "jsonPath": ".status.counters.delivered"},
         {"name": "Delivery", "type": "string", "jsonPath": ".status.deliveryRatio"},
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        AGE_COLUMN,
     )
 
     spec: CampaignSpec

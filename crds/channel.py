@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import ConfigDict, Field
 
 from crds.base import (
+    AGE_COLUMN,
     MESSAGE_MAX,
     SHORT_TEXT_MAX,
     Condition,
@@ -268,7 +269,7 @@ class Channel(HeraldResource):
         {"name": "Rate", "type": "integer", "jsonPath": ".spec.rateLimit.messagesPerSecond"},
         {"name": "Binds", "type": "integer", "jsonPath": ".status.binds.bound"},
         {"name": "Max Binds", "type": "integer", "jsonPath": ".spec.maxBinds", "priority": 1},
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        AGE_COLUMN,
     )
 
     spec: ChannelSpec

@@ -15,6 +15,7 @@ from enum import StrEnum
 from pydantic import ConfigDict, Field
 
 from crds.base import (
+    AGE_COLUMN,
     MESSAGE_MAX,
     NAME_MAX,
     SHORT_TEXT_MAX,
@@ -200,7 +201,7 @@ class Template(HeraldResource):
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Encoding", "type": "string", "jsonPath": ".status.encoding"},
         {"name": "Segments", "type": "integer", "jsonPath": ".status.segments"},
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        AGE_COLUMN,
     )
 
     spec: TemplateSpec
@@ -233,6 +234,6 @@ class TemplateApproval(HeraldResource):
     SHORT_NAMES = ("smsapproval",)
     PRINTER_COLUMNS = (
         {"name": "Template", "type": "string", "jsonPath": ".spec.templateName"},
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        AGE_COLUMN,
     )
     spec: TemplateApprovalSpec

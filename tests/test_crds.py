@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from crds.base import HeraldResource
 from crds.generate import CHART_CRD_DIR, KINDS, crd, stale_files
 from crds.template import TemplateSpec
+from herald.localkube.emulator import merge_patch
 from tests.crd_validation import (
     EXAMPLES,
     all_rules,
@@ -23,19 +23,6 @@ EXAMPLE_FILES = sorted(
     p.name for p in EXAMPLES.glob("*.yaml") if "sms.herald.dev/" in p.read_text(encoding="utf-8")
 )
 MODELS: dict[str, type[HeraldResource]] = {k.KIND: k for k in KINDS}
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch: None deletes a key, dicts merge, the rest replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 def test_committed_crds_match_the_models() -> None:

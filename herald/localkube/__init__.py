@@ -12,7 +12,8 @@ from herald.localkube.cluster import (
     wait_for,
     write_kubeconfig,
 )
-from herald.localkube.emulator import HeraldEmulator, parse_field_selector, parse_label_selector
+from herald.localkube.emulator import HeraldEmulator
+from herald.localkube.object_selectors import parse_field_selector, parse_label_selector
 
 __all__ = [
     'EmulatedCluster',

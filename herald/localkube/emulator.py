@@ -56,15 +56,21 @@ with kmock's DSL (``emulator['patch', kmock.resource(...)] << 500``); an interce
 write changes nothing. Write through the API, not into ``emulator.objects``, when
 watchers must see it. Every mutation is synchronous code in the server's event loop,
 hence atomic without locks.
+
+This module holds the server: routing, reads, watches, writes and their bookkeeping.
+The pure parts live beside it:
+- object_writes: server-managed metadata, merge patch, structural pruning and defaults,
+  what generation tracks (1, 3, 5, 10);
+- object_selectors: labelSelector and fieldSelector (7);
+- watch_events: the change log's entries, the events a watch sees, bookmarks (2, 7, 8);
+- crd_registration: a CRD's served resources and schemas, its status (10);
+- api_errors: Status bodies for failures (11).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import dataclasses
-import datetime
-import random
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -77,152 +83,33 @@ import jsonpointer
 import kmock
 from kmock import Response  # type: ignore[attr-defined]  # exported, but not in its __all__
 
-Body = dict[str, Any]
+from herald.localkube.api_errors import conflict, not_found, object_failure, status_response
+from herald.localkube.crd_registration import CRDS, crd_status, served_versions
+from herald.localkube.object_selectors import (
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+from herald.localkube.object_writes import (
+    SERVER_MANAGED,
+    Body,
+    conform,
+    generated_name,
+    generation_content,
+    merge_patch,
+    now_rfc3339,
+    omit_empty,
+)
+from herald.localkube.watch_events import Change, bookmark, seen_as
+
 Key = tuple[Any, ...]  # (kmock.resource, namespace or None, name), as in emulator.objects
 
 NAMESPACES = kmock.resource('', 'v1', 'namespaces')
-CRDS = kmock.resource('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')
-CRD_VERBS = {'create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'}
 
 # kmock cannot parse the namespaces' own URLs. We rewrite them to put this marker where
 # its parser expects a namespace (no namespace can be called "-"), and read it as None.
 _NO_NAMESPACE = '-'
 _NAMESPACE_URL = re.compile(r'/api/v1/namespaces(?:/(?P<name>[^/]+)(?P<sub>/status|/finalize)?)?/?')
-
-# Only the server writes these; what a client sends for them is ignored.
-_SERVER_MANAGED = ('name', 'namespace', 'uid', 'creationTimestamp', 'generation',
-                   'resourceVersion', 'deletionTimestamp', 'deletionGracePeriodSeconds')
-
-# Go's omitempty: the API server never stores an empty list or map in these fields.
-_OMIT_EMPTY = ('labels', 'annotations', 'finalizers', 'ownerReferences')
-
-# The alphabet kube-apiserver uses for generateName suffixes (no vowels, no look-alikes).
-_SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
-
-
-@dataclasses.dataclass(frozen=True)
-class Change:
-    """One committed write, kept so that a watch can start from any version."""
-    revision: int
-    resource: kmock.resource
-    type: str  # ADDED, MODIFIED, DELETED
-    obj: Body  # the new state; for DELETED, the last state under the deletion's version
-    old: Body | None  # the state before; None for ADDED
-
-
-class SelectorError(ValueError):
-    pass
-
-
-def status_response(code: int, reason: str, message: str, **details: Any) -> Response:
-    """A failure as kube-apiserver reports it: a v1 Status body with the same code."""
-    return Response(status=code, payload={
-        'apiVersion': 'v1', 'kind': 'Status', 'metadata': {}, 'status': 'Failure',
-        'code': code, 'reason': reason, 'message': message, 'details': details,
-    })
-
-
-def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge recursively, null deletes a key, anything else replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
-
-def conform(schema: Mapping[str, Any], value: Any, *, root: bool = False) -> Any:
-    """A structural schema's effect on a write: prune unknown fields, fill in defaults."""
-    if isinstance(value, list) and isinstance(schema.get('items'), dict):
-        return [conform(schema['items'], item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    properties: Mapping[str, Any] = schema.get('properties') or {}
-    additional = schema.get('additionalProperties')
-    preserved = schema.get('x-kubernetes-preserve-unknown-fields') or additional is True
-    result = {}
-    for key, item in value.items():
-        if root and key in ('apiVersion', 'kind', 'metadata'):  # the server's, not the schema's
-            result[key] = item
-        elif key in properties:
-            result[key] = conform(properties[key], item)
-        elif isinstance(additional, dict):
-            result[key] = conform(additional, item)
-        elif preserved:
-            result[key] = item
-    for key, subschema in properties.items():
-        if key not in result and 'default' in subschema:
-            result[key] = conform(subschema, copy.deepcopy(subschema['default']))
-    return result
-
-
-# Label keys may carry a DNS prefix ("sms.herald.dev/channel"); values may be empty.
-_KEY = r'(?:[A-Za-z0-9][-A-Za-z0-9_.]*/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?'
-_VALUE = r'(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?'
-_LABEL_REQUIREMENT = re.compile(rf"""\s*(?:
-    (?P<absent>!)\s*(?P<absent_key>{_KEY})
-  | (?P<key>{_KEY})\s*(?:
-        (?P<op>==|=|!=)\s*(?P<value>{_VALUE})
-      | \s(?P<setop>in|notin)\s*\((?P<values>[^()]*)\)
-    )?
-)\s*""", re.VERBOSE)
-_FIELD_REQUIREMENT = re.compile(r'\s*(?P<path>[\w.-]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^,]*?)\s*')
-
-# A requirement on labels: (key, operator, values), with "=" and "==" read as "in",
-# "!=" as "notin" (true also without the label), plus "exists" and "!exists".
-LabelRequirement = tuple[str, str, frozenset[str]]
-
-
-def parse_label_selector(selector: str) -> Callable[[Mapping[str, str]], bool]:
-    """Compile a labelSelector into a predicate on an object's labels."""
-    requirements: list[LabelRequirement] = []
-    for text in re.split(r',(?![^(]*\))', selector) if selector.strip() else []:
-        match = _LABEL_REQUIREMENT.fullmatch(text)
-        if match is None:
-            raise SelectorError(f'unable to parse requirement: {text!r}')
-        if match['absent']:
-            requirements.append((match['absent_key'], '!exists', frozenset()))
-        elif match['op']:
-            op = 'notin' if match['op'] == '!=' else 'in'
-            requirements.append((match['key'], op, frozenset([match['value']])))
-        elif match['setop']:
-            values = frozenset(value.strip() for value in match['values'].split(','))
-            requirements.append((match['key'], match['setop'], values))
-        else:
-            requirements.append((match['key'], 'exists', frozenset()))
-    return lambda labels: all(_satisfies(labels, r) for r in requirements)
-
-
-def _satisfies(labels: Mapping[str, str], requirement: LabelRequirement) -> bool:
-    key, op, values = requirement
-    return {'exists': key in labels, '!exists': key not in labels,
-            'in': labels.get(key) in values, 'notin': labels.get(key) not in values}[op]
-
-
-def parse_field_selector(selector: str) -> Callable[[Body], bool]:
-    """Compile a fieldSelector into a predicate on the whole object."""
-    requirements: list[tuple[list[str], bool, str]] = []  # (path, equal?, value)
-    for text in selector.split(',') if selector.strip() else []:
-        match = _FIELD_REQUIREMENT.fullmatch(text)
-        if match is None:
-            raise SelectorError(f'invalid field selector: {text!r}')
-        requirements.append((match['path'].split('.'), match['op'] != '!=', match['value']))
-    return lambda obj: all((_field(obj, path) == value) == equal
-                           for path, equal, value in requirements)
-
-
-def _field(obj: Any, path: list[str]) -> str:
-    for part in path:
-        obj = obj.get(part) if isinstance(obj, dict) else None
-    return '' if obj is None else str(obj).lower() if isinstance(obj, bool) else str(obj)
 
 
 @attrs.define(kw_only=True)
@@ -251,19 +138,9 @@ class HeraldEmulator(kmock.KubernetesEmulator):
 
     def register_crd(self, crd: Mapping[str, Any]) -> list[kmock.resource]:
         """Serve a CRD's served versions, as kube-apiserver does once it is created."""
-        spec, names = crd['spec'], crd['spec']['names']
         registered = []
-        for version in spec.get('versions', []):
-            if not version.get('served', True):
-                continue
-            resource = kmock.resource(spec['group'], version['name'], names['plural'])
-            subresources = version.get('subresources') or spec.get('subresources') or {}
-            self.resources[resource] = kmock.ResourceInfo(
-                kind=names['kind'], singular=names.get('singular') or names['kind'].lower(),
-                namespaced=spec.get('scope', 'Namespaced') == 'Namespaced',
-                shortnames=names.get('shortNames', []), categories=names.get('categories', []),
-                verbs=CRD_VERBS, subresources=set(subresources))
-            schema = (version.get('schema') or spec.get('validation') or {}).get('openAPIV3Schema')
+        for resource, info, schema in served_versions(crd):
+            self.resources[resource] = info
             if schema:
                 self._schemas[resource] = schema
             registered.append(resource)
@@ -321,22 +198,6 @@ class HeraldEmulator(kmock.KubernetesEmulator):
             return copy.deepcopy(self.objects[key].raw)
         return None
 
-    @staticmethod
-    def _failure(code: int, reason: str, resource: kmock.resource | None, name: str | None,
-                 message: str) -> Response:
-        """A failure about one object, worded as kube-apiserver words it."""
-        group, plural = (resource.group, resource.plural) if resource else ('', 'resource')
-        what = f'{plural}.{group} "{name}"' if group else f'{plural} "{name}"'
-        return status_response(code, reason, message.format(what=what),
-                               name=name, group=group, kind=plural)
-
-    def _not_found(self, request: kmock.Request) -> Response:
-        return self._failure(404, 'NotFound', request.resource, request.name, '{what} not found')
-
-    def _conflict(self, request: kmock.Request, why: str) -> Response:
-        return self._failure(409, 'Conflict', request.resource, request.name,
-                             'Operation cannot be fulfilled on {what}: ' + why)
-
     # -- reads ----------------------------------------------------------------------------
 
     def _selection(self, request: kmock.Request) -> Callable[[Body], bool]:
@@ -369,12 +230,12 @@ class HeraldEmulator(kmock.KubernetesEmulator):
     async def _serve_fetch(self, request: kmock.Request) -> Response:
         info = self._info(request)
         obj = self._stored(self._key(request, info)) if info else None
-        return self._not_found(request) if obj is None else Response(status=200, payload=obj)
+        return not_found(request) if obj is None else Response(status=200, payload=obj)
 
     async def _serve_list(self, request: kmock.Request) -> Response:
         info = self._info(request)
         if info is None:
-            return self._not_found(request)
+            return not_found(request)
         try:
             selected = self._selection(request)
         except SelectorError as e:
@@ -389,7 +250,7 @@ class HeraldEmulator(kmock.KubernetesEmulator):
     async def _serve_watch(self, request: kmock.Request) -> Response:  # type: ignore[override]
         info = self._info(request)
         if info is None:
-            return self._not_found(request)
+            return not_found(request)
         params = request.params
         try:
             selected = self._selection(request)
@@ -416,14 +277,14 @@ class HeraldEmulator(kmock.KubernetesEmulator):
             for obj in self._current(request, selected):
                 yield {'type': 'ADDED', 'object': obj}
             if bookmarks and initial_events:
-                yield self._bookmark(request, info, cursor, initial_events_end=True)
+                yield bookmark(self._type_meta(request, info), cursor, initial_events_end=True)
 
         while not self._stopping:
             changed = self._changed  # taken before reading: a write while we yield sets it
             changes = [c for c in self._changes[cursor:] if c.resource == request.resource]
             cursor = len(self._changes)
             for change in changes:
-                event = self._seen_as(change, selected)
+                event = seen_as(change, selected)
                 if event is not None:
                     yield event
             if not changes:
@@ -433,23 +294,8 @@ class HeraldEmulator(kmock.KubernetesEmulator):
                     await asyncio.wait_for(changed.wait(), remaining)
                 except TimeoutError:
                     if bookmarks:
-                        yield self._bookmark(request, info, cursor)
+                        yield bookmark(self._type_meta(request, info), cursor)
                     return
-
-    def _bookmark(self, request: kmock.Request, info: kmock.ResourceInfo, revision: int,
-                  *, initial_events_end: bool = False) -> Body:
-        meta: Body = {'resourceVersion': str(revision)}
-        if initial_events_end:
-            meta['annotations'] = {'k8s.io/initial-events-end': 'true'}
-        return {'type': 'BOOKMARK', 'object': {**self._type_meta(request, info), 'metadata': meta}}
-
-    @staticmethod
-    def _seen_as(change: Change, selected: Callable[[Body], bool]) -> Body | None:
-        """The event a watch with this selection sees: objects can enter or leave it."""
-        was = change.old is not None and selected(change.old)
-        now = change.type != 'DELETED' and selected(change.obj)
-        event_type = 'MODIFIED' if was and now else 'ADDED' if now else 'DELETED' if was else None
-        return {'type': event_type, 'object': change.obj} if event_type else None
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -487,7 +333,7 @@ class HeraldEmulator(kmock.KubernetesEmulator):
     async def _serve_create(self, request: kmock.Request) -> Response:
         info = self._info(request)
         if info is None:
-            return self._not_found(request)
+            return not_found(request)
         if not isinstance(request.data, dict) or not isinstance(request.data.get('metadata', {}),
                                                                 dict):
             return status_response(400, 'BadRequest', 'the object must be a JSON object')
@@ -502,42 +348,35 @@ class HeraldEmulator(kmock.KubernetesEmulator):
             return status_response(400, 'BadRequest', 'the namespace of the provided object '
                                    'does not match the namespace sent on the request')
         if namespace and self._stored((NAMESPACES, None, namespace)) is None:
-            return self._failure(404, 'NotFound', NAMESPACES, namespace, '{what} not found')
+            return object_failure(404, 'NotFound', NAMESPACES, namespace, '{what} not found')
         name = meta.get('name') or self._generate_name(request, namespace, meta.get('generateName'))
         if not name:
             return status_response(422, 'Invalid', 'metadata.name: Required value: '
                                    'name or generateName is required')
         key = (request.resource, namespace, name)
         if self._stored(key) is not None:
-            return self._failure(409, 'AlreadyExists', request.resource, name,
-                                 '{what} already exists')
+            return object_failure(409, 'AlreadyExists', request.resource, name,
+                                  '{what} already exists')
 
-        for field in _SERVER_MANAGED:
+        for field in SERVER_MANAGED:
             meta.pop(field, None)
         meta.update(name=name, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(),
                     generation=1, **({'namespace': namespace} if namespace else {}))
-        self._omit_empty(meta)
+        omit_empty(meta)
         body = {**self._type_meta(request, info), **body}  # apiVersion & kind, if absent
         if 'status' in info.subresources:
             body.pop('status', None)  # status is written only through /status
         if request.resource == CRDS:
-            body['status'] = self._crd_status(body)
+            body['status'] = crd_status(body)
         return Response(status=201, payload=self._commit(key, 'ADDED', body, None))
 
     def _generate_name(self, request: kmock.Request, namespace: str | None, prefix: Any,
                        ) -> str | None:
         while prefix:
-            name = f'{prefix}{"".join(random.choices(_SUFFIX_ALPHABET, k=5))}'
+            name = generated_name(prefix)
             if self._stored((request.resource, namespace, name)) is None:
                 return name
         return None
-
-    @staticmethod
-    def _crd_status(crd: Body) -> Body:
-        conditions = [('NamesAccepted', 'NoConflicts'), ('Established', 'InitialNamesAccepted')]
-        return {'acceptedNames': crd.get('spec', {}).get('names', {}), 'conditions': [
-            {'type': type_, 'status': 'True', 'reason': reason, 'lastTransitionTime': now_rfc3339()}
-            for type_, reason in conditions]}
 
     async def _serve_update(self, request: kmock.Request) -> Response:  # PATCH
         headers = {key.lower(): value for key, value in request.headers.items()}
@@ -560,11 +399,11 @@ class HeraldEmulator(kmock.KubernetesEmulator):
         info = self._info(request)
         if info is None or request.subresource not in (None, 'status') or (
                 request.subresource == 'status' and 'status' not in info.subresources):
-            return self._not_found(request)
+            return not_found(request)
         key = self._key(request, info)
         old = self._stored(key)
         if old is None:
-            return self._not_found(request)
+            return not_found(request)
         try:
             intended = write(copy.deepcopy(old))
         except jsonpatch.InvalidJsonPatch as e:
@@ -577,8 +416,8 @@ class HeraldEmulator(kmock.KubernetesEmulator):
         # A resourceVersion in what the client wrote is a precondition, as in kube-apiserver.
         sent = intended.get('metadata', {}).get('resourceVersion')
         if sent is not None and sent != old['metadata']['resourceVersion']:
-            return self._conflict(request, 'the object has been modified; please apply your '
-                                           'changes to the latest version and try again')
+            return conflict(request, 'the object has been modified; please apply your '
+                                     'changes to the latest version and try again')
 
         # Keep what this endpoint may change: the status only, or all but the status.
         if request.subresource == 'status':
@@ -591,15 +430,15 @@ class HeraldEmulator(kmock.KubernetesEmulator):
         new = self._conform(request, new)
         new.update({field: old[field] for field in ('apiVersion', 'kind') if field in old})
         meta = new.setdefault('metadata', {})
-        for field in _SERVER_MANAGED:
+        for field in SERVER_MANAGED:
             meta.pop(field, None)
             if field in old['metadata']:
                 meta[field] = old['metadata'][field]
-        self._omit_empty(meta)
+        omit_empty(meta)
 
         if new == old:  # a no-op is not written: no new version, no event
             return Response(status=200, payload=old)
-        if request.subresource is None and self._content(new) != self._content(old):
+        if request.subresource is None and generation_content(new) != generation_content(old):
             meta['generation'] = meta.get('generation', 0) + 1
         self._commit(key, 'MODIFIED', new, old)
         if meta.get('deletionTimestamp') and not meta.get('finalizers'):
@@ -609,16 +448,16 @@ class HeraldEmulator(kmock.KubernetesEmulator):
     async def _serve_delete(self, request: kmock.Request) -> Response:
         info = self._info(request)
         if info is None or request.subresource is not None:
-            return self._not_found(request)
+            return not_found(request)
         key = self._key(request, info)
         old = self._stored(key)
         if old is None:
-            return self._not_found(request)
+            return not_found(request)
         meta = old['metadata']
         options = request.data if isinstance(request.data, dict) else {}
         for field, expected in (options.get('preconditions') or {}).items():
             if expected is not None and expected != meta.get(field):
-                return self._conflict(request, f'Precondition failed: {field} mismatch')
+                return conflict(request, f'Precondition failed: {field} mismatch')
         if meta.get('deletionTimestamp'):  # already terminating, waiting for its finalizers
             return Response(status=200, payload=old)
         if meta.get('finalizers'):
@@ -628,14 +467,3 @@ class HeraldEmulator(kmock.KubernetesEmulator):
             return Response(status=200, payload=self._commit(key, 'MODIFIED', new, old))
         gone = self._commit(key, 'DELETED', copy.deepcopy(old), old)
         return Response(status=200, payload=gone)
-
-    @staticmethod
-    def _content(obj: Body) -> Body:
-        """What metadata.generation tracks: everything but the metadata."""
-        return {key: value for key, value in obj.items() if key != 'metadata'}
-
-    @staticmethod
-    def _omit_empty(meta: Body) -> None:
-        for field in _OMIT_EMPTY:
-            if field in meta and not meta[field]:
-                del meta[field]

@@ -13,6 +13,7 @@ from typing import Any
 import kopf
 
 import controllers.template  # noqa: F401  (registers the Template handlers)
+from controllers.config import SENSITIVE_WORDS_LABEL
 from controllers.kube import Kube, load_client_config
 from crds.base import GROUP
 
@@ -28,6 +29,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
+    # Only labelled ConfigMaps matter; without this kopf would list and watch every
+    # ConfigMap in the cluster and filter on its side.
+    settings.watching.label_selectors["configmaps"] = f"{SENSITIVE_WORDS_LABEL}=true"
     memo.kube = Kube(load_client_config())
     # One lock per template serialises its reviews (see controllers.template).
     memo.template_locks = defaultdict(asyncio.Lock)

@@ -11,6 +11,7 @@ word-list ConfigMaps' own events.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ import kopf
 
 from controllers.config import CONFIG, SENSITIVE_WORDS_LABEL
 from controllers.events import Event
+from controllers.retrying import with_retries
 from controllers.status import merge_patch_diff
 from controllers.template_review import ApprovalSeen, TemplateWorld, review_template
 from crds.base import GROUP, VERSION
@@ -67,6 +69,7 @@ def observe_template(
     return TemplateWorld(
         sensitive_words=frozenset(words),
         approvals=tuple(approvals.get((namespace, name), ())),
+        manual_categories=CONFIG.manual_review_categories,
     )
 
 
@@ -96,9 +99,9 @@ async def reconcile_template_now(
 ) -> None:
     """Review one template from its current state and write what changed.
 
-    Create, update, resume, the timer and approval events all land here. They run
-    concurrently in kopf (a timer is its own task, an approval event is another
-    object's), so one lock per template serialises them, and each reads the object
+    Create, update, resume, approval events and word-list events all land here. They
+    run concurrently in kopf (an approval's or a ConfigMap's event is handled by that
+    object's worker), so one lock per template serialises them, and each reads the object
     afresh inside it: every decision then starts from the status the previous one
     wrote, and an outcome is announced once, not once per trigger.
     """
@@ -139,10 +142,14 @@ async def rereview_on_approval(
     sensitive_words_by_namespace: WordIndex,
     **_: Any,
 ) -> None:
-    """An approval came, changed or went: re-review its template now, not at the next timer."""
+    """An approval came, changed or went: re-review its template now."""
     template_name = str(spec.get("templateName", ""))
-    await reconcile_template_now(
-        namespace or "", template_name, memo, approvals_by_template, sensitive_words_by_namespace
+    await with_retries(
+        lambda: reconcile_template_now(
+            namespace or "", template_name, memo, approvals_by_template,
+            sensitive_words_by_namespace,
+        ),
+        what=f"re-review of template {namespace}/{template_name}",
     )
 
 
@@ -162,6 +169,10 @@ async def rereview_on_word_list(
     scope = list(templates_by_namespace) if namespace == CONFIG.namespace else [namespace]
     for ns in scope:
         for name in sorted(set(templates_by_namespace.get(ns, ()))):
-            await reconcile_template_now(
-                ns, name, memo, approvals_by_template, sensitive_words_by_namespace
+            await with_retries(
+                functools.partial(
+                    reconcile_template_now,
+                    ns, name, memo, approvals_by_template, sensitive_words_by_namespace,
+                ),
+                what=f"re-review of template {ns}/{name}",
             )

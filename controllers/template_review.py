@@ -57,6 +57,8 @@ class TemplateWorld:
 
     sensitive_words: frozenset[str] = frozenset()
     approvals: tuple[ApprovalSeen, ...] = ()
+    manual_categories: frozenset[Category] = frozenset()
+    """Categories the operator's policy always reviews manually, whatever spec.review says."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,8 @@ _SEPARATORS = re.compile(r"[\s\W_]+")
 def find_sensitive_words(text: str, words: Iterable[str]) -> list[str]:
     """The listed words that occur in `text`.
 
-    Latin words match whole words only, so "ass" does not reject "class". Other
+    ASCII words match whole ASCII words only, so "ass" does not reject "class" but
+    "vx" does reject "加VX领取" (Chinese characters are not word letters here). Other
     scripts (Chinese has no spaces) match anywhere, also across the spaces and
     punctuation senders put between characters to slip past filters (发 票, 发-票).
     """
@@ -143,7 +146,8 @@ def find_sensitive_words(text: str, words: Iterable[str]) -> list[str]:
         if not needle:
             continue
         if needle.isascii():
-            hit = re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", folded) is not None
+            pattern = rf"(?<![a-z0-9]){re.escape(needle)}(?![a-z0-9])"
+            hit = re.search(pattern, folded) is not None
         else:
             hit = needle in folded or _SEPARATORS.sub("", needle) in squeezed
         if hit:
@@ -200,7 +204,8 @@ def _decide(
             TemplatePhase.REJECTED, ConditionStatus.FALSE, reasons.REJECTED,
             "; ".join(f.message for f in errors), None,
         )
-    if spec.review == ReviewMode.AUTO:
+    by_policy = spec.category in world.manual_categories
+    if spec.review == ReviewMode.AUTO and not by_policy:
         return (
             TemplatePhase.APPROVED, ConditionStatus.TRUE, reasons.APPROVED,
             "passed automatic review", None,
@@ -218,9 +223,10 @@ def _decide(
             f"the content changed since TemplateApproval {', '.join(stale)}; a reviewer must"
             f" approve {content_hash}", None,
         )
+    why = f"policy: {spec.category} templates need approval" if by_policy else "review is Manual"
     return (
         TemplatePhase.PENDING, ConditionStatus.FALSE, reasons.AWAITING_APPROVAL,
-        f"review is Manual: a reviewer must create a TemplateApproval for {content_hash}", None,
+        f"{why}: a reviewer must create a TemplateApproval for {content_hash}", None,
     )
 
 

@@ -28,7 +28,10 @@ SHORT_TEXT_MAX = 256
 MESSAGE_MAX = 32768
 
 
-# Every kind ends its `kubectl get` columns with the object's age, as built-ins do.
+# Every kind ends its `kubectl get` columns with why it is (not) Ready and its age.
+READY = '.status.conditions[?(@.type=="Ready")]'
+READY_COLUMN = {"name": "Ready", "type": "string", "jsonPath": READY + ".status"}
+REASON_COLUMN = {"name": "Reason", "type": "string", "jsonPath": READY + ".reason"}
 AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 
@@ -54,7 +57,6 @@ class HeraldModel(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
         use_attribute_docstrings=True,
-        populate_by_name=True,
     )
 
     def to_api(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from crds.base import (
     AGE_COLUMN,
     MESSAGE_MAX,
     NAME_MAX,
+    REASON_COLUMN,
     SHORT_TEXT_MAX,
     Condition,
     HeraldModel,
@@ -377,6 +378,7 @@ class Campaign(HeraldResource):
         {"name": "Submitted", "type": "integer", "jsonPath": ".status.counters.submitted"},
         {"name": "Delivered", "type": "integer", "jsonPath": ".status.counters.delivered"},
         {"name": "Delivery", "type": "string", "jsonPath": ".status.deliveryRatio"},
+        REASON_COLUMN,
         AGE_COLUMN,
     )
 

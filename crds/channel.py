@@ -10,6 +10,8 @@ from pydantic import ConfigDict, Field
 from crds.base import (
     AGE_COLUMN,
     MESSAGE_MAX,
+    READY_COLUMN,
+    REASON_COLUMN,
     SHORT_TEXT_MAX,
     Condition,
     HeraldModel,
@@ -254,9 +256,6 @@ class ChannelStatus(HeraldModel):
     """Ready is True when the password Secret resolves and the SMSC accepts a bind."""
 
 
-READY = '.status.conditions[?(@.type=="Ready")]'
-
-
 class Channel(HeraldResource):
     """A carrier SMSC reached over SMPP 3.4."""
 
@@ -264,8 +263,8 @@ class Channel(HeraldResource):
     PLURAL = "channels"
     SHORT_NAMES = ("smsch",)
     PRINTER_COLUMNS = (
-        {"name": "Ready", "type": "string", "jsonPath": READY + ".status"},
-        {"name": "Reason", "type": "string", "jsonPath": READY + ".reason"},
+        READY_COLUMN,
+        REASON_COLUMN,
         {"name": "Rate", "type": "integer", "jsonPath": ".spec.rateLimit.messagesPerSecond"},
         {"name": "Binds", "type": "integer", "jsonPath": ".status.binds.bound"},
         {"name": "Max Binds", "type": "integer", "jsonPath": ".spec.maxBinds", "priority": 1},

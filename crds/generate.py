@@ -17,7 +17,6 @@ The translation, each step for a reason the API server gives:
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,10 +41,10 @@ CHART_CRD_DIR = REPO / "charts" / "herald" / "templates" / "crds"
 CHART_HEADER = "{{- if .Values.crds.enabled }}\n"
 CHART_FOOTER = "{{- end }}\n"
 CHART_KEEP_ANNOTATION = (
+    "  {{- if .Values.crds.keep }}\n"
     "  annotations:\n"
-    "    {{- if .Values.crds.keep }}\n"
     "    helm.sh/resource-policy: keep\n"
-    "    {{- end }}\n"
+    "  {{- end }}\n"
 )
 
 
@@ -92,10 +91,16 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
     out = dict(sorted(out.items(), key=lambda kv: _KEY_ORDER.get(kv[0], len(_KEY_ORDER))))
     if out.get("type") == "object" and "properties" in out:
         required = set(out.get("required", []))
+        # `X | None = None` means "absent unless set" (a send window, a frequency cap);
+        # only objects whose model default is an instance (default_factory) get `{}`.
+        unset_by_default = {
+            name for name, prop in node["properties"].items()
+            if prop.get("default", ...) is None
+        }
         for name, prop in out["properties"].items():
             is_object = prop.get("type") == "object" and "properties" in prop
-            optional = name not in required and "default" not in prop
-            if is_object and optional and not prop.get("required"):
+            optional = name not in required and name not in unset_by_default
+            if is_object and optional and "default" not in prop and not prop.get("required"):
                 prop["default"] = {}
     return out
 
@@ -174,8 +179,22 @@ def crd(kind: type[HeraldResource]) -> dict[str, Any]:
     }
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes repeated sub-schemas out in full: anchors (&id001) confuse readers and tools."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _dump(obj: dict[str, Any]) -> str:
-    return yaml.safe_dump(obj, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def escape_for_helm(text: str) -> str:
+    """Literal {{ and }} in descriptions would be read as Go template actions."""
+    opened, closed = "\x00", "\x01"
+    text = text.replace("{{", opened).replace("}}", closed)
+    return text.replace(opened, '{{ "{{" }}').replace(closed, '{{ "}}" }}')
 
 
 def file_name(kind: type[HeraldResource]) -> str:
@@ -189,11 +208,18 @@ def render() -> dict[Path, str]:
     for kind in KINDS:
         text = _dump(crd(kind))
         files[CRD_DIR / file_name(kind)] = header + text
-        chart = copy.copy(text).replace(
+        chart = escape_for_helm(text).replace(
             "metadata:\n", "metadata:\n" + CHART_KEEP_ANNOTATION, 1
         )
         files[CHART_CRD_DIR / file_name(kind)] = header + CHART_HEADER + chart + CHART_FOOTER
     return files
+
+
+def committed_crds() -> list[dict[str, Any]]:
+    """The CRD manifests as committed in crds/ (what `kubectl apply -k crds/` installs)."""
+    return [
+        yaml.safe_load((CRD_DIR / file_name(kind)).read_text(encoding="utf-8")) for kind in KINDS
+    ]
 
 
 def stale_files() -> list[Path]:

@@ -18,6 +18,7 @@ from crds.base import (
     AGE_COLUMN,
     MESSAGE_MAX,
     NAME_MAX,
+    REASON_COLUMN,
     SHORT_TEXT_MAX,
     Condition,
     HeraldModel,
@@ -67,6 +68,12 @@ class TemplateSpec(HeraldModel):
                 "self.category != 'Marketing' || (size(self.signature) > 0"
                 " && size(self.optOutText) > 0)",
                 "Marketing templates need a signature and optOutText",
+            ),
+            # Editors must not skip the reviewer by relaxing the mode; the operator's
+            # policy (HERALD_MANUAL_REVIEW_CATEGORIES) covers templates created as Auto.
+            (
+                "oldSelf.review != 'Manual' || self.review == 'Manual'",
+                "review cannot be relaxed from Manual to Auto",
             ),
         )
     )
@@ -201,6 +208,7 @@ class Template(HeraldResource):
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Encoding", "type": "string", "jsonPath": ".status.encoding"},
         {"name": "Segments", "type": "integer", "jsonPath": ".status.segments"},
+        REASON_COLUMN,
         AGE_COLUMN,
     )
 

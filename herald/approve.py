@@ -26,12 +26,14 @@ async def approve_template(name: str, namespace: str, *, note: str = "") -> int:
         print(f"error: template {name} has not been reviewed since its last edit; try again"
               " when its status is current", file=sys.stderr)
         return 1
-    if status.phase == "Rejected":
-        reasons = "; ".join(f.message for f in status.findings if f.severity == "Error")
-        print(f"error: template {name} is Rejected ({reasons}); fix it first", file=sys.stderr)
+    errors = [f.message for f in status.findings if f.severity == "Error"]
+    if errors:
+        print(f"error: template {name} fails review ({'; '.join(errors)}); fix it first",
+              file=sys.stderr)
         return 1
     digest = status.content_hash.removeprefix("sha256:")
-    approval_name = f"{name}-{digest[:10]}"
+    # Object names stop at 253 characters: room for "-" and ten hex digits.
+    approval_name = f"{name[:242]}-{digest[:10]}"
     approval = {
         "apiVersion": API_VERSION,
         "kind": TemplateApproval.KIND,

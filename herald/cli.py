@@ -4,6 +4,7 @@
     herald approve    approve a Manual-review template's current content
     herald crds       write the CRD YAML from the API models
     herald demo       run the main job locally on embedded defaults
+    herald simulator  run the SMPP 3.4 simulator (an SMSC for tests and demos)
 """
 
 from __future__ import annotations
@@ -47,6 +48,30 @@ def run_demo(args: argparse.Namespace) -> int:
     return main(output=str(args.output))
 
 
+def run_simulator(args: argparse.Namespace) -> int:
+    import yaml
+
+    from sender.simulator import run
+    from sender.simulator_config import SimulatorConfig, load_config, with_account
+
+    if (args.system_id is None) != (args.password is None):
+        raise SystemExit("herald simulator: --system-id and --password go together")
+    flags = {"host": args.host, "port": args.port, "control_port": args.control_port,
+             "message_id_format": args.message_id_format, "latency_ms": args.latency_ms,
+             "receipt_delay_ms": args.receipt_delay_ms, "window": args.window,
+             "seed": args.seed}
+    try:
+        config = load_config(args.config) if args.config else SimulatorConfig()
+        if args.system_id is not None:
+            config = with_account(config, args.system_id, args.password)
+        config = SimulatorConfig.model_validate(
+            config.model_dump() | {name: value for name, value in flags.items()
+                                   if value is not None})
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise SystemExit(f"herald simulator: bad configuration: {error}") from None
+    return run(config)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="herald", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,6 +101,24 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", choices=["text", "json", "yaml"], default="text",
                       help="text: progress and tables; json/yaml: the final objects only")
     demo.set_defaults(run=run_demo)
+
+    sim = commands.add_parser(
+        "simulator", help="run the SMPP 3.4 simulator",
+        description="An SMPP 3.4 server with binds, windowing, latency, throttling, outcome "
+                    "rules, delivery receipts and MO injection. Flags override --config.")
+    sim.add_argument("--port", type=int, help="SMPP port (default 2775; 0: any free port)")
+    sim.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument("--control-port", type=int,
+                     help="HTTP control API port (default: none; 0: any free port)")
+    sim.add_argument("--config", help="YAML or JSON file of SimulatorConfig fields")
+    sim.add_argument("--system-id", help="an account's system_id (with --password)")
+    sim.add_argument("--password", help="that account's password (8 characters at most)")
+    sim.add_argument("--message-id-format", choices=["hex", "decimal"])
+    sim.add_argument("--latency-ms", type=int, help="delay before each submit_sm_resp")
+    sim.add_argument("--receipt-delay-ms", type=int, help="delay before each receipt")
+    sim.add_argument("--window", type=int, help="unanswered submits allowed per bind (0: any)")
+    sim.add_argument("--seed", type=int, help="seed of outcome draws and message ids")
+    sim.set_defaults(run=run_simulator)
     return root
 
 

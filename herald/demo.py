@@ -20,11 +20,10 @@ from typing import Any
 
 import yaml
 
-import crds
+from crds.generate import committed_crds
 from herald.localkube import KubeClient, running_emulator, running_operator, wait_for
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-CRD_DIR = Path(crds.__file__).resolve().parent
 TEMPLATES = ("sms.herald.dev/v1alpha1", "templates")
 NAMESPACE = "default"
 TIMEOUT = 30.0
@@ -93,7 +92,7 @@ async def wait_events(kube: KubeClient, obj: dict[str, Any]) -> list[dict[str, A
 
 async def run(say: Narrator) -> list[dict[str, Any]]:
     """Run the demo; return the templates as the API holds them at the end."""
-    crd_manifests = load_manifests(CRD_DIR)
+    crd_manifests = committed_crds()
     examples = load_manifests(EXAMPLES)
     approvals = [d for d in examples if d["kind"] == "TemplateApproval"]
     first = [d for d in examples if d["kind"] != "TemplateApproval"]

@@ -1,14 +1,15 @@
-"""Fixtures: an emulated Kubernetes cluster (herald.localkube) and Herald's operator on it."""
+"""Fixtures: an emulated Kubernetes cluster (herald.localkube), Herald's operator on it, and a
+real redis-server (herald.localredis)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import yaml
+import redis.asyncio as aioredis
 
+from crds.generate import committed_crds
 from herald.localkube.cluster import (
     EmulatedCluster,
     KubeClient,
@@ -16,15 +17,13 @@ from herald.localkube.cluster import (
     running_emulator,
     running_operator,
 )
-
-CRD_DIR = Path(__file__).resolve().parent.parent / "crds"
+from herald.localredis import RedisServer, start_redis
 
 
 @pytest.fixture
 def crd_manifests() -> list[dict[str, Any]]:
     """The CRDs the cluster starts with: Herald's. Override it in a module for others."""
-    return [yaml.safe_load(path.read_text(encoding="utf-8"))
-            for path in sorted(CRD_DIR.glob("*.yaml"))]
+    return committed_crds()
 
 
 @pytest.fixture
@@ -44,3 +43,27 @@ async def operator(cluster: EmulatedCluster) -> AsyncIterator[RunningOperator]:
     """Herald's operator (`controllers.operator`, kopf's default registry), cluster-wide."""
     async with running_operator(cluster.kubeconfig, modules=["controllers.operator"]) as running:
         yield running
+
+
+# -- Redis: a real redis-server on loopback (herald.localredis) ---------------------------
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole session; each test gets it flushed via `redis`."""
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(name="redis")
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    """A client on a flushed database (data and scripts) of the session's redis-server."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushdb()
+    await client.script_flush()
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -21,8 +21,9 @@ import jsonschema
 import yaml
 from celpy.adapter import json_to_cel
 
+from crds.generate import committed_crds
+
 REPO = Path(__file__).resolve().parent.parent
-CRD_DIR = REPO / "crds"
 EXAMPLES = REPO / "examples"
 
 
@@ -37,8 +38,7 @@ K8S_CEL_FUNCTIONS: dict[str, Any] = {"sum": _k8s_sum}
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> openAPIV3Schema of every generated CRD."""
     schemas = {}
-    for path in sorted(CRD_DIR.glob("*.yaml")):
-        crd = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for crd in committed_crds():
         group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:
             schemas[(f"{group}/{version['name']}", kind)] = version["schema"]["openAPIV3Schema"]

@@ -13,6 +13,7 @@ from herald.localkube.object_writes import merge_patch
 from tests.crd_validation import (
     EXAMPLES,
     all_rules,
+    apply_defaults,
     crd_schemas,
     load_example,
     validate,
@@ -96,37 +97,40 @@ BAD = [
     pytest.param("channel.yaml", {"spec": {"smpp": {"password": "hunter2"}}},
                  "literal password is refused", id="channel-literal-password"),
     pytest.param("channel.yaml", {"spec": {"smpp": {"passwordSecretRef": None}}},
-                 "'passwordSecretRef' is a required property", id="channel-no-secret-ref"),
+                 "spec.smpp: 'passwordSecretRef' is a required property",
+                 id="channel-no-secret-ref"),
     pytest.param("channel.yaml", {"spec": {"rateLimit": {"burst": 600}}},
                  "burst must not exceed messagesPerSecond", id="channel-burst-over-rate"),
     pytest.param("channel.yaml", {"spec": {"rateLimit": {"burst": 0}}},
-                 "less than the minimum of 1", id="channel-burst-zero"),
+                 "spec.rateLimit.burst: 0 is less than the minimum of 1", id="channel-burst-zero"),
     pytest.param("channel.yaml", {"spec": {"smpp": {"systemId": "a-very-long-system-id"}}},
-                 "is too long", id="channel-system-id-over-15"),
+                 "spec.smpp.systemId: 'a-very-long-system-id' is too long",
+                 id="channel-system-id-over-15"),
     pytest.param("channel.yaml", {"spec": {"smpp": {"port": 70000}}},
-                 "greater than the maximum of 65535", id="channel-port-range"),
+                 "spec.smpp.port: 70000 is greater than the maximum", id="channel-port-range"),
     pytest.param("channel.yaml", {"spec": {"routing": {"countries": ["China"]}}},
-                 "does not match", id="channel-country-not-iso"),
+                 "spec.routing.countries.0: 'China' does not match", id="channel-country-not-iso"),
     pytest.param("channel.yaml",
                  {"spec": {"retry": {"initialBackoffSeconds": 120, "maxBackoffSeconds": 60}}},
                  "initialBackoffSeconds must not exceed", id="channel-backoff-inverted"),
     pytest.param("channel.yaml", {"spec": {"smpp": {"bindMode": "transceiver"}}},
-                 "is not one of", id="channel-enum-not-camelcase"),
+                 "spec.smpp.bindMode: 'transceiver' is not one of",
+                 id="channel-enum-not-camelcase"),
     pytest.param("template.yaml", {"spec": {"category": "Promotion"}},
-                 "is not one of", id="template-unknown-category"),
+                 "spec.category: 'Promotion' is not one of", id="template-unknown-category"),
     pytest.param("template.yaml", {"spec": {"signature": None}},
                  "Marketing templates need a signature", id="template-marketing-no-signature"),
     pytest.param("template.yaml", {"spec": {"optOutText": ""}},
                  "Marketing templates need a signature and optOutText",
                  id="template-marketing-no-opt-out"),
     pytest.param("template.yaml", {"spec": {"body": ""}},
-                 "should be non-empty", id="template-empty-body"),
+                 "spec.body: '' should be non-empty", id="template-empty-body"),
     pytest.param("template.yaml", {"spec": {"variables": [{"name": "1st"}]}},
-                 "does not match", id="template-bad-variable-name"),
+                 "spec.variables.0.name: '1st' does not match", id="template-bad-variable-name"),
     pytest.param("template.yaml", {"spec": {"review": "manual"}},
-                 "is not one of", id="template-review-not-camelcase"),
+                 "spec.review: 'manual' is not one of", id="template-review-not-camelcase"),
     pytest.param("templateapproval.yaml", {"spec": {"contentHash": "deadbeef"}},
-                 "does not match", id="approval-bad-hash"),
+                 "spec.contentHash: 'deadbeef' does not match", id="approval-bad-hash"),
     pytest.param("campaign.yaml", {"spec": {"templateRef": {"name": "double-eleven"}}},
                  "exactly one of templateRef or variants", id="campaign-template-and-variants"),
     pytest.param("campaign.yaml", {"spec": {"variants": None}},
@@ -141,28 +145,32 @@ BAD = [
                  "variant names must be unique", id="campaign-duplicate-variant"),
     pytest.param("campaign.yaml", {"spec": {"variants": [
         {"name": "a", "templateRef": {"name": "x"}, "weight": 100}]}},
-                 "is too short", id="campaign-one-variant"),
+                 "spec.variants: [{", id="campaign-one-variant"),
     pytest.param("campaign.yaml", {"spec": {"channels": [{"name": "a"}, {"name": "a"}]}},
                  "channel names must be unique", id="campaign-duplicate-channel"),
     pytest.param("campaign.yaml", {"spec": {"channels": []}},
-                 "should be non-empty", id="campaign-no-channels"),
+                 "spec.channels: [] should be non-empty", id="campaign-no-channels"),
     pytest.param("campaign.yaml",
                  {"spec": {"schedule": {"sendWindow": {"start": "21:00", "end": "09:00"}}}},
                  "start must be before end", id="campaign-window-inverted"),
     pytest.param("campaign.yaml", {"spec": {"schedule": {"sendWindow": {"start": "25:00"}}}},
-                 "does not match", id="campaign-window-not-a-clock"),
+                 "spec.schedule.sendWindow.start: '25:00' does not match",
+                 id="campaign-window-not-a-clock"),
     pytest.param("campaign.yaml", {"spec": {"audience": {"url": {"url": "https://x/a.csv"}}}},
                  "exactly one of inline, configMapRef", id="campaign-two-sources"),
     pytest.param("campaign.yaml", {"spec": {"audience": {"inline": None}}},
                  "exactly one of inline, configMapRef", id="campaign-no-source"),
     pytest.param("campaign.yaml", {"spec": {"audience": {"inline": None, "url": {
-        "url": "ftp://x/a.csv"}}}}, "does not match", id="campaign-url-not-http"),
+        "url": "ftp://x/a.csv"}}}}, "spec.audience.url.url: 'ftp://x/a.csv' does not match",
+                 id="campaign-url-not-http"),
     pytest.param("campaign.yaml", {"spec": {"schedule": {"recurrence": "every monday"}}},
-                 "does not match", id="campaign-recurrence-not-cron"),
+                 "spec.schedule.recurrence: 'every monday' does not match",
+                 id="campaign-recurrence-not-cron"),
     pytest.param("campaign.yaml", {"spec": {"rateLimit": {"messagesPerSecond": 1.5}}},
-                 "is not of type 'integer'", id="campaign-float-rate"),
+                 "spec.rateLimit.messagesPerSecond: 1.5 is not of type 'integer'",
+                 id="campaign-float-rate"),
     pytest.param("campaign.yaml", {"spec": {"senders": 0}},
-                 "less than the minimum of 1", id="campaign-no-senders"),
+                 "spec.senders: 0 is less than the minimum of 1", id="campaign-no-senders"),
 ]
 
 
@@ -175,6 +183,8 @@ def test_bad_manifest_is_rejected(example: str, patch: dict[str, Any], reason: s
 
 # Transition rules compare the update with the stored object.
 TRANSITIONS = [
+    pytest.param("template-manual.yaml", {}, {"spec": {"review": "Auto"}},
+                 "review cannot be relaxed from Manual to Auto", id="template-manual-to-auto"),
     pytest.param("campaign.yaml", {"spec": {"cancel": True}}, {"spec": {"cancel": False}},
                  "a cancelled campaign cannot be resumed", id="campaign-uncancel"),
     pytest.param("templateapproval.yaml", {}, {"spec": {"templateName": "other"}},
@@ -198,6 +208,21 @@ def test_allowed_update_passes(example: str, before: Any) -> None:
     old = merge_patch(load_example(example), before)
     new = merge_patch(old, {"spec": {"cancel": True, "paused": False}})
     assert validate(new, old=old) == []
+
+
+@pytest.mark.parametrize("name", EXAMPLE_FILES)
+def test_schema_defaults_agree_with_model_defaults(name: str) -> None:
+    """What the API server stores for a manifest is what the models read it as.
+
+    A default only in the schema (or only in the model) means the operator and
+    `kubectl get -o yaml` disagree about what the user asked for.
+    """
+    manifest = load_example(name)
+    model = MODELS[manifest["kind"]]
+    schema = crd_schemas()[(manifest["apiVersion"], manifest["kind"])]
+    for stripped in (manifest, merge_patch(manifest, {"spec": {"schedule": None}})):
+        stored = apply_defaults(schema, stripped)
+        assert model.model_validate(stored) == model.model_validate(stripped)
 
 
 def test_every_cel_rule_has_a_failing_case() -> None:

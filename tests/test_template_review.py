@@ -16,7 +16,7 @@ from controllers.template_review import (
     review_template,
 )
 from crds.base import find_condition
-from crds.template import TemplateSpec, TemplateStatus
+from crds.template import Category, TemplateSpec, TemplateStatus
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 EMPTY = TemplateStatus()
@@ -113,6 +113,8 @@ def test_preview_of_suffix_signature_in_english() -> None:
     pytest.param("ＦＲＥＥ money", {"free"}, ["free"], id="full-width-folded"),
     pytest.param("free-money", {"free"}, ["free"], id="latin-word-before-hyphen"),
     pytest.param("nothing here", {"", "  "}, [], id="blank-words-ignored"),
+    pytest.param("加VX领取优惠", {"vx"}, ["vx"], id="latin-word-inside-chinese-text"),
+    pytest.param("加vx123领取", {"vx"}, [], id="latin-word-glued-to-digits-is-another-word"),
 ])
 def test_sensitive_words(text: str, words: set[str], found: list[str]) -> None:
     assert find_sensitive_words(text, words) == found
@@ -145,6 +147,20 @@ def test_manual_review(
     ready = find_condition(status.conditions, "Ready")
     assert (status.phase, ready and ready.reason, status.approval) == (phase, reason, approval)
     assert ready is not None and ready.observed_generation == 3
+
+
+@pytest.mark.parametrize("template, policy, phase", [
+    pytest.param(MARKETING_ZH, {"Marketing"}, "Pending", id="policy-makes-marketing-manual"),
+    pytest.param(MARKETING_ZH, {"Verification"}, "Approved", id="policy-for-other-category"),
+    pytest.param(MARKETING_ZH, set(), "Approved", id="no-policy"),
+])
+def test_manual_review_policy(template: TemplateSpec, policy: set[str], phase: str) -> None:
+    world = TemplateWorld(manual_categories=frozenset(Category(c) for c in policy))
+    status = review_template(template, 1, EMPTY, world, NOW).status
+    assert status.phase == phase
+    if phase == "Pending":
+        ready = find_condition(status.conditions, "Ready")
+        assert ready is not None and "policy: Marketing templates need approval" in ready.message
 
 
 def test_editing_content_changes_the_hash_but_examples_do_not() -> None:

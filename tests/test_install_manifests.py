@@ -1,0 +1,66 @@
+"""The chart and the kustomize install render, with the same CRDs as crds/."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLS = REPO / ".tools" / "bin"
+CRDS = {
+    doc["metadata"]["name"]: doc
+    for path in sorted((REPO / "crds").glob("sms.herald.dev_*.yaml"))
+    for doc in [yaml.safe_load(path.read_text(encoding="utf-8"))]
+}
+
+
+def run(tool: str, *args: str) -> list[dict[str, Any]]:
+    binary = TOOLS / tool
+    assert binary.exists(), f"{binary} missing: run `make test` (tools/install_k8s_tools.py)"
+    out = subprocess.run([str(binary), *args], capture_output=True, text=True, check=True).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def helm_template(*flags: str) -> list[dict[str, Any]]:
+    return run("helm", "template", "herald", str(REPO / "charts" / "herald"), *flags)
+
+
+def crds_in(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == "CustomResourceDefinition"}
+
+
+def test_chart_renders_the_generated_crds_kept_on_uninstall() -> None:
+    rendered = crds_in(helm_template())
+    assert rendered.keys() == CRDS.keys()
+    for name, crd in rendered.items():
+        annotations = crd["metadata"].pop("annotations")
+        assert annotations == {"helm.sh/resource-policy": "keep"}
+        assert crd == CRDS[name], f"{name}: chart differs from crds/"
+
+
+@pytest.mark.parametrize("flags, crd_count, kept", [
+    pytest.param(("--set", "crds.keep=false"), 4, False, id="not-kept"),
+    pytest.param(("--set", "crds.enabled=false"), 0, False, id="disabled"),
+])
+def test_chart_crd_switches(flags: tuple[str, ...], crd_count: int, kept: bool) -> None:
+    rendered = crds_in(helm_template(*flags))
+    assert len(rendered) == crd_count
+    assert all(("annotations" in c["metadata"]) is kept for c in rendered.values())
+
+
+def test_chart_lints() -> None:
+    binary = TOOLS / "helm"
+    result = subprocess.run([str(binary), "lint", str(REPO / "charts" / "herald")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kustomize_install_has_the_crds_and_user_roles() -> None:
+    docs = run("kubectl", "kustomize", str(REPO / "operator"))
+    assert crds_in(docs) == CRDS
+    roles = {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"}
+    assert roles == {"herald-view", "herald-edit", "herald-approve"}

@@ -1,0 +1,81 @@
+"""Recipients: phone numbers normalised to E.164, why a row was dropped, how numbers
+are masked in logs, and which shard a number belongs to.
+
+Pure functions: the importer, the sender and the demo share them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+# Numbers that can receive SMS. FIXED_LINE_OR_MOBILE is what phonenumbers says for
+# countries (the US, Canada) whose numbering does not tell the two apart.
+SMS_CAPABLE = frozenset({
+    PhoneNumberType.MOBILE,
+    PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    PhoneNumberType.PAGER,
+    PhoneNumberType.UNKNOWN,  # valid but unclassified: let the carrier decide
+})
+
+
+class DropReason(StrEnum):
+    """Why an audience row is not sent to (CamelCase: it shows in status)."""
+
+    MISSING_NUMBER = "MissingNumber"
+    UNPARSABLE_NUMBER = "UnparsableNumber"
+    INVALID_NUMBER = "InvalidNumber"
+    NOT_MOBILE = "NotMobile"
+    MALFORMED_ROW = "MalformedRow"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One message to send: the number, its template variables, and its A/B variant."""
+
+    phone: str
+    """E.164, e.g. +8613800138000."""
+    variables: dict[str, str] = field(default_factory=dict)
+    variant: str = ""
+
+
+def normalize_number(raw: str, default_region: str = "") -> str | DropReason:
+    """The E.164 form of `raw`, or why it cannot be sent to.
+
+    `default_region` (ISO 3166 alpha-2) reads numbers written without +country code.
+    """
+    text = raw.strip()
+    if not text:
+        return DropReason.MISSING_NUMBER
+    try:
+        number = phonenumbers.parse(text, default_region or None)
+    except phonenumbers.NumberParseException:
+        return DropReason.UNPARSABLE_NUMBER
+    if not phonenumbers.is_valid_number(number):
+        return DropReason.INVALID_NUMBER
+    if phonenumbers.number_type(number) not in SMS_CAPABLE:
+        return DropReason.NOT_MOBILE
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_number(number: str) -> str:
+    """A number as logs may show it: country code and last four digits only.
+
+    +8613800138000 -> +86*******8000. Enough to tell two numbers apart in a
+    conversation with a carrier, not enough to text someone.
+    """
+    if len(number) <= 6:
+        return "*" * len(number)
+    keep_head = 3 if number.startswith("+") else 0
+    return number[:keep_head] + "*" * (len(number) - keep_head - 4) + number[-4:]
+
+
+def shard_of(number: str, shards: int) -> int:
+    """Stable shard index of a number: the same number always lands in the same shard,
+    whatever process or Python version computes it (unlike hash())."""
+    digest = hashlib.blake2b(number.encode("ascii"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards

@@ -1,0 +1,493 @@
+"""Send one shard of a campaign: Redis stream in, SMPP out, states and receipts back.
+
+    read (XREADGROUP, a batch)  ->  drop opted-out numbers  ->  build PDUs
+      -> reserve window slots and rate-limit tokens  ->  mark `submitting`  ->  write
+      <- submit_sm_resp: submitted / retry / failed      <- deliver_sm: receipts, replies
+
+Crash safety rests on two rules. A message is marked `submitting` in Redis before its
+PDU is written, so after a SIGKILL the pending entries tell exactly which messages may
+be on the SMSC's side (`submitting`: counted unknown, not resent) and which never left
+(`queued` or unmarked: sent now). And a message holds a slot of the settle window from
+its mark until its outcome is durable in Redis, so at most `window` messages can be
+caught between the two: the unknowns after a kill never exceed the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from crds.channel import ErrorClass
+from sender import sms_text
+from sender.message_build import MessageBuilder
+from sender.message_states import State, StateStore, Transition, failed, message_key, submitted
+from sender.rate_limit import RateLimiter
+from sender.receipts import canonical_id, id_forms, is_opt_out, parse_receipt
+from sender.recipients import mask_number
+from sender.redis_keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, ChannelKeys
+from sender.smpp_bind import BindDown, BindSettings, SmppBind
+from sender.smpp_codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
+from sender.smpp_errors import error_class, status_code
+from sender.smpp_pdu import DeliverSm, SubmitSm, tlv_int, tlv_str
+from sender.state_writer import StateWriter
+
+logger = logging.getLogger(__name__)
+
+Entry = tuple[str, dict[bytes, bytes]]  # a stream entry: id and fields
+RECENT_IDS_SECONDS = 600.0  # receipts usually come within minutes; later ones go via Redis
+
+
+@dataclass(frozen=True)
+class ShardSettings:
+    campaign: CampaignKeys
+    shard: int
+    channel: ChannelKeys
+    channel_name: str
+    consumer: str = ""
+    read_batch: int = 500
+    flush_interval: float = 0.02
+    max_attempts: int = 3
+    initial_backoff: float = 1.0
+    max_backoff: float = 60.0
+    resend_unknown: bool = False
+    overrides: Mapping[int, ErrorClass] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Outgoing:
+    """One recipient's message while this process handles it."""
+
+    key: str
+    phone: str
+    variant: str
+    pdus: list[SubmitSm]
+    attempts: int = 0
+    parts_left: int = 0
+    smsc_ids: list[str] = field(default_factory=list)
+    failure: int = 0
+
+
+@dataclass
+class ShardStats:
+    read: int = 0
+    sent: int = 0
+    submitted: int = 0
+    failed: int = 0
+    unknown: int = 0
+    throttled: int = 0
+    retried: int = 0
+    opted_out: int = 0
+    receipts: int = 0
+    receipts_unmatched: int = 0
+    replies: int = 0
+    recovered: int = 0
+
+
+class SettleWindow:
+    """Slots held from a message's `submitting` mark until its outcome is durable."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.held = 0
+        self._freed = asyncio.Event()
+
+    async def take(self, wanted: int) -> int:
+        while self.held >= self.size:
+            self._freed.clear()
+            await self._freed.wait()
+        taken = min(wanted, self.size - self.held)
+        self.held += taken
+        return taken
+
+    def give(self, count: int = 1) -> None:
+        self.held -= count
+        self._freed.set()
+
+
+class ShardSender:
+    """Sends one shard through one or more binds; `run` returns when the shard is done."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        settings: ShardSettings,
+        builder: MessageBuilder,
+        binds: Sequence[BindSettings],
+        limiter: RateLimiter,
+    ) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.builder = builder
+        self.binds = [SmppBind(b, self, name=f"{b.system_id}#{i}") for i, b in enumerate(binds)]
+        self._bind_tasks: list[asyncio.Task[None]] = []
+        self.limiter = limiter
+        self.consumer = settings.consumer or f"shard-{settings.shard}"
+        self.store = StateStore(redis, settings.campaign)
+        self.writer = StateWriter(redis, self.store, settings.shard, settings.channel)
+        self.window = SettleWindow(sum(b.window for b in binds))
+        self.stats = ShardStats()
+        self._ready: deque[Outgoing] = deque()
+        self._ready_event = asyncio.Event()
+        self._retrying = 0
+        self._unsettled = 0  # marked, outcome not yet buffered
+        self._recent: dict[str, tuple[float, Outgoing]] = {}
+        self._unmatched: list[tuple[float, str, State, str]] = []
+        self._stream_done = False
+        self._flush_now = asyncio.Event()
+        self._timers: set[asyncio.Future[None]] = set()
+
+    # -- the run ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> ShardSender:
+        """Bring the binds up (they reconnect on their own until the block ends)."""
+        self._bind_tasks = [asyncio.create_task(b.run(), name=b.name) for b in self.binds]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for bind in self.binds:
+            await bind.stop()
+        for task in self._bind_tasks:
+            task.cancel()
+        await asyncio.gather(*self._bind_tasks, return_exceptions=True)
+
+    async def run(self) -> ShardStats:
+        """Recover what a previous run left, then send until the shard is drained."""
+        await self._recover()
+        tasks = [
+            asyncio.create_task(self._read(), name="read"),
+            asyncio.create_task(self._flusher(), name="flush"),
+            *(asyncio.create_task(self._dispatch(b), name=f"dispatch-{b.name}")
+              for b in self.binds),
+        ]
+        try:
+            while not (self._stream_done and self._idle()):
+                done, _ = await asyncio.wait(tasks, timeout=0.05,
+                                             return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    task.result()  # re-raise a crashed loop
+            await self.writer.flush()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return self.stats
+
+    def _idle(self) -> bool:
+        return (not self._ready and self._retrying == 0 and self._unsettled == 0
+                and self.window.held == 0 and len(self.writer) == 0)
+
+    async def wait_for_receipts(self, timeout: float) -> None:
+        """Give outstanding receipts up to `timeout` seconds to come in (bench, demo)."""
+        deadline = time.monotonic() + timeout
+        while self._recent and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            await self._flush()
+
+    # -- reading the shard -----------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Settle what this consumer read before a crash or restart (its pending entries)."""
+        stream = self.settings.campaign.shard(self.settings.shard)
+        start = "0"
+        while True:
+            entries = await self._read_group(stream, start)
+            if not entries:
+                break
+            start = entries[-1][0]
+            keys = [message_key(self.settings.shard, e[0]) for e in entries]
+            states = await self.store.states(keys)
+            resend: list[Entry] = []
+            for entry, key, state in zip(entries, keys, states, strict=True):
+                code = (state or "")[:1]
+                if code in ("", State.QUEUED):
+                    resend.append(entry)
+                elif code == State.SUBMITTING:
+                    # On the wire when we died: the SMSC may have it. Not resent unless
+                    # the channel asks for at-least-once.
+                    self.writer.transition(Transition(key, State.UNKNOWN, *self._labels(entry)))
+                    self.stats.unknown += 1
+                    if self.settings.resend_unknown:
+                        resend.append(entry)
+                else:
+                    await self.redis.xack(stream, SENDERS_GROUP, entry[0])
+            self.stats.recovered += len(entries)
+            await self.writer.flush()
+            await self._accept(resend)
+
+    async def _read(self) -> None:
+        stream = self.settings.campaign.shard(self.settings.shard)
+        while True:
+            while len(self._ready) > 2 * self.settings.read_batch:
+                self._ready_event.clear()
+                await asyncio.sleep(0.005)
+            entries = await self._read_group(stream, ">")
+            if not entries:
+                self._stream_done = True
+                return
+            self.stats.read += len(entries)
+            await self._accept(entries)
+
+    async def _read_group(self, stream: str, start: str) -> list[Entry]:
+        """Entries after `start` ('>' for new ones), as (id, fields) with text ids."""
+        reply: Any = await self.redis.xreadgroup(
+            SENDERS_GROUP, self.consumer, {stream: start}, count=self.settings.read_batch
+        )
+        if isinstance(reply, dict):  # RESP3
+            reply = list(reply.items())
+        return [(_text(i), fields) for i, fields in reply[0][1]] if reply else []
+
+    async def _accept(self, entries: Sequence[Entry]) -> None:
+        """Turn stream entries into outgoing messages, dropping opted-out numbers."""
+        if not entries:
+            return
+        numbers = [_text(fields[b"n"]) for _, fields in entries]
+        opted = await self.redis.smismember(OPT_OUT_SET, numbers)
+        for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
+            key = message_key(self.settings.shard, entry_id)
+            variant = _text(fields.get(b"v", b""))
+            if out:
+                self.writer.transition(Transition(key, State.OPTED_OUT, variant))
+                self.stats.opted_out += 1
+                continue
+            variables = json.loads(fields.get(b"x", b"{}"))
+            try:
+                pdus = self.builder.build(number, variables, variant)
+            except (sms_text.TemplateError, KeyError) as exc:
+                self.writer.transition(Transition(key, failed("render"), variant,
+                                                  self.settings.channel_name))
+                self.stats.failed += 1
+                logger.warning("message %s to %s not rendered: %s", key, mask_number(number), exc)
+                continue
+            self._ready.append(Outgoing(key, number, variant, pdus))
+        self._ready_event.set()
+
+    # -- writing to the binds --------------------------------------------------------
+
+    async def _dispatch(self, bind: SmppBind) -> None:
+        """Feed one bind: slots, tokens, mark, write; repeat."""
+        while True:
+            if not self._ready:
+                self._ready_event.clear()
+                await self._ready_event.wait()
+                continue
+            slots = await bind.reserve(self.settings.read_batch)
+            held = await self.window.take(slots)
+            tokens = await self.limiter.acquire(held)
+            if self._ready and len(self._ready[0].pdus) > tokens:
+                # A long message needs a token per part, all before its first part goes.
+                needed = min(len(self._ready[0].pdus), held)
+                while tokens < needed:
+                    tokens += await self.limiter.acquire(needed - tokens)
+            batch: list[Outgoing] = []
+            parts = 0
+            while self._ready and parts + len(self._ready[0].pdus) <= min(tokens, held):
+                message = self._ready.popleft()
+                batch.append(message)
+                parts += len(message.pdus)
+            bind.release(max(0, slots - parts))
+            self.window.give(held - len(batch))
+            if not batch:
+                continue
+            for message in batch:
+                self.writer.transition(Transition(message.key, State.SUBMITTING, message.variant))
+                message.parts_left = len(message.pdus)
+            self._unsettled += len(batch)
+            await self.writer.flush()  # the mark is durable before anything is written
+            try:
+                bind.send([(pdu, message) for message in batch for pdu in message.pdus])
+            except BindDown:
+                for message in batch:
+                    self._settle(message, State.QUEUED, requeue=True)
+                continue
+            self.stats.sent += len(batch)
+            await bind.drain()
+
+    # -- what the binds report (BindListener) ---------------------------------------
+
+    def submit_done(self, ref: Any, status: int, message_id: str) -> None:
+        message: Outgoing = ref
+        if status == CommandStatus.ESME_ROK:
+            message.smsc_ids.append(canonical_id(message_id))
+        elif message.failure == 0:
+            message.failure = status
+        message.parts_left -= 1
+        if message.parts_left > 0:
+            return
+        if message.failure == 0:
+            self._submitted(message)
+            return
+        kind = error_class(message.failure, self.settings.overrides)
+        if kind == ErrorClass.THROTTLED:
+            self.stats.throttled += 1
+            self.limiter.slow_down()
+            self._retry_later(message, delay=0.0)
+        elif kind == ErrorClass.TEMPORARY and message.attempts + 1 < self.settings.max_attempts:
+            message.attempts += 1
+            self.stats.retried += 1
+            delay = min(self.settings.initial_backoff * 2 ** (message.attempts - 1),
+                        self.settings.max_backoff)
+            self._retry_later(message, delay)
+        else:
+            self.stats.failed += 1
+            self._settle(message, failed(status_code(message.failure)))
+
+    def lost(self, refs: Sequence[Any], reason: str) -> None:
+        for message in {id(m): m for m in refs}.values():
+            self.stats.unknown += 1
+            self._settle(message, State.UNKNOWN)
+        logger.warning("%d submits unanswered (%s): counted unknown", len(refs), reason)
+
+    def deliver(self, pdu: DeliverSm) -> int:
+        if pdu.esm_class & ESM_DELIVERY_RECEIPT:
+            receipt = parse_receipt(
+                pdu.short_message.decode("latin-1"),
+                tlv_str(pdu.tlvs, Tag.RECEIPTED_MESSAGE_ID),
+                tlv_int(pdu.tlvs, Tag.MESSAGE_STATE),
+            )
+            if receipt is not None and receipt.state is not None:
+                self.stats.receipts += 1
+                self._receipt(receipt.smsc_id, receipt.state, receipt.error)
+        else:
+            self.stats.replies += 1
+            if is_opt_out(_decode_text(pdu)):
+                self._opted_out("+" + pdu.source_addr.lstrip("+"))
+        return CommandStatus.ESME_ROK
+
+    def _opted_out(self, number: str) -> None:
+        """A reply said stop: record it at once and drop what is queued for the number."""
+        self.writer.opt_out(number)
+        self._flush_now.set()
+        dropped = [m for m in self._ready if m.phone == number]
+        for message in dropped:
+            self._ready.remove(message)
+            self.writer.transition(Transition(message.key, State.OPTED_OUT, message.variant))
+            self.stats.opted_out += 1
+        logger.info("opt-out from %s; %d queued messages dropped", mask_number(number),
+                    len(dropped))
+
+    # -- outcomes --------------------------------------------------------------------
+
+    def _labels(self, entry: Entry) -> tuple[str, str]:
+        return _text(entry[1].get(b"v", b"")), self.settings.channel_name
+
+    def _submitted(self, message: Outgoing) -> None:
+        self.stats.submitted += 1
+        value = "|".join((self.settings.campaign.ref, message.key, message.variant,
+                          self.settings.channel_name))
+        now = time.monotonic()
+        for smsc_id in message.smsc_ids:
+            self.writer.remember_receipt(smsc_id, value)
+            self._recent[smsc_id] = (now, message)
+        self._settle(message, submitted(message.smsc_ids[-1]))
+
+    def _settle(self, message: Outgoing, state: str, *, requeue: bool = False) -> None:
+        """Buffer the outcome; the window slot frees once it is durable."""
+        self._unsettled -= 1
+        self.writer.transition(
+            Transition(message.key, state, message.variant, self.settings.channel_name),
+            after=(lambda: self._requeue(message)) if requeue else self.window.give,
+        )
+        if len(self.writer) >= self.window.size // 2:
+            self._flush_now.set()
+
+    def _requeue(self, message: Outgoing) -> None:
+        self.window.give()
+        self._ready.appendleft(message)
+        self._ready_event.set()
+
+    def _retry_later(self, message: Outgoing, delay: float) -> None:
+        message.smsc_ids.clear()
+        message.failure = 0
+        self._retrying += 1
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            self._retrying -= 1
+            self._ready.appendleft(message)
+            self._ready_event.set()
+
+        def durable() -> None:
+            self.window.give()
+            task = asyncio.ensure_future(later())
+            self._timers.add(task)
+            task.add_done_callback(self._timers.discard)
+
+        self._unsettled -= 1
+        self.writer.transition(
+            Transition(message.key, State.QUEUED, message.variant, self.settings.channel_name),
+            after=durable,
+        )
+        self._flush_now.set()
+
+    def _receipt(self, smsc_id: str, state: State, error: str) -> None:
+        for form in id_forms(smsc_id):
+            found = self._recent.pop(form, None)
+            if found is not None:
+                message = found[1]
+                self._final(message.key, message.variant, state, error, form)
+                return
+        self._unmatched.append((time.monotonic(), smsc_id, state, error))
+
+    def _final(self, key: str, variant: str, state: State, error: str, smsc_id: str) -> None:
+        detail = failed(error or "receipt") if state == State.FAILED else state.value
+        self.writer.transition(Transition(key, detail, variant, self.settings.channel_name))
+        self.writer.forget_receipt(smsc_id)
+
+    async def _match_in_redis(self) -> None:
+        """Receipts for ids this process does not remember: look them up in the channel."""
+        if not self._unmatched:
+            return
+        pending, self._unmatched = self._unmatched, []
+        forms = [id_forms(item[1]) for item in pending]
+        values: list[Any] = await self.redis.hmget(self.settings.channel.receipts,
+                                                   [f for group in forms for f in group])
+        position = 0
+        now = time.monotonic()
+        for (seen, smsc_id, state, error), group in zip(pending, forms, strict=True):
+            hits = [(form, values[position + i]) for i, form in enumerate(group)
+                    if values[position + i] is not None]
+            position += len(group)
+            if hits:
+                form, raw = hits[0]
+                campaign_ref, key, variant, _ = _text(raw).split("|")
+                if campaign_ref == self.settings.campaign.ref:
+                    self._final(key, variant, state, error, form)
+                    continue
+            if now - seen < 5.0:
+                self._unmatched.append((seen, smsc_id, state, error))  # maybe not written yet
+            else:
+                self.stats.receipts_unmatched += 1
+
+    async def _flusher(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), self.settings.flush_interval)
+            self._flush_now.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        await self._match_in_redis()
+        await self.writer.flush()
+        cutoff = time.monotonic() - RECENT_IDS_SECONDS
+        if self._recent and next(iter(self._recent.values()))[0] < cutoff:
+            self._recent = {k: v for k, v in self._recent.items() if v[0] >= cutoff}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _decode_text(pdu: DeliverSm) -> str:
+    data = pdu.payload
+    if pdu.data_coding == 8:
+        return data.decode("utf-16-be", "replace")
+    return data.decode("latin-1")

@@ -1,0 +1,174 @@
+"""The sender end to end: a real redis-server, the SMPP simulator over TCP, one shard."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from crds.channel import SourceAddress
+from crds.template import TemplateSpec
+from sender.message_build import MessageBuilder
+from sender.message_states import read_counters
+from sender.rate_limit import RateLimiter, channel_bucket
+from sender.redis_keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, ChannelKeys
+from sender.shard_sender import ShardSender, ShardSettings, ShardStats
+from sender.simulator import Simulator
+from sender.simulator_config import SimulatorConfig
+from sender.smpp_bind import BindSettings
+
+CAMPAIGN = CampaignKeys("shop", "spring-sale")
+CHANNEL = ChannelKeys("shop", "carrier-a")
+TEMPLATE = TemplateSpec.model_validate(
+    {"category": "Notification", "body": "Hi {name}, your code is {code}.",
+     "variables": [{"name": "name"}, {"name": "code"}]}
+)
+LONG = TemplateSpec.model_validate(
+    {"category": "Notification", "body": "您好{name}，" + "这是一条很长的通知消息。" * 8,
+     "variables": [{"name": "name"}]}
+)
+WINDOW = 50
+
+
+def number(i: int) -> str:
+    return f"+86138{i:08d}"
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    config = SimulatorConfig(port=0, receipt_delay_ms=5, window=0, seed=3)
+    async with Simulator(config) as sim:
+        yield sim
+
+
+async def enqueue(redis: aioredis.Redis, count: int, *, variant: str = "") -> None:
+    stream = CAMPAIGN.shard(0)
+    await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
+    pipe = redis.pipeline(transaction=False)
+    for i in range(count):
+        pipe.xadd(stream, {"n": number(i), "v": variant,
+                           "x": json.dumps({"name": f"n{i}", "code": f"{i:06d}"})})
+    pipe.hset(CAMPAIGN.counters, "total", count)
+    await pipe.execute()
+
+
+async def send(
+    redis: aioredis.Redis, sim: Simulator, *, template: TemplateSpec = TEMPLATE,
+    rate: int = 100_000, receipts_within: float = 10.0, **settings: Any,
+) -> ShardStats:
+    builder = MessageBuilder({"": template}, SourceAddress(address="Herald", ton="Alphanumeric"))
+    bind = BindSettings(host="127.0.0.1", port=sim.port, system_id="herald", password="herald",
+                        window=WINDOW, response_timeout=5.0)
+    limiter = RateLimiter(redis, channel_bucket("shop", "carrier-a", rate))
+    shard = ShardSettings(CAMPAIGN, 0, CHANNEL, "carrier-a", **settings)
+    async with ShardSender(redis, shard, builder, [bind], limiter) as sender:
+        stats = await sender.run()
+        await sender.wait_for_receipts(receipts_within)
+    return stats
+
+
+def accepted_per_number(sim: Simulator) -> Counter[str]:
+    return Counter(m.destination for m in sim.accepted)
+
+
+async def test_every_message_submitted_once_and_delivered(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    await enqueue(redis, 2000)
+    stats = await send(redis, simulator)
+
+    per_number = accepted_per_number(simulator)
+    assert len(per_number) == 2000 and max(per_number.values()) == 1
+    counters = await read_counters(redis, CAMPAIGN)
+    assert (counters.delivered, counters.queued, counters.unknown) == (2000, 0, 0)
+    assert stats.receipts == 2000
+    first = next(m for m in simulator.accepted if m.destination == "8613800000007")
+    assert first.text == "Hi n7, your code is 000007."
+
+
+async def test_throttling_costs_time_not_messages(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    simulator.configure({"throttle": {"every": 7, "burst": 3}})
+    await enqueue(redis, 1500)
+    stats = await send(redis, simulator)
+
+    assert stats.throttled > 100
+    per_number = accepted_per_number(simulator)
+    assert len(per_number) == 1500 and max(per_number.values()) == 1
+    counters = await read_counters(redis, CAMPAIGN)
+    assert (counters.delivered, counters.failed, counters.queued) == (1500, 0, 0)
+
+
+async def test_dropped_binds_cost_at_most_a_window_each(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    simulator.configure({"drop_every_submits": 400})
+    await enqueue(redis, 2000)
+    await send(redis, simulator)
+
+    per_number = accepted_per_number(simulator)
+    assert max(per_number.values()) == 1, "a message went out twice"
+    counters = await read_counters(redis, CAMPAIGN)
+    drops = simulator.counters.drops
+    assert drops >= 3
+    assert counters.unknown <= drops * WINDOW
+    # Every number is accounted for: delivered, or unknown (on the wire at a drop).
+    assert counters.delivered + counters.unknown == 2000
+    assert counters.queued == 0
+    assert counters.delivered >= len(per_number) - counters.unknown
+
+
+async def test_opted_out_numbers_are_never_sent(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    await redis.sadd(OPT_OUT_SET, number(3), number(30), number(300))
+    await enqueue(redis, 500)
+    await send(redis, simulator)
+
+    per_number = accepted_per_number(simulator)
+    assert {"8613800000003", "8613800000030", "8613800000300"}.isdisjoint(per_number)
+    counters = await read_counters(redis, CAMPAIGN)
+    assert (counters.opted_out, counters.delivered) == (3, 497)
+
+
+async def test_long_messages_go_as_udh_parts_and_count_once(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    await enqueue(redis, 50)
+    await send(redis, simulator, template=LONG)
+
+    messages = simulator.reassembled()
+    assert len(messages) == 50
+    assert all(m.complete and m.total > 1 and len(m.parts) == m.total for m in messages)
+    assert all(m.text.startswith(f"您好n{int(m.destination[-8:])}，") for m in messages)
+    counters = await read_counters(redis, CAMPAIGN)
+    assert counters.delivered == 50
+
+
+async def test_permanent_errors_fail_with_their_code(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    simulator.configure({"rules": [{"prefix": "861380000001", "outcome": "error",
+                                    "status": "ESME_RINVDSTADR"}]})
+    await enqueue(redis, 200)
+    await send(redis, simulator)
+
+    counters = await read_counters(redis, CAMPAIGN)
+    assert (counters.failed, counters.delivered) == (10, 190)
+    fields = await redis.hgetall(CAMPAIGN.counters)
+    assert fields[b"error:0x0000000B"] == b"10"
+
+
+async def test_reply_td_opts_the_number_out(redis: aioredis.Redis, simulator: Simulator) -> None:
+    simulator.inject_mo(source="8613800000005", destination="Herald", text="ＴＤ")
+    simulator.inject_mo(source="8613800000006", destination="Herald", text="thanks!")
+    await enqueue(redis, 20)
+    stats = await send(redis, simulator)
+
+    assert stats.replies == 2
+    assert await redis.smembers(OPT_OUT_SET) == {number(5).encode()}

@@ -4,6 +4,7 @@
     herald approve    approve a Manual-review template's current content
     herald crds       write the CRD YAML from the API models
     herald demo       run the main job locally on embedded defaults
+    herald sender     send one shard of a campaign (a sender pod's process)
     herald simulator  run the SMPP 3.4 simulator (an SMSC for tests and demos)
 """
 
@@ -72,6 +73,12 @@ def run_simulator(args: argparse.Namespace) -> int:
     return run(config)
 
 
+def run_sender(args: argparse.Namespace) -> int:
+    from sender.sender_process import main
+
+    return main(args.config)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="herald", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -101,6 +108,13 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", choices=["text", "json", "yaml"], default="text",
                       help="text: progress and tables; json/yaml: the final objects only")
     demo.set_defaults(run=run_demo)
+
+    snd = commands.add_parser(
+        "sender", help="send one shard of a campaign (a sender pod's process)",
+        description="Reads its SenderConfig from --config; the SMPP password from the file "
+                    "the config names or HERALD_SMPP_PASSWORD. Prints one JSON line of figures.")
+    snd.add_argument("--config", required=True, help="SenderConfig JSON file")
+    snd.set_defaults(run=run_sender)
 
     sim = commands.add_parser(
         "simulator", help="run the SMPP 3.4 simulator",

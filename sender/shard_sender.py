@@ -144,6 +144,7 @@ class ShardSender:
         self._stream_done = False
         self._flush_now = asyncio.Event()
         self._timers: set[asyncio.Future[None]] = set()
+        self._reader_stopped = False
 
     # -- the run ---------------------------------------------------------------------
 
@@ -180,6 +181,19 @@ class ShardSender:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         return self.stats
+
+    def stop_reading(self) -> None:
+        """Stop gracefully: mark nothing new, let what is on the wire settle.
+
+        Messages read but not yet marked stay pending in the stream (queued in Redis),
+        and so do those waiting for a retry: the next run's recovery sends them.
+        """
+        self._stream_done = True
+        self._reader_stopped = True
+        self._ready.clear()
+        for timer in self._timers:
+            timer.cancel()
+        self._retrying = 0
 
     def _idle(self) -> bool:
         return (not self._ready and self._retrying == 0 and self._unsettled == 0
@@ -225,11 +239,13 @@ class ShardSender:
 
     async def _read(self) -> None:
         stream = self.settings.campaign.shard(self.settings.shard)
-        while True:
+        while not self._reader_stopped:
             while len(self._ready) > 2 * self.settings.read_batch:
                 self._ready_event.clear()
                 await asyncio.sleep(0.005)
             entries = await self._read_group(stream, ">")
+            if self._reader_stopped:
+                return  # read after the stop: left pending for the next run
             if not entries:
                 self._stream_done = True
                 return

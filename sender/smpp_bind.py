@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sender.smpp_codes import HEADER, CommandId, CommandStatus
+from sender.smpp_errors import status_name
 from sender.smpp_pdu import (
     Bind,
     BindReceiver,
@@ -141,11 +142,17 @@ class SmppBind:
         self._schedule_flush()
 
     async def drain(self) -> None:
-        """Wait while the transport holds more than WRITE_HIGH_WATER bytes."""
+        """Wait while the transport holds more than WRITE_HIGH_WATER bytes.
+
+        An SMSC that stops reading for a whole response timeout is treated as gone:
+        the connection is closed, and the reader reports what was on the wire.
+        """
         writer = self._writer
         if writer is not None and writer.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
+            try:
+                await asyncio.wait_for(writer.drain(), self.settings.response_timeout)
+            except (ConnectionError, TimeoutError):
+                writer.transport.abort()
 
     def _next_sequence(self) -> int:
         self._sequence = self._sequence % 0x7FFFFFFF + 1
@@ -175,7 +182,9 @@ class SmppBind:
             binds_before = self.binds
             try:
                 await self._session()
-            except (OSError, asyncio.IncompleteReadError, TimeoutError, ConnectionError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bind must never die quietly: say why, reconnect
                 self.last_error = f"{type(exc).__name__}: {exc}"
             finally:
                 self._went_down(self.last_error or "connection closed")
@@ -191,12 +200,13 @@ class SmppBind:
     async def stop(self) -> None:
         """Unbind politely and close."""
         self._stopping = True
-        if self._writer is not None and self.is_up:
+        writer = self._writer
+        if writer is not None and self.is_up:
             self._write(Unbind(sequence_number=self._next_sequence()).encode())
             self._flush()
-            with contextlib.suppress(ConnectionError):
-                await self._writer.drain()
-            self._writer.close()
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                await asyncio.wait_for(writer.drain(), 2.0)
+            writer.close()
 
     async def _session(self) -> None:
         s = self.settings
@@ -204,8 +214,11 @@ class SmppBind:
             asyncio.open_connection(s.host, s.port), s.connect_timeout
         )
         self._writer = writer
+        # One frame buffer for the whole connection: the SMSC may send receipts in the
+        # same segment as the bind_resp, and they must not be lost with a local buffer.
+        buffer = FrameBuffer()
         try:
-            await self._bind(reader, writer)
+            early = await self._bind(reader, writer, buffer)
             self.binds += 1
             self.last_error = ""
             self._up.set()
@@ -213,7 +226,8 @@ class SmppBind:
             logger.info("bind %s up (%s)", self.name, s.mode)
             keepalive = asyncio.create_task(self._keepalive())
             try:
-                await self._read(reader)
+                self._handle(early)
+                await self._read(reader, buffer)
             finally:
                 keepalive.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -221,58 +235,64 @@ class SmppBind:
         finally:
             writer.close()
 
-    async def _bind(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _bind(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, buffer: FrameBuffer
+    ) -> list[bytes]:
+        """Bind; return the frames that came after the bind_resp in the same reads."""
         s = self.settings
         pdu = BIND_PDUS[s.mode](
             sequence_number=self._next_sequence(), system_id=s.system_id,
             password=s.password, system_type=s.system_type,
         )
         writer.write(pdu.encode())
-        buffer = FrameBuffer()
         while True:
-            data = await asyncio.wait_for(reader.read(4096), s.response_timeout)
+            data = await asyncio.wait_for(reader.read(65536), s.response_timeout)
             if not data:
                 raise ConnectionError("SMSC closed the connection during bind")
-            for frame in buffer.feed(data):
+            frames = buffer.feed(data)
+            for index, frame in enumerate(frames):
                 _, command_id, status, _ = HEADER.unpack_from(frame)
                 if command_id == pdu.command_id | 0x80000000:
                     if status != CommandStatus.ESME_ROK:
                         # Never show the password; the status says enough.
-                        raise ConnectionError(f"bind refused: {CommandStatus(status).name}")
-                    return
+                        raise ConnectionError(f"bind refused: {status_name(status)}")
+                    return frames[index + 1:]
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        buffer = FrameBuffer()
-        submit_resp = CommandId.SUBMIT_SM_RESP
+    async def _read(self, reader: asyncio.StreamReader, buffer: FrameBuffer) -> None:
         while True:
             data = await reader.read(65536)
             if not data:
                 raise ConnectionError("SMSC closed the connection")
             self._last_read = time.monotonic()
-            for frame in buffer.feed(data):
-                _, command_id, status, sequence = HEADER.unpack_from(frame)
-                if command_id == submit_resp:
-                    entry = self._in_flight.pop(sequence, None)
-                    if entry is not None:
-                        message_id = frame[16:-1].decode("ascii", "replace") if status == 0 else ""
-                        self.listener.submit_done(entry[0], status, message_id)
-                        self._slot_freed.set()
-                elif command_id == CommandId.DELIVER_SM:
-                    answer = self.listener.deliver(DeliverSm.decode_body(frame, sequence, status))
-                    body = b"\x00" if answer == CommandStatus.ESME_ROK else b""
-                    self._write(encode_frame(CommandId.DELIVER_SM_RESP, answer, sequence, body))
-                elif command_id == CommandId.ENQUIRE_LINK:
-                    self._write(encode_frame(CommandId.ENQUIRE_LINK_RESP, 0, sequence))
-                elif command_id == CommandId.UNBIND:
-                    self._write(encode_frame(CommandId.UNBIND_RESP, 0, sequence))
-                    self._flush()
-                    raise ConnectionError("SMSC unbound")
-                elif command_id == CommandId.GENERIC_NACK:
-                    entry = self._in_flight.pop(sequence, None)
-                    if entry is not None:
-                        self.listener.submit_done(entry[0], status or 0xFF, "")
-                        self._slot_freed.set()
-                # enquire_link_resp, unbind_resp: the read itself proved the link alive.
+            self._handle(buffer.feed(data))
+
+    def _handle(self, frames: Sequence[bytes]) -> None:
+        """Act on frames from the SMSC: responses, receipts and replies, keep-alives."""
+        submit_resp = CommandId.SUBMIT_SM_RESP
+        for frame in frames:
+            _, command_id, status, sequence = HEADER.unpack_from(frame)
+            if command_id == submit_resp:
+                entry = self._in_flight.pop(sequence, None)
+                if entry is not None:
+                    message_id = frame[16:-1].decode("ascii", "replace") if status == 0 else ""
+                    self.listener.submit_done(entry[0], status, message_id)
+                    self._slot_freed.set()
+            elif command_id == CommandId.DELIVER_SM:
+                answer = self.listener.deliver(DeliverSm.decode_body(frame, sequence, status))
+                body = b"\x00" if answer == CommandStatus.ESME_ROK else b""
+                self._write(encode_frame(CommandId.DELIVER_SM_RESP, answer, sequence, body))
+            elif command_id == CommandId.ENQUIRE_LINK:
+                self._write(encode_frame(CommandId.ENQUIRE_LINK_RESP, 0, sequence))
+            elif command_id == CommandId.UNBIND:
+                self._write(encode_frame(CommandId.UNBIND_RESP, 0, sequence))
+                self._flush()
+                raise ConnectionError("SMSC unbound")
+            elif command_id == CommandId.GENERIC_NACK:
+                entry = self._in_flight.pop(sequence, None)
+                if entry is not None:
+                    self.listener.submit_done(entry[0], status or 0xFF, "")
+                    self._slot_freed.set()
+            # enquire_link_resp, unbind_resp: the read itself proved the link alive.
 
     async def _keepalive(self) -> None:
         """enquire_link when idle; settle submits whose response is overdue."""

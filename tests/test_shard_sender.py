@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -66,7 +67,7 @@ async def send(
     limiter = RateLimiter(redis, channel_bucket("shop", "carrier-a", rate))
     shard = ShardSettings(CAMPAIGN, 0, CHANNEL, "carrier-a", **settings)
     async with ShardSender(redis, shard, builder, [bind], limiter) as sender:
-        stats = await sender.run()
+        stats = await asyncio.wait_for(sender.run(), 60)
         await sender.wait_for_receipts(receipts_within)
     return stats
 

@@ -1,0 +1,235 @@
+"""Audience files in CSV, streamed row by row as dicts keyed by the header.
+
+What real exports contain is read, not refused: a UTF-8 byte order mark (Excel writes
+one), CRLF or lone-CR line ends, quoted fields over several lines, blank lines and
+rows of empty cells (skipped), extra empty cells at the end of a row, other encodings
+(GB18030 from a Chinese Excel) for byte streams. A row that cannot be read (wrong
+number of cells, a quote never closed, a csv error) comes out as a `MalformedRow`,
+which the importer counts as `DropReason.MALFORMED_ROW`; reading goes on with the
+next line. Only a file whose header cannot be read raises (`CsvHeaderError`).
+
+Both readers share one push parser, so a file gives the same rows whether it comes as
+lines (`iter_csv_rows`, e.g. a ConfigMap's text) or as byte chunks of any size
+(`aiter_csv_rows`, e.g. an HTTP body). Memory is bounded by a record, never a file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+
+MAX_RECORD_LINES = 50
+"""Lines a quoted field may span. A quote left open longer is a malformed row, so one
+stray quote cannot swallow the rest of the file."""
+
+_BOM = "\ufeff"
+
+
+class CsvHeaderError(ValueError):
+    """The file's first row (the header) cannot be read."""
+
+
+class MalformedRow(dict[str, str]):
+    """A row that could not be read: empty, with the line it starts on and why.
+
+    The reason names counts, never cell contents (rows are personal data).
+    """
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__()
+        self.line = line
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"MalformedRow(line={self.line}, reason={self.reason!r})"
+
+
+def iter_csv_rows(
+    lines: Iterable[str], *, max_record_lines: int = MAX_RECORD_LINES
+) -> Iterator[dict[str, str]]:
+    """Rows of a CSV text given as lines (or any str pieces, e.g. `io.StringIO(text)`)."""
+    parser = _RowParser(max_record_lines)
+    for text in lines:
+        yield from parser.feed(text)
+    yield from parser.close()
+
+
+async def aiter_csv_rows(
+    chunks: AsyncIterable[bytes],
+    *,
+    encoding: str = "utf-8",
+    max_record_lines: int = MAX_RECORD_LINES,
+) -> AsyncIterator[dict[str, str]]:
+    """Rows of a CSV file arriving as byte chunks split anywhere (mid-character, mid-CRLF).
+
+    Undecodable bytes become U+FFFD (the row's number then fails to parse and is counted).
+    """
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"  # drops a leading BOM
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    parser = _RowParser(max_record_lines)
+    async for chunk in chunks:
+        for row in parser.feed(decoder.decode(chunk)):
+            yield row
+    for row in parser.feed(decoder.decode(b"", final=True)):
+        yield row
+    for row in parser.close():
+        yield row
+
+
+class _RowParser:
+    """Push parser: text in, rows out. The header is the first non-blank record."""
+
+    def __init__(self, max_record_lines: int) -> None:
+        self._records = _Records(max_record_lines)
+        self._slot = _Slot()
+        self._reader = csv.reader(self._slot)
+        self._header: list[str] | None = None
+        self._needed = 0  # cells a row needs: up to the last named column
+        self._started = False
+
+    def feed(self, text: str) -> list[dict[str, str]]:
+        if not self._started and text:
+            text = text.removeprefix(_BOM)
+            self._started = True
+        return self._rows(self._records.feed(text))
+
+    def close(self) -> list[dict[str, str]]:
+        return self._rows(self._records.close())
+
+    def _rows(self, records: list[tuple[int, str | None]]) -> list[dict[str, str]]:
+        rows: list[dict[str, str]] = []
+        for line, text in records:
+            if text is None:
+                cells: list[str] | str = "quote not closed"
+            else:
+                self._slot.text = text
+                try:
+                    cells = next(self._reader)
+                except csv.Error as error:
+                    cells = f"csv: {error}"
+            if isinstance(cells, list) and not any(c.strip() for c in cells):
+                continue  # blank line, or a row of empty cells
+            if self._header is None:
+                self._set_header(line, cells)
+            elif isinstance(cells, str):
+                rows.append(MalformedRow(line, cells))
+            else:
+                rows.append(self._row(line, cells))
+        return rows
+
+    def _set_header(self, line: int, cells: list[str] | str) -> None:
+        if isinstance(cells, str):
+            raise CsvHeaderError(f"line {line}: header row unreadable ({cells})")
+        self._header = [c.strip() for c in cells]
+        self._needed = max((i + 1 for i, name in enumerate(self._header) if name), default=0)
+
+    def _row(self, line: int, cells: list[str]) -> dict[str, str]:
+        assert self._header is not None
+        width = len(self._header)
+        if len(cells) < self._needed or (
+            len(cells) > width and any(c.strip() for c in cells[width:])
+        ):
+            return MalformedRow(line, f"{len(cells)} cells, header has {width}")
+        return {name: value for name, value in zip(self._header, cells, strict=False) if name}
+
+
+class _Slot:
+    """The csv reader's input: one record at a time."""
+
+    text: str | None = None
+
+    def __iter__(self) -> _Slot:
+        return self
+
+    def __next__(self) -> str:
+        text, self.text = self.text, None
+        if text is None:
+            raise StopIteration
+        return text
+
+
+class _Records:
+    """Splits text into CSV records: physical lines, joined while a quoted field is open.
+
+    Yields (first line number, record text), or (line, None) for a line whose quote is
+    still open after `max_lines` lines or at the end; the lines after it are then read
+    again as records of their own.
+    """
+
+    def __init__(self, max_lines: int) -> None:
+        self._max_lines = max(1, max_lines)
+        self._newlines = io.IncrementalNewlineDecoder(None, translate=True)  # CRLF, CR -> LF
+        self._tail = ""  # an unfinished line
+        self._lineno = 0
+        self._open: list[tuple[int, str]] = []  # lines of a record whose quote is open
+
+    def feed(self, text: str, *, final: bool = False) -> list[tuple[int, str | None]]:
+        text = self._tail + self._newlines.decode(text, final=final)
+        lines = text.split("\n")
+        self._tail = lines.pop()
+        if final and self._tail:
+            lines.append(self._tail)
+            self._tail = ""
+        work: deque[tuple[int, str]] = deque()
+        for line in lines:
+            self._lineno += 1
+            work.append((self._lineno, line + "\n"))
+        return list(self._take(work, final=final))
+
+    def close(self) -> list[tuple[int, str | None]]:
+        return self.feed("", final=True)
+
+    def _take(
+        self, work: deque[tuple[int, str]], *, final: bool
+    ) -> Iterator[tuple[int, str | None]]:
+        while True:
+            while work:
+                lineno, line = work.popleft()
+                if not self._open:
+                    if _quoted_after(line, quoted=False):
+                        self._open.append((lineno, line))
+                    else:
+                        yield lineno, line
+                    continue
+                self._open.append((lineno, line))
+                if not _quoted_after(line, quoted=True):
+                    yield self._open[0][0], "".join(part for _, part in self._open)
+                    self._open = []
+                elif len(self._open) > self._max_lines:
+                    yield self._unclosed(work)
+            if not (final and self._open):
+                return
+            yield self._unclosed(work)
+
+    def _unclosed(self, work: deque[tuple[int, str]]) -> tuple[int, None]:
+        first, *rest = self._open
+        self._open = []
+        work.extendleft(reversed(rest))
+        return first[0], None
+
+
+_START, _FIELD, _QUOTED, _QUOTE_IN_QUOTED = range(4)
+
+
+def _quoted_after(line: str, *, quoted: bool) -> bool:
+    """Whether a quoted field is still open at the end of `line`, in the csv module's
+    default dialect (doubled quotes escape, a quote inside an unquoted field is text)."""
+    if '"' not in line:
+        return quoted
+    state = _QUOTED if quoted else _START
+    for char in line:
+        if state == _START:
+            state = _QUOTED if char == '"' else _START if char == "," else _FIELD
+        elif state == _FIELD:
+            if char == ",":
+                state = _START
+        elif state == _QUOTED:
+            if char == '"':
+                state = _QUOTE_IN_QUOTED
+        else:
+            state = _QUOTED if char == '"' else _START if char == "," else _FIELD
+    return state == _QUOTED

@@ -1,0 +1,508 @@
+"""Benchmark: one Herald sender process against its peer, aiosmpplib as its README shows.
+
+    python bench/sender.py [--messages 100000] [--window 100] [--receipts | --no-receipts]
+                           [--smsc HOST:PORT --system-id ID --password PW]
+                           [--sides herald,peer] [--timeout 600] [--memory]
+
+By default it starts `herald simulator` on a free loopback port (receipts after 50 ms, no
+window enforced, see --smsc-window) and, when the Herald side runs, a redis-server
+(herald.localredis). Each side runs in its own child process, one after the other, against
+the same SMSC; the simulator's record is reset before each side and read after it, so
+duplicates and losses are counted per destination (every message goes to its own number).
+Prints one JSON object; README.md beside this file says what each figure means.
+
+`--memory` runs the sides (default: herald) at N and at 10×N messages and reports both peak
+RSS figures and their ratio (target: within 20%).
+
+THE HERALD SEAM is `run_herald` below: the one function that calls Herald's engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import resource
+import select
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # Herald's packages; this file's folder stays on the path after it
+
+FIRST_NUMBER = 13800000000
+"""Message i goes to +86 (FIRST_NUMBER + i): one number per message, so duplicates show."""
+SOURCE = "10690000"
+SIDES = ("herald", "peer")
+CHILD_GRACE = 60.0  # seconds a child gets beyond --timeout to start, bind and report
+SIMULATOR_START = 15.0
+MEMORY_FACTOR = 10
+MEMORY_TARGET = 0.20  # peak RSS at 10×N within 20% of that at N (issue 4)
+
+
+def destination(index: int) -> str:
+    return f"+86{FIRST_NUMBER + index}"
+
+
+def workload(messages: int) -> Iterator[tuple[str, str, str]]:
+    """(source, destination, text) of each message, generated lazily (memory stays flat)."""
+    for index in range(messages):
+        yield SOURCE, destination(index), f"Herald bench message {index}: your code is 2468"
+
+
+@dataclass(frozen=True)
+class SmscAddress:
+    host: str
+    port: int
+    system_id: str
+    password: str
+
+
+@dataclass
+class RunResult:
+    """What one side measured of its own run. The harness adds peak RSS and the SMSC's record."""
+
+    messages: int
+    """Messages the side was asked to send."""
+    accepted: int
+    """submit_sm answered ESME_ROK."""
+    rejected: int
+    """Answered otherwise (error status, generic_nack) or not sent (send error, no answer)."""
+    receipts: int
+    """Delivery receipts received."""
+    seconds: float
+    """First submit to done: the last answer, or the last receipt when receipts were asked."""
+    submit_seconds: float
+    """First submit to the last submit_sm_resp."""
+    receipt_seconds: float
+    """First submit to the last receipt (0 when none)."""
+    timed_out: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Side-specific figures, printed beside the others."""
+
+    @property
+    def msg_per_s(self) -> float:
+        return self.accepted / self.submit_seconds if self.submit_seconds else 0.0
+
+    @property
+    def dlr_per_s(self) -> float:
+        return self.receipts / self.receipt_seconds if self.receipt_seconds else 0.0
+
+
+class Tally:
+    """Counts and clocks one run; both sides report through it, so their figures agree.
+
+    Call start() just before the first submit, then answered()/send_error() once per submit
+    and receipt() once per distinct delivery receipt; `done` is set when every submit is
+    settled and, when receipts were asked for, a receipt arrived for every accepted one.
+    give_up() when waiting for `done` timed out; result() gives the figures.
+    """
+
+    def __init__(self, messages: int, receipts: bool) -> None:
+        self.messages = messages
+        self.receipts_wanted = receipts
+        self.accepted = self.rejected = self.receipts = self.unmatched_receipts = 0
+        self.started = self.last_answer = self.last_receipt = self.gave_up = 0.0
+        self.done = asyncio.Event()
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+
+    def answered(self, ok: bool) -> None:
+        if ok:
+            self.accepted += 1
+        else:
+            self.rejected += 1
+        self.last_answer = time.perf_counter()
+        self._check()
+
+    def send_error(self) -> None:
+        self.rejected += 1
+        self._check()
+
+    def receipt(self, matched: bool = True) -> None:
+        self.receipts += 1
+        self.unmatched_receipts += not matched
+        self.last_receipt = time.perf_counter()
+        self._check()
+
+    def _check(self) -> None:
+        if self.accepted + self.rejected >= self.messages and (
+                not self.receipts_wanted or self.receipts >= self.accepted):
+            self.done.set()
+
+    def give_up(self) -> None:
+        """The run timed out now: rates are over the time until here."""
+        self.gave_up = time.perf_counter()
+
+    def result(self, timed_out: bool = False, **extra: Any) -> RunResult:
+        stop = self.gave_up or time.perf_counter()
+        end = stop if timed_out else max(self.last_answer, self.last_receipt, self.started)
+        unsettled = self.accepted + self.rejected < self.messages
+        answer_end = stop if timed_out and unsettled else self.last_answer
+        return RunResult(
+            self.messages, self.accepted, self.rejected, self.receipts,
+            seconds=end - self.started,
+            submit_seconds=max(0.0, answer_end - self.started),
+            receipt_seconds=max(0.0, self.last_receipt - self.started) if self.receipts else 0.0,
+            timed_out=timed_out, extra=extra)
+
+
+# ======================================================================================
+# THE HERALD SEAM: the only place that calls Herald's sender engine.
+# ======================================================================================
+
+async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: int,
+                     receipts: bool) -> RunResult:
+    """Send `workload(messages)` through Herald's sender engine and report what it measured.
+
+    To fill in (sender/shard_sender.py): load `workload(messages)` into `redis_url` as one
+    shard of one campaign (Redis is empty; its load time is not part of the run, report it
+    in `extra`), then `tally = Tally(messages, receipts)`, `tally.start()`, run the shard
+    sender with one bind to `smsc` and `window` submits in flight, registered_delivery 1
+    only when `receipts`, and count each submit_sm_resp and each receipt into the tally,
+    e.g. from the final message states. Return `tally.result(...)`. The harness runs this
+    in its own process, cancels it after --timeout seconds, measures peak RSS and reads the
+    SMSC's record for duplicates and losses.
+    """
+    import redis.asyncio as aioredis
+
+    from crds.channel import SourceAddress
+    from crds.template import TemplateSpec
+    from sender.message_build import MessageBuilder
+    from sender.rate_limit import RateLimiter, channel_bucket
+    from sender.redis_keys import SENDERS_GROUP, CampaignKeys, ChannelKeys
+    from sender.shard_sender import ShardSender, ShardSettings
+    from sender.smpp_bind import BindSettings
+
+    redis = aioredis.Redis.from_url(redis_url)
+    campaign, channel = CampaignKeys("bench", "run"), ChannelKeys("bench", "smsc")
+    stream = campaign.shard(0)
+    loading = time.perf_counter()
+    await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
+    pipe = redis.pipeline(transaction=False)
+    for index, (_, number, _) in enumerate(workload(messages)):
+        pipe.xadd(stream, {"n": number, "v": "", "x": json.dumps({"i": str(index)})})
+        if index % 2000 == 1999:
+            await pipe.execute()
+    pipe.hset(campaign.counters, "total", messages)
+    await pipe.execute()
+    load_seconds = time.perf_counter() - loading
+
+    # The same text as the peer's workload; the limiter sits in the path, set high enough
+    # (1,000,000/s) to cost its Redis calls without limiting.
+    template = TemplateSpec.model_validate({
+        "category": "Notification", "body": "Herald bench message {i}: your code is 2468",
+        "variables": [{"name": "i"}]})
+    builder = MessageBuilder({"": template}, SourceAddress(address=SOURCE), receipts=receipts)
+    bind = BindSettings(host=smsc.host, port=smsc.port, system_id=smsc.system_id,
+                        password=smsc.password, window=window)
+    limiter = RateLimiter(redis, channel_bucket("bench", "smsc", 1_000_000))
+    settings = ShardSettings(campaign, 0, channel, "smsc")
+    started = time.perf_counter()
+    async with ShardSender(redis, settings, builder, [bind], limiter) as sender:
+        stats = await sender.run()  # returns once every outcome is durable in Redis
+        submitted_at = time.perf_counter()
+        if receipts:
+            while sender.stats.receipts < stats.submitted:
+                await asyncio.sleep(0.01)
+        receipts_at = time.perf_counter()
+    await redis.aclose()
+    return RunResult(
+        messages, accepted=stats.submitted, rejected=stats.failed + stats.unknown,
+        receipts=sender.stats.receipts, seconds=receipts_at - started,
+        submit_seconds=submitted_at - started,
+        receipt_seconds=(receipts_at - started) if receipts else 0.0,
+        extra={"load_seconds": round(load_seconds, 3), "throttled": stats.throttled,
+               "unknown": stats.unknown, "redis_flushes": sender.writer.flushes,
+               "limiter_redis_calls": limiter.stats.redis_calls},
+    )
+
+
+# Child process: one side, one run; prints one JSON line
+
+
+async def _side(spec: dict[str, Any]) -> RunResult:
+    smsc = SmscAddress(spec["host"], spec["port"], spec["system_id"], spec["password"])
+    messages, receipts, timeout = spec["messages"], spec["receipts"], spec["timeout"]
+    if spec["side"] == "herald":
+        return await asyncio.wait_for(
+            run_herald(smsc, spec["redis_url"], messages, spec["window"], receipts), timeout)
+    from aiosmpplib_peer import run_peer  # this folder; imported here so Herald's RSS lacks it
+
+    tally = Tally(messages, receipts)
+    report = await run_peer(
+        host=smsc.host, port=smsc.port, system_id=smsc.system_id, password=smsc.password,
+        workload=workload(messages), receipts=receipts, counts=tally, timeout=timeout,
+        log_path=Path(spec["log_path"]) if spec.get("log_path") else None)
+    return tally.result(
+        report.timed_out, window=None, expired_in_correlator=report.expired,
+        uncorrelated_responses=report.uncorrelated, unmatched_receipts=tally.unmatched_receipts,
+        repeated_receipts=report.repeated_receipts,
+        stop_error=report.stop_error, log_records=report.log_records,
+        first_log_record=report.first_log_record)
+
+
+def child_main(spec: dict[str, Any]) -> int:
+    try:
+        result = asyncio.run(_side(spec))
+    except TimeoutError:
+        output: dict[str, Any] = {"error": f"no result within {spec['timeout']} s"}
+    except Exception as error:
+        traceback.print_exc()
+        output = {"error": f"{type(error).__name__}: {error}"}
+    else:
+        output = {"run": asdict(result) | {"msg_per_s": result.msg_per_s,
+                                           "dlr_per_s": result.dlr_per_s}}
+    output["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(output), flush=True)
+    return 0
+
+
+# Parent: the SMSC, Redis, and one child per side
+
+
+class LocalSimulator:
+    """`herald simulator` in a child process, on free loopback ports, with its control API."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        command = [sys.executable, "-m", "herald", "simulator", "--port", "0",
+                   "--control-port", "0", "--receipt-delay-ms", str(args.receipt_delay_ms),
+                   "--window", str(args.smsc_window)]
+        if args.system_id is not None:
+            command += ["--system-id", args.system_id, "--password", args.password]
+        self.log = workdir / "simulator.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.PIPE, stderr=log)
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], SIMULATOR_START)
+        line = self.process.stdout.readline().decode() if ready else ""
+        match = re.search(r"listening on ([\d.]+):(\d+) control http://[\d.]+:(\d+)", line)
+        if not match:
+            self.stop()
+            raise SystemExit(f"bench: herald simulator did not start: {line!r} "
+                             f"{self.log.read_text(errors='replace')[-500:]}")
+        self.host, self.port, self.control_port = match[1], int(match[2]), int(match[3])
+        self.call("POST", "/config", {  # counters are enough: no record of each submit
+            "record_accepted": False, "receipt_ack_timeout_ms": args.receipt_ack_timeout_ms})
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"http://{self.host}:{self.control_port}{path}", data=data, method=method,
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def record(self, messages: int) -> dict[str, Any]:
+        """Duplicates and losses over destination(0..messages-1), from per-destination counts."""
+        stats = self.call("GET", "/stats")
+        # "+8613800000000" and "8613800000000" (TON international) are the same number.
+        counts: dict[str, int] = {}
+        for number, count in self.call("GET", "/destinations?min=1").items():
+            counts[number.lstrip("+")] = counts.get(number.lstrip("+"), 0) + count
+        present = sum(1 for index in range(messages)
+                      if destination(index).lstrip("+") in counts)
+        return {
+            "duplicates": sum(n - 1 for n in counts.values() if n > 1),
+            "lost": messages - present,
+            "unexpected_destinations": len(counts) - present,
+            "smsc_accepted": stats["accepted"],
+            "smsc_refused": stats["throttled"] + stats["queue_full"] + stats["submit_errors"],
+            "smsc_receipts_sent": stats["receipts_sent"],
+            "smsc_receipts_acked": stats["receipts_acked"],
+            "smsc_receipts_given_up": stats["receipts_given_up"],
+        }
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """One side in its own process; its JSON line, or an error."""
+    limit = spec["timeout"] + CHILD_GRACE
+    try:
+        done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], cwd=REPO,
+                              capture_output=True, text=True, timeout=limit, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"child did not report within {limit:.0f} s; killed"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode or not lines:
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        return {"error": f"child exited with {done.returncode}: {tail}"}
+    output: dict[str, Any] = json.loads(lines[-1])
+    return output
+
+
+def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
+            smsc: SmscAddress, simulator: LocalSimulator | None, redis_url: str | None,
+            workdir: Path) -> dict[str, Any]:
+    """One run of one side: reset the SMSC, run the child, read the SMSC's record."""
+    if simulator is not None:
+        simulator.call("POST", "/reset")
+    if side == "herald" and redis_url is not None:
+        import redis
+
+        with redis.Redis.from_url(redis_url) as client:
+            client.flushall()
+    spec = {"side": side, "host": smsc.host, "port": smsc.port, "system_id": smsc.system_id,
+            "password": smsc.password, "redis_url": redis_url, "messages": messages,
+            "window": args.window, "receipts": args.receipts, "timeout": timeout,
+            "log_path": str(workdir / f"{side}-{messages}.log")}
+    output = run_child(spec)
+    if "error" in output:
+        return {"error": output["error"]}
+    run = output["run"]
+    record: dict[str, Any] = {"duplicates": None, "lost": None,
+                              "note": "external SMSC: no record to count duplicates and losses"}
+    if simulator is not None:
+        record = simulator.record(messages)
+    figures = {
+        "messages": messages, "seconds": round(run["seconds"], 3),
+        "msg_per_s": round(run["msg_per_s"], 1), "dlr_per_s": round(run["dlr_per_s"], 1),
+        "peak_rss_mb": round(output["peak_rss_mb"], 1),
+        "duplicates": record.pop("duplicates"), "lost": record.pop("lost"),
+        "accepted": run["accepted"], "rejected": run["rejected"], "receipts": run["receipts"],
+        "submit_seconds": round(run["submit_seconds"], 3),
+        "receipt_seconds": round(run["receipt_seconds"], 3), "timed_out": run["timed_out"],
+    }
+    extra: dict[str, Any] = run["extra"]
+    return figures | extra | record
+
+
+def ratio(ours: dict[str, Any], peer: dict[str, Any], key: str) -> float | None:
+    mine, theirs = ours.get(key), peer.get(key)
+    if isinstance(mine, float | int) and isinstance(theirs, float | int) and mine and theirs:
+        return round(mine / theirs, 3)
+    return None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--window", type=int, default=100, help="Herald's submit window")
+    parser.add_argument("--receipts", action=argparse.BooleanOptionalAction, default=True,
+                        help="ask for delivery receipts and wait for them (default: on)")
+    parser.add_argument("--smsc", metavar="HOST:PORT",
+                        help="an external SMPP server instead of the simulator")
+    parser.add_argument("--system-id")
+    parser.add_argument("--password")
+    parser.add_argument("--sides", help="comma-separated, from herald,peer "
+                        "(default: herald,peer; herald with --memory)")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds per side run (×10 for the 10×N run of --memory)")
+    parser.add_argument("--memory", action="store_true",
+                        help="run at N and 10×N messages and compare peak RSS")
+    parser.add_argument("--receipt-delay-ms", type=int, default=50, help="simulator only")
+    parser.add_argument("--receipt-ack-timeout-ms", type=int, default=30_000,
+                        help="simulator only: a receipt not acknowledged in this is resent")
+    parser.add_argument("--smsc-window", type=int, default=0,
+                        help="window the simulator enforces (default 0: none; the peer has none)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is None:
+        if (args.system_id is None) != (args.password is None):
+            parser.error("--system-id and --password go together")
+        if args.smsc and args.system_id is None:
+            parser.error("--smsc needs --system-id and --password")
+        sides = (args.sides or ("herald" if args.memory else "herald,peer")).split(",")
+        if not sides or set(sides) - set(SIDES):
+            parser.error(f"--sides takes a comma-separated list of {', '.join(SIDES)}")
+        args.sides = [side for side in SIDES if side in sides]
+    return args
+
+
+def external_smsc(args: argparse.Namespace) -> SmscAddress:
+    host, _, port = args.smsc.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"bench: --smsc wants HOST:PORT, not {args.smsc!r}")
+    return SmscAddress(host, int(port), args.system_id, args.password)
+
+
+def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    simulator: LocalSimulator | None = None
+    redis_server = None
+    try:
+        if args.smsc:
+            smsc = external_smsc(args)
+        else:
+            simulator = LocalSimulator(args, workdir)
+            smsc = SmscAddress(simulator.host, simulator.port, args.system_id or "herald",
+                               args.password or "herald")
+        if "herald" in args.sides:
+            from herald.localredis import start_redis
+
+            redis_server = start_redis(workdir / "redis")
+        redis_url = redis_server.url if redis_server else None
+        report: dict[str, Any] = {
+            "messages": args.messages, "window": args.window, "receipts": args.receipts,
+            "smsc": "simulator" if simulator else args.smsc}
+        if simulator:
+            report["simulator"] = {"receipt_delay_ms": args.receipt_delay_ms,
+                                   "receipt_ack_timeout_ms": args.receipt_ack_timeout_ms,
+                                   "window": args.smsc_window}
+        if args.memory:
+            return memory_mode(args, smsc, simulator, redis_url, workdir, report)
+        for side in SIDES:
+            report[side] = (measure(side, args.messages, args.timeout, args, smsc, simulator,
+                                    redis_url, workdir)
+                            if side in args.sides else {"skipped": "not in --sides"})
+        report["ratio_msg_per_s"] = ratio(report["herald"], report["peer"], "msg_per_s")
+        report["ratio_dlr_per_s"] = ratio(report["herald"], report["peer"], "dlr_per_s")
+        return report
+    finally:
+        if simulator is not None:
+            simulator.stop()
+        if redis_server is not None:
+            redis_server.stop()
+
+
+def memory_mode(args: argparse.Namespace, smsc: SmscAddress, simulator: LocalSimulator | None,
+                redis_url: str | None, workdir: Path,
+                report: dict[str, Any]) -> dict[str, Any]:
+    sizes = [args.messages, args.messages * MEMORY_FACTOR]
+    report |= {"mode": "memory", "messages": sizes}
+    for side in args.sides:
+        runs = [measure(side, n, args.timeout * n / args.messages, args, smsc, simulator,
+                        redis_url, workdir) for n in sizes]
+        rss = [run.get("peak_rss_mb") for run in runs]
+        entry: dict[str, Any] = {"runs": runs, "peak_rss_mb": rss}
+        if rss[0] and rss[1]:
+            entry["rss_ratio"] = round(rss[1] / rss[0], 3)
+            entry["within_target"] = rss[1] <= rss[0] * (1 + MEMORY_TARGET)
+        report[side] = entry
+    report["target"] = (f"peak RSS at {MEMORY_FACTOR}×N within {MEMORY_TARGET:.0%} "
+                        "of that at N")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child is not None:
+        return child_main(json.loads(args.child))
+    with tempfile.TemporaryDirectory(prefix="herald-bench-") as workdir:
+        report = run_bench(args, Path(workdir))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

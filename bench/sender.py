@@ -209,6 +209,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     limiter = RateLimiter(redis, channel_bucket("bench", "smsc", 1_000_000))
     settings = ShardSettings(campaign, 0, channel, "smsc")
     started = time.perf_counter()
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     async with ShardSender(redis, settings, builder, [bind], limiter) as sender:
         stats = await sender.run()  # returns once every outcome is durable in Redis
         submitted_at = time.perf_counter()
@@ -217,12 +218,16 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
                 await asyncio.sleep(0.01)
         receipts_at = time.perf_counter()
     await redis.aclose()
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return RunResult(
         messages, accepted=stats.submitted, rejected=stats.failed + stats.unknown,
         receipts=sender.stats.receipts, seconds=receipts_at - started,
         submit_seconds=submitted_at - started,
         receipt_seconds=(receipts_at - started) if receipts else 0.0,
         extra={"load_seconds": round(load_seconds, 3), "throttled": stats.throttled,
+               "cpu_seconds": round(cpu, 2),
+               "cpu_us_per_message": round(1e6 * cpu / max(1, stats.submitted), 1),
                "unknown": stats.unknown, "redis_flushes": sender.writer.flushes,
                "limiter_redis_calls": limiter.stats.redis_calls},
     )

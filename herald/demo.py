@@ -3,15 +3,19 @@
 It starts a local Kubernetes API (herald.localkube), runs the real operator against
 it, applies the manifests in examples/ as `kubectl apply` would, and shows what a
 user of a real cluster would see: the templates reviewed, a manual template waiting
-for its approval and approved once the approval is applied, and the Events.
+for its approval and approved once the approval is applied, and the Events. Then it
+sends the example Campaign (herald.demo_send): 10,000 generated recipients imported
+into Redis and sent by the sender engine over SMPP to the simulator, on loopback.
 
-At this stage the operator reviews templates; Channels and Campaigns are accepted
-and stored, and their controllers come with the next issues.
+The operator reviews templates; the Campaign and Channel controllers (which will
+run the import and sender Jobs themselves) come with the operator issue, so here
+the demo plays their part with the same code the Jobs will run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import sys
@@ -20,7 +24,11 @@ from typing import Any
 
 import yaml
 
+from crds.campaign import Campaign, Counters
+from crds.channel import Channel
 from crds.generate import committed_crds
+from crds.template import Template, TemplateSpec
+from herald.demo_send import RECIPIENTS, progress_line, send_campaign, summary
 from herald.localkube import KubeClient, running_emulator, running_operator, wait_for
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -90,8 +98,8 @@ async def wait_events(kube: KubeClient, obj: dict[str, Any]) -> list[dict[str, A
     return events
 
 
-async def run(say: Narrator) -> list[dict[str, Any]]:
-    """Run the demo; return the templates as the API holds them at the end."""
+async def run(say: Narrator) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run the demo; return the templates as the API holds them, and the send's status."""
     crd_manifests = committed_crds()
     examples = load_manifests(EXAMPLES)
     approvals = [d for d in examples if d["kind"] == "TemplateApproval"]
@@ -129,22 +137,68 @@ async def run(say: Narrator) -> list[dict[str, Any]]:
             for e in await wait_events(kube, t):
                 say(f"{e['type']:<8} {e['reason']:<18} template/{t['metadata']['name']}: "
                     f"{e['message']}")
-        return templates
+
+        sent = await send_example_campaign(kube, examples, say)
+        return templates, sent
+
+
+async def send_example_campaign(
+    kube: KubeClient, examples: list[dict[str, Any]], say: Narrator
+) -> dict[str, Any]:
+    """Send the example Campaign with its approved templates, as the sender Jobs will."""
+    campaign_doc = next(d for d in examples if d["kind"] == "Campaign")
+    channel_doc = next(d for d in examples if d["kind"] == "Channel")
+    campaign = Campaign.model_validate(await kube.get(
+        campaign_doc["apiVersion"], "campaigns", NAMESPACE, campaign_doc["metadata"]["name"]))
+    channel = Channel.model_validate(await kube.get(
+        channel_doc["apiVersion"], "channels", NAMESPACE, channel_doc["metadata"]["name"]))
+    secret_ref = channel.spec.smpp.password_secret_ref
+    secret = await kube.get("v1", "secrets", NAMESPACE, secret_ref.name)
+    password = secret_value(secret, secret_ref.key)
+    templates: dict[str, TemplateSpec] = {}
+    for variant in campaign.spec.variants or []:
+        body = await kube.get(*TEMPLATES, NAMESPACE, variant.template_ref.name)
+        if ready(body).get("status") != "True":
+            raise AssertionError(f"template {variant.template_ref.name} is not approved")
+        templates[variant.name] = Template.model_validate(body).spec
+
+    say(f"\nSending campaign {campaign.metadata.name}: {RECIPIENTS:,} generated recipients,"
+        f" {len(templates)} variants, channel {channel.metadata.name} "
+        f"({channel.spec.rate_limit.messages_per_second}/s, campaign cap "
+        f"{campaign.spec.rate_limit.messages_per_second if campaign.spec.rate_limit else '-'}/s)"
+        ", redis-server and the SMPP simulator on loopback")
+
+    def progress(counters: Counters, seconds: float) -> None:
+        if say.enabled:
+            print("\r" + progress_line(counters, seconds), end="", file=sys.stderr, flush=True)
+
+    result = await send_campaign(campaign, channel, templates, password, progress)
+    say("")
+    status = summary(result)
+    say("\n$ kubectl get campaign double-eleven-2026 -o jsonpath='{.status}'  (counters)")
+    say(yaml.safe_dump(status, allow_unicode=True, sort_keys=False).rstrip())
+    return status
+
+
+def secret_value(secret: dict[str, Any], key: str) -> str:
+    """A Secret's value, from data (base64, as the API serves it) or stringData."""
+    if key in (secret.get("data") or {}):
+        return base64.b64decode(secret["data"][key]).decode()
+    return str((secret.get("stringData") or {})[key])
 
 
 def main(output: str = "text") -> int:
     # kopf logs its own housekeeping; the demo shows what a cluster user would see.
     logging.basicConfig(level=logging.ERROR)
     try:
-        templates = asyncio.run(run(Narrator(output == "text")))
+        templates, sent = asyncio.run(run(Narrator(output == "text")))
     except (AssertionError, TimeoutError) as exc:
         print(f"herald demo: {exc}", file=sys.stderr)
         return 1
-    listing = {"apiVersion": "v1", "kind": "List", "items": templates}
+    result = {"templates": {"apiVersion": "v1", "kind": "List", "items": templates},
+              "campaign": sent}
     if output == "json":
-        print(json.dumps(listing, ensure_ascii=False, indent=2))
-    else:
-        if output == "text":
-            print("\n$ kubectl get templates -o yaml", file=sys.stderr)
-        print(yaml.safe_dump(listing, allow_unicode=True, sort_keys=False), end="")
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    elif output == "yaml":
+        print(yaml.safe_dump(result, allow_unicode=True, sort_keys=False), end="")
     return 0

@@ -295,7 +295,10 @@ class ShardSender:
                 self._ready_event.clear()
                 await self._ready_event.wait()
                 continue
-            slots = await bind.reserve(self.settings.read_batch)
+            # A quarter of the window at a time when there is work for it: four Redis
+            # round trips per window's worth, however fast responses trickle back.
+            low_water = min(len(self._ready), bind.settings.window // 4)
+            slots = await bind.reserve(self.settings.read_batch, low_water)
             held = await self.window.take(slots)
             tokens = await self.limiter.acquire(held)
             if self._ready and len(self._ready[0].pdus) > tokens:

@@ -109,15 +109,18 @@ class SmppBind:
     def free_slots(self) -> int:
         return self.settings.window - len(self._in_flight) - self._reserved
 
-    async def reserve(self, wanted: int) -> int:
-        """Wait until the bind is up with a free slot; reserve up to `wanted` slots.
+    async def reserve(self, wanted: int, at_least: int = 1) -> int:
+        """Wait until the bind is up with `at_least` free slots; reserve up to `wanted`.
 
+        Waiting for several slots lets the caller mark and write in fewer, larger
+        batches (one Redis round trip each) instead of one per freed slot.
         Reserved slots must be used with `send` or given back with `release`.
         """
+        at_least = max(1, min(at_least, wanted, self.settings.window))
         while True:
             await self._up.wait()
             free = self.free_slots
-            if free > 0:
+            if free >= at_least:
                 taken = min(free, wanted)
                 self._reserved += taken
                 return taken

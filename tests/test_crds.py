@@ -99,7 +99,7 @@ BAD = [
     pytest.param("channel.yaml", {"spec": {"smpp": {"passwordSecretRef": None}}},
                  "spec.smpp: 'passwordSecretRef' is a required property",
                  id="channel-no-secret-ref"),
-    pytest.param("channel.yaml", {"spec": {"rateLimit": {"burst": 600}}},
+    pytest.param("channel.yaml", {"spec": {"rateLimit": {"burst": 2500}}},
                  "burst must not exceed messagesPerSecond", id="channel-burst-over-rate"),
     pytest.param("channel.yaml", {"spec": {"rateLimit": {"burst": 0}}},
                  "spec.rateLimit.burst: 0 is less than the minimum of 1", id="channel-burst-zero"),

@@ -134,28 +134,6 @@ def probe(port: int, pid: int, timeout: float = 0.5) -> bool:
         return False
 
 
-async def aprobe(port: int, pid: int, timeout: float = 0.5) -> bool:
-    """`probe` without blocking the event loop."""
-    try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(HOST, port)
-            try:
-                writer.write(PROBE)
-                reply = b""
-                while not _complete(reply):
-                    chunk = await reader.read(65536)
-                    if not chunk:
-                        break
-                    reply += chunk
-                return _answered(reply, pid)
-            finally:
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
-    except (OSError, TimeoutError):
-        return False
-
-
 def _failure(server: RedisServer) -> str:
     stderr = server.process.stderr.read().decode(errors="replace") if server.process.stderr else ""
     log = server.log.read_text(errors="replace") if server.log.exists() else ""
@@ -225,24 +203,12 @@ def redis_server(tmpdir: str | Path | None = None, *, appendonly: bool = False,
 async def running_redis(tmpdir: str | Path | None = None, *, appendonly: bool = False,
                         port: int | None = None,
                         timeout: float = START_TIMEOUT) -> AsyncIterator[RedisServer]:
-    """A redis-server for the duration of the block; the loop is never blocked on it."""
-    binary = redis_server_binary()
-    directory, own = _prepare(tmpdir)
-    attempts = 1 if port is not None else PORT_ATTEMPTS
-    error = ""
-    for attempt in range(attempts):
-        server = _launch(binary, directory, own, appendonly, port)
-        deadline = time.monotonic() + timeout
-        while server.process.poll() is None and time.monotonic() < deadline:
-            if await aprobe(server.port, server.pid):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            error = await asyncio.to_thread(_give_up, server, attempt == attempts - 1)
-            continue
-        try:
-            yield server
-        finally:
-            await asyncio.to_thread(server.stop)
-        return
-    raise RedisServerError(error)
+    """A redis-server for the duration of the block; the loop is never blocked on it
+    (starting and stopping run in a worker thread)."""
+    server = await asyncio.to_thread(
+        start_redis, tmpdir, appendonly=appendonly, port=port, timeout=timeout
+    )
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
-from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -37,12 +36,15 @@ class State(StrEnum):
     CANCELLED = "X"
 
 
+_FIELD_SAFE = str.maketrans("\t\n", "  ")  # fields travel tab- and line-separated
+
+
 def submitted(smsc_id: str) -> str:
-    return f"{State.SUBMITTED}:{smsc_id}"
+    return f"{State.SUBMITTED}:{smsc_id.translate(_FIELD_SAFE)}"
 
 
 def failed(code: str) -> str:
-    return f"{State.FAILED}:{code}"
+    return f"{State.FAILED}:{code.translate(_FIELD_SAFE)}"
 
 
 def message_key(shard: int, entry_id: str) -> str:
@@ -83,10 +85,8 @@ class StateStore:
         keys = [self.keys.state, self.keys.counters]
         if ack_shard is not None:
             keys.append(self.keys.shard(ack_shard))
-        args: list[Any] = [SENDERS_GROUP]
-        for t in transitions:
-            args += [t.key, t.state, t.variant, t.channel]
-        applied: int = await self._script(keys=keys, args=args)
+        packed = "".join(f"{t.key}\t{t.state}\t{t.variant}\t{t.channel}\n" for t in transitions)
+        applied: int = await self._script(keys=keys, args=[SENDERS_GROUP, packed])
         return applied
 
     async def states(self, keys: Sequence[str]) -> list[str | None]:

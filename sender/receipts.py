@@ -61,11 +61,15 @@ class Receipt:
 
 def parse_receipt(text: str, receipted_id: str | None, message_state: int | None) -> Receipt | None:
     """The receipt in a deliver_sm (esm_class says it is one), or None if it names no id."""
+    if receipted_id and message_state in MESSAGE_STATE_TLV:
+        state = MESSAGE_STATE_TLV[message_state]
+        if state is not State.FAILED and state is not State.EXPIRED:
+            # The TLVs say all a delivered (or intermediate) receipt needs: skip the text.
+            return Receipt(smsc_id=receipted_id.strip(), state=state, error="")
     fields = {key.lower(): value for key, value in _FIELD.findall(text)}
     smsc_id = (receipted_id or fields.get("id", "")).strip()
     if not smsc_id:
         return None
-    state: State | None
     if message_state is not None and message_state in MESSAGE_STATE_TLV:
         state = MESSAGE_STATE_TLV[message_state]
     else:

@@ -448,7 +448,12 @@ class ShardSender:
         self._flush_now.set()
 
     def _receipt(self, smsc_id: str, state: State, error: str) -> None:
-        for form in id_forms(smsc_id):
+        first = canonical_id(smsc_id)
+        found = self._recent.pop(first, None)
+        if found is not None:  # the common case: the form this process recorded
+            self._final(found[1].key, found[1].variant, state, error, first)
+            return
+        for form in id_forms(smsc_id)[1:]:
             found = self._recent.pop(form, None)
             if found is not None:
                 message = found[1]

@@ -165,6 +165,23 @@ async def test_permanent_errors_fail_with_their_code(
     assert fields[b"error:0x0000000B"] == b"10"
 
 
+async def test_temporary_errors_retry_then_fail(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    simulator.configure({"rules": [{"prefix": "861380000002", "outcome": "error",
+                                    "status": "ESME_RSYSERR"}]})
+    await enqueue(redis, 40)
+    stats = await send(redis, simulator, max_attempts=3, initial_backoff=0.01)
+
+    # Each of the ten numbers was tried three times, then failed with the code.
+    assert simulator.counters.submit_errors == 30
+    assert stats.retried == 20
+    counters = await read_counters(redis, CAMPAIGN)
+    assert (counters.failed, counters.delivered, counters.queued) == (10, 30, 0)
+    fields = await redis.hgetall(CAMPAIGN.counters)
+    assert fields[b"error:0x00000008"] == b"10"
+
+
 async def test_reply_td_opts_the_number_out(redis: aioredis.Redis, simulator: Simulator) -> None:
     simulator.inject_mo(source="8613800000005", destination="Herald", text="ＴＤ")
     simulator.inject_mo(source="8613800000006", destination="Herald", text="thanks!")

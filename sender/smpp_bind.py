@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sender.smpp_codes import HEADER, CommandId, CommandStatus
@@ -51,7 +51,7 @@ class BindSettings:
     host: str
     port: int
     system_id: str
-    password: str
+    password: str = field(repr=False)  # a logged BindSettings must not show it
     system_type: str = ""
     mode: str = "Transceiver"
     window: int = 100

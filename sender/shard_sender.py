@@ -145,6 +145,7 @@ class ShardSender:
         self._flush_now = asyncio.Event()
         self._timers: set[asyncio.Future[None]] = set()
         self._reader_stopped = False
+        self._finished = False
 
     # -- the run ---------------------------------------------------------------------
 
@@ -177,9 +178,18 @@ class ShardSender:
                     task.result()  # re-raise a crashed loop
             await self.writer.flush()
         finally:
+            # The loops end on this flag at their next turn; cancelling is the backstop.
+            # Both, and a bounded wait: a cancellation swallowed somewhere below (seen
+            # under load on Python 3.11) must not keep the run from returning.
+            self._finished = True
+            self._flush_now.set()
+            self._ready_event.set()
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, stuck = await asyncio.wait(tasks, timeout=5.0)
+            if stuck:
+                logger.warning("%d sender loops did not stop in time: %s", len(stuck),
+                               ", ".join(t.get_name() for t in stuck))
         return self.stats
 
     def stop_reading(self) -> None:
@@ -290,7 +300,7 @@ class ShardSender:
 
     async def _dispatch(self, bind: SmppBind) -> None:
         """Feed one bind: slots, tokens, mark, write; repeat."""
-        while True:
+        while not self._finished:
             if not self._ready:
                 self._ready_event.clear()
                 await self._ready_event.wait()
@@ -492,9 +502,13 @@ class ShardSender:
                 self.stats.receipts_unmatched += 1
 
     async def _flusher(self) -> None:
-        while True:
+        while not self._finished:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that lands as the wait completes, and this loop then outlives
+            # the run that cancelled it (seen as a sender that never finished).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), self.settings.flush_interval)
+                async with asyncio.timeout(self.settings.flush_interval):
+                    await self._flush_now.wait()
             self._flush_now.clear()
             await self._flush()
 

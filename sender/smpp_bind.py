@@ -153,7 +153,8 @@ class SmppBind:
         writer = self._writer
         if writer is not None and writer.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
             try:
-                await asyncio.wait_for(writer.drain(), self.settings.response_timeout)
+                async with asyncio.timeout(self.settings.response_timeout):
+                    await writer.drain()
             except (ConnectionError, TimeoutError):
                 writer.transport.abort()
 
@@ -208,14 +209,16 @@ class SmppBind:
             self._write(Unbind(sequence_number=self._next_sequence()).encode())
             self._flush()
             with contextlib.suppress(ConnectionError, TimeoutError):
-                await asyncio.wait_for(writer.drain(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await writer.drain()
             writer.close()
 
     async def _session(self) -> None:
         s = self.settings
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(s.host, s.port), s.connect_timeout
-        )
+        # asyncio.timeout throughout, not wait_for: on Python 3.11 wait_for can swallow
+        # a cancellation, and a bind task that survives `stop` hangs whoever awaits it.
+        async with asyncio.timeout(s.connect_timeout):
+            reader, writer = await asyncio.open_connection(s.host, s.port)
         self._writer = writer
         # One frame buffer for the whole connection: the SMSC may send receipts in the
         # same segment as the bind_resp, and they must not be lost with a local buffer.
@@ -249,7 +252,8 @@ class SmppBind:
         )
         writer.write(pdu.encode())
         while True:
-            data = await asyncio.wait_for(reader.read(65536), s.response_timeout)
+            async with asyncio.timeout(s.response_timeout):
+                data = await reader.read(65536)
             if not data:
                 raise ConnectionError("SMSC closed the connection during bind")
             frames = buffer.feed(data)

@@ -230,6 +230,7 @@ class ShardSender:
             keys = [message_key(self.settings.shard, e[0]) for e in entries]
             states = await self.store.states(keys)
             resend: list[Entry] = []
+            settled: list[str] = []  # done before the crash; only the ack was lost
             for entry, key, state in zip(entries, keys, states, strict=True):
                 code = (state or "")[:1]
                 if code in ("", State.QUEUED):
@@ -242,7 +243,9 @@ class ShardSender:
                     if self.settings.resend_unknown:
                         resend.append(entry)
                 else:
-                    await self.redis.xack(stream, SENDERS_GROUP, entry[0])
+                    settled.append(entry[0])
+            if settled:
+                await self.redis.xack(stream, SENDERS_GROUP, *settled)
             self.stats.recovered += len(entries)
             await self.writer.flush()
             await self._accept(resend)

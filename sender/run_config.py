@@ -1,0 +1,109 @@
+"""What one campaign run uses, frozen when it starts: the contract between operator and pods.
+
+The operator resolves a Campaign (its templates, its channel, its audience source) into
+a RunConfig and writes it to Redis (`herald:{campaign:NS/NAME}:run`) before it creates
+any Job. The importer and sender pods read it from there, so their Jobs carry only the
+campaign's name, the Redis address and the SMPP password (from the channel's Secret):
+no pod needs access to the Kubernetes API, and a Template edited mid-run does not
+change what a restarted sender sends.
+
+This module holds the model only (no Redis), so the operator's pure planning code can
+build one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from crds.campaign import ColumnMapping
+from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
+from crds.template import TemplateSpec
+
+AUDIENCE_DIR = "/var/run/herald/audience"
+"""Where the importer pod finds a ConfigMap's or Secret's audience file."""
+HEADERS_DIR = "/var/run/herald/url-headers"
+"""Where the importer pod finds the HTTP headers Secret of a URL audience, a file a key."""
+
+
+class ObjectRef(BaseModel):
+    namespace: str
+    name: str
+
+
+class AudienceSource(BaseModel):
+    """Where the importer reads recipients; exactly one of the fields is set."""
+
+    inline: list[dict[str, str]] | None = None
+    """Rows written into the Campaign, keyed like CSV columns."""
+    file: str = ""
+    """A CSV file mounted into the importer pod (a ConfigMap or Secret key)."""
+    url: str = ""
+    """A CSV over HTTP(S)."""
+    headers_dir: str = ""
+    """Directory of files whose names and contents are HTTP headers for `url`."""
+    redis_key: str = ""
+    """A Redis list, set or stream of numbers."""
+
+
+class ImportSettings(BaseModel):
+    source: AudienceSource
+    columns: ColumnMapping = Field(default_factory=ColumnMapping)
+    default_region: str = ""
+    filter: str = ""
+    variants: list[tuple[str, int]] = Field(default_factory=list)
+    dedupe: bool = True
+    respect_opt_outs: bool = True
+
+
+class SmppTarget(BaseModel):
+    """A channel's SMPP settings, the password excepted (the pod gets it from the Secret)."""
+
+    host: str
+    port: int
+    tls: bool = False
+    system_id: str
+    system_type: str = ""
+    mode: str = "Transceiver"
+    window: int = 100
+    binds: int = 1
+    enquire_link_interval_seconds: int = 30
+    response_timeout_seconds: int = 30
+    source_addr: SourceAddress
+    gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
+
+
+class ChannelTarget(BaseModel):
+    name: str
+    smpp: SmppTarget
+    rate: int = Field(ge=1)
+    burst: int = Field(default=1, ge=1)
+    max_attempts: int = 3
+    initial_backoff_seconds: int = 1
+    max_backoff_seconds: int = 60
+    resend_unknown: bool = False
+    error_overrides: dict[int, ErrorClass] = Field(default_factory=dict)
+
+
+class RunConfig(BaseModel):
+    """One run of one campaign."""
+
+    campaign: ObjectRef
+    uid: str
+    """The Campaign's metadata.uid: a run left by a deleted namesake is not this one."""
+    generation: int
+    """The Campaign generation the run started from."""
+    frozen_hash: str
+    """Hash of the spec fields a run cannot change once started (controllers.campaign_run)."""
+    frozen_fields: dict[str, Any] = Field(default_factory=dict)
+    """Those fields as the run took them, to name the ones edited since."""
+    shards: int = Field(ge=1)
+    templates: dict[str, TemplateSpec]
+    """By variant name ("" for a campaign without variants)."""
+    channel: ChannelTarget
+    campaign_rate: int | None = None
+    """The campaign's own cap; updated when spec.rateLimit changes (senders read it at start)."""
+    audience: ImportSettings
+    receipt_wait_seconds: float = 10.0
+    """How long a sender waits for receipts after its last submit before it exits."""

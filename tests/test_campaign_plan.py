@@ -1,0 +1,291 @@
+"""Campaign decisions without I/O: the phase machine, its children and its Events."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from controllers import reasons
+from controllers.campaign_jobs import Owner, PodSettings
+from controllers.campaign_plan import (
+    CampaignPlan,
+    CampaignWorld,
+    ChannelSeen,
+    JobSeen,
+    PlanSettings,
+    RunSeen,
+    TemplateSeen,
+    plan_campaign,
+)
+from controllers.campaign_run import build_run_config, template_names
+from controllers.campaign_stats import Sample
+from crds.base import find_condition
+from crds.campaign import Campaign, CampaignStatus, Counters
+from crds.channel import Channel
+from crds.template import Template
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+# 12:00 in Shanghai: inside the example's 09:00-21:00 window.
+NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+SETTINGS = PlanSettings(pods=PodSettings(image="herald:test", redis_url="redis://redis:6379/0"))
+
+
+def example(name: str) -> dict[str, Any]:
+    return yaml.safe_load((EXAMPLES / name).read_text())
+
+
+def campaign(status: CampaignStatus | None = None, generation: int = 1, **spec: Any) -> Campaign:
+    body = example("campaign.yaml")
+    body["metadata"] |= {"namespace": "default", "uid": "uid-1", "generation": generation}
+    body["spec"] |= spec
+    found = Campaign.model_validate(body)
+    return found.model_copy(update={"status": status or CampaignStatus()})
+
+
+TEMPLATES = {
+    name: TemplateSeen(spec=Template.model_validate(example(file)).spec, approved=True)
+    for name, file in [("double-eleven", "template.yaml"),
+                       ("double-eleven-reminder", "template-reminder.yaml")]
+}
+CHANNEL_SPEC = Channel.model_validate(example("channel.yaml")).spec
+CHANNELS = {"carrier-a": ChannelSeen(spec=CHANNEL_SPEC, ready=True)}
+
+
+def run_of(c: Campaign, counters: Counters | None = None, **fields: Any) -> RunSeen:
+    meta = c.metadata
+    owner = Owner(meta.namespace or "", meta.name, meta.uid or "", meta.generation or 0)
+    templates = {v: TEMPLATES[t].spec for v, t in template_names(c.spec).items()}
+    config = build_run_config(owner, c.spec, templates, "carrier-a", CHANNEL_SPEC, 10.0)
+    return RunSeen(config=config, counters=counters or Counters(total=100, queued=100),
+                   **fields)
+
+
+def world(**fields: Any) -> CampaignWorld:
+    defaults: dict[str, Any] = {"now": NOW, "templates": TEMPLATES, "channels": CHANNELS}
+    return CampaignWorld(**(defaults | fields))
+
+
+def ready(plan: CampaignPlan) -> tuple[str, str]:
+    condition = find_condition(plan.status.conditions, "Ready")
+    assert condition is not None
+    return str(plan.status.phase), condition.reason
+
+
+C = campaign()
+IMPORTED = run_of(C, import_done=True)
+SENT = Counters(total=100, delivered=90, failed=5, expired=5)
+
+
+@pytest.mark.parametrize("campaign_, world_, phase, reason", [
+    pytest.param(C, world(templates={}), "Pending", reasons.TEMPLATE_NOT_FOUND,
+                 id="no-template"),
+    pytest.param(C, world(templates=TEMPLATES | {"double-eleven": dataclasses.replace(
+        TEMPLATES["double-eleven"], approved=False, reason="AwaitingApproval")}),
+                 "Pending", reasons.TEMPLATE_NOT_APPROVED, id="template-not-approved"),
+    pytest.param(C, world(channels={}), "Pending", reasons.CHANNEL_NOT_FOUND, id="no-channel"),
+    pytest.param(C, world(channels={"carrier-a": ChannelSeen(
+        CHANNEL_SPEC, ready=False, reason="SecretNotFound")}), "Pending",
+                 reasons.CHANNEL_NOT_READY, id="channel-not-ready"),
+    pytest.param(campaign(schedule={"startTime": "2026-12-01T00:00:00Z"}), world(),
+                 "Scheduled", reasons.SCHEDULED, id="start-time-ahead"),
+    pytest.param(C, world(now=datetime(2026, 11, 23, 15, 0, tzinfo=UTC)), "Scheduled",
+                 reasons.OUTSIDE_SEND_WINDOW, id="night-in-shanghai"),
+    pytest.param(campaign(schedule={"timeZone": "Mars/Olympus"}), world(), "Pending",
+                 reasons.INVALID_SCHEDULE, id="unknown-time-zone"),
+    pytest.param(C, world(), "Importing", reasons.IMPORTING, id="starts"),
+    pytest.param(C, world(run=run_of(C), import_job=JobSeen(failed=True, message="x")),
+                 "Failed", reasons.IMPORT_FAILED, id="import-failed"),
+    pytest.param(C, world(run=run_of(C, Counters(total=3, invalid=3), import_done=True)),
+                 "Failed", reasons.NO_VALID_RECIPIENTS, id="nobody-to-send-to"),
+    pytest.param(C, world(run=IMPORTED), "Running", reasons.SENDING, id="sending"),
+    pytest.param(campaign(paused=True), world(run=IMPORTED, sender_job=JobSeen(active=2)),
+                 "Paused", reasons.PAUSED, id="paused"),
+    pytest.param(C, world(run=IMPORTED, sender_job=JobSeen(failed=True)), "Failed",
+                 reasons.SENDERS_FAILED, id="senders-failed"),
+    pytest.param(C, world(run=run_of(C, SENT, import_done=True),
+                          sender_job=JobSeen(complete=True)),
+                 "Completed", reasons.COMPLETED, id="completed"),
+    pytest.param(campaign(cancel=True), world(), "Cancelled", reasons.CANCELLED,
+                 id="cancelled-before-start"),
+    pytest.param(campaign(cancel=True), world(run=IMPORTED, sender_job=JobSeen(active=1)),
+                 "Cancelled", reasons.CANCELLING, id="cancelling"),
+    pytest.param(C, world(run=IMPORTED, sender_job=JobSeen(parallelism=2, active=2),
+                          last_progress=NOW - timedelta(minutes=10)),
+                 "Running", reasons.NO_PROGRESS, id="stalled"),
+])
+def test_phase_and_ready_reason(campaign_: Campaign, world_: CampaignWorld, phase: str,
+                                reason: str) -> None:
+    assert ready(plan_campaign(campaign_, world_, SETTINGS)) == (phase, reason)
+
+
+def test_start_writes_the_run_then_creates_the_importer() -> None:
+    plan = plan_campaign(C, world(), SETTINGS)
+    assert plan.write_run is not None
+    assert plan.write_run.shards == 2 and plan.write_run.channel.name == "carrier-a"
+    assert set(plan.write_run.templates) == {"discount", "reminder"}
+    assert plan.write_run.audience.source.inline is not None
+    assert [job["metadata"]["name"] for job in plan.create] == ["double-eleven-2026-import"]
+
+
+def test_first_ready_channel_is_taken() -> None:
+    two = campaign(channels=[{"name": "carrier-a"}, {"name": "carrier-b"}])
+    channels = {"carrier-a": ChannelSeen(CHANNEL_SPEC, ready=False, reason="BindFailed"),
+                "carrier-b": ChannelSeen(CHANNEL_SPEC, ready=True)}
+    plan = plan_campaign(two, world(channels=channels), SETTINGS)
+    assert plan.write_run is not None and plan.write_run.channel.name == "carrier-b"
+
+
+@pytest.mark.parametrize("spec, job, suspend, parallelism", [
+    pytest.param({}, None, False, 2, id="created-running"),
+    pytest.param({"paused": True}, None, True, 2, id="created-paused"),
+    pytest.param({"paused": True}, JobSeen(parallelism=2), True, None, id="pause"),
+    pytest.param({}, JobSeen(suspended=True, parallelism=2), False, None, id="resume"),
+    pytest.param({"senders": 1}, JobSeen(parallelism=2), None, 1, id="fewer-senders"),
+    pytest.param({"senders": 8}, JobSeen(parallelism=2), None, None, id="capped-by-shards"),
+])
+def test_sender_job_follows_paused_and_senders(
+        spec: dict[str, Any], job: JobSeen | None, suspend: bool | None,
+        parallelism: int | None) -> None:
+    plan = plan_campaign(campaign(**spec), world(run=IMPORTED, sender_job=job), SETTINGS)
+    if job is None:
+        (created,) = plan.create
+        assert created["spec"]["suspend"] is suspend
+        assert created["spec"]["parallelism"] == parallelism
+    else:
+        assert plan.create == ()
+        assert plan.sender_suspend is suspend
+        assert plan.sender_parallelism == parallelism
+
+
+def test_sender_job_spec() -> None:
+    (job,) = plan_campaign(C, world(run=IMPORTED), SETTINGS).create
+    spec, pod = job["spec"], job["spec"]["template"]["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 2, 2)
+    assert job["metadata"]["ownerReferences"] == [{
+        "apiVersion": "sms.herald.dev/v1alpha1", "kind": "Campaign",
+        "name": "double-eleven-2026", "uid": "uid-1", "controller": True,
+        "blockOwnerDeletion": True}]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001,
+                                      "runAsGroup": 10001,
+                                      "seccompProfile": {"type": "RuntimeDefault"}}
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False,
+                                            "readOnlyRootFilesystem": True,
+                                            "capabilities": {"drop": ["ALL"]}}
+    assert container["args"] == ["send", "--campaign", "default/double-eleven-2026"]
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert {"name": "HERALD_SMPP_PASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "carrier-a-smpp", "key": "password"}}} in container["env"]
+
+
+def test_import_job_mounts_a_configmap_audience() -> None:
+    c = campaign(audience={"configMapRef": {"name": "people", "key": "list.csv"}})
+    (job,) = plan_campaign(c, world(), SETTINGS).create
+    pod = job["spec"]["template"]["spec"]
+    assert {"name": "audience", "configMap": {"name": "people", "items": [
+        {"key": "list.csv", "path": "audience.csv"}]}} in pod["volumes"]
+    assert pod["containers"][0]["args"] == ["import", "--campaign", "default/double-eleven-2026"]
+
+
+def test_cancel_stops_jobs_then_marks_the_rest() -> None:
+    c = campaign(cancel=True)
+    running = plan_campaign(c, world(run=IMPORTED, sender_job=JobSeen(active=2)), SETTINGS)
+    assert running.sender_suspend is True and not running.cancel_remaining
+    stopping = plan_campaign(c, world(run=IMPORTED, sender_job=JobSeen(suspended=True,
+                                                                      active=1)), SETTINGS)
+    assert stopping.sender_suspend is None and not stopping.cancel_remaining
+    stopped = plan_campaign(c, world(run=IMPORTED, sender_job=JobSeen(suspended=True)),
+                            SETTINGS)
+    assert stopped.cancel_remaining
+    done = plan_campaign(c, world(run=dataclasses.replace(IMPORTED, cancel_done=True),
+                                  sender_job=JobSeen(suspended=True)), SETTINGS)
+    assert ready(done) == ("Cancelled", reasons.CANCELLED)
+    assert done.status.completion_time == NOW
+
+
+def test_status_is_stable_and_events_fire_once() -> None:
+    first = plan_campaign(C, world(run=IMPORTED), SETTINGS)
+    assert [e.reason for e in first.events] == [reasons.SENDING]
+    later = world(run=IMPORTED, sender_job=JobSeen(parallelism=2, active=2),
+                  now=NOW + timedelta(seconds=5), previous=Sample(NOW, 0))
+    second = plan_campaign(campaign(status=first.status), later, SETTINGS)
+    assert second.events == ()
+    assert second.status.conditions == first.status.conditions  # no transition time moved
+    third = plan_campaign(campaign(status=second.status), later, SETTINGS)
+    assert third.status == second.status
+
+
+def test_final_phase_stays_and_counters_keep_folding() -> None:
+    completed = plan_campaign(C, world(run=run_of(C, SENT, import_done=True),
+                                       sender_job=JobSeen(complete=True)), SETTINGS)
+    late = Counters(total=100, delivered=95, failed=5)
+    after = plan_campaign(campaign(status=completed.status, cancel=True),
+                          world(run=run_of(C, late, import_done=True)), SETTINGS)
+    assert ready(after) == ("Completed", reasons.COMPLETED)
+    assert after.status.counters == late and after.events == ()
+
+
+def test_redis_keys_go_after_the_retention() -> None:
+    completed = plan_campaign(C, world(run=run_of(C, SENT, import_done=True),
+                                       sender_job=JobSeen(complete=True)), SETTINGS)
+    kept = plan_campaign(campaign(status=completed.status), world(
+        run=run_of(C, SENT, import_done=True), now=NOW + timedelta(days=6)), SETTINGS)
+    gone = plan_campaign(campaign(status=completed.status), world(
+        run=run_of(C, SENT, import_done=True), now=NOW + timedelta(days=8)), SETTINGS)
+    assert (kept.delete_run, gone.delete_run) == (False, True)
+
+
+def test_a_run_of_a_deleted_namesake_is_reset() -> None:
+    other = dataclasses.replace(IMPORTED, config=IMPORTED.config.model_copy(
+        update={"uid": "uid-0"}))
+    plan = plan_campaign(C, world(run=other), SETTINGS)
+    assert plan.reset_run and plan.write_run is not None
+    assert reasons.RUN_RESET in [e.reason for e in plan.events]
+
+
+def test_edits_while_running_say_what_applies() -> None:
+    first = plan_campaign(C, world(run=IMPORTED), SETTINGS)
+    edited = campaign(status=first.status, generation=2, audience={"inline": [
+        {"phone": "+8613800138001"}]}, rateLimit={"messagesPerSecond": 10})
+    plan = plan_campaign(edited, world(run=IMPORTED, sender_job=JobSeen(parallelism=2)),
+                         SETTINGS)
+    (warning,) = [e for e in plan.events if e.reason == reasons.EDIT_NOT_APPLIED]
+    assert warning.type == "Warning" and warning.message.startswith("audience changed")
+    assert plan.write_run is not None and plan.write_run.campaign_rate == 10
+
+
+def test_statistics_fold_from_the_counters_hash() -> None:
+    fields = {"variant:discount:total": 60, "variant:discount:delivered": 50,
+              "variant:reminder:total": 40, "channel:carrier-a:delivered": 50,
+              "error:0x0000000B": 3, "error:0x00000045": 7, "drop:InvalidNumber": 4,
+              "suppress:Duplicate": 2}
+    run = run_of(C, Counters(total=106, invalid=4, suppressed=2, delivered=50, queued=50),
+                 import_done=True, fields=fields)
+    status = plan_campaign(C, world(run=run, previous=Sample(NOW - timedelta(seconds=10), 0),
+                                    sender_job=JobSeen(parallelism=2)), SETTINGS).status
+    assert [(b.name, b.counters.delivered, b.counters.queued) for b in status.variants] == [
+        ("discount", 50, 10), ("reminder", 0, 40)]
+    assert [(e.code, e.name, e.count) for e in status.top_errors] == [
+        ("0x00000045", "ESME_RSUBMITFAIL", 7), ("0x0000000B", "ESME_RINVDSTADR", 3)]
+    assert [(r.reason, r.count) for r in status.invalid_reasons] == [
+        ("Duplicate", 2), ("InvalidNumber", 4)]
+    assert (status.progress_percent, status.delivery_ratio, status.submit_rate_per_second) == (
+        50, "100.0%", 5)
+
+
+@pytest.mark.parametrize("counters, degraded", [
+    pytest.param(Counters(total=1000, delivered=900, failed=100), False, id="ten-percent"),
+    pytest.param(Counters(total=1000, delivered=700, failed=200, expired=100), True,
+                 id="thirty-percent"),
+    pytest.param(Counters(total=10, delivered=5, failed=5), False, id="too-few-to-tell"),
+])
+def test_degraded_when_failures_cross_the_threshold(counters: Counters, degraded: bool) -> None:
+    plan = plan_campaign(C, world(run=run_of(C, counters, import_done=True)), SETTINGS)
+    condition = find_condition(plan.status.conditions, "Degraded")
+    assert condition is not None and (condition.status == "True") is degraded

@@ -4,7 +4,9 @@
     herald approve    approve a Manual-review template's current content
     herald crds       write the CRD YAML from the API models
     herald demo       run the main job locally on embedded defaults
-    herald sender     send one shard of a campaign (a sender pod's process)
+    herald import     import a campaign's audience into Redis (the importer pod's process)
+    herald send       send one shard of a campaign (a sender Job pod's process)
+    herald sender     send one shard from a SenderConfig file (bench, by hand)
     herald simulator  run the SMPP 3.4 simulator (an SMSC for tests and demos)
 """
 
@@ -79,6 +81,18 @@ def run_sender(args: argparse.Namespace) -> int:
     return main(args.config)
 
 
+def run_import(args: argparse.Namespace) -> int:
+    from sender.import_process import main
+
+    return main(args.campaign)
+
+
+def run_send(args: argparse.Namespace) -> int:
+    from sender.sender_process import campaign_main
+
+    return campaign_main(args.campaign, args.shard)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="herald", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,6 +122,22 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", choices=["text", "json", "yaml"], default="text",
                       help="text: progress and tables; json/yaml: the final objects only")
     demo.set_defaults(run=run_demo)
+
+    imp = commands.add_parser(
+        "import", help="import a campaign's audience into Redis (the importer pod)",
+        description="Reads the run's config from Redis (HERALD_REDIS_URL, "
+                    "HERALD_REDIS_PASSWORD); resumes an interrupted import.")
+    imp.add_argument("--campaign", required=True, metavar="NAMESPACE/NAME")
+    imp.set_defaults(run=run_import)
+
+    send = commands.add_parser(
+        "send", help="send one shard of a campaign (a sender Job's pod)",
+        description="Reads the run's config from Redis (HERALD_REDIS_URL); the SMPP "
+                    "password from HERALD_SMPP_PASSWORD. Exits 0 when the shard is done, "
+                    "143 when stopped before.")
+    send.add_argument("--campaign", required=True, metavar="NAMESPACE/NAME")
+    send.add_argument("--shard", type=int, help="default: JOB_COMPLETION_INDEX")
+    send.set_defaults(run=run_send)
 
     snd = commands.add_parser(
         "sender", help="send one shard of a campaign (a sender pod's process)",

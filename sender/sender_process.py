@@ -1,7 +1,12 @@
-"""`herald sender`: the sender pod's process, sending one shard of one campaign.
+"""`herald send` / `herald sender`: the sender pod's process, sending one shard of one campaign.
 
-    herald sender --config sender.json       (password from HERALD_SMPP_PASSWORD
-                                               or the file in smpp.passwordFile)
+    herald send --campaign NS/NAME [--shard I]  the sender Job's pods: the run's config
+                                                from Redis (HERALD_REDIS_URL), the shard
+                                                from JOB_COMPLETION_INDEX
+    herald sender --config sender.json          a SenderConfig file (bench, by hand)
+
+The SMPP password comes from HERALD_SMPP_PASSWORD (the channel's Secret) or the file
+in smpp.passwordFile.
 
 It prints one JSON line of figures when the shard is done. SIGTERM (a pod being
 stopped, a campaign paused) stops it gracefully: nothing new is marked, what is on
@@ -29,7 +34,9 @@ from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
 from crds.template import TemplateSpec
 from sender.message_build import MessageBuilder
 from sender.rate_limit import RateLimiter, campaign_bucket, channel_bucket
-from sender.redis_keys import CampaignKeys, ChannelKeys
+from sender.redis_keys import CampaignKeys, ChannelKeys, campaign_from_ref
+from sender.run_config import RunConfig
+from sender.run_store import read_run
 from sender.shard_sender import ShardSender, ShardSettings
 from sender.smpp_bind import BindSettings
 
@@ -87,9 +94,41 @@ def smpp_password(config: SmppConfig) -> str:
     return password
 
 
+def sender_config(run: RunConfig, shard: int, redis_url: str) -> SenderConfig:
+    """A sender's settings for one shard of a run."""
+    channel = run.channel
+    smpp = channel.smpp
+    return SenderConfig(
+        redis_url=redis_url,
+        campaign=Ref(namespace=run.campaign.namespace, name=run.campaign.name),
+        shard=shard,
+        channel=Ref(namespace=run.campaign.namespace, name=channel.name),
+        channel_rate=channel.rate, channel_burst=channel.burst,
+        campaign_rate=run.campaign_rate,
+        smpp=SmppConfig(
+            host=smpp.host, port=smpp.port, system_id=smpp.system_id,
+            system_type=smpp.system_type, mode=smpp.mode, window=smpp.window,
+            binds=smpp.binds, enquire_link_interval_seconds=smpp.enquire_link_interval_seconds,
+            response_timeout_seconds=smpp.response_timeout_seconds,
+            source_addr=smpp.source_addr, gsm7_coding=smpp.gsm7_coding,
+        ),
+        templates=run.templates,
+        receipt_wait_seconds=run.receipt_wait_seconds,
+        max_attempts=channel.max_attempts,
+        initial_backoff_seconds=channel.initial_backoff_seconds,
+        max_backoff_seconds=channel.max_backoff_seconds,
+        resend_unknown=channel.resend_unknown,
+        error_overrides=channel.error_overrides,
+    )
+
+
+def _redis(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(url, password=os.environ.get("HERALD_REDIS_PASSWORD") or None)
+
+
 async def run_sender(config: SenderConfig, stop: asyncio.Event | None = None) -> dict[str, Any]:
-    """Send the shard; return the figures."""
-    redis = aioredis.Redis.from_url(config.redis_url)
+    """Send the shard; return the figures (`stopped` when a signal cut it short)."""
+    redis = _redis(config.redis_url)
     smpp = config.smpp
     password = smpp_password(smpp)
     binds = [
@@ -123,25 +162,64 @@ async def run_sender(config: SenderConfig, stop: asyncio.Event | None = None) ->
             run = asyncio.create_task(sender.run())
             stopper = asyncio.create_task((stop or asyncio.Event()).wait())
             done, _ = await asyncio.wait({run, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if run not in done:
+            stopped = run not in done
+            if stopped:
                 sender.stop_reading()
                 await run
             stopper.cancel()
             sent_at = time.monotonic()
-            if config.receipt_wait_seconds and not (stop and stop.is_set()):
+            if config.receipt_wait_seconds and not stopped:
                 await sender.wait_for_receipts(config.receipt_wait_seconds)
             figures = dataclasses.asdict(run.result())
     finally:
         await redis.aclose()
+    figures["stopped"] = stopped
     figures["seconds"] = round(sent_at - started, 3)
     figures["seconds_with_receipts"] = round(time.monotonic() - started, 3)
     return figures
 
 
+STOPPED_EXIT = 143  # 128 + SIGTERM: the shard is not done; the Job must not count it
+
+
 def main(config_path: str) -> int:
+    config = SenderConfig.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
+    return serve(config)
+
+
+def campaign_main(ref: str, shard: int | None) -> int:
+    """The sender Job's pod: the run from Redis, the shard from the completion index."""
+    if shard is None:
+        index = os.environ.get("JOB_COMPLETION_INDEX")
+        if index is None:
+            raise SystemExit("herald send: no --shard and no JOB_COMPLETION_INDEX")
+        shard = int(index)
+    url = os.environ.get("HERALD_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+    async def load() -> RunConfig:
+        redis = _redis(url)
+        try:
+            run = await read_run(redis, campaign_from_ref(ref))
+        finally:
+            await redis.aclose()
+        if run.config is None:
+            raise SystemExit(f"herald send: no run of campaign {ref} in Redis")
+        return run.config
+
+    run = asyncio.run(load())
+    if shard >= run.shards:
+        raise SystemExit(f"herald send: shard {shard} of a run with {run.shards} shards")
+    return serve(sender_config(run, shard, url))
+
+
+def serve(config: SenderConfig) -> int:
+    """Run one sender until its shard is done or a signal stops it; print its figures.
+
+    Exits 0 only when the shard is done. Stopped early (a paused or cancelled campaign,
+    a drained node) it exits 143, so a Job does not count the shard as completed.
+    """
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = SenderConfig.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
 
     async def serve() -> dict[str, Any]:
         stop = asyncio.Event()
@@ -150,10 +228,11 @@ def main(config_path: str) -> int:
             loop.add_signal_handler(sig, stop.set)
         return await run_sender(config, stop)
 
+    figures: dict[str, Any] = {"stopped": True}
     with contextlib.suppress(KeyboardInterrupt):
         figures = asyncio.run(serve())
         print(json.dumps(figures), flush=True)
-    return 0
+    return STOPPED_EXIT if figures["stopped"] else 0
 
 
 if __name__ == "__main__":

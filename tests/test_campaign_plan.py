@@ -36,7 +36,8 @@ SETTINGS = PlanSettings(pods=PodSettings(image="herald:test", redis_url="redis:/
 
 
 def example(name: str) -> dict[str, Any]:
-    return yaml.safe_load((EXAMPLES / name).read_text())
+    body: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text())
+    return body
 
 
 def campaign(status: CampaignStatus | None = None, generation: int = 1, **spec: Any) -> Campaign:

@@ -81,6 +81,7 @@ def build_import_job(owner: Owner, audience: Audience, pods: PodSettings) -> dic
     """A Job with one pod that imports the audience into Redis (retried on failure)."""
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
+    env: list[dict[str, Any]] = []
     source_ref = audience.config_map_ref or audience.secret_ref
     if source_ref is not None:
         items = [{"key": source_ref.key, "path": AUDIENCE_FILE}]
@@ -89,11 +90,13 @@ def build_import_job(owner: Owner, audience: Audience, pods: PodSettings) -> dic
             if audience.config_map_ref is not None
             else {"secret": {"secretName": source_ref.name, "items": items}})})
         mounts.append({"name": "audience", "mountPath": AUDIENCE_DIR, "readOnly": True})
+        env.append({"name": "HERALD_AUDIENCE_DIR", "value": AUDIENCE_DIR})
     if audience.url is not None and audience.url.headers_secret_ref is not None:
         volumes.append({"name": "url-headers",
                         "secret": {"secretName": audience.url.headers_secret_ref.name}})
         mounts.append({"name": "url-headers", "mountPath": HEADERS_DIR, "readOnly": True})
-    container = _container(IMPORTER, ["import", "--campaign", owner.ref], pods, mounts)
+        env.append({"name": "HERALD_URL_HEADERS_DIR", "value": HEADERS_DIR})
+    container = _container(IMPORTER, ["import", "--campaign", owner.ref], pods, mounts, env)
     spec = {
         "backoffLimit": pods.import_backoff_limit,
         "template": _pod_template(owner, IMPORTER, container, volumes, pods),

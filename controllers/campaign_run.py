@@ -17,8 +17,6 @@ from crds.campaign import CampaignSpec
 from crds.channel import ChannelSpec
 from crds.template import TemplateSpec
 from sender.run_config import (
-    AUDIENCE_DIR,
-    HEADERS_DIR,
     AudienceSource,
     ChannelTarget,
     ImportSettings,
@@ -86,11 +84,11 @@ def import_settings(spec: CampaignSpec) -> ImportSettings:
                 for r in audience.inline]
         source = AudienceSource(inline=rows)
     elif audience.config_map_ref is not None or audience.secret_ref is not None:
-        source = AudienceSource(file=f"{AUDIENCE_DIR}/{AUDIENCE_FILE}")
+        source = AudienceSource(file=AUDIENCE_FILE)
     elif audience.url is not None:
         source = AudienceSource(
             url=audience.url.url,
-            headers_dir=HEADERS_DIR if audience.url.headers_secret_ref else "")
+            headers=audience.url.headers_secret_ref is not None)
     else:
         source = AudienceSource(redis_key=audience.redis_key or "")
     return ImportSettings(

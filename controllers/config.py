@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crds.template import Category
 
@@ -18,14 +18,45 @@ class OperatorConfig:
     """Namespace the operator runs in."""
     manual_review_categories: frozenset[Category]
     """Template categories that always need a TemplateApproval, whatever spec.review says."""
+    redis_url: str = "redis://herald-redis:6379/0"
+    """Herald's Redis, for the operator and (unless pod_redis_url says otherwise) its pods."""
+    redis_password: str = field(default="", repr=False)
+    pod_redis_url: str = ""
+    """The Redis URL the importer and sender pods use, if not redis_url."""
+    pod_redis_secret: str = ""
+    """Secret (key `password`) in each campaign's namespace with the Redis password."""
+    image: str = "ghcr.io/herald-sms/herald:latest"
+    """The image of the importer and sender pods (the operator's own)."""
+    retention_seconds: int = 7 * 24 * 3600
+    """A finished campaign's Redis keys are deleted this long after it finished."""
+    receipt_wait_seconds: float = 10.0
+    """How long a sender waits for receipts after its last submit."""
+    channel_recheck_seconds: float = 300.0
+    """How often a Channel's Secret and bind are checked again."""
+    stall_seconds: int = 300
+    degraded_failure_percent: int = 20
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
+        env = os.environ.get
         return cls(
-            namespace=os.environ.get("HERALD_NAMESPACE", "herald"),
+            namespace=env("HERALD_NAMESPACE", "herald"),
             manual_review_categories=parse_categories(
-                os.environ.get("HERALD_MANUAL_REVIEW_CATEGORIES", "")
+                env("HERALD_MANUAL_REVIEW_CATEGORIES", "")
             ),
+            redis_url=env("HERALD_REDIS_URL", cls.redis_url),
+            redis_password=env("HERALD_REDIS_PASSWORD", ""),
+            pod_redis_url=env("HERALD_POD_REDIS_URL", ""),
+            pod_redis_secret=env("HERALD_POD_REDIS_SECRET", ""),
+            image=env("HERALD_IMAGE", cls.image),
+            retention_seconds=int(env("HERALD_RETENTION_SECONDS", cls.retention_seconds)),
+            receipt_wait_seconds=float(env("HERALD_RECEIPT_WAIT_SECONDS",
+                                           cls.receipt_wait_seconds)),
+            channel_recheck_seconds=float(env("HERALD_CHANNEL_RECHECK_SECONDS",
+                                              cls.channel_recheck_seconds)),
+            stall_seconds=int(env("HERALD_STALL_SECONDS", cls.stall_seconds)),
+            degraded_failure_percent=int(env("HERALD_DEGRADED_FAILURE_PERCENT",
+                                             cls.degraded_failure_percent)),
         )
 
 
@@ -40,3 +71,4 @@ def parse_categories(text: str) -> frozenset[Category]:
 
 
 CONFIG = OperatorConfig.from_env()
+"""Read at import; `herald operator` and the harness set the environment before."""

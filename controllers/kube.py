@@ -57,3 +57,37 @@ class Kube:
             self._custom.patch_namespaced_custom_object_status,
             GROUP, VERSION, namespace, plural, name, {"status": status_patch},
         )
+
+
+class CoreKube:
+    """Jobs, Secrets and Deployments: the built-in kinds Herald's controllers touch."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._batch = kubernetes.client.BatchV1Api(api_client)
+        self._core = kubernetes.client.CoreV1Api(api_client)
+
+    async def create_job(self, body: dict[str, Any]) -> bool:
+        """Create the Job unless it exists; True if this call created it."""
+        try:
+            await asyncio.to_thread(
+                self._batch.create_namespaced_job,  # the client takes plain dicts too
+                body["metadata"]["namespace"], body)  # type: ignore[arg-type]
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    async def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        await asyncio.to_thread(self._batch.patch_namespaced_job, name, namespace, patch)
+
+    async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The Secret's data (base64 values, as the API gives them), or None if absent."""
+        try:
+            secret: Any = await asyncio.to_thread(
+                self._core.read_namespaced_secret, name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(secret.data or {})

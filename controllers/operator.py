@@ -7,14 +7,18 @@ handlers of every kind.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import kopf
+import redis.asyncio as aioredis
 
+import controllers.campaign
+import controllers.channel
 import controllers.template  # noqa: F401  (registers the Template handlers)
-from controllers.config import SENSITIVE_WORDS_LABEL
-from controllers.kube import Kube, load_client_config
+from controllers.campaign import plan_settings
+from controllers.config import SENSITIVE_WORDS_LABEL, OperatorConfig
+from controllers.kube import CoreKube, Kube, load_client_config
 from crds.base import GROUP
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -26,12 +30,33 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # whose it is and Argo CD ignores it along with the rest of our metadata.
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    # kopf keeps a copy of the spec it last handled in an annotation; a Campaign's
+    # audience may list phone numbers, which have no business in annotations.
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
+        prefix=GROUP, key="last-handled-configuration", ignored_fields=["spec.audience"]
     )
     # Only labelled ConfigMaps matter; without this kopf would list and watch every
     # ConfigMap in the cluster and filter on its side.
     settings.watching.label_selectors["configmaps"] = f"{SENSITIVE_WORDS_LABEL}=true"
-    memo.kube = Kube(load_client_config())
-    # One lock per template serialises its reviews (see controllers.template).
+    # Likewise only Herald's own Jobs.
+    settings.watching.label_selectors["jobs"] = "app.kubernetes.io/managed-by=herald-operator"
+    # The harness may hand a config in through the memo; a pod reads its environment.
+    config = memo.get("config") or OperatorConfig.from_env()
+    memo.config = config
+    memo.plan_settings = plan_settings(config)
+    api_client = load_client_config()
+    memo.kube = Kube(api_client)
+    memo.core = CoreKube(api_client)
+    memo.redis = aioredis.Redis.from_url(config.redis_url,
+                                         password=config.redis_password or None)
+    # One lock per template (channel) serialises its reconciles (see their modules).
     memo.template_locks = defaultdict(asyncio.Lock)
+    memo.channel_locks = defaultdict(asyncio.Lock)
+    memo.channel_checked = {}
+    memo.campaign_samples = {}
+    memo.status_writes = Counter()
+
+
+@kopf.on.cleanup()
+async def close_clients(memo: kopf.Memo, **_: Any) -> None:
+    await memo.redis.aclose()

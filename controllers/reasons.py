@@ -43,3 +43,10 @@ DELIVERING_WELL = "FailureRatioNormal"
 NOT_STALLED = "NotStalled"
 EDIT_NOT_APPLIED = "EditNotApplied"
 RUN_RESET = "StaleRunReset"
+
+# Channel: why it is (not) Ready.
+SECRET_NOT_FOUND = "SecretNotFound"
+SECRET_KEY_MISSING = "SecretKeyMissing"
+PASSWORD_TOO_LONG = "PasswordTooLong"
+BOUND = "Bound"
+CHANNEL_IN_USE = "ChannelInUse"

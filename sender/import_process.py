@@ -28,7 +28,7 @@ import redis.asyncio as aioredis
 
 from sender.audience_csv import CsvHeaderError, aiter_csv_rows, iter_csv_rows
 from sender.redis_keys import campaign_from_ref
-from sender.run_config import AudienceSource, ImportSettings
+from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, AudienceSource, ImportSettings
 from sender.run_store import clear_import_error, read_run, record_import_error
 from sender.shard_import import ImportConflict, import_audience
 
@@ -129,9 +129,11 @@ def source_rows(
     if source.inline is not None:
         return iter(source.inline)
     if source.file:
-        return file_rows(source.file)
+        directory = os.environ.get("HERALD_AUDIENCE_DIR", AUDIENCE_DIR)
+        return file_rows(str(Path(directory) / Path(source.file).name))
     if source.url:
-        return url_rows(source.url, source.headers_dir)
+        headers = os.environ.get("HERALD_URL_HEADERS_DIR", HEADERS_DIR) if source.headers else ""
+        return url_rows(source.url, headers)
     return redis_rows(redis, source.redis_key, settings.columns.phone)
 
 

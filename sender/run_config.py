@@ -22,9 +22,11 @@ from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
 from crds.template import TemplateSpec
 
 AUDIENCE_DIR = "/var/run/herald/audience"
-"""Where the importer pod finds a ConfigMap's or Secret's audience file."""
+"""Where the importer pod finds a ConfigMap's or Secret's audience file (the Job also
+says so in HERALD_AUDIENCE_DIR, which is what the importer reads)."""
 HEADERS_DIR = "/var/run/herald/url-headers"
-"""Where the importer pod finds the HTTP headers Secret of a URL audience, a file a key."""
+"""Where the importer pod finds the HTTP headers Secret of a URL audience, a file a key
+(also in HERALD_URL_HEADERS_DIR)."""
 
 
 class ObjectRef(BaseModel):
@@ -38,11 +40,12 @@ class AudienceSource(BaseModel):
     inline: list[dict[str, str]] | None = None
     """Rows written into the Campaign, keyed like CSV columns."""
     file: str = ""
-    """A CSV file mounted into the importer pod (a ConfigMap or Secret key)."""
+    """Name of a CSV file in the importer pod's audience directory (a ConfigMap or Secret
+    key mounted there)."""
     url: str = ""
     """A CSV over HTTP(S)."""
-    headers_dir: str = ""
-    """Directory of files whose names and contents are HTTP headers for `url`."""
+    headers: bool = False
+    """Send the files of the pod's URL-headers directory as HTTP headers with `url`."""
     redis_key: str = ""
     """A Redis list, set or stream of numbers."""
 

@@ -70,6 +70,7 @@ The pure parts live beside it:
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import re
 import uuid
@@ -327,6 +328,11 @@ class HeraldEmulator(kmock.KubernetesEmulator):
                 self._schemas.pop(resource, None)
 
     def _conform(self, request: kmock.Request, obj: Body) -> Body:
+        if obj.get('kind') == 'Secret' and isinstance(obj.get('stringData'), dict):
+            # As the API server does: stringData is write-only, merged into data (base64).
+            encoded = {k: base64.b64encode(str(v).encode()).decode()
+                       for k, v in obj.pop('stringData').items()}
+            obj['data'] = {**(obj.get('data') or {}), **encoded}
         schema = self._schemas.get(request.resource)  # type: ignore[arg-type]
         return conform(schema, obj, root=True) if schema else obj
 

@@ -1,0 +1,217 @@
+"""kopf handlers for Campaign: observe, plan (controllers.campaign_plan), apply.
+
+One timer per campaign, every second, runs the whole reconcile: it reads what kopf's
+indexes hold (templates, channels, the campaign's Jobs) and the run in Redis (one
+round trip), plans, applies what the plan says (create-if-absent, patches), and writes
+status only when it differs. That bounds status writes to one per second per
+campaign, whatever the send rate; counters fold from Redis, never per message. It is
+level-based, so an operator restart simply carries on: the run is in Redis and the
+Jobs in the API, nothing is re-imported or resent.
+
+The timer puts kopf's finalizer on every Campaign; the delete handler uses it to
+remove the campaign's Redis keys (its Jobs go with it by their ownerReferences).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from controllers.campaign_jobs import (
+    COMPONENT_LABEL,
+    IMPORTER,
+    SENDER,
+    Owner,
+    PodSettings,
+    import_job_name,
+    sender_job_name,
+)
+from controllers.campaign_plan import (
+    CampaignPlan,
+    CampaignWorld,
+    JobSeen,
+    PlanSettings,
+    RunSeen,
+    TemplateSeen,
+    plan_campaign,
+)
+from controllers.campaign_run import template_names
+from controllers.campaign_stats import Sample, sent
+from controllers.channel import ChannelIndex
+from controllers.config import OperatorConfig
+from controllers.status import merge_patch_diff
+from controllers.template import post_events
+from crds.base import GROUP, VERSION, ConditionStatus, find_condition
+from crds.campaign import Campaign
+from crds.template import Template
+from sender.redis_keys import CampaignKeys
+from sender.run_store import cancel_remaining, delete_run, read_run, write_run
+
+logger = logging.getLogger(__name__)
+
+CAMPAIGNS = (GROUP, VERSION, Campaign.PLURAL)
+FOLD_INTERVAL = 1.0  # seconds: at most one status write per campaign per interval
+
+TemplateIndex = kopf.Index[tuple[str, str], TemplateSeen]
+JobIndex = kopf.Index[tuple[str, str, str], JobSeen]
+
+
+@kopf.index(GROUP, VERSION, Template.PLURAL)
+def templates_seen(
+    namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], TemplateSeen] | None:
+    """(namespace, name) -> the template's spec and whether it may be sent now."""
+    try:
+        template = Template.model_validate(body)
+    except ValueError:
+        return None
+    ready = find_condition(template.status.conditions, "Ready")
+    approved = (ready is not None and ready.status == ConditionStatus.TRUE
+                and template.status.observed_generation == template.metadata.generation
+                and template.status.content_hash == template.spec.content_hash())
+    return {(namespace or "", name): TemplateSeen(
+        spec=template.spec, approved=approved,
+        reason=ready.reason if ready is not None else "NotReviewed")}
+
+
+@kopf.index("batch", "v1", "jobs", labels={"app.kubernetes.io/managed-by": "herald-operator"})
+def campaign_jobs(
+    namespace: str | None, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[tuple[str, str, str], JobSeen]:
+    """(namespace, campaign, importer|sender) -> the Job as last seen."""
+    owners = [o for o in meta.get("ownerReferences", []) if o.get("kind") == "Campaign"]
+    component = meta.get("labels", {}).get(COMPONENT_LABEL, "")
+    if not owners or component not in (IMPORTER, SENDER):
+        return {}
+    conditions = {c.get("type"): c for c in status.get("conditions", [])
+                  if c.get("status") == "True"}
+    failed = conditions.get("Failed")
+    return {(namespace or "", owners[0]["name"], component): JobSeen(
+        suspended=bool(spec.get("suspend")),
+        parallelism=spec.get("parallelism"),
+        active=int(status.get("active") or 0),
+        complete="Complete" in conditions,
+        failed=failed is not None,
+        message=str(failed.get("message", "")) if failed else "",
+    )}
+
+
+def plan_settings(config: OperatorConfig) -> PlanSettings:
+    return PlanSettings(
+        pods=PodSettings(image=config.image, redis_url=config.pod_redis_url or config.redis_url,
+                         redis_password_secret=config.pod_redis_secret),
+        degraded_failure_percent=config.degraded_failure_percent,
+        stall_seconds=config.stall_seconds,
+        retention_seconds=config.retention_seconds,
+        receipt_wait_seconds=config.receipt_wait_seconds,
+    )
+
+
+async def observe_campaign(
+    campaign: Campaign, memo: Any, templates: TemplateIndex, channels: ChannelIndex,
+    jobs: JobIndex, now: datetime,
+) -> CampaignWorld:
+    """Everything the plan needs: indexes (no API calls) and one Redis round trip."""
+    namespace, name = campaign.metadata.namespace or "", campaign.metadata.name
+
+    def one(index: Any, key: Any) -> Any:
+        found = list(index.get(key, ()))
+        return found[0] if found else None
+
+    template_seen = {t: seen for t in set(template_names(campaign.spec).values())
+                     if (seen := one(templates, (namespace, t))) is not None}
+    channel_seen = {c.name: seen for c in campaign.spec.channels
+                    if (seen := one(channels, (namespace, c.name))) is not None}
+    state = await read_run(memo.redis, CampaignKeys(namespace, name))
+    run = None
+    if state.config is not None:
+        run = RunSeen(config=state.config, counters=state.counters, fields=state.fields,
+                      import_done=state.import_done, import_error=state.import_error,
+                      cancel_done=state.cancel_done)
+    previous, last_progress = memo.campaign_samples.get((namespace, name), (None, None))
+    return CampaignWorld(
+        now=now, templates=template_seen, channels=channel_seen, run=run,
+        import_job=one(jobs, (namespace, name, IMPORTER)),
+        sender_job=one(jobs, (namespace, name, SENDER)),
+        previous=previous, last_progress=last_progress,
+    )
+
+
+async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: CampaignWorld,
+                              memo: Any) -> None:
+    """Do what the plan says, in an order that survives a crash between any two steps."""
+    namespace, name = campaign.metadata.namespace or "", campaign.metadata.name
+    keys = CampaignKeys(namespace, name)
+    if plan.reset_run and world.run is not None:
+        await delete_run(memo.redis, keys, world.run.config.shards)
+    if plan.write_run is not None:  # before the Jobs that read it
+        await write_run(memo.redis, plan.write_run)
+    for child in plan.create:
+        if await memo.core.create_job(child):
+            logger.info("created Job %s/%s", namespace, child["metadata"]["name"])
+    owner = Owner(namespace, name, campaign.metadata.uid or "")
+    if plan.suspend_import:
+        await memo.core.patch_job(namespace, import_job_name(owner), {"spec": {"suspend": True}})
+    sender_patch = _sender_patch(plan)
+    if sender_patch:
+        await memo.core.patch_job(namespace, sender_job_name(owner), sender_patch)
+    if plan.cancel_remaining and world.run is not None:
+        count = await cancel_remaining(memo.redis, keys, world.run.config.shards)
+        logger.info("campaign %s/%s: %d messages counted cancelled", namespace, name, count)
+    if plan.delete_run and world.run is not None:
+        await delete_run(memo.redis, keys, world.run.config.shards)
+
+
+def _sender_patch(plan: CampaignPlan) -> dict[str, Any] | None:
+    spec: dict[str, Any] = {}
+    if plan.sender_suspend is not None:
+        spec["suspend"] = plan.sender_suspend
+    if plan.sender_parallelism is not None:
+        spec["parallelism"] = plan.sender_parallelism
+    return {"spec": spec} if spec else None
+
+
+def remember_sample(memo: Any, key: tuple[str, str], world: CampaignWorld) -> None:
+    """Keep this fold's sent count for the next fold's rate and the stall check."""
+    if world.run is None:
+        return
+    count = sent(world.run.counters)
+    previous, last_progress = memo.campaign_samples.get(key, (None, None))
+    if previous is None or count != previous.sent or last_progress is None:
+        last_progress = world.now
+    memo.campaign_samples[key] = (Sample(world.now, count), last_progress)
+
+
+@kopf.timer(*CAMPAIGNS, id="reconcile", interval=FOLD_INTERVAL)  # type: ignore[arg-type]
+async def reconcile_campaign(
+    body: kopf.Body, memo: Any, templates_seen: TemplateIndex, channels_seen: ChannelIndex,
+    campaign_jobs: JobIndex, **_: Any,
+) -> None:
+    if body.get("metadata", {}).get("deletionTimestamp"):
+        return
+    campaign = Campaign.model_validate(body)
+    now = datetime.now(UTC)
+    world = await observe_campaign(campaign, memo, templates_seen, channels_seen,
+                                   campaign_jobs, now)
+    plan = plan_campaign(campaign, world, memo.plan_settings)
+    await apply_campaign_plan(campaign, plan, world, memo)
+    patch = merge_patch_diff(dict(body.get("status") or {}), plan.status.to_api())
+    if patch:
+        await memo.kube.patch_status(Campaign.PLURAL, campaign.metadata.namespace or "",
+                                     campaign.metadata.name, patch)
+        memo.status_writes[(campaign.metadata.namespace, campaign.metadata.name)] += 1
+    post_events(body, plan.events)
+    remember_sample(memo, (campaign.metadata.namespace or "", campaign.metadata.name), world)
+
+
+@kopf.on.delete(*CAMPAIGNS, id="forget-run")
+async def forget_campaign(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+    """The Campaign is going: delete its run from Redis (its Jobs go by ownerReferences)."""
+    keys = CampaignKeys(namespace or "", name)
+    state = await read_run(memo.redis, keys)
+    if state.config is not None:
+        await delete_run(memo.redis, keys, state.config.shards)
+    memo.campaign_samples.pop((namespace or "", name), None)

@@ -1,0 +1,148 @@
+"""kopf handlers for Channel: resolve the password Secret, check a bind, write status.
+
+Create, update, resume and a timer (every HERALD_CHANNEL_RECHECK_SECONDS) run one
+reconcile under a per-channel lock, so a carrier that comes back or a Secret that is
+fixed turns the channel Ready without anyone touching it. The decision is
+`channel_plan.plan_channel`. Deleting a Channel waits while campaigns that have not
+finished still use it, and says so in its status.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from controllers import reasons
+from controllers.campaign_plan import ChannelSeen
+from controllers.channel_plan import ChannelWorld, SecretSeen, plan_channel, secret_problem
+from controllers.status import merge_patch_diff
+from controllers.template import post_events
+from crds.base import GROUP, VERSION, ConditionStatus, find_condition
+from crds.campaign import CampaignPhase
+from crds.channel import Channel, ChannelSpec
+from sender.smpp_bind import BindSettings
+from sender.smpp_probe import probe_bind
+
+CHANNELS = (GROUP, VERSION, Channel.PLURAL)
+NOT_READY_RECHECK_SECONDS = 30.0
+CAMPAIGNS = (GROUP, VERSION, "campaigns")
+ACTIVE = {None, CampaignPhase.PENDING, CampaignPhase.SCHEDULED, CampaignPhase.IMPORTING,
+          CampaignPhase.RUNNING, CampaignPhase.PAUSED}
+
+ChannelIndex = kopf.Index[tuple[str, str], ChannelSeen]
+
+
+@kopf.index(*CHANNELS)
+def channels_seen(
+    namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], ChannelSeen] | None:
+    """(namespace, name) -> the channel's spec and readiness, for campaigns."""
+    try:
+        channel = Channel.model_validate(body)
+    except ValueError:
+        return None  # not valid against the models: campaigns see it as missing
+    ready = find_condition(channel.status.conditions, "Ready")
+    return {(namespace or "", name): ChannelSeen(
+        spec=channel.spec,
+        ready=ready is not None and ready.status == ConditionStatus.TRUE
+        and ready.observed_generation == channel.metadata.generation,
+        reason=ready.reason if ready else "NotChecked",
+        message=ready.message if ready else "the operator has not checked it yet",
+    )}
+
+
+@kopf.index(*CAMPAIGNS)
+def campaigns_by_channel(
+    namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[tuple[str, str], str]:
+    """(namespace, channel) -> names of campaigns that have not finished and list it."""
+    phase = status.get("phase")
+    if phase not in ACTIVE:
+        return {}
+    return {(namespace or "", str(c.get("name"))): name for c in spec.get("channels", [])}
+
+
+def read_password(data: dict[str, str] | None, key: str) -> tuple[SecretSeen, str]:
+    if data is None:
+        return SecretSeen(found=False), ""
+    if key not in data:
+        return SecretSeen(found=True), ""
+    try:
+        password = base64.b64decode(data[key]).decode("utf-8").strip()
+    except (binascii.Error, UnicodeDecodeError):
+        return SecretSeen(found=True), ""
+    return SecretSeen(found=True, has_key=True, password_length=len(password)), password
+
+
+def bind_settings(spec: ChannelSpec, password: str) -> BindSettings:
+    smpp = spec.smpp
+    return BindSettings(host=smpp.host, port=smpp.port, system_id=smpp.system_id,
+                        password=password, system_type=smpp.system_type,
+                        mode=smpp.bind_mode.value, connect_timeout=10.0,
+                        response_timeout=min(smpp.response_timeout_seconds, 10))
+
+
+async def reconcile_channel_now(namespace: str, name: str, memo: Any) -> None:
+    async with memo.channel_locks[(namespace, name)]:
+        memo.channel_checked[(namespace, name)] = time.monotonic()
+        body = await memo.kube.get(Channel.PLURAL, namespace, name)
+        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+            return
+        channel = Channel.model_validate(body)
+        ref = channel.spec.smpp.password_secret_ref
+        seen, password = read_password(await memo.core.secret_data(namespace, ref.name),
+                                        ref.key)
+        probe = None
+        if secret_problem(channel.spec, seen) is None:
+            probe = await probe_bind(bind_settings(channel.spec, password))
+        decision = plan_channel(channel.spec, channel.metadata.generation, channel.status,
+                                ChannelWorld(now=datetime.now(UTC), secret=seen, probe=probe))
+        patch = merge_patch_diff(dict(body.get("status") or {}), decision.status.to_api())
+        if patch:
+            await memo.kube.patch_status(Channel.PLURAL, namespace, name, patch)
+        post_events(body, decision.events)
+
+
+@kopf.on.resume(*CHANNELS, id="check-on-resume")
+@kopf.on.create(*CHANNELS, id="check-on-create")
+@kopf.on.update(*CHANNELS, id="check-on-update", field="spec")
+async def reconcile_channel(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+    await reconcile_channel_now(namespace or "", name, memo)
+
+
+@kopf.timer(*CHANNELS, id="recheck", interval=5.0, initial_delay=5.0)
+async def recheck_channel(
+    namespace: str | None, name: str, status: kopf.Status, memo: Any, **_: Any
+) -> None:
+    """Check again every HERALD_CHANNEL_RECHECK_SECONDS; a channel that is not Ready,
+    every 30 seconds at most, so a fixed Secret or a carrier back up shows soon."""
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions", []))
+    interval = memo.config.channel_recheck_seconds
+    if not ready:
+        interval = min(interval, NOT_READY_RECHECK_SECONDS)
+    last = memo.channel_checked.get((namespace or "", name), 0.0)
+    if time.monotonic() - last >= interval:
+        await reconcile_channel_now(namespace or "", name, memo)
+
+
+@kopf.on.delete(*CHANNELS, id="wait-for-campaigns")  # type: ignore[arg-type]
+async def release_channel(
+    namespace: str | None, name: str, body: kopf.Body, memo: Any,
+    campaigns_by_channel: kopf.Index[tuple[str, str], str], **_: Any,
+) -> None:
+    """Hold the deletion while unfinished campaigns list this channel."""
+    users = sorted(set(campaigns_by_channel.get((namespace or "", name), ())))
+    if users:
+        message = (f"deletion waits for campaigns that use this channel: {', '.join(users)};"
+                   " cancel or finish them")
+        await memo.kube.patch_status(Channel.PLURAL, namespace or "", name,
+                                     {"message": message[:256]})
+        kopf.event(body, type="Warning", reason=reasons.CHANNEL_IN_USE, message=message)
+        raise kopf.TemporaryError(message, delay=10)
+    memo.channel_checked.pop((namespace or "", name), None)

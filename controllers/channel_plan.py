@@ -1,0 +1,100 @@
+"""Channel decisions: from (spec, status, what was observed) to status and Events.
+
+Pure: no kopf, kubernetes or redis. The handler resolves the password Secret, binds
+once to the SMSC when the Secret is good (sender.smpp_probe), and applies what this
+module decides. A missing Secret, a missing key or a refused bind is a Ready=False
+condition with its reason and one Event, never an exception: the handler retries on
+its timer, so a fixed Secret or a carrier back up turns the channel Ready by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from controllers import reasons
+from controllers.events import Event
+from crds.base import Condition, ConditionStatus, find_condition, set_condition
+from crds.channel import (
+    BindStatus,
+    ChannelError,
+    ChannelSpec,
+    ChannelStatus,
+    DeliveryGuarantee,
+)
+from sender.smpp_probe import ProbeResult
+
+SMPP_PASSWORD_MAX = 8  # SMPP 3.4 section 4.1.1: password is C-Octet String of 9 with the NUL
+
+
+@dataclass(frozen=True)
+class SecretSeen:
+    found: bool
+    has_key: bool = False
+    password_length: int = 0
+
+
+@dataclass(frozen=True)
+class ChannelWorld:
+    now: datetime
+    secret: SecretSeen
+    probe: ProbeResult | None = None
+    """The bind check; None when the Secret did not allow one."""
+
+
+@dataclass(frozen=True)
+class ChannelDecision:
+    status: ChannelStatus
+    events: tuple[Event, ...]
+
+
+def secret_problem(spec: ChannelSpec, secret: SecretSeen) -> tuple[str, str] | None:
+    """(reason, message) when the password cannot be taken from the Secret."""
+    ref = spec.smpp.password_secret_ref
+    if not secret.found:
+        return reasons.SECRET_NOT_FOUND, f"Secret {ref.name} not found"
+    if not secret.has_key:
+        return reasons.SECRET_KEY_MISSING, f"Secret {ref.name} has no key {ref.key!r}"
+    if secret.password_length > SMPP_PASSWORD_MAX:
+        return reasons.PASSWORD_TOO_LONG, (
+            f"the password in Secret {ref.name} key {ref.key!r} has {secret.password_length}"
+            f" characters; SMPP 3.4 allows {SMPP_PASSWORD_MAX}")
+    return None
+
+
+def plan_channel(
+    spec: ChannelSpec, generation: int | None, old: ChannelStatus, world: ChannelWorld
+) -> ChannelDecision:
+    problem = secret_problem(spec, world.secret)
+    if problem is None and world.probe is not None:
+        problem = None if world.probe.ok else (world.probe.reason, world.probe.message)
+    new = old.model_copy(deep=True)
+    new.observed_generation = generation
+    new.delivery_guarantee = (DeliveryGuarantee.AT_LEAST_ONCE if spec.retry.resend_unknown
+                              else DeliveryGuarantee.AT_MOST_ONCE)
+    if problem is None:
+        reason = reasons.BOUND
+        message = world.probe.message if world.probe else "Secret resolved"
+        binds = old.binds or BindStatus()
+        new.binds = binds.model_copy(update={"last_bind_time": world.now})
+    else:
+        reason, message = problem
+        new.last_error = ChannelError(reason=reason, message=message, time=world.now)
+    new.message = message[:256]
+    ready = Condition(type="Ready", status=ConditionStatus.TRUE if problem is None
+                      else ConditionStatus.FALSE, observed_generation=generation,
+                      last_transition_time=world.now, reason=reason, message=message)
+    if problem is None and old.binds and old.binds.last_bind_time and _same(old, ready):
+        new.binds = old.binds  # a successful recheck changes nothing worth a write
+    new.conditions = set_condition(old.conditions, ready)
+    events: tuple[Event, ...] = ()
+    if not _same(old, ready):
+        events = (Event("Normal", reason, message) if problem is None
+                  else Event("Warning", reason, message),)
+    return ChannelDecision(new, events)
+
+
+def _same(old: ChannelStatus, ready: Condition) -> bool:
+    was = find_condition(old.conditions, "Ready")
+    return was is not None and (was.status, was.reason, was.message) == (
+        ready.status, ready.reason, ready.message)

@@ -187,6 +187,7 @@ class RateLimiter:
         self._share_at = clock()
         self._decreased_at = -math.inf
         self._pace_tat = -math.inf
+        self._refill_lock = asyncio.Lock()
 
     # -- the sender's side -------------------------------------------------------------
 
@@ -200,8 +201,18 @@ class RateLimiter:
             taken = self._take(now, n)
             if taken:
                 return taken
-            if not await self._refill(now):
+            if not await self._refill_once(now):
                 await asyncio.sleep(max(0.0002, self._wake_at(now) - now))
+
+    async def _refill_once(self, now: float) -> bool:
+        """Refill, one task at a time: a sender with several binds acquires from each
+        bind's task, and two refills interleaving over one budget would pair the same
+        campaign slots twice. A task that finds a refill under way waits for it."""
+        if self._refill_lock.locked():
+            async with self._refill_lock:
+                return True
+        async with self._refill_lock:
+            return await self._refill(now)
 
     def slow_down(self) -> None:
         """The SMSC throttled us: halve this process's share (once per `hold`)."""
@@ -305,9 +316,13 @@ class RateLimiter:
             now, called = self._clock(), True
         due = bool(budget.pending) and budget.pending[0] <= now
         if due and now >= self._next_call[self.channel.key]:
-            got = await self._call(self.channel, _count_until(budget.pending,
-                                                              now + self.pair_window))
-            budget.ready.extend(max(budget.pending.popleft(), slot) for slot in got)
+            # Take the campaign slots out before the await: another bind's task may
+            # expire or take from `pending` meanwhile.
+            count = _count_until(budget.pending, now + self.pair_window)
+            taken = [budget.pending.popleft() for _ in range(count)]
+            got = await self._call(self.channel, count)
+            budget.ready.extend(max(mine, slot) for mine, slot in zip(taken, got, strict=False))
+            budget.pending.extendleft(reversed(taken[len(got):]))  # unmatched: back in front
             called = True
         return called
 

@@ -213,6 +213,23 @@ async def test_campaign_cap_and_channel_limit(redis, channel_rate, campaign_rate
     assert set(await redis.keys("herald:*")) <= {channel.key.encode(), campaign.key.encode()}
 
 
+async def test_one_limiter_shared_by_several_binds(redis):
+    """A sender acquires from one task per bind; their refills must not interleave (two
+    tasks once paired the same campaign slots and popped an empty deque)."""
+    channel = channel_bucket("default", "carrier-a", 2000, burst=100)
+    campaign = campaign_bucket("shop", "spring-sale", 1000, burst=1)
+    limiter = RateLimiter(redis, channel, campaign=campaign)
+    counts = {"bind-0": 0, "bind-1": 0, "bind-2": 0}
+    start = await server_us(redis)
+    await asyncio.gather(*(use(limiter, counts, name, 450) for name in counts))
+    elapsed = (await server_us(redis) - start) / US
+    assert sum(counts.values()) >= 450
+    assert sum(counts.values()) <= campaign.burst + campaign.rate * elapsed + 1
+    stats = limiter.stats
+    assert stats.campaign_granted == stats.granted + len(limiter._budget.pending) \
+        + stats.campaign_expired
+
+
 async def test_throttled_sender_slows_down_and_yields_to_its_peers(redis_server, redis):
     bucket = channel_bucket("default", "carrier-a", rate=2000, burst=1)
     clients = [aioredis.Redis.from_url(redis_server.url) for _ in range(2)]

@@ -1,40 +1,46 @@
 """`herald demo`: Herald's main job on embedded defaults, no cluster needed.
 
-It starts a local Kubernetes API (herald.localkube), runs the real operator against
-it, applies the manifests in examples/ as `kubectl apply` would, and shows what a
-user of a real cluster would see: the templates reviewed, a manual template waiting
-for its approval and approved once the approval is applied, and the Events. Then it
-sends the example Campaign (herald.demo_send): 10,000 generated recipients imported
-into Redis and sent by the sender engine over SMPP to the simulator, on loopback.
-
-The operator reviews templates; the Campaign and Channel controllers (which will
-run the import and sender Jobs themselves) come with the operator issue, so here
-the demo plays their part with the same code the Jobs will run.
+It starts everything on loopback (herald.local_stack): a local Kubernetes API, a
+redis-server, the SMPP simulator, a local Job runner that runs Jobs' pods as
+processes, and the real operator. It applies the manifests in examples/ as `kubectl
+apply` would and shows what a user of a real cluster would see: the templates
+reviewed, a manual template approved once its approval is applied, then the example
+Campaign with a 10,000-row ConfigMap audience going through the operator, the
+importer Job, the Indexed sender Job (two pods), Redis and the simulator to
+Completed, and the Campaign as `kubectl get campaign -o yaml` shows it.
+`herald demo -o json` prints only that final Campaign.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
+import csv
+import io
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as aioredis
 import yaml
 
-from crds.campaign import Campaign, Counters
-from crds.channel import Channel
-from crds.generate import committed_crds
-from crds.template import Template, TemplateSpec
-from herald.demo_send import RECIPIENTS, progress_line, send_campaign, summary
-from herald.localkube import KubeClient, running_emulator, running_operator, wait_for
+from herald.local_stack import Stack, running_stack
+from herald.localkube import KubeClient, wait_for
+from sender.demo_audience import demo_opt_outs, demo_rows
+from sender.redis_keys import OPT_OUT_SET
+from sender.simulator_config import SimulatorConfig
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TEMPLATES = ("sms.herald.dev/v1alpha1", "templates")
 NAMESPACE = "default"
 TIMEOUT = 30.0
+CAMPAIGN_TIMEOUT = 180.0
+RECIPIENTS = 10_000
+# Outcomes a real carrier might report, so the counters show more than "delivered".
+SIMULATED_OUTCOMES = {"delivered": 0.95, "undeliverable": 0.03, "expired": 0.015,
+                      "rejected": 0.005}
 
 
 def load_manifests(directory: Path) -> list[dict[str, Any]]:
@@ -98,19 +104,28 @@ async def wait_events(kube: KubeClient, obj: dict[str, Any]) -> list[dict[str, A
     return events
 
 
-async def run(say: Narrator) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run the demo; return the templates as the API holds them, and the send's status."""
-    crd_manifests = committed_crds()
+async def run(say: Narrator) -> dict[str, Any]:
+    """Run the demo; return the final Campaign as the API holds it."""
     examples = load_manifests(EXAMPLES)
     approvals = [d for d in examples if d["kind"] == "TemplateApproval"]
-    first = [d for d in examples if d["kind"] != "TemplateApproval"]
+    campaign_doc = next(d for d in examples if d["kind"] == "Campaign")
+    first = [d for d in examples if d["kind"] not in ("TemplateApproval", "Campaign")]
 
-    say("Starting a local Kubernetes API and Herald's operator ...")
-    async with running_emulator(crd_manifests) as cluster, \
-            running_operator(cluster.kubeconfig, modules=["controllers.operator"]):
-        kube = cluster.client
-        say(f"$ kubectl apply -f {EXAMPLES.name}/   (all but the approval)")
+    say("Starting a local Kubernetes API, redis-server, the SMPP simulator, a local Job"
+        " runner and Herald's operator ...")
+    simulator = SimulatorConfig(port=0, receipt_delay_ms=20, seed=7, outcomes=SIMULATED_OUTCOMES)
+    async with running_stack(simulator=simulator) as stack:
+        kube = stack.kube
+        redis = aioredis.Redis.from_url(stack.redis.url)
+        try:  # numbers that replied STOP to earlier campaigns
+            await redis.sadd(OPT_OUT_SET, *demo_opt_outs(RECIPIENTS))
+        finally:
+            await redis.aclose()
+        say(f"$ kubectl apply -f {EXAMPLES.name}/   (all but the approval and the campaign;"
+            f" the channel pointed at the simulator on 127.0.0.1:{stack.simulator.port})")
         for doc in first:
+            if doc["kind"] == "Channel":
+                doc["spec"]["smpp"] |= {"host": "127.0.0.1", "port": stack.simulator.port}
             await kube.create(doc)
             say(f"{doc['kind'].lower()}.{doc['apiVersion'].split('/')[0]}/"
                 f"{doc['metadata']['name']} created".replace(".v1/", "/"))
@@ -119,7 +134,6 @@ async def run(say: Narrator) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         templates = [await wait_reviewed(kube, name) for name in names]
         say("\n$ kubectl get templates")
         say(table(templates))
-
         for approval in approvals:
             target = approval["spec"]["templateName"]
             say(f"\n$ kubectl apply -f {EXAMPLES.name}/templateapproval.yaml   "
@@ -127,76 +141,119 @@ async def run(say: Narrator) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             await kube.create(approval)
             say(f"templateapproval.sms.herald.dev/{approval['metadata']['name']} created")
             await wait_reviewed(kube, target, reason="ManuallyApproved")
-
         templates = [await wait_reviewed(kube, name) for name in names]
         say("\n$ kubectl get templates")
         say(table(templates))
-
         say("\n$ kubectl get events --field-selector involvedObject.kind=Template")
         for t in templates:
             for e in await wait_events(kube, t):
                 say(f"{e['type']:<8} {e['reason']:<18} template/{t['metadata']['name']}: "
                     f"{e['message']}")
-
-        sent = await send_example_campaign(kube, examples, say)
-        return templates, sent
+        return await run_campaign(stack, campaign_doc, say)
 
 
-async def send_example_campaign(
-    kube: KubeClient, examples: list[dict[str, Any]], say: Narrator
-) -> dict[str, Any]:
-    """Send the example Campaign with its approved templates, as the sender Jobs will."""
-    campaign_doc = next(d for d in examples if d["kind"] == "Campaign")
-    channel_doc = next(d for d in examples if d["kind"] == "Channel")
-    campaign = Campaign.model_validate(await kube.get(
-        campaign_doc["apiVersion"], "campaigns", NAMESPACE, campaign_doc["metadata"]["name"]))
-    channel = Channel.model_validate(await kube.get(
-        channel_doc["apiVersion"], "channels", NAMESPACE, channel_doc["metadata"]["name"]))
-    secret_ref = channel.spec.smpp.password_secret_ref
-    secret = await kube.get("v1", "secrets", NAMESPACE, secret_ref.name)
-    password = secret_value(secret, secret_ref.key)
-    templates: dict[str, TemplateSpec] = {}
-    for variant in campaign.spec.variants or []:
-        body = await kube.get(*TEMPLATES, NAMESPACE, variant.template_ref.name)
-        if ready(body).get("status") != "True":
-            raise AssertionError(f"template {variant.template_ref.name} is not approved")
-        templates[variant.name] = Template.model_validate(body).spec
+async def run_campaign(stack: Stack, campaign_doc: dict[str, Any], say: Narrator,
+                       ) -> dict[str, Any]:
+    """Apply the example Campaign with a 10,000-row ConfigMap audience; watch it run."""
+    kube = stack.kube
+    name = campaign_doc["metadata"]["name"]
+    await kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": f"{name}-audience"},
+                       "data": {"recipients.csv": audience_csv(RECIPIENTS)}})
+    campaign_doc["spec"]["audience"] = {"defaultRegion": "CN",
+                                        "configMapRef": {"name": f"{name}-audience"}}
+    campaign_doc["spec"]["schedule"].pop("sendWindow", None)
+    say(f"\n$ kubectl create configmap {name}-audience --from-file=recipients.csv"
+        f"   ({RECIPIENTS:,} generated rows; some invalid, some duplicated, some opted out)")
+    say(f"$ kubectl apply -f {EXAMPLES.name}/campaign.yaml   (its audience set to that"
+        " ConfigMap and its 09:00-21:00 send window dropped, so the demo runs at any hour)")
+    created = await kube.create(campaign_doc)
+    say(f"campaign.sms.herald.dev/{name} created\n")
+    started = time.monotonic()
+    last = ""
+    while True:
+        body = await stack.campaign(NAMESPACE, name)
+        line = progress_line(body, time.monotonic() - started)
+        if line != last:
+            say(line)
+            last = line
+        if body.get("status", {}).get("phase") in ("Completed", "Failed", "Cancelled"):
+            break
+        if time.monotonic() - started > CAMPAIGN_TIMEOUT:
+            raise TimeoutError(f"campaign {name} did not finish in {CAMPAIGN_TIMEOUT:.0f}s")
+        await asyncio.sleep(0.5)
+    # Late receipts keep folding in for a moment after the senders are done.
+    await asyncio.sleep(1.5)
+    body = await stack.campaign(NAMESPACE, name)
+    seconds = time.monotonic() - started
+    say(f"\n$ kubectl get campaign {name}")
+    say(campaign_table(body))
+    say("\n$ kubectl get jobs   (run by the local Job runner as processes)")
+    for job in await kube.list("batch/v1", "Job", NAMESPACE):
+        s = job.get("status", {})
+        say(f"{job['metadata']['name']:<28} {s.get('succeeded', 0)}/"
+            f"{job['spec'].get('completions', 1)}")
+    say(f"\n$ kubectl get events --field-selector involvedObject.name={name}")
+    for e in await kube.events_for(created):
+        say(f"{e['type']:<8} {e['reason']:<12} {e['message']}")
+    say(f"\n$ kubectl get campaign {name} -o yaml")
+    say(yaml.safe_dump(public(body), allow_unicode=True, sort_keys=False).rstrip())
+    say(f"\nDone in {seconds:.1f}s; {stack.status_writes(NAMESPACE, name)} status writes.")
+    return body
 
-    say(f"\nSending campaign {campaign.metadata.name}: {RECIPIENTS:,} generated recipients,"
-        f" {len(templates)} variants, channel {channel.metadata.name} "
-        f"({channel.spec.rate_limit.messages_per_second}/s, campaign cap "
-        f"{campaign.spec.rate_limit.messages_per_second if campaign.spec.rate_limit else '-'}/s)"
-        ", redis-server and the SMPP simulator on loopback")
 
-    def progress(counters: Counters, seconds: float) -> None:
-        if say.enabled:
-            print("\r" + progress_line(counters, seconds), end="", file=sys.stderr, flush=True)
-
-    result = await send_campaign(campaign, channel, templates, password, progress)
-    say("")
-    status = summary(result)
-    say("\n$ kubectl get campaign double-eleven-2026 -o jsonpath='{.status}'  (counters)")
-    say(yaml.safe_dump(status, allow_unicode=True, sort_keys=False).rstrip())
-    return status
+def public(body: dict[str, Any]) -> dict[str, Any]:
+    """The object without kopf's bookkeeping annotations."""
+    shown = dict(body)
+    meta = dict(shown["metadata"])
+    meta["annotations"] = {k: v for k, v in meta.get("annotations", {}).items()
+                           if not k.startswith("sms.herald.dev/")}
+    if not meta["annotations"]:
+        del meta["annotations"]
+    shown["metadata"] = meta
+    return shown
 
 
-def secret_value(secret: dict[str, Any], key: str) -> str:
-    """A Secret's value, from data (base64, as the API serves it) or stringData."""
-    if key in (secret.get("data") or {}):
-        return base64.b64decode(secret["data"][key]).decode()
-    return str((secret.get("stringData") or {})[key])
+def progress_line(body: dict[str, Any], seconds: float) -> str:
+    """Importing · [#########.........] 52% · 4,870 delivered · 1,010 msg/s"""
+    status = body.get("status", {})
+    c = status.get("counters", {})
+    percent = int(status.get("progressPercent") or 0)
+    filled = 30 * percent // 100
+    return (f"{seconds:5.1f}s {status.get('phase', 'Pending'):<10}"
+            f" [{'#' * filled}{'.' * (30 - filled)}] {percent:3d}%"
+            f" · {c.get('delivered', 0):,} delivered · {c.get('failed', 0) + c.get('expired', 0):,}"
+            f" failed or expired · {status.get('submitRatePerSecond', 0):,} msg/s")
+
+
+def campaign_table(body: dict[str, Any]) -> str:
+    s, c = body.get("status", {}), body.get("status", {}).get("counters", {})
+    rows = [("NAME", "PHASE", "PROGRESS", "SUBMITTED", "DELIVERED", "DELIVERY", "REASON"),
+            (body["metadata"]["name"], s.get("phase", ""), str(s.get("progressPercent", "")),
+             str(c.get("submitted", 0)), str(c.get("delivered", 0)), s.get("deliveryRatio", ""),
+             ready(body).get("reason", ""))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("   ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)
+
+
+def audience_csv(count: int) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["phone", "name", "code"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(demo_rows(count))
+    return out.getvalue()
 
 
 def main(output: str = "text") -> int:
     # kopf logs its own housekeeping; the demo shows what a cluster user would see.
     logging.basicConfig(level=logging.ERROR)
     try:
-        templates, sent = asyncio.run(run(Narrator(output == "text")))
+        campaign = asyncio.run(run(Narrator(output == "text")))
     except (AssertionError, TimeoutError) as exc:
         print(f"herald demo: {exc}", file=sys.stderr)
         return 1
-    result = {"templates": {"apiVersion": "v1", "kind": "List", "items": templates},
-              "campaign": sent}
+    result = public(campaign)
     if output == "json":
         print(json.dumps(result, ensure_ascii=False, indent=2))
     elif output == "yaml":

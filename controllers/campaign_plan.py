@@ -191,7 +191,7 @@ def _decide(
     owner: Owner, spec: CampaignSpec, old: CampaignStatus, world: CampaignWorld,
     run: RunSeen | None, settings: PlanSettings,
 ) -> _Outcome:
-    if old.phase in FINAL:
+    if old.phase in FINAL and _ready_reason(old) != reasons.CANCELLING:
         return _Outcome(old.phase, _ready_reason(old) or old.phase.value, old.message or "")
     if spec.cancel:
         return _cancel(run, world)
@@ -206,11 +206,16 @@ def _decide(
 def _cancel(run: RunSeen | None, world: CampaignWorld) -> _Outcome:
     if run is None or run.cancel_done:
         return _Outcome(CampaignPhase.CANCELLED, reasons.CANCELLED, _cancelled_message(run))
-    jobs = [j for j in (world.import_job, world.sender_job) if j is not None]
+    # Jobs still at work; a finished Job has no pods to stop.
+    def working(job: JobSeen | None) -> JobSeen | None:
+        return job if job is not None and not (job.complete or job.failed) else None
+
+    importer, sender = working(world.import_job), working(world.sender_job)
+    jobs = [j for j in (importer, sender) if j is not None]
     plan: dict[str, Any] = {}
-    if world.import_job is not None and not world.import_job.suspended:
+    if importer is not None and not importer.suspended:
         plan["suspend_import"] = True
-    if world.sender_job is not None and not world.sender_job.suspended:
+    if sender is not None and not sender.suspended:
         plan["sender_suspend"] = True
     if not plan and not any(j.active for j in jobs):
         plan["cancel_remaining"] = True

@@ -44,8 +44,22 @@ class Stack:
     redis: RedisServer
     simulator: Simulator
     jobs: LocalJobRunner
-    operator: RunningOperator
     config: OperatorConfig
+    _operator: contextlib.AsyncExitStack = dataclasses.field(
+        default_factory=contextlib.AsyncExitStack)
+    operator: RunningOperator | None = None
+
+    async def start_operator(self) -> RunningOperator:
+        """Start the operator (a fresh memo: nothing carried over from a previous one)."""
+        memo = kopf.Memo()
+        memo.config = self.config
+        self.operator = await self._operator.enter_async_context(running_operator(
+            self.cluster.kubeconfig, modules=["controllers.operator"], memo=memo))
+        return self.operator
+
+    async def stop_operator(self) -> None:
+        await self._operator.aclose()
+        self.operator = None
 
     @property
     def kube(self) -> KubeClient:
@@ -64,6 +78,8 @@ class Stack:
         return body
 
     def status_writes(self, namespace: str, name: str) -> int:
+        """Status writes of the campaign by the running operator (since it started)."""
+        assert self.operator is not None
         return int(self.operator.memo.status_writes[(namespace, name)])
 
 
@@ -95,9 +111,10 @@ async def running_stack(
                     running_redis() as redis,
                     Simulator(sim_config) as smsc):
             operator_settings = operator_config(redis, **(config or {}))
-            memo = kopf.Memo()
-            memo.config = operator_settings
-            async with (LocalJobRunner(cluster.client, workdir) as jobs,
-                        running_operator(cluster.kubeconfig, modules=["controllers.operator"],
-                                         memo=memo) as operator):
-                yield Stack(cluster, redis, smsc, jobs, operator, operator_settings)
+            async with LocalJobRunner(cluster.client, workdir) as jobs:
+                stack = Stack(cluster, redis, smsc, jobs, operator_settings)
+                await stack.start_operator()
+                try:
+                    yield stack
+                finally:
+                    await stack.stop_operator()

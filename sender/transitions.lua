@@ -17,7 +17,7 @@
 -- Returns the number of transitions applied.
 
 local allowed = {
-  Q = {S = true, O = true, X = true, Q = true},
+  Q = {S = true, O = true, X = true, Q = true, F = true},  -- F: could not be built (render)
   S = {s = true, F = true, Q = true, U = true},
   s = {D = true, F = true, E = true},
   U = {D = true, F = true, E = true, S = true},

@@ -58,6 +58,15 @@ async def stack() -> AsyncIterator[Stack]:
         yield running
 
 
+async def events_include(stack: Stack, obj: dict[str, Any], *wanted: str) -> list[str]:
+    """The object's Event reasons, once all of `wanted` are among them (kopf posts
+    Events in the background, a moment after the status write)."""
+    events = await wait_for(lambda: stack.kube.events_for(obj), timeout=TIMEOUT,
+                            message=f"events {wanted} not all posted",
+                            until=lambda es: set(wanted) <= {e["reason"] for e in es})
+    return [e["reason"] for e in events]
+
+
 def counters_add_up(status: dict[str, Any]) -> None:
     c = status["counters"]
     settled = sum(c.get(k, 0) for k in ("invalid", "suppressed", "optedOut", "queued",
@@ -95,18 +104,17 @@ async def test_examples_run_to_completed(stack: Stack) -> None:
     annotations = done["metadata"].get("annotations", {})
     assert not any("13" in v and "audience" in v for v in annotations.values())
 
-    events = [e["reason"] for e in await kube.events_for(done)]
-    for reason in ("Importing", "Sending", "Completed"):
-        assert reason in events
+    await events_include(stack, done, "Importing", "Sending", "Completed")
 
 
 async def test_status_writes_stay_within_one_per_second(stack: Stack) -> None:
     import time
 
-    await stack.kube.create(campaign_body(rateLimit={"messagesPerSecond": 50}, audience={
-        "defaultRegion": "CN", "inline": [{"phone": f"138{i:08d}"} for i in range(150)]}))
+    await stack.kube.create(campaign_body(rateLimit={"messagesPerSecond": 50},
+                                          audience=inline(150)))
     started = time.monotonic()
-    await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT)
+    done = await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT)
+    assert done["status"]["counters"]["delivered"] == 150
     seconds = time.monotonic() - started
     writes = stack.status_writes(NS, CAMPAIGN)
     assert 3 <= writes <= seconds / 1.0 + 2, (writes, seconds)
@@ -144,3 +152,79 @@ async def test_missing_secret_makes_the_channel_not_ready(stack: Stack) -> None:
                                   "conditions", [])))
     (ready,) = [x for x in body["status"]["conditions"] if x["type"] == "Ready"]
     assert (ready["status"], ready["reason"]) == ("False", "SecretNotFound")
+
+
+def inline(count: int) -> dict[str, Any]:
+    """`count` recipients with the variables the example templates use."""
+    return {"defaultRegion": "CN", "inline": [
+        {"phone": f"138{i:08d}", "variables": [{"name": "name", "value": f"n{i}"},
+                                               {"name": "code", "value": f"C{i}"}]}
+        for i in range(count)]}
+
+
+async def wait_delivered(stack: Stack, at_least: int) -> dict[str, Any]:
+    body: dict[str, Any] = await wait_for(
+        lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+        until=lambda c: c.get("status", {}).get("counters", {}).get("delivered", 0) >= at_least,
+        message=f"fewer than {at_least} delivered")
+    return body
+
+
+async def sender_pods_gone(stack: Stack) -> None:
+    await wait_for(lambda: stack.kube.get("batch/v1", "Job", NS, f"{CAMPAIGN}-send"),
+                   timeout=TIMEOUT, message="sender pods still running",
+                   until=lambda j: j["spec"].get("suspend") and not j["status"].get("active"))
+
+
+def accepted_once(stack: Stack) -> set[str]:
+    destinations = [m.destination for m in stack.simulator.accepted]
+    assert len(destinations) == len(set(destinations)), "a number got the message twice"
+    return set(destinations)
+
+
+async def test_pause_and_resume_send_everything_once(stack: Stack) -> None:
+    kube = stack.kube
+    await kube.create(campaign_body(rateLimit={"messagesPerSecond": 100}, audience=inline(500)))
+    await wait_delivered(stack, 50)
+    await kube.patch(API_VERSION, "Campaign", NS, CAMPAIGN, {"spec": {"paused": True}})
+    paused = await stack.wait_for_phase(NS, CAMPAIGN, "Paused", timeout=TIMEOUT)
+    await sender_pods_gone(stack)
+    during = len(accepted_once(stack))
+    assert during < 500
+    assert paused["status"]["conditions"]
+    await kube.patch(API_VERSION, "Campaign", NS, CAMPAIGN, {"spec": {"paused": False}})
+    done = await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT)
+    counters_add_up(done["status"])
+    assert len(accepted_once(stack)) == 500 == done["status"]["counters"]["delivered"]
+    reasons = await events_include(stack, done, "Paused", "Completed")
+    assert reasons.index("Paused") < reasons.index("Completed")
+
+
+async def test_cancel_counts_what_was_not_sent(stack: Stack) -> None:
+    kube = stack.kube
+    await kube.create(campaign_body(rateLimit={"messagesPerSecond": 50}, audience=inline(500)))
+    await wait_delivered(stack, 20)
+    await kube.patch(API_VERSION, "Campaign", NS, CAMPAIGN, {"spec": {"cancel": True}})
+    done = await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+                          message="not cancelled", until=lambda c: any(
+                              x["type"] == "Ready" and x["reason"] == "Cancelled"
+                              for x in c.get("status", {}).get("conditions", [])))
+    status = done["status"]
+    assert status["phase"] == "Cancelled"
+    counters_add_up(status)
+    c = status["counters"]
+    assert c["cancelled"] > 0 and c.get("queued", 0) == 0
+    assert len(accepted_once(stack)) == c["total"] - c["cancelled"] - c.get("invalid", 0)
+
+
+async def test_operator_restart_resumes_without_reimport_or_resend(stack: Stack) -> None:
+    kube = stack.kube
+    await kube.create(campaign_body(rateLimit={"messagesPerSecond": 100}, audience=inline(400)))
+    await wait_delivered(stack, 50)
+    await stack.stop_operator()
+    await stack.start_operator()
+    done = await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT)
+    counters_add_up(done["status"])
+    assert len(accepted_once(stack)) == 400 == done["status"]["counters"]["delivered"]
+    importer = await kube.get("batch/v1", "Job", NS, f"{CAMPAIGN}-import")
+    assert stack.jobs.runs[importer["metadata"]["uid"]].attempts == 1  # imported once

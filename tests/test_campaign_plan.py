@@ -198,12 +198,19 @@ def test_cancel_stops_jobs_then_marks_the_rest() -> None:
     c = campaign(cancel=True)
     running = plan_campaign(c, world(run=IMPORTED, sender_job=JobSeen(active=2)), SETTINGS)
     assert running.sender_suspend is True and not running.cancel_remaining
+    # Each step starts from the status the one before wrote, as the handler's do.
+    c = campaign(cancel=True, status=running.status)
     stopping = plan_campaign(c, world(run=IMPORTED, sender_job=JobSeen(suspended=True,
                                                                       active=1)), SETTINGS)
     assert stopping.sender_suspend is None and not stopping.cancel_remaining
+    c = campaign(cancel=True, status=stopping.status)
     stopped = plan_campaign(c, world(run=IMPORTED, sender_job=JobSeen(suspended=True)),
                             SETTINGS)
     assert stopped.cancel_remaining
+    # A finished importer Job is left alone: only Jobs at work are suspended.
+    finished_import = plan_campaign(c, world(run=IMPORTED, import_job=JobSeen(complete=True),
+                                             sender_job=JobSeen(suspended=True)), SETTINGS)
+    assert finished_import.cancel_remaining and not finished_import.suspend_import
     done = plan_campaign(c, world(run=dataclasses.replace(IMPORTED, cancel_done=True),
                                   sender_job=JobSeen(suspended=True)), SETTINGS)
     assert ready(done) == ("Cancelled", reasons.CANCELLED)

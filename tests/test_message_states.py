@@ -43,6 +43,8 @@ def t(n: int, state: str, variant: str = "a", channel: str = "ch1") -> Transitio
     pytest.param([State.SUBMITTING, submitted("ab"), State.SUBMITTING], "s:ab", 2,
                  id="no-resend-after-submitted"),
     pytest.param([State.OPTED_OUT, State.SUBMITTING], "O", 1, id="opted-out-never-sent"),
+    pytest.param([failed("render"), State.SUBMITTING], "F:render", 1,
+                 id="unbuildable-fails-unsent"),
     pytest.param([State.DELIVERED], None, 0, id="receipt-for-unsent-ignored"),
 ])
 async def test_transition_paths(

@@ -30,12 +30,12 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel, Field
 
-from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
+from crds.channel import ErrorClass
 from crds.template import TemplateSpec
 from sender.message_build import MessageBuilder
 from sender.rate_limit import RateLimiter, campaign_bucket, channel_bucket
 from sender.redis_keys import CampaignKeys, ChannelKeys, campaign_from_ref
-from sender.run_config import RunConfig
+from sender.run_config import RunConfig, SmppTarget
 from sender.run_store import read_run
 from sender.shard_sender import ShardSender, ShardSettings
 from sender.smpp_bind import BindSettings
@@ -46,20 +46,11 @@ class Ref(BaseModel):
     name: str
 
 
-class SmppConfig(BaseModel):
-    host: str
-    port: int
-    system_id: str
+class SmppConfig(SmppTarget):
+    """A channel's SMPP settings as the run carries them, plus where the password is."""
+
     password_file: str = ""
     """File holding the password (a mounted Secret); else HERALD_SMPP_PASSWORD."""
-    system_type: str = ""
-    mode: str = "Transceiver"
-    window: int = 100
-    binds: int = 1
-    enquire_link_interval_seconds: int = 30
-    response_timeout_seconds: int = 30
-    source_addr: SourceAddress
-    gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
 
 
 class SenderConfig(BaseModel):
@@ -105,13 +96,7 @@ def sender_config(run: RunConfig, shard: int, redis_url: str) -> SenderConfig:
         channel=Ref(namespace=run.campaign.namespace, name=channel.name),
         channel_rate=channel.rate, channel_burst=channel.burst,
         campaign_rate=run.campaign_rate,
-        smpp=SmppConfig(
-            host=smpp.host, port=smpp.port, system_id=smpp.system_id,
-            system_type=smpp.system_type, mode=smpp.mode, window=smpp.window,
-            binds=smpp.binds, enquire_link_interval_seconds=smpp.enquire_link_interval_seconds,
-            response_timeout_seconds=smpp.response_timeout_seconds,
-            source_addr=smpp.source_addr, gsm7_coding=smpp.gsm7_coding,
-        ),
+        smpp=SmppConfig.model_validate(smpp.model_dump()),
         templates=run.templates,
         receipt_wait_seconds=run.receipt_wait_seconds,
         max_attempts=channel.max_attempts,

@@ -140,9 +140,10 @@ async def release_channel(
     users = sorted(set(campaigns_by_channel.get((namespace or "", name), ())))
     if users:
         message = (f"deletion waits for campaigns that use this channel: {', '.join(users)};"
-                   " cancel or finish them")
-        await memo.kube.patch_status(Channel.PLURAL, namespace or "", name,
-                                     {"message": message[:256]})
-        kopf.event(body, type="Warning", reason=reasons.CHANNEL_IN_USE, message=message)
+                   " cancel or finish them")[:256]
+        if body.get("status", {}).get("message") != message:  # once per change, not per retry
+            await memo.kube.patch_status(Channel.PLURAL, namespace or "", name,
+                                         {"message": message})
+            kopf.event(body, type="Warning", reason=reasons.CHANNEL_IN_USE, message=message)
         raise kopf.TemporaryError(message, delay=10)
     memo.channel_checked.pop((namespace or "", name), None)

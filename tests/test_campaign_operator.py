@@ -4,8 +4,6 @@ processes, a real redis-server and the SMPP simulator (herald.local_stack)."""
 from __future__ import annotations
 
 import copy
-import csv
-import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +12,9 @@ import pytest
 import yaml
 
 from crds.base import API_VERSION
+from herald.demo import audience_csv
 from herald.local_stack import Stack, running_stack
 from herald.localkube.cluster import wait_for
-from sender.demo_audience import demo_rows
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 NS = "default"
@@ -29,14 +27,6 @@ pytestmark = pytest.mark.timeout(180)
 def example(name: str) -> dict[str, Any]:
     body: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text())
     return body
-
-
-def audience_csv(count: int) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["phone", "name", "code"])
-    writer.writeheader()
-    writer.writerows(demo_rows(count))
-    return out.getvalue()
 
 
 def campaign_body(**spec: Any) -> dict[str, Any]:

@@ -92,8 +92,8 @@ class LocalJobRunner:
     async def _loop(self) -> None:
         while True:
             try:
-                await self._collect_orphans()
-                for job in await self.client.list("batch/v1", "Job"):
+                jobs = await self.client.list("batch/v1", "Job")
+                for job in await self._collect_orphans(jobs):
                     await self._sync(job)
             except (KubeApiError, OSError) as error:
                 logger.warning("local job runner: %s", error)
@@ -273,11 +273,14 @@ class LocalJobRunner:
                 pod.process.kill()
             await pod.process.wait()
 
-    async def _collect_orphans(self) -> None:
-        """Delete Jobs whose owning Campaign is gone (the garbage collector's part)."""
+    async def _collect_orphans(self, jobs: list[Body]) -> list[Body]:
+        """Delete Jobs whose owning Campaign is gone (the garbage collector's part);
+        return the others."""
         owners: dict[str, set[str]] = {}
-        for job in await self.client.list("batch/v1", "Job"):
+        kept = []
+        for job in jobs:
             meta = job["metadata"]
+            orphan = False
             for ref in meta.get("ownerReferences", []):
                 if ref.get("kind") != "Campaign":
                     continue
@@ -286,12 +289,16 @@ class LocalJobRunner:
                         c["metadata"]["uid"]
                         for c in await self.client.list(ref["apiVersion"], "Campaign")}
                 if ref["uid"] not in owners[ref["apiVersion"]]:
+                    orphan = True
                     run = self.runs.pop(meta["uid"], None)
                     if run is not None:
                         await self._stop_all(run)
                     with contextlib.suppress(KubeApiError):
                         await self.client.delete("batch/v1", "Job", meta["namespace"],
                                                  meta["name"])
+            if not orphan:
+                kept.append(job)
+        return kept
 
 
 @contextlib.asynccontextmanager

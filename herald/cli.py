@@ -7,6 +7,7 @@
     herald import     import a campaign's audience into Redis (the importer pod's process)
     herald send       send one shard of a campaign (a sender Job pod's process)
     herald sender     send one shard from a SenderConfig file (bench, by hand)
+    herald receiver   hold a channel's receiver bind: late receipts, replies (its Deployment)
     herald simulator  run the SMPP 3.4 simulator (an SMSC for tests and demos)
 """
 
@@ -93,6 +94,12 @@ def run_send(args: argparse.Namespace) -> int:
     return campaign_main(args.campaign, args.shard)
 
 
+def run_receiver(args: argparse.Namespace) -> int:
+    from sender.receiver_process import main
+
+    return main(args.channel)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="herald", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,6 +152,14 @@ def parser() -> argparse.ArgumentParser:
                     "the config names or HERALD_SMPP_PASSWORD. Prints one JSON line of figures.")
     snd.add_argument("--config", required=True, help="SenderConfig JSON file")
     snd.set_defaults(run=run_sender)
+
+    rcv = commands.add_parser(
+        "receiver", help="hold a channel's receiver bind (the channel's Deployment)",
+        description="Binds as a receiver with HERALD_CHANNEL_SMPP (JSON) and "
+                    "HERALD_SMPP_PASSWORD; applies late receipts and opt-out replies in "
+                    "Redis (HERALD_REDIS_URL) until SIGTERM.")
+    rcv.add_argument("--channel", required=True, metavar="NAMESPACE/NAME")
+    rcv.set_defaults(run=run_receiver)
 
     sim = commands.add_parser(
         "simulator", help="run the SMPP 3.4 simulator",

@@ -47,6 +47,11 @@ def failed(code: str) -> str:
     return f"{State.FAILED}:{code.translate(_FIELD_SAFE)}"
 
 
+def receipt_state(state: State, error: str) -> str:
+    """The state code a final receipt (delivered, expired, failed) moves its message to."""
+    return failed(error or "receipt") if state == State.FAILED else state.value
+
+
 def message_key(shard: int, entry_id: str) -> str:
     """The state-hash field of a shard entry."""
     return f"{shard}/{entry_id}"

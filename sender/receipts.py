@@ -105,3 +105,11 @@ def is_opt_out(text: str) -> bool:
     """Whether a reply asks to stop messages: TD, T, 退订, STOP, ... in any case or width."""
     folded = unicodedata.normalize("NFKC", text).casefold().strip(_STRIP)
     return folded in OPT_OUT_KEYWORDS
+
+
+def reply_text(payload: bytes, data_coding: int) -> str:
+    """A reply's text: UCS-2 when data_coding says 8, else the bytes as Latin-1 (the
+    SMSC's GSM-7, unpacked, reads the same for the ASCII of opt-out keywords)."""
+    if data_coding == 8:
+        return payload.decode("utf-16-be", "replace")
+    return payload.decode("latin-1")

@@ -11,6 +11,8 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
     herald:{campaign:NS/NAME}:gcra         the campaign's own rate-limit bucket
     herald:{channel:NS/NAME}:receipts      hash: SMSC message id -> campaign and message key
     herald:{channel:NS/NAME}:gcra          the channel's rate-limit bucket
+    herald:{channel:NS/NAME}:binds         sorted set: bind name -> time last seen up
+    herald:{channel:NS/NAME}:activity      hash: submitted, receipts, replies... (totals)
     herald:optout                          set of E.164 numbers that opted out
 """
 
@@ -75,7 +77,26 @@ class ChannelKeys:
     def gcra(self) -> str:
         return f"{self.tag}:gcra"
 
+    @property
+    def binds(self) -> str:
+        """Each sender's and receiver's binds, scored by when they were last seen up."""
+        return f"{self.tag}:binds"
+
+    @property
+    def activity(self) -> str:
+        """Running totals of what crossed the channel, for its measured throughput."""
+        return f"{self.tag}:activity"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
 
 def campaign_from_ref(ref: str) -> CampaignKeys:
     namespace, _, name = ref.partition("/")
     return CampaignKeys(namespace, name)
+
+
+def channel_from_ref(ref: str) -> ChannelKeys:
+    namespace, _, name = ref.partition("/")
+    return ChannelKeys(namespace, name)

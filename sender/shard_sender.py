@@ -25,13 +25,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from crds.channel import ErrorClass
 from sender import sms_text
+from sender.channel_activity import HEARTBEAT_SECONDS, bind_name, note_binds
 from sender.message_build import MessageBuilder
-from sender.message_states import State, StateStore, Transition, failed, message_key, submitted
+from sender.message_states import (
+    State,
+    StateStore,
+    Transition,
+    failed,
+    message_key,
+    receipt_state,
+    submitted,
+)
 from sender.rate_limit import RateLimiter
-from sender.receipts import canonical_id, id_forms, is_opt_out, parse_receipt
+from sender.receipt_store import (
+    Correlation,
+    PendingReceipt,
+    ReceiptApplier,
+    correlation_value,
+    look_up,
+)
+from sender.receipts import canonical_id, id_forms, is_opt_out, parse_receipt, reply_text
 from sender.recipients import mask_number
 from sender.redis_keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, ChannelKeys
 from sender.smpp_bind import BindDown, BindSettings, SmppBind
@@ -44,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[bytes, bytes]]  # a stream entry: id and fields
 RECENT_IDS_SECONDS = 600.0  # receipts usually come within minutes; later ones go via Redis
+UNMATCHED_GRACE_SECONDS = 5.0  # a receipt may overtake its correlation: look again meanwhile
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,8 @@ class ShardSender:
         self.settings = settings
         self.builder = builder
         self.binds = [SmppBind(b, self, name=f"{b.system_id}#{i}") for i, b in enumerate(binds)]
+        self._bind_names = [bind_name("sender", i) for i in range(len(self.binds))]
+        self._binds_noted = 0.0
         self._bind_tasks: list[asyncio.Task[None]] = []
         self.limiter = limiter
         self.consumer = settings.consumer or f"shard-{settings.shard}"
@@ -140,7 +160,8 @@ class ShardSender:
         self._retrying = 0
         self._unsettled = 0  # marked, outcome not yet buffered
         self._recent: dict[str, tuple[float, Outgoing]] = {}
-        self._unmatched: list[tuple[float, str, State, str]] = []
+        self._unmatched: list[PendingReceipt] = []
+        self._others = ReceiptApplier(redis, settings.channel)
         self._stream_done = False
         self._flush_now = asyncio.Event()
         self._timers: set[asyncio.Future[None]] = set()
@@ -160,6 +181,11 @@ class ShardSender:
         for task in self._bind_tasks:
             task.cancel()
         await asyncio.gather(*self._bind_tasks, return_exceptions=True)
+        with contextlib.suppress(RedisError, OSError):  # else they age out of the count
+            pipe = self.redis.pipeline(transaction=False)
+            note_binds(pipe, self.settings.channel, dict.fromkeys(self._bind_names, False),
+                       time.time())
+            await pipe.execute()
 
     async def run(self) -> ShardStats:
         """Recover what a previous run left, then send until the shard is drained."""
@@ -390,7 +416,7 @@ class ShardSender:
                 self._receipt(receipt.smsc_id, receipt.state, receipt.error)
         else:
             self.stats.replies += 1
-            if is_opt_out(_decode_text(pdu)):
+            if is_opt_out(reply_text(pdu.payload, pdu.data_coding)):
                 self._opted_out("+" + pdu.source_addr.lstrip("+"))
         return CommandStatus.ESME_ROK
 
@@ -413,8 +439,8 @@ class ShardSender:
 
     def _submitted(self, message: Outgoing) -> None:
         self.stats.submitted += 1
-        value = "|".join((self.settings.campaign.ref, message.key, message.variant,
-                          self.settings.channel_name))
+        value = correlation_value(self.settings.campaign.ref, message.key, message.variant,
+                                  self.settings.channel_name)
         now = time.monotonic()
         for smsc_id in message.smsc_ids:
             self.writer.remember_receipt(smsc_id, value)
@@ -472,37 +498,40 @@ class ShardSender:
                 message = found[1]
                 self._final(message.key, message.variant, state, error, form)
                 return
-        self._unmatched.append((time.monotonic(), smsc_id, state, error))
+        self._unmatched.append(PendingReceipt(smsc_id, state, error, time.monotonic()))
 
     def _final(self, key: str, variant: str, state: State, error: str, smsc_id: str) -> None:
-        detail = failed(error or "receipt") if state == State.FAILED else state.value
-        self.writer.transition(Transition(key, detail, variant, self.settings.channel_name))
+        self.writer.transition(Transition(key, receipt_state(state, error), variant,
+                                          self.settings.channel_name))
         self.writer.forget_receipt(smsc_id)
 
     async def _match_in_redis(self) -> None:
-        """Receipts for ids this process does not remember: look them up in the channel."""
+        """Receipts for ids this process does not remember: look them up in the channel.
+
+        Those of this campaign go through the writer, in order with this sender's own
+        transitions; those of other campaigns on the same account (their sender has
+        gone, so the SMSC gave their receipts to this bind) are applied to them.
+        """
         if not self._unmatched:
             return
         pending, self._unmatched = self._unmatched, []
-        forms = [id_forms(item[1]) for item in pending]
-        values: list[Any] = await self.redis.hmget(self.settings.channel.receipts,
-                                                   [f for group in forms for f in group])
-        position = 0
+        found = await look_up(self.redis, self.settings.channel, pending)
         now = time.monotonic()
-        for (seen, smsc_id, state, error), group in zip(pending, forms, strict=True):
-            hits = [(form, values[position + i]) for i, form in enumerate(group)
-                    if values[position + i] is not None]
-            position += len(group)
-            if hits:
-                form, raw = hits[0]
-                campaign_ref, key, variant, _ = _text(raw).split("|")
-                if campaign_ref == self.settings.campaign.ref:
-                    self._final(key, variant, state, error, form)
-                    continue
-            if now - seen < 5.0:
-                self._unmatched.append((seen, smsc_id, state, error))  # maybe not written yet
+        others: list[tuple[PendingReceipt, Correlation]] = []
+        for receipt, correlation in zip(pending, found, strict=True):
+            if correlation is None:
+                if now - receipt.seen < UNMATCHED_GRACE_SECONDS:
+                    self._unmatched.append(receipt)  # maybe not written yet
+                else:
+                    self.stats.receipts_unmatched += 1
+            elif correlation.campaign == self.settings.campaign.ref:
+                self._final(correlation.key, correlation.variant, receipt.state,
+                            receipt.error, correlation.form)
             else:
-                self.stats.receipts_unmatched += 1
+                others.append((receipt, correlation))
+        if others:
+            again = await self._others.apply(others)
+            self._unmatched.extend(r for r in again if now - r.seen < UNMATCHED_GRACE_SECONDS)
 
     async def _flusher(self) -> None:
         while not self._finished:
@@ -516,6 +545,12 @@ class ShardSender:
             await self._flush()
 
     async def _flush(self) -> None:
+        now = time.time()
+        if now - self._binds_noted >= HEARTBEAT_SECONDS:
+            self._binds_noted = now
+            self.writer.note_binds(
+                {name: b.is_up for name, b in zip(self._bind_names, self.binds, strict=True)},
+                now)
         await self._match_in_redis()
         await self.writer.flush()
         cutoff = time.monotonic() - RECENT_IDS_SECONDS
@@ -526,9 +561,3 @@ class ShardSender:
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
-
-def _decode_text(pdu: DeliverSm) -> str:
-    data = pdu.payload
-    if pdu.data_coding == 8:
-        return data.decode("utf-16-be", "replace")
-    return data.decode("latin-1")

@@ -19,6 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from sender.channel_activity import OPT_OUTS, SUBMITTED, note_binds
 from sender.message_states import StateStore, Transition
 from sender.redis_keys import OPT_OUT_SET, ChannelKeys
 
@@ -29,6 +30,8 @@ class _Batch:
     receipts: dict[str, str] = field(default_factory=dict)
     forget_receipts: list[str] = field(default_factory=list)
     opt_outs: list[str] = field(default_factory=list)
+    binds: dict[str, bool] = field(default_factory=dict)
+    binds_at: float = 0.0
     after: list[Callable[[], None]] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -67,15 +70,25 @@ class StateWriter:
     def opt_out(self, number: str) -> None:
         self._batch.opt_outs.append(number)
 
+    def note_binds(self, binds: dict[str, bool], now: float) -> None:
+        """Which of this process's binds are up (for the channel's status), at unix `now`."""
+        self._batch.binds = binds
+        self._batch.binds_at = now
+
     async def flush(self) -> None:
         """Write everything buffered so far, in order; then run the after-callbacks."""
         async with self._lock:
             batch, self._batch = self._batch, _Batch()
-            if not (len(batch) or batch.forget_receipts or batch.after):
+            if not (len(batch) or batch.forget_receipts or batch.after or batch.binds):
                 return
             # Receipt correlations first: a receipt may come the moment the SMSC answers.
-            if batch.receipts or batch.opt_outs or batch.forget_receipts:
+            # The channel's activity rides along: submits so far, binds up.
+            if batch.receipts or batch.opt_outs or batch.forget_receipts or batch.binds:
                 pipe = self._redis.pipeline(transaction=False)
+                if batch.receipts:
+                    pipe.hincrby(self.channel.activity, SUBMITTED, len(batch.receipts))
+                if batch.binds:
+                    note_binds(pipe, self.channel, batch.binds, batch.binds_at)
                 if batch.receipts:
                     receipts: dict[Any, Any] = batch.receipts  # redis-py's Mapping is invariant
                     pipe.hset(self.channel.receipts, mapping=receipts)
@@ -83,6 +96,7 @@ class StateWriter:
                     pipe.hdel(self.channel.receipts, *batch.forget_receipts)
                 if batch.opt_outs:
                     pipe.sadd(OPT_OUT_SET, *batch.opt_outs)
+                    pipe.hincrby(self.channel.activity, OPT_OUTS, len(batch.opt_outs))
                 await pipe.execute()
             await self.store.apply(batch.transitions, ack_shard=self.shard)
             self.flushes += 1

@@ -1,0 +1,144 @@
+"""The channel receiver: late receipts and replies, with a real redis-server and the
+SMPP simulator over TCP. Senders exit before their receipts come; the receiver's bind
+takes them and applies them to the campaign the channel's receipts hash names."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from herald.localkube.cluster import wait_for
+from sender.channel_activity import read_activity
+from sender.channel_receiver import ChannelReceiver
+from sender.message_states import State, StateStore, read_counters, submitted
+from sender.receipt_store import Correlation, PendingReceipt, ReceiptApplier, correlation_value
+from sender.receipts import canonical_id
+from sender.redis_keys import OPT_OUT_SET, CampaignKeys
+from sender.simulator import Simulator
+from sender.simulator_config import SimulatorConfig
+from sender.smpp_bind import BindSettings
+from sender.smpp_codes import ESM_DELIVERY_RECEIPT, CommandStatus
+from sender.smpp_pdu import DeliverSm
+from tests.test_shard_sender import CAMPAIGN, CHANNEL, enqueue, number, send
+
+
+@pytest.fixture
+async def slow_receipts() -> AsyncIterator[Simulator]:
+    """Receipts 1.5 s after each submit: after the senders below have exited."""
+    async with Simulator(SimulatorConfig(port=0, receipt_delay_ms=1500, window=0,
+                                         seed=3)) as sim:
+        yield sim
+
+
+def receiver_bind(sim: Simulator) -> BindSettings:
+    return BindSettings(host="127.0.0.1", port=sim.port, system_id="herald",
+                        password="herald", mode="Receiver", window=1, response_timeout=5.0)
+
+
+@contextlib.asynccontextmanager
+async def running(receiver: ChannelReceiver) -> AsyncIterator[asyncio.Event]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(receiver.run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_late_receipts_reach_the_campaign_through_the_receiver(
+    redis: aioredis.Redis, slow_receipts: Simulator
+) -> None:
+    await enqueue(redis, 200)
+    stats = await send(redis, slow_receipts, receipts_within=0.0)  # exits before receipts
+    assert stats.submitted == 200
+    assert (await read_counters(redis, CAMPAIGN)).delivered == 0
+
+    receiver = ChannelReceiver(redis, CHANNEL, receiver_bind(slow_receipts))
+    async with running(receiver):
+        counters = await wait_for(lambda: read_counters(redis, CAMPAIGN), timeout=20,
+                                  until=lambda c: c.delivered == 200,
+                                  message="receipts never all applied")
+    assert counters.submitted == 0  # each moved on to delivered, once
+    assert receiver.stats.applied == 200 and receiver.stats.unmatched == 0
+    assert await redis.hlen(CHANNEL.receipts) == 0  # correlations dropped once used
+    activity = await read_activity(redis, CHANNEL, time.time())
+    assert activity.totals["receipts"] == 200 and activity.totals["submitted"] == 200
+
+
+async def test_replies_opt_out_and_binds_are_counted(
+    redis: aioredis.Redis, slow_receipts: Simulator
+) -> None:
+    receiver = ChannelReceiver(redis, CHANNEL, receiver_bind(slow_receipts))
+    async with running(receiver):
+        await wait_for(lambda: read_activity(redis, CHANNEL, time.time()), timeout=10,
+                       until=lambda a: a.receiver_bound == 1, message="receiver never bound")
+        slow_receipts.inject_mo(source="8613800000005", destination="Herald", text="退订")
+        slow_receipts.inject_mo(source="8613800000006", destination="Herald", text="thanks")
+        await wait_for(lambda: redis.smembers(OPT_OUT_SET), timeout=10,
+                       message="opt-out never recorded")
+    assert await redis.smembers(OPT_OUT_SET) == {number(5).encode()}
+    activity = await read_activity(redis, CHANNEL, time.time())
+    assert activity.totals["replies"] == 2 and activity.totals["optOuts"] == 1
+    assert activity.bound == 0  # stopping said the bind is down, no waiting for it to age
+
+
+@pytest.mark.parametrize("state, applied, kept", [
+    pytest.param(None, 0, True, id="queued-retried"),
+    pytest.param(State.SUBMITTING.value, 0, True, id="submitting-retried"),
+    pytest.param(submitted("1a"), 1, False, id="submitted-applied"),
+    pytest.param(State.UNKNOWN.value, 1, False, id="unknown-resolved"),
+    pytest.param(State.DELIVERED.value, 0, False, id="duplicate-dropped"),
+])
+async def test_a_receipt_waits_for_its_submitted_transition(
+    redis: aioredis.Redis, state: str | None, applied: int, kept: bool
+) -> None:
+    """A receipt can overtake the sender's `submitted` write; it must not be lost."""
+    store = StateStore(redis, CAMPAIGN)
+    if state is not None:
+        await redis.hset(CAMPAIGN.state, "0/1-0", state)
+    await redis.hset(CHANNEL.receipts, "1a", correlation_value(CAMPAIGN.ref, "0/1-0", "", "c"))
+    receipt = PendingReceipt("1A", State.DELIVERED, "000", time.monotonic())
+    found = Correlation("1a", CAMPAIGN.ref, "0/1-0", "", "c")
+
+    again = await ReceiptApplier(redis, CHANNEL).apply([(receipt, found)])
+
+    assert again == ([receipt] if kept else [])
+    assert (await redis.hexists(CHANNEL.receipts, "1a")) == kept
+    now = (await store.states(["0/1-0"]))[0]
+    assert (now == State.DELIVERED) == (applied == 1 or state == State.DELIVERED)
+
+
+async def test_a_receipt_for_another_campaign_is_applied_there(
+    redis: aioredis.Redis, slow_receipts: Simulator
+) -> None:
+    """A sender that gets a receipt for a campaign whose sender has gone applies it there."""
+    other = CampaignKeys("shop", "other")
+    await redis.hset(other.state, "0/9-0", submitted("ff"))
+    await redis.hset(CHANNEL.receipts, canonical_id("ff"),
+                     correlation_value(other.ref, "0/9-0", "", "carrier-a"))
+    receiver = ChannelReceiver(redis, CHANNEL, receiver_bind(slow_receipts))
+    receiver.deliver(DeliverSm(sequence_number=1, source_addr="8613800000009",
+                               destination_addr="Herald", esm_class=ESM_DELIVERY_RECEIPT,
+                               short_message=b"id:255 sub:001 dlvrd:001 stat:DELIVRD err:000"))
+    await receiver.flush()
+    assert (await StateStore(redis, other).states(["0/9-0"])) == [State.DELIVERED.value]
+    assert (await read_counters(redis, other)).delivered == 1
+
+
+async def test_a_full_buffer_asks_the_smsc_to_retry(redis: aioredis.Redis) -> None:
+    bind = BindSettings(host="127.0.0.1", port=1, system_id="herald", password="x")
+    receiver = ChannelReceiver(redis, CHANNEL, bind, max_pending=2)
+    pdu = DeliverSm(sequence_number=1, source_addr="8613800000009", destination_addr="Herald",
+                    esm_class=ESM_DELIVERY_RECEIPT,
+                    short_message=b"id:1 sub:001 dlvrd:001 stat:DELIVRD err:000")
+    answers = [receiver.deliver(pdu) for _ in range(3)]
+    assert answers == [CommandStatus.ESME_ROK, CommandStatus.ESME_ROK,
+                       CommandStatus.ESME_RX_T_APPN]
+    assert receiver.stats.refused == 1
+

@@ -25,7 +25,6 @@ from controllers.campaign_jobs import (
     IMPORTER,
     SENDER,
     Owner,
-    PodSettings,
     import_job_name,
     sender_job_name,
 )
@@ -101,8 +100,7 @@ def campaign_jobs(
 
 def plan_settings(config: OperatorConfig) -> PlanSettings:
     return PlanSettings(
-        pods=PodSettings(image=config.image, redis_url=config.pod_redis_url or config.redis_url,
-                         redis_password_secret=config.pod_redis_secret),
+        pods=config.pod_settings(),
         degraded_failure_percent=config.degraded_failure_percent,
         stall_seconds=config.stall_seconds,
         retention_seconds=config.retention_seconds,

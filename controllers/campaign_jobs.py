@@ -3,17 +3,16 @@
 Pure builders (no kopf, kubernetes or redis), so tests assert the exact objects. Both
 Jobs run Herald's one image with an argument naming the process (`herald import`,
 `herald send`); they read the run's configuration from Redis (sender.run_config), so a
-pod needs no Kubernetes API access and mounts no service-account token. The restricted
-Pod Security Standard applies to every pod: non-root, no privilege escalation, all
-capabilities dropped, read-only root filesystem, the runtime's default seccomp profile.
+pod needs no Kubernetes API access. Pod security: controllers.pod_spec.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from controllers.pod_spec import PodSettings, container, pod_template, secret_env
 from crds.base import API_VERSION, GROUP
 from crds.campaign import Audience
 from crds.channel import ChannelSpec
@@ -24,25 +23,6 @@ COMPONENT_LABEL = "app.kubernetes.io/component"
 AUDIENCE_FILE = "audience.csv"
 NAME_MAX = 63  # a Job's name becomes a label value of its pods: 63 characters at most
 IMPORTER, SENDER = "importer", "sender"
-
-
-@dataclass(frozen=True)
-class PodSettings:
-    """How the operator's Deployment says pods should run (controllers.config)."""
-
-    image: str = "ghcr.io/herald-sms/herald:latest"
-    redis_url: str = "redis://herald-redis:6379/0"
-    redis_password_secret: str = ""
-    """Secret (key `password`) in the campaign's namespace with the Redis password, if any."""
-    resources: dict[str, Any] = field(default_factory=lambda: {
-        "requests": {"cpu": "100m", "memory": "128Mi"},
-        "limits": {"memory": "512Mi"},
-    })
-    run_as_user: int = 10001
-    import_backoff_limit: int = 3
-    sender_backoff_limit_per_shard: int = 3
-    termination_grace_seconds: int = 60
-    """A stopped sender lets what is on the wire settle (at most responseTimeoutSeconds)."""
 
 
 @dataclass(frozen=True)
@@ -96,10 +76,10 @@ def build_import_job(owner: Owner, audience: Audience, pods: PodSettings) -> dic
                         "secret": {"secretName": audience.url.headers_secret_ref.name}})
         mounts.append({"name": "url-headers", "mountPath": HEADERS_DIR, "readOnly": True})
         env.append({"name": "HERALD_URL_HEADERS_DIR", "value": HEADERS_DIR})
-    container = _container(IMPORTER, ["import", "--campaign", owner.ref], pods, mounts, env)
+    importer = container(IMPORTER, ["import", "--campaign", owner.ref], pods, mounts, env)
     spec = {
         "backoffLimit": pods.import_backoff_limit,
-        "template": _pod_template(owner, IMPORTER, container, volumes, pods),
+        "template": pod_template(_labels(owner, IMPORTER), importer, volumes, pods),
     }
     return _job(owner, import_job_name(owner), IMPORTER, spec)
 
@@ -115,16 +95,15 @@ def build_sender_job(
 ) -> dict[str, Any]:
     """An Indexed Job: completion index i sends shard i; `suspend` pauses it."""
     secret = channel.smpp.password_secret_ref
-    password = {"name": "HERALD_SMPP_PASSWORD",
-                "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}}}
-    container = _container(SENDER, ["send", "--campaign", owner.ref], pods, [], [password])
+    password = secret_env("HERALD_SMPP_PASSWORD", secret.name, secret.key)
+    sender = container(SENDER, ["send", "--campaign", owner.ref], pods, [], [password])
     spec = {
         "completionMode": "Indexed",
         "completions": shards,
         "parallelism": parallelism,
         "suspend": suspend,
         "backoffLimit": pods.sender_backoff_limit_per_shard * shards,
-        "template": _pod_template(owner, SENDER, container, [], pods),
+        "template": pod_template(_labels(owner, SENDER), sender, [], pods),
     }
     return _job(owner, sender_job_name(owner), SENDER, spec)
 
@@ -153,50 +132,4 @@ def _job(owner: Owner, name: str, component: str, spec: dict[str, Any]) -> dict[
             }],
         },
         "spec": spec,
-    }
-
-
-def _pod_template(
-    owner: Owner, component: str, container: dict[str, Any], volumes: list[dict[str, Any]],
-    pods: PodSettings,
-) -> dict[str, Any]:
-    return {
-        "metadata": {"labels": _labels(owner, component)},
-        "spec": {
-            "restartPolicy": "Never",
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-            "terminationGracePeriodSeconds": pods.termination_grace_seconds,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": pods.run_as_user,
-                "runAsGroup": pods.run_as_user,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [container],
-            "volumes": [*volumes, {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
-        },
-    }
-
-
-def _container(
-    name: str, args: list[str], pods: PodSettings, mounts: list[dict[str, Any]],
-    extra_env: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    env: list[dict[str, Any]] = [{"name": "HERALD_REDIS_URL", "value": pods.redis_url}]
-    if pods.redis_password_secret:
-        env.append({"name": "HERALD_REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {
-            "name": pods.redis_password_secret, "key": "password"}}})
-    return {
-        "name": name,
-        "image": pods.image,
-        "args": args,
-        "env": [*env, *(extra_env or [])],
-        "resources": pods.resources,
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-        "volumeMounts": [*mounts, {"name": "tmp", "mountPath": "/tmp"}],
     }

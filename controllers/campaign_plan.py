@@ -36,13 +36,13 @@ from controllers import campaign_stats as stats
 from controllers import reasons
 from controllers.campaign_jobs import (
     Owner,
-    PodSettings,
     build_import_job,
     build_sender_job,
 )
 from controllers.campaign_run import build_run_config, frozen_changes, template_names
 from controllers.campaign_window import WindowCheck, check_window
 from controllers.events import Event
+from controllers.pod_spec import PodSettings
 from crds.base import Condition, ConditionStatus, find_condition, set_condition
 from crds.campaign import Campaign, CampaignPhase, CampaignSpec, CampaignStatus, Counters
 from crds.channel import ChannelSpec

@@ -1,35 +1,62 @@
-"""kopf handlers for Channel: resolve the password Secret, check a bind, write status.
+"""kopf handlers for Channel: resolve the password Secret, keep the receiver, check a
+bind, report binds and throughput.
 
-Create, update, resume and a timer (every HERALD_CHANNEL_RECHECK_SECONDS) run one
-reconcile under a per-channel lock, so a carrier that comes back or a Secret that is
-fixed turns the channel Ready without anyone touching it. The decision is
+Create, update, resume and a timer run one reconcile under a per-channel lock. The
+timer samples the channel's activity in Redis every 5 seconds (binds up, submits) for
+status; every HERALD_CHANNEL_RECHECK_SECONDS (30 while not Ready) it also checks the
+Secret and a bind, so a carrier that comes back or a Secret that is fixed turns the
+channel Ready without anyone touching it. Once the Secret resolves, the channel's
+receiver Deployment is kept (controllers.receiver_deployment). The decision is
 `channel_plan.plan_channel`. Deleting a Channel waits while campaigns that have not
-finished still use it, and says so in its status.
+finished still use it, and says so in its status; then it removes the receiver and
+the channel's Redis keys.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from redis.exceptions import RedisError
 
 from controllers import reasons
 from controllers.campaign_plan import ChannelSeen
-from controllers.channel_plan import ChannelWorld, SecretSeen, plan_channel, secret_problem
+from controllers.channel_plan import (
+    ActivitySeen,
+    ChannelWorld,
+    SecretSeen,
+    binds_up_result,
+    measured_rate,
+    plan_channel,
+    secret_problem,
+)
+from controllers.receiver_deployment import (
+    ChannelOwner,
+    build_receiver_deployment,
+    needs_replacing,
+    receiver_name,
+)
 from controllers.status import merge_patch_diff
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
 from crds.campaign import CampaignPhase
 from crds.channel import Channel, ChannelSpec
+from sender.channel_activity import forget_channel, read_activity
+from sender.redis_keys import ChannelKeys
 from sender.smpp_bind import BindSettings
 from sender.smpp_probe import probe_bind
 
+logger = logging.getLogger(__name__)
+
 CHANNELS = (GROUP, VERSION, Channel.PLURAL)
+SAMPLE_SECONDS = 5.0
 NOT_READY_RECHECK_SECONDS = 30.0
+RATE_WINDOW_SECONDS = 60.0
 CAMPAIGNS = (GROUP, VERSION, "campaigns")
 ACTIVE = {None, CampaignPhase.PENDING, CampaignPhase.SCHEDULED, CampaignPhase.IMPORTING,
           CampaignPhase.RUNNING, CampaignPhase.PAUSED}
@@ -87,48 +114,85 @@ def bind_settings(spec: ChannelSpec, password: str) -> BindSettings:
                         response_timeout=min(smpp.response_timeout_seconds, 10))
 
 
-async def reconcile_channel_now(namespace: str, name: str, memo: Any) -> None:
+async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: bool) -> None:
+    """Sample the channel's activity; with `check`, also resolve its Secret, keep its
+    receiver Deployment and check a bind. Write status if it changed."""
     async with memo.channel_locks[(namespace, name)]:
-        memo.channel_checked[(namespace, name)] = time.monotonic()
         body = await memo.kube.get(Channel.PLURAL, namespace, name)
         if body is None or body.get("metadata", {}).get("deletionTimestamp"):
             return
         channel = Channel.model_validate(body)
-        ref = channel.spec.smpp.password_secret_ref
-        seen, password = read_password(await memo.core.secret_data(namespace, ref.name),
-                                        ref.key)
+        activity = await observe_activity(memo, namespace, name)
+        seen: SecretSeen | None = None
         probe = None
-        if secret_problem(channel.spec, seen) is None:
-            probe = await probe_bind(bind_settings(channel.spec, password))
+        if check:
+            memo.channel_checked[(namespace, name)] = time.monotonic()
+            ref = channel.spec.smpp.password_secret_ref
+            seen, password = read_password(await memo.core.secret_data(namespace, ref.name),
+                                            ref.key)
+            if secret_problem(channel.spec, seen) is None:
+                if memo.config.channel_receivers:
+                    await keep_receiver(memo, channel)
+                checked = channel.status.observed_generation == channel.metadata.generation
+                if checked and activity is not None and activity.bound:
+                    probe = binds_up_result(channel.spec, activity.bound)
+                else:
+                    probe = await probe_bind(bind_settings(channel.spec, password))
         decision = plan_channel(channel.spec, channel.metadata.generation, channel.status,
-                                ChannelWorld(now=datetime.now(UTC), secret=seen, probe=probe))
+                                ChannelWorld(datetime.now(UTC), seen, probe, activity))
         patch = merge_patch_diff(dict(body.get("status") or {}), decision.status.to_api())
         if patch:
             await memo.kube.patch_status(Channel.PLURAL, namespace, name, patch)
         post_events(body, decision.events)
 
 
+async def observe_activity(memo: Any, namespace: str, name: str) -> ActivitySeen | None:
+    """Binds up and the submit rate over the last minute, from what the pods note in Redis."""
+    try:
+        activity = await read_activity(memo.redis, ChannelKeys(namespace, name), time.time())
+    except (RedisError, OSError) as error:
+        logger.warning("channel %s/%s: cannot read its activity in Redis: %s",
+                       namespace, name, error)
+        return None
+    samples = memo.channel_samples[(namespace, name)]
+    samples.append((activity.at, activity.submitted))
+    while samples and samples[0][0] < activity.at - RATE_WINDOW_SECONDS:
+        samples.popleft()
+    return ActivitySeen(activity.bound, activity.receiver_bound, measured_rate(samples))
+
+
+async def keep_receiver(memo: Any, channel: Channel) -> None:
+    """Create the channel's receiver Deployment, or replace it when the channel changed."""
+    meta = channel.metadata
+    owner = ChannelOwner(meta.namespace or "", meta.name, meta.uid or "")
+    desired = build_receiver_deployment(owner, channel.spec, memo.config.pod_settings())
+    existing = await memo.deployments.get(owner.namespace, receiver_name(owner.name))
+    if needs_replacing(existing, desired):
+        await memo.deployments.apply(desired, existing)
+
+
 @kopf.on.resume(*CHANNELS, id="check-on-resume")
 @kopf.on.create(*CHANNELS, id="check-on-create")
 @kopf.on.update(*CHANNELS, id="check-on-update", field="spec")
 async def reconcile_channel(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
-    await reconcile_channel_now(namespace or "", name, memo)
+    await reconcile_channel_now(namespace or "", name, memo, check=True)
 
 
-@kopf.timer(*CHANNELS, id="recheck", interval=5.0, initial_delay=5.0)
+@kopf.timer(*CHANNELS, id="recheck", interval=SAMPLE_SECONDS, initial_delay=SAMPLE_SECONDS)
 async def recheck_channel(
     namespace: str | None, name: str, status: kopf.Status, memo: Any, **_: Any
 ) -> None:
-    """Check again every HERALD_CHANNEL_RECHECK_SECONDS; a channel that is not Ready,
-    every 30 seconds at most, so a fixed Secret or a carrier back up shows soon."""
+    """Sample binds and throughput every few seconds. Check the Secret and a bind again
+    every HERALD_CHANNEL_RECHECK_SECONDS; a channel that is not Ready, every 30 seconds
+    at most, so a fixed Secret or a carrier back up shows soon."""
     ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                 for c in status.get("conditions", []))
     interval = memo.config.channel_recheck_seconds
     if not ready:
         interval = min(interval, NOT_READY_RECHECK_SECONDS)
     last = memo.channel_checked.get((namespace or "", name), 0.0)
-    if time.monotonic() - last >= interval:
-        await reconcile_channel_now(namespace or "", name, memo)
+    await reconcile_channel_now(namespace or "", name, memo,
+                                check=time.monotonic() - last >= interval)
 
 
 @kopf.on.delete(*CHANNELS, id="wait-for-campaigns")  # type: ignore[arg-type]
@@ -146,4 +210,13 @@ async def release_channel(
                                          {"message": message})
             kopf.event(body, type="Warning", reason=reasons.CHANNEL_IN_USE, message=message)
         raise kopf.TemporaryError(message, delay=10)
+    # The Deployment is the Channel's (ownerReferences), but a cluster's garbage
+    # collector takes its time; the receiver's bind should go now. Its keys go once it
+    # has unbound (else its last heartbeat could write them again).
+    await memo.deployments.delete(namespace or "", receiver_name(name))
+    keys = ChannelKeys(namespace or "", name)
+    if (await read_activity(memo.redis, keys, time.time())).receiver_bound:
+        raise kopf.TemporaryError("waiting for the channel receiver to unbind", delay=1)
+    await forget_channel(memo.redis, keys)
     memo.channel_checked.pop((namespace or "", name), None)
+    memo.channel_samples.pop((namespace or "", name), None)

@@ -1,14 +1,17 @@
 """Channel decisions: from (spec, status, what was observed) to status and Events.
 
-Pure: no kopf, kubernetes or redis. The handler resolves the password Secret, binds
-once to the SMSC when the Secret is good (sender.smpp_probe), and applies what this
-module decides. A missing Secret, a missing key or a refused bind is a Ready=False
-condition with its reason and one Event, never an exception: the handler retries on
-its timer, so a fixed Secret or a carrier back up turns the channel Ready by itself.
+Pure: no kopf, kubernetes or redis. The handler samples the channel's activity in
+Redis every few seconds (binds up, submits so far); now and then it also resolves the
+password Secret and, unless binds are up already, binds once to the SMSC
+(sender.smpp_probe); it applies what this module decides. A missing Secret, a missing
+key or a refused bind is a Ready=False condition with its reason and one Event, never
+an exception: the handler retries on its timer, so a fixed Secret or a carrier back up
+turns the channel Ready by itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,11 +38,23 @@ class SecretSeen:
 
 
 @dataclass(frozen=True)
+class ActivitySeen:
+    """What senders and the receiver report (sender.channel_activity)."""
+
+    bound: int
+    receiver_bound: int
+    messages_per_second: int | None
+    """Measured over the last minute; None before two samples."""
+
+
+@dataclass(frozen=True)
 class ChannelWorld:
     now: datetime
-    secret: SecretSeen
+    secret: SecretSeen | None
+    """None when the Secret was not read this time (between rechecks)."""
     probe: ProbeResult | None = None
-    """The bind check; None when the Secret did not allow one."""
+    """The bind check; None when the Secret did not allow one, or binds were up."""
+    activity: ActivitySeen | None = None
 
 
 @dataclass(frozen=True)
@@ -65,18 +80,23 @@ def secret_problem(spec: ChannelSpec, secret: SecretSeen) -> tuple[str, str] | N
 def plan_channel(
     spec: ChannelSpec, generation: int | None, old: ChannelStatus, world: ChannelWorld
 ) -> ChannelDecision:
+    new = old.model_copy(deep=True)
+    if world.activity is not None:
+        binds = new.binds or BindStatus()
+        new.binds = binds.model_copy(update={"bound": world.activity.bound,
+                                             "receiver_bound": world.activity.receiver_bound})
+        new.measured_messages_per_second = world.activity.messages_per_second
+    if world.secret is None:  # a sample between checks: readiness stands as it was
+        return ChannelDecision(new, ())
     problem = secret_problem(spec, world.secret)
     if problem is None and world.probe is not None:
         problem = None if world.probe.ok else (world.probe.reason, world.probe.message)
-    new = old.model_copy(deep=True)
     new.observed_generation = generation
     new.delivery_guarantee = (DeliveryGuarantee.AT_LEAST_ONCE if spec.retry.resend_unknown
                               else DeliveryGuarantee.AT_MOST_ONCE)
     if problem is None:
         reason = reasons.BOUND
         message = world.probe.message if world.probe else "Secret resolved"
-        binds = old.binds or BindStatus()
-        new.binds = binds.model_copy(update={"last_bind_time": world.now})
     else:
         reason, message = problem
         new.last_error = ChannelError(reason=reason, message=message, time=world.now)
@@ -84,14 +104,35 @@ def plan_channel(
     ready = Condition(type="Ready", status=ConditionStatus.TRUE if problem is None
                       else ConditionStatus.FALSE, observed_generation=generation,
                       last_transition_time=world.now, reason=reason, message=message)
-    if problem is None and old.binds and old.binds.last_bind_time and _same(old, ready):
-        new.binds = old.binds  # a successful recheck changes nothing worth a write
+    if problem is None and world.probe is not None and not _same(old, ready):
+        # A bind that works again (or for the first time); a recheck that changes
+        # nothing is not worth a status write.
+        binds = new.binds or BindStatus()
+        new.binds = binds.model_copy(update={"last_bind_time": world.now})
     new.conditions = set_condition(old.conditions, ready)
     events: tuple[Event, ...] = ()
     if not _same(old, ready):
         events = (Event("Normal", reason, message) if problem is None
                   else Event("Warning", reason, message),)
     return ChannelDecision(new, events)
+
+
+def binds_up_result(spec: ChannelSpec, bound: int) -> ProbeResult:
+    """Binds reported up stand for the probe: no extra bind needed to know the carrier
+    accepts this account (carriers cap binds; the probe would take one more)."""
+    smpp = spec.smpp
+    return ProbeResult(True, reasons.BOUND,
+                       f"binds to {smpp.host}:{smpp.port} as {smpp.system_id} are up")
+
+
+def measured_rate(samples: Sequence[tuple[float, int]]) -> int | None:
+    """Submits per second between the oldest and newest (time, total) samples."""
+    if len(samples) < 2:
+        return None
+    (first_at, first), (last_at, last) = samples[0], samples[-1]
+    if last_at <= first_at:
+        return None
+    return max(0, round((last - first) / (last_at - first_at)))
 
 
 def _same(old: ChannelStatus, ready: Condition) -> bool:

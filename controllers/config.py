@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from controllers.pod_spec import PodSettings
 from crds.template import Category
 
 # ConfigMaps with this label hold sensitive words, one per line in any data key.
@@ -35,6 +36,13 @@ class OperatorConfig:
     """How often a Channel's Secret and bind are checked again."""
     stall_seconds: int = 300
     degraded_failure_percent: int = 20
+    channel_receivers: bool = True
+    """Keep a receiver Deployment per Channel (late receipts, replies). Off for carriers
+    that allow no extra bind: receipts then come only while senders run."""
+
+    def pod_settings(self) -> PodSettings:
+        return PodSettings(image=self.image, redis_url=self.pod_redis_url or self.redis_url,
+                           redis_password_secret=self.pod_redis_secret)
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
@@ -55,6 +63,7 @@ class OperatorConfig:
             channel_recheck_seconds=float(env("HERALD_CHANNEL_RECHECK_SECONDS",
                                               cls.channel_recheck_seconds)),
             stall_seconds=int(env("HERALD_STALL_SECONDS", cls.stall_seconds)),
+            channel_receivers=env("HERALD_CHANNEL_RECEIVERS", "true").lower() != "false",
             degraded_failure_percent=int(env("HERALD_DEGRADED_FAILURE_PERCENT",
                                              cls.degraded_failure_percent)),
         )

@@ -8,6 +8,7 @@ client is synchronous, so each call runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import kubernetes
@@ -91,3 +92,42 @@ class CoreKube:
                 return None
             raise
         return dict(secret.data or {})
+
+
+class Deployments:
+    """Deployments (the channel receivers): read, create, replace, delete."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._apps = kubernetes.client.AppsV1Api(api_client)
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            found: Any = await asyncio.to_thread(
+                self._apps.read_namespaced_deployment, name, namespace,
+                _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(json.loads(found.data))
+
+    async def apply(self, body: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        """Create `body`, or replace `existing` with it (keeping its resourceVersion)."""
+        meta = body["metadata"]
+        if existing is None:
+            await asyncio.to_thread(self._apps.create_namespaced_deployment,
+                                    meta["namespace"], body)  # type: ignore[arg-type]
+            return
+        replacement = {**body, "metadata": {
+            **meta, "resourceVersion": existing["metadata"].get("resourceVersion")}}
+        await asyncio.to_thread(self._apps.replace_namespaced_deployment, meta["name"],
+                                meta["namespace"], replacement)  # type: ignore[arg-type]
+
+    async def delete(self, namespace: str, name: str) -> None:
+        """Delete it (its pods with it); absent is fine."""
+        try:
+            await asyncio.to_thread(self._apps.delete_namespaced_deployment, name, namespace,
+                                    propagation_policy="Foreground")
+        except ApiException as exc:
+            if exc.status != 404:
+                raise

@@ -7,7 +7,7 @@ handlers of every kind.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from typing import Any
 
 import kopf
@@ -18,7 +18,7 @@ import controllers.channel
 import controllers.template  # noqa: F401  (registers the Template handlers)
 from controllers.campaign import plan_settings
 from controllers.config import SENSITIVE_WORDS_LABEL, OperatorConfig
-from controllers.kube import CoreKube, Kube, load_client_config
+from controllers.kube import CoreKube, Deployments, Kube, load_client_config
 from crds.base import GROUP
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -47,12 +47,14 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     api_client = load_client_config()
     memo.kube = Kube(api_client)
     memo.core = CoreKube(api_client)
+    memo.deployments = Deployments(api_client)
     memo.redis = aioredis.Redis.from_url(config.redis_url,
                                          password=config.redis_password or None)
     # One lock per template (channel) serialises its reconciles (see their modules).
     memo.template_locks = defaultdict(asyncio.Lock)
     memo.channel_locks = defaultdict(asyncio.Lock)
     memo.channel_checked = {}
+    memo.channel_samples = defaultdict(deque)
     memo.campaign_samples = {}
     memo.status_writes = Counter()
 

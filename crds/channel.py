@@ -221,7 +221,9 @@ class BindStatus(HeraldModel):
     """Binds as last observed."""
 
     bound: int = 0
-    """Binds currently up."""
+    """Binds up now: the senders' of running campaigns and the receiver's."""
+    receiver_bound: int = 0
+    """Of those, the channel receiver's, which takes late receipts and replies."""
     last_bind_time: datetime | None = None
     """When a bind last succeeded."""
 
@@ -245,7 +247,7 @@ class ChannelStatus(HeraldModel):
     binds: BindStatus | None = None
     """Bind health."""
     measured_messages_per_second: int | None = None
-    """Submit rate measured over the last minute."""
+    """submit_sm accepted per second by the carrier, over the last minute, all senders."""
     delivery_guarantee: DeliveryGuarantee | None = None
     """AtMostOnce unless spec.retry.resendUnknown asks for AtLeastOnce."""
     last_error: ChannelError | None = None

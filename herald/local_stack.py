@@ -1,5 +1,5 @@
 """Herald on one machine: the emulated Kubernetes API, Redis, the SMPP simulator, the
-local Job runner and the real operator, each on loopback. `herald demo` and the
+local Job and Deployment runners and the real operator, each on loopback. `herald demo` and the
 operator's end-to-end tests run on it.
 
     async with running_stack() as stack:
@@ -29,6 +29,7 @@ from herald.localkube.cluster import (
     running_operator,
     wait_for,
 )
+from herald.localkube.deployment_runner import LocalDeploymentRunner
 from herald.localkube.job_runner import LocalJobRunner
 from herald.localredis import RedisServer, running_redis
 from sender.simulator import Simulator
@@ -44,6 +45,7 @@ class Stack:
     redis: RedisServer
     simulator: Simulator
     jobs: LocalJobRunner
+    deployments: LocalDeploymentRunner
     config: OperatorConfig
     _operator: contextlib.AsyncExitStack = dataclasses.field(
         default_factory=contextlib.AsyncExitStack)
@@ -111,8 +113,9 @@ async def running_stack(
                     running_redis() as redis,
                     Simulator(sim_config) as smsc):
             operator_settings = operator_config(redis, **(config or {}))
-            async with LocalJobRunner(cluster.client, workdir) as jobs:
-                stack = Stack(cluster, redis, smsc, jobs, operator_settings)
+            async with (LocalJobRunner(cluster.client, workdir) as jobs,
+                        LocalDeploymentRunner(cluster.client, workdir) as deployments):
+                stack = Stack(cluster, redis, smsc, jobs, deployments, operator_settings)
                 await stack.start_operator()
                 try:
                     yield stack

@@ -225,6 +225,9 @@ class SmppBind:
         buffer = FrameBuffer()
         try:
             early = await self._bind(reader, writer, buffer)
+            # The bind_resp was a read: without this an idle bind (a receiver) looked
+            # silent since the epoch, and the keep-alive closed it within a second.
+            self._last_read = time.monotonic()
             self.binds += 1
             self.last_error = ""
             self._up.set()

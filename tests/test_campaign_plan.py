@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from controllers import reasons
-from controllers.campaign_jobs import Owner, PodSettings
+from controllers.campaign_jobs import Owner
 from controllers.campaign_plan import (
     CampaignPlan,
     CampaignWorld,
@@ -24,6 +24,7 @@ from controllers.campaign_plan import (
 )
 from controllers.campaign_run import build_run_config, template_names
 from controllers.campaign_stats import Sample
+from controllers.pod_spec import PodSettings
 from crds.base import find_condition
 from crds.campaign import Campaign, CampaignStatus, Counters
 from crds.channel import Channel

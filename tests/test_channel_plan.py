@@ -9,7 +9,14 @@ import pytest
 import yaml
 
 from controllers import reasons
-from controllers.channel_plan import ChannelWorld, SecretSeen, plan_channel
+from controllers.channel_plan import (
+    ActivitySeen,
+    ChannelWorld,
+    SecretSeen,
+    binds_up_result,
+    measured_rate,
+    plan_channel,
+)
 from crds.base import find_condition
 from crds.channel import Channel, ChannelStatus
 from sender.smpp_probe import ProbeResult
@@ -51,3 +58,36 @@ def test_a_passing_recheck_writes_nothing_new() -> None:
                          ChannelWorld(NOW + timedelta(minutes=5), GOOD, BOUND))
     assert again.status == first.status and again.events == ()
 
+
+
+def test_a_sample_between_checks_updates_binds_and_rate_only() -> None:
+    checked = plan_channel(SPEC, 1, ChannelStatus(), ChannelWorld(NOW, GOOD, BOUND)).status
+    sample = ChannelWorld(NOW + timedelta(seconds=5), secret=None,
+                          activity=ActivitySeen(bound=3, receiver_bound=1,
+                                                messages_per_second=480))
+    decision = plan_channel(SPEC, 2, checked, sample)
+    assert decision.events == ()
+    assert decision.status.conditions == checked.conditions
+    assert decision.status.observed_generation == 1  # generation 2 is not checked yet
+    assert decision.status.binds is not None
+    assert (decision.status.binds.bound, decision.status.binds.receiver_bound) == (3, 1)
+    assert decision.status.measured_messages_per_second == 480
+
+
+def test_binds_up_stand_for_the_probe() -> None:
+    decision = plan_channel(SPEC, 1, ChannelStatus(),
+                            ChannelWorld(NOW, GOOD, binds_up_result(SPEC, 2)))
+    ready = find_condition(decision.status.conditions, "Ready")
+    assert ready is not None and (ready.status, ready.reason) == ("True", reasons.BOUND)
+
+
+@pytest.mark.parametrize("samples, rate", [
+    pytest.param([], None, id="none"),
+    pytest.param([(0.0, 10)], None, id="one"),
+    pytest.param([(0.0, 0), (60.0, 30_000)], 500, id="steady"),
+    pytest.param([(0.0, 5), (5.0, 5)], 0, id="idle"),
+    pytest.param([(0.0, 100), (10.0, 0)], 0, id="totals-reset"),
+    pytest.param([(3.0, 0), (3.0, 10)], None, id="same-instant"),
+])
+def test_measured_rate(samples: list[tuple[float, int]], rate: int | None) -> None:
+    assert measured_rate(samples) == rate

@@ -21,7 +21,7 @@ from sender.receipts import canonical_id
 from sender.redis_keys import OPT_OUT_SET, CampaignKeys
 from sender.simulator import Simulator
 from sender.simulator_config import SimulatorConfig
-from sender.smpp_bind import BindSettings
+from sender.smpp_bind import BindSettings, SmppBind
 from sender.smpp_codes import ESM_DELIVERY_RECEIPT, CommandStatus
 from sender.smpp_pdu import DeliverSm
 from tests.test_shard_sender import CAMPAIGN, CHANNEL, enqueue, number, send
@@ -142,3 +142,25 @@ async def test_a_full_buffer_asks_the_smsc_to_retry(redis: aioredis.Redis) -> No
                        CommandStatus.ESME_RX_T_APPN]
     assert receiver.stats.refused == 1
 
+
+
+async def test_an_idle_bind_stays_up_on_enquire_links(slow_receipts: Simulator) -> None:
+    """A receiver may hear nothing for hours; its bind must live on enquire_link alone
+    (it once went down a second after each bind: the bind_resp did not count as a read)."""
+    settings = BindSettings(host="127.0.0.1", port=slow_receipts.port, system_id="herald",
+                            password="herald", mode="Receiver", window=1,
+                            enquire_link_interval=1.0, response_timeout=1.0)
+    bind = SmppBind(settings, ChannelReceiver(None, CHANNEL, settings))  # type: ignore[arg-type]
+    task = asyncio.create_task(bind.run())
+    try:
+        await wait_for(lambda: bind.is_up, timeout=10, message="never bound")
+        bound_at = time.monotonic()
+        # An enquire_link_resp read well after the bind: the keep-alive kept it.
+        await wait_for(lambda: bind._last_read, timeout=10, interval=0.1,
+                       until=lambda last: last > bound_at + 1.5,
+                       message="no read after the bind: it went down instead")
+        assert bind.binds == 1 and bind.is_up
+    finally:
+        await bind.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -3,10 +3,8 @@
 The emulated API stores Jobs but nothing runs them. `LocalJobRunner` watches the Jobs
 (by polling the API) and does, on this machine, what a cluster would:
 
-- runs each pod as `python -m herald ARGS` (the image's entry point), with the
-  container's env (values, Secret and ConfigMap keys resolved through the API) and
-  JOB_COMPLETION_INDEX for Indexed Jobs; ConfigMap and Secret volumes are written to a
-  directory and their mount paths rewritten in args and env values;
+- runs each pod as a local process (herald.localkube.pods), with JOB_COMPLETION_INDEX
+  for Indexed Jobs;
 - keeps up to `parallelism` pods running over the indexes not yet succeeded;
 - counts exit 0 as the index's success, 143 (stopped by SIGTERM) as neither success
   nor failure (the podFailurePolicy a sender Job carries), anything else as a failure
@@ -23,32 +21,22 @@ What it does not do: scheduling, resources, security contexts, image pulls, prob
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
-import os
 import signal
-import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from herald.localkube.cluster import KubeApiError, KubeClient
+from herald.localkube.pods import LocalPods, Pod, last_line, owner_gone
 
 logger = logging.getLogger(__name__)
 
 STOPPED_EXIT = 143
 Body = dict[str, Any]
-
-
-@dataclass
-class Pod:
-    index: int
-    process: asyncio.subprocess.Process
-    log: Path
-    stopping: bool = False
 
 
 @dataclass
@@ -69,7 +57,7 @@ class LocalJobRunner:
         self.client = client
         self.workdir = workdir
         self.poll = poll
-        self.max_grace = max_grace
+        self.pods = LocalPods(client, workdir, max_grace=max_grace)
         self.runs: dict[str, JobRun] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -83,7 +71,7 @@ class LocalJobRunner:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await asyncio.gather(*(self._stop(pod, grace=5.0)
+        await asyncio.gather(*(self.pods.stop(pod, grace=5.0)
                                for run in self.runs.values() for pod in run.pods.values()))
 
     def logs(self) -> list[Path]:
@@ -155,7 +143,7 @@ class LocalJobRunner:
                 pass  # stopped, not failed: the index runs again
             else:
                 run.failed += 1
-                run.last_failure = f"index {index} exited {code}: {_last_line(pod.log)}"
+                run.last_failure = f"index {index} exited {code}: {last_line(pod.log)}"
 
     async def _launch(self, job: Body, run: JobRun, completions: int) -> None:
         parallelism = int(job["spec"].get("parallelism", 1))
@@ -173,105 +161,24 @@ class LocalJobRunner:
 
     async def _start(self, job: Body, run: JobRun, index: int | None) -> Pod | None:
         meta = job["metadata"]
-        pod_spec = job["spec"]["template"]["spec"]
-        (container,) = pod_spec["containers"]
         run.attempts += 1
         name = f"{meta['namespace']}-{meta['name']}-{index or 0}-{run.attempts}"
+        extra = {"JOB_COMPLETION_INDEX": str(index)} if index is not None else {}
         try:
-            mounts = await self._volumes(meta["namespace"], pod_spec, container,
-                                         self.workdir / name)
-            env = await self._env(meta["namespace"], container, mounts)
+            pod = await self.pods.start(meta["namespace"], job["spec"]["template"]["spec"],
+                                        name, index or 0, extra)
         except LookupError as missing:
             run.waiting = str(missing)  # a kubelet leaves such a pod Pending and retries
             run.attempts -= 1
             return None
         run.waiting = ""
-        if index is not None:
-            env["JOB_COMPLETION_INDEX"] = str(index)
-        args = [_rewrite(a, mounts) for a in container.get("args", [])]
-        log = self.workdir / f"{name}.log"
-        with log.open("wb") as out:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "herald", *args, env=env, stdout=out,
-                stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True)
-        return Pod(index or 0, process, log)
-
-    async def _volumes(self, namespace: str, pod_spec: Body, container: Body,
-                       root: Path) -> dict[str, Path]:
-        """Write ConfigMap and Secret volumes; return mountPath -> local directory."""
-        volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
-        mounts: dict[str, Path] = {}
-        for mount in container.get("volumeMounts", []):
-            volume = volumes[mount["name"]]
-            if "configMap" in volume:
-                source = volume["configMap"]
-                data = await self._data(namespace, "ConfigMap", source["name"])
-            elif "secret" in volume:
-                source = volume["secret"]
-                data = await self._data(namespace, "Secret", source["secretName"])
-            else:
-                continue
-            items = source.get("items") or [{"key": k, "path": k} for k in data]
-            local = root / mount["name"]
-            local.mkdir(parents=True, exist_ok=True)
-            for item in items:
-                if item["key"] not in data:
-                    raise LookupError(f"volume {mount['name']}: no key {item['key']!r}")
-                (local / item["path"]).write_text(data[item["key"]], encoding="utf-8")
-            mounts[mount["mountPath"]] = local
-        return mounts
-
-    async def _env(self, namespace: str, container: Body, mounts: Mapping[str, Path],
-                   ) -> dict[str, str]:
-        env = dict(os.environ)
-        for var in container.get("env", []):
-            if "value" in var:
-                env[var["name"]] = _rewrite(str(var["value"]), mounts)
-                continue
-            source = var.get("valueFrom", {})
-            for kind, ref in (("Secret", source.get("secretKeyRef")),
-                              ("ConfigMap", source.get("configMapKeyRef"))):
-                if ref is None:
-                    continue
-                data = await self._data(namespace, kind, ref["name"], ref.get("optional"))
-                if ref["key"] in data:
-                    env[var["name"]] = data[ref["key"]]
-                elif not ref.get("optional"):
-                    raise LookupError(f"{kind} {ref['name']} has no key {ref['key']!r}")
-        return env
-
-    async def _data(self, namespace: str, kind: str, name: str,
-                    optional: bool | None = False) -> dict[str, str]:
-        obj = await self.client.find("v1", kind, namespace, name)
-        if obj is None:
-            if optional:
-                return {}
-            raise LookupError(f"{kind} {name} not found")
-        data = dict(obj.get("data") or {})
-        if kind == "Secret":
-            return {k: base64.b64decode(v).decode() for k, v in data.items()}
-        return {k: str(v) for k, v in data.items()}
+        return pod
 
     # -- stopping --------------------------------------------------------------------
 
     async def _stop_all(self, run: JobRun) -> None:
-        await asyncio.gather(*(self._stop(pod) for pod in run.pods.values()))
+        await asyncio.gather(*(self.pods.stop(pod) for pod in run.pods.values()))
         self._reap(run)
-
-    async def _stop(self, pod: Pod, grace: float | None = None) -> None:
-        if pod.process.returncode is not None:
-            return
-        pod.stopping = True
-        with contextlib.suppress(ProcessLookupError):
-            pod.process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(grace if grace is not None else self.max_grace):
-                await pod.process.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                pod.process.kill()
-            await pod.process.wait()
 
     async def _collect_orphans(self, jobs: list[Body]) -> list[Body]:
         """Delete Jobs whose owning Campaign is gone (the garbage collector's part);
@@ -279,25 +186,15 @@ class LocalJobRunner:
         owners: dict[str, set[str]] = {}
         kept = []
         for job in jobs:
-            meta = job["metadata"]
-            orphan = False
-            for ref in meta.get("ownerReferences", []):
-                if ref.get("kind") != "Campaign":
-                    continue
-                if ref["apiVersion"] not in owners:
-                    owners[ref["apiVersion"]] = {
-                        c["metadata"]["uid"]
-                        for c in await self.client.list(ref["apiVersion"], "Campaign")}
-                if ref["uid"] not in owners[ref["apiVersion"]]:
-                    orphan = True
-                    run = self.runs.pop(meta["uid"], None)
-                    if run is not None:
-                        await self._stop_all(run)
-                    with contextlib.suppress(KubeApiError):
-                        await self.client.delete("batch/v1", "Job", meta["namespace"],
-                                                 meta["name"])
-            if not orphan:
+            if not await owner_gone(self.client, job, "Campaign", owners):
                 kept.append(job)
+                continue
+            meta = job["metadata"]
+            run = self.runs.pop(meta["uid"], None)
+            if run is not None:
+                await self._stop_all(run)
+            with contextlib.suppress(KubeApiError):
+                await self.client.delete("batch/v1", "Job", meta["namespace"], meta["name"])
         return kept
 
 
@@ -305,21 +202,6 @@ class LocalJobRunner:
 async def running_jobs(client: KubeClient, workdir: Path) -> AsyncIterator[LocalJobRunner]:
     async with LocalJobRunner(client, workdir) as runner:
         yield runner
-
-
-def _rewrite(value: str, mounts: Mapping[str, Path]) -> str:
-    for mount_path, local in mounts.items():
-        if value == mount_path or value.startswith(mount_path.rstrip("/") + "/"):
-            return str(local) + value[len(mount_path.rstrip("/")):]
-    return value
-
-
-def _last_line(log: Path) -> str:
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return lines[-1][:300] if lines else ""
 
 
 def _now() -> str:

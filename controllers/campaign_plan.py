@@ -165,9 +165,11 @@ def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettin
         run = None
     outcome = _decide(owner, spec, old, world, run, settings)
     status = _status(campaign, world, run, outcome, settings)
+    # Events expire; status keeps saying which edits the run ignores.
+    status.edits_not_applied = frozen_changes(spec, run.config) if run is not None else []
     events = list(_events(old, status))
     if run is not None and meta.generation != old.observed_generation:
-        changed = frozen_changes(spec, run.config)
+        changed = status.edits_not_applied
         if changed:
             events.append(Event("Warning", reasons.EDIT_NOT_APPLIED, (
                 f"{', '.join(changed)} changed after the run started and do not apply to"

@@ -360,6 +360,12 @@ class CampaignStatus(HeraldModel):
     """When the campaign reached Completed, Failed or Cancelled."""
     next_run_time: datetime | None = None
     """Next run of a recurring campaign."""
+    edits_not_applied: list[str] = Field(
+        default_factory=list, max_length=16,
+        json_schema_extra={"items": {"type": "string", "maxLength": 64}})
+    """Spec fields edited since the run started that it does not apply: templateRef,
+    variants, channels, audience and compliance are fixed for a run. paused, cancel,
+    senders, rateLimit and sendWindow apply while it runs."""
     message: str | None = Field(default=None, max_length=MESSAGE_MAX)
     """One line summary."""
     conditions: list[Condition] = Field(default_factory=list, json_schema_extra=list_map("type"))

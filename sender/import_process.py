@@ -31,6 +31,7 @@ from sender.redis_keys import campaign_from_ref
 from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, AudienceSource, ImportSettings
 from sender.run_store import clear_import_error, read_run, record_import_error
 from sender.shard_import import ImportConflict, import_audience
+from sender.sms_text import find_variables
 
 logger = logging.getLogger(__name__)
 CHUNK = 64 * 1024
@@ -153,6 +154,8 @@ async def run_import(ref: str) -> dict[str, Any]:
                 variants=settings.variants, dedupe=settings.dedupe,
                 respect_opt_outs=settings.respect_opt_outs,
                 keep=audience_filter(settings.filter),
+                required={variant: find_variables(template.body)
+                          for variant, template in run.config.templates.items()},
             )
         except (AudienceError, CsvHeaderError, ImportConflict, OSError) as error:
             await record_import_error(redis, keys, str(error))

@@ -31,6 +31,8 @@ class DropReason(StrEnum):
     INVALID_NUMBER = "InvalidNumber"
     NOT_MOBILE = "NotMobile"
     MALFORMED_ROW = "MalformedRow"
+    MISSING_VARIABLES = "MissingVariables"
+    """The row lacks a variable its variant's template uses: it could not be rendered."""
 
 
 @dataclass(frozen=True)

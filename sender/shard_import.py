@@ -39,7 +39,15 @@ import bisect
 import hashlib
 import json
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +151,7 @@ async def import_audience(
     dedupe: bool = True,
     respect_opt_outs: bool = True,
     keep: Callable[[Mapping[str, str]], bool] | None = None,
+    required: Mapping[str, Collection[str]] | None = None,
     batch: int = 1000,
 ) -> ImportReport:
     """Import `rows` (dicts keyed by column) into the campaign's `shards` streams.
@@ -150,7 +159,9 @@ async def import_audience(
     Rerun it with the same source and settings after a crash: it resumes after the last
     committed batch. Once complete it returns the report without reading `rows`.
     `keep`, if given, gets a recipient's variables and says whether to send (the
-    audience filter); rows it refuses count as suppressed. Variables are the columns
+    audience filter); rows it refuses count as suppressed. `required` names, by variant,
+    the variables its template uses: a row lacking one counts invalid (MissingVariables)
+    rather than failing at send time. Variables are the columns
     `columns.variables` maps, or, if it maps none, every column but the phone and
     time-zone ones. Raises ImportConflict if an import with other settings is in Redis.
     """
@@ -158,7 +169,8 @@ async def import_audience(
         raise ValueError("shards and batch must be at least 1")
     importer = _Importer(redis, keys, _Settings(
         shards, columns, default_region, VariantPicker(variants), tuple(variants),
-        dedupe, respect_opt_outs, keep))
+        dedupe, respect_opt_outs, keep,
+        {variant: frozenset(names) for variant, names in (required or {}).items()}))
     start = await importer.begin()
     if start is not None:
         index = 0
@@ -214,6 +226,8 @@ class _Settings:
     dedupe: bool
     respect_opt_outs: bool
     keep: Callable[[Mapping[str, str]], bool] | None
+    required: Mapping[str, frozenset[str]]
+    """Variables each variant's template uses."""
 
     def fingerprint(self) -> str:
         """What a resumed import must agree on (a changed shard count would move numbers)."""
@@ -329,6 +343,10 @@ class _Importer:
                 variables = {name: row[column] for name, column in mapped if column in row}
             else:
                 variables = {k: v for k, v in row.items() if k != phone and k != zone}
+            if s.required and not s.required.get(s.pick_variant(number),
+                                                 frozenset()) <= variables.keys():
+                drops.append((index, f"drop:{DropReason.MISSING_VARIABLES}"))
+                continue
             if s.keep is not None and not s.keep(variables):
                 drops.append((index, f"suppress:{FILTERED}"))
                 continue

@@ -267,6 +267,8 @@ def test_edits_while_running_say_what_applies() -> None:
     (warning,) = [e for e in plan.events if e.reason == reasons.EDIT_NOT_APPLIED]
     assert warning.type == "Warning" and warning.message.startswith("audience changed")
     assert plan.write_run is not None and plan.write_run.campaign_rate == 10
+    assert plan.status.edits_not_applied == ["audience"]  # status repeats the Event
+    assert first.status.edits_not_applied == []
 
 
 def test_statistics_fold_from_the_counters_hash() -> None:

@@ -173,6 +173,22 @@ async def test_the_filter_suppresses_rows_it_refuses(redis: aioredis.Redis) -> N
         2, 2, {"Filtered": 2})
 
 
+async def test_rows_lacking_a_template_variable_are_invalid_not_sent(
+    redis: aioredis.Redis
+) -> None:
+    """Caught at import, counted with a reason, not failed one by one at send time; per
+    variant, since each variant's template uses its own variables."""
+    weights = [("a", 50), ("b", 50)]
+    pick = VariantPicker(weights)
+    rows = [{"phone": f"+86138001380{i:02d}", "name": "x"} for i in range(40)]
+    report = await run(redis, rows, variants=weights,
+                       required={"a": ["name"], "b": ["name", "code"]})
+    in_b = sum(1 for row in rows if pick(row["phone"]) == "b")
+    assert 0 < in_b < 40
+    assert dict(report.reasons) == {DropReason.MISSING_VARIABLES: in_b}
+    assert report.queued == 40 - in_b and adds_up(report)
+
+
 # -- variants, shards, variables ------------------------------------------------------------
 
 async def test_variants_split_by_weight_and_stick_to_the_number(redis: aioredis.Redis) -> None:

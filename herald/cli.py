@@ -23,6 +23,9 @@ def run_operator(args: argparse.Namespace) -> int:
 
     import controllers.operator  # noqa: F401  (registers every handler)
 
+    # kopf.run() leaves logging as it finds it: without this an operator pod logs nothing.
+    kopf.configure(verbose=args.verbose, log_format=(
+        kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL))
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace,
@@ -109,7 +112,11 @@ def parser() -> argparse.ArgumentParser:
     op.add_argument("--namespace", action="append", default=[],
                     help="watch only this namespace (repeatable); default: all namespaces")
     op.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
-                    help="liveness endpoint URL for the kubelet's probe")
+                    help="liveness endpoint URL for the kubelet's probe ('' for none)")
+    op.add_argument("--log-format", choices=["text", "json"], default="text")
+    op.add_argument("--verbose", action="store_true",
+                    help="debug logs; they show kopf's diffs of specs, which for inline"
+                         " audiences hold phone numbers")
     op.set_defaults(run=run_operator)
 
     appr = commands.add_parser(

@@ -9,8 +9,11 @@ operator's end-to-end tests run on it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import os
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -62,6 +65,23 @@ class Stack:
     async def stop_operator(self) -> None:
         await self._operator.aclose()
         self.operator = None
+
+    async def start_operator_process(self, log: Path) -> asyncio.subprocess.Process:
+        """The operator as its own process (`herald operator`, as in its pod), for tests
+        that kill it: configured through the environment, like the Deployment does it."""
+        config = self.config
+        env = os.environ | {
+            "KUBECONFIG": str(self.cluster.kubeconfig),
+            "HERALD_NAMESPACE": config.namespace,
+            "HERALD_REDIS_URL": config.redis_url,
+            "HERALD_IMAGE": config.image,
+            "HERALD_RECEIPT_WAIT_SECONDS": str(config.receipt_wait_seconds),
+            "HERALD_CHANNEL_RECHECK_SECONDS": str(config.channel_recheck_seconds),
+        }
+        with log.open("ab") as out:
+            return await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "herald", "operator", "--liveness", "", env=env,
+                stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
 
     @property
     def kube(self) -> KubeClient:

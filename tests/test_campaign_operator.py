@@ -207,14 +207,36 @@ async def test_cancel_counts_what_was_not_sent(stack: Stack) -> None:
     assert len(accepted_once(stack)) == c["total"] - c["cancelled"] - c.get("invalid", 0)
 
 
-async def test_operator_restart_resumes_without_reimport_or_resend(stack: Stack) -> None:
+async def test_operator_killed_mid_run_resumes_without_reimport_or_resend(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """SIGKILL, as a node failure or an OOM kill would: no cleanup, no finalizer run, no
+    last status write. The next operator process takes the campaign from where it is."""
     kube = stack.kube
-    await kube.create(campaign_body(rateLimit={"messagesPerSecond": 100}, audience=inline(400)))
-    await wait_delivered(stack, 50)
-    await stack.stop_operator()
-    await stack.start_operator()
-    done = await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT)
-    counters_add_up(done["status"])
-    assert len(accepted_once(stack)) == 400 == done["status"]["counters"]["delivered"]
+    await stack.stop_operator()  # the in-process one; this test runs `herald operator`
+    log = tmp_path / "operator.log"
+    first = await stack.start_operator_process(log)
+    try:
+        await kube.create(campaign_body(rateLimit={"messagesPerSecond": 100},
+                                        audience=inline(400)))
+        await wait_delivered(stack, 50)
+        first.kill()
+        await first.wait()
+        second = await stack.start_operator_process(log)
+        try:
+            done = await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT)
+            counters_add_up(done["status"])
+            done = await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+                                  message="receipts not all folded in", until=lambda c: c[
+                                      "status"]["counters"].get("delivered") == 400)
+        finally:
+            second.terminate()
+            await second.wait()
+    finally:
+        if first.returncode is None:
+            first.kill()
+            await first.wait()
+    assert first.returncode == -9
+    assert len(accepted_once(stack)) == 400
     importer = await kube.get("batch/v1", "Job", NS, f"{CAMPAIGN}-import")
     assert stack.jobs.runs[importer["metadata"]["uid"]].attempts == 1  # imported once

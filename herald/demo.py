@@ -26,6 +26,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import yaml
 
+from crds.base import API_VERSION
 from herald.local_stack import Stack, running_stack
 from herald.localkube import KubeClient, wait_for
 from sender.demo_audience import demo_opt_outs, demo_rows
@@ -193,6 +194,20 @@ async def run_campaign(stack: Stack, campaign_doc: dict[str, Any], say: Narrator
         s = job.get("status", {})
         say(f"{job['metadata']['name']:<28} {s.get('succeeded', 0)}/"
             f"{job['spec'].get('completions', 1)}")
+    say("\n$ kubectl get deployments   (the channel's receiver, for late receipts and replies)")
+    for deployment in await kube.list("apps/v1", "Deployment", NAMESPACE):
+        s = deployment.get("status", {})
+        say(f"{deployment['metadata']['name']:<28} {s.get('readyReplicas', 0)}/"
+            f"{deployment['spec'].get('replicas', 1)}")
+    say("\n$ kubectl get channels")
+    say(f"{'NAME':<12} {'READY':<6} {'BINDS':<6} {'RECEIVER':<9} MEASURED MSG/S")
+    for channel in await kube.list(API_VERSION, "Channel", NAMESPACE):
+        s = channel.get("status", {})
+        ready = [c["status"] for c in s.get("conditions", []) if c["type"] == "Ready"]
+        binds = s.get("binds", {})
+        say(f"{channel['metadata']['name']:<12} {(ready or ['?'])[0]:<6} "
+            f"{binds.get('bound', 0):<6} {binds.get('receiverBound', 0):<9} "
+            f"{s.get('measuredMessagesPerSecond', '-')}")
     say(f"\n$ kubectl get events --field-selector involvedObject.name={name}")
     for e in await kube.events_for(created):
         say(f"{e['type']:<8} {e['reason']:<12} {e['message']}")

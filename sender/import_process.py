@@ -69,8 +69,9 @@ async def url_rows(url: str, headers_dir: str) -> AsyncIterator[dict[str, str]]:
             async for row in aiter_csv_rows(response.content.iter_chunked(CHUNK)):
                 yield row
     except aiohttp.ClientError as error:
+        detail = str(error).replace(url, shown_url(url))  # InvalidURL quotes the URL
         raise AudienceError(f"GET {shown_url(url)} failed: {type(error).__name__}:"
-                            f" {error}") from None
+                            f" {detail}") from None
 
 
 def file_rows(path: str) -> Iterator[dict[str, str]]:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 from redis.exceptions import RedisError
 
 from controllers import reasons
@@ -128,11 +129,11 @@ async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: 
         if check:
             memo.channel_checked[(namespace, name)] = time.monotonic()
             ref = channel.spec.smpp.password_secret_ref
-            seen, password = read_password(await memo.core.secret_data(namespace, ref.name),
-                                            ref.key)
-            if secret_problem(channel.spec, seen) is None:
+            secret = await memo.core.secret(namespace, ref.name)
+            seen, password = read_password(secret.data if secret else None, ref.key)
+            if secret is not None and secret_problem(channel.spec, seen) is None:
                 if memo.config.channel_receivers:
-                    await keep_receiver(memo, channel)
+                    await keep_receiver(memo, channel, body, secret.version)
                 checked = channel.status.observed_generation == channel.metadata.generation
                 if checked and activity is not None and activity.bound:
                     probe = binds_up_result(channel.spec, activity.bound)
@@ -161,14 +162,24 @@ async def observe_activity(memo: Any, namespace: str, name: str) -> ActivitySeen
     return ActivitySeen(activity.bound, activity.receiver_bound, measured_rate(samples))
 
 
-async def keep_receiver(memo: Any, channel: Channel) -> None:
-    """Create the channel's receiver Deployment, or replace it when the channel changed."""
+async def keep_receiver(memo: Any, channel: Channel, body: kopf.Body, secret_version: str
+                        ) -> None:
+    """Create the channel's receiver Deployment, or replace it when the channel or its
+    Secret changed. A refusal (RBAC, quota) is logged and posted, not raised: the
+    channel's own status must still be written."""
     meta = channel.metadata
     owner = ChannelOwner(meta.namespace or "", meta.name, meta.uid or "")
-    desired = build_receiver_deployment(owner, channel.spec, memo.config.pod_settings())
-    existing = await memo.deployments.get(owner.namespace, receiver_name(owner.name))
-    if needs_replacing(existing, desired):
-        await memo.deployments.apply(desired, existing)
+    desired = build_receiver_deployment(owner, channel.spec, memo.config.pod_settings(),
+                                        secret_version=secret_version)
+    try:
+        existing = await memo.deployments.get(owner.namespace, receiver_name(owner.name))
+        if needs_replacing(existing, desired):
+            await memo.deployments.apply(desired, existing)
+    except ApiException as error:
+        message = (f"cannot keep the receiver Deployment {receiver_name(owner.name)}:"
+                   f" {error.status} {error.reason}")
+        logger.warning("channel %s: %s", owner.ref, message)
+        kopf.event(body, type="Warning", reason=reasons.RECEIVER_FAILED, message=message)
 
 
 @kopf.on.resume(*CHANNELS, id="check-on-resume")
@@ -201,22 +212,28 @@ async def release_channel(
     campaigns_by_channel: kopf.Index[tuple[str, str], str], **_: Any,
 ) -> None:
     """Hold the deletion while unfinished campaigns list this channel."""
-    users = sorted(set(campaigns_by_channel.get((namespace or "", name), ())))
+    async with memo.channel_locks[(namespace or "", name)]:  # no reconcile half-way
+        await _release_channel(namespace or "", name, body, memo, campaigns_by_channel)
+
+
+async def _release_channel(namespace: str, name: str, body: kopf.Body, memo: Any,
+                           campaigns_by_channel: kopf.Index[tuple[str, str], str]) -> None:
+    users = sorted(set(campaigns_by_channel.get((namespace, name), ())))
     if users:
         message = (f"deletion waits for campaigns that use this channel: {', '.join(users)};"
                    " cancel or finish them")[:256]
         if body.get("status", {}).get("message") != message:  # once per change, not per retry
-            await memo.kube.patch_status(Channel.PLURAL, namespace or "", name,
+            await memo.kube.patch_status(Channel.PLURAL, namespace, name,
                                          {"message": message})
             kopf.event(body, type="Warning", reason=reasons.CHANNEL_IN_USE, message=message)
         raise kopf.TemporaryError(message, delay=10)
     # The Deployment is the Channel's (ownerReferences), but a cluster's garbage
     # collector takes its time; the receiver's bind should go now. Its keys go once it
     # has unbound (else its last heartbeat could write them again).
-    await memo.deployments.delete(namespace or "", receiver_name(name))
-    keys = ChannelKeys(namespace or "", name)
+    await memo.deployments.delete(namespace, receiver_name(name))
+    keys = ChannelKeys(namespace, name)
     if (await read_activity(memo.redis, keys, time.time())).receiver_bound:
         raise kopf.TemporaryError("waiting for the channel receiver to unbind", delay=1)
     await forget_channel(memo.redis, keys)
-    memo.channel_checked.pop((namespace or "", name), None)
-    memo.channel_samples.pop((namespace or "", name), None)
+    memo.channel_checked.pop((namespace, name), None)
+    memo.channel_samples.pop((namespace, name), None)

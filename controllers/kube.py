@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import kubernetes
@@ -82,8 +83,9 @@ class CoreKube:
     async def patch_job(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         await asyncio.to_thread(self._batch.patch_namespaced_job, name, namespace, patch)
 
-    async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
-        """The Secret's data (base64 values, as the API gives them), or None if absent."""
+    async def secret(self, namespace: str, name: str) -> SecretRead | None:
+        """The Secret's data (base64 values, as the API gives them) and resourceVersion,
+        or None if it does not exist."""
         try:
             secret: Any = await asyncio.to_thread(
                 self._core.read_namespaced_secret, name, namespace)
@@ -91,7 +93,13 @@ class CoreKube:
             if exc.status == 404:
                 return None
             raise
-        return dict(secret.data or {})
+        return SecretRead(dict(secret.data or {}), secret.metadata.resource_version or "")
+
+
+@dataclass(frozen=True)
+class SecretRead:
+    data: dict[str, str] = field(repr=False)  # never in a log line
+    version: str
 
 
 class Deployments:

@@ -1,8 +1,9 @@
 """A Channel's receiver Deployment: one `herald receiver` pod holding a Receiver bind.
 
 Pure builder (no kopf, kubernetes or redis). The pod gets the channel's SMPP settings
-as JSON in its env and the password from the channel's Secret, so an edited Channel
-or a rotated Secret's reference changes the pod template and rolls the pod. `Recreate`,
+as JSON in its env and the password from the channel's Secret, so an edited Channel,
+another Secret or a new password in the same Secret changes the pod template and rolls
+the pod. `Recreate`,
 not a rolling update: two receivers at once would take two of the carrier's binds.
 The Channel owns the Deployment, so deleting the Channel deletes it.
 """
@@ -23,6 +24,7 @@ RECEIVER = "receiver"
 CHANNEL_LABEL = f"{GROUP}/channel"
 TEMPLATE_HASH = f"{GROUP}/template-hash"
 """Annotation: hash of the Deployment's spec as built, to tell when it must be replaced."""
+SECRET_VERSION = f"{GROUP}/secret-version"
 RECEIVER_GRACE_SECONDS = 30
 """Time to flush what it holds and unbind."""
 
@@ -51,8 +53,11 @@ def receiver_labels(channel: str) -> dict[str, str]:
     }
 
 
-def build_receiver_deployment(owner: ChannelOwner, spec: ChannelSpec, pods: PodSettings
-                              ) -> Manifest:
+def build_receiver_deployment(owner: ChannelOwner, spec: ChannelSpec, pods: PodSettings, *,
+                              secret_version: str = "") -> Manifest:
+    """The Deployment; `secret_version` (the password Secret's resourceVersion) goes in
+    the pod template, so a password changed inside the same Secret rolls the pod, which
+    reads it from its env only at start."""
     smpp = channel_target(owner.name, spec).smpp
     secret = spec.smpp.password_secret_ref
     env = [
@@ -63,6 +68,7 @@ def build_receiver_deployment(owner: ChannelOwner, spec: ChannelSpec, pods: PodS
     main = container(RECEIVER, ["receiver", "--channel", owner.ref], pods, [], env)
     template = pod_template(labels, main, [], pods, restart_policy="Always")
     template["spec"]["terminationGracePeriodSeconds"] = RECEIVER_GRACE_SECONDS
+    template["metadata"]["annotations"] = {SECRET_VERSION: secret_version}
     deployment_spec = {
         "replicas": 1,
         "strategy": {"type": "Recreate"},

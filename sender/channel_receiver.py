@@ -42,7 +42,12 @@ from sender.channel_activity import (
     bind_name,
     note_binds,
 )
-from sender.receipt_store import PendingReceipt, ReceiptApplier, look_up
+from sender.receipt_store import (
+    UNMATCHED_GRACE_SECONDS,
+    PendingReceipt,
+    ReceiptApplier,
+    look_up,
+)
 from sender.receipts import is_opt_out, parse_receipt, reply_text
 from sender.recipients import mask_number
 from sender.redis_keys import OPT_OUT_SET, ChannelKeys
@@ -52,8 +57,6 @@ from sender.smpp_pdu import DeliverSm, tlv_int, tlv_str
 
 logger = logging.getLogger(__name__)
 
-UNMATCHED_GRACE_SECONDS = 30.0
-"""How long a receipt whose id is not (yet) in the receipts hash is looked up again."""
 
 
 @dataclass
@@ -83,7 +86,6 @@ class ChannelReceiver:
         self._opt_outs: list[str] = []
         self._replies = 0
         self._applier = ReceiptApplier(redis, channel)
-        self._flushed = asyncio.Event()
 
     # -- what the bind reports (BindListener) ---------------------------------------------
 
@@ -158,12 +160,11 @@ class ChannelReceiver:
             raise
         now = time.monotonic()
         kept = [r for r in again if now - r.seen < UNMATCHED_GRACE_SECONDS]
+        self._receipts[:0] = kept  # before any other await: a failure must not lose them
         dropped = len(again) - len(kept)
         if dropped:
             self.stats.unmatched += dropped
             await self.redis.hincrby(self.channel.activity, UNMATCHED, dropped)
-        self._receipts[:0] = kept
-        self._flushed.set()
 
     async def _write_activity(self, opt_outs: list[str], replies: int, heartbeat: bool) -> None:
         if not (opt_outs or replies or heartbeat):
@@ -186,8 +187,7 @@ class ChannelReceiver:
         found = await look_up(self.redis, self.channel, receipts)
         matched = [(r, c) for r, c in zip(receipts, found, strict=True) if c is not None]
         again = [r for r, c in zip(receipts, found, strict=True) if c is None]
-        retry = await self._applier.apply(matched)
-        applied = len(matched) - len(retry)
+        retry, applied = await self._applier.apply(matched)
         self.stats.applied += applied
         if applied:
             await self.redis.hincrby(self.channel.activity, RECEIPTS, applied)

@@ -26,6 +26,9 @@ from sender.message_states import State, StateStore, Transition, receipt_state
 from sender.receipts import id_forms
 from sender.redis_keys import ChannelKeys, campaign_from_ref
 
+STORES_KEPT = 1000
+"""Campaigns whose state stores (cheap: a script handle) an applier keeps at once."""
+
 
 @dataclass(frozen=True)
 class PendingReceipt:
@@ -34,6 +37,12 @@ class PendingReceipt:
     error: str
     seen: float
     """time.monotonic() when it came in."""
+
+
+UNMATCHED_GRACE_SECONDS = 30.0
+"""How long a receipt whose id is not (yet) in the receipts hash is looked up again:
+the sender writes the correlation within a flush of the submit_sm_resp, but a
+sender that crashed or a slow Redis may take longer."""
 
 
 @dataclass(frozen=True)
@@ -83,18 +92,23 @@ class ReceiptApplier:
         self._redis = redis
         self._channel = channel
         self._stores: dict[str, StateStore] = {}
+        """By campaign; a receiver lives long, so it is cleared past STORES_KEPT."""
 
     async def apply(self, matched: Sequence[tuple[PendingReceipt, Correlation]]
-                    ) -> list[PendingReceipt]:
-        """Apply what can be applied now; return the receipts to try again later."""
+                    ) -> tuple[list[PendingReceipt], int]:
+        """Apply what can be applied now. Returns the receipts to try again later, and
+        how many moved a message (duplicates do not)."""
         by_campaign: dict[str, list[tuple[PendingReceipt, Correlation]]] = defaultdict(list)
         for receipt, found in matched:
             by_campaign[found.campaign].append((receipt, found))
         again: list[PendingReceipt] = []
         settled_forms: list[str] = []
+        applied = 0
         for campaign, items in by_campaign.items():
             store = self._stores.get(campaign)
             if store is None:
+                if len(self._stores) >= STORES_KEPT:
+                    self._stores.clear()
                 store = self._stores[campaign] = StateStore(self._redis,
                                                             campaign_from_ref(campaign))
             states = await store.states([found.key for _, found in items])
@@ -110,7 +124,7 @@ class ReceiptApplier:
                                                   receipt_state(receipt.state, receipt.error),
                                                   found.variant, found.channel))
                 # else already final: a duplicate receipt, nothing to apply
-            await store.apply(transitions)
+            applied += await store.apply(transitions)
         if settled_forms:
             await self._redis.hdel(self._channel.receipts, *settled_forms)
-        return again
+        return again, applied

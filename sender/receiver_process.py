@@ -54,7 +54,9 @@ def load_settings() -> BindSettings:
     password = os.environ.get("HERALD_SMPP_PASSWORD")
     if password is None:
         raise SystemExit("herald receiver: HERALD_SMPP_PASSWORD is not set")
-    return receiver_settings(smpp, password)
+    # Stripped as the operator's bind check strips it: a Secret made from a file with
+    # `kubectl create secret --from-file` ends the password with a newline.
+    return receiver_settings(smpp, password.strip())
 
 
 async def run_receiver(channel_ref: str, bind: BindSettings, stop: asyncio.Event

@@ -82,7 +82,7 @@ def smpp_password(config: SmppConfig) -> str:
     password = os.environ.get("HERALD_SMPP_PASSWORD")
     if password is None:
         raise SystemExit("herald sender: no SMPP password (HERALD_SMPP_PASSWORD or passwordFile)")
-    return password
+    return password.strip()  # as the operator's bind check reads it
 
 
 def sender_config(run: RunConfig, shard: int, redis_url: str) -> SenderConfig:

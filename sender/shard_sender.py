@@ -42,6 +42,7 @@ from sender.message_states import (
 )
 from sender.rate_limit import RateLimiter
 from sender.receipt_store import (
+    UNMATCHED_GRACE_SECONDS,
     Correlation,
     PendingReceipt,
     ReceiptApplier,
@@ -61,7 +62,6 @@ logger = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[bytes, bytes]]  # a stream entry: id and fields
 RECENT_IDS_SECONDS = 600.0  # receipts usually come within minutes; later ones go via Redis
-UNMATCHED_GRACE_SECONDS = 5.0  # a receipt may overtake its correlation: look again meanwhile
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,7 @@ class ShardSender:
         self._recent: dict[str, tuple[float, Outgoing]] = {}
         self._unmatched: list[PendingReceipt] = []
         self._others = ReceiptApplier(redis, settings.channel)
+        self._own_prefix = message_key(settings.shard, "")  # "<shard>/"
         self._stream_done = False
         self._flush_now = asyncio.Event()
         self._timers: set[asyncio.Future[None]] = set()
@@ -508,9 +509,9 @@ class ShardSender:
     async def _match_in_redis(self) -> None:
         """Receipts for ids this process does not remember: look them up in the channel.
 
-        Those of this campaign go through the writer, in order with this sender's own
-        transitions; those of other campaigns on the same account (their sender has
-        gone, so the SMSC gave their receipts to this bind) are applied to them.
+        Those of this shard go through the writer, in order with this sender's own
+        transitions; those of other shards and campaigns on the same account (the SMSC
+        may give any bind of the account a receipt) are applied to them.
         """
         if not self._unmatched:
             return
@@ -524,13 +525,18 @@ class ShardSender:
                     self._unmatched.append(receipt)  # maybe not written yet
                 else:
                     self.stats.receipts_unmatched += 1
-            elif correlation.campaign == self.settings.campaign.ref:
+            elif (correlation.campaign == self.settings.campaign.ref
+                  and correlation.key.startswith(self._own_prefix)):
                 self._final(correlation.key, correlation.variant, receipt.state,
                             receipt.error, correlation.form)
             else:
+                # Another campaign's, or another shard's of this one: its submitted
+                # write may still be on its way, and its stream is not ours to ack.
                 others.append((receipt, correlation))
         if others:
-            again = await self._others.apply(others)
+            again, _ = await self._others.apply(others)
+            late = [r for r in again if now - r.seen >= UNMATCHED_GRACE_SECONDS]
+            self.stats.receipts_unmatched += len(late)
             self._unmatched.extend(r for r in again if now - r.seen < UNMATCHED_GRACE_SECONDS)
 
     async def _flusher(self) -> None:

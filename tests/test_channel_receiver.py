@@ -12,19 +12,23 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from crds.channel import SourceAddress
 from herald.localkube.cluster import wait_for
 from sender.channel_activity import read_activity
 from sender.channel_receiver import ChannelReceiver
+from sender.message_build import MessageBuilder
 from sender.message_states import State, StateStore, read_counters, submitted
+from sender.rate_limit import RateLimiter, channel_bucket
 from sender.receipt_store import Correlation, PendingReceipt, ReceiptApplier, correlation_value
 from sender.receipts import canonical_id
 from sender.redis_keys import OPT_OUT_SET, CampaignKeys
+from sender.shard_sender import ShardSender, ShardSettings
 from sender.simulator import Simulator
 from sender.simulator_config import SimulatorConfig
 from sender.smpp_bind import BindSettings, SmppBind
 from sender.smpp_codes import ESM_DELIVERY_RECEIPT, CommandStatus
 from sender.smpp_pdu import DeliverSm
-from tests.test_shard_sender import CAMPAIGN, CHANNEL, enqueue, number, send
+from tests.test_shard_sender import CAMPAIGN, CHANNEL, TEMPLATE, enqueue, number, send
 
 
 @pytest.fixture
@@ -80,8 +84,9 @@ async def test_replies_opt_out_and_binds_are_counted(
                        until=lambda a: a.receiver_bound == 1, message="receiver never bound")
         slow_receipts.inject_mo(source="8613800000005", destination="Herald", text="退订")
         slow_receipts.inject_mo(source="8613800000006", destination="Herald", text="thanks")
-        await wait_for(lambda: redis.smembers(OPT_OUT_SET), timeout=10,
-                       message="opt-out never recorded")
+        await wait_for(lambda: read_activity(redis, CHANNEL, time.time()), timeout=10,
+                       until=lambda a: a.totals.get("replies") == 2,
+                       message="replies never all counted")
     assert await redis.smembers(OPT_OUT_SET) == {number(5).encode()}
     activity = await read_activity(redis, CHANNEL, time.time())
     assert activity.totals["replies"] == 2 and activity.totals["optOuts"] == 1
@@ -106,9 +111,9 @@ async def test_a_receipt_waits_for_its_submitted_transition(
     receipt = PendingReceipt("1A", State.DELIVERED, "000", time.monotonic())
     found = Correlation("1a", CAMPAIGN.ref, "0/1-0", "", "c")
 
-    again = await ReceiptApplier(redis, CHANNEL).apply([(receipt, found)])
+    again, moved = await ReceiptApplier(redis, CHANNEL).apply([(receipt, found)])
 
-    assert again == ([receipt] if kept else [])
+    assert again == ([receipt] if kept else []) and moved == applied
     assert (await redis.hexists(CHANNEL.receipts, "1a")) == kept
     now = (await store.states(["0/1-0"]))[0]
     assert (now == State.DELIVERED) == (applied == 1 or state == State.DELIVERED)
@@ -117,7 +122,7 @@ async def test_a_receipt_waits_for_its_submitted_transition(
 async def test_a_receipt_for_another_campaign_is_applied_there(
     redis: aioredis.Redis, slow_receipts: Simulator
 ) -> None:
-    """A sender that gets a receipt for a campaign whose sender has gone applies it there."""
+    """The receiver applies a receipt to the campaign its correlation names."""
     other = CampaignKeys("shop", "other")
     await redis.hset(other.state, "0/9-0", submitted("ff"))
     await redis.hset(CHANNEL.receipts, canonical_id("ff"),
@@ -164,3 +169,28 @@ async def test_an_idle_bind_stays_up_on_enquire_links(slow_receipts: Simulator) 
         await bind.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_sender_applies_another_shards_receipt_through_the_applier(
+    redis: aioredis.Redis
+) -> None:
+    """A receipt for shard 1's message reaching shard 0's bind: applied to shard 1's
+    message once its submitted write lands, and never acked on shard 0's stream."""
+    builder = MessageBuilder({"": TEMPLATE}, SourceAddress(address="Herald", ton="Alphanumeric"))
+    bind = BindSettings(host="127.0.0.1", port=1, system_id="herald", password="x")
+    limiter = RateLimiter(redis, channel_bucket("shop", "carrier-a", 100))
+    sender = ShardSender(redis, ShardSettings(CAMPAIGN, 0, CHANNEL, "carrier-a"), builder,
+                         [bind], limiter)
+    await redis.hset(CAMPAIGN.state, "1/5-0", State.SUBMITTING.value)  # not yet submitted
+    await redis.hset(CHANNEL.receipts, "ab",
+                     correlation_value(CAMPAIGN.ref, "1/5-0", "", "carrier-a"))
+    sender._unmatched.append(PendingReceipt("AB", State.DELIVERED, "000", time.monotonic()))
+
+    await sender._match_in_redis()
+    assert await redis.hget(CAMPAIGN.state, "1/5-0") == State.SUBMITTING.value.encode()
+    assert len(sender._unmatched) == 1  # kept: its submitted write is on its way
+
+    await redis.hset(CAMPAIGN.state, "1/5-0", submitted("ab"))
+    await sender._match_in_redis()
+    assert await redis.hget(CAMPAIGN.state, "1/5-0") == State.DELIVERED.value.encode()
+    assert sender._unmatched == [] and len(sender.writer) == 0  # not via shard 0's writer

@@ -61,7 +61,7 @@ def channel_target(name: str, spec: ChannelSpec) -> ChannelTarget:
         smpp=SmppTarget(
             host=smpp.host, port=smpp.port, tls=smpp.tls, system_id=smpp.system_id,
             system_type=smpp.system_type, mode=smpp.bind_mode.value, window=smpp.window,
-            binds=spec.max_binds,
+            binds=spec.max_binds, max_binds=spec.max_binds,
             enquire_link_interval_seconds=smpp.enquire_link_interval_seconds,
             response_timeout_seconds=smpp.response_timeout_seconds,
             source_addr=smpp.source_addr, gsm7_coding=smpp.gsm7_coding,
@@ -74,6 +74,14 @@ def channel_target(name: str, spec: ChannelSpec) -> ChannelTarget:
         resend_unknown=spec.retry.resend_unknown,
         error_overrides={o.command_status: o.error_class for o in spec.retry.overrides},
     )
+
+
+def senders_target(name: str, spec: ChannelSpec, senders: int) -> ChannelTarget:
+    """The channel as a run's sender pods use it: the binds its cap allows shared among
+    the pods (each opens at least one; a bind that finds no free slot waits for one)."""
+    target = channel_target(name, spec)
+    target.smpp.binds = max(1, spec.max_binds // max(1, senders))
+    return target
 
 
 def import_settings(spec: CampaignSpec) -> ImportSettings:
@@ -113,7 +121,7 @@ def build_run_config(
         frozen_fields=frozen_fields(spec),
         shards=spec.senders,
         templates=templates,
-        channel=channel_target(channel_name, channel),
+        channel=senders_target(channel_name, channel, spec.senders),
         campaign_rate=spec.rate_limit.messages_per_second if spec.rate_limit else None,
         audience=import_settings(spec),
         receipt_wait_seconds=receipt_wait_seconds,

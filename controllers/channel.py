@@ -47,10 +47,10 @@ from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
 from crds.campaign import CampaignPhase
 from crds.channel import Channel, ChannelSpec
-from sender.channel_activity import forget_channel, read_activity
+from sender.channel_activity import BindSlot, forget_channel, read_activity
 from sender.redis_keys import ChannelKeys
 from sender.smpp_bind import BindSettings
-from sender.smpp_probe import probe_bind
+from sender.smpp_probe import ProbeResult, probe_bind
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +132,12 @@ async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: 
             secret = await memo.core.secret(namespace, ref.name)
             seen, password = read_password(secret.data if secret else None, ref.key)
             if secret is not None and secret_problem(channel.spec, seen) is None:
-                if memo.config.channel_receivers:
-                    await keep_receiver(memo, channel, body, secret.version)
+                await keep_receiver(memo, channel, body, secret.version)
                 checked = channel.status.observed_generation == channel.metadata.generation
                 if checked and activity is not None and activity.bound:
                     probe = binds_up_result(channel.spec, activity.bound)
                 else:
-                    probe = await probe_bind(bind_settings(channel.spec, password))
+                    probe = await check_bind(memo, channel, password)
         decision = plan_channel(channel.spec, channel.metadata.generation, channel.status,
                                 ChannelWorld(datetime.now(UTC), seen, probe, activity))
         patch = merge_patch_diff(dict(body.get("status") or {}), decision.status.to_api())
@@ -162,16 +161,38 @@ async def observe_activity(memo: Any, namespace: str, name: str) -> ActivitySeen
     return ActivitySeen(activity.bound, activity.receiver_bound, measured_rate(samples))
 
 
+async def check_bind(memo: Any, channel: Channel, password: str) -> ProbeResult:
+    """One bind to the SMSC, in a slot of the channel's bind cap like any other bind:
+    when every slot is taken, binds are up, which says as much as the check would."""
+    meta = channel.metadata
+    slot = BindSlot(memo.redis, ChannelKeys(meta.namespace or "", meta.name),
+                    "probe/operator", channel.spec.max_binds)
+    if not await slot.try_acquire():
+        return binds_up_result(channel.spec, channel.spec.max_binds)
+    try:
+        return await probe_bind(bind_settings(channel.spec, password))
+    finally:
+        await slot.release()
+
+
+def wants_receiver(memo: Any, spec: ChannelSpec) -> bool:
+    """A receiver takes one of the carrier's binds: only when at least one is left."""
+    return bool(memo.config.channel_receivers) and spec.max_binds >= 2
+
+
 async def keep_receiver(memo: Any, channel: Channel, body: kopf.Body, secret_version: str
                         ) -> None:
     """Create the channel's receiver Deployment, or replace it when the channel or its
-    Secret changed. A refusal (RBAC, quota) is logged and posted, not raised: the
-    channel's own status must still be written."""
+    Secret changed; delete it when the channel no longer wants one. A refusal (RBAC,
+    quota) is logged and posted, not raised: the channel's status must still be written."""
     meta = channel.metadata
     owner = ChannelOwner(meta.namespace or "", meta.name, meta.uid or "")
     desired = build_receiver_deployment(owner, channel.spec, memo.config.pod_settings(),
                                         secret_version=secret_version)
     try:
+        if not wants_receiver(memo, channel.spec):
+            await memo.deployments.delete(owner.namespace, receiver_name(owner.name))
+            return
         existing = await memo.deployments.get(owner.namespace, receiver_name(owner.name))
         if needs_replacing(existing, desired):
             await memo.deployments.apply(desired, existing)

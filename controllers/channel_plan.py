@@ -96,7 +96,11 @@ def plan_channel(
                               else DeliveryGuarantee.AT_MOST_ONCE)
     if problem is None:
         reason = reasons.BOUND
-        message = world.probe.message if world.probe else "Secret resolved"
+        # One message whether a bind check or binds already up said so: a recheck that
+        # takes the other path is no change worth an Event.
+        smpp = spec.smpp
+        message = (f"{smpp.host}:{smpp.port} accepts binds as {smpp.system_id}"
+                   if world.probe else "Secret resolved")
     else:
         reason, message = problem
         new.last_error = ChannelError(reason=reason, message=message, time=world.now)

@@ -205,7 +205,9 @@ class ChannelSpec(HeraldModel):
     rate_limit: RateLimit
     """Carrier rate limit across all senders."""
     max_binds: int = Field(default=1, ge=1, le=64)
-    """Most simultaneous binds the carrier allows for this account."""
+    """Most simultaneous binds the carrier allows for this account. Herald keeps every
+    bind it opens within it, across all pods and campaigns: the channel's receiver takes
+    one when this is 2 or more, senders share the rest."""
     routing: Routing = Field(default_factory=Routing)
     """Recipients this channel serves."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)

@@ -40,6 +40,7 @@ from sender.simulator_config import SimulatorConfig, with_account
 
 SMPP_SYSTEM_ID = "herald"
 SMPP_PASSWORD = "s3cr3t"  # the simulator's account; the example Secret carries the same
+SMPP_MAX_BINDS = 4  # the account's bind cap, as the example Channel's maxBinds says
 
 
 @dataclasses.dataclass
@@ -123,7 +124,8 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     """Everything started, torn down in reverse order when the block ends."""
     sim_config = simulator or SimulatorConfig(port=0, receipt_delay_ms=20, seed=7)
-    sim_config = with_account(sim_config, SMPP_SYSTEM_ID, SMPP_PASSWORD)
+    sim_config = with_account(sim_config, SMPP_SYSTEM_ID, SMPP_PASSWORD,
+                              max_binds=SMPP_MAX_BINDS)
     with contextlib.ExitStack() as cleanup:
         if workdir is None:
             workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(

@@ -39,7 +39,8 @@ from sender.channel_activity import (
     RECEIVER_PREFIX,
     REPLIES,
     UNMATCHED,
-    bind_name,
+    BindSlot,
+    bind_names,
     note_binds,
 )
 from sender.receipt_store import (
@@ -74,11 +75,13 @@ class ChannelReceiver:
     """Holds one bind (Receiver mode) and folds what comes in into Redis."""
 
     def __init__(self, redis: aioredis.Redis, channel: ChannelKeys, bind: BindSettings, *,
-                 flush_interval: float = 0.2, max_pending: int = 50_000) -> None:
+                 max_binds: int = 0, flush_interval: float = 0.2,
+                 max_pending: int = 50_000) -> None:
         self.redis = redis
         self.channel = channel
-        self.bind = SmppBind(bind, self, name=f"{bind.system_id}@receiver")
-        self.bind_name = bind_name(RECEIVER_PREFIX.rstrip("/"), 0)
+        (self.bind_name,) = bind_names(RECEIVER_PREFIX.rstrip("/"), 1)
+        gate = BindSlot(redis, channel, self.bind_name, max_binds) if max_binds else None
+        self.bind = SmppBind(bind, self, name=f"{bind.system_id}@receiver", gate=gate)
         self.flush_interval = flush_interval
         self.max_pending = max_pending
         self.stats = ReceiverStats()
@@ -139,7 +142,8 @@ class ChannelReceiver:
             bind_task.cancel()
             await asyncio.gather(bind_task, return_exceptions=True)
             with contextlib.suppress(RedisError, OSError):
-                await self.flush(heartbeat=True)  # the last receipts; the bind is now down
+                await self.flush()  # the last receipts; the bind is now down
+                await self.redis.zrem(self.channel.binds, self.bind_name)
         return self.stats
 
     async def flush(self, *, heartbeat: bool = False) -> None:
@@ -177,7 +181,8 @@ class ChannelReceiver:
         if replies:
             pipe.hincrby(self.channel.activity, REPLIES, replies)
         if heartbeat:
-            note_binds(pipe, self.channel, {self.bind_name: self.bind.is_up}, time.time())
+            held = self.bind.gate.held if self.bind.gate else self.bind.is_up
+            note_binds(pipe, self.channel, {self.bind_name: held}, time.time())
         await pipe.execute()
 
     async def _apply(self, receipts: list[PendingReceipt]) -> list[PendingReceipt]:

@@ -43,7 +43,8 @@ def receiver_settings(smpp: SmppTarget, password: str) -> BindSettings:
     )
 
 
-def load_settings() -> BindSettings:
+def load_settings() -> tuple[BindSettings, int]:
+    """The bind's settings and the channel's cap on binds."""
     raw = os.environ.get("HERALD_CHANNEL_SMPP")
     if not raw:
         raise SystemExit("herald receiver: HERALD_CHANNEL_SMPP is not set")
@@ -56,15 +57,17 @@ def load_settings() -> BindSettings:
         raise SystemExit("herald receiver: HERALD_SMPP_PASSWORD is not set")
     # Stripped as the operator's bind check strips it: a Secret made from a file with
     # `kubectl create secret --from-file` ends the password with a newline.
-    return receiver_settings(smpp, password.strip())
+    return receiver_settings(smpp, password.strip()), smpp.max_binds
 
 
-async def run_receiver(channel_ref: str, bind: BindSettings, stop: asyncio.Event
-                       ) -> ReceiverStats:
+async def run_receiver(channel_ref: str, bind: BindSettings, max_binds: int,
+                       stop: asyncio.Event) -> ReceiverStats:
     url = os.environ.get("HERALD_REDIS_URL", "redis://127.0.0.1:6379/0")
     redis = aioredis.Redis.from_url(url, password=os.environ.get("HERALD_REDIS_PASSWORD") or None)
     try:
-        return await ChannelReceiver(redis, channel_from_ref(channel_ref), bind).run(stop)
+        receiver = ChannelReceiver(redis, channel_from_ref(channel_ref), bind,
+                                   max_binds=max_binds)
+        return await receiver.run(stop)
     finally:
         await redis.aclose()
 
@@ -74,14 +77,14 @@ def main(channel_ref: str) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if "/" not in channel_ref:
         raise SystemExit("herald receiver: --channel takes NAMESPACE/NAME")
-    bind = load_settings()
+    bind, max_binds = load_settings()
 
     async def serve() -> ReceiverStats:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await run_receiver(channel_ref, bind, stop)
+        return await run_receiver(channel_ref, bind, max_binds, stop)
 
     with contextlib.suppress(KeyboardInterrupt):
         stats = asyncio.run(serve())

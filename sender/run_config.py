@@ -71,6 +71,9 @@ class SmppTarget(BaseModel):
     mode: str = "Transceiver"
     window: int = 100
     binds: int = 1
+    """Binds each sender pod opens."""
+    max_binds: int = 0
+    """The carrier's cap on binds of the account, across all pods (spec.maxBinds)."""
     enquire_link_interval_seconds: int = 30
     response_timeout_seconds: int = 30
     source_addr: SourceAddress

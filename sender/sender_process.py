@@ -139,7 +139,7 @@ async def run_sender(config: SenderConfig, stop: asyncio.Event | None = None) ->
         campaign, config.shard, channel, config.channel.name,
         max_attempts=config.max_attempts, initial_backoff=config.initial_backoff_seconds,
         max_backoff=config.max_backoff_seconds, resend_unknown=config.resend_unknown,
-        overrides=config.error_overrides,
+        overrides=config.error_overrides, max_binds=smpp.max_binds,
     )
     started = time.monotonic()
     try:

@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 
 from crds.channel import ErrorClass
 from sender import sms_text
-from sender.channel_activity import HEARTBEAT_SECONDS, bind_name, note_binds
+from sender.channel_activity import HEARTBEAT_SECONDS, BindSlot, bind_names
 from sender.message_build import MessageBuilder
 from sender.message_states import (
     State,
@@ -78,6 +78,8 @@ class ShardSettings:
     max_backoff: float = 60.0
     resend_unknown: bool = False
     overrides: Mapping[int, ErrorClass] = field(default_factory=dict)
+    max_binds: int = 0
+    """The channel's cap on binds across all pods (spec.maxBinds); 0: no cap (bench)."""
 
 
 @dataclass(eq=False)
@@ -145,8 +147,12 @@ class ShardSender:
         self.redis = redis
         self.settings = settings
         self.builder = builder
-        self.binds = [SmppBind(b, self, name=f"{b.system_id}#{i}") for i, b in enumerate(binds)]
-        self._bind_names = [bind_name("sender", i) for i in range(len(self.binds))]
+        self._bind_names = bind_names("sender", len(binds))
+        self.binds = [
+            SmppBind(b, self, name=f"{b.system_id}#{i}", gate=BindSlot(
+                redis, settings.channel, self._bind_names[i], settings.max_binds)
+                if settings.max_binds else None)
+            for i, b in enumerate(binds)]
         self._binds_noted = 0.0
         self._bind_tasks: list[asyncio.Task[None]] = []
         self.limiter = limiter
@@ -182,11 +188,8 @@ class ShardSender:
         for task in self._bind_tasks:
             task.cancel()
         await asyncio.gather(*self._bind_tasks, return_exceptions=True)
-        with contextlib.suppress(RedisError, OSError):  # else they age out of the count
-            pipe = self.redis.pipeline(transaction=False)
-            note_binds(pipe, self.settings.channel, dict.fromkeys(self._bind_names, False),
-                       time.time())
-            await pipe.execute()
+        with contextlib.suppress(RedisError, OSError):  # slots back now, not when they age
+            await self.redis.zrem(self.settings.channel.binds, *self._bind_names)
 
     async def run(self) -> ShardStats:
         """Recover what a previous run left, then send until the shard is drained."""
@@ -555,7 +558,8 @@ class ShardSender:
         if now - self._binds_noted >= HEARTBEAT_SECONDS:
             self._binds_noted = now
             self.writer.note_binds(
-                {name: b.is_up for name, b in zip(self._bind_names, self.binds, strict=True)},
+                {name: b.gate.held if b.gate else b.is_up
+                 for name, b in zip(self._bind_names, self.binds, strict=True)},
                 now)
         await self._match_in_redis()
         await self.writer.flush()

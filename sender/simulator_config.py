@@ -176,8 +176,9 @@ def merge_config(config: SimulatorConfig, patch: Mapping[str, Any]) -> Simulator
     return SimulatorConfig.model_validate(_deep_merge(config.model_dump(), patch))
 
 
-def with_account(config: SimulatorConfig, system_id: str, password: str) -> SimulatorConfig:
+def with_account(config: SimulatorConfig, system_id: str, password: str, *,
+                 max_binds: int = 8) -> SimulatorConfig:
     """config whose accounts hold (system_id, password), replacing one of that id."""
     accounts = [a for a in config.accounts if a.system_id != system_id]
-    accounts.insert(0, Account(system_id=system_id, password=password))
+    accounts.insert(0, Account(system_id=system_id, password=password, max_binds=max_binds))
     return config.model_copy(update={"accounts": accounts})

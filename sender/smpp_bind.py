@@ -75,6 +75,18 @@ class BindListener(Protocol):
         ...
 
 
+class BindGate(Protocol):
+    """A cap on binds shared with other processes (sender.channel_activity.BindSlot)."""
+
+    held: bool
+
+    async def acquire(self) -> None:
+        """Wait until this bind may connect."""
+        ...
+
+    async def release(self) -> None: ...
+
+
 class BindDown(ConnectionError):
     """The bind went down between reserving slots and writing."""
 
@@ -82,9 +94,11 @@ class BindDown(ConnectionError):
 class SmppBind:
     """One bind to one SMSC account, kept up until `stop`."""
 
-    def __init__(self, settings: BindSettings, listener: BindListener, *, name: str = "") -> None:
+    def __init__(self, settings: BindSettings, listener: BindListener, *, name: str = "",
+                 gate: BindGate | None = None) -> None:
         self.settings = settings
         self.listener = listener
+        self.gate = gate
         self.name = name or f"{settings.system_id}@{settings.host}:{settings.port}"
         self._writer: asyncio.StreamWriter | None = None
         self._up = asyncio.Event()
@@ -185,6 +199,8 @@ class SmppBind:
         while not self._stopping:
             binds_before = self.binds
             try:
+                if self.gate is not None:
+                    await self.gate.acquire()  # the carrier's cap on binds, across pods
                 await self._session()
             except asyncio.CancelledError:
                 raise
@@ -192,6 +208,9 @@ class SmppBind:
                 self.last_error = f"{type(exc).__name__}: {exc}"
             finally:
                 self._went_down(self.last_error or "connection closed")
+                if self.gate is not None and self.gate.held:
+                    with contextlib.suppress(Exception):  # else it ages out
+                        await self.gate.release()
             if self._stopping:
                 break
             if self.binds > binds_before:

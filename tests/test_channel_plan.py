@@ -91,3 +91,10 @@ def test_binds_up_stand_for_the_probe() -> None:
 ])
 def test_measured_rate(samples: list[tuple[float, int]], rate: int | None) -> None:
     assert measured_rate(samples) == rate
+
+
+def test_a_check_by_binds_up_after_a_probe_is_no_change() -> None:
+    probed = plan_channel(SPEC, 1, ChannelStatus(), ChannelWorld(NOW, GOOD, BOUND))
+    again = plan_channel(SPEC, 1, probed.status, ChannelWorld(
+        NOW + timedelta(minutes=5), GOOD, binds_up_result(SPEC, 2)))
+    assert again.events == () and again.status == probed.status

@@ -24,8 +24,8 @@ RECEIVER = f"{CHANNEL}-receiver"
 
 @pytest.fixture
 async def stack() -> AsyncIterator[Stack]:
-    """Receipts 3 s after each submit, and senders that do not wait for any."""
-    simulator = SimulatorConfig(port=0, receipt_delay_ms=3000, seed=7)
+    """Receipts 5 s after each submit, and senders that do not wait for any."""
+    simulator = SimulatorConfig(port=0, receipt_delay_ms=5000, seed=7)
     async with running_stack(simulator=simulator, config={"receipt_wait_seconds": 0.0}
                              ) as running:
         channel = example("channel.yaml")

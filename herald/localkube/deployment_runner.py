@@ -3,7 +3,8 @@
 `LocalDeploymentRunner` polls the API for Deployments and, for each:
 
 - keeps `spec.replicas` pods running (herald.localkube.pods); a pod that exits is
-  started again after a backoff that doubles up to 10 s (a kubelet's CrashLoopBackOff);
+  started again after a backoff that doubles up to 10 s (a kubelet's CrashLoopBackOff)
+  and starts over once a pod has run 10 s;
 - on a new pod template, stops the old pods before it starts new ones (the `Recreate`
   strategy, the only one Herald's Deployments use);
 - writes status (observedGeneration, replicas, readyReplicas, availableReplicas,
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 Body = dict[str, Any]
 MAX_BACKOFF = 10.0
+STABLE_SECONDS = 10.0
 
 
 @dataclass
@@ -42,6 +44,8 @@ class DeploymentRun:
     not_before: float = 0.0
     """No pod starts before this monotonic time (backoff after an exit)."""
     backoff: float = 0.5
+    started: dict[int, float] = field(default_factory=dict)
+    """Monotonic start time of each pod: one that ran a while resets the backoff."""
     waiting: str = ""
     last_exit: str = ""
 
@@ -84,8 +88,8 @@ class LocalDeploymentRunner:
                     await self._sync(deployment)
                 for uid in set(self.runs) - live:
                     await self._stop_all(self.runs.pop(uid))
-            except (KubeApiError, OSError) as error:
-                logger.warning("local deployment runner: %s", error)
+            except Exception:  # a harness loop must not die quietly: tests would time out
+                logger.exception("local deployment runner")
             await asyncio.sleep(self.poll)
 
     async def _sync(self, deployment: Body) -> None:
@@ -118,8 +122,9 @@ class LocalDeploymentRunner:
         meta = deployment["metadata"]
         name = f"{meta['namespace']}-{meta['name']}-{run.template[:6]}-{index}-{run.restarts}"
         try:
-            run.pods[index] = await self.pods.start(
-                meta["namespace"], deployment["spec"]["template"]["spec"], name, index)
+            pod_spec = deployment["spec"]["template"]["spec"]
+            run.pods[index] = await self.pods.start(meta["namespace"], pod_spec, name, index)
+            run.started[index] = time.monotonic()
             run.waiting = ""
         except LookupError as missing:
             run.waiting = str(missing)
@@ -131,6 +136,8 @@ class LocalDeploymentRunner:
             if code is None:
                 continue
             del run.pods[index]
+            if time.monotonic() - run.started.pop(index, 0.0) > STABLE_SECONDS:
+                run.backoff = 0.5  # a crash after a good run, not a crash loop
             run.restarts += 1
             run.last_exit = f"pod {index} exited {code}: {last_line(pod.log)}"
             logger.warning("local deployment runner: %s", run.last_exit)

@@ -4,8 +4,8 @@ A pod's one container runs as `python -m herald ARGS` (the image's entry point) 
 the container's env (values, Secret and ConfigMap keys resolved through the API).
 ConfigMap and Secret volumes are written to a directory and their mount paths
 rewritten in args and env values. Stopping sends SIGTERM, then SIGKILL after the grace
-period, as a kubelet does. What it does not do: scheduling, resources, security
-contexts, image pulls, probes.
+period (the pod's own, at most `max_grace`), as a kubelet does. What it does not do:
+scheduling, resources, security contexts, image pulls, probes.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class Pod:
     index: int
     process: asyncio.subprocess.Process
     log: Path
+    grace: float = 30.0
+    """The pod's terminationGracePeriodSeconds."""
     stopping: bool = False
 
 
@@ -57,7 +59,8 @@ class LocalPods:
                 sys.executable, "-m", "herald", *args, env=env, stdout=out,
                 stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True)
-        return Pod(index, process, log)
+        return Pod(index, process, log,
+                   grace=float(pod_spec.get("terminationGracePeriodSeconds", 30)))
 
     async def stop(self, pod: Pod, grace: float | None = None) -> None:
         if pod.process.returncode is not None:
@@ -66,7 +69,8 @@ class LocalPods:
         with contextlib.suppress(ProcessLookupError):
             pod.process.send_signal(signal.SIGTERM)
         try:
-            async with asyncio.timeout(grace if grace is not None else self.max_grace):
+            async with asyncio.timeout(grace if grace is not None
+                                       else min(pod.grace, self.max_grace)):
                 await pod.process.wait()
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):

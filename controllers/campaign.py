@@ -105,6 +105,7 @@ def plan_settings(config: OperatorConfig) -> PlanSettings:
         stall_seconds=config.stall_seconds,
         retention_seconds=config.retention_seconds,
         receipt_wait_seconds=config.receipt_wait_seconds,
+        channel_receivers=config.channel_receivers,
     )
 
 

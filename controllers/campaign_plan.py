@@ -66,6 +66,8 @@ class PlanSettings:
     retention_seconds: int = 7 * 24 * 3600
     """A finished campaign's Redis keys are deleted this long after it finished."""
     receipt_wait_seconds: float = 10.0
+    channel_receivers: bool = True
+    """Channels keep a receiver, which takes one of their binds."""
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,8 @@ def _before_run(
     if not window.open:
         return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW, window.message)
     config = build_run_config(owner, spec, templates, channel,
-                              world.channels[channel].spec, settings.receipt_wait_seconds)
+                              world.channels[channel].spec, settings.receipt_wait_seconds,
+                              receivers=settings.channel_receivers)
     return _Outcome(
         CampaignPhase.IMPORTING, reasons.IMPORTING,
         f"importing the audience; sending through channel {channel}", progressing=True,

@@ -76,11 +76,19 @@ def channel_target(name: str, spec: ChannelSpec) -> ChannelTarget:
     )
 
 
-def senders_target(name: str, spec: ChannelSpec, senders: int) -> ChannelTarget:
-    """The channel as a run's sender pods use it: the binds its cap allows shared among
-    the pods (each opens at least one; a bind that finds no free slot waits for one)."""
+def receiver_binds(spec: ChannelSpec, receivers: bool) -> int:
+    """Binds the channel's receiver takes: one, when receivers are on and the carrier's
+    cap leaves senders at least one."""
+    return 1 if receivers and spec.max_binds >= 2 else 0
+
+
+def senders_target(name: str, spec: ChannelSpec, senders: int, receivers: bool) -> ChannelTarget:
+    """The channel as a run's sender pods use it: the binds its cap leaves after the
+    receiver's, shared among the pods (each opens at least one; a bind that finds no
+    free slot waits for one)."""
     target = channel_target(name, spec)
-    target.smpp.binds = max(1, spec.max_binds // max(1, senders))
+    free = spec.max_binds - receiver_binds(spec, receivers)
+    target.smpp.binds = max(1, free // max(1, senders))
     return target
 
 
@@ -110,7 +118,7 @@ def import_settings(spec: CampaignSpec) -> ImportSettings:
 
 def build_run_config(
     owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec], channel_name: str,
-    channel: ChannelSpec, receipt_wait_seconds: float,
+    channel: ChannelSpec, receipt_wait_seconds: float, *, receivers: bool = True,
 ) -> RunConfig:
     """Everything the importer and senders need, resolved now and frozen for the run."""
     return RunConfig(
@@ -121,7 +129,7 @@ def build_run_config(
         frozen_fields=frozen_fields(spec),
         shards=spec.senders,
         templates=templates,
-        channel=senders_target(channel_name, channel, spec.senders),
+        channel=senders_target(channel_name, channel, spec.senders, receivers),
         campaign_rate=spec.rate_limit.messages_per_second if spec.rate_limit else None,
         audience=import_settings(spec),
         receipt_wait_seconds=receipt_wait_seconds,

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from controllers import reasons
 from controllers.campaign_plan import ChannelSeen
+from controllers.campaign_run import receiver_binds
 from controllers.channel_plan import (
     ActivitySeen,
     ChannelWorld,
@@ -177,7 +178,7 @@ async def check_bind(memo: Any, channel: Channel, password: str) -> ProbeResult:
 
 def wants_receiver(memo: Any, spec: ChannelSpec) -> bool:
     """A receiver takes one of the carrier's binds: only when at least one is left."""
-    return bool(memo.config.channel_receivers) and spec.max_binds >= 2
+    return receiver_binds(spec, memo.config.channel_receivers) > 0
 
 
 async def keep_receiver(memo: Any, channel: Channel, body: kopf.Body, secret_version: str

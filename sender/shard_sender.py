@@ -43,7 +43,6 @@ from sender.message_states import (
 from sender.rate_limit import RateLimiter
 from sender.receipt_store import (
     UNMATCHED_GRACE_SECONDS,
-    Correlation,
     PendingReceipt,
     ReceiptApplier,
     correlation_value,
@@ -167,8 +166,7 @@ class ShardSender:
         self._unsettled = 0  # marked, outcome not yet buffered
         self._recent: dict[str, tuple[float, Outgoing]] = {}
         self._unmatched: list[PendingReceipt] = []
-        self._others = ReceiptApplier(redis, settings.channel)
-        self._own_prefix = message_key(settings.shard, "")  # "<shard>/"
+        self._others = ReceiptApplier(redis, settings.channel)  # receipts of others' submits
         self._stream_done = False
         self._flush_now = asyncio.Event()
         self._timers: set[asyncio.Future[None]] = set()
@@ -512,35 +510,26 @@ class ShardSender:
     async def _match_in_redis(self) -> None:
         """Receipts for ids this process does not remember: look them up in the channel.
 
-        Those of this shard go through the writer, in order with this sender's own
-        transitions; those of other shards and campaigns on the same account (the SMSC
-        may give any bind of the account a receipt) are applied to them.
+        They belong to messages another process submitted (another shard or campaign on
+        the same account, or this shard before a restart), so the applier takes them:
+        it waits while such a message is still `submitting` (its sender's write on its
+        way, or recovery about to mark it unknown) instead of losing the receipt.
         """
         if not self._unmatched:
             return
         pending, self._unmatched = self._unmatched, []
         found = await look_up(self.redis, self.settings.channel, pending)
+        matched = [(r, c) for r, c in zip(pending, found, strict=True) if c is not None]
+        again = [r for r, c in zip(pending, found, strict=True) if c is None]
+        if matched:
+            retry, _ = await self._others.apply(matched)
+            again += retry
         now = time.monotonic()
-        others: list[tuple[PendingReceipt, Correlation]] = []
-        for receipt, correlation in zip(pending, found, strict=True):
-            if correlation is None:
-                if now - receipt.seen < UNMATCHED_GRACE_SECONDS:
-                    self._unmatched.append(receipt)  # maybe not written yet
-                else:
-                    self.stats.receipts_unmatched += 1
-            elif (correlation.campaign == self.settings.campaign.ref
-                  and correlation.key.startswith(self._own_prefix)):
-                self._final(correlation.key, correlation.variant, receipt.state,
-                            receipt.error, correlation.form)
+        for receipt in again:
+            if now - receipt.seen < UNMATCHED_GRACE_SECONDS:
+                self._unmatched.append(receipt)  # maybe not written yet
             else:
-                # Another campaign's, or another shard's of this one: its submitted
-                # write may still be on its way, and its stream is not ours to ack.
-                others.append((receipt, correlation))
-        if others:
-            again, _ = await self._others.apply(others)
-            late = [r for r in again if now - r.seen >= UNMATCHED_GRACE_SECONDS]
-            self.stats.receipts_unmatched += len(late)
-            self._unmatched.extend(r for r in again if now - r.seen < UNMATCHED_GRACE_SECONDS)
+                self.stats.receipts_unmatched += 1
 
     async def _flusher(self) -> None:
         while not self._finished:

@@ -129,6 +129,11 @@ class Simulator:
         self.deliveries.schedule(Delivery(target, mo_body(source, destination, text), False), 0)
         return target
 
+    @property
+    def unanswered(self) -> int:
+        """submit_sm accepted whose responses wait for the configured latency."""
+        return sum(session.unanswered for session in self._sessions if session.is_open)
+
     def reset(self) -> None:
         """Forget records, counters, queued deliveries and throttle state; binds stay."""
         self.accepted.clear()

@@ -22,7 +22,7 @@ from controllers.campaign_plan import (
     TemplateSeen,
     plan_campaign,
 )
-from controllers.campaign_run import build_run_config, template_names
+from controllers.campaign_run import build_run_config, senders_target, template_names
 from controllers.campaign_stats import Sample
 from controllers.pod_spec import PodSettings
 from crds.base import find_condition
@@ -300,3 +300,18 @@ def test_degraded_when_failures_cross_the_threshold(counters: Counters, degraded
     plan = plan_campaign(C, world(run=run_of(C, counters, import_done=True)), SETTINGS)
     condition = find_condition(plan.status.conditions, "Degraded")
     assert condition is not None and (condition.status == "True") is degraded
+
+
+@pytest.mark.parametrize("max_binds, senders, receivers, per_pod", [
+    pytest.param(4, 2, True, 1, id="receiver-takes-one"),
+    pytest.param(4, 2, False, 2, id="no-receiver"),
+    pytest.param(1, 1, True, 1, id="one-bind-no-receiver"),
+    pytest.param(3, 8, True, 1, id="more-pods-than-binds"),
+    pytest.param(9, 2, True, 4, id="split"),
+])
+def test_sender_pods_share_the_binds_the_receiver_leaves(
+    max_binds: int, senders: int, receivers: bool, per_pod: int
+) -> None:
+    spec = CHANNEL_SPEC.model_copy(update={"max_binds": max_binds})
+    target = senders_target("carrier-a", spec, senders, receivers)
+    assert (target.smpp.binds, target.smpp.max_binds) == (per_pod, max_binds)

@@ -79,7 +79,10 @@ async def test_sigkill_mid_shard_then_restart(
     config = sender_config(tmp_path, redis_server.url, simulator.port)
 
     first = start_sender(config)
-    await until(lambda: len(simulator.accepted) >= MESSAGES // 3, 60, "a third sent")
+    # Killed with submits on the wire (their responses held by the latency), so the
+    # restart has in-flight messages to count unknown, whatever the machine's load.
+    await until(lambda: len(simulator.accepted) >= MESSAGES // 3 and simulator.unanswered > 0,
+                60, "a third sent")
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     accepted_at_kill = len(simulator.accepted)
@@ -94,8 +97,9 @@ async def test_sigkill_mid_shard_then_restart(
     assert max(per_number.values()) == 1, "a number was sent twice"
     counters = await read_counters(redis, CAMPAIGN)
     # Recovery counts what was marked submitting as unknown (at most a window); a
-    # receipt may still prove one accepted and move it on, never the other way.
-    assert 0 < counters.unknown <= figures["unknown"] <= WINDOW
+    # receipt may still prove one accepted and move it on (when the kill fell after its
+    # correlation was written), never the other way.
+    assert counters.unknown <= figures["unknown"] <= WINDOW and figures["unknown"] > 0
     assert counters.queued == 0
     assert counters.submitted + counters.delivered + counters.unknown == MESSAGES
     assert figures["recovered"] > 0

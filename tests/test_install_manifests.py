@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,33 @@ def test_chart_lints() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_kustomize_install_has_the_crds_and_user_roles() -> None:
+def test_kustomize_install_has_the_crds_user_roles_and_operator() -> None:
     docs = run("kubectl", "kustomize", str(REPO / "operator"))
     assert crds_in(docs) == CRDS
     roles = {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"}
-    assert roles == {"herald-view", "herald-edit", "herald-approve"}
+    assert roles == {"herald-view", "herald-edit", "herald-approve", "herald-operator"}
+    kinds = {d["kind"] for d in docs}
+    assert {"Namespace", "ServiceAccount", "Deployment", "StatefulSet", "NetworkPolicy"} <= kinds
+
+
+def test_kustomize_install_is_rendered_from_the_current_chart() -> None:
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "render_install.py"),
+                             "--check"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def operator_rbac(docs: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The operator's roles and bindings, without labels (Helm's and kustomize's differ)."""
+    found = [
+        (d["kind"], {k: v for k, v in d.items() if k != "metadata"}
+         | {"name": d["metadata"]["name"], "namespace": d["metadata"].get("namespace")})
+        for d in docs
+        if d["kind"] in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+        and "operator" in d["metadata"]["name"]]
+    return sorted(found, key=lambda item: (item[0], item[1]["name"], item[1]["namespace"] or ""))
+
+
+def test_chart_and_kustomize_grant_the_same_rbac() -> None:
+    chart = operator_rbac(helm_template("--namespace", "herald"))
+    kustomize = operator_rbac(run("kubectl", "kustomize", str(REPO / "operator")))
+    assert chart and chart == kustomize

@@ -1,0 +1,189 @@
+"""The Helm chart: rendered with default, fully-enabled and external-Redis values, every
+object valid against the Kubernetes schemas, the restricted Pod Security Standard on
+every pod, least-privilege RBAC, and values.schema.json refusing bad values."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from herald.cli import parser
+from tests.test_install_manifests import REPO, TOOLS, helm_template
+
+KUBERNETES = "1.33.0"
+VALUES = Path(__file__).parent / "data" / "chart"
+RENDERS = {
+    "default": (),
+    "full": ("-f", str(VALUES / "full-values.yaml")),
+    "external-redis": ("-f", str(VALUES / "external-redis-values.yaml")),
+}
+Doc = dict[str, Any]
+
+
+def render(name: str) -> list[Doc]:
+    return helm_template("--namespace", "herald", *RENDERS[name])
+
+
+def pod_specs(docs: list[Doc]) -> dict[str, Doc]:
+    return {f"{d['kind']}/{d['metadata']['name']}": d["spec"]["template"]["spec"]
+            for d in docs if d["kind"] in ("Deployment", "StatefulSet", "Job", "DaemonSet")}
+
+
+def only(docs: list[Doc], kind: str, name: str) -> Doc:
+    (found,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found
+
+
+@pytest.mark.parametrize("values", RENDERS)
+def test_every_object_is_valid_for_kubernetes(values: str) -> None:
+    docs = render(values)
+    assert docs
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+
+
+@pytest.mark.parametrize("values", RENDERS)
+def test_every_pod_is_restricted_and_has_resources(values: str) -> None:
+    specs = pod_specs(render(values))
+    assert specs
+    for where, spec in specs.items():
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True and pod["runAsUser"] > 0, where
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        assert spec.get("hostNetwork") is not True and spec.get("hostPID") is not True
+        for container in spec["containers"] + spec.get("initContainers", []):
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context["readOnlyRootFilesystem"] is True, where
+            assert context["capabilities"] == {"drop": ["ALL"]}, where
+            assert "privileged" not in context, where
+            resources = container["resources"]
+            assert resources["requests"] and resources["limits"].get("memory"), where
+
+
+def rules_of(docs: list[Doc], kind: str) -> list[Doc]:
+    return [rule for d in docs if d["kind"] == kind for rule in d["rules"]]
+
+
+# What the operator may do, and nothing more (docs/install.md says why each is needed).
+OPERATOR_RULES = {
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
+    ("sms.herald.dev", "channels"): {"get", "list", "watch", "patch"},
+    ("sms.herald.dev", "templates"): {"get", "list", "watch", "patch"},
+    ("sms.herald.dev", "campaigns"): {"get", "list", "watch", "patch"},
+    ("sms.herald.dev", "templateapprovals"): {"get", "list", "watch"},
+    ("sms.herald.dev", "channels/status"): {"patch"},
+    ("sms.herald.dev", "templates/status"): {"patch"},
+    ("sms.herald.dev", "campaigns/status"): {"patch"},
+    ("sms.herald.dev", "channels/finalizers"): {"update"},
+    ("sms.herald.dev", "campaigns/finalizers"): {"update"},
+    ("batch", "jobs"): {"get", "list", "watch", "create", "patch"},
+    ("apps", "deployments"): {"get", "create", "update", "delete"},
+    ("", "secrets"): {"get"},
+    ("", "configmaps"): {"get", "list", "watch"},
+    ("", "events"): {"create"},
+}
+
+
+def grants(rules: list[Doc]) -> dict[tuple[str, str], set[str]]:
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in rules:
+        for values in (rule["apiGroups"], rule["resources"], rule["verbs"]):
+            assert "*" not in values, rule  # no wildcards
+        assert "resourceNames" not in rule and "nonResourceURLs" not in rule, rule
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    return granted
+
+
+def test_the_operator_gets_exactly_what_it_needs_cluster_wide() -> None:
+    docs = render("default")
+    assert grants(rules_of(docs, "ClusterRole")) == OPERATOR_RULES
+    assert not rules_of(docs, "Role")
+    binding = only(docs, "ClusterRoleBinding", "herald-operator")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "herald-operator",
+                                    "namespace": "herald"}]
+
+
+def test_a_namespaced_install_keeps_only_crds_cluster_wide() -> None:
+    docs = render("full")
+    crds = ("apiextensions.k8s.io", "customresourcedefinitions")
+    assert grants(rules_of(docs, "ClusterRole")) == {crds: OPERATOR_RULES[crds]}
+    roles = {d["metadata"]["namespace"]: grants(d["rules"]) for d in docs if d["kind"] == "Role"}
+    namespaced = {k: v for k, v in OPERATOR_RULES.items() if k != crds}
+    assert roles == {"shop": namespaced, "notices": namespaced}
+    bound = {d["metadata"]["namespace"] for d in docs if d["kind"] == "RoleBinding"}
+    assert bound == {"shop", "notices"}
+    args = only(docs, "Deployment", "herald-operator")["spec"]["template"]["spec"][
+        "containers"][0]["args"]
+    assert "--namespace=shop" in args and "--namespace=notices" in args
+
+
+@pytest.mark.parametrize("values", RENDERS)
+def test_the_operator_runs_alone_with_a_liveness_probe(values: str) -> None:
+    deployment = only(render(values), "Deployment", "herald-operator")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert any(a.startswith("--liveness=http://0.0.0.0:8080/") for a in container["args"])
+    parser().parse_args(container["args"])  # the image's command takes these arguments
+
+
+def env_of(docs: list[Doc]) -> dict[str, Doc]:
+    container = only(docs, "Deployment", "herald-operator")["spec"]["template"]["spec"][
+        "containers"][0]
+    return {e["name"]: e for e in container["env"]}
+
+
+def test_redis_in_chart_or_external_with_its_password_from_a_secret() -> None:
+    default = render("default")
+    redis = only(default, "StatefulSet", "herald-redis")
+    args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+    assert redis["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]
+    assert env_of(default)["HERALD_REDIS_URL"]["value"] == (
+        "redis://herald-redis.herald.svc:6379/0")
+    assert "HERALD_REDIS_PASSWORD" not in env_of(default)
+
+    external = render("external-redis")
+    assert not [d for d in external if d["kind"] == "StatefulSet"]
+    env = env_of(external)
+    assert env["HERALD_REDIS_URL"]["value"] == "rediss://redis.example.com:6380/0"
+    assert env["HERALD_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "herald-redis", "key": "password"}
+    assert env["HERALD_POD_REDIS_SECRET"]["value"] == "herald-redis"
+
+
+def test_redis_accepts_only_heralds_pods() -> None:
+    policy = only(render("default"), "NetworkPolicy", "herald-redis")
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [{"namespaceSelector": {},
+                             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "herald"}}}]
+    assert rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("flags, complaint", [
+    pytest.param(("--set", "operator.logFormat=xml"), "logFormat", id="log-format"),
+    pytest.param(("--set", "redis.enabled=false"), "external", id="external-without-url"),
+    pytest.param(("--set", "redis.external.url=redis://user:pw@host:6379"), "url",
+                 id="password-in-url"),
+    pytest.param(("--set", "operator.degradedFailurePercent=0"), "degradedFailurePercent",
+                 id="percent-range"),
+    pytest.param(("--set", "operator.manualReviewCategories={Spam}"), "manualReviewCategories",
+                 id="unknown-category"),
+    pytest.param(("--set", "watchNamespaces={Bad_Name}"), "watchNamespaces", id="namespace"),
+    pytest.param(("--set", "operatr.logFormat=json"), "operatr", id="typo"),
+])
+def test_values_schema_refuses_bad_values(flags: tuple[str, ...], complaint: str) -> None:
+    result = subprocess.run(
+        [str(TOOLS / "helm"), "template", "herald", str(REPO / "charts" / "herald"), *flags],
+        capture_output=True, text=True, check=False)
+    assert result.returncode != 0, f"accepted {flags}"
+    assert complaint in result.stderr, result.stderr

@@ -187,3 +187,15 @@ def test_values_schema_refuses_bad_values(flags: tuple[str, ...], complaint: str
         capture_output=True, text=True, check=False)
     assert result.returncode != 0, f"accepted {flags}"
     assert complaint in result.stderr, result.stderr
+
+
+def test_the_argocd_health_checks_render_as_argocd_cm_keys() -> None:
+    docs = render("full")
+    config = only(docs, "ConfigMap", "herald-argocd-health")
+    assert config["metadata"]["namespace"] == "argocd"
+    scripts = REPO / "charts" / "herald" / "resource_customizations" / "sms.herald.dev"
+    assert config["data"] == {
+        f"resource.customizations.health.sms.herald.dev_{kind}":
+            (scripts / kind / "health.lua").read_text(encoding="utf-8")
+        for kind in ("Channel", "Template", "Campaign")}
+    assert not [d for d in render("default") if d["kind"] == "ConfigMap"]

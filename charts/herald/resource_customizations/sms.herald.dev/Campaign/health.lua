@@ -1,0 +1,52 @@
+-- Argo CD health of a Herald Campaign (a bulk send).
+-- Progressing: being deleted, not yet observed at this generation, pending, importing,
+--   running, or cancelling.
+-- Suspended: paused, or scheduled (waiting for its start time or send window).
+-- Healthy: Completed, or Cancelled as asked.
+-- Degraded: Failed; Stalled (a missing or unapproved template, no Ready channel, no
+--   progress); Degraded (the failure ratio crossed the operator's threshold).
+local hs = {}
+if obj.metadata.deletionTimestamp ~= nil then
+  hs.status = "Progressing"
+  hs.message = "Being deleted"
+  return hs
+end
+local status = obj.status or {}
+if status.observedGeneration == nil or status.observedGeneration < (obj.metadata.generation or 0) then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to observe this generation"
+  return hs
+end
+local conditions = {}
+for _, condition in ipairs(status.conditions or {}) do
+  conditions[condition.type] = condition
+end
+local function said(condition)
+  return condition.reason .. ": " .. (condition.message or "")
+end
+local ready = conditions["Ready"]
+local phase = status.phase
+if phase == "Failed" then
+  hs.status = "Degraded"
+  hs.message = ready and said(ready) or "Failed"
+  return hs
+end
+for _, kind in ipairs({"Stalled", "Degraded"}) do
+  local condition = conditions[kind]
+  if condition ~= nil and condition.status == "True" then
+    hs.status = "Degraded"
+    hs.message = said(condition)
+    return hs
+  end
+end
+if phase == "Completed" then
+  hs.status = "Healthy"
+elseif phase == "Cancelled" and not (ready and ready.reason == "Cancelling") then
+  hs.status = "Healthy"
+elseif phase == "Paused" or phase == "Scheduled" then
+  hs.status = "Suspended"
+else
+  hs.status = "Progressing"
+end
+hs.message = ready and said(ready) or (phase or "Waiting for the operator")
+return hs

@@ -42,10 +42,13 @@ from controllers.campaign_stats import Sample, sent
 from controllers.channel import ChannelIndex
 from controllers.config import OperatorConfig
 from controllers.status import merge_patch_diff
+from controllers.status_metrics import export_campaign
+from controllers.status_metrics import forget_campaign as forget_campaign_metrics
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
 from crds.campaign import Campaign
 from crds.template import Template
+from sender import metrics
 from sender.redis_keys import CampaignKeys
 from sender.run_store import cancel_remaining, delete_run, read_run, write_run
 
@@ -202,6 +205,8 @@ async def reconcile_campaign(
         await memo.kube.patch_status(Campaign.PLURAL, campaign.metadata.namespace or "",
                                      campaign.metadata.name, patch)
         memo.status_writes[(campaign.metadata.namespace, campaign.metadata.name)] += 1
+        metrics.STATUS_WRITES.labels("Campaign").inc()
+    export_campaign(f"{campaign.metadata.namespace}/{campaign.metadata.name}", plan.status)
     post_events(body, plan.events)
     remember_sample(memo, (campaign.metadata.namespace or "", campaign.metadata.name), world)
 
@@ -214,3 +219,4 @@ async def forget_campaign(namespace: str | None, name: str, memo: Any, **_: Any)
     if state.config is not None:
         await delete_run(memo.redis, keys, state.config.shards)
     memo.campaign_samples.pop((namespace or "", name), None)
+    forget_campaign_metrics(f"{namespace}/{name}")

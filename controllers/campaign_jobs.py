@@ -96,7 +96,8 @@ def build_sender_job(
     """An Indexed Job: completion index i sends shard i; `suspend` pauses it."""
     secret = channel.smpp.password_secret_ref
     password = secret_env("HERALD_SMPP_PASSWORD", secret.name, secret.key)
-    sender = container(SENDER, ["send", "--campaign", owner.ref], pods, [], [password])
+    sender = container(SENDER, ["send", "--campaign", owner.ref], pods, [], [password],
+                       metrics=True)
     spec = {
         "completionMode": "Indexed",
         "completions": shards,

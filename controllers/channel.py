@@ -44,10 +44,13 @@ from controllers.receiver_deployment import (
     receiver_name,
 )
 from controllers.status import merge_patch_diff
+from controllers.status_metrics import export_channel
+from controllers.status_metrics import forget_channel as forget_channel_metrics
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
 from crds.campaign import CampaignPhase
 from crds.channel import Channel, ChannelSpec
+from sender import metrics
 from sender.channel_activity import BindSlot, forget_channel, read_activity
 from sender.redis_keys import ChannelKeys
 from sender.smpp_bind import BindSettings
@@ -144,6 +147,8 @@ async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: 
         patch = merge_patch_diff(dict(body.get("status") or {}), decision.status.to_api())
         if patch:
             await memo.kube.patch_status(Channel.PLURAL, namespace, name, patch)
+            metrics.STATUS_WRITES.labels("Channel").inc()
+        export_channel(f"{namespace}/{name}", decision.status)
         post_events(body, decision.events)
 
 
@@ -259,3 +264,4 @@ async def _release_channel(namespace: str, name: str, body: kopf.Body, memo: Any
     await forget_channel(memo.redis, keys)
     memo.channel_checked.pop((namespace, name), None)
     memo.channel_samples.pop((namespace, name), None)
+    forget_channel_metrics(f"{namespace}/{name}")

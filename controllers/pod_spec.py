@@ -62,18 +62,25 @@ def pod_template(
     }
 
 
+METRICS_PORT = 9090
+"""Where senders and receivers serve /metrics (sender.metrics); a PodMonitor scrapes the
+container port named `metrics`."""
+
+
 def container(
     name: str, args: list[str], pods: PodSettings, mounts: list[Manifest],
-    extra_env: list[Manifest] | None = None,
+    extra_env: list[Manifest] | None = None, *, metrics: bool = False,
 ) -> Manifest:
     env: list[Manifest] = [{"name": "HERALD_REDIS_URL", "value": pods.redis_url}]
     if pods.redis_password_secret:
         env.append(secret_env("HERALD_REDIS_PASSWORD", pods.redis_password_secret, "password"))
+    ports = [{"name": "metrics", "containerPort": METRICS_PORT}] if metrics else []
     return {
         "name": name,
         "image": pods.image,
         "args": args,
         "env": [*env, *(extra_env or [])],
+        **({"ports": ports} if ports else {}),
         "resources": pods.resources,
         "securityContext": {
             "allowPrivilegeEscalation": False,

@@ -65,7 +65,8 @@ def build_receiver_deployment(owner: ChannelOwner, spec: ChannelSpec, pods: PodS
         secret_env("HERALD_SMPP_PASSWORD", secret.name, secret.key),
     ]
     labels = receiver_labels(owner.name)
-    main = container(RECEIVER, ["receiver", "--channel", owner.ref], pods, [], env)
+    main = container(RECEIVER, ["receiver", "--channel", owner.ref], pods, [], env,
+                     metrics=True)
     template = pod_template(labels, main, [], pods, restart_policy="Always")
     template["spec"]["terminationGracePeriodSeconds"] = RECEIVER_GRACE_SECONDS
     template["metadata"]["annotations"] = {SECRET_VERSION: secret_version}

@@ -25,6 +25,7 @@ from controllers.status import merge_patch_diff
 from controllers.template_review import ApprovalSeen, TemplateWorld, review_template
 from crds.base import GROUP, VERSION
 from crds.template import Template, TemplateApproval
+from sender import metrics
 
 TEMPLATES = (GROUP, VERSION, Template.PLURAL)
 APPROVALS = (GROUP, VERSION, TemplateApproval.PLURAL)
@@ -112,6 +113,7 @@ async def reconcile_template_now(
         status_patch, events = review(body, approvals, word_lists)
         if status_patch:
             await memo.kube.patch_status(Template.PLURAL, namespace, name, status_patch)
+            metrics.STATUS_WRITES.labels("Template").inc()
         post_events(body, events)
 
 

@@ -22,7 +22,9 @@ def run_operator(args: argparse.Namespace) -> int:
     import kopf
 
     import controllers.operator  # noqa: F401  (registers every handler)
+    from sender.metrics import serve_metrics
 
+    serve_metrics(args.metrics_port)
     # kopf.run() leaves logging as it finds it: without this an operator pod logs nothing.
     kopf.configure(verbose=args.verbose, log_format=(
         kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL))
@@ -114,6 +116,8 @@ def parser() -> argparse.ArgumentParser:
     op.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
                     help="liveness endpoint URL for the kubelet's probe ('' for none)")
     op.add_argument("--log-format", choices=["text", "json"], default="text")
+    op.add_argument("--metrics-port", type=int, default=9090,
+                    help="port of /metrics (0: none)")
     op.add_argument("--verbose", action="store_true",
                     help="debug logs; they show kopf's diffs of specs, which for inline"
                          " audiences hold phone numbers")

@@ -81,8 +81,9 @@ class Stack:
         }
         with log.open("ab") as out:
             return await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "herald", "operator", "--liveness", "", env=env,
-                stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
+                sys.executable, "-m", "herald", "operator", "--liveness", "",
+                "--metrics-port", "0", env=env, stdout=out,
+                stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
 
     @property
     def kube(self) -> KubeClient:

@@ -32,6 +32,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from sender import metrics
 from sender.channel_activity import (
     HEARTBEAT_SECONDS,
     OPT_OUTS,
@@ -183,6 +184,7 @@ class ChannelReceiver:
         if heartbeat:
             held = self.bind.gate.held if self.bind.gate else self.bind.is_up
             note_binds(pipe, self.channel, {self.bind_name: held}, time.time())
+            metrics.BINDS_UP.labels(self.channel.ref, "receiver").set(int(self.bind.is_up))
         await pipe.execute()
 
     async def _apply(self, receipts: list[PendingReceipt]) -> list[PendingReceipt]:

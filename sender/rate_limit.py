@@ -137,6 +137,8 @@ class GcraScript:
 @dataclass
 class LimiterStats:
     redis_calls: int = 0
+    asked: int = 0
+    """Tokens this process asked of the channel's bucket."""
     granted: int = 0
     """Tokens the channel granted this process."""
     used: int = 0
@@ -341,6 +343,7 @@ class RateLimiter:
         received = self._clock()
         self._failures = 0
         if bucket is self.channel:
+            self.stats.asked += n
             self.stats.granted += grant.granted
         slots = [received + max(0.0, slot) / US for slot in grant.slots_us(bucket.rate)]
         if grant.granted < n:

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from sender.message_states import State, StateStore, Transition, receipt_state
 from sender.receipts import id_forms
 from sender.redis_keys import ChannelKeys, campaign_from_ref
+from sender.state_writer import count_outcomes
 
 STORES_KEPT = 1000
 """Campaigns whose state stores (cheap: a script handle) an applier keeps at once."""
@@ -125,6 +126,7 @@ class ReceiptApplier:
                                                   found.variant, found.channel))
                 # else already final: a duplicate receipt, nothing to apply
             applied += await store.apply(transitions)
+            count_outcomes(campaign, self._channel.namespace, transitions)
         if settled_forms:
             await self._redis.hdel(self._channel.receipts, *settled_forms)
         return again, applied

@@ -7,6 +7,7 @@ Settings come from the environment the operator gives the Deployment:
     HERALD_CHANNEL_SMPP     the channel's SMPP settings (sender.run_config.SmppTarget, JSON)
     HERALD_SMPP_PASSWORD    the password, from the channel's Secret
     HERALD_REDIS_URL        Redis, with HERALD_REDIS_PASSWORD if it needs one
+    HERALD_METRICS_PORT     /metrics (9090; 0: none)
 
 It binds as a receiver and runs until SIGTERM, then flushes what it holds, unbinds and
 prints one JSON line of figures.
@@ -27,6 +28,7 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 
 from sender.channel_receiver import ChannelReceiver, ReceiverStats
+from sender.metrics import serve_metrics
 from sender.redis_keys import channel_from_ref
 from sender.run_config import SmppTarget
 from sender.smpp_bind import BindSettings
@@ -78,6 +80,7 @@ def main(channel_ref: str) -> int:
     if "/" not in channel_ref:
         raise SystemExit("herald receiver: --channel takes NAMESPACE/NAME")
     bind, max_binds = load_settings()
+    serve_metrics()
 
     async def serve() -> ReceiverStats:
         stop = asyncio.Event()

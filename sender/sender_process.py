@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from crds.channel import ErrorClass
 from crds.template import TemplateSpec
 from sender.message_build import MessageBuilder
+from sender.metrics import serve_metrics
 from sender.rate_limit import RateLimiter, campaign_bucket, channel_bucket
 from sender.redis_keys import CampaignKeys, ChannelKeys, campaign_from_ref
 from sender.run_config import RunConfig, SmppTarget
@@ -205,6 +206,7 @@ def serve(config: SenderConfig) -> int:
     """
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve_metrics()  # HERALD_METRICS_PORT, 9090 by default
 
     async def serve() -> dict[str, Any]:
         stop = asyncio.Event()

@@ -28,7 +28,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from crds.channel import ErrorClass
-from sender import sms_text
+from sender import metrics, sms_text
 from sender.channel_activity import HEARTBEAT_SECONDS, BindSlot, bind_names
 from sender.message_build import MessageBuilder
 from sender.message_states import (
@@ -53,7 +53,7 @@ from sender.recipients import mask_number
 from sender.redis_keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, ChannelKeys
 from sender.smpp_bind import BindDown, BindSettings, SmppBind
 from sender.smpp_codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
-from sender.smpp_errors import error_class, status_code
+from sender.smpp_errors import error_class, status_code, status_name
 from sender.smpp_pdu import DeliverSm, SubmitSm, tlv_int, tlv_str
 from sender.state_writer import StateWriter
 
@@ -93,6 +93,8 @@ class Outgoing:
     parts_left: int = 0
     smsc_ids: list[str] = field(default_factory=list)
     failure: int = 0
+    sent_at: float = 0.0
+    """time.monotonic() when its submit_sm went out (for the latency metric)."""
 
 
 @dataclass
@@ -147,6 +149,11 @@ class ShardSender:
         self.settings = settings
         self.builder = builder
         self._bind_names = bind_names("sender", len(binds))
+        self._channel_ref = settings.channel.ref
+        self._latency = metrics.SUBMIT_LATENCY.labels(self._channel_ref)
+        self._submitted_metric = metrics.SUBMITTED.labels(settings.campaign.ref,
+                                                          self._channel_ref)
+        self._tokens_seen = (0, 0, 0)  # granted, asked, expired: exported as deltas
         self.binds = [
             SmppBind(b, self, name=f"{b.system_id}#{i}", gate=BindSlot(
                 redis, settings.channel, self._bind_names[i], settings.max_binds)
@@ -362,6 +369,9 @@ class ShardSender:
                 message.parts_left = len(message.pdus)
             self._unsettled += len(batch)
             await self.writer.flush()  # the mark is durable before anything is written
+            sent_at = time.monotonic()
+            for message in batch:
+                message.sent_at = sent_at
             try:
                 bind.send([(pdu, message) for message in batch for pdu in message.pdus])
             except BindDown:
@@ -375,10 +385,13 @@ class ShardSender:
 
     def submit_done(self, ref: Any, status: int, message_id: str) -> None:
         message: Outgoing = ref
+        self._latency.observe(time.monotonic() - message.sent_at)
         if status == CommandStatus.ESME_ROK:
             message.smsc_ids.append(canonical_id(message_id))
-        elif message.failure == 0:
-            message.failure = status
+        else:
+            metrics.SUBMIT_ERRORS.labels(self._channel_ref, status_name(status)).inc()
+            if message.failure == 0:
+                message.failure = status
         message.parts_left -= 1
         if message.parts_left > 0:
             return
@@ -441,6 +454,7 @@ class ShardSender:
 
     def _submitted(self, message: Outgoing) -> None:
         self.stats.submitted += 1
+        self._submitted_metric.inc()
         value = correlation_value(self.settings.campaign.ref, message.key, message.variant,
                                   self.settings.channel_name)
         now = time.monotonic()
@@ -531,6 +545,19 @@ class ShardSender:
             else:
                 self.stats.receipts_unmatched += 1
 
+    def _export_gauges(self) -> None:
+        """Binds up and the rate limiter's token counts, once a second."""
+        metrics.BINDS_UP.labels(self._channel_ref, "sender").set(
+            sum(1 for b in self.binds if b.is_up))
+        stats = self.limiter.stats
+        now = (stats.granted, stats.asked, stats.expired)
+        granted, asked, expired = (a - b for a, b in zip(now, self._tokens_seen, strict=True))
+        self._tokens_seen = now
+        for result, count in (("granted", granted), ("denied", asked - granted),
+                              ("expired", expired)):
+            if count > 0:
+                metrics.TOKENS.labels(self._channel_ref, result).inc(count)
+
     async def _flusher(self) -> None:
         while not self._finished:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
@@ -550,6 +577,7 @@ class ShardSender:
                 {name: b.gate.held if b.gate else b.is_up
                  for name, b in zip(self._bind_names, self.binds, strict=True)},
                 now)
+            self._export_gauges()
         await self._match_in_redis()
         await self.writer.flush()
         cutoff = time.monotonic() - RECENT_IDS_SECONDS

@@ -4,13 +4,17 @@ every pod, least-privilege RBAC, and values.schema.json refusing bad values."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
+from prometheus_client import REGISTRY
 
+import sender.metrics  # noqa: F401  (registers Herald's metrics)
 from herald.cli import parser
 from tests.test_install_manifests import REPO, TOOLS, helm_template
 
@@ -38,12 +42,77 @@ def only(docs: list[Doc], kind: str, name: str) -> Doc:
     return found
 
 
+MONITORING = "monitoring.coreos.com/v1"
+"""The Prometheus Operator's kinds: no schema offline, so checked by hand below."""
+
+
 @pytest.mark.parametrize("values", RENDERS)
 def test_every_object_is_valid_for_kubernetes(values: str) -> None:
     docs = render(values)
     assert docs
     for doc in docs:
-        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+        if doc["apiVersion"] != MONITORING:
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+
+
+def test_monitoring_objects_select_heralds_metrics_ports() -> None:
+    docs = render("full")
+    monitor = only(docs, "ServiceMonitor", "herald-operator")
+    service = only(docs, "Service", "herald-operator-metrics")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= (
+        service["metadata"]["labels"].items())
+    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+    operator = only(docs, "Deployment", "herald-operator")["spec"]["template"]
+    assert {"name": "metrics", "containerPort": 9090} in operator["spec"]["containers"][0]["ports"]
+    assert service["spec"]["selector"].items() <= operator["metadata"]["labels"].items()
+    pods = only(docs, "PodMonitor", "herald-pods")
+    assert pods["spec"]["namespaceSelector"] == {"any": True}
+    assert pods["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    for doc in (monitor, pods, only(docs, "PrometheusRule", "herald")):
+        assert doc["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def exported_metrics() -> set[str]:
+    """Every metric family Herald defines (sender.metrics), as PromQL may name them."""
+    names: set[str] = set()
+    for family in REGISTRY.collect():
+        if family.name.startswith("herald_"):
+            kind_suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"],
+                             "gauge": [""]}[family.type]
+            names.update(family.name + suffix for suffix in kind_suffixes)
+    return names
+
+
+def metric_names(expr: str) -> set[str]:
+    return set(re.findall(r"\bherald_[a-z_]+\b", expr))
+
+
+def test_every_alert_names_metrics_that_exist() -> None:
+    rule = only(render("full"), "PrometheusRule", "herald")
+    alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    assert alerts.keys() == {"HeraldChannelNotBound", "HeraldDeliveryRatioLow",
+                             "HeraldCampaignStalled", "HeraldThrottlingStorm",
+                             "HeraldRateLimitSaturated"}
+    known = exported_metrics()
+    for name, alert in alerts.items():
+        used = metric_names(alert["expr"])
+        assert used and used <= known, (name, used - known)
+        assert alert["labels"]["severity"] and alert["annotations"]["summary"]
+
+
+def test_the_dashboard_is_grafana_json_over_metrics_that_exist() -> None:
+    config = only(render("full"), "ConfigMap", "herald-dashboard")
+    assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(config["data"]["herald.json"])
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 10
+    known = exported_metrics()
+    for expr in exprs:
+        used = metric_names(expr)
+        assert used and used <= known, (expr, used - known)
+    titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
+    for topic in ("progress", "submit rate", "delivery", "outcomes", "error", "channel"):
+        assert topic in titles, topic
 
 
 @pytest.mark.parametrize("values", RENDERS)

@@ -51,6 +51,7 @@ class LocalPods:
         (container,) = pod_spec["containers"]
         mounts = await self._volumes(namespace, pod_spec, container, self.workdir / name)
         env = await self._env(namespace, container, mounts)
+        env["HERALD_METRICS_PORT"] = "0"  # pods share this machine's ports: no /metrics
         env.update(extra_env or {})
         args = [_rewrite(a, mounts) for a in container.get("args", [])]
         log = self.workdir / f"{name}.log"

@@ -1,0 +1,94 @@
+"""Every Prometheus metric Herald exports, in one place, named by Prometheus conventions.
+
+Senders, the channel receiver and the operator each serve these on /metrics (port
+HERALD_METRICS_PORT, 9090 by default; 0 turns it off); each process fills the ones
+that are its own. Labels: `campaign` and `channel` are `namespace/name`, so they do not
+collide with the `namespace` label Prometheus adds for the scraped pod.
+
+Sender and receiver pods (PodMonitor):
+    herald_messages_submitted_total{campaign,channel}      submits the SMSC accepted
+    herald_submit_latency_seconds{channel}                 submit_sm to its response
+    herald_submit_errors_total{channel,status}             submit_sm_resp errors by name
+    herald_message_outcomes_total{campaign,channel,outcome,error}
+                                                           delivered, failed (with the
+                                                           error code), expired, unknown,
+                                                           optedOut
+    herald_rate_limit_tokens_total{channel,result}         granted, denied, expired
+    herald_binds_up{channel,role}                          this process's binds up
+The operator (ServiceMonitor):
+    herald_campaign_messages{campaign,state}               counters from status: queued
+                                                           (the queue depth), submitted...
+    herald_campaign_condition{campaign,condition}          1 when True (Stalled, Degraded...)
+    herald_channel_ready{channel}                          1 when Ready
+    herald_channel_binds{channel}                          binds in use, all pods
+    herald_status_writes_total{kind}                       status writes to the API
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9090
+
+SUBMITTED = Counter(
+    "herald_messages_submitted", "Messages the SMSC accepted (every part answered ESME_ROK).",
+    ["campaign", "channel"])
+SUBMIT_LATENCY = Histogram(
+    "herald_submit_latency_seconds", "Time from a submit_sm written to its submit_sm_resp.",
+    ["channel"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
+SUBMIT_ERRORS = Counter(
+    "herald_submit_errors", "submit_sm_resp with an error, by command_status name.",
+    ["channel", "status"])
+OUTCOMES = Counter(
+    "herald_message_outcomes",
+    "Messages reaching a final state: delivered, failed (error: its code), expired,"
+    " unknown, optedOut.", ["campaign", "channel", "outcome", "error"])
+TOKENS = Counter(
+    "herald_rate_limit_tokens",
+    "Tokens asked of the channel's rate-limit bucket, by result: granted, denied (the"
+    " bucket was full), expired (granted but not used in time).", ["channel", "result"])
+BINDS_UP = Gauge("herald_binds_up", "Binds this process holds up.", ["channel", "role"])
+
+CAMPAIGN_MESSAGES = Gauge(
+    "herald_campaign_messages", "A campaign's messages by state, as its status counts them.",
+    ["campaign", "state"])
+CAMPAIGN_CONDITION = Gauge(
+    "herald_campaign_condition", "1 when the campaign's condition is True, else 0.",
+    ["campaign", "condition"])
+CHANNEL_READY = Gauge("herald_channel_ready", "1 when the channel is Ready, else 0.", ["channel"])
+CHANNEL_BINDS = Gauge(
+    "herald_channel_binds", "Binds in use on the channel, all pods together.", ["channel"])
+STATUS_WRITES = Counter("herald_status_writes", "Status writes to the Kubernetes API.", ["kind"])
+
+OUTCOME_OF_STATE = {"D": "delivered", "F": "failed", "E": "expired", "U": "unknown",
+                    "O": "optedOut"}
+
+
+def outcome_labels(state: str) -> tuple[str, str] | None:
+    """(outcome, error) of a state code, or None for states that are not outcomes."""
+    outcome = OUTCOME_OF_STATE.get(state[:1])
+    if outcome is None:
+        return None
+    return outcome, state[2:] if outcome == "failed" else ""
+
+
+def serve_metrics(port: int | None = None) -> int:
+    """Serve /metrics on `port` (default: HERALD_METRICS_PORT, else 9090); 0: do not.
+
+    A port already taken is logged, not fatal: metrics must never stop a send.
+    """
+    if port is None:
+        port = int(os.environ.get("HERALD_METRICS_PORT", DEFAULT_PORT))
+    if port == 0:
+        return 0
+    try:
+        start_http_server(port)
+    except OSError as error:
+        logger.warning("metrics: cannot listen on port %d: %s", port, error)
+        return 0
+    return port

@@ -1,0 +1,127 @@
+"""Metrics: a running `herald sender` process scraped over HTTP has every sender metric,
+the operator's gauges follow the status it writes, and every metric the chart's alerts
+and dashboard use is one Herald exports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from controllers.status_metrics import export_campaign, export_channel, forget_campaign
+from crds.campaign import CampaignStatus
+from crds.channel import ChannelStatus
+from herald.localkube.cluster import wait_for
+from herald.localredis import RedisServer
+from sender.redis_keys import SENDERS_GROUP, CampaignKeys
+from sender.simulator import Simulator
+from sender.simulator_config import SimulatorConfig
+
+CAMPAIGN = CampaignKeys("shop", "metrics")
+SENDER_METRICS = {
+    "herald_messages_submitted", "herald_submit_latency_seconds", "herald_submit_errors",
+    "herald_message_outcomes", "herald_rate_limit_tokens", "herald_binds_up",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    async with Simulator(SimulatorConfig(port=0, latency_ms=2, receipt_delay_ms=5, window=0,
+                                         seed=5)) as sim:
+        yield sim
+
+
+def scrape(port: int) -> dict[str, set[str]]:
+    """Metric family names (without _total) -> the sample names seen, from /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {family.name: {sample.name for sample in family.samples}
+            for family in text_string_to_metric_families(text) if family.samples}
+
+
+async def test_a_running_sender_serves_its_metrics(
+    tmp_path: Path, redis: aioredis.Redis, redis_server: RedisServer, simulator: Simulator
+) -> None:
+    stream = CAMPAIGN.shard(0)
+    await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
+    pipe = redis.pipeline(transaction=False)
+    for i in range(3000):
+        pipe.xadd(stream, {"n": f"+86137{i:08d}", "v": "", "x": json.dumps({"code": str(i)})})
+    pipe.hset(CAMPAIGN.counters, "total", 3000)
+    await pipe.execute()
+    simulator.throttle_next(5)  # some submit_sm_resp errors
+    config = tmp_path / "sender.json"
+    config.write_text(json.dumps({
+        "redis_url": redis_server.url, "campaign": {"namespace": "shop", "name": "metrics"},
+        "shard": 0, "channel": {"namespace": "shop", "name": "carrier-a"},
+        "channel_rate": 1000,  # about 3 s of sending: time to scrape it mid-run
+        "smpp": {"host": "127.0.0.1", "port": simulator.port, "system_id": "herald",
+                 "window": 50, "source_addr": {"address": "Herald"}},
+        "templates": {"": {"category": "Notification", "body": "Code {code}.",
+                           "variables": [{"name": "code"}]}},
+    }))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "herald", "sender", "--config", str(config)],
+        env=os.environ | {"HERALD_SMPP_PASSWORD": "herald", "HERALD_METRICS_PORT": str(port)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        def sampled() -> dict[str, set[str]]:
+            try:
+                return scrape(port)
+            except OSError:
+                return {}
+
+        families = await wait_for(
+            lambda: asyncio.to_thread(sampled), timeout=30, interval=0.2,
+            until=lambda f: f.keys() >= SENDER_METRICS,
+            message="the sender's /metrics never showed every sender metric")
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 30)
+    assert "herald_messages_submitted_total" in families["herald_messages_submitted"]
+    assert "herald_submit_latency_seconds_bucket" in families["herald_submit_latency_seconds"]
+    assert process.returncode in (0, 143)
+
+
+def sample(name: str, **labels: str) -> float | None:
+    value: float | None = REGISTRY.get_sample_value(name, labels)
+    return value
+
+
+def test_operator_gauges_follow_status_and_go_with_the_object() -> None:
+    status = CampaignStatus.model_validate({
+        "counters": {"total": 10, "queued": 4, "delivered": 6},
+        "conditions": [{"type": "Stalled", "status": "True", "reason": "NoProgress",
+                        "message": "no progress", "lastTransitionTime": "2026-11-23T00:00:00Z"}],
+    })
+    export_campaign("shop/gauge", status)
+    assert sample("herald_campaign_messages", campaign="shop/gauge", state="queued") == 4
+    assert sample("herald_campaign_condition", campaign="shop/gauge", condition="Stalled") == 1
+    forget_campaign("shop/gauge")
+    assert sample("herald_campaign_messages", campaign="shop/gauge", state="queued") is None
+
+    export_channel("shop/carrier-z", ChannelStatus.model_validate({
+        "binds": {"bound": 3},
+        "conditions": [{"type": "Ready", "status": "False", "reason": "BindRefused",
+                        "message": "refused", "lastTransitionTime": "2026-11-23T00:00:00Z"}]}))
+    assert sample("herald_channel_ready", channel="shop/carrier-z") == 0
+    assert sample("herald_channel_binds", channel="shop/carrier-z") == 3

@@ -1,6 +1,7 @@
 """Generate the CustomResourceDefinitions from the pydantic models.
 
-    python -m crds.generate          # write crds/*.yaml and the chart's CRD templates
+    python -m crds.generate          # write crds/*.yaml, the chart's CRD templates and
+                                     # docs/reference.md
     python -m crds.generate --check  # exit 1 if the committed files are stale
 
 pydantic writes JSON Schema; the API server wants a *structural* OpenAPI v3 schema.
@@ -26,6 +27,7 @@ import yaml
 from crds.base import GROUP, VERSION, HeraldResource
 from crds.campaign import Campaign
 from crds.channel import Channel
+from crds.reference import reference_markdown
 from crds.template import Template, TemplateApproval
 
 KINDS: tuple[type[HeraldResource], ...] = (Channel, Template, TemplateApproval, Campaign)
@@ -212,6 +214,7 @@ def render() -> dict[Path, str]:
             "metadata:\n", "metadata:\n" + CHART_KEEP_ANNOTATION, 1
         )
         files[CHART_CRD_DIR / file_name(kind)] = header + CHART_HEADER + chart + CHART_FOOTER
+    files[REPO / "docs" / "reference.md"] = reference_markdown([crd(kind) for kind in KINDS])
     return files
 
 

@@ -53,10 +53,17 @@ def test_chart_crd_switches(flags: tuple[str, ...], crd_count: int, kept: bool) 
     assert all(("annotations" in c["metadata"]) is kept for c in rendered.values())
 
 
-def test_chart_lints() -> None:
+@pytest.mark.parametrize("values", [
+    pytest.param((), id="default"),
+    pytest.param(("-f", str(REPO / "tests" / "data" / "chart" / "full-values.yaml")),
+                 id="fully-enabled"),
+    pytest.param(("-f", str(REPO / "tests" / "data" / "chart" / "external-redis-values.yaml")),
+                 id="external-redis"),
+])
+def test_chart_lints(values: tuple[str, ...]) -> None:
     binary = TOOLS / "helm"
-    result = subprocess.run([str(binary), "lint", str(REPO / "charts" / "herald")],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run([str(binary), "lint", "--strict", str(REPO / "charts" / "herald"),
+                             *values], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

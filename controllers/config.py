@@ -28,6 +28,8 @@ class OperatorConfig:
     """Secret (key `password`) in each campaign's namespace with the Redis password."""
     image: str = "ghcr.io/herald-sms/herald:latest"
     """The image of the importer and sender pods (the operator's own)."""
+    image_pull_secrets: tuple[str, ...] = ()
+    """Pull secrets the pods name (each must exist in the campaign's namespace)."""
     retention_seconds: int = 7 * 24 * 3600
     """A finished campaign's Redis keys are deleted this long after it finished."""
     receipt_wait_seconds: float = 10.0
@@ -42,7 +44,8 @@ class OperatorConfig:
 
     def pod_settings(self) -> PodSettings:
         return PodSettings(image=self.image, redis_url=self.pod_redis_url or self.redis_url,
-                           redis_password_secret=self.pod_redis_secret)
+                           redis_password_secret=self.pod_redis_secret,
+                           image_pull_secrets=self.image_pull_secrets)
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
@@ -57,6 +60,9 @@ class OperatorConfig:
             pod_redis_url=env("HERALD_POD_REDIS_URL", ""),
             pod_redis_secret=env("HERALD_POD_REDIS_SECRET", ""),
             image=env("HERALD_IMAGE", cls.image),
+            image_pull_secrets=tuple(
+                name.strip() for name in env("HERALD_IMAGE_PULL_SECRETS", "").split(",")
+                if name.strip()),
             retention_seconds=int(env("HERALD_RETENTION_SECONDS", cls.retention_seconds)),
             receipt_wait_seconds=float(env("HERALD_RECEIPT_WAIT_SECONDS",
                                            cls.receipt_wait_seconds)),

@@ -24,6 +24,8 @@ class PodSettings:
     redis_url: str = "redis://herald-redis:6379/0"
     redis_password_secret: str = ""
     """Secret (key `password`) in the object's namespace with the Redis password, if any."""
+    image_pull_secrets: tuple[str, ...] = ()
+    """Secrets in the object's namespace to pull the image with (a private registry)."""
     resources: dict[str, Any] = field(default_factory=lambda: {
         "requests": {"cpu": "100m", "memory": "128Mi"},
         "limits": {"memory": "512Mi"},
@@ -58,6 +60,8 @@ def pod_template(
             },
             "containers": [container],
             "volumes": [*volumes, {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+            **({"imagePullSecrets": [{"name": name} for name in pods.image_pull_secrets]}
+               if pods.image_pull_secrets else {}),
         },
     }
 

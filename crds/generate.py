@@ -46,6 +46,9 @@ CHART_KEEP_ANNOTATION = (
     "  {{- if .Values.crds.keep }}\n"
     "  annotations:\n"
     "    helm.sh/resource-policy: keep\n"
+    "    # Argo CD respects resource-policy when an Application is deleted, not when it\n"
+    "    # prunes: this keeps a sync from deleting the CRDs (and every Campaign).\n"
+    "    argocd.argoproj.io/sync-options: Prune=false,Delete=false\n"
     "  {{- end }}\n"
 )
 

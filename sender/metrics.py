@@ -12,7 +12,8 @@ Sender and receiver pods (PodMonitor):
     herald_message_outcomes_total{campaign,channel,outcome,error}
                                                            delivered, failed (with the
                                                            error code), expired, unknown,
-                                                           optedOut
+                                                           optedOut; campaign "" for what
+                                                           a receiver applies
     herald_rate_limit_tokens_total{channel,result}         granted, denied, expired
     herald_binds_up{channel,role}                          this process's binds up
 The operator (ServiceMonitor):
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -69,12 +71,22 @@ OUTCOME_OF_STATE = {"D": "delivered", "F": "failed", "E": "expired", "U": "unkno
                     "O": "optedOut"}
 
 
+ERROR_CODE = re.compile(r"[0-9A-Za-z_]{1,16}")
+
+
 def outcome_labels(state: str) -> tuple[str, str] | None:
-    """(outcome, error) of a state code, or None for states that are not outcomes."""
+    """(outcome, error) of a state code, or None for states that are not outcomes.
+
+    The error is a command_status (0x00000045), a receipt's err: field or `render`;
+    anything else a carrier sends is `other`, so carriers cannot grow the series.
+    """
     outcome = OUTCOME_OF_STATE.get(state[:1])
     if outcome is None:
         return None
-    return outcome, state[2:] if outcome == "failed" else ""
+    if outcome != "failed":
+        return outcome, ""
+    error = state[2:]
+    return outcome, error if ERROR_CODE.fullmatch(error) else "other"
 
 
 def serve_metrics(port: int | None = None) -> int:

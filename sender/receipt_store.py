@@ -126,7 +126,9 @@ class ReceiptApplier:
                                                   found.variant, found.channel))
                 # else already final: a duplicate receipt, nothing to apply
             applied += await store.apply(transitions)
-            count_outcomes(campaign, self._channel.namespace, transitions)
+            # No campaign label: a receiver lives for months and would keep a series
+            # for every campaign it ever saw; the operator's gauges say per campaign.
+            count_outcomes("", self._channel.namespace, transitions)
         if settled_forms:
             await self._redis.hdel(self._channel.receipts, *settled_forms)
         return again, applied

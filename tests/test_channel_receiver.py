@@ -154,7 +154,7 @@ async def test_an_idle_bind_stays_up_on_enquire_links(slow_receipts: Simulator) 
     (it once went down a second after each bind: the bind_resp did not count as a read)."""
     settings = BindSettings(host="127.0.0.1", port=slow_receipts.port, system_id="herald",
                             password="herald", mode="Receiver", window=1,
-                            enquire_link_interval=1.0, response_timeout=1.0)
+                            enquire_link_interval=1.0, response_timeout=5.0)
     bind = SmppBind(settings, ChannelReceiver(None, CHANNEL, settings))  # type: ignore[arg-type]
     task = asyncio.create_task(bind.run())
     try:

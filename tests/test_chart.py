@@ -12,10 +12,15 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
-import sender.metrics  # noqa: F401  (registers Herald's metrics)
+import sender.metrics
+from controllers.campaign_jobs import Owner, build_sender_job
+from controllers.config import OperatorConfig
+from controllers.pod_spec import PodSettings
+from controllers.receiver_deployment import ChannelOwner, build_receiver_deployment
 from herald.cli import parser
+from tests.test_campaign_plan import CHANNEL_SPEC
 from tests.test_install_manifests import REPO, TOOLS, helm_template
 
 KUBERNETES = "1.33.0"
@@ -87,6 +92,35 @@ def metric_names(expr: str) -> set[str]:
     return set(re.findall(r"\bherald_[a-z_]+\b", expr))
 
 
+def metric_labels() -> dict[str, set[str]]:
+    """Label names of every sample name Herald exports (the `le` of histograms too)."""
+    labels: dict[str, set[str]] = {}
+    for metric in vars(sender.metrics).values():
+        if isinstance(metric, Counter | Gauge | Histogram):
+            names = set(metric._labelnames)
+            base = metric._name
+            if isinstance(metric, Counter):
+                labels[base + "_total"] = names
+            elif isinstance(metric, Histogram):
+                labels.update({base + "_bucket": names | {"le"}, base + "_sum": names,
+                               base + "_count": names})
+            else:
+                labels[base] = names
+    return labels
+
+
+def check_labels(expr: str) -> None:
+    """Every label an expression matches on or groups by is one its metrics carry."""
+    known = metric_labels()
+    used_metrics = metric_names(expr)
+    for name, matchers in re.findall(r"\b(herald_[a-z_]+)\{([^}]*)\}", expr):
+        for label in re.findall(r"([a-z_]+)\s*(?:=~|!=|!~|=)", matchers):
+            assert label in known[name], (expr, name, label)
+    for grouping in re.findall(r"by \(([^)]*)\)", expr):
+        for label in (g.strip() for g in grouping.split(",")):
+            assert any(label in known[m] for m in used_metrics), (expr, label)
+
+
 def test_every_alert_names_metrics_that_exist() -> None:
     rule = only(render("full"), "PrometheusRule", "herald")
     alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
@@ -97,6 +131,7 @@ def test_every_alert_names_metrics_that_exist() -> None:
     for name, alert in alerts.items():
         used = metric_names(alert["expr"])
         assert used and used <= known, (name, used - known)
+        check_labels(alert["expr"])
         assert alert["labels"]["severity"] and alert["annotations"]["summary"]
 
 
@@ -110,6 +145,7 @@ def test_the_dashboard_is_grafana_json_over_metrics_that_exist() -> None:
     for expr in exprs:
         used = metric_names(expr)
         assert used and used <= known, (expr, used - known)
+        check_labels(expr)
     titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
     for topic in ("progress", "submit rate", "delivery", "outcomes", "error", "channel"):
         assert topic in titles, topic
@@ -185,12 +221,13 @@ def test_a_namespaced_install_keeps_only_crds_cluster_wide() -> None:
     assert grants(rules_of(docs, "ClusterRole")) == {crds: OPERATOR_RULES[crds]}
     roles = {d["metadata"]["namespace"]: grants(d["rules"]) for d in docs if d["kind"] == "Role"}
     namespaced = {k: v for k, v in OPERATOR_RULES.items() if k != crds}
-    assert roles == {"shop": namespaced, "notices": namespaced}
+    # The release's own namespace too: its sensitive-word lists apply everywhere.
+    assert roles == {"shop": namespaced, "notices": namespaced, "herald": namespaced}
     bound = {d["metadata"]["namespace"] for d in docs if d["kind"] == "RoleBinding"}
-    assert bound == {"shop", "notices"}
+    assert bound == {"shop", "notices", "herald"}
     args = only(docs, "Deployment", "herald-operator")["spec"]["template"]["spec"][
         "containers"][0]["args"]
-    assert "--namespace=shop" in args and "--namespace=notices" in args
+    assert {"--namespace=shop", "--namespace=notices", "--namespace=herald"} <= set(args)
 
 
 @pytest.mark.parametrize("values", RENDERS)
@@ -216,6 +253,7 @@ def test_redis_in_chart_or_external_with_its_password_from_a_secret() -> None:
     args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
     assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+    assert args[args.index("--maxmemory") + 1] == "768mb"  # else noeviction never applies
     assert redis["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]
     assert env_of(default)["HERALD_REDIS_URL"]["value"] == (
         "redis://herald-redis.herald.svc:6379/0")
@@ -268,3 +306,47 @@ def test_the_argocd_health_checks_render_as_argocd_cm_keys() -> None:
             (scripts / kind / "health.lua").read_text(encoding="utf-8")
         for kind in ("Channel", "Template", "Campaign")}
     assert not [d for d in render("default") if d["kind"] == "ConfigMap"]
+
+
+def pods_the_operator_creates() -> dict[str, Doc]:
+    """Pod templates of a sender Job and a receiver Deployment, as the operator builds them."""
+    pods = PodSettings()
+    sender = build_sender_job(Owner("shop", "spring", "u1"), CHANNEL_SPEC, 2, 2,
+                              suspend=False, pods=pods)
+    receiver = build_receiver_deployment(ChannelOwner("shop", "carrier-a", "u2"),
+                                         CHANNEL_SPEC, pods)
+    return {"sender": sender["spec"]["template"], "receiver": receiver["spec"]["template"]}
+
+
+def selects(selector: Doc, labels: dict[str, str]) -> bool:
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In"
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def test_the_pod_monitor_and_redis_policy_select_the_operators_pods() -> None:
+    docs = render("full")
+    monitor = only(docs, "PodMonitor", "herald-pods")["spec"]
+    (redis_rule,) = only(docs, "NetworkPolicy", "herald-redis")["spec"]["ingress"]
+    (allowed,) = redis_rule["from"]
+    for role, template in pods_the_operator_creates().items():
+        labels = template["metadata"]["labels"]
+        assert selects(monitor["selector"], labels), role
+        assert selects(allowed["podSelector"], labels), role
+        (container,) = template["spec"]["containers"]
+        ports = {p["name"] for p in container.get("ports", [])}
+        assert monitor["podMetricsEndpoints"][0]["port"] in ports, role
+
+
+def test_the_pods_pull_with_the_charts_pull_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = env_of(render("full"))
+    monkeypatch.setenv("HERALD_IMAGE_PULL_SECRETS", env["HERALD_IMAGE_PULL_SECRETS"]["value"])
+    pods = OperatorConfig.from_env().pod_settings()
+    job = build_sender_job(Owner("shop", "spring", "u1"), CHANNEL_SPEC, 1, 1, suspend=False,
+                           pods=pods)
+    assert job["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "registry"}]
+    assert "HERALD_IMAGE_PULL_SECRETS" not in env_of(render("default"))

@@ -39,7 +39,8 @@ def test_chart_renders_the_generated_crds_kept_on_uninstall() -> None:
     assert rendered.keys() == CRDS.keys()
     for name, crd in rendered.items():
         annotations = crd["metadata"].pop("annotations")
-        assert annotations == {"helm.sh/resource-policy": "keep"}
+        assert annotations == {"helm.sh/resource-policy": "keep",
+                               "argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
         assert crd == CRDS[name], f"{name}: chart differs from crds/"
 
 

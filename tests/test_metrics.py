@@ -125,3 +125,18 @@ def test_operator_gauges_follow_status_and_go_with_the_object() -> None:
                         "message": "refused", "lastTransitionTime": "2026-11-23T00:00:00Z"}]}))
     assert sample("herald_channel_ready", channel="shop/carrier-z") == 0
     assert sample("herald_channel_binds", channel="shop/carrier-z") == 3
+
+
+@pytest.mark.parametrize("state, labels", [
+    pytest.param("D", ("delivered", ""), id="delivered"),
+    pytest.param("F:0x00000045", ("failed", "0x00000045"), id="command-status"),
+    pytest.param("F:render", ("failed", "render"), id="render"),
+    pytest.param("F:no such number; call us", ("failed", "other"), id="carrier-text"),
+    pytest.param("F:" + "9" * 40, ("failed", "other"), id="too-long"),
+    pytest.param("s:1a2b", None, id="submitted-is-no-outcome"),
+    pytest.param("Q", None, id="queued"),
+])
+def test_outcome_labels_stay_bounded(state: str, labels: tuple[str, str] | None) -> None:
+    from sender.metrics import outcome_labels
+
+    assert outcome_labels(state) == labels

@@ -62,3 +62,20 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* imagePullSecrets names, comma-separated. */}}
+{{- define "herald.pullSecretNames" -}}
+{{- $names := list -}}
+{{- range . }}{{ $names = append $names .name }}{{ end -}}
+{{- join "," $names -}}
+{{- end -}}
+
+{{/* Namespaces served, as JSON: none (all) or the listed ones plus the release's own,
+     where the operator's sensitive-word ConfigMaps live. */}}
+{{- define "herald.watchNamespaces" -}}
+{{- $namespaces := .Values.watchNamespaces -}}
+{{- if $namespaces -}}
+{{- $namespaces = uniq (append $namespaces .Release.Namespace) -}}
+{{- end -}}
+{{- toJson $namespaces -}}
+{{- end -}}

@@ -22,12 +22,12 @@ def run_operator(args: argparse.Namespace) -> int:
     import kopf
 
     import controllers.operator  # noqa: F401  (registers every handler)
+    from herald.operator_logging import configure_logging
     from sender.metrics import serve_metrics
 
     serve_metrics(args.metrics_port)
     # kopf.run() leaves logging as it finds it: without this an operator pod logs nothing.
-    kopf.configure(verbose=args.verbose, log_format=(
-        kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL))
+    configure_logging(verbose=args.verbose, json_format=args.log_format == "json")
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace,

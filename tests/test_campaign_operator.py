@@ -240,5 +240,8 @@ async def test_operator_killed_mid_run_resumes_without_reimport_or_resend(
             await first.wait()
     assert first.returncode == -9
     assert len(accepted_once(stack)) == 400
+    logged = log.read_text()
+    assert "Activity 'configure' succeeded." in logged  # herald operator logs...
+    assert "Timer 'reconcile' succeeded." not in logged  # ...but not each timer run
     importer = await kube.get("batch/v1", "Job", NS, f"{CAMPAIGN}-import")
     assert stack.jobs.runs[importer["metadata"]["uid"]].attempts == 1  # imported once

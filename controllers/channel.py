@@ -193,12 +193,12 @@ async def keep_receiver(memo: Any, channel: Channel, body: kopf.Body, secret_ver
     quota) is logged and posted, not raised: the channel's status must still be written."""
     meta = channel.metadata
     owner = ChannelOwner(meta.namespace or "", meta.name, meta.uid or "")
-    desired = build_receiver_deployment(owner, channel.spec, memo.config.pod_settings(),
-                                        secret_version=secret_version)
     try:
         if not wants_receiver(memo, channel.spec):
             await memo.deployments.delete(owner.namespace, receiver_name(owner.name))
             return
+        desired = build_receiver_deployment(owner, channel.spec, memo.config.pod_settings(),
+                                            secret_version=secret_version)
         existing = await memo.deployments.get(owner.namespace, receiver_name(owner.name))
         if needs_replacing(existing, desired):
             await memo.deployments.apply(desired, existing)

@@ -30,8 +30,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import Counter as Tally
+from collections.abc import Sequence
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from sender.message_states import Transition
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +93,28 @@ def outcome_labels(state: str) -> tuple[str, str] | None:
     return outcome, error if ERROR_CODE.fullmatch(error) else "other"
 
 
+def count_outcomes(campaign: str, namespace: str, transitions: Sequence[Transition]) -> None:
+    """Final states reached, for herald_message_outcomes_total (one inc per label set)."""
+    counts: Tally[tuple[str, str, str, str]] = Tally()
+    for t in transitions:
+        outcome = outcome_labels(t.state)
+        if outcome is not None:
+            counts[(campaign, f"{namespace}/{t.channel}", *outcome)] += 1
+    for labels, count in counts.items():
+        OUTCOMES.labels(*labels).inc(count)
+
+
 def serve_metrics(port: int | None = None) -> int:
     """Serve /metrics on `port` (default: HERALD_METRICS_PORT, else 9090); 0: do not.
 
     A port already taken is logged, not fatal: metrics must never stop a send.
     """
     if port is None:
-        port = int(os.environ.get("HERALD_METRICS_PORT", DEFAULT_PORT))
+        text = os.environ.get("HERALD_METRICS_PORT", str(DEFAULT_PORT))
+        if not text.isdigit() or int(text) > 65535:
+            raise SystemExit(f"HERALD_METRICS_PORT must be a port number (0 for none),"
+                             f" not {text!r}")
+        port = int(text)
     if port == 0:
         return 0
     try:

@@ -22,10 +22,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from sender import metrics
 from sender.message_states import State, StateStore, Transition, receipt_state
 from sender.receipts import id_forms
 from sender.redis_keys import ChannelKeys, campaign_from_ref
-from sender.state_writer import count_outcomes
 
 STORES_KEPT = 1000
 """Campaigns whose state stores (cheap: a script handle) an applier keeps at once."""
@@ -128,7 +128,7 @@ class ReceiptApplier:
             applied += await store.apply(transitions)
             # No campaign label: a receiver lives for months and would keep a series
             # for every campaign it ever saw; the operator's gauges say per campaign.
-            count_outcomes("", self._channel.namespace, transitions)
+            metrics.count_outcomes("", self._channel.namespace, transitions)
         if settled_forms:
             await self._redis.hdel(self._channel.receipts, *settled_forms)
         return again, applied

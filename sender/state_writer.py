@@ -13,8 +13,7 @@ to free the settle-window slot the message held (see shard_sender).
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,18 +100,9 @@ class StateWriter:
                     pipe.hincrby(self.channel.activity, OPT_OUTS, len(batch.opt_outs))
                 await pipe.execute()
             await self.store.apply(batch.transitions, ack_shard=self.shard)
-            count_outcomes(self.store.keys.ref, self.channel.namespace, batch.transitions)
+            metrics.count_outcomes(self.store.keys.ref, self.channel.namespace,
+                                   batch.transitions)
             self.flushes += 1
             for callback in batch.after:
                 callback()
 
-
-def count_outcomes(campaign: str, namespace: str, transitions: Sequence[Transition]) -> None:
-    """Final states reached, for herald_message_outcomes_total (one inc per label set)."""
-    counts: Counter[tuple[str, str, str, str]] = Counter()
-    for t in transitions:
-        outcome = metrics.outcome_labels(t.state)
-        if outcome is not None:
-            counts[(campaign, f"{namespace}/{t.channel}", *outcome)] += 1
-    for labels, count in counts.items():
-        metrics.OUTCOMES.labels(*labels).inc(count)

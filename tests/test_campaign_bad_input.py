@@ -15,6 +15,7 @@ import pytest
 from crds.base import API_VERSION
 from herald.local_stack import Stack
 from herald.localkube.cluster import wait_for
+from tests.http_server import serving
 from tests.test_campaign_operator import (
     NS,
     TIMEOUT,
@@ -35,20 +36,11 @@ SECRET_TOKEN = "hunter2"
 @pytest.fixture
 async def http_404() -> AsyncIterator[str]:
     """A real HTTP server on loopback that has no file at all."""
-    app = aiohttp.web.Application()
     async def not_found(_: aiohttp.web.Request) -> aiohttp.web.Response:
         return aiohttp.web.Response(status=404)
 
-    app.router.add_get("/{path:.*}", not_found)
-    runner = aiohttp.web.AppRunner(app)
-    await runner.setup()
-    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving("/{path:.*}", not_found) as url:
+        yield url
 
 
 def named(name: str, **spec: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sender.import_process import AudienceError, run_import
 from sender.message_states import read_counters
 from sender.redis_keys import CampaignKeys
 from sender.run_store import read_run, write_run
+from tests.http_server import serving
 from tests.test_campaign_plan import CHANNEL_SPEC, TEMPLATES
 
 KEYS = CampaignKeys("shop", "spring")
@@ -35,17 +36,8 @@ async def csv_server() -> AsyncIterator[str]:
             return aiohttp.web.Response(status=401, reason="Unauthorized")
         return aiohttp.web.Response(text=CSV, content_type="text/csv")
 
-    app = aiohttp.web.Application()
-    app.router.add_get("/list.csv", serve)
-    runner = aiohttp.web.AppRunner(app)
-    await runner.setup()
-    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving("/list.csv", serve) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

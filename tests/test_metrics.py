@@ -140,3 +140,13 @@ def test_outcome_labels_stay_bounded(state: str, labels: tuple[str, str] | None)
     from sender.metrics import outcome_labels
 
     assert outcome_labels(state) == labels
+
+
+def test_a_bad_metrics_port_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sender.metrics import serve_metrics
+
+    monkeypatch.setenv("HERALD_METRICS_PORT", "nine-thousand")
+    with pytest.raises(SystemExit, match="HERALD_METRICS_PORT must be a port number"):
+        serve_metrics()
+    monkeypatch.setenv("HERALD_METRICS_PORT", "0")
+    assert serve_metrics() == 0  # off: nothing listens

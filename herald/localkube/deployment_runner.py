@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from herald.localkube.cluster import KubeApiError, KubeClient
-from herald.localkube.pods import LocalPods, Pod, last_line, owner_gone
+from herald.localkube.pods import LocalController, Pod, last_line, owner_gone
 
 logger = logging.getLogger(__name__)
 
@@ -50,47 +50,31 @@ class DeploymentRun:
     last_exit: str = ""
 
 
-class LocalDeploymentRunner:
+class LocalDeploymentRunner(LocalController):
+    name = "local deployment runner"
+
     def __init__(self, client: KubeClient, workdir: Path, *, poll: float = 0.2) -> None:
-        self.client = client
-        self.pods = LocalPods(client, workdir)
-        self.workdir = workdir
-        self.poll = poll
+        super().__init__(client, workdir, poll=poll)
         self.runs: dict[str, DeploymentRun] = {}
-        self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> LocalDeploymentRunner:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self._task = asyncio.create_task(self._loop(), name="local deployment runner")
-        return self
+    async def turn(self) -> None:
+        deployments = await self.client.list("apps/v1", "Deployment")
+        owners: dict[str, set[str]] = {}
+        live = set()
+        for deployment in deployments:
+            meta = deployment["metadata"]
+            if await owner_gone(self.client, deployment, "Channel", owners):
+                with contextlib.suppress(KubeApiError):
+                    await self.client.delete("apps/v1", "Deployment", meta["namespace"],
+                                             meta["name"])
+                continue
+            live.add(meta["uid"])
+            await self._sync(deployment)
+        for uid in set(self.runs) - live:
+            await self._stop_all(self.runs.pop(uid))
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def stop_pods(self) -> None:
         await asyncio.gather(*(self._stop_all(run) for run in self.runs.values()))
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                deployments = await self.client.list("apps/v1", "Deployment")
-                owners: dict[str, set[str]] = {}
-                live = set()
-                for deployment in deployments:
-                    meta = deployment["metadata"]
-                    if await owner_gone(self.client, deployment, "Channel", owners):
-                        with contextlib.suppress(KubeApiError):
-                            await self.client.delete("apps/v1", "Deployment",
-                                                     meta["namespace"], meta["name"])
-                        continue
-                    live.add(meta["uid"])
-                    await self._sync(deployment)
-                for uid in set(self.runs) - live:
-                    await self._stop_all(self.runs.pop(uid))
-            except Exception:  # a harness loop must not die quietly: tests would time out
-                logger.exception("local deployment runner")
-            await asyncio.sleep(self.poll)
 
     async def _sync(self, deployment: Body) -> None:
         meta, spec = deployment["metadata"], deployment["spec"]

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from herald.localkube.cluster import KubeApiError, KubeClient
-from herald.localkube.pods import LocalPods, Pod, last_line, owner_gone
+from herald.localkube.pods import LocalController, Pod, last_line, owner_gone
 
 logger = logging.getLogger(__name__)
 
@@ -51,41 +51,25 @@ class JobRun:
     """Why a pod could not start (a missing Secret), as a kubelet would report it."""
 
 
-class LocalJobRunner:
+class LocalJobRunner(LocalController):
+    name = "local job runner"
+
     def __init__(self, client: KubeClient, workdir: Path, *, poll: float = 0.1,
                  max_grace: float = 20.0) -> None:
-        self.client = client
-        self.workdir = workdir
-        self.poll = poll
-        self.pods = LocalPods(client, workdir, max_grace=max_grace)
+        super().__init__(client, workdir, poll=poll, max_grace=max_grace)
         self.runs: dict[str, JobRun] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> LocalJobRunner:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self._task = asyncio.create_task(self._loop(), name="local job runner")
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await asyncio.gather(*(self.pods.stop(pod, grace=5.0)
-                               for run in self.runs.values() for pod in run.pods.values()))
 
     def logs(self) -> list[Path]:
         return sorted(self.workdir.glob("*.log"))
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                jobs = await self.client.list("batch/v1", "Job")
-                for job in await self._collect_orphans(jobs):
-                    await self._sync(job)
-            except Exception:  # a harness loop must not die quietly: tests would time out
-                logger.exception("local job runner")
-            await asyncio.sleep(self.poll)
+    async def turn(self) -> None:
+        jobs = await self.client.list("batch/v1", "Job")
+        for job in await self._collect_orphans(jobs):
+            await self._sync(job)
+
+    async def stop_pods(self) -> None:
+        await asyncio.gather(*(self.pods.stop(pod, grace=5.0)
+                               for run in self.runs.values() for pod in run.pods.values()))
 
     # -- one Job ---------------------------------------------------------------------
 

@@ -13,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from herald.localkube.cluster import KubeClient
+
+logger = logging.getLogger(__name__)
 
 Body = dict[str, Any]
 
@@ -133,6 +136,48 @@ class LocalPods:
         if kind == "Secret":
             return {k: base64.b64decode(v).decode() for k, v in data.items()}
         return {k: str(v) for k, v in data.items()}
+
+
+class LocalController:
+    """A controller loop on this machine: one `turn()` every `poll` seconds until the
+    block ends, then its pods stopped. Errors are logged, not fatal: a harness loop that
+    died quietly would leave tests to time out with unrelated messages."""
+
+    name = "local controller"
+
+    def __init__(self, client: KubeClient, workdir: Path, *, poll: float,
+                 max_grace: float = 20.0) -> None:
+        self.client = client
+        self.workdir = workdir
+        self.poll = poll
+        self.pods = LocalPods(client, workdir, max_grace=max_grace)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._task = asyncio.create_task(self._loop(), name=self.name)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.stop_pods()
+
+    async def turn(self) -> None:
+        raise NotImplementedError
+
+    async def stop_pods(self) -> None:
+        raise NotImplementedError
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.turn()
+            except Exception:
+                logger.exception(self.name)
+            await asyncio.sleep(self.poll)
 
 
 async def owner_gone(client: KubeClient, obj: Body, kind: str,

@@ -2,7 +2,7 @@
 
     python bench/rate_limit.py --limit 1000 --processes 8 --seconds 10
 
-Starts a redis-server (herald.localredis) and N OS processes. Each is a sender-like
+Starts a redis-server (herald.local.redis) and N OS processes. Each is a sender-like
 loop: `await limiter.acquire(100)`, then "sends" what it got, stamping every token
 with the time it was used, aligned to the Redis server's clock. Prints one JSON
 object: the highest count of tokens used in any 1-second window (sliding over all
@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis.asyncio import Redis
 
-from herald.localredis import start_redis
-from sender.rate_limit import BATCH, MAX_RATE, Bucket, GcraScript, RateLimiter, channel_bucket
+from herald.local.redis import start_redis
+from sender.store.rate_limit import BATCH, MAX_RATE, Bucket, GcraScript, RateLimiter, channel_bucket
 
 START_DELAY = 0.2  # seconds between the last worker being ready and the common start
 

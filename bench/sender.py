@@ -6,7 +6,7 @@
 
 By default it starts `herald simulator` on a free loopback port (receipts after 50 ms, no
 window enforced, see --smsc-window) and, when the Herald side runs, a redis-server
-(herald.localredis). Each side runs in its own child process, one after the other, against
+(herald.local.redis). Each side runs in its own child process, one after the other, against
 the same SMSC; the simulator's record is reset before each side and read after it, so
 duplicates and losses are counted per destination (every message goes to its own number).
 Prints one JSON object; README.md beside this file says what each figure means.
@@ -165,7 +165,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
                      receipts: bool) -> RunResult:
     """Send `workload(messages)` through Herald's sender engine and report what it measured.
 
-    To fill in (sender/shard_sender.py): load `workload(messages)` into `redis_url` as one
+    To fill in (sender/send/shard_sender.py): load `workload(messages)` into `redis_url` as one
     shard of one campaign (Redis is empty; its load time is not part of the run, report it
     in `extra`), then `tally = Tally(messages, receipts)`, `tally.start()`, run the shard
     sender with one bind to `smsc` and `window` submits in flight, registered_delivery 1
@@ -178,11 +178,11 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
 
     from crds.channel import SourceAddress
     from crds.template import TemplateSpec
-    from sender.message_build import MessageBuilder
-    from sender.rate_limit import RateLimiter, channel_bucket
-    from sender.redis_keys import SENDERS_GROUP, CampaignKeys, ChannelKeys
-    from sender.shard_sender import ShardSender, ShardSettings
-    from sender.smpp_bind import BindSettings
+    from sender.send.messages import MessageBuilder
+    from sender.send.shard_sender import ShardSender, ShardSettings
+    from sender.smpp.bind import BindSettings
+    from sender.store.keys import SENDERS_GROUP, CampaignKeys, ChannelKeys
+    from sender.store.rate_limit import RateLimiter, channel_bucket
 
     redis = aioredis.Redis.from_url(redis_url)
     campaign, channel = CampaignKeys("bench", "run"), ChannelKeys("bench", "smsc")
@@ -453,7 +453,7 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             smsc = SmscAddress(simulator.host, simulator.port, args.system_id or "herald",
                                args.password or "herald")
         if "herald" in args.sides:
-            from herald.localredis import start_redis
+            from herald.local.redis import start_redis
 
             redis_server = start_redis(workdir / "redis")
         redis_url = redis_server.url if redis_server else None

@@ -1,4 +1,4 @@
-"""kopf handlers for Campaign: observe, plan (controllers.campaign_plan), apply.
+"""kopf handlers for Campaign: observe, plan (controllers.decisions.campaign_plan), apply.
 
 One timer per campaign, every second, runs the whole reconcile: it reads what kopf's
 indexes hold (templates, channels, the campaign's Jobs) and the run in Redis (one
@@ -20,7 +20,10 @@ from typing import Any
 
 import kopf
 
-from controllers.campaign_jobs import (
+from controllers import metrics
+from controllers.channel import ChannelIndex
+from controllers.config import OperatorConfig
+from controllers.decisions.campaign_jobs import (
     COMPONENT_LABEL,
     IMPORTER,
     SENDER,
@@ -28,7 +31,7 @@ from controllers.campaign_jobs import (
     import_job_name,
     sender_job_name,
 )
-from controllers.campaign_plan import (
+from controllers.decisions.campaign_plan import (
     CampaignPlan,
     CampaignWorld,
     JobSeen,
@@ -37,20 +40,15 @@ from controllers.campaign_plan import (
     TemplateSeen,
     plan_campaign,
 )
-from controllers.campaign_run import template_names
-from controllers.campaign_stats import Sample, sent
-from controllers.channel import ChannelIndex
-from controllers.config import OperatorConfig
-from controllers.status import merge_patch_diff
-from controllers.status_metrics import export_campaign
-from controllers.status_metrics import forget_campaign as forget_campaign_metrics
+from controllers.decisions.campaign_run import template_names
+from controllers.decisions.campaign_stats import Sample, sent
+from controllers.decisions.status import merge_patch_diff
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
 from crds.campaign import Campaign
 from crds.template import Template
-from sender import metrics
-from sender.redis_keys import CampaignKeys
-from sender.run_store import cancel_remaining, delete_run, read_run, write_run
+from sender.store.keys import CampaignKeys
+from sender.store.run_store import cancel_remaining, delete_run, read_run, write_run
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +204,7 @@ async def reconcile_campaign(
                                      campaign.metadata.name, patch)
         memo.status_writes[(campaign.metadata.namespace, campaign.metadata.name)] += 1
         metrics.STATUS_WRITES.labels("Campaign").inc()
-    export_campaign(f"{campaign.metadata.namespace}/{campaign.metadata.name}", plan.status)
+    metrics.export_campaign(f"{campaign.metadata.namespace}/{campaign.metadata.name}", plan.status)
     post_events(body, plan.events)
     remember_sample(memo, (campaign.metadata.namespace or "", campaign.metadata.name), world)
 
@@ -219,4 +217,4 @@ async def forget_campaign(namespace: str | None, name: str, memo: Any, **_: Any)
     if state.config is not None:
         await delete_run(memo.redis, keys, state.config.shards)
     memo.campaign_samples.pop((namespace or "", name), None)
-    forget_campaign_metrics(f"{namespace}/{name}")
+    metrics.forget_campaign(f"{namespace}/{name}")

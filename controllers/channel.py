@@ -6,7 +6,7 @@ timer samples the channel's activity in Redis every 5 seconds (binds up, submits
 status; every HERALD_CHANNEL_RECHECK_SECONDS (30 while not Ready) it also checks the
 Secret and a bind, so a carrier that comes back or a Secret that is fixed turns the
 channel Ready without anyone touching it. Once the Secret resolves, the channel's
-receiver Deployment is kept (controllers.receiver_deployment). The decision is
+receiver Deployment is kept (controllers.decisions.receiver_deployment). The decision is
 `channel_plan.plan_channel`. Deleting a Channel waits while campaigns that have not
 finished still use it, and says so in its status; then it removes the receiver and
 the channel's Redis keys.
@@ -25,10 +25,11 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 from redis.exceptions import RedisError
 
-from controllers import reasons
-from controllers.campaign_plan import ChannelSeen
-from controllers.campaign_run import receiver_binds
-from controllers.channel_plan import (
+from controllers import metrics
+from controllers.decisions import reasons
+from controllers.decisions.campaign_plan import ChannelSeen
+from controllers.decisions.campaign_run import receiver_binds
+from controllers.decisions.channel_plan import (
     ActivitySeen,
     ChannelWorld,
     SecretSeen,
@@ -37,24 +38,21 @@ from controllers.channel_plan import (
     plan_channel,
     secret_problem,
 )
-from controllers.receiver_deployment import (
+from controllers.decisions.receiver_deployment import (
     ChannelOwner,
     build_receiver_deployment,
     needs_replacing,
     receiver_name,
 )
-from controllers.status import merge_patch_diff
-from controllers.status_metrics import export_channel
-from controllers.status_metrics import forget_channel as forget_channel_metrics
+from controllers.decisions.status import merge_patch_diff
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
 from crds.campaign import CampaignPhase
 from crds.channel import Channel, ChannelSpec
-from sender import metrics
-from sender.channel_activity import BindSlot, forget_channel, read_activity
-from sender.redis_keys import ChannelKeys
-from sender.smpp_bind import BindSettings
-from sender.smpp_probe import ProbeResult, probe_bind
+from sender.smpp.bind import BindSettings
+from sender.smpp.probe import ProbeResult, probe_bind
+from sender.store.channel_activity import BindSlot, forget_channel, read_activity
+from sender.store.keys import ChannelKeys
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +146,7 @@ async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: 
         if patch:
             await memo.kube.patch_status(Channel.PLURAL, namespace, name, patch)
             metrics.STATUS_WRITES.labels("Channel").inc()
-        export_channel(f"{namespace}/{name}", decision.status)
+        metrics.export_channel(f"{namespace}/{name}", decision.status)
         post_events(body, decision.events)
 
 
@@ -264,4 +262,4 @@ async def _release_channel(namespace: str, name: str, body: kopf.Body, memo: Any
     await forget_channel(memo.redis, keys)
     memo.channel_checked.pop((namespace, name), None)
     memo.channel_samples.pop((namespace, name), None)
-    forget_channel_metrics(f"{namespace}/{name}")
+    metrics.forget_channel(f"{namespace}/{name}")

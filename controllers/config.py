@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from controllers.pod_spec import PodSettings
+from controllers.decisions.pod_spec import PodSettings
 from crds.template import Category
 
 # ConfigMaps with this label hold sensitive words, one per line in any data key.

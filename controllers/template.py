@@ -18,14 +18,14 @@ from typing import Any
 
 import kopf
 
+from controllers import metrics
 from controllers.config import CONFIG, SENSITIVE_WORDS_LABEL
-from controllers.events import Event
+from controllers.decisions.events import Event
+from controllers.decisions.status import merge_patch_diff
+from controllers.decisions.template_review import ApprovalSeen, TemplateWorld, review_template
 from controllers.retrying import with_retries
-from controllers.status import merge_patch_diff
-from controllers.template_review import ApprovalSeen, TemplateWorld, review_template
 from crds.base import GROUP, VERSION
 from crds.template import Template, TemplateApproval
-from sender import metrics
 
 TEMPLATES = (GROUP, VERSION, Template.PLURAL)
 APPROVALS = (GROUP, VERSION, TemplateApproval.PLURAL)

@@ -52,7 +52,11 @@ def write_crds(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from herald.demo import main
+    try:
+        from herald.local.demo import main
+    except ModuleNotFoundError as error:  # the image leaves out herald.local and kmock
+        raise SystemExit(f"herald demo needs Herald's local extra ({error.name} is missing):"
+                         " run it from a checkout with `make demo`") from None
 
     return main(output=str(args.output))
 
@@ -60,8 +64,8 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_simulator(args: argparse.Namespace) -> int:
     import yaml
 
-    from sender.simulator import run
-    from sender.simulator_config import SimulatorConfig, load_config, with_account
+    from sender.simulator.config import SimulatorConfig, load_config, with_account
+    from sender.simulator.server import run
 
     if (args.system_id is None) != (args.password is None):
         raise SystemExit("herald simulator: --system-id and --password go together")
@@ -82,25 +86,25 @@ def run_simulator(args: argparse.Namespace) -> int:
 
 
 def run_sender(args: argparse.Namespace) -> int:
-    from sender.sender_process import main
+    from sender.send.process import main
 
     return main(args.config)
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from sender.import_process import main
+    from sender.importer.process import main
 
     return main(args.campaign)
 
 
 def run_send(args: argparse.Namespace) -> int:
-    from sender.sender_process import campaign_main
+    from sender.send.process import campaign_main
 
     return campaign_main(args.campaign, args.shard)
 
 
 def run_receiver(args: argparse.Namespace) -> int:
-    from sender.receiver_process import main
+    from sender.receive.process import main
 
     return main(args.channel)
 

@@ -1,6 +1,6 @@
-"""Every Prometheus metric Herald exports, in one place, named by Prometheus conventions.
+"""The engine's Prometheus metrics, named by Prometheus conventions.
 
-Senders, the channel receiver and the operator each serve these on /metrics (port
+Senders, the channel receiver and the operator each serve metrics on /metrics (port
 HERALD_METRICS_PORT, 9090 by default; 0 turns it off); each process fills the ones
 that are its own. Labels: `campaign` and `channel` are `namespace/name`, so they do not
 collide with the `namespace` label Prometheus adds for the scraped pod.
@@ -16,13 +16,8 @@ Sender and receiver pods (PodMonitor):
                                                            a receiver applies
     herald_rate_limit_tokens_total{channel,result}         granted, denied, expired
     herald_binds_up{channel,role}                          this process's binds up
-The operator (ServiceMonitor):
-    herald_campaign_messages{campaign,state}               counters from status: queued
-                                                           (the queue depth), submitted...
-    herald_campaign_condition{campaign,condition}          1 when True (Stalled, Degraded...)
-    herald_channel_ready{channel}                          1 when Ready
-    herald_channel_binds{channel}                          binds in use, all pods
-    herald_status_writes_total{kind}                       status writes to the API
+The operator's own metrics (campaign and channel gauges read off status, status
+writes) are in controllers.metrics; the operator serves both with serve_metrics.
 """
 
 from __future__ import annotations
@@ -35,7 +30,7 @@ from collections.abc import Sequence
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from sender.message_states import Transition
+from sender.sms.states import Transition
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +54,6 @@ TOKENS = Counter(
     "Tokens asked of the channel's rate-limit bucket, by result: granted, denied (the"
     " bucket was full), expired (granted but not used in time).", ["channel", "result"])
 BINDS_UP = Gauge("herald_binds_up", "Binds this process holds up.", ["channel", "role"])
-
-CAMPAIGN_MESSAGES = Gauge(
-    "herald_campaign_messages", "A campaign's messages by state, as its status counts them.",
-    ["campaign", "state"])
-CAMPAIGN_CONDITION = Gauge(
-    "herald_campaign_condition", "1 when the campaign's condition is True, else 0.",
-    ["campaign", "condition"])
-CHANNEL_READY = Gauge("herald_channel_ready", "1 when the channel is Ready, else 0.", ["channel"])
-CHANNEL_BINDS = Gauge(
-    "herald_channel_binds", "Binds in use on the channel, all pods together.", ["channel"])
-STATUS_WRITES = Counter("herald_status_writes", "Status writes to the Kubernetes API.", ["kind"])
 
 OUTCOME_OF_STATE = {"D": "delivered", "F": "failed", "E": "expired", "U": "unknown",
                     "O": "optedOut"}

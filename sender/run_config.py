@@ -101,7 +101,8 @@ class RunConfig(BaseModel):
     generation: int
     """The Campaign generation the run started from."""
     frozen_hash: str
-    """Hash of the spec fields a run cannot change once started (controllers.campaign_run)."""
+    """Hash of the spec fields a run cannot change once started
+    (controllers.decisions.campaign_run)."""
     frozen_fields: dict[str, Any] = Field(default_factory=dict)
     """Those fields as the run took them, to name the ones edited since."""
     shards: int = Field(ge=1)

@@ -1,5 +1,5 @@
-"""Fixtures: an emulated Kubernetes cluster (herald.localkube), Herald's operator on it, and a
-real redis-server (herald.localredis)."""
+"""Fixtures: an emulated Kubernetes cluster (herald.local.kube), Herald's operator on it, and a
+real redis-server (herald.local.redis)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from crds.generate import committed_crds
-from herald.localkube.cluster import (
-    EmulatedCluster,
-    KubeClient,
-    RunningOperator,
-    running_emulator,
-    running_operator,
-)
-from herald.localredis import RedisServer, start_redis
+from herald.local.kopf_runner import RunningOperator, running_operator
+from herald.local.kube.client import KubeClient
+from herald.local.kube.server import EmulatedCluster, running_emulator
+from herald.local.redis import RedisServer, start_redis
 
 
 @pytest.fixture
@@ -45,7 +41,7 @@ async def operator(cluster: EmulatedCluster) -> AsyncIterator[RunningOperator]:
         yield running
 
 
-# -- Redis: a real redis-server on loopback (herald.localredis) ---------------------------
+# -- Redis: a real redis-server on loopback (herald.local.redis) ---------------------------
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:

@@ -1,4 +1,4 @@
-"""A minimal asyncio ESME on sender.smpp_pdu for tests: requests matched to responses by
+"""A minimal asyncio ESME on sender.smpp.pdu for tests: requests matched to responses by
 sequence_number, deliver_sm queued (and acknowledged unless told not to)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sender.smpp_codes import CommandId, PduError
-from sender.smpp_pdu import (
+from sender.smpp.codes import CommandId, PduError
+from sender.smpp.pdu import (
     BindReceiver,
     BindResp,
     BindTransceiver,
@@ -22,7 +22,7 @@ from sender.smpp_pdu import (
     SubmitSmResp,
     decode,
 )
-from sender.smpp_stream import FrameBuffer
+from sender.smpp.stream import FrameBuffer
 
 BINDS: dict[str, type[BindTransmitter | BindReceiver | BindTransceiver]] = {
     "transmitter": BindTransmitter, "receiver": BindReceiver, "transceiver": BindTransceiver}

@@ -12,15 +12,15 @@ import pytest
 import redis.asyncio as aioredis
 
 from crds.channel import SourceAddress
-from sender.channel_activity import BindSlot, read_activity
-from sender.message_build import MessageBuilder
-from sender.message_states import read_counters
-from sender.rate_limit import RateLimiter, channel_bucket
-from sender.redis_keys import SENDERS_GROUP
-from sender.shard_sender import ShardSender, ShardSettings
-from sender.simulator import Simulator
-from sender.simulator_config import SimulatorConfig, with_account
-from sender.smpp_bind import BindSettings
+from sender.send.messages import MessageBuilder
+from sender.send.shard_sender import ShardSender, ShardSettings
+from sender.simulator.config import SimulatorConfig, with_account
+from sender.simulator.server import Simulator
+from sender.smpp.bind import BindSettings
+from sender.store.channel_activity import BindSlot, read_activity
+from sender.store.keys import SENDERS_GROUP
+from sender.store.rate_limit import RateLimiter, channel_bucket
+from sender.store.transitions import read_counters
 from tests.test_shard_sender import CAMPAIGN, CHANNEL, TEMPLATE
 
 CAP = 2

@@ -13,8 +13,8 @@ import aiohttp.web
 import pytest
 
 from crds.base import API_VERSION
-from herald.local_stack import Stack
-from herald.localkube.cluster import wait_for
+from herald.local.kube.client import wait_for
+from herald.local.stack import Stack
 from tests.http_server import serving
 from tests.test_campaign_operator import (
     NS,

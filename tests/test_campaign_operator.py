@@ -1,5 +1,5 @@
 """The operator end to end: examples applied to the emulated API, Jobs run as local
-processes, a real redis-server and the SMPP simulator (herald.local_stack)."""
+processes, a real redis-server and the SMPP simulator (herald.local.stack)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from crds.base import API_VERSION
-from herald.demo import audience_csv
-from herald.local_stack import Stack, running_stack
-from herald.localkube.cluster import wait_for
+from herald.local.demo import audience_csv
+from herald.local.kube.client import wait_for
+from herald.local.stack import Stack, running_stack
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 NS = "default"

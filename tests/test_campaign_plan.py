@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from controllers import reasons
-from controllers.campaign_jobs import Owner
-from controllers.campaign_plan import (
+from controllers.decisions import reasons
+from controllers.decisions.campaign_jobs import Owner
+from controllers.decisions.campaign_plan import (
     CampaignPlan,
     CampaignWorld,
     ChannelSeen,
@@ -22,9 +22,9 @@ from controllers.campaign_plan import (
     TemplateSeen,
     plan_campaign,
 )
-from controllers.campaign_run import build_run_config, senders_target, template_names
-from controllers.campaign_stats import Sample
-from controllers.pod_spec import PodSettings
+from controllers.decisions.campaign_run import build_run_config, senders_target, template_names
+from controllers.decisions.campaign_stats import Sample
+from controllers.decisions.pod_spec import PodSettings
 from crds.base import find_condition
 from crds.campaign import Campaign, CampaignStatus, Counters
 from crds.channel import Channel

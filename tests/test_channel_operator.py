@@ -11,10 +11,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from crds.base import API_VERSION
-from herald.local_stack import Stack, running_stack
-from herald.localkube.cluster import wait_for
-from sender.redis_keys import ChannelKeys
-from sender.simulator_config import SimulatorConfig
+from herald.local.kube.client import wait_for
+from herald.local.stack import Stack, running_stack
+from sender.simulator.config import SimulatorConfig
+from sender.store.keys import ChannelKeys
 from tests.test_campaign_operator import CAMPAIGN, NS, TIMEOUT, campaign_body, example, inline
 
 pytestmark = pytest.mark.timeout(180)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controllers import reasons
-from controllers.channel_plan import (
+from controllers.decisions import reasons
+from controllers.decisions.channel_plan import (
     ActivitySeen,
     ChannelWorld,
     SecretSeen,
@@ -19,7 +19,7 @@ from controllers.channel_plan import (
 )
 from crds.base import find_condition
 from crds.channel import Channel, ChannelStatus
-from sender.smpp_probe import ProbeResult
+from sender.smpp.probe import ProbeResult
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SPEC = Channel.model_validate(yaml.safe_load(

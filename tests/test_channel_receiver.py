@@ -13,21 +13,22 @@ import pytest
 import redis.asyncio as aioredis
 
 from crds.channel import SourceAddress
-from herald.localkube.cluster import wait_for
-from sender.channel_activity import read_activity
-from sender.channel_receiver import ChannelReceiver
-from sender.message_build import MessageBuilder
-from sender.message_states import State, StateStore, read_counters, submitted
-from sender.rate_limit import RateLimiter, channel_bucket
-from sender.receipt_store import Correlation, PendingReceipt, ReceiptApplier, correlation_value
-from sender.receipts import canonical_id
-from sender.redis_keys import OPT_OUT_SET, CampaignKeys
-from sender.shard_sender import ShardSender, ShardSettings
-from sender.simulator import Simulator
-from sender.simulator_config import SimulatorConfig
-from sender.smpp_bind import BindSettings, SmppBind
-from sender.smpp_codes import ESM_DELIVERY_RECEIPT, CommandStatus
-from sender.smpp_pdu import DeliverSm
+from herald.local.kube.client import wait_for
+from sender.receive.receiver import ChannelReceiver
+from sender.send.messages import MessageBuilder
+from sender.send.shard_sender import ShardSender, ShardSettings
+from sender.simulator.config import SimulatorConfig
+from sender.simulator.server import Simulator
+from sender.smpp.bind import BindSettings, SmppBind
+from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus
+from sender.smpp.pdu import DeliverSm
+from sender.sms.receipts import canonical_id
+from sender.sms.states import State, submitted
+from sender.store.channel_activity import read_activity
+from sender.store.correlations import Correlation, PendingReceipt, ReceiptApplier, correlation_value
+from sender.store.keys import OPT_OUT_SET, CampaignKeys
+from sender.store.rate_limit import RateLimiter, channel_bucket
+from sender.store.transitions import StateStore, read_counters
 from tests.test_shard_sender import CAMPAIGN, CHANNEL, TEMPLATE, enqueue, number, send
 
 

@@ -14,11 +14,12 @@ import kubernetes_validate
 import pytest
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
+import controllers.metrics
 import sender.metrics
-from controllers.campaign_jobs import Owner, build_sender_job
 from controllers.config import OperatorConfig
-from controllers.pod_spec import PodSettings
-from controllers.receiver_deployment import ChannelOwner, build_receiver_deployment
+from controllers.decisions.campaign_jobs import Owner, build_sender_job
+from controllers.decisions.pod_spec import PodSettings
+from controllers.decisions.receiver_deployment import ChannelOwner, build_receiver_deployment
 from herald.cli import parser
 from tests.test_campaign_plan import CHANNEL_SPEC
 from tests.test_install_manifests import REPO, TOOLS, helm_template
@@ -78,7 +79,8 @@ def test_monitoring_objects_select_heralds_metrics_ports() -> None:
 
 
 def exported_metrics() -> set[str]:
-    """Every metric family Herald defines (sender.metrics), as PromQL may name them."""
+    """Every metric family Herald defines (sender.metrics, controllers.metrics), as PromQL
+    may name them."""
     names: set[str] = set()
     for family in REGISTRY.collect():
         if family.name.startswith("herald_"):
@@ -95,7 +97,7 @@ def metric_names(expr: str) -> set[str]:
 def metric_labels() -> dict[str, set[str]]:
     """Label names of every sample name Herald exports (the `le` of histograms too)."""
     labels: dict[str, set[str]] = {}
-    for metric in vars(sender.metrics).values():
+    for metric in [*vars(sender.metrics).values(), *vars(controllers.metrics).values()]:
         if isinstance(metric, Counter | Gauge | Histogram):
             names = set(metric._labelnames)
             base = metric._name

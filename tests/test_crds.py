@@ -9,7 +9,7 @@ import pytest
 from crds.base import HeraldResource
 from crds.generate import CHART_CRD_DIR, KINDS, crd, stale_files
 from crds.template import TemplateSpec
-from herald.localkube.object_writes import merge_patch
+from herald.local.kube.object_writes import merge_patch
 from tests.crd_validation import (
     EXAMPLES,
     all_rules,

@@ -12,14 +12,14 @@ import aiohttp.web
 import pytest
 import redis.asyncio as aioredis
 
-from controllers.campaign_jobs import Owner
-from controllers.campaign_run import build_run_config
+from controllers.decisions.campaign_jobs import Owner
+from controllers.decisions.campaign_run import build_run_config
 from crds.campaign import Campaign
-from herald.localredis import RedisServer
-from sender.import_process import AudienceError, run_import
-from sender.message_states import read_counters
-from sender.redis_keys import CampaignKeys
-from sender.run_store import read_run, write_run
+from herald.local.redis import RedisServer
+from sender.importer.process import AudienceError, run_import
+from sender.store.keys import CampaignKeys
+from sender.store.run_store import read_run, write_run
+from sender.store.transitions import read_counters
 from tests.http_server import serving
 from tests.test_campaign_plan import CHANNEL_SPEC, TEMPLATES
 

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from sender.message_states import (
-    State,
-    StateStore,
-    Transition,
-    failed,
-    message_key,
-    read_counters,
-    submitted,
-)
-from sender.redis_keys import SENDERS_GROUP, CampaignKeys
+from sender.sms.states import State, Transition, failed, message_key, submitted
+from sender.store.keys import SENDERS_GROUP, CampaignKeys
+from sender.store.transitions import StateStore, read_counters
 
 KEYS = CampaignKeys("shop", "spring-sale")
 

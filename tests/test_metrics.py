@@ -19,14 +19,14 @@ import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from controllers.status_metrics import export_campaign, export_channel, forget_campaign
+from controllers.metrics import export_campaign, export_channel, forget_campaign
 from crds.campaign import CampaignStatus
 from crds.channel import ChannelStatus
-from herald.localkube.cluster import wait_for
-from herald.localredis import RedisServer
-from sender.redis_keys import SENDERS_GROUP, CampaignKeys
-from sender.simulator import Simulator
-from sender.simulator_config import SimulatorConfig
+from herald.local.kube.client import wait_for
+from herald.local.redis import RedisServer
+from sender.simulator.config import SimulatorConfig
+from sender.simulator.server import Simulator
+from sender.store.keys import SENDERS_GROUP, CampaignKeys
 
 CAMPAIGN = CampaignKeys("shop", "metrics")
 SENDER_METRICS = {

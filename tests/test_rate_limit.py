@@ -16,9 +16,10 @@ import redis
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
-from herald.localkube.cluster import wait_for
-from herald.localredis import RedisServerError, redis_server, running_redis, start_redis
-from sender.rate_limit import (
+from herald.local.kube.client import wait_for
+from herald.local.redis import RedisServerError, redis_server, running_redis, start_redis
+from sender.store.keys import CampaignKeys, ChannelKeys
+from sender.store.rate_limit import (
     US,
     Bucket,
     GcraScript,
@@ -28,7 +29,6 @@ from sender.rate_limit import (
     channel_bucket,
     gcra,
 )
-from sender.redis_keys import CampaignKeys, ChannelKeys
 
 NOW = 1_700_000_000_000_000  # µs since the epoch
 
@@ -287,7 +287,7 @@ async def test_redis_restart_does_not_crash_the_limiter(tmp_path):
     await client.aclose()
 
 
-# -- herald.localredis -------------------------------------------------------------------
+# -- herald.local.redis -------------------------------------------------------------------
 
 def test_local_redis_from_synchronous_code(tmp_path):
     with redis_server(tmp_path) as server:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sender.message_states import State
-from sender.receipts import canonical_id, id_forms, is_opt_out, parse_receipt
+from sender.sms.receipts import canonical_id, id_forms, is_opt_out, parse_receipt
+from sender.sms.states import State
 
 TEXT = ("id:{id} sub:001 dlvrd:001 submit date:2611231200 done date:2611231201"
         " stat:{stat} err:{err} text:Hello")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sender.recipients import DropReason, mask_number, normalize_number, shard_of
+from sender.sms.numbers import DropReason, mask_number, normalize_number, shard_of
 
 
 @pytest.mark.parametrize("raw, region, result", [

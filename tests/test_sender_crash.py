@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from herald.localredis import RedisServer
-from sender.message_states import read_counters
-from sender.redis_keys import SENDERS_GROUP, CampaignKeys
-from sender.simulator import Simulator
-from sender.simulator_config import SimulatorConfig
+from herald.local.redis import RedisServer
+from sender.simulator.config import SimulatorConfig
+from sender.simulator.server import Simulator
+from sender.store.keys import SENDERS_GROUP, CampaignKeys
+from sender.store.transitions import read_counters
 
 CAMPAIGN = CampaignKeys("shop", "flash-sale")
 MESSAGES = 20_000

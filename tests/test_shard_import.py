@@ -15,21 +15,20 @@ import pytest
 import redis.asyncio as aioredis
 
 from crds.campaign import ColumnMapping, NamedValue
-from sender.audience_csv import CsvHeaderError, MalformedRow, aiter_csv_rows, iter_csv_rows
-from sender.demo_audience import demo_opt_outs, demo_rows
-from sender.message_states import State, StateStore, Transition, message_key, read_counters
-from sender.recipients import DropReason, normalize_number, shard_of
-from sender.redis_keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys
-from sender.shard_import import (
+from herald.local.demo_audience import demo_opt_outs, demo_rows
+from sender.importer.audience_csv import CsvHeaderError, MalformedRow, aiter_csv_rows, iter_csv_rows
+from sender.importer.shards import (
     ImportConflict,
     ImportReport,
     VariantPicker,
     import_audience,
-    import_key,
     read_import_report,
     recipient_from_entry,
-    seen_key,
 )
+from sender.sms.numbers import DropReason, normalize_number, shard_of
+from sender.sms.states import State, Transition, message_key
+from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys
+from sender.store.transitions import StateStore, read_counters
 
 KEYS = CampaignKeys("shop", "spring-sale")
 CLEAN = CampaignKeys("shop", "clean-run")
@@ -97,7 +96,7 @@ async def test_counts_add_up_and_match_the_audience(redis: aioredis.Redis) -> No
     assert (counters.total, counters.queued, counters.invalid, counters.suppressed,
             counters.opted_out) == (3000, report.queued, report.invalid, report.suppressed,
                                     report.opted_out)
-    assert not await redis.exists(seen_key(KEYS))  # dropped once the import is done
+    assert not await redis.exists(KEYS.seen)  # dropped once the import is done
     # Senders move the campaign's counters on; the import's report stays as it was.
     first: Any = await redis.xrange(KEYS.shard(0), count=1)
     entry_id = first[0][0]
@@ -286,7 +285,7 @@ def crashing(rows: Iterable[dict[str, str]], after: int) -> Iterator[dict[str, s
 
 async def snapshot(redis: aioredis.Redis, keys: CampaignKeys) -> tuple[Any, ...]:
     return (await entries(redis, keys), await redis.hgetall(keys.counters),
-            await redis.hgetall(import_key(keys)))
+            await redis.hgetall(keys.import_progress))
 
 
 @pytest.mark.parametrize("after", [0, 1, 99, 100, 1234, 2499])

@@ -13,14 +13,14 @@ import redis.asyncio as aioredis
 
 from crds.channel import SourceAddress
 from crds.template import TemplateSpec
-from sender.message_build import MessageBuilder
-from sender.message_states import read_counters
-from sender.rate_limit import RateLimiter, channel_bucket
-from sender.redis_keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, ChannelKeys
-from sender.shard_sender import ShardSender, ShardSettings, ShardStats
-from sender.simulator import Simulator
-from sender.simulator_config import SimulatorConfig
-from sender.smpp_bind import BindSettings
+from sender.send.messages import MessageBuilder
+from sender.send.shard_sender import ShardSender, ShardSettings, ShardStats
+from sender.simulator.config import SimulatorConfig
+from sender.simulator.server import Simulator
+from sender.smpp.bind import BindSettings
+from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, ChannelKeys
+from sender.store.rate_limit import RateLimiter, channel_bucket
+from sender.store.transitions import read_counters
 
 CAMPAIGN = CampaignKeys("shop", "spring-sale")
 CHANNEL = ChannelKeys("shop", "carrier-a")

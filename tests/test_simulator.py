@@ -16,10 +16,10 @@ import pytest
 import smpplib.client
 import smpplib.gsm
 
-from sender.simulator import Simulator
-from sender.simulator_config import SimulatorConfig, load_config
-from sender.smpp_codes import CommandId, CommandStatus, MessageState, Tag
-from sender.smpp_pdu import (
+from sender.simulator.config import SimulatorConfig, load_config
+from sender.simulator.server import Simulator
+from sender.smpp.codes import CommandId, CommandStatus, MessageState, Tag
+from sender.smpp.pdu import (
     EnquireLink,
     GenericNack,
     SubmitSmResp,

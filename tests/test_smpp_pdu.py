@@ -1,4 +1,4 @@
-"""sender.smpp_pdu: round trips of every PDU type, exact wire bytes, malformed frames."""
+"""sender.smpp.pdu: round trips of every PDU type, exact wire bytes, malformed frames."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from sender.smpp_codes import CommandId, CommandStatus, MessageState, PduError, Tag
-from sender.smpp_pdu import (
+from sender.smpp.codes import CommandId, CommandStatus, MessageState, PduError, Tag
+from sender.smpp.pdu import (
     BindReceiver,
     BindReceiverResp,
     BindTransceiver,
@@ -35,7 +35,7 @@ from sender.smpp_pdu import (
     tlv_int,
     tlv_str,
 )
-from sender.smpp_stream import FrameBuffer, read_frame
+from sender.smpp.stream import FrameBuffer, read_frame
 
 RECEIPT_TLVS: dict[int, bytes] = {Tag.RECEIPTED_MESSAGE_ID: cstr_tlv("5f3a9c0e"),
                 Tag.MESSAGE_STATE: int_tlv(Tag.MESSAGE_STATE, MessageState.DELIVERED),

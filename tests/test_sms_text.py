@@ -1,11 +1,11 @@
-"""sender.sms_text: GSM 03.38 tables, segment counting and splitting, template variables."""
+"""sender.sms.text: GSM 03.38 tables, segment counting and splitting, template variables."""
 
 import pickle
 import random
 
 import pytest
 
-from sender.sms_text import (
+from sender.sms.text import (
     GSM7_BASIC,
     GSM7_BASIC_TABLE,
     GSM7_EXTENSION,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from crds.template import TemplateSpec
-from herald.localkube.cluster import KubeClient, wait_for
+from herald.local.kube.client import KubeClient, wait_for
 from tests.crd_validation import load_example
 
 pytestmark = pytest.mark.usefixtures("operator")

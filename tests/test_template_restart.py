@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from herald.localkube.cluster import EmulatedCluster, running_operator, wait_for
+from herald.local.kopf_runner import running_operator
+from herald.local.kube.client import wait_for
+from herald.local.kube.server import EmulatedCluster
 from tests.crd_validation import load_example
 
 TEMPLATES = ("sms.herald.dev/v1alpha1", "templates")

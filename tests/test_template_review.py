@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from controllers import reasons
-from controllers.status import merge_patch_diff
-from controllers.template_review import (
+from controllers.decisions import reasons
+from controllers.decisions.status import merge_patch_diff
+from controllers.decisions.template_review import (
     ApprovalSeen,
     TemplateWorld,
     find_sensitive_words,

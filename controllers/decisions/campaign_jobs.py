@@ -1,0 +1,136 @@
+"""The Jobs a campaign runs: its importer and its Indexed sender Job, as manifests.
+
+Pure builders (no kopf, kubernetes or redis), so tests assert the exact objects. Both
+Jobs run Herald's one image with an argument naming the process (`herald import`,
+`herald send`); they read the run's configuration from Redis (sender.run_config), so a
+pod needs no Kubernetes API access. Pod security: controllers.decisions.pod_spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from controllers.decisions.pod_spec import PodSettings, container, pod_template, secret_env
+from crds.base import API_VERSION, GROUP
+from crds.campaign import Audience
+from crds.channel import ChannelSpec
+from sender.run_config import AUDIENCE_DIR, HEADERS_DIR
+
+CAMPAIGN_LABEL = f"{GROUP}/campaign"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+AUDIENCE_FILE = "audience.csv"
+NAME_MAX = 63  # a Job's name becomes a label value of its pods: 63 characters at most
+IMPORTER, SENDER = "importer", "sender"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The Campaign that owns the Jobs."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int = 0
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def child_name(owner_name: str, suffix: str) -> str:
+    """`<campaign>-<suffix>`, shortened with a hash when it would pass 63 characters."""
+    name = f"{owner_name}-{suffix}"
+    if len(name) <= NAME_MAX:
+        return name
+    digest = hashlib.sha256(owner_name.encode()).hexdigest()[:8]
+    keep = NAME_MAX - len(suffix) - len(digest) - 2
+    return f"{owner_name[:keep].rstrip('-.')}-{digest}-{suffix}"
+
+
+def import_job_name(owner: Owner) -> str:
+    return child_name(owner.name, "import")
+
+
+def sender_job_name(owner: Owner) -> str:
+    return child_name(owner.name, "send")
+
+
+def build_import_job(owner: Owner, audience: Audience, pods: PodSettings) -> dict[str, Any]:
+    """A Job with one pod that imports the audience into Redis (retried on failure)."""
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    env: list[dict[str, Any]] = []
+    source_ref = audience.config_map_ref or audience.secret_ref
+    if source_ref is not None:
+        items = [{"key": source_ref.key, "path": AUDIENCE_FILE}]
+        volumes.append({"name": "audience", **(
+            {"configMap": {"name": source_ref.name, "items": items}}
+            if audience.config_map_ref is not None
+            else {"secret": {"secretName": source_ref.name, "items": items}})})
+        mounts.append({"name": "audience", "mountPath": AUDIENCE_DIR, "readOnly": True})
+        env.append({"name": "HERALD_AUDIENCE_DIR", "value": AUDIENCE_DIR})
+    if audience.url is not None and audience.url.headers_secret_ref is not None:
+        volumes.append({"name": "url-headers",
+                        "secret": {"secretName": audience.url.headers_secret_ref.name}})
+        mounts.append({"name": "url-headers", "mountPath": HEADERS_DIR, "readOnly": True})
+        env.append({"name": "HERALD_URL_HEADERS_DIR", "value": HEADERS_DIR})
+    importer = container(IMPORTER, ["import", "--campaign", owner.ref], pods, mounts, env)
+    spec = {
+        "backoffLimit": pods.import_backoff_limit,
+        "template": pod_template(_labels(owner, IMPORTER), importer, volumes, pods),
+    }
+    return _job(owner, import_job_name(owner), IMPORTER, spec)
+
+
+def build_sender_job(
+    owner: Owner,
+    channel: ChannelSpec,
+    shards: int,
+    parallelism: int,
+    *,
+    suspend: bool,
+    pods: PodSettings,
+) -> dict[str, Any]:
+    """An Indexed Job: completion index i sends shard i; `suspend` pauses it."""
+    secret = channel.smpp.password_secret_ref
+    password = secret_env("HERALD_SMPP_PASSWORD", secret.name, secret.key)
+    sender = container(SENDER, ["send", "--campaign", owner.ref], pods, [], [password],
+                       metrics=True)
+    spec = {
+        "completionMode": "Indexed",
+        "completions": shards,
+        "parallelism": parallelism,
+        "suspend": suspend,
+        "backoffLimit": pods.sender_backoff_limit_per_shard * shards,
+        "template": pod_template(_labels(owner, SENDER), sender, [], pods),
+    }
+    return _job(owner, sender_job_name(owner), SENDER, spec)
+
+
+def _labels(owner: Owner, component: str) -> dict[str, str]:
+    campaign = owner.name if len(owner.name) <= NAME_MAX else child_name(owner.name, "")[:-1]
+    return {
+        "app.kubernetes.io/name": "herald",
+        "app.kubernetes.io/managed-by": "herald-operator",
+        COMPONENT_LABEL: component,
+        CAMPAIGN_LABEL: campaign,
+    }
+
+
+def _job(owner: Owner, name: str, component: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": owner.namespace,
+            "labels": _labels(owner, component),
+            "ownerReferences": [{
+                "apiVersion": API_VERSION, "kind": "Campaign", "name": owner.name,
+                "uid": owner.uid, "controller": True, "blockOwnerDeletion": True,
+            }],
+        },
+        "spec": spec,
+    }

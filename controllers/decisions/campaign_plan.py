@@ -1,0 +1,442 @@
+"""Campaign decisions: from (spec, status, observed world) to status, children and Events.
+
+Pure: no kopf, kubernetes or redis. The handler in `controllers.campaign` observes the
+world (templates, channels, the campaign's Jobs, its run in Redis), calls
+`plan_campaign`, and applies the plan. It runs every second for every campaign and on
+restart, so every decision is level-based: the plan says what should exist and be
+true now, never "what to do next after the last step".
+
+The run, in the order the checks below follow:
+
+    cancel requested      -> stop the Jobs, mark what is left `cancelled`  -> Cancelled
+    no run in Redis yet   -> wait for approved templates and a Ready channel (Pending),
+                             for schedule.startTime (Scheduled), for the send window;
+                             then write the run's config and create the importer Job
+    importing             -> Importing, until the importer marks the import done
+                             (its Job failing for good                     -> Failed)
+    nothing to send       -> Failed (NoValidRecipients)
+    sending               -> the Indexed sender Job, suspended while paused or
+                             outside the send window (Running/Paused/Scheduled)
+                             (its Job failing for good                     -> Failed)
+    sender Job complete   -> Completed
+
+Once final (Completed, Failed, Cancelled) a campaign stays so; its counters keep
+folding while late receipts come in, and its Redis keys go after the retention.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from controllers.decisions import campaign_stats as stats
+from controllers.decisions import reasons
+from controllers.decisions.campaign_jobs import (
+    Owner,
+    build_import_job,
+    build_sender_job,
+)
+from controllers.decisions.campaign_run import build_run_config, frozen_changes, template_names
+from controllers.decisions.campaign_window import WindowCheck, check_window
+from controllers.decisions.events import Event
+from controllers.decisions.pod_spec import PodSettings
+from crds.base import Condition, ConditionStatus, find_condition, set_condition
+from crds.campaign import Campaign, CampaignPhase, CampaignSpec, CampaignStatus, Counters
+from crds.channel import ChannelSpec
+from crds.template import TemplateSpec
+from sender.run_config import RunConfig
+
+FINAL = (CampaignPhase.COMPLETED, CampaignPhase.FAILED, CampaignPhase.CANCELLED)
+LIVE_FIELDS = "paused, cancel, senders (up to the run's shards), rateLimit (from the next" \
+              " sender start) and schedule.sendWindow"
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    pods: PodSettings = field(default_factory=PodSettings)
+    degraded_failure_percent: int = 20
+    """Degraded when more than this percent of finished messages failed or expired..."""
+    degraded_min_finished: int = 100
+    """...among at least this many."""
+    stall_seconds: int = 300
+    """Stalled when sending and nothing left the queue for this long."""
+    retention_seconds: int = 7 * 24 * 3600
+    """A finished campaign's Redis keys are deleted this long after it finished."""
+    receipt_wait_seconds: float = 10.0
+    channel_receivers: bool = True
+    """Channels keep a receiver, which takes one of their binds."""
+
+
+@dataclass(frozen=True)
+class TemplateSeen:
+    spec: TemplateSpec
+    approved: bool
+    """Ready, reviewed at its current generation, for its current content."""
+    reason: str = ""
+    """Why not, from its Ready condition."""
+
+
+@dataclass(frozen=True)
+class ChannelSeen:
+    spec: ChannelSpec
+    ready: bool
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class JobSeen:
+    suspended: bool = False
+    parallelism: int | None = None
+    active: int = 0
+    complete: bool = False
+    failed: bool = False
+    message: str = ""
+    """The Failed condition's message."""
+
+
+@dataclass(frozen=True)
+class RunSeen:
+    """The campaign's run as Redis holds it."""
+
+    config: RunConfig
+    counters: Counters
+    fields: Mapping[str, int] = field(default_factory=dict)
+    """The raw counters hash: breakdowns, errors, drop reasons (campaign_stats)."""
+    import_done: bool = False
+    import_error: str = ""
+    cancel_done: bool = False
+
+
+@dataclass(frozen=True)
+class CampaignWorld:
+    now: datetime
+    templates: Mapping[str, TemplateSeen] = field(default_factory=dict)
+    channels: Mapping[str, ChannelSeen] = field(default_factory=dict)
+    run: RunSeen | None = None
+    import_job: JobSeen | None = None
+    sender_job: JobSeen | None = None
+    previous: stats.Sample | None = None
+    """The last fold's sample, for the submit rate."""
+    last_progress: datetime | None = None
+    """When messages last left the queue, as the handler saw it."""
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    status: CampaignStatus
+    events: tuple[Event, ...] = ()
+    reset_run: bool = False
+    """Delete the campaign's Redis keys first: they belong to a deleted namesake."""
+    write_run: RunConfig | None = None
+    """Write (or update) the run's config in Redis before creating children."""
+    create: tuple[dict[str, Any], ...] = ()
+    """Children to create if absent."""
+    suspend_import: bool = False
+    sender_suspend: bool | None = None
+    """Patch the sender Job's spec.suspend to this."""
+    sender_parallelism: int | None = None
+    cancel_remaining: bool = False
+    """Mark what was not sent `cancelled` (the Jobs have no pods left)."""
+    delete_run: bool = False
+    """The retention has passed: delete the campaign's Redis keys."""
+
+
+@dataclass
+class _Outcome:
+    """What the checks decide, before it is turned into status."""
+
+    phase: CampaignPhase
+    reason: str
+    message: str
+    stalled: bool = False
+    progressing: bool = False
+    plan: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettings) -> CampaignPlan:
+    meta = campaign.metadata
+    owner = Owner(meta.namespace or "default", meta.name, meta.uid or "", meta.generation or 0)
+    spec, old = campaign.spec, campaign.status
+    run = world.run
+    stale = run is not None and run.config.uid != owner.uid
+    if stale:
+        run = None
+    outcome = _decide(owner, spec, old, world, run, settings)
+    status = _status(campaign, world, run, outcome, settings)
+    # Events expire; status keeps saying which edits the run ignores.
+    status.edits_not_applied = frozen_changes(spec, run.config) if run is not None else []
+    events = list(_events(old, status))
+    if run is not None and meta.generation != old.observed_generation:
+        changed = status.edits_not_applied
+        if changed:
+            events.append(Event("Warning", reasons.EDIT_NOT_APPLIED, (
+                f"{', '.join(changed)} changed after the run started and do not apply to"
+                f" it; what applies to a running campaign: {LIVE_FIELDS}")))
+    if stale:
+        events.insert(0, Event("Normal", reasons.RUN_RESET,
+                               "Redis held a run of an earlier campaign of this name;"
+                               " it was deleted"))
+    plan = CampaignPlan(status=status, events=tuple(events), reset_run=stale, **outcome.plan)
+    if outcome.phase in FINAL and run is not None and status.completion_time is not None:
+        expires = status.completion_time + timedelta(seconds=settings.retention_seconds)
+        if world.now >= expires and not (world.sender_job and world.sender_job.active):
+            plan = dataclasses.replace(plan, delete_run=True)
+    return plan
+
+
+# -- the checks ------------------------------------------------------------------------
+
+
+def _decide(
+    owner: Owner, spec: CampaignSpec, old: CampaignStatus, world: CampaignWorld,
+    run: RunSeen | None, settings: PlanSettings,
+) -> _Outcome:
+    if old.phase in FINAL and _ready_reason(old) != reasons.CANCELLING:
+        return _Outcome(old.phase, _ready_reason(old) or old.phase.value, old.message or "")
+    if spec.cancel:
+        return _cancel(run, world)
+    window = check_window(spec.schedule, world.now)
+    if run is None:
+        return _before_run(owner, spec, world, window, settings)
+    if not run.import_done:
+        return _importing(owner, spec, run, world, settings)
+    return _sending(owner, spec, run, world, window, settings)
+
+
+def _cancel(run: RunSeen | None, world: CampaignWorld) -> _Outcome:
+    if run is None or run.cancel_done:
+        return _Outcome(CampaignPhase.CANCELLED, reasons.CANCELLED, _cancelled_message(run))
+    # Jobs still at work; a finished Job has no pods to stop.
+    def working(job: JobSeen | None) -> JobSeen | None:
+        return job if job is not None and not (job.complete or job.failed) else None
+
+    importer, sender = working(world.import_job), working(world.sender_job)
+    jobs = [j for j in (importer, sender) if j is not None]
+    plan: dict[str, Any] = {}
+    if importer is not None and not importer.suspended:
+        plan["suspend_import"] = True
+    if sender is not None and not sender.suspended:
+        plan["sender_suspend"] = True
+    if not plan and not any(j.active for j in jobs):
+        plan["cancel_remaining"] = True
+    return _Outcome(CampaignPhase.CANCELLED, reasons.CANCELLING,
+                    "stopping the senders, then counting what is left cancelled",
+                    progressing=True, plan=plan)
+
+
+def _cancelled_message(run: RunSeen | None) -> str:
+    if run is None:
+        return "cancelled before it started"
+    return f"cancelled; {run.counters.cancelled:,} messages not sent"
+
+
+def _before_run(
+    owner: Owner, spec: CampaignSpec, world: CampaignWorld, window: WindowCheck,
+    settings: PlanSettings,
+) -> _Outcome:
+    templates: dict[str, TemplateSpec] = {}
+    for variant, name in template_names(spec).items():
+        seen = world.templates.get(name)
+        if seen is None:
+            return _Outcome(CampaignPhase.PENDING, reasons.TEMPLATE_NOT_FOUND,
+                            f"waiting for Template {name}: it does not exist", stalled=True)
+        if not seen.approved:
+            why = f" ({seen.reason})" if seen.reason else ""
+            return _Outcome(CampaignPhase.PENDING, reasons.TEMPLATE_NOT_APPROVED,
+                            f"waiting for Template {name} to be approved{why}", stalled=True)
+        templates[variant] = seen.spec
+    channel = next((c.name for c in spec.channels
+                    if (seen_channel := world.channels.get(c.name)) and seen_channel.ready), None)
+    if channel is None:
+        return _no_channel(spec, world)
+    if spec.schedule.start_time is not None and world.now < spec.schedule.start_time:
+        return _Outcome(CampaignPhase.SCHEDULED, reasons.SCHEDULED,
+                        f"starts at {spec.schedule.start_time.isoformat()}")
+    if window.error:
+        return _Outcome(CampaignPhase.PENDING, reasons.INVALID_SCHEDULE, window.error,
+                        stalled=True)
+    if not window.open:
+        return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW, window.message)
+    config = build_run_config(owner, spec, templates, channel,
+                              world.channels[channel].spec, settings.receipt_wait_seconds,
+                              receivers=settings.channel_receivers)
+    return _Outcome(
+        CampaignPhase.IMPORTING, reasons.IMPORTING,
+        f"importing the audience; sending through channel {channel}", progressing=True,
+        plan={"write_run": config,
+              "create": (build_import_job(owner, spec.audience, settings.pods),)},
+    )
+
+
+def _no_channel(spec: CampaignSpec, world: CampaignWorld) -> _Outcome:
+    missing = [c.name for c in spec.channels if c.name not in world.channels]
+    if len(missing) == len(spec.channels):
+        return _Outcome(CampaignPhase.PENDING, reasons.CHANNEL_NOT_FOUND,
+                        f"waiting for Channel {', '.join(missing)}: not found", stalled=True)
+    details = "; ".join(
+        f"{c.name}: {seen.reason}{': ' + seen.message if seen.message else ''}"
+        for c in spec.channels if (seen := world.channels.get(c.name)) is not None)
+    return _Outcome(CampaignPhase.PENDING, reasons.CHANNEL_NOT_READY,
+                    f"waiting for a Ready channel ({details})", stalled=True)
+
+
+def _importing(
+    owner: Owner, spec: CampaignSpec, run: RunSeen, world: CampaignWorld,
+    settings: PlanSettings,
+) -> _Outcome:
+    job = world.import_job
+    if job is not None and job.failed:
+        detail = run.import_error or job.message or "the importer Job failed"
+        return _Outcome(CampaignPhase.FAILED, reasons.IMPORT_FAILED,
+                        f"the audience could not be imported: {detail}")
+    plan: dict[str, Any] = {}
+    if job is None:  # deleted by hand, or the operator stopped between two writes
+        plan["create"] = (build_import_job(owner, spec.audience, settings.pods),)
+    message = f"importing the audience: {run.counters.total:,} rows so far"
+    if run.import_error:
+        message += f"; last attempt failed: {run.import_error} (retrying)"
+    return _Outcome(CampaignPhase.IMPORTING, reasons.IMPORTING, message, progressing=True,
+                    plan=plan)
+
+
+def _sending(
+    owner: Owner, spec: CampaignSpec, run: RunSeen, world: CampaignWorld, window: WindowCheck,
+    settings: PlanSettings,
+) -> _Outcome:
+    counters = run.counters
+    if counters.total - counters.invalid - counters.suppressed - counters.opted_out <= 0:
+        return _Outcome(CampaignPhase.FAILED, reasons.NO_VALID_RECIPIENTS, (
+            f"no recipient to send to: {counters.total:,} rows, {counters.invalid:,} invalid,"
+            f" {counters.suppressed:,} suppressed, {counters.opted_out:,} opted out"))
+    job = world.sender_job
+    if job is not None and job.failed:
+        return _Outcome(CampaignPhase.FAILED, reasons.SENDERS_FAILED,
+                        f"the sender Job failed: {job.message or 'pods kept failing'}")
+    if job is not None and job.complete:
+        return _Outcome(CampaignPhase.COMPLETED, reasons.COMPLETED,
+                        f"sent {stats.sent(counters):,} messages")
+    config = run.config
+    suspend = spec.paused or not window.open
+    parallelism = min(spec.senders, config.shards)
+    plan: dict[str, Any] = {}
+    rate = spec.rate_limit.messages_per_second if spec.rate_limit else None
+    if rate != config.campaign_rate:
+        plan["write_run"] = config.model_copy(update={"campaign_rate": rate})
+    channel = world.channels.get(config.channel.name)
+    if job is None:
+        channel_spec = channel.spec if channel is not None else None
+        if channel_spec is not None:
+            plan["create"] = (build_sender_job(owner, channel_spec, config.shards, parallelism,
+                                               suspend=suspend, pods=settings.pods),)
+        else:
+            return _Outcome(CampaignPhase.PENDING, reasons.CHANNEL_NOT_FOUND,
+                            f"channel {config.channel.name} is gone; recreate it to send",
+                            stalled=True)
+    else:
+        if job.suspended != suspend:
+            plan["sender_suspend"] = suspend
+        if job.parallelism != parallelism:
+            plan["sender_parallelism"] = parallelism
+    if spec.paused:
+        return _Outcome(CampaignPhase.PAUSED, reasons.PAUSED,
+                        "paused; set spec.paused to false to resume", plan=plan)
+    if not window.open:
+        return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW,
+                        window.error or window.message, stalled=bool(window.error), plan=plan)
+    stalled = (counters.queued > 0 and world.last_progress is not None
+               and world.now - world.last_progress > timedelta(seconds=settings.stall_seconds))
+    if stalled:
+        return _Outcome(CampaignPhase.RUNNING, reasons.NO_PROGRESS, (
+            f"no message left the queue for {settings.stall_seconds}s; check the channel"
+            f" {config.channel.name} and the sender pods"), stalled=True, progressing=True,
+            plan=plan)
+    return _Outcome(CampaignPhase.RUNNING, reasons.SENDING,
+                    f"sending through channel {config.channel.name}", progressing=True, plan=plan)
+
+
+# -- status and events -----------------------------------------------------------------
+
+
+def _status(
+    campaign: Campaign, world: CampaignWorld, run: RunSeen | None, outcome: _Outcome,
+    settings: PlanSettings,
+) -> CampaignStatus:
+    old = campaign.status
+    generation = campaign.metadata.generation
+    new = old.model_copy(deep=True)
+    new.observed_generation = generation
+    new.phase = outcome.phase
+    new.message = outcome.message
+    if run is not None:
+        counters = run.counters
+        new.counters = counters
+        new.progress_percent = stats.progress_percent(counters)
+        new.delivery_ratio = stats.delivery_ratio(counters)
+        rate = stats.submit_rate(world.previous, world.now, counters)
+        if rate is not None:
+            new.submit_rate_per_second = rate if outcome.phase == CampaignPhase.RUNNING else 0
+        new.variants = stats.breakdowns(run.fields, "variant")
+        new.channels = stats.breakdowns(run.fields, "channel")
+        new.top_errors = stats.top_errors(run.fields)
+        new.invalid_reasons = stats.dropped_reasons(run.fields)
+    if outcome.phase in (CampaignPhase.IMPORTING, CampaignPhase.RUNNING) and not new.start_time:
+        new.start_time = world.now
+    if outcome.phase in FINAL and outcome.reason != reasons.CANCELLING:
+        new.completion_time = new.completion_time or world.now
+        new.submit_rate_per_second = 0 if new.submit_rate_per_second is not None else None
+
+    def condition(type_: str, holds: bool, reason: str, message: str) -> Condition:
+        return Condition(type=type_, status=ConditionStatus.TRUE if holds else
+                         ConditionStatus.FALSE, observed_generation=generation,
+                         last_transition_time=world.now, reason=reason, message=message)
+
+    done = outcome.phase == CampaignPhase.COMPLETED
+    percent, finished = stats.failure_percent(new.counters or Counters())
+    degraded = (finished >= settings.degraded_min_finished
+                and percent > settings.degraded_failure_percent)
+    conditions = old.conditions
+    for new_condition in (
+        condition("Ready", done, outcome.reason, outcome.message),
+        condition("Progressing", outcome.progressing, outcome.reason, outcome.message),
+        condition("Stalled", outcome.stalled, outcome.reason if outcome.stalled
+                  else reasons.NOT_STALLED, outcome.message if outcome.stalled else ""),
+        condition("Degraded", degraded,
+                  reasons.HIGH_FAILURE_RATIO if degraded else reasons.DELIVERING_WELL,
+                  f"{percent:.1f}% of {finished:,} finished messages failed or expired"
+                  f" (threshold {settings.degraded_failure_percent}%)"),
+    ):
+        conditions = set_condition(conditions, new_condition)
+    new.conditions = conditions
+    return new
+
+
+def _ready_reason(status: CampaignStatus) -> str:
+    ready = find_condition(status.conditions, "Ready")
+    return ready.reason if ready is not None else ""
+
+
+WARNING_REASONS = frozenset({
+    reasons.TEMPLATE_NOT_FOUND, reasons.TEMPLATE_NOT_APPROVED, reasons.CHANNEL_NOT_FOUND,
+    reasons.CHANNEL_NOT_READY, reasons.IMPORT_FAILED, reasons.NO_VALID_RECIPIENTS,
+    reasons.SENDERS_FAILED, reasons.NO_PROGRESS, reasons.INVALID_SCHEDULE,
+})
+
+
+def _events(old: CampaignStatus, new: CampaignStatus) -> list[Event]:
+    """One Event per change of the Ready reason (phase changes and errors alike)."""
+    events = []
+    ready = find_condition(new.conditions, "Ready")
+    if ready is not None and ready.reason != _ready_reason(old):
+        message = ready.message or ready.reason
+        events.append(Event("Warning", ready.reason, message) if ready.reason in WARNING_REASONS
+                      else Event("Normal", ready.reason, message))
+    was = find_condition(old.conditions, "Degraded")
+    now = find_condition(new.conditions, "Degraded")
+    if now is not None and now.status == ConditionStatus.TRUE and (
+            was is None or was.status != ConditionStatus.TRUE):
+        events.append(Event("Warning", now.reason, now.message))
+    return events

@@ -1,0 +1,136 @@
+"""A campaign's run configuration (sender.run_config.RunConfig), resolved from its spec.
+
+Pure. The run takes the templates, the channel and the audience settings once, when it
+starts: the importer and every sender (a restarted one too) then work from the same
+content, whatever is edited later. Which fields are frozen this way, and which still
+apply to a running campaign, is decided here and told to the user by an Event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from controllers.decisions.campaign_jobs import AUDIENCE_FILE, Owner
+from crds.campaign import CampaignSpec
+from crds.channel import ChannelSpec
+from crds.template import TemplateSpec
+from sender.run_config import (
+    AudienceSource,
+    ChannelTarget,
+    ImportSettings,
+    RunConfig,
+    SmppTarget,
+)
+
+# Spec fields a run takes once, at its start; edits to them later do not apply.
+FROZEN_FIELDS = ("templateRef", "variants", "channels", "audience", "compliance")
+
+
+def template_names(spec: CampaignSpec) -> dict[str, str]:
+    """Variant name ("" without variants) -> Template name."""
+    if spec.variants:
+        return {v.name: v.template_ref.name for v in spec.variants}
+    assert spec.template_ref is not None  # the schema requires one of the two
+    return {"": spec.template_ref.name}
+
+
+def frozen_fields(spec: CampaignSpec) -> dict[str, Any]:
+    body = spec.to_api()
+    return {name: body.get(name) for name in FROZEN_FIELDS}
+
+
+def frozen_hash(spec: CampaignSpec) -> str:
+    text = json.dumps(frozen_fields(spec), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def frozen_changes(spec: CampaignSpec, config: RunConfig) -> list[str]:
+    """The frozen fields edited since the run started (empty when none)."""
+    if frozen_hash(spec) == config.frozen_hash:
+        return []
+    now = frozen_fields(spec)
+    return [name for name in FROZEN_FIELDS if config.frozen_fields.get(name) != now[name]]
+
+
+def channel_target(name: str, spec: ChannelSpec) -> ChannelTarget:
+    smpp = spec.smpp
+    return ChannelTarget(
+        name=name,
+        smpp=SmppTarget(
+            host=smpp.host, port=smpp.port, tls=smpp.tls, system_id=smpp.system_id,
+            system_type=smpp.system_type, mode=smpp.bind_mode.value, window=smpp.window,
+            binds=spec.max_binds, max_binds=spec.max_binds,
+            enquire_link_interval_seconds=smpp.enquire_link_interval_seconds,
+            response_timeout_seconds=smpp.response_timeout_seconds,
+            source_addr=smpp.source_addr, gsm7_coding=smpp.gsm7_coding,
+        ),
+        rate=spec.rate_limit.messages_per_second,
+        burst=spec.rate_limit.burst,
+        max_attempts=spec.retry.max_attempts,
+        initial_backoff_seconds=spec.retry.initial_backoff_seconds,
+        max_backoff_seconds=spec.retry.max_backoff_seconds,
+        resend_unknown=spec.retry.resend_unknown,
+        error_overrides={o.command_status: o.error_class for o in spec.retry.overrides},
+    )
+
+
+def receiver_binds(spec: ChannelSpec, receivers: bool) -> int:
+    """Binds the channel's receiver takes: one, when receivers are on and the carrier's
+    cap leaves senders at least one."""
+    return 1 if receivers and spec.max_binds >= 2 else 0
+
+
+def senders_target(name: str, spec: ChannelSpec, senders: int, receivers: bool) -> ChannelTarget:
+    """The channel as a run's sender pods use it: the binds its cap leaves after the
+    receiver's, shared among the pods (each opens at least one; a bind that finds no
+    free slot waits for one)."""
+    target = channel_target(name, spec)
+    free = spec.max_binds - receiver_binds(spec, receivers)
+    target.smpp.binds = max(1, free // max(1, senders))
+    return target
+
+
+def import_settings(spec: CampaignSpec) -> ImportSettings:
+    audience = spec.audience
+    columns = audience.columns
+    if audience.inline is not None:
+        rows = [{columns.phone: r.phone, **{v.name: v.value for v in r.variables}}
+                for r in audience.inline]
+        source = AudienceSource(inline=rows)
+    elif audience.config_map_ref is not None or audience.secret_ref is not None:
+        source = AudienceSource(file=AUDIENCE_FILE)
+    elif audience.url is not None:
+        source = AudienceSource(
+            url=audience.url.url,
+            headers=audience.url.headers_secret_ref is not None)
+    else:
+        source = AudienceSource(redis_key=audience.redis_key or "")
+    return ImportSettings(
+        source=source, columns=columns, default_region=audience.default_region,
+        filter=audience.filter,
+        variants=[(v.name, v.weight) for v in spec.variants or []],
+        dedupe=spec.compliance.dedupe,
+        respect_opt_outs=spec.compliance.respect_opt_outs,
+    )
+
+
+def build_run_config(
+    owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec], channel_name: str,
+    channel: ChannelSpec, receipt_wait_seconds: float, *, receivers: bool = True,
+) -> RunConfig:
+    """Everything the importer and senders need, resolved now and frozen for the run."""
+    return RunConfig(
+        campaign={"namespace": owner.namespace, "name": owner.name},
+        uid=owner.uid,
+        generation=owner.generation,
+        frozen_hash=frozen_hash(spec),
+        frozen_fields=frozen_fields(spec),
+        shards=spec.senders,
+        templates=templates,
+        channel=senders_target(channel_name, channel, spec.senders, receivers),
+        campaign_rate=spec.rate_limit.messages_per_second if spec.rate_limit else None,
+        audience=import_settings(spec),
+        receipt_wait_seconds=receipt_wait_seconds,
+    )

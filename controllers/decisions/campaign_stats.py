@@ -1,0 +1,116 @@
+"""Campaign statistics: Redis counters folded into the status fields `kubectl get` shows.
+
+Pure functions over the counters hash as read (one HGETALL): the plain counters, and
+the breakdowns the Lua transitions and the importer keep beside them:
+
+    variant:<name>:<counter>   per A/B variant (`total` from the importer)
+    channel:<name>:<counter>   per channel
+    error:<code>               failures by SMPP command_status or receipt error
+    drop:<reason>              invalid rows by reason (importer)
+    suppress:<reason>          suppressed rows by reason (importer)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from crds.campaign import Breakdown, Counters, ErrorCount, ReasonCount
+from sender.smpp.errors import status_name
+
+TOP_ERRORS = 5
+
+# The counters a message leaves `queued` for (every state but queued itself).
+SETTLED = ("submitted", "delivered", "failed", "expired", "unknown", "opted_out", "cancelled")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """How many messages had left the queue at a moment: the submit rate's reference."""
+
+    at: datetime
+    sent: int
+
+
+def sent(counters: Counters) -> int:
+    """Messages handed to the SMSC so far (whatever became of them)."""
+    c = counters
+    return c.submitted + c.delivered + c.failed + c.expired + c.unknown
+
+
+def progress_percent(counters: Counters) -> int | None:
+    """Share of the messages to send that have left the queue, rounded down."""
+    todo = counters.total - counters.invalid - counters.suppressed
+    if todo <= 0:
+        return None
+    return min(100, 100 * (todo - counters.queued) // todo)
+
+
+def delivery_ratio(counters: Counters) -> str | None:
+    """Delivered over those with a final outcome, e.g. "97.4%"; None before any."""
+    finished = counters.delivered + counters.failed + counters.expired
+    if not finished:
+        return None
+    return f"{100 * counters.delivered / finished:.1f}%"
+
+
+def failure_percent(counters: Counters) -> tuple[float, int]:
+    """Percent failed or expired among those with a final outcome, and how many that is."""
+    finished = counters.delivered + counters.failed + counters.expired
+    if not finished:
+        return 0.0, 0
+    return 100 * (counters.failed + counters.expired) / finished, finished
+
+
+def submit_rate(previous: Sample | None, now: datetime, counters: Counters) -> int | None:
+    """Messages per second handed to the SMSC since `previous`; None without one."""
+    if previous is None:
+        return None
+    seconds = (now - previous.at).total_seconds()
+    if seconds <= 0:
+        return None
+    return max(0, round((sent(counters) - previous.sent) / seconds))
+
+
+def breakdowns(fields: Mapping[str, int], prefix: str) -> list[Breakdown]:
+    """Counters per variant or channel (`prefix` "variant" or "channel"), sorted by name."""
+    grouped: dict[str, dict[str, int]] = defaultdict(dict)
+    for key, value in fields.items():
+        parts = key.split(":")
+        if len(parts) == 3 and parts[0] == prefix:
+            grouped[parts[1]][parts[2]] = value
+    result = []
+    for name in sorted(grouped):
+        counters = Counters.model_validate(grouped[name])
+        if counters.total:
+            settled = sum(getattr(counters, f) for f in SETTLED)
+            counters = counters.model_copy(update={"queued": max(0, counters.total - settled)})
+        result.append(Breakdown(name=name, counters=counters))
+    return result
+
+
+def top_errors(fields: Mapping[str, int], limit: int = TOP_ERRORS) -> list[ErrorCount]:
+    """The most frequent failure codes, most frequent first."""
+    errors = [(key.split(":", 1)[1], count) for key, count in fields.items()
+              if key.startswith("error:") and count > 0]
+    errors.sort(key=lambda item: (-item[1], item[0]))
+    return [ErrorCount(code=code, name=_error_name(code), count=count)
+            for code, count in errors[:limit]]
+
+
+def dropped_reasons(fields: Mapping[str, int]) -> list[ReasonCount]:
+    """Rows the import dropped (invalid) or suppressed, by reason."""
+    found = [(key.split(":", 1)[1], count) for key, count in fields.items()
+             if key.startswith(("drop:", "suppress:")) and count > 0]
+    return [ReasonCount(reason=reason, count=count) for reason, count in sorted(found)]
+
+
+def _error_name(code: str) -> str:
+    if code.lower().startswith("0x"):
+        try:
+            return status_name(int(code, 16))
+        except ValueError:
+            return ""
+    return ""

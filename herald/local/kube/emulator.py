@@ -1,0 +1,475 @@
+"""
+An in-memory Kubernetes API server that the real kopf operator can run against.
+
+kmock.KubernetesEmulator stores objects and serves discovery, list, watch, get, create,
+patch and delete, but treats objects as plain JSON. KubeApiEmulator subclasses it and
+re-implements the reads and writes the way kube-apiserver does them, because kopf (or
+Herald) depends on each of these behaviours:
+
+1. Server-managed metadata. Create sets uid (uuid4), creationTimestamp (RFC 3339, Z),
+   generation=1 and resourceVersion; ``generateName`` gets a random suffix. kopf posts
+   every Event with ``generateName: kopf-event-`` and no name
+   (kopf/_cogs/clients/events.py); Events name their object by involvedObject.uid.
+2. One resourceVersion counter for the whole server, bumped by every write; a list
+   carries the current one. kopf lists, then watches from the list's version
+   (kopf/_cogs/clients/watching.py, continuous_watch); after each patch it waits until
+   the watch brings the version the patch returned (kopf/_core/reactor/queueing.py,
+   worker; settings.persistence.consistency_timeout); its JSON patches ``test`` the
+   version (kopf/_cogs/clients/patching.py, patch_obj), which the stock emulator
+   answers with 500.
+3. metadata.generation +1 when anything outside metadata changes. As in the CRD
+   strategy, status counts only for resources without a status subresource; /status
+   writes never bump it. A no-op write is not written: no new version, no event.
+4. Optimistic concurrency: a PUT or PATCH whose body carries a stale
+   metadata.resourceVersion gets 409 Conflict. A JSON patch whose ``test`` op fails
+   gets 422 Invalid, as from kube-apiserver (endpoints/handlers/patch.go); kopf catches
+   exactly that (APIUnprocessableEntityError) and retries on its next cycle.
+5. Patch types: merge patch (RFC 7386, null deletes), JSON patch (RFC 6902), and
+   strategic merge patch taken as a merge patch; PUT replaces the object but keeps
+   the server-managed metadata.
+6. Status subresource: where there is one, the main endpoint ignores .status and
+   /status changes only .status. kopf splits its patches by discovery
+   (patching.patch_obj) and warns when a change does not stick.
+7. labelSelector (=, ==, !=, exists, !exists, in, notin) and fieldSelector (any dotted
+   path; =, ==, !=) on list and watch; a watch sees objects enter or leave its
+   selection as ADDED or DELETED, as from kube-apiserver's watch cache.
+8. A watch from a resourceVersion sends only the changes after it, in order. The stock
+   emulator re-sends every object as ADDED at each watch start; kopf, having just
+   listed the object, handles that stale copy too and runs create handlers twice.
+   Without a version (or with sendInitialEvents=true) the current objects come first as
+   ADDED, then a BOOKMARK if allowed; timeoutSeconds ends a stream, with a BOOKMARK.
+9. Deletion with finalizers sets deletionTimestamp (and bumps generation); the write
+   that removes the last finalizer deletes the object.
+10. CRDs written through the API register or drop their resources in discovery (kopf
+    rescans when its CRD watch fires). Their structural schema applies to writes:
+    unknown fields are pruned and defaults filled in, so what Herald reads back is
+    what a real cluster would store.
+11. Errors are Kubernetes Status bodies: 404 NotFound, 409 AlreadyExists or Conflict,
+    422 Invalid, 400 BadRequest, 415 UnsupportedMediaType. Namespaced objects need
+    their namespace to exist.
+12. /api/v1/namespaces[/name[/status]] reach the namespaces resource: kmock 0.8 reads
+    them as "the namespace called X" and fails on the bare collection, which kopf lists
+    when it serves chosen namespaces.
+
+Writes happen in kmock's fallback reactions, so a test can still intercept a request
+with kmock's DSL (``emulator['patch', kmock.resource(...)] << 500``); an intercepted
+write changes nothing. Write through the API, not into ``emulator.objects``, when
+watchers must see it. Every mutation is synchronous code in the server's event loop,
+hence atomic without locks.
+
+This module holds the server: routing, reads, watches, writes and their bookkeeping.
+The pure parts live beside it:
+- object_writes: server-managed metadata, merge patch, structural pruning and defaults,
+  what generation tracks (1, 3, 5, 10);
+- object_selectors: labelSelector and fieldSelector (7);
+- watch_events: the change log's entries, the events a watch sees, bookmarks (2, 7, 8);
+- crd_registration: a CRD's served resources and schemas, its status (10);
+- api_errors: Status bodies for failures (11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import aiohttp.web
+import attrs
+import jsonpatch
+import jsonpointer
+import kmock
+from kmock import Response  # type: ignore[attr-defined]  # exported, but not in its __all__
+
+from herald.local.kube.api_errors import conflict, not_found, object_failure, status_response
+from herald.local.kube.crd_registration import CRDS, crd_status, served_versions
+from herald.local.kube.object_selectors import (
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+from herald.local.kube.object_writes import (
+    SERVER_MANAGED,
+    Body,
+    conform,
+    generated_name,
+    generation_content,
+    merge_patch,
+    now_rfc3339,
+    omit_empty,
+)
+from herald.local.kube.watch_events import Change, bookmark, seen_as
+
+Key = tuple[Any, ...]  # (kmock.resource, namespace or None, name), as in emulator.objects
+
+NAMESPACES = kmock.resource("", "v1", "namespaces")
+
+# kmock cannot parse the namespaces' own URLs. We rewrite them to put this marker where
+# its parser expects a namespace (no namespace can be called "-"), and read it as None.
+_NO_NAMESPACE = "-"
+_NAMESPACE_URL = re.compile(r"/api/v1/namespaces(?:/(?P<name>[^/]+)(?P<sub>/status|/finalize)?)?/?")
+
+
+@attrs.define(kw_only=True)
+class KubeApiEmulator(kmock.KubernetesEmulator):
+    """kmock's emulator with kube-apiserver's semantics; see the module's docstring."""
+
+    _revision: int = attrs.field(default=0, init=False)
+    _changes: list[Change] = attrs.field(factory=list, init=False)  # _changes[n-1] is rev. n
+    _changed: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)  # new per write
+    _schemas: dict[kmock.resource, Body] = attrs.field(factory=dict, init=False)
+    _stopping: bool = attrs.field(default=False, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()  # routes list/watch/get/create/patch/delete to _serve_*
+        self.fallback[kmock.method.PUT] << self._serve_replace  # kmock has no action for PUT
+
+    @property
+    def resource_version(self) -> int:
+        """The version of the latest write."""
+        return self._revision
+
+    def stop_watches(self) -> None:
+        """End every watch stream, so that the HTTP server can shut down at once."""
+        self._stopping = True
+        self._changed.set()
+
+    def register_crd(self, crd: Mapping[str, Any]) -> list[kmock.resource]:
+        """Serve a CRD's served versions, as kube-apiserver does once it is created."""
+        registered = []
+        for resource, info, schema in served_versions(crd):
+            self.resources[resource] = info
+            if schema:
+                self._schemas[resource] = schema
+            registered.append(resource)
+        return registered
+
+    # -- routing --------------------------------------------------------------------------
+
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        match = _NAMESPACE_URL.fullmatch(raw_request.path)
+        if match:
+            path = f"/api/v1/namespaces/{_NO_NAMESPACE}/namespaces"
+            path += f"/{match['name']}{match['sub'] or ''}" if match["name"] else ""
+            url = raw_request.rel_url.with_path(path).with_query(raw_request.rel_url.query)
+            raw_request = raw_request.clone(rel_url=url)
+        return await super().__call__(raw_request)
+
+    async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        # Skip KubernetesEmulator._handle: it writes objects before the reactions run, and
+        # without versions. Our writes happen in the _serve_* fallbacks below instead.
+        return await super(kmock.KubernetesEmulator, self)._handle(request)
+
+    def _get_resources(self) -> list[kmock.resource]:
+        # Discovery serves the registered resources only; kmock adds those of any stored
+        # object, even of a deleted CRD.
+        return kmock.KubernetesScaffold._get_resources(self)
+
+    # NB: every _serve_* returns a Response with an explicit status: kmock copies a
+    # returned Response's status into the reaction's shared Response, so an implicit 200
+    # after an earlier 404 would go out as 404.
+
+    def _info(self, request: kmock.Request) -> kmock.ResourceInfo | None:
+        # NB: self.resources[...] would auto-create an entry for an unknown resource.
+        resource = request.resource
+        if resource is None or resource not in self.resources:
+            return None
+        return self.resources[resource]
+
+    @staticmethod
+    def _namespace(request: kmock.Request) -> str | None:
+        """The namespace in the URL, if any (read this, never request.namespace)."""
+        return None if request.namespace == _NO_NAMESPACE else request.namespace
+
+    def _namespaced(self, request: kmock.Request, info: kmock.ResourceInfo) -> bool:
+        if info.namespaced is None:  # registered without saying: as the URL says
+            return self._namespace(request) is not None
+        return bool(info.namespaced)
+
+    def _key(self, request: kmock.Request, info: kmock.ResourceInfo) -> Key:
+        namespace = self._namespace(request) if self._namespaced(request, info) else None
+        return (request.resource, namespace, request.name)
+
+    def _stored(self, key: Key) -> Body | None:
+        """A private copy of the object's current state, if it exists."""
+        if key in self.objects and not self.objects[key].deleted:
+            return copy.deepcopy(self.objects[key].raw)
+        return None
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _selection(self, request: kmock.Request) -> Callable[[Body], bool]:
+        """What a list or watch request asks for: namespace, name, selectors."""
+        labels = parse_label_selector(request.params.get("labelSelector", ""))
+        fields = parse_field_selector(request.params.get("fieldSelector", ""))
+        namespace = self._namespace(request)
+
+        def selected(obj: Body) -> bool:
+            meta = obj.get("metadata", {})
+            return ((namespace is None or meta.get("namespace") == namespace)
+                    and (request.name is None or meta.get("name") == request.name)
+                    and labels(meta.get("labels") or {}) and fields(obj))
+        return selected
+
+    def _current(self, request: kmock.Request, selected: Callable[[Body], bool]) -> list[Body]:
+        objs = [obj.raw for (resource, _, _), obj in self.objects.items()
+                if resource == request.resource and not obj.deleted]
+        # In etcd's key order: by namespace, then name.
+        return sorted((obj for obj in objs if selected(obj)),
+                      key=lambda obj: (obj["metadata"].get("namespace") or "",
+                                       obj["metadata"].get("name") or ""))
+
+    def _type_meta(self, request: kmock.Request, info: kmock.ResourceInfo) -> Body:
+        assert request.resource is not None  # for type checkers: a Kubernetes URL here
+        group, version = request.resource.group, request.resource.version
+        kind = info.kind or str(request.resource.plural).capitalize()
+        return {"apiVersion": f"{group}/{version}" if group else version, "kind": kind}
+
+    async def _serve_fetch(self, request: kmock.Request) -> Response:
+        info = self._info(request)
+        obj = self._stored(self._key(request, info)) if info else None
+        return not_found(request) if obj is None else Response(status=200, payload=obj)
+
+    async def _serve_list(self, request: kmock.Request) -> Response:
+        info = self._info(request)
+        if info is None:
+            return not_found(request)
+        try:
+            selected = self._selection(request)
+        except SelectorError as e:
+            return status_response(400, "BadRequest", str(e))
+        type_meta = self._type_meta(request, info)
+        return Response(status=200, payload={
+            "apiVersion": type_meta["apiVersion"], "kind": f"{type_meta['kind']}List",
+            "metadata": {"resourceVersion": str(self._revision)},
+            "items": self._current(request, selected),
+        })
+
+    async def _serve_watch(self, request: kmock.Request) -> Response:  # type: ignore[override]
+        info = self._info(request)
+        if info is None:
+            return not_found(request)
+        params = request.params
+        try:
+            selected = self._selection(request)
+            since = int(params.get("resourceVersion") or "0")
+            timeout = float(params["timeoutSeconds"]) if "timeoutSeconds" in params else None
+        except (SelectorError, ValueError) as e:
+            return status_response(400, "BadRequest", str(e))
+        stream = self._watch(request, info, selected, since, timeout)
+        return Response(status=200, payload=stream)
+
+    async def _watch(
+            self, request: kmock.Request, info: kmock.ResourceInfo,
+            selected: Callable[[Body], bool], since: int, timeout: float | None,
+    ) -> AsyncIterator[Any]:
+        yield b""  # send the headers now: clients wait for them before reading events
+        bookmarks = request.params.get("allowWatchBookmarks") == "true"
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        cursor = min(since, self._revision)
+
+        # Version 0 (or none) asks for the current state first, as does sendInitialEvents.
+        initial_events = request.params.get("sendInitialEvents") == "true"
+        if since == 0 or initial_events:
+            cursor = self._revision
+            for obj in self._current(request, selected):
+                yield {"type": "ADDED", "object": obj}
+            if bookmarks and initial_events:
+                yield bookmark(self._type_meta(request, info), cursor, initial_events_end=True)
+
+        while not self._stopping:
+            changed = self._changed  # taken before reading: a write while we yield sets it
+            changes = [c for c in self._changes[cursor:] if c.resource == request.resource]
+            cursor = len(self._changes)
+            for change in changes:
+                event = seen_as(change, selected)
+                if event is not None:
+                    yield event
+            if not changes:
+                now = asyncio.get_running_loop().time()
+                remaining = None if deadline is None else deadline - now
+                try:
+                    await asyncio.wait_for(changed.wait(), remaining)
+                except TimeoutError:
+                    if bookmarks:
+                        yield bookmark(self._type_meta(request, info), cursor)
+                    return
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _commit(self, key: Key, event_type: str, obj: Body, old: Body | None) -> Body:
+        """Store one write under the next resourceVersion and wake up the watches."""
+        self._revision += 1
+        obj["metadata"]["resourceVersion"] = str(self._revision)
+        if event_type == "DELETED":
+            self.objects[key].delete()  # kmock keeps the history, for assertions
+        elif key in self.objects:
+            self.objects[key].history.append(obj)
+        else:
+            self.objects[key] = obj
+        self._changes.append(Change(self._revision, key[0], event_type, obj, old))
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if key[0] == CRDS:
+            self._sync_crd(event_type, obj)
+        return obj
+
+    def _sync_crd(self, event_type: str, crd: Body) -> None:
+        # Register on every write; on deletion, the resources and their objects go too.
+        for resource in self.register_crd(crd):
+            if event_type == "DELETED":
+                for key, obj in list(self.objects.items()):
+                    if key[0] == resource and not obj.deleted:
+                        self._commit(key, "DELETED", copy.deepcopy(obj.raw), obj.raw)
+                del self.resources[resource]
+                self._schemas.pop(resource, None)
+
+    def _conform(self, request: kmock.Request, obj: Body) -> Body:
+        if obj.get("kind") == "Secret" and isinstance(obj.get("stringData"), dict):
+            # As the API server does: stringData is write-only, merged into data (base64).
+            encoded = {k: base64.b64encode(str(v).encode()).decode()
+                       for k, v in obj.pop("stringData").items()}
+            obj["data"] = {**(obj.get("data") or {}), **encoded}
+        schema = self._schemas.get(request.resource)  # type: ignore[arg-type]
+        return conform(schema, obj, root=True) if schema else obj
+
+    async def _serve_create(self, request: kmock.Request) -> Response:
+        info = self._info(request)
+        if info is None:
+            return not_found(request)
+        if not isinstance(request.data, dict) or not isinstance(request.data.get("metadata", {}),
+                                                                dict):
+            return status_response(400, "BadRequest", "the object must be a JSON object")
+        body = self._conform(request, copy.deepcopy(request.data))
+        meta = body.setdefault("metadata", {})
+
+        namespaced = self._namespaced(request, info)
+        namespace = (self._namespace(request) or meta.get("namespace")) if namespaced else None
+        if namespaced and not namespace:
+            return status_response(422, "Invalid", "metadata.namespace: Required value")
+        if namespace and meta.get("namespace", namespace) != namespace:
+            return status_response(400, "BadRequest", "the namespace of the provided object "
+                                   "does not match the namespace sent on the request")
+        if namespace and self._stored((NAMESPACES, None, namespace)) is None:
+            return object_failure(404, "NotFound", NAMESPACES, namespace, "{what} not found")
+        name = meta.get("name") or self._generate_name(request, namespace, meta.get("generateName"))
+        if not name:
+            return status_response(422, "Invalid", "metadata.name: Required value: "
+                                   "name or generateName is required")
+        key = (request.resource, namespace, name)
+        if self._stored(key) is not None:
+            return object_failure(409, "AlreadyExists", request.resource, name,
+                                  "{what} already exists")
+
+        for field in SERVER_MANAGED:
+            meta.pop(field, None)
+        meta.update(name=name, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(),
+                    generation=1, **({"namespace": namespace} if namespace else {}))
+        omit_empty(meta)
+        body = {**self._type_meta(request, info), **body}  # apiVersion & kind, if absent
+        if "status" in info.subresources:
+            body.pop("status", None)  # status is written only through /status
+        if request.resource == CRDS:
+            body["status"] = crd_status(body)
+        return Response(status=201, payload=self._commit(key, "ADDED", body, None))
+
+    def _generate_name(self, request: kmock.Request, namespace: str | None, prefix: Any,
+                       ) -> str | None:
+        while prefix:
+            name = generated_name(prefix)
+            if self._stored((request.resource, namespace, name)) is None:
+                return name
+        return None
+
+    async def _serve_update(self, request: kmock.Request) -> Response:  # PATCH
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type in ("application/merge-patch+json",
+                            "application/strategic-merge-patch+json"):
+            return self._update(request, lambda stored: merge_patch(stored, request.data))
+        if content_type == "application/json-patch+json" and isinstance(request.data, list):
+            return self._update(request, lambda stored: jsonpatch.apply_patch(stored, request.data))
+        if content_type == "application/json-patch+json":
+            return status_response(400, "BadRequest", "a JSON patch must be a list of operations")
+        return status_response(415, "UnsupportedMediaType", f"unsupported patch: {content_type!r}")
+
+    async def _serve_replace(self, request: kmock.Request) -> Response:  # PUT
+        if request.resource is None or request.name is None:
+            return status_response(405, "MethodNotAllowed", "PUT needs an object URL")
+        return self._update(request, lambda stored: copy.deepcopy(request.data))
+
+    def _update(self, request: kmock.Request, write: Callable[[Body], Any]) -> Response:
+        info = self._info(request)
+        if info is None or request.subresource not in (None, "status") or (
+                request.subresource == "status" and "status" not in info.subresources):
+            return not_found(request)
+        key = self._key(request, info)
+        old = self._stored(key)
+        if old is None:
+            return not_found(request)
+        try:
+            intended = write(copy.deepcopy(old))
+        except jsonpatch.InvalidJsonPatch as e:
+            return status_response(400, "BadRequest", str(e))
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
+            return status_response(422, "Invalid", str(e))  # incl. a failed "test" op
+        if not isinstance(intended, dict) or not isinstance(intended.get("metadata", {}), dict):
+            return status_response(400, "BadRequest", "the object must be a JSON object")
+
+        # A resourceVersion in what the client wrote is a precondition, as in kube-apiserver.
+        sent = intended.get("metadata", {}).get("resourceVersion")
+        if sent is not None and sent != old["metadata"]["resourceVersion"]:
+            return conflict(request, "the object has been modified; please apply your "
+                                     "changes to the latest version and try again")
+
+        # Keep what this endpoint may change: the status only, or all but the status.
+        if request.subresource == "status":
+            new = {**copy.deepcopy(old), "status": intended.get("status")}
+        else:
+            new = {**intended, "status": old.get("status")} if "status" in info.subresources \
+                else intended
+        if new.get("status") is None:
+            new.pop("status", None)
+        new = self._conform(request, new)
+        new.update({field: old[field] for field in ("apiVersion", "kind") if field in old})
+        meta = new.setdefault("metadata", {})
+        for field in SERVER_MANAGED:
+            meta.pop(field, None)
+            if field in old["metadata"]:
+                meta[field] = old["metadata"][field]
+        omit_empty(meta)
+
+        if new == old:  # a no-op is not written: no new version, no event
+            return Response(status=200, payload=old)
+        if request.subresource is None and generation_content(new) != generation_content(old):
+            meta["generation"] = meta.get("generation", 0) + 1
+        self._commit(key, "MODIFIED", new, old)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            self._commit(key, "DELETED", copy.deepcopy(new), new)  # its last finalizer is gone
+        return Response(status=200, payload=new)
+
+    async def _serve_delete(self, request: kmock.Request) -> Response:
+        info = self._info(request)
+        if info is None or request.subresource is not None:
+            return not_found(request)
+        key = self._key(request, info)
+        old = self._stored(key)
+        if old is None:
+            return not_found(request)
+        meta = old["metadata"]
+        options = request.data if isinstance(request.data, dict) else {}
+        for field, expected in (options.get("preconditions") or {}).items():
+            if expected is not None and expected != meta.get(field):
+                return conflict(request, f"Precondition failed: {field} mismatch")
+        if meta.get("deletionTimestamp"):  # already terminating, waiting for its finalizers
+            return Response(status=200, payload=old)
+        if meta.get("finalizers"):
+            new = copy.deepcopy(old)
+            new["metadata"].update(deletionTimestamp=now_rfc3339(), deletionGracePeriodSeconds=0,
+                                   generation=meta.get("generation", 0) + 1)
+            return Response(status=200, payload=self._commit(key, "MODIFIED", new, old))
+        gone = self._commit(key, "DELETED", copy.deepcopy(old), old)
+        return Response(status=200, payload=gone)

@@ -1,0 +1,1 @@
+"""Local stand-ins for the Job and Deployment controllers: pods as processes."""

@@ -1,0 +1,1 @@
+"""The importer pod's process: read the audience, clean it, shard it into Redis."""

@@ -1,0 +1,95 @@
+"""`herald receiver`: the channel receiver Deployment's process.
+
+    herald receiver --channel NS/NAME
+
+Settings come from the environment the operator gives the Deployment:
+
+    HERALD_CHANNEL_SMPP     the channel's SMPP settings (sender.run_config.SmppTarget, JSON)
+    HERALD_SMPP_PASSWORD    the password, from the channel's Secret
+    HERALD_REDIS_URL        Redis, with HERALD_REDIS_PASSWORD if it needs one
+    HERALD_METRICS_PORT     /metrics (9090; 0: none)
+
+It binds as a receiver and runs until SIGTERM, then flushes what it holds, unbinds and
+prints one JSON line of figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import signal
+import sys
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+
+from sender.metrics import serve_metrics
+from sender.receive.receiver import ChannelReceiver, ReceiverStats
+from sender.run_config import SmppTarget
+from sender.smpp.bind import BindSettings
+from sender.store.keys import channel_from_ref
+
+RECEIVER_MODE = "Receiver"
+
+
+def receiver_settings(smpp: SmppTarget, password: str) -> BindSettings:
+    return BindSettings(
+        host=smpp.host, port=smpp.port, system_id=smpp.system_id, password=password,
+        system_type=smpp.system_type, mode=RECEIVER_MODE, window=1,
+        enquire_link_interval=smpp.enquire_link_interval_seconds,
+        response_timeout=smpp.response_timeout_seconds,
+    )
+
+
+def load_settings() -> tuple[BindSettings, int]:
+    """The bind's settings and the channel's cap on binds."""
+    raw = os.environ.get("HERALD_CHANNEL_SMPP")
+    if not raw:
+        raise SystemExit("herald receiver: HERALD_CHANNEL_SMPP is not set")
+    try:
+        smpp = SmppTarget.model_validate_json(raw)
+    except ValidationError as error:
+        raise SystemExit(f"herald receiver: bad HERALD_CHANNEL_SMPP: {error}") from None
+    password = os.environ.get("HERALD_SMPP_PASSWORD")
+    if password is None:
+        raise SystemExit("herald receiver: HERALD_SMPP_PASSWORD is not set")
+    # Stripped as the operator's bind check strips it: a Secret made from a file with
+    # `kubectl create secret --from-file` ends the password with a newline.
+    return receiver_settings(smpp, password.strip()), smpp.max_binds
+
+
+async def run_receiver(channel_ref: str, bind: BindSettings, max_binds: int,
+                       stop: asyncio.Event) -> ReceiverStats:
+    url = os.environ.get("HERALD_REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis = aioredis.Redis.from_url(url, password=os.environ.get("HERALD_REDIS_PASSWORD") or None)
+    try:
+        receiver = ChannelReceiver(redis, channel_from_ref(channel_ref), bind,
+                                   max_binds=max_binds)
+        return await receiver.run(stop)
+    finally:
+        await redis.aclose()
+
+
+def main(channel_ref: str) -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if "/" not in channel_ref:
+        raise SystemExit("herald receiver: --channel takes NAMESPACE/NAME")
+    bind, max_binds = load_settings()
+    serve_metrics()
+
+    async def serve() -> ReceiverStats:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await run_receiver(channel_ref, bind, max_binds, stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        stats = asyncio.run(serve())
+        print(json.dumps(dataclasses.asdict(stats)), flush=True)
+    return 0

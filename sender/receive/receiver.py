@@ -1,0 +1,202 @@
+"""A channel's receiver: one long-lived bind that takes late receipts and subscriber replies.
+
+Senders exit when their shard is done, but receipts keep coming for hours (a phone off
+until morning), and replies (TD, STOP) at any time. The SMSC sends them to any
+receiver or transceiver bind of the account, so the operator keeps one receiver per
+Channel (a Deployment of `herald receiver`):
+
+    deliver_sm (receipt) -> channel receipts hash -> transition of the campaign it names
+    deliver_sm (reply)   -> opt-out set when the text is an opt-out keyword
+
+Everything is batched: receipts wait in memory for the next flush (every
+`flush_interval`), then one HMGET finds their campaigns and one transitions.lua call
+per campaign applies them. Bounded: when Redis falls behind and `max_pending` receipts
+wait, new deliver_sm are answered ESME_RX_T_APPN (temporary application error), which
+tells the SMSC to deliver them again later rather than having them lost.
+
+What a crash loses: receipts answered ESME_ROK and not yet flushed (one flush
+interval's worth). SMPP has no way to ack after the write; a shorter interval narrows
+it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from sender import metrics
+from sender.smpp.bind import BindSettings, SmppBind
+from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
+from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
+from sender.sms.numbers import mask_number
+from sender.sms.receipts import is_opt_out, parse_receipt, reply_text
+from sender.store.channel_activity import (
+    HEARTBEAT_SECONDS,
+    OPT_OUTS,
+    RECEIPTS,
+    RECEIVER_PREFIX,
+    REPLIES,
+    UNMATCHED,
+    BindSlot,
+    bind_names,
+    note_binds,
+)
+from sender.store.correlations import (
+    UNMATCHED_GRACE_SECONDS,
+    PendingReceipt,
+    ReceiptApplier,
+    look_up,
+)
+from sender.store.keys import OPT_OUT_SET, ChannelKeys
+
+logger = logging.getLogger(__name__)
+
+
+
+@dataclass
+class ReceiverStats:
+    receipts: int = 0
+    applied: int = 0
+    unmatched: int = 0
+    replies: int = 0
+    opt_outs: int = 0
+    refused: int = 0
+    """deliver_sm answered ESME_RX_T_APPN because Redis was behind."""
+
+
+class ChannelReceiver:
+    """Holds one bind (Receiver mode) and folds what comes in into Redis."""
+
+    def __init__(self, redis: aioredis.Redis, channel: ChannelKeys, bind: BindSettings, *,
+                 max_binds: int = 0, flush_interval: float = 0.2,
+                 max_pending: int = 50_000) -> None:
+        self.redis = redis
+        self.channel = channel
+        (self.bind_name,) = bind_names(RECEIVER_PREFIX.rstrip("/"), 1)
+        gate = BindSlot(redis, channel, self.bind_name, max_binds) if max_binds else None
+        self.bind = SmppBind(bind, self, name=f"{bind.system_id}@receiver", gate=gate)
+        self.flush_interval = flush_interval
+        self.max_pending = max_pending
+        self.stats = ReceiverStats()
+        self._receipts: list[PendingReceipt] = []
+        self._opt_outs: list[str] = []
+        self._replies = 0
+        self._applier = ReceiptApplier(redis, channel)
+
+    # -- what the bind reports (BindListener) ---------------------------------------------
+
+    def submit_done(self, ref: Any, status: int, message_id: str) -> None:
+        """A receiver submits nothing."""
+
+    def lost(self, refs: Sequence[Any], reason: str) -> None:
+        """A receiver submits nothing."""
+
+    def deliver(self, pdu: DeliverSm) -> int:
+        if len(self._receipts) + len(self._opt_outs) >= self.max_pending:
+            self.stats.refused += 1
+            return CommandStatus.ESME_RX_T_APPN  # Redis is behind: the SMSC retries later
+        if pdu.esm_class & ESM_DELIVERY_RECEIPT:
+            receipt = parse_receipt(pdu.short_message.decode("latin-1"),
+                                    tlv_str(pdu.tlvs, Tag.RECEIPTED_MESSAGE_ID),
+                                    tlv_int(pdu.tlvs, Tag.MESSAGE_STATE))
+            if receipt is not None and receipt.state is not None:
+                self.stats.receipts += 1
+                self._receipts.append(PendingReceipt(receipt.smsc_id, receipt.state,
+                                                     receipt.error, time.monotonic()))
+        else:
+            self.stats.replies += 1
+            self._replies += 1
+            if is_opt_out(reply_text(pdu.payload, pdu.data_coding)):
+                number = "+" + pdu.source_addr.lstrip("+")
+                self._opt_outs.append(number)
+                logger.info("opt-out from %s", mask_number(number))
+        return CommandStatus.ESME_ROK
+
+    # -- the run ---------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> ReceiverStats:
+        """Hold the bind and flush until `stop` is set; flush what is left, unbind."""
+        bind_task = asyncio.create_task(self.bind.run(), name=self.bind.name)
+        noted = 0.0
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.flush_interval):
+                        await stop.wait()
+                now = time.time()
+                beat = now - noted >= HEARTBEAT_SECONDS
+                try:
+                    await self.flush(heartbeat=beat)
+                    noted = now if beat else noted
+                except (RedisError, OSError) as error:
+                    logger.warning("receiver: Redis write failed, will retry: %s", error)
+        finally:
+            await self.bind.stop()
+            bind_task.cancel()
+            await asyncio.gather(bind_task, return_exceptions=True)
+            with contextlib.suppress(RedisError, OSError):
+                await self.flush()  # the last receipts; the bind is now down
+                await self.redis.zrem(self.channel.binds, self.bind_name)
+        return self.stats
+
+    async def flush(self, *, heartbeat: bool = False) -> None:
+        """Write opt-outs and apply receipts that can be matched; keep the others."""
+        receipts, self._receipts = self._receipts, []
+        opt_outs, self._opt_outs = self._opt_outs, []
+        replies, self._replies = self._replies, 0
+        try:
+            await self._write_activity(opt_outs, replies, heartbeat)
+        except BaseException:
+            self._opt_outs[:0], self._replies = opt_outs, self._replies + replies
+            self._receipts[:0] = receipts
+            raise
+        try:
+            again = await self._apply(receipts)
+        except BaseException:
+            self._receipts[:0] = receipts
+            raise
+        now = time.monotonic()
+        kept = [r for r in again if now - r.seen < UNMATCHED_GRACE_SECONDS]
+        self._receipts[:0] = kept  # before any other await: a failure must not lose them
+        dropped = len(again) - len(kept)
+        if dropped:
+            self.stats.unmatched += dropped
+            await self.redis.hincrby(self.channel.activity, UNMATCHED, dropped)
+
+    async def _write_activity(self, opt_outs: list[str], replies: int, heartbeat: bool) -> None:
+        if not (opt_outs or replies or heartbeat):
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        if opt_outs:
+            pipe.sadd(OPT_OUT_SET, *opt_outs)
+            pipe.hincrby(self.channel.activity, OPT_OUTS, len(opt_outs))
+            self.stats.opt_outs += len(opt_outs)
+        if replies:
+            pipe.hincrby(self.channel.activity, REPLIES, replies)
+        if heartbeat:
+            held = self.bind.gate.held if self.bind.gate else self.bind.is_up
+            note_binds(pipe, self.channel, {self.bind_name: held}, time.time())
+            metrics.BINDS_UP.labels(self.channel.ref, "receiver").set(int(self.bind.is_up))
+        await pipe.execute()
+
+    async def _apply(self, receipts: list[PendingReceipt]) -> list[PendingReceipt]:
+        """Apply the receipts found in the channel's hash; return those to look up again."""
+        if not receipts:
+            return []
+        found = await look_up(self.redis, self.channel, receipts)
+        matched = [(r, c) for r, c in zip(receipts, found, strict=True) if c is not None]
+        again = [r for r, c in zip(receipts, found, strict=True) if c is None]
+        retry, applied = await self._applier.apply(matched)
+        self.stats.applied += applied
+        if applied:
+            await self.redis.hincrby(self.channel.activity, RECEIPTS, applied)
+        return again + retry
+

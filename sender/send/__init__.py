@@ -1,0 +1,1 @@
+"""The sender pod's process: one shard of a campaign, Redis in, SMPP out."""

@@ -1,0 +1,584 @@
+"""Send one shard of a campaign: Redis stream in, SMPP out, states and receipts back.
+
+    read (XREADGROUP, a batch)  ->  drop opted-out numbers  ->  build PDUs
+      -> reserve window slots and rate-limit tokens  ->  mark `submitting`  ->  write
+      <- submit_sm_resp: submitted / retry / failed      <- deliver_sm: receipts, replies
+
+Crash safety rests on two rules. A message is marked `submitting` in Redis before its
+PDU is written, so after a SIGKILL the pending entries tell exactly which messages may
+be on the SMSC's side (`submitting`: counted unknown, not resent) and which never left
+(`queued` or unmarked: sent now). And a message holds a slot of the settle window from
+its mark until its outcome is durable in Redis, so at most `window` messages can be
+caught between the two: the unknowns after a kill never exceed the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from crds.channel import ErrorClass
+from sender import metrics
+from sender.send.messages import MessageBuilder
+from sender.smpp.bind import BindDown, BindSettings, SmppBind
+from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
+from sender.smpp.errors import error_class, status_code, status_name
+from sender.smpp.pdu import DeliverSm, SubmitSm, tlv_int, tlv_str
+from sender.sms import text as sms_text
+from sender.sms.numbers import mask_number
+from sender.sms.receipts import canonical_id, id_forms, is_opt_out, parse_receipt, reply_text
+from sender.sms.states import State, Transition, failed, message_key, receipt_state, submitted
+from sender.store.channel_activity import HEARTBEAT_SECONDS, BindSlot, bind_names
+from sender.store.correlations import (
+    UNMATCHED_GRACE_SECONDS,
+    PendingReceipt,
+    ReceiptApplier,
+    correlation_value,
+    look_up,
+)
+from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, ChannelKeys
+from sender.store.rate_limit import RateLimiter
+from sender.store.state_writer import StateWriter
+from sender.store.transitions import StateStore
+
+logger = logging.getLogger(__name__)
+
+Entry = tuple[str, dict[bytes, bytes]]  # a stream entry: id and fields
+RECENT_IDS_SECONDS = 600.0  # receipts usually come within minutes; later ones go via Redis
+
+
+@dataclass(frozen=True)
+class ShardSettings:
+    campaign: CampaignKeys
+    shard: int
+    channel: ChannelKeys
+    channel_name: str
+    consumer: str = ""
+    read_batch: int = 500
+    flush_interval: float = 0.02
+    max_attempts: int = 3
+    initial_backoff: float = 1.0
+    max_backoff: float = 60.0
+    resend_unknown: bool = False
+    overrides: Mapping[int, ErrorClass] = field(default_factory=dict)
+    max_binds: int = 0
+    """The channel's cap on binds across all pods (spec.maxBinds); 0: no cap (bench)."""
+
+
+@dataclass(eq=False)
+class Outgoing:
+    """One recipient's message while this process handles it."""
+
+    key: str
+    phone: str
+    variant: str
+    pdus: list[SubmitSm]
+    attempts: int = 0
+    parts_left: int = 0
+    smsc_ids: list[str] = field(default_factory=list)
+    failure: int = 0
+    sent_at: float = 0.0
+    """time.monotonic() when its submit_sm went out (for the latency metric)."""
+
+
+@dataclass
+class ShardStats:
+    read: int = 0
+    sent: int = 0
+    submitted: int = 0
+    failed: int = 0
+    unknown: int = 0
+    throttled: int = 0
+    retried: int = 0
+    opted_out: int = 0
+    receipts: int = 0
+    receipts_unmatched: int = 0
+    replies: int = 0
+    recovered: int = 0
+
+
+class SettleWindow:
+    """Slots held from a message's `submitting` mark until its outcome is durable."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.held = 0
+        self._freed = asyncio.Event()
+
+    async def take(self, wanted: int) -> int:
+        while self.held >= self.size:
+            self._freed.clear()
+            await self._freed.wait()
+        taken = min(wanted, self.size - self.held)
+        self.held += taken
+        return taken
+
+    def give(self, count: int = 1) -> None:
+        self.held -= count
+        self._freed.set()
+
+
+class ShardSender:
+    """Sends one shard through one or more binds; `run` returns when the shard is done."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        settings: ShardSettings,
+        builder: MessageBuilder,
+        binds: Sequence[BindSettings],
+        limiter: RateLimiter,
+    ) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.builder = builder
+        self._bind_names = bind_names("sender", len(binds))
+        self._channel_ref = settings.channel.ref
+        self._latency = metrics.SUBMIT_LATENCY.labels(self._channel_ref)
+        self._submitted_metric = metrics.SUBMITTED.labels(settings.campaign.ref,
+                                                          self._channel_ref)
+        self._tokens_seen = (0, 0, 0)  # granted, asked, expired: exported as deltas
+        self.binds = [
+            SmppBind(b, self, name=f"{b.system_id}#{i}", gate=BindSlot(
+                redis, settings.channel, self._bind_names[i], settings.max_binds)
+                if settings.max_binds else None)
+            for i, b in enumerate(binds)]
+        self._binds_noted = 0.0
+        self._bind_tasks: list[asyncio.Task[None]] = []
+        self.limiter = limiter
+        self.consumer = settings.consumer or f"shard-{settings.shard}"
+        self.store = StateStore(redis, settings.campaign)
+        self.writer = StateWriter(redis, self.store, settings.shard, settings.channel)
+        self.window = SettleWindow(sum(b.window for b in binds))
+        self.stats = ShardStats()
+        self._ready: deque[Outgoing] = deque()
+        self._ready_event = asyncio.Event()
+        self._retrying = 0
+        self._unsettled = 0  # marked, outcome not yet buffered
+        self._recent: dict[str, tuple[float, Outgoing]] = {}
+        self._unmatched: list[PendingReceipt] = []
+        self._others = ReceiptApplier(redis, settings.channel)  # receipts of others' submits
+        self._stream_done = False
+        self._flush_now = asyncio.Event()
+        self._timers: set[asyncio.Future[None]] = set()
+        self._reader_stopped = False
+        self._finished = False
+
+    # -- the run ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> ShardSender:
+        """Bring the binds up (they reconnect on their own until the block ends)."""
+        self._bind_tasks = [asyncio.create_task(b.run(), name=b.name) for b in self.binds]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for bind in self.binds:
+            await bind.stop()
+        for task in self._bind_tasks:
+            task.cancel()
+        await asyncio.gather(*self._bind_tasks, return_exceptions=True)
+        with contextlib.suppress(RedisError, OSError):  # slots back now, not when they age
+            await self.redis.zrem(self.settings.channel.binds, *self._bind_names)
+
+    async def run(self) -> ShardStats:
+        """Recover what a previous run left, then send until the shard is drained."""
+        await self._recover()
+        tasks = [
+            asyncio.create_task(self._read(), name="read"),
+            asyncio.create_task(self._flusher(), name="flush"),
+            *(asyncio.create_task(self._dispatch(b), name=f"dispatch-{b.name}")
+              for b in self.binds),
+        ]
+        try:
+            while not (self._stream_done and self._idle()):
+                done, _ = await asyncio.wait(tasks, timeout=0.05,
+                                             return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    task.result()  # re-raise a crashed loop
+            await self.writer.flush()
+        finally:
+            # The loops end on this flag at their next turn; cancelling is the backstop.
+            # Both, and a bounded wait: a cancellation swallowed somewhere below (seen
+            # under load on Python 3.11) must not keep the run from returning.
+            self._finished = True
+            self._flush_now.set()
+            self._ready_event.set()
+            for task in tasks:
+                task.cancel()
+            _, stuck = await asyncio.wait(tasks, timeout=5.0)
+            if stuck:
+                logger.warning("%d sender loops did not stop in time: %s", len(stuck),
+                               ", ".join(t.get_name() for t in stuck))
+        return self.stats
+
+    def stop_reading(self) -> None:
+        """Stop gracefully: mark nothing new, let what is on the wire settle.
+
+        Messages read but not yet marked stay pending in the stream (queued in Redis),
+        and so do those waiting for a retry: the next run's recovery sends them.
+        """
+        self._stream_done = True
+        self._reader_stopped = True
+        self._ready.clear()
+        for timer in self._timers:
+            timer.cancel()
+        self._retrying = 0
+
+    def _idle(self) -> bool:
+        return (not self._ready and self._retrying == 0 and self._unsettled == 0
+                and self.window.held == 0 and len(self.writer) == 0)
+
+    async def wait_for_receipts(self, timeout: float) -> None:
+        """Give outstanding receipts up to `timeout` seconds to come in (bench, demo)."""
+        deadline = time.monotonic() + timeout
+        while self._recent and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            await self._flush()
+
+    # -- reading the shard -----------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Settle what this consumer read before a crash or restart (its pending entries)."""
+        stream = self.settings.campaign.shard(self.settings.shard)
+        start = "0"
+        while True:
+            entries = await self._read_group(stream, start)
+            if not entries:
+                break
+            start = entries[-1][0]
+            keys = [message_key(self.settings.shard, e[0]) for e in entries]
+            states = await self.store.states(keys)
+            resend: list[Entry] = []
+            settled: list[str] = []  # done before the crash; only the ack was lost
+            for entry, key, state in zip(entries, keys, states, strict=True):
+                code = (state or "")[:1]
+                if code in ("", State.QUEUED):
+                    resend.append(entry)
+                elif code == State.SUBMITTING:
+                    # On the wire when we died: the SMSC may have it. Not resent unless
+                    # the channel asks for at-least-once.
+                    self.writer.transition(Transition(key, State.UNKNOWN, *self._labels(entry)))
+                    self.stats.unknown += 1
+                    if self.settings.resend_unknown:
+                        resend.append(entry)
+                else:
+                    settled.append(entry[0])
+            if settled:
+                await self.redis.xack(stream, SENDERS_GROUP, *settled)
+            self.stats.recovered += len(entries)
+            await self.writer.flush()
+            await self._accept(resend)
+
+    async def _read(self) -> None:
+        stream = self.settings.campaign.shard(self.settings.shard)
+        while not self._reader_stopped:
+            while len(self._ready) > 2 * self.settings.read_batch:
+                self._ready_event.clear()
+                await asyncio.sleep(0.005)
+            entries = await self._read_group(stream, ">")
+            if self._reader_stopped:
+                return  # read after the stop: left pending for the next run
+            if not entries:
+                self._stream_done = True
+                return
+            self.stats.read += len(entries)
+            await self._accept(entries)
+
+    async def _read_group(self, stream: str, start: str) -> list[Entry]:
+        """Entries after `start` ('>' for new ones), as (id, fields) with text ids."""
+        reply: Any = await self.redis.xreadgroup(
+            SENDERS_GROUP, self.consumer, {stream: start}, count=self.settings.read_batch
+        )
+        if isinstance(reply, dict):  # RESP3
+            reply = list(reply.items())
+        return [(_text(i), fields) for i, fields in reply[0][1]] if reply else []
+
+    async def _accept(self, entries: Sequence[Entry]) -> None:
+        """Turn stream entries into outgoing messages, dropping opted-out numbers."""
+        if not entries:
+            return
+        numbers = [_text(fields[b"n"]) for _, fields in entries]
+        opted = await self.redis.smismember(OPT_OUT_SET, numbers)
+        for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
+            key = message_key(self.settings.shard, entry_id)
+            variant = _text(fields.get(b"v", b""))
+            if out:
+                self.writer.transition(Transition(key, State.OPTED_OUT, variant))
+                self.stats.opted_out += 1
+                continue
+            variables = json.loads(fields.get(b"x", b"{}"))
+            try:
+                pdus = self.builder.build(number, variables, variant)
+            except (sms_text.TemplateError, KeyError) as exc:
+                self.writer.transition(Transition(key, failed("render"), variant,
+                                                  self.settings.channel_name))
+                self.stats.failed += 1
+                logger.warning("message %s to %s not rendered: %s", key, mask_number(number), exc)
+                continue
+            self._ready.append(Outgoing(key, number, variant, pdus))
+        self._ready_event.set()
+
+    # -- writing to the binds --------------------------------------------------------
+
+    async def _dispatch(self, bind: SmppBind) -> None:
+        """Feed one bind: slots, tokens, mark, write; repeat."""
+        while not self._finished:
+            if not self._ready:
+                self._ready_event.clear()
+                await self._ready_event.wait()
+                continue
+            # A quarter of the window at a time when there is work for it: four Redis
+            # round trips per window's worth, however fast responses trickle back.
+            low_water = min(len(self._ready), bind.settings.window // 4)
+            slots = await bind.reserve(self.settings.read_batch, low_water)
+            held = await self.window.take(slots)
+            tokens = await self.limiter.acquire(held)
+            if self._ready and len(self._ready[0].pdus) > tokens:
+                # A long message needs a token per part, all before its first part goes.
+                needed = min(len(self._ready[0].pdus), held)
+                while tokens < needed:
+                    tokens += await self.limiter.acquire(needed - tokens)
+            batch: list[Outgoing] = []
+            parts = 0
+            while self._ready and parts + len(self._ready[0].pdus) <= min(tokens, held):
+                message = self._ready.popleft()
+                batch.append(message)
+                parts += len(message.pdus)
+            bind.release(max(0, slots - parts))
+            self.window.give(held - len(batch))
+            if not batch:
+                continue
+            for message in batch:
+                self.writer.transition(Transition(message.key, State.SUBMITTING, message.variant))
+                message.parts_left = len(message.pdus)
+            self._unsettled += len(batch)
+            await self.writer.flush()  # the mark is durable before anything is written
+            sent_at = time.monotonic()
+            for message in batch:
+                message.sent_at = sent_at
+            try:
+                bind.send([(pdu, message) for message in batch for pdu in message.pdus])
+            except BindDown:
+                for message in batch:
+                    self._settle(message, State.QUEUED, requeue=True)
+                continue
+            self.stats.sent += len(batch)
+            await bind.drain()
+
+    # -- what the binds report (BindListener) ---------------------------------------
+
+    def submit_done(self, ref: Any, status: int, message_id: str) -> None:
+        message: Outgoing = ref
+        self._latency.observe(time.monotonic() - message.sent_at)
+        if status == CommandStatus.ESME_ROK:
+            message.smsc_ids.append(canonical_id(message_id))
+        else:
+            metrics.SUBMIT_ERRORS.labels(self._channel_ref, status_name(status)).inc()
+            if message.failure == 0:
+                message.failure = status
+        message.parts_left -= 1
+        if message.parts_left > 0:
+            return
+        if message.failure == 0:
+            self._submitted(message)
+            return
+        kind = error_class(message.failure, self.settings.overrides)
+        if kind == ErrorClass.THROTTLED:
+            self.stats.throttled += 1
+            self.limiter.slow_down()
+            self._retry_later(message, delay=0.0)
+        elif kind == ErrorClass.TEMPORARY and message.attempts + 1 < self.settings.max_attempts:
+            message.attempts += 1
+            self.stats.retried += 1
+            delay = min(self.settings.initial_backoff * 2 ** (message.attempts - 1),
+                        self.settings.max_backoff)
+            self._retry_later(message, delay)
+        else:
+            self.stats.failed += 1
+            self._settle(message, failed(status_code(message.failure)))
+
+    def lost(self, refs: Sequence[Any], reason: str) -> None:
+        for message in {id(m): m for m in refs}.values():
+            self.stats.unknown += 1
+            self._settle(message, State.UNKNOWN)
+        logger.warning("%d submits unanswered (%s): counted unknown", len(refs), reason)
+
+    def deliver(self, pdu: DeliverSm) -> int:
+        if pdu.esm_class & ESM_DELIVERY_RECEIPT:
+            receipt = parse_receipt(
+                pdu.short_message.decode("latin-1"),
+                tlv_str(pdu.tlvs, Tag.RECEIPTED_MESSAGE_ID),
+                tlv_int(pdu.tlvs, Tag.MESSAGE_STATE),
+            )
+            if receipt is not None and receipt.state is not None:
+                self.stats.receipts += 1
+                self._receipt(receipt.smsc_id, receipt.state, receipt.error)
+        else:
+            self.stats.replies += 1
+            if is_opt_out(reply_text(pdu.payload, pdu.data_coding)):
+                self._opted_out("+" + pdu.source_addr.lstrip("+"))
+        return CommandStatus.ESME_ROK
+
+    def _opted_out(self, number: str) -> None:
+        """A reply said stop: record it at once and drop what is queued for the number."""
+        self.writer.opt_out(number)
+        self._flush_now.set()
+        dropped = [m for m in self._ready if m.phone == number]
+        for message in dropped:
+            self._ready.remove(message)
+            self.writer.transition(Transition(message.key, State.OPTED_OUT, message.variant))
+            self.stats.opted_out += 1
+        logger.info("opt-out from %s; %d queued messages dropped", mask_number(number),
+                    len(dropped))
+
+    # -- outcomes --------------------------------------------------------------------
+
+    def _labels(self, entry: Entry) -> tuple[str, str]:
+        return _text(entry[1].get(b"v", b"")), self.settings.channel_name
+
+    def _submitted(self, message: Outgoing) -> None:
+        self.stats.submitted += 1
+        self._submitted_metric.inc()
+        value = correlation_value(self.settings.campaign.ref, message.key, message.variant,
+                                  self.settings.channel_name)
+        now = time.monotonic()
+        for smsc_id in message.smsc_ids:
+            self.writer.remember_receipt(smsc_id, value)
+            self._recent[smsc_id] = (now, message)
+        self._settle(message, submitted(message.smsc_ids[-1]))
+
+    def _settle(self, message: Outgoing, state: str, *, requeue: bool = False) -> None:
+        """Buffer the outcome; the window slot frees once it is durable."""
+        self._unsettled -= 1
+        self.writer.transition(
+            Transition(message.key, state, message.variant, self.settings.channel_name),
+            after=(lambda: self._requeue(message)) if requeue else self.window.give,
+        )
+        if len(self.writer) >= self.window.size // 2:
+            self._flush_now.set()
+
+    def _requeue(self, message: Outgoing) -> None:
+        self.window.give()
+        self._ready.appendleft(message)
+        self._ready_event.set()
+
+    def _retry_later(self, message: Outgoing, delay: float) -> None:
+        message.smsc_ids.clear()
+        message.failure = 0
+        self._retrying += 1
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            self._retrying -= 1
+            self._ready.appendleft(message)
+            self._ready_event.set()
+
+        def durable() -> None:
+            self.window.give()
+            task = asyncio.ensure_future(later())
+            self._timers.add(task)
+            task.add_done_callback(self._timers.discard)
+
+        self._unsettled -= 1
+        self.writer.transition(
+            Transition(message.key, State.QUEUED, message.variant, self.settings.channel_name),
+            after=durable,
+        )
+        self._flush_now.set()
+
+    def _receipt(self, smsc_id: str, state: State, error: str) -> None:
+        first = canonical_id(smsc_id)
+        found = self._recent.pop(first, None)
+        if found is not None:  # the common case: the form this process recorded
+            self._final(found[1].key, found[1].variant, state, error, first)
+            return
+        for form in id_forms(smsc_id)[1:]:
+            found = self._recent.pop(form, None)
+            if found is not None:
+                message = found[1]
+                self._final(message.key, message.variant, state, error, form)
+                return
+        self._unmatched.append(PendingReceipt(smsc_id, state, error, time.monotonic()))
+
+    def _final(self, key: str, variant: str, state: State, error: str, smsc_id: str) -> None:
+        self.writer.transition(Transition(key, receipt_state(state, error), variant,
+                                          self.settings.channel_name))
+        self.writer.forget_receipt(smsc_id)
+
+    async def _match_in_redis(self) -> None:
+        """Receipts for ids this process does not remember: look them up in the channel.
+
+        They belong to messages another process submitted (another shard or campaign on
+        the same account, or this shard before a restart), so the applier takes them:
+        it waits while such a message is still `submitting` (its sender's write on its
+        way, or recovery about to mark it unknown) instead of losing the receipt.
+        """
+        if not self._unmatched:
+            return
+        pending, self._unmatched = self._unmatched, []
+        found = await look_up(self.redis, self.settings.channel, pending)
+        matched = [(r, c) for r, c in zip(pending, found, strict=True) if c is not None]
+        again = [r for r, c in zip(pending, found, strict=True) if c is None]
+        if matched:
+            retry, _ = await self._others.apply(matched)
+            again += retry
+        now = time.monotonic()
+        for receipt in again:
+            if now - receipt.seen < UNMATCHED_GRACE_SECONDS:
+                self._unmatched.append(receipt)  # maybe not written yet
+            else:
+                self.stats.receipts_unmatched += 1
+
+    def _export_gauges(self) -> None:
+        """Binds up and the rate limiter's token counts, once a second."""
+        metrics.BINDS_UP.labels(self._channel_ref, "sender").set(
+            sum(1 for b in self.binds if b.is_up))
+        stats = self.limiter.stats
+        now = (stats.granted, stats.asked, stats.expired)
+        granted, asked, expired = (a - b for a, b in zip(now, self._tokens_seen, strict=True))
+        self._tokens_seen = now
+        for result, count in (("granted", granted), ("denied", asked - granted),
+                              ("expired", expired)):
+            if count > 0:
+                metrics.TOKENS.labels(self._channel_ref, result).inc(count)
+
+    async def _flusher(self) -> None:
+        while not self._finished:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that lands as the wait completes, and this loop then outlives
+            # the run that cancelled it (seen as a sender that never finished).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.flush_interval):
+                    await self._flush_now.wait()
+            self._flush_now.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        now = time.time()
+        if now - self._binds_noted >= HEARTBEAT_SECONDS:
+            self._binds_noted = now
+            self.writer.note_binds(
+                {name: b.gate.held if b.gate else b.is_up
+                 for name, b in zip(self._bind_names, self.binds, strict=True)},
+                now)
+            self._export_gauges()
+        await self._match_in_redis()
+        await self.writer.flush()
+        cutoff = time.monotonic() - RECENT_IDS_SECONDS
+        if self._recent and next(iter(self._recent.values()))[0] < cutoff:
+            self._recent = {k: v for k, v in self._recent.items() if v[0] >= cutoff}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+

@@ -1,0 +1,1 @@
+"""The SMPP 3.4 simulator: an SMSC for tests, demos and anyone testing an SMPP client."""

@@ -1,0 +1,354 @@
+"""One SMPP bind: connect, bind, write submits within a window, read what comes back.
+
+The bind knows nothing of campaigns or Redis. Whoever submits through it gives each
+submit_sm an opaque `ref` and hears back through a `BindListener`: a response (status
+and SMSC message id), a deliver_sm (receipt or reply), or the refs that were on the
+wire when the connection died or the response never came (the caller counts those
+`unknown`). A broken bind reconnects with backoff on its own.
+
+The window is the backpressure: `reserve` waits until the bind is up and a slot is
+free, so nothing queues without bound. Writes made in one turn of the event loop go
+out as one `write` (one system call for many PDUs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sender.smpp.codes import HEADER, CommandId, CommandStatus
+from sender.smpp.errors import status_name
+from sender.smpp.pdu import (
+    Bind,
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
+    DeliverSm,
+    EnquireLink,
+    SubmitSm,
+    Unbind,
+    encode_frame,
+)
+from sender.smpp.stream import FrameBuffer
+
+logger = logging.getLogger(__name__)
+
+BIND_PDUS: dict[str, type[Bind]] = {
+    "Transceiver": BindTransceiver,
+    "Transmitter": BindTransmitter,
+    "Receiver": BindReceiver,
+}
+WRITE_HIGH_WATER = 1 << 20  # bytes buffered in the transport before writers wait
+
+
+@dataclass(frozen=True)
+class BindSettings:
+    host: str
+    port: int
+    system_id: str
+    password: str = field(repr=False)  # a logged BindSettings must not show it
+    system_type: str = ""
+    mode: str = "Transceiver"
+    window: int = 100
+    enquire_link_interval: float = 30.0
+    response_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_backoff: float = 30.0
+
+
+class BindListener(Protocol):
+    """What a bind reports. Called synchronously from its reader: keep it cheap."""
+
+    def submit_done(self, ref: Any, status: int, message_id: str) -> None: ...
+
+    def deliver(self, pdu: DeliverSm) -> int:
+        """Handle a deliver_sm; return the command_status to answer it with."""
+        ...
+
+    def lost(self, refs: Sequence[Any], reason: str) -> None:
+        """Submits whose response will never come: the SMSC may or may not have them."""
+        ...
+
+
+class BindGate(Protocol):
+    """A cap on binds shared with other processes (sender.store.channel_activity.BindSlot)."""
+
+    held: bool
+
+    async def acquire(self) -> None:
+        """Wait until this bind may connect."""
+        ...
+
+    async def release(self) -> None: ...
+
+
+class BindDown(ConnectionError):
+    """The bind went down between reserving slots and writing."""
+
+
+class SmppBind:
+    """One bind to one SMSC account, kept up until `stop`."""
+
+    def __init__(self, settings: BindSettings, listener: BindListener, *, name: str = "",
+                 gate: BindGate | None = None) -> None:
+        self.settings = settings
+        self.listener = listener
+        self.gate = gate
+        self.name = name or f"{settings.system_id}@{settings.host}:{settings.port}"
+        self._writer: asyncio.StreamWriter | None = None
+        self._up = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._in_flight: dict[int, tuple[Any, float]] = {}
+        self._reserved = 0
+        self._sequence = 0
+        self._pending: list[bytes] = []
+        self._flush_scheduled = False
+        self._last_read = 0.0
+        self._stopping = False
+        self.binds = 0
+        self.last_error = ""
+
+    # -- sending ---------------------------------------------------------------------
+
+    @property
+    def is_up(self) -> bool:
+        return self._up.is_set()
+
+    @property
+    def free_slots(self) -> int:
+        return self.settings.window - len(self._in_flight) - self._reserved
+
+    async def reserve(self, wanted: int, at_least: int = 1) -> int:
+        """Wait until the bind is up with `at_least` free slots; reserve up to `wanted`.
+
+        Waiting for several slots lets the caller mark and write in fewer, larger
+        batches (one Redis round trip each) instead of one per freed slot.
+        Reserved slots must be used with `send` or given back with `release`.
+        """
+        at_least = max(1, min(at_least, wanted, self.settings.window))
+        while True:
+            await self._up.wait()
+            free = self.free_slots
+            if free >= at_least:
+                taken = min(free, wanted)
+                self._reserved += taken
+                return taken
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+
+    def release(self, slots: int) -> None:
+        self._reserved -= slots
+        self._slot_freed.set()
+
+    def send(self, submits: Sequence[tuple[SubmitSm, Any]]) -> None:
+        """Write reserved submits now. Raises BindDown if the bind fell in between."""
+        self._reserved -= len(submits)
+        if not self.is_up or self._writer is None:
+            self._slot_freed.set()
+            raise BindDown(self.last_error or "bind is down")
+        now = time.monotonic()
+        for pdu, ref in submits:
+            pdu.sequence_number = self._next_sequence()
+            self._in_flight[pdu.sequence_number] = (ref, now)
+            self._pending.append(pdu.encode())
+        self._schedule_flush()
+
+    async def drain(self) -> None:
+        """Wait while the transport holds more than WRITE_HIGH_WATER bytes.
+
+        An SMSC that stops reading for a whole response timeout is treated as gone:
+        the connection is closed, and the reader reports what was on the wire.
+        """
+        writer = self._writer
+        if writer is not None and writer.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+            try:
+                async with asyncio.timeout(self.settings.response_timeout):
+                    await writer.drain()
+            except (ConnectionError, TimeoutError):
+                writer.transport.abort()
+
+    def _next_sequence(self) -> int:
+        self._sequence = self._sequence % 0x7FFFFFFF + 1
+        return self._sequence
+
+    def _write(self, frame: bytes) -> None:
+        self._pending.append(frame)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._pending and self._writer is not None and not self._writer.is_closing():
+            self._writer.write(b"".join(self._pending))
+        self._pending.clear()
+
+    # -- the connection's life ---------------------------------------------------------
+
+    async def run(self) -> None:
+        """Keep the bind up, reconnecting with backoff, until `stop`."""
+        backoff = 0.5
+        while not self._stopping:
+            binds_before = self.binds
+            try:
+                if self.gate is not None:
+                    await self.gate.acquire()  # the carrier's cap on binds, across pods
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bind must never die quietly: say why, reconnect
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._went_down(self.last_error or "connection closed")
+                if self.gate is not None and self.gate.held:
+                    with contextlib.suppress(Exception):  # else it ages out
+                        await self.gate.release()
+            if self._stopping:
+                break
+            if self.binds > binds_before:
+                backoff = 0.5  # it was up: a fresh outage, not a failing SMSC
+            logger.warning("bind %s down (%s); reconnecting in %.1fs",
+                           self.name, self.last_error, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.settings.max_backoff)
+
+    async def stop(self) -> None:
+        """Unbind politely and close."""
+        self._stopping = True
+        writer = self._writer
+        if writer is not None and self.is_up:
+            self._write(Unbind(sequence_number=self._next_sequence()).encode())
+            self._flush()
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await writer.drain()
+            writer.close()
+
+    async def _session(self) -> None:
+        s = self.settings
+        # asyncio.timeout throughout, not wait_for: on Python 3.11 wait_for can swallow
+        # a cancellation, and a bind task that survives `stop` hangs whoever awaits it.
+        async with asyncio.timeout(s.connect_timeout):
+            reader, writer = await asyncio.open_connection(s.host, s.port)
+        self._writer = writer
+        # One frame buffer for the whole connection: the SMSC may send receipts in the
+        # same segment as the bind_resp, and they must not be lost with a local buffer.
+        buffer = FrameBuffer()
+        try:
+            early = await self._bind(reader, writer, buffer)
+            # The bind_resp was a read: without this an idle bind (a receiver) looked
+            # silent since the epoch, and the keep-alive closed it within a second.
+            self._last_read = time.monotonic()
+            self.binds += 1
+            self.last_error = ""
+            self._up.set()
+            self._slot_freed.set()
+            logger.info("bind %s up (%s)", self.name, s.mode)
+            keepalive = asyncio.create_task(self._keepalive())
+            try:
+                self._handle(early)
+                await self._read(reader, buffer)
+            finally:
+                keepalive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keepalive
+        finally:
+            writer.close()
+
+    async def _bind(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, buffer: FrameBuffer
+    ) -> list[bytes]:
+        """Bind; return the frames that came after the bind_resp in the same reads."""
+        s = self.settings
+        pdu = BIND_PDUS[s.mode](
+            sequence_number=self._next_sequence(), system_id=s.system_id,
+            password=s.password, system_type=s.system_type,
+        )
+        writer.write(pdu.encode())
+        while True:
+            async with asyncio.timeout(s.response_timeout):
+                data = await reader.read(65536)
+            if not data:
+                raise ConnectionError("SMSC closed the connection during bind")
+            frames = buffer.feed(data)
+            for index, frame in enumerate(frames):
+                _, command_id, status, _ = HEADER.unpack_from(frame)
+                if command_id == pdu.command_id | 0x80000000:
+                    if status != CommandStatus.ESME_ROK:
+                        # Never show the password; the status says enough.
+                        raise ConnectionError(f"bind refused: {status_name(status)}")
+                    return frames[index + 1:]
+
+    async def _read(self, reader: asyncio.StreamReader, buffer: FrameBuffer) -> None:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                raise ConnectionError("SMSC closed the connection")
+            self._last_read = time.monotonic()
+            self._handle(buffer.feed(data))
+
+    def _handle(self, frames: Sequence[bytes]) -> None:
+        """Act on frames from the SMSC: responses, receipts and replies, keep-alives."""
+        submit_resp = CommandId.SUBMIT_SM_RESP
+        for frame in frames:
+            _, command_id, status, sequence = HEADER.unpack_from(frame)
+            if command_id == submit_resp:
+                entry = self._in_flight.pop(sequence, None)
+                if entry is not None:
+                    message_id = frame[16:-1].decode("ascii", "replace") if status == 0 else ""
+                    self.listener.submit_done(entry[0], status, message_id)
+                    self._slot_freed.set()
+            elif command_id == CommandId.DELIVER_SM:
+                answer = self.listener.deliver(DeliverSm.decode_body(frame, sequence, status))
+                body = b"\x00" if answer == CommandStatus.ESME_ROK else b""
+                self._write(encode_frame(CommandId.DELIVER_SM_RESP, answer, sequence, body))
+            elif command_id == CommandId.ENQUIRE_LINK:
+                self._write(encode_frame(CommandId.ENQUIRE_LINK_RESP, 0, sequence))
+            elif command_id == CommandId.UNBIND:
+                self._write(encode_frame(CommandId.UNBIND_RESP, 0, sequence))
+                self._flush()
+                raise ConnectionError("SMSC unbound")
+            elif command_id == CommandId.GENERIC_NACK:
+                entry = self._in_flight.pop(sequence, None)
+                if entry is not None:
+                    self.listener.submit_done(entry[0], status or 0xFF, "")
+                    self._slot_freed.set()
+            # enquire_link_resp, unbind_resp: the read itself proved the link alive.
+
+    async def _keepalive(self) -> None:
+        """enquire_link when idle; settle submits whose response is overdue."""
+        s = self.settings
+        tick = min(1.0, s.enquire_link_interval, s.response_timeout)
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if now - self._last_read > s.enquire_link_interval:
+                if now - self._last_read > s.enquire_link_interval + s.response_timeout:
+                    if self._writer is not None:
+                        self._writer.close()  # the reader then ends the session
+                    return
+                self._write(EnquireLink(sequence_number=self._next_sequence()).encode())
+            overdue = [seq for seq, (_, sent) in self._in_flight.items()
+                       if now - sent > s.response_timeout]
+            if overdue:
+                refs = [self._in_flight.pop(seq)[0] for seq in overdue]
+                self.listener.lost(refs, "no submit_sm_resp in time")
+                self._slot_freed.set()
+
+    def _went_down(self, reason: str) -> None:
+        self._up.clear()
+        self._writer = None
+        self._pending.clear()
+        if self._in_flight:
+            refs = [ref for ref, _ in self._in_flight.values()]
+            self._in_flight.clear()
+            self.listener.lost(refs, reason)
+        self._slot_freed.set()

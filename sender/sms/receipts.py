@@ -1,0 +1,115 @@
+"""Delivery receipts and subscriber replies, read from deliver_sm.
+
+Receipts carry the SMSC's message id in the receipted_message_id TLV, in the text
+(`id:... stat:DELIVRD err:000 ...`), or both; carriers disagree on whether it is the
+hex or decimal form of the id their submit_sm_resp gave, so matching tries both.
+Replies (MO) whose text is an opt-out keyword add the number to the opt-out set.
+Pure functions; the receiver does the I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from dataclasses import dataclass
+
+from sender.sms.states import State
+
+# SMPP 3.4 section 5.2.28, message_state TLV values.
+MESSAGE_STATE_TLV = {
+    1: None,  # ENROUTE: not final
+    2: State.DELIVERED,
+    3: State.EXPIRED,
+    4: State.FAILED,  # DELETED
+    5: State.FAILED,  # UNDELIVERABLE
+    6: None,  # ACCEPTED: not final
+    7: None,  # UNKNOWN
+    8: State.FAILED,  # REJECTED
+}
+# The stat: field of the receipt text (SMPP 3.4 appendix B).
+STAT_TEXT = {
+    "DELIVRD": State.DELIVERED,
+    "EXPIRED": State.EXPIRED,
+    "DELETED": State.FAILED,
+    "UNDELIV": State.FAILED,
+    "REJECTD": State.FAILED,
+    "ACCEPTD": None,
+    "ENROUTE": None,
+    "UNKNOWN": None,
+}
+_FIELD = re.compile(r"(\w+(?: \w+)?):(\S*)")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+OPT_OUT_KEYWORDS = frozenset({
+    "td", "t", "退订", "退定", "tuiding",
+    "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout",
+})  # fmt: skip
+_STRIP = string.punctuation + "。，！？、；：“”‘’（）【】《》 \t\r\n\u3000"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a receipt says about one message."""
+
+    smsc_id: str
+    state: State | None
+    """DELIVERED, EXPIRED or FAILED; None for an intermediate receipt (ENROUTE...)."""
+    error: str
+    """The err: field, e.g. "000", or "" when absent."""
+
+
+def parse_receipt(text: str, receipted_id: str | None, message_state: int | None) -> Receipt | None:
+    """The receipt in a deliver_sm (esm_class says it is one), or None if it names no id."""
+    if receipted_id and message_state in MESSAGE_STATE_TLV:
+        state = MESSAGE_STATE_TLV[message_state]
+        if state is not State.FAILED and state is not State.EXPIRED:
+            # The TLVs say all a delivered (or intermediate) receipt needs: skip the text.
+            return Receipt(smsc_id=receipted_id.strip(), state=state, error="")
+    fields = {key.lower(): value for key, value in _FIELD.findall(text)}
+    smsc_id = (receipted_id or fields.get("id", "")).strip()
+    if not smsc_id:
+        return None
+    if message_state is not None and message_state in MESSAGE_STATE_TLV:
+        state = MESSAGE_STATE_TLV[message_state]
+    else:
+        state = STAT_TEXT.get(fields.get("stat", "").upper())
+    return Receipt(smsc_id=smsc_id, state=state, error=fields.get("err", ""))
+
+
+def canonical_id(smsc_id: str) -> str:
+    """The form under which an id is recorded and looked up: lower case, and for ids
+    made of hex digits (decimal ids are too) no leading zeros."""
+    text = smsc_id.strip().lower()
+    if _HEX.fullmatch(text):
+        return text.lstrip("0") or "0"
+    return text
+
+
+def id_forms(smsc_id: str) -> list[str]:
+    """Canonical forms a receipt's id may have been recorded under, most likely first.
+
+    A receipt may give the decimal form of an id the submit_sm_resp gave in hex, or
+    the other way round.
+    """
+    raw = smsc_id.strip()
+    forms = [canonical_id(raw)]
+    if raw.isdigit():
+        forms.append(canonical_id(format(int(raw), "x")))
+    if _HEX.fullmatch(raw):
+        forms.append(canonical_id(str(int(raw, 16))))
+    return list(dict.fromkeys(forms))
+
+
+def is_opt_out(text: str) -> bool:
+    """Whether a reply asks to stop messages: TD, T, 退订, STOP, ... in any case or width."""
+    folded = unicodedata.normalize("NFKC", text).casefold().strip(_STRIP)
+    return folded in OPT_OUT_KEYWORDS
+
+
+def reply_text(payload: bytes, data_coding: int) -> str:
+    """A reply's text: UCS-2 when data_coding says 8, else the bytes as Latin-1 (the
+    SMSC's GSM-7, unpacked, reads the same for the ASCII of opt-out keywords)."""
+    if data_coding == 8:
+        return payload.decode("utf-16-be", "replace")
+    return payload.decode("latin-1")

@@ -1,0 +1,135 @@
+"""Receipts matched through a channel's correlation hash and applied to their campaigns.
+
+A sender records, for each message it submits, `smsc id -> campaign|message|variant|channel`
+in the channel's receipts hash (before the message's `submitted` transition, in the
+same flush). A receipt that reaches a process which did not submit the message (the
+channel's receiver, or a sender of another campaign on the same account) is matched
+here and applied to the campaign it names, one transitions.lua call per campaign, so
+no script spans two hash tags.
+
+A receipt can overtake the `submitted` transition it confirms: the sender writes the
+correlation and the transition in two round trips. Its message is then still
+`submitting`, which transitions.lua would not move to delivered, so such receipts are
+handed back to be tried again shortly instead of being dropped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from sender import metrics
+from sender.sms.receipts import id_forms
+from sender.sms.states import State, Transition, receipt_state
+from sender.store.keys import ChannelKeys, campaign_from_ref
+from sender.store.transitions import StateStore
+
+STORES_KEPT = 1000
+"""Campaigns whose state stores (cheap: a script handle) an applier keeps at once."""
+
+
+@dataclass(frozen=True)
+class PendingReceipt:
+    smsc_id: str
+    state: State
+    error: str
+    seen: float
+    """time.monotonic() when it came in."""
+
+
+UNMATCHED_GRACE_SECONDS = 30.0
+"""How long a receipt whose id is not (yet) in the receipts hash is looked up again:
+the sender writes the correlation within a flush of the submit_sm_resp, but a
+sender that crashed or a slow Redis may take longer."""
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """What the channel's receipts hash says about one SMSC message id."""
+
+    form: str
+    """The id form the sender recorded (hex or decimal, canonical)."""
+    campaign: str
+    """namespace/name"""
+    key: str
+    variant: str
+    channel: str
+
+    @classmethod
+    def parse(cls, form: str, value: bytes | str) -> Correlation:
+        text = value.decode() if isinstance(value, bytes) else value
+        campaign, key, variant, channel = text.split("|")
+        return cls(form, campaign, key, variant, channel)
+
+
+def correlation_value(campaign: str, key: str, variant: str, channel: str) -> str:
+    return "|".join((campaign, key, variant, channel))
+
+
+async def look_up(redis: aioredis.Redis, channel: ChannelKeys,
+                  receipts: Sequence[PendingReceipt]) -> list[Correlation | None]:
+    """Each receipt's correlation, trying the id forms it may have been recorded under."""
+    if not receipts:
+        return []
+    forms = [id_forms(r.smsc_id) for r in receipts]
+    values: list[Any] = await redis.hmget(channel.receipts, [f for group in forms for f in group])
+    found: list[Correlation | None] = []
+    position = 0
+    for group in forms:
+        hits = [Correlation.parse(form, values[position + i])
+                for i, form in enumerate(group) if values[position + i] is not None]
+        position += len(group)
+        found.append(hits[0] if hits else None)
+    return found
+
+
+class ReceiptApplier:
+    """Applies matched receipts to the campaigns they belong to."""
+
+    def __init__(self, redis: aioredis.Redis, channel: ChannelKeys) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._stores: dict[str, StateStore] = {}
+        """By campaign; a receiver lives long, so it is cleared past STORES_KEPT."""
+
+    async def apply(self, matched: Sequence[tuple[PendingReceipt, Correlation]]
+                    ) -> tuple[list[PendingReceipt], int]:
+        """Apply what can be applied now. Returns the receipts to try again later, and
+        how many moved a message (duplicates do not)."""
+        by_campaign: dict[str, list[tuple[PendingReceipt, Correlation]]] = defaultdict(list)
+        for receipt, found in matched:
+            by_campaign[found.campaign].append((receipt, found))
+        again: list[PendingReceipt] = []
+        settled_forms: list[str] = []
+        applied = 0
+        for campaign, items in by_campaign.items():
+            store = self._stores.get(campaign)
+            if store is None:
+                if len(self._stores) >= STORES_KEPT:
+                    self._stores.clear()
+                store = self._stores[campaign] = StateStore(self._redis,
+                                                            campaign_from_ref(campaign))
+            states = await store.states([found.key for _, found in items])
+            transitions = []
+            for (receipt, found), state in zip(items, states, strict=True):
+                code = (state or State.QUEUED)[0]
+                if code in (State.QUEUED, State.SUBMITTING):
+                    again.append(receipt)  # its submitted transition is not written yet
+                    continue
+                settled_forms.append(found.form)
+                if code in (State.SUBMITTED, State.UNKNOWN):
+                    transitions.append(Transition(found.key,
+                                                  receipt_state(receipt.state, receipt.error),
+                                                  found.variant, found.channel))
+                # else already final: a duplicate receipt, nothing to apply
+            applied += await store.apply(transitions)
+            # No campaign label: a receiver lives for months and would keep a series
+            # for every campaign it ever saw; the operator's gauges say per campaign.
+            metrics.count_outcomes("", self._channel.namespace, transitions)
+        if settled_forms:
+            await self._redis.hdel(self._channel.receipts, *settled_forms)
+        return again, applied

@@ -1,0 +1,119 @@
+"""Every Redis key Herald uses, in one place.
+
+Each key of a campaign carries the campaign's hash tag and each key of a channel the
+channel's, so that on Redis Cluster (or Valkey) all keys a script or pipeline step
+touches together sit in one slot. No Lua script or MULTI spans two tags. Only the
+opt-out set and the frequency caps are shared across campaigns, keyed by number.
+
+    herald:{campaign:NS/NAME}:shard:I      stream of recipients of shard I
+    herald:{campaign:NS/NAME}:state        hash: message key -> state code
+    herald:{campaign:NS/NAME}:counters     hash: counter name -> count
+    herald:{campaign:NS/NAME}:gcra         the campaign's own rate-limit bucket
+    herald:{campaign:NS/NAME}:run          hash: the run's config and progress flags
+                                           (sender.store.run_store)
+    herald:{campaign:NS/NAME}:import       hash: the import's progress (rows committed,
+                                           per-shard counts, done; sender.importer.shards)
+    herald:{campaign:NS/NAME}:seen         set of numbers taken, for dedupe during import
+    herald:{channel:NS/NAME}:receipts      hash: SMSC message id -> campaign and message key
+    herald:{channel:NS/NAME}:gcra          the channel's rate-limit bucket
+    herald:{channel:NS/NAME}:binds         sorted set: bind name -> time last seen up
+    herald:{channel:NS/NAME}:activity      hash: submitted, receipts, replies... (totals)
+    herald:optout                          set of E.164 numbers that opted out
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "herald"
+SENDERS_GROUP = "senders"  # the consumer group every shard stream is read through
+OPT_OUT_SET = f"{PREFIX}:optout"
+
+
+@dataclass(frozen=True)
+class CampaignKeys:
+    """Keys of one campaign (namespace/name)."""
+
+    namespace: str
+    name: str
+
+    @property
+    def tag(self) -> str:
+        return f"{PREFIX}:{{campaign:{self.namespace}/{self.name}}}"
+
+    def shard(self, index: int) -> str:
+        return f"{self.tag}:shard:{index}"
+
+    @property
+    def state(self) -> str:
+        return f"{self.tag}:state"
+
+    @property
+    def counters(self) -> str:
+        return f"{self.tag}:counters"
+
+    @property
+    def gcra(self) -> str:
+        """The campaign's own rate cap (below its channels'), as a token bucket."""
+        return f"{self.tag}:gcra"
+
+    @property
+    def run(self) -> str:
+        return f"{self.tag}:run"
+
+    @property
+    def import_progress(self) -> str:
+        return f"{self.tag}:import"
+
+    @property
+    def seen(self) -> str:
+        return f"{self.tag}:seen"
+
+    @property
+    def ref(self) -> str:
+        """How receipts name this campaign: namespace/name."""
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ChannelKeys:
+    """Keys of one channel (namespace/name)."""
+
+    namespace: str
+    name: str
+
+    @property
+    def tag(self) -> str:
+        return f"{PREFIX}:{{channel:{self.namespace}/{self.name}}}"
+
+    @property
+    def receipts(self) -> str:
+        return f"{self.tag}:receipts"
+
+    @property
+    def gcra(self) -> str:
+        return f"{self.tag}:gcra"
+
+    @property
+    def binds(self) -> str:
+        """Each sender's and receiver's binds, scored by when they were last seen up."""
+        return f"{self.tag}:binds"
+
+    @property
+    def activity(self) -> str:
+        """Running totals of what crossed the channel, for its measured throughput."""
+        return f"{self.tag}:activity"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def campaign_from_ref(ref: str) -> CampaignKeys:
+    namespace, _, name = ref.partition("/")
+    return CampaignKeys(namespace, name)
+
+
+def channel_from_ref(ref: str) -> ChannelKeys:
+    namespace, _, name = ref.partition("/")
+    return ChannelKeys(namespace, name)

@@ -1,0 +1,112 @@
+"""A campaign run in Redis: its config, its progress flags, and what ends it.
+
+    herald:{campaign:NS/NAME}:run   hash: config (RunConfig JSON), import_error (the
+                                    last failed import attempt's message), cancelled
+                                    (1 once what was left is counted cancelled)
+
+The operator writes the config before it creates any Job and reads everything back
+in one round trip per fold (`read_run`). Every key is the campaign's hash tag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from crds.campaign import Counters
+from sender.run_config import RunConfig
+from sender.sms.states import State, Transition, message_key
+from sender.store.keys import CampaignKeys
+from sender.store.transitions import StateStore, read_counters
+
+CANCEL_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class RunState:
+    config: RunConfig | None
+    counters: Counters
+    fields: dict[str, int] = field(default_factory=dict)
+    """The whole counters hash (breakdowns, errors, drop reasons)."""
+    import_done: bool = False
+    import_error: str = ""
+    cancel_done: bool = False
+
+
+async def write_run(redis: aioredis.Redis, config: RunConfig) -> None:
+    keys = CampaignKeys(config.campaign.namespace, config.campaign.name)
+    await redis.hset(keys.run, "config", config.model_dump_json())
+
+
+async def read_run(redis: aioredis.Redis, keys: CampaignKeys) -> RunState:
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(keys.run)
+        pipe.hget(keys.import_progress, "done")
+        pipe.hgetall(keys.counters)
+        run, done, raw = await pipe.execute()
+    run = {_text(k): _text(v) for k, v in (run or {}).items()}
+    config = RunConfig.model_validate_json(run["config"]) if "config" in run else None
+    fields = {_text(k): int(v) for k, v in (raw or {}).items()}
+    return RunState(
+        config=config,
+        counters=await read_counters(redis, keys) if fields else Counters(),
+        fields=fields,
+        import_done=done is not None,
+        import_error=run.get("import_error", ""),
+        cancel_done=run.get("cancelled") == "1",
+    )
+
+
+async def record_import_error(redis: aioredis.Redis, keys: CampaignKeys, message: str) -> None:
+    await redis.hset(keys.run, "import_error", message[:1024])
+
+
+async def clear_import_error(redis: aioredis.Redis, keys: CampaignKeys) -> None:
+    await redis.hdel(keys.run, "import_error")
+
+
+async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> int:
+    """Count every message not yet sent `cancelled` (call once no sender runs).
+
+    Queued ones become cancelled; one caught `submitting` (its sender was killed) is
+    unknown, as a sender's recovery would have it. Idempotent: the transitions are, and
+    the run is flagged when done.
+    """
+    store = StateStore(redis, keys)
+    cancelled = 0
+    for shard in range(shards):
+        stream = keys.shard(shard)
+        start = "-"
+        while True:
+            reply: Any = await redis.xrange(stream, min=start, count=CANCEL_BATCH)
+            entries: list[tuple[bytes, dict[bytes, bytes]]] = reply
+            if not entries:
+                break
+            ids = [_text(entry_id) for entry_id, _ in entries]
+            start = "(" + ids[-1]
+            states = await store.states([message_key(shard, i) for i in ids])
+            moves = []
+            for (entry_id, fields), state in zip(entries, states, strict=True):
+                code = (state or "")[:1]
+                variant = _text(fields.get(b"v") or b"")
+                key = message_key(shard, _text(entry_id))
+                if code in ("", State.QUEUED):
+                    moves.append(Transition(key, State.CANCELLED, variant))
+                elif code == State.SUBMITTING:
+                    moves.append(Transition(key, State.UNKNOWN, variant))
+            cancelled += await store.apply(moves, ack_shard=shard)
+    await redis.hset(keys.run, "cancelled", 1)
+    return cancelled
+
+
+async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> None:
+    """Every key of the campaign: streams, states, counters, buckets, import, run."""
+    await redis.delete(
+        *(keys.shard(i) for i in range(shards)), keys.state, keys.counters, keys.gcra,
+        keys.import_progress, keys.seen, keys.run)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

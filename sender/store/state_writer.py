@@ -1,0 +1,109 @@
+"""Ordered, batched writes of a sender's results to Redis.
+
+Everything a sender records goes through one ordered buffer flushed in one round trip:
+receipt correlations (channel keys), opt-outs, and message transitions (campaign keys,
+through transitions.lua, which also acks stream entries). Order matters: a message
+that was throttled goes submitting -> queued -> submitting, and the second mark must
+not land before the first transition back. One buffer, flushed in order, gives that.
+
+Callbacks registered with a transition run after it is durable; the sender uses them
+to free the settle-window slot the message held (see shard_sender).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from sender import metrics
+from sender.sms.states import Transition
+from sender.store.channel_activity import OPT_OUTS, SUBMITTED, note_binds
+from sender.store.keys import OPT_OUT_SET, ChannelKeys
+from sender.store.transitions import StateStore
+
+
+@dataclass
+class _Batch:
+    transitions: list[Transition] = field(default_factory=list)
+    receipts: dict[str, str] = field(default_factory=dict)
+    forget_receipts: list[str] = field(default_factory=list)
+    opt_outs: list[str] = field(default_factory=list)
+    binds: dict[str, bool] = field(default_factory=dict)
+    binds_at: float = 0.0
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.transitions) + len(self.receipts) + len(self.opt_outs)
+
+
+class StateWriter:
+    """Buffers one shard's writes and flushes them in order."""
+
+    def __init__(
+        self, redis: aioredis.Redis, store: StateStore, shard: int, channel: ChannelKeys
+    ) -> None:
+        self._redis = redis
+        self.store = store
+        self.shard = shard
+        self.channel = channel
+        self._batch = _Batch()
+        self._lock = asyncio.Lock()
+        self.flushes = 0
+
+    def __len__(self) -> int:
+        return len(self._batch)
+
+    def transition(self, t: Transition, after: Callable[[], None] | None = None) -> None:
+        self._batch.transitions.append(t)
+        if after is not None:
+            self._batch.after.append(after)
+
+    def remember_receipt(self, smsc_id: str, value: str) -> None:
+        """smsc id (canonical form) -> 'campaign-ref|message-key|variant|channel'."""
+        self._batch.receipts[smsc_id] = value
+
+    def forget_receipt(self, smsc_id: str) -> None:
+        self._batch.forget_receipts.append(smsc_id)
+
+    def opt_out(self, number: str) -> None:
+        self._batch.opt_outs.append(number)
+
+    def note_binds(self, binds: dict[str, bool], now: float) -> None:
+        """Which of this process's binds are up (for the channel's status), at unix `now`."""
+        self._batch.binds = binds
+        self._batch.binds_at = now
+
+    async def flush(self) -> None:
+        """Write everything buffered so far, in order; then run the after-callbacks."""
+        async with self._lock:
+            batch, self._batch = self._batch, _Batch()
+            if not (len(batch) or batch.forget_receipts or batch.after or batch.binds):
+                return
+            # Receipt correlations first: a receipt may come the moment the SMSC answers.
+            # The channel's activity rides along: submits so far, binds up.
+            if batch.receipts or batch.opt_outs or batch.forget_receipts or batch.binds:
+                pipe = self._redis.pipeline(transaction=False)
+                if batch.receipts:
+                    pipe.hincrby(self.channel.activity, SUBMITTED, len(batch.receipts))
+                if batch.binds:
+                    note_binds(pipe, self.channel, batch.binds, batch.binds_at)
+                if batch.receipts:
+                    receipts: dict[Any, Any] = batch.receipts  # redis-py's Mapping is invariant
+                    pipe.hset(self.channel.receipts, mapping=receipts)
+                if batch.forget_receipts:
+                    pipe.hdel(self.channel.receipts, *batch.forget_receipts)
+                if batch.opt_outs:
+                    pipe.sadd(OPT_OUT_SET, *batch.opt_outs)
+                    pipe.hincrby(self.channel.activity, OPT_OUTS, len(batch.opt_outs))
+                await pipe.execute()
+            await self.store.apply(batch.transitions, ack_shard=self.shard)
+            metrics.count_outcomes(self.store.keys.ref, self.channel.namespace,
+                                   batch.transitions)
+            self.flushes += 1
+            for callback in batch.after:
+                callback()
+

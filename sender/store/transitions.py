@@ -1,0 +1,70 @@
+"""Applying a campaign's state transitions in Redis, and reading its counters.
+
+`transitions.lua` applies a batch of transitions (see sender.sms.states for the life of
+a message) atomically and idempotently, keeping the counters in step; every key it
+touches carries the campaign's hash tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+
+import redis.asyncio as aioredis
+
+from crds.campaign import Counters
+from sender.sms.states import Transition
+from sender.store.keys import SENDERS_GROUP, CampaignKeys
+
+TRANSITIONS_LUA = resources.files("sender.store").joinpath("transitions.lua").read_text("utf-8")
+
+
+class StateStore:
+    """Applies transitions for one campaign, a batch per Redis call."""
+
+    def __init__(self, redis: aioredis.Redis, keys: CampaignKeys) -> None:
+        self._redis = redis
+        self.keys = keys
+        self._script = redis.register_script(TRANSITIONS_LUA)
+
+    async def apply(
+        self, transitions: Sequence[Transition], *, ack_shard: int | None = None
+    ) -> int:
+        """Apply `transitions` in order; ack stream entries of `ack_shard` that leave the sender.
+
+        Returns how many were applied (the rest were not allowed from their state).
+        """
+        if not transitions:
+            return 0
+        keys = [self.keys.state, self.keys.counters]
+        if ack_shard is not None:
+            keys.append(self.keys.shard(ack_shard))
+        packed = "".join(f"{t.key}\t{t.state}\t{t.variant}\t{t.channel}\n" for t in transitions)
+        applied: int = await self._script(keys=keys, args=[SENDERS_GROUP, packed])
+        return applied
+
+    async def states(self, keys: Sequence[str]) -> list[str | None]:
+        """Current state codes (with detail) of the given message keys; None = queued."""
+        if not keys:
+            return []
+        values = await self._redis.hmget(self.keys.state, list(keys))
+        return [_text(v) if v is not None else None for v in values]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+COUNTER_FIELDS = {name: field.alias or name for name, field in Counters.model_fields.items()}
+
+
+async def read_counters(redis: aioredis.Redis, keys: CampaignKeys) -> Counters:
+    """The campaign's counters; queued is what the others leave of total."""
+    raw = await redis.hgetall(keys.counters)
+    values = {_text(k): int(v) for k, v in raw.items()}
+    values = {k: v for k, v in values.items() if ":" not in k}  # breakdowns: variant:a:...
+    counters = Counters.model_validate(values)
+    settled = sum(
+        getattr(counters, name) for name in COUNTER_FIELDS if name not in ("total", "queued")
+    )
+    return counters.model_copy(update={"queued": counters.total - settled})

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from redis.exceptions import RedisError
 
 from controllers import metrics
 from controllers.channel import ChannelIndex
@@ -185,6 +186,9 @@ def remember_sample(memo: Any, key: tuple[str, str], world: CampaignWorld) -> No
     memo.campaign_samples[key] = (Sample(world.now, count), last_progress)
 
 
+REDIS_RETRY_SECONDS = 2
+
+
 @kopf.timer(*CAMPAIGNS, id="reconcile", interval=FOLD_INTERVAL)  # type: ignore[arg-type]
 async def reconcile_campaign(
     body: kopf.Body, memo: Any, templates_seen: TemplateIndex, channels_seen: ChannelIndex,
@@ -194,10 +198,15 @@ async def reconcile_campaign(
         return
     campaign = Campaign.model_validate(body)
     now = datetime.now(UTC)
-    world = await observe_campaign(campaign, memo, templates_seen, channels_seen,
-                                   campaign_jobs, now)
-    plan = plan_campaign(campaign, world, memo.plan_settings)
-    await apply_campaign_plan(campaign, plan, world, memo)
+    try:
+        world = await observe_campaign(campaign, memo, templates_seen, channels_seen,
+                                       campaign_jobs, now)
+        plan = plan_campaign(campaign, world, memo.plan_settings)
+        await apply_campaign_plan(campaign, plan, world, memo)
+    except (RedisError, OSError) as error:
+        # Redis away (a failover, a restart): try again soon, not after kopf's default
+        # 60 s backoff for a failed timer.
+        raise kopf.TemporaryError(f"Redis: {error}", delay=REDIS_RETRY_SECONDS) from error
     patch = merge_patch_diff(dict(body.get("status") or {}), plan.status.to_api())
     if patch:
         await memo.kube.patch_status(Campaign.PLURAL, campaign.metadata.namespace or "",

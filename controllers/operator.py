@@ -11,7 +11,6 @@ from collections import Counter, defaultdict, deque
 from typing import Any
 
 import kopf
-import redis.asyncio as aioredis
 
 import controllers.campaign
 import controllers.channel
@@ -20,6 +19,7 @@ from controllers.campaign import plan_settings
 from controllers.config import SENSITIVE_WORDS_LABEL, OperatorConfig
 from controllers.kube import CoreKube, Deployments, Kube, load_client_config
 from crds.base import GROUP
+from sender.store.client import connect
 
 FINALIZER = f"{GROUP}/finalizer"
 
@@ -48,8 +48,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo.kube = Kube(api_client)
     memo.core = CoreKube(api_client)
     memo.deployments = Deployments(api_client)
-    memo.redis = aioredis.Redis.from_url(config.redis_url,
-                                         password=config.redis_password or None)
+    memo.redis = connect(config.redis_url, config.redis_password or None)
     # One lock per template (channel) serialises its reconciles (see their modules).
     memo.template_locks = defaultdict(asyncio.Lock)
     memo.channel_locks = defaultdict(asyncio.Lock)

@@ -58,7 +58,7 @@ def run_demo(args: argparse.Namespace) -> int:
         raise SystemExit(f"herald demo needs Herald's local extra ({error.name} is missing):"
                          " run it from a checkout with `make demo`") from None
 
-    return main(output=str(args.output))
+    return main(output=str(args.output), redis_url=args.redis)
 
 
 def run_simulator(args: argparse.Namespace) -> int:
@@ -143,6 +143,9 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the main job locally on embedded defaults")
     demo.add_argument("-o", "--output", choices=["text", "json", "yaml"], default="text",
                       help="text: progress and tables; json/yaml: the final objects only")
+    demo.add_argument("--redis", metavar="URL",
+                      help="use this Redis (redis://, rediss://, redis+sentinel://,"
+                           " redis+cluster://) instead of starting a redis-server")
     demo.set_defaults(run=run_demo)
 
     imp = commands.add_parser(

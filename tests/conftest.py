@@ -14,6 +14,7 @@ from herald.local.kopf_runner import RunningOperator, running_operator
 from herald.local.kube.client import KubeClient
 from herald.local.kube.server import EmulatedCluster, running_emulator
 from herald.local.redis import RedisServer, start_redis
+from sender.store.client import connect
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(name="redis")
 async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
     """A client on a flushed database (data and scripts) of the session's redis-server."""
-    client = aioredis.Redis.from_url(redis_server.url)
+    client = connect(redis_server.url)
     await client.flushdb()
     await client.script_flush()
     try:

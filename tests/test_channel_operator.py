@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from crds.base import API_VERSION
 from herald.local.kube.client import wait_for
 from herald.local.stack import Stack, running_stack
 from sender.simulator.config import SimulatorConfig
+from sender.store.client import connect
 from sender.store.keys import ChannelKeys
 from tests.test_campaign_operator import CAMPAIGN, NS, TIMEOUT, campaign_body, example, inline
 
@@ -78,7 +78,7 @@ async def test_deleting_the_channel_removes_its_receiver_and_keys(stack: Stack) 
     await wait_for(lambda: channel_status(stack), timeout=TIMEOUT,
                    message="receiver bind never reported",
                    until=lambda s: s.get("binds", {}).get("receiverBound") == 1)
-    redis = aioredis.Redis.from_url(stack.redis.url)
+    redis = connect(stack.redis_url)
     try:
         keys = ChannelKeys(NS, CHANNEL)
         assert await redis.exists(keys.binds)

@@ -88,7 +88,7 @@ async def test_replies_opt_out_and_binds_are_counted(
         await wait_for(lambda: read_activity(redis, CHANNEL, time.time()), timeout=10,
                        until=lambda a: a.totals.get("replies") == 2,
                        message="replies never all counted")
-    assert await redis.smembers(OPT_OUT_SET) == {number(5).encode()}
+    assert await redis.smembers(OPT_OUT_SET) == {number(5)}
     activity = await read_activity(redis, CHANNEL, time.time())
     assert activity.totals["replies"] == 2 and activity.totals["optOuts"] == 1
     assert activity.bound == 0  # stopping said the bind is down, no waiting for it to age
@@ -188,10 +188,10 @@ async def test_a_sender_applies_another_shards_receipt_through_the_applier(
     sender._unmatched.append(PendingReceipt("AB", State.DELIVERED, "000", time.monotonic()))
 
     await sender._match_in_redis()
-    assert await redis.hget(CAMPAIGN.state, "1/5-0") == State.SUBMITTING.value.encode()
+    assert await redis.hget(CAMPAIGN.state, "1/5-0") == State.SUBMITTING.value
     assert len(sender._unmatched) == 1  # kept: its submitted write is on its way
 
     await redis.hset(CAMPAIGN.state, "1/5-0", submitted("ab"))
     await sender._match_in_redis()
-    assert await redis.hget(CAMPAIGN.state, "1/5-0") == State.DELIVERED.value.encode()
+    assert await redis.hget(CAMPAIGN.state, "1/5-0") == State.DELIVERED.value
     assert sender._unmatched == [] and len(sender.writer) == 0  # not via shard 0's writer

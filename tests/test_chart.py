@@ -278,11 +278,28 @@ def test_redis_accepts_only_heralds_pods() -> None:
     assert rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
 
 
+@pytest.mark.parametrize("url", [
+    pytest.param("redis+sentinel://s1.redis:26379,s2.redis:26379,s3.redis:26379/mymaster/0",
+                 id="sentinel"),
+    pytest.param("redis+cluster://node-0.redis:6379,node-1.redis:6379", id="cluster"),
+])
+def test_sentinel_and_cluster_urls_reach_the_operator(url: str) -> None:
+    escaped = url.replace(",", "\\,")  # --set splits at commas; a values file need not
+    docs = helm_template("--namespace", "herald", "--set", "redis.enabled=false",
+                         "--set", f"redis.external.url={escaped}")
+    assert env_of(docs)["HERALD_REDIS_URL"]["value"] == url
+    assert not [d for d in docs if d["kind"] == "StatefulSet"]
+
+
 @pytest.mark.parametrize("flags, complaint", [
     pytest.param(("--set", "operator.logFormat=xml"), "logFormat", id="log-format"),
     pytest.param(("--set", "redis.enabled=false"), "external", id="external-without-url"),
     pytest.param(("--set", "redis.external.url=redis://user:pw@host:6379"), "url",
                  id="password-in-url"),
+    pytest.param(("--set", "redis.external.url=redis+sentinel://:pw@s1:26379/m"), "url",
+                 id="password-in-sentinel-url"),
+    pytest.param(("--set", "redis.external.url=memcached://host:11211"), "url",
+                 id="unknown-scheme"),
     pytest.param(("--set", "operator.degradedFailurePercent=0"), "degradedFailurePercent",
                  id="percent-range"),
     pytest.param(("--set", "operator.manualReviewCategories={Spam}"), "manualReviewCategories",

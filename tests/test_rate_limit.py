@@ -18,6 +18,7 @@ from redis.crc import key_slot
 
 from herald.local.kube.client import wait_for
 from herald.local.redis import RedisServerError, redis_server, running_redis, start_redis
+from sender.store.client import connect
 from sender.store.keys import CampaignKeys, ChannelKeys
 from sender.store.rate_limit import (
     US,
@@ -174,7 +175,7 @@ async def use(limiter: RateLimiter, counts: dict[str, int], name: str, total: in
 
 async def test_two_limiters_share_the_channel(redis_server, redis):
     bucket = channel_bucket("default", "carrier-a", rate=1000, burst=1)
-    clients = [aioredis.Redis.from_url(redis_server.url) for _ in range(2)]
+    clients = [connect(redis_server.url) for _ in range(2)]
     limiters = [RateLimiter(c, bucket, ahead=0.05) for c in clients]
     counts = {"a": 0, "b": 0}
     start = await server_us(redis)
@@ -210,7 +211,7 @@ async def test_campaign_cap_and_channel_limit(redis, channel_rate, campaign_rate
         + stats.campaign_expired
     assert stats.granted == stats.used + len(limiter._budget.ready) + stats.expired
     # Only the two buckets (a bucket whose key expired is full again).
-    assert set(await redis.keys("herald:*")) <= {channel.key.encode(), campaign.key.encode()}
+    assert set(await redis.keys("herald:*")) <= {channel.key, campaign.key}
 
 
 async def test_one_limiter_shared_by_several_binds(redis):
@@ -232,7 +233,7 @@ async def test_one_limiter_shared_by_several_binds(redis):
 
 async def test_throttled_sender_slows_down_and_yields_to_its_peers(redis_server, redis):
     bucket = channel_bucket("default", "carrier-a", rate=2000, burst=1)
-    clients = [aioredis.Redis.from_url(redis_server.url) for _ in range(2)]
+    clients = [connect(redis_server.url) for _ in range(2)]
     throttled = RateLimiter(clients[0], bucket, ahead=0.05, increase=0.0, hold=0.0)
     peer = RateLimiter(clients[1], bucket, ahead=0.05)
     throttled.slow_down()
@@ -272,7 +273,7 @@ async def test_redis_restart_does_not_crash_the_limiter(tmp_path):
     bucket = channel_bucket("default", "carrier-a", rate=1000, burst=5)
     async with running_redis(tmp_path / "first") as server:
         port = server.port
-        client = aioredis.Redis.from_url(server.url, socket_timeout=1)
+        client = connect(server.url, socket_timeout=1)
         limiter = RateLimiter(client, bucket, batch=5, ahead=0.0)
         assert await limiter.acquire(5) == 5
     # Down: the limiter keeps retrying with backoff instead of raising.

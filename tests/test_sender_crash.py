@@ -105,10 +105,10 @@ async def test_sigkill_mid_shard_then_restart(
     assert figures["recovered"] > 0
 
     # Nothing lost: every number not counted unknown reached the SMSC exactly once.
-    states: dict[bytes, bytes] = await redis.hgetall(CAMPAIGN.state)  # type: ignore[assignment]
+    states: dict[str, str] = await redis.hgetall(CAMPAIGN.state)  # type: ignore[assignment]
     entries: list[Any] = await redis.xrange(stream)  # type: ignore[assignment]
-    number_of = {f"0/{i.decode()}": f[b"n"].decode().lstrip("+") for i, f in entries}
-    unknown = {number_of[k.decode()] for k, v in states.items() if v.startswith(b"U")}
+    number_of = {f"0/{i}": f["n"].lstrip("+") for i, f in entries}
+    unknown = {number_of[k] for k, v in states.items() if v.startswith("U")}
     assert len(unknown) == counters.unknown
     assert set(number_of.values()) - unknown <= set(per_number)
     assert len(set(per_number) | unknown) == MESSAGES

@@ -41,7 +41,7 @@ async def run(redis: aioredis.Redis, rows: Any, keys: CampaignKeys = KEYS,
     return await import_audience(redis, keys, rows, **{**DEFAULTS, **options})
 
 
-async def raw_entries(redis: aioredis.Redis, stream: str) -> list[dict[bytes, bytes]]:
+async def raw_entries(redis: aioredis.Redis, stream: str) -> list[dict[str, str]]:
     reply: Any = await redis.xrange(stream)
     return [fields for _, fields in reply]
 
@@ -49,7 +49,7 @@ async def raw_entries(redis: aioredis.Redis, stream: str) -> list[dict[bytes, by
 async def entries(redis: aioredis.Redis, keys: CampaignKeys = KEYS,
                   shards: int = SHARDS) -> list[list[dict[str, str]]]:
     """Each shard's entries, in order, as str dicts."""
-    return [[{k.decode(): v.decode() for k, v in fields.items()}
+    return [[dict(fields)
              for fields in await raw_entries(redis, keys.shard(i))] for i in range(shards)]
 
 
@@ -101,7 +101,7 @@ async def test_counts_add_up_and_match_the_audience(redis: aioredis.Redis) -> No
     first: Any = await redis.xrange(KEYS.shard(0), count=1)
     entry_id = first[0][0]
     await StateStore(redis, KEYS).apply(
-        [Transition(message_key(0, entry_id.decode()), State.OPTED_OUT)])
+        [Transition(message_key(0, entry_id), State.OPTED_OUT)])
     assert (await read_counters(redis, KEYS)).opted_out == report.opted_out + 1
     assert await read_import_report(redis, KEYS) == report
 
@@ -237,7 +237,7 @@ async def test_every_shard_has_the_senders_group_from_the_start(redis: aioredis.
     for i in range(3):
         groups: Any = await redis.xinfo_groups(KEYS.shard(i))
         assert [(g["name"], g["last-delivered-id"]) for g in groups] == [
-            (SENDERS_GROUP.encode(), b"0-0")]
+            (SENDERS_GROUP, "0-0")]
     streams: Any = {KEYS.shard(i): ">" for i in range(3)}
     pending: Any = await redis.xreadgroup(SENDERS_GROUP, "pod", streams)
     assert sum(len(messages) for _, messages in pending) == 1
@@ -266,8 +266,8 @@ async def test_entries_carry_the_mapped_variables(
     [entry] = [fields for i in range(SHARDS) for fields in await raw_entries(redis, KEYS.shard(i))]
     recipient = recipient_from_entry(entry)
     assert (recipient.phone, recipient.variables) == ("+8613800138000", variables)
-    assert entry.get(b"z") == (zone.encode() if zone else None)
-    assert "王小明".encode() in entry[b"x"] and b" " not in entry[b"x"]  # compact, not \u escaped
+    assert entry.get("z") == (zone or None)
+    assert "王小明" in entry["x"] and " " not in entry["x"]  # compact, not \u escaped
 
 
 # -- crash, resume, concurrency -------------------------------------------------------------

@@ -162,7 +162,7 @@ async def test_permanent_errors_fail_with_their_code(
     counters = await read_counters(redis, CAMPAIGN)
     assert (counters.failed, counters.delivered) == (10, 190)
     fields = await redis.hgetall(CAMPAIGN.counters)
-    assert fields[b"error:0x0000000B"] == b"10"
+    assert fields["error:0x0000000B"] == "10"
 
 
 async def test_temporary_errors_retry_then_fail(
@@ -179,7 +179,7 @@ async def test_temporary_errors_retry_then_fail(
     counters = await read_counters(redis, CAMPAIGN)
     assert (counters.failed, counters.delivered, counters.queued) == (10, 30, 0)
     fields = await redis.hgetall(CAMPAIGN.counters)
-    assert fields[b"error:0x00000008"] == b"10"
+    assert fields["error:0x00000008"] == "10"
 
 
 async def test_reply_td_opts_the_number_out(redis: aioredis.Redis, simulator: Simulator) -> None:
@@ -189,4 +189,4 @@ async def test_reply_td_opts_the_number_out(redis: aioredis.Redis, simulator: Si
     stats = await send(redis, simulator)
 
     assert stats.replies == 2
-    assert await redis.smembers(OPT_OUT_SET) == {number(5).encode()}
+    assert await redis.smembers(OPT_OUT_SET) == {number(5)}

@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 import yaml
 
 from crds.base import API_VERSION
@@ -31,6 +30,7 @@ from herald.local.demo_audience import demo_opt_outs, demo_rows
 from herald.local.kube import KubeClient, wait_for
 from herald.local.stack import Stack, running_stack
 from sender.simulator.config import SimulatorConfig
+from sender.store.client import RedisUrlError, connect, parse_url
 from sender.store.keys import OPT_OUT_SET
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -105,19 +105,24 @@ async def wait_events(kube: KubeClient, obj: dict[str, Any]) -> list[dict[str, A
     return events
 
 
-async def run(say: Narrator) -> dict[str, Any]:
-    """Run the demo; return the final Campaign as the API holds it."""
+async def run(say: Narrator, redis_url: str | None = None) -> dict[str, Any]:
+    """Run the demo; return the final Campaign as the API holds it.
+
+    With `redis_url` (any HERALD_REDIS_URL form) everything uses that Redis instead of a
+    redis-server of the demo's own.
+    """
     examples = load_manifests(EXAMPLES)
     approvals = [d for d in examples if d["kind"] == "TemplateApproval"]
     campaign_doc = next(d for d in examples if d["kind"] == "Campaign")
     first = [d for d in examples if d["kind"] not in ("TemplateApproval", "Campaign")]
 
-    say("Starting a local Kubernetes API, redis-server, the SMPP simulator, a local Job"
+    redis_name = "redis-server" if redis_url is None else describe_redis(redis_url)
+    say(f"Starting a local Kubernetes API, {redis_name}, the SMPP simulator, a local Job"
         " runner and Herald's operator ...")
     simulator = SimulatorConfig(port=0, receipt_delay_ms=20, seed=7, outcomes=SIMULATED_OUTCOMES)
-    async with running_stack(simulator=simulator) as stack:
+    async with running_stack(simulator=simulator, redis_url=redis_url) as stack:
         kube = stack.kube
-        redis = aioredis.Redis.from_url(stack.redis.url)
+        redis = connect(stack.redis_url)
         try:  # numbers that replied STOP to earlier campaigns
             await redis.sadd(OPT_OUT_SET, *demo_opt_outs(RECIPIENTS))
         finally:
@@ -260,11 +265,21 @@ def audience_csv(count: int) -> str:
     return out.getvalue()
 
 
-def main(output: str = "text") -> int:
+def describe_redis(url: str) -> str:
+    """The Redis the demo uses, without its password, or why the URL is refused."""
+    try:
+        return f"the Redis at {parse_url(url).describe()}"
+    except RedisUrlError as error:
+        raise SystemExit(f"herald demo: --redis: {error}") from None
+
+
+def main(output: str = "text", redis_url: str | None = None) -> int:
     # kopf logs its own housekeeping; the demo shows what a cluster user would see.
     logging.basicConfig(level=logging.ERROR)
     try:
-        campaign = asyncio.run(run(Narrator(output == "text")))
+        if redis_url is not None:
+            describe_redis(redis_url)  # a bad URL is refused before anything starts
+        campaign = asyncio.run(run(Narrator(output == "text"), redis_url))
     except (AssertionError, TimeoutError) as exc:
         print(f"herald demo: {exc}", file=sys.stderr)
         return 1

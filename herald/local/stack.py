@@ -27,7 +27,7 @@ from crds.generate import committed_crds
 from herald.local.kopf_runner import RunningOperator, running_operator
 from herald.local.kube.client import KubeClient, wait_for
 from herald.local.kube.server import EmulatedCluster, running_emulator
-from herald.local.redis import RedisServer, running_redis
+from herald.local.redis import running_redis
 from herald.local.runners.deployments import LocalDeploymentRunner
 from herald.local.runners.jobs import LocalJobRunner
 from sender.simulator.config import SimulatorConfig, with_account
@@ -41,7 +41,8 @@ SMPP_MAX_BINDS = 4  # the account's bind cap, as the example Channel's maxBinds 
 @dataclasses.dataclass
 class Stack:
     cluster: EmulatedCluster
-    redis: RedisServer
+    redis_url: str
+    """The Redis every process uses: a redis-server of the stack's own, or one given."""
     simulator: Simulator
     jobs: LocalJobRunner
     deployments: LocalDeploymentRunner
@@ -102,10 +103,10 @@ class Stack:
         return int(self.operator.memo.status_writes[(namespace, name)])
 
 
-def operator_config(redis: RedisServer, **overrides: Any) -> OperatorConfig:
+def operator_config(redis_url: str, **overrides: Any) -> OperatorConfig:
     defaults: dict[str, Any] = {
         "namespace": "herald", "manual_review_categories": frozenset(),
-        "redis_url": redis.url, "image": "herald:local", "receipt_wait_seconds": 2.0,
+        "redis_url": redis_url, "image": "herald:local", "receipt_wait_seconds": 2.0,
         "channel_recheck_seconds": 5.0,
     }
     return OperatorConfig(**(defaults | overrides))
@@ -117,8 +118,13 @@ async def running_stack(
     simulator: SimulatorConfig | None = None,
     config: Mapping[str, Any] | None = None,
     workdir: Path | None = None,
+    redis_url: str | None = None,
 ) -> AsyncIterator[Stack]:
-    """Everything started, torn down in reverse order when the block ends."""
+    """Everything started, torn down in reverse order when the block ends.
+
+    With `redis_url` (any HERALD_REDIS_URL form) the stack uses that Redis instead of
+    starting a redis-server of its own.
+    """
     sim_config = simulator or SimulatorConfig(port=0, receipt_delay_ms=20, seed=7)
     sim_config = with_account(sim_config, SMPP_SYSTEM_ID, SMPP_PASSWORD,
                               max_binds=SMPP_MAX_BINDS)
@@ -128,14 +134,24 @@ async def running_stack(
                 prefix="herald-pods-")))
         async with (running_emulator(committed_crds(), namespaces=("default", "herald"))
                     as cluster,
-                    running_redis() as redis,
+                    _own_redis(redis_url) as url,
                     Simulator(sim_config) as smsc):
-            operator_settings = operator_config(redis, **(config or {}))
+            operator_settings = operator_config(url, **(config or {}))
             async with (LocalJobRunner(cluster.client, workdir) as jobs,
                         LocalDeploymentRunner(cluster.client, workdir) as deployments):
-                stack = Stack(cluster, redis, smsc, jobs, deployments, operator_settings)
+                stack = Stack(cluster, url, smsc, jobs, deployments, operator_settings)
                 await stack.start_operator()
                 try:
                     yield stack
                 finally:
                     await stack.stop_operator()
+
+
+@contextlib.asynccontextmanager
+async def _own_redis(url: str | None) -> AsyncIterator[str]:
+    """`url` as it is, or a redis-server started for the stack."""
+    if url is not None:
+        yield url
+        return
+    async with running_redis() as server:
+        yield server.url

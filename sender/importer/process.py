@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -30,6 +30,7 @@ from sender.importer.audience_csv import CsvHeaderError, aiter_csv_rows, iter_cs
 from sender.importer.shards import ImportConflict, import_audience
 from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, AudienceSource, ImportSettings
 from sender.sms.text import find_variables
+from sender.store.client import connect_from_env
 from sender.store.keys import campaign_from_ref
 from sender.store.run_store import clear_import_error, read_run, record_import_error
 
@@ -39,12 +40,6 @@ CHUNK = 64 * 1024
 
 class AudienceError(RuntimeError):
     """The audience cannot be read; the message says why, without personal data or secrets."""
-
-
-def redis_from_env() -> aioredis.Redis:
-    url = os.environ.get("HERALD_REDIS_URL", "redis://127.0.0.1:6379/0")
-    password = os.environ.get("HERALD_REDIS_PASSWORD") or None
-    return aioredis.Redis.from_url(url, password=password)
 
 
 def shown_url(url: str) -> str:
@@ -84,16 +79,16 @@ def file_rows(path: str) -> Iterator[dict[str, str]]:
 
 
 async def redis_rows(redis: aioredis.Redis, key: str, phone: str) -> AsyncIterator[dict[str, str]]:
-    kind = _text(await redis.type(key))
+    kind = cast(str, await redis.type(key))
     if kind == "list":
         start = 0
         while batch := await redis.lrange(key, start, start + 999):
             start += len(batch)
             for number in batch:
-                yield {phone: _text(number)}
+                yield {phone: cast(str, number)}
     elif kind == "set":
         async for number in redis.sscan_iter(key, count=1000):
-            yield {phone: _text(number)}
+            yield {phone: cast(str, number)}
     elif kind == "none":
         raise AudienceError(f"the Redis key {key!r} does not exist")
     else:
@@ -141,7 +136,7 @@ def source_rows(
 
 async def run_import(ref: str) -> dict[str, Any]:
     keys = campaign_from_ref(ref)
-    redis = redis_from_env()
+    redis = connect_from_env()
     try:
         run = await read_run(redis, keys)
         if run.config is None:
@@ -179,6 +174,3 @@ def main(ref: str) -> int:
     print(json.dumps(report), flush=True)
     return 0
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -49,7 +49,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -186,7 +186,7 @@ async def import_audience(
 
 async def read_import_report(redis: aioredis.Redis, keys: CampaignKeys) -> ImportReport:
     """The import's report as Redis holds it (all runs so far; senders do not change it)."""
-    progress = {_text(k): _text(v) for k, v in (await redis.hgetall(keys.import_progress)).items()}
+    progress = cast(dict[str, str], await redis.hgetall(keys.import_progress))
     counters = {k: int(v) for k, v in progress.items() if k not in ("config", "done")}
     shard_count = json.loads(progress["config"])["shards"] if "config" in progress else 0
     return ImportReport(
@@ -268,8 +268,8 @@ class _Importer:
 
     async def begin(self) -> int | None:
         """Rows already committed, or None if the import is complete."""
-        done, config, rows_done = await self._redis.hmget(
-            self._import, ["done", "config", "rows_done"])
+        done, config, rows_done = cast(list[str | None], await self._redis.hmget(
+            self._import, ["done", "config", "rows_done"]))
         self._check(config)
         if done is not None:
             return None
@@ -286,7 +286,8 @@ class _Importer:
         while True:
             async with self._redis.pipeline(transaction=True) as pipe:
                 await pipe.watch(self._import)
-                raw_done, config = await pipe.hmget(self._import, ["rows_done", "config"])
+                raw_done, config = cast(list[str | None],
+                                        await pipe.hmget(self._import, ["rows_done", "config"]))
                 self._check(config)
                 done = int(raw_done or 0)
                 if done >= batch.end:
@@ -311,11 +312,11 @@ class _Importer:
             pipe.delete(self._seen)
             await pipe.execute()
 
-    def _check(self, config: bytes | str | None) -> None:
-        if config is not None and _text(config) != self._config:
+    def _check(self, config: str | None) -> None:
+        if config is not None and config != self._config:
             raise ImportConflict(
                 f"{self._keys.ref}: an import with other settings is in Redis"
-                f" ({_text(config)}); delete the campaign's keys to import again")
+                f" ({config}); delete the campaign's keys to import again")
 
     def _normalise(self, start: int, rows: list[Mapping[str, str]]) -> _Batch:
         s = self._settings
@@ -432,6 +433,3 @@ async def _aiter(rows: Rows) -> AsyncIterator[Mapping[str, str]]:
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

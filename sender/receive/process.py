@@ -24,13 +24,13 @@ import os
 import signal
 import sys
 
-import redis.asyncio as aioredis
 from pydantic import ValidationError
 
 from sender.metrics import serve_metrics
 from sender.receive.receiver import ChannelReceiver, ReceiverStats
 from sender.run_config import SmppTarget
 from sender.smpp.bind import BindSettings
+from sender.store.client import connect_from_env
 from sender.store.keys import channel_from_ref
 
 RECEIVER_MODE = "Receiver"
@@ -64,8 +64,7 @@ def load_settings() -> tuple[BindSettings, int]:
 
 async def run_receiver(channel_ref: str, bind: BindSettings, max_binds: int,
                        stop: asyncio.Event) -> ReceiverStats:
-    url = os.environ.get("HERALD_REDIS_URL", "redis://127.0.0.1:6379/0")
-    redis = aioredis.Redis.from_url(url, password=os.environ.get("HERALD_REDIS_PASSWORD") or None)
+    redis = connect_from_env()
     try:
         receiver = ChannelReceiver(redis, channel_from_ref(channel_ref), bind,
                                    max_binds=max_binds)

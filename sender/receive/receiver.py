@@ -48,6 +48,7 @@ from sender.store.channel_activity import (
     BindSlot,
     bind_names,
     note_binds,
+    release_binds,
 )
 from sender.store.correlations import (
     UNMATCHED_GRACE_SECONDS,
@@ -144,7 +145,7 @@ class ChannelReceiver:
             await asyncio.gather(bind_task, return_exceptions=True)
             with contextlib.suppress(RedisError, OSError):
                 await self.flush()  # the last receipts; the bind is now down
-                await self.redis.zrem(self.channel.binds, self.bind_name)
+                await release_binds(self.redis, self.channel, [self.bind_name])
         return self.stats
 
     async def flush(self, *, heartbeat: bool = False) -> None:

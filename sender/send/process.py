@@ -24,11 +24,14 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
 from pydantic import BaseModel, Field
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from crds.channel import ErrorClass
 from crds.template import TemplateSpec
@@ -37,9 +40,12 @@ from sender.run_config import RunConfig, SmppTarget
 from sender.send.messages import MessageBuilder
 from sender.send.shard_sender import ShardSender, ShardSettings
 from sender.smpp.bind import BindSettings
+from sender.store.client import Redis, connect
 from sender.store.keys import CampaignKeys, ChannelKeys, campaign_from_ref
 from sender.store.rate_limit import RateLimiter, campaign_bucket, channel_bucket
 from sender.store.run_store import read_run
+
+logger = logging.getLogger(__name__)
 
 
 class Ref(BaseModel):
@@ -108,8 +114,8 @@ def sender_config(run: RunConfig, shard: int, redis_url: str) -> SenderConfig:
     )
 
 
-def _redis(url: str) -> aioredis.Redis:
-    return aioredis.Redis.from_url(url, password=os.environ.get("HERALD_REDIS_PASSWORD") or None)
+def _redis(url: str) -> Redis:
+    return connect(url, os.environ.get("HERALD_REDIS_PASSWORD") or None)
 
 
 async def run_sender(config: SenderConfig, stop: asyncio.Event | None = None) -> dict[str, Any]:
@@ -165,6 +171,40 @@ async def run_sender(config: SenderConfig, stop: asyncio.Event | None = None) ->
     return figures
 
 
+REDIS_OUTAGE_SECONDS = 120.0
+"""How long a sender waits for Redis to come back (a Sentinel failover, a restart)
+before it exits with the error."""
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+"""Redis away, or a demoted master refusing writes while Sentinel fails over."""
+
+
+async def ride_out_redis_outages(
+    send: Callable[[], Awaitable[dict[str, Any]]], stop: asyncio.Event,
+    *, patience: float = REDIS_OUTAGE_SECONDS,
+) -> dict[str, Any]:
+    """Run `send`; when Redis goes away, start it again once Redis answers.
+
+    A new start recovers the shard as a restarted pod would (what was on the wire is
+    counted unknown, nothing is sent twice), but without spending the Job's
+    backoffLimit on a failover of a few seconds.
+    """
+    delay, outage_since = 0.2, 0.0
+    while True:
+        try:
+            return await send()
+        except REDIS_ERRORS as error:
+            now = time.monotonic()
+            outage_since = outage_since or now
+            if stop.is_set():
+                return {"stopped": True, "error": str(error)}
+            if now - outage_since > patience:
+                raise
+            logger.warning("Redis unavailable (%s); starting over in %.1f s", error, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 5.0)
+
+
 STOPPED_EXIT = 143  # 128 + SIGTERM: the shard is not done; the Job must not count it
 
 
@@ -213,7 +253,7 @@ def serve(config: SenderConfig) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await run_sender(config, stop)
+        return await ride_out_redis_outages(lambda: run_sender(config, stop), stop)
 
     figures: dict[str, Any] = {"stopped": True}
     with contextlib.suppress(KeyboardInterrupt):

@@ -38,7 +38,12 @@ from sender.sms import text as sms_text
 from sender.sms.numbers import mask_number
 from sender.sms.receipts import canonical_id, id_forms, is_opt_out, parse_receipt, reply_text
 from sender.sms.states import State, Transition, failed, message_key, receipt_state, submitted
-from sender.store.channel_activity import HEARTBEAT_SECONDS, BindSlot, bind_names
+from sender.store.channel_activity import (
+    HEARTBEAT_SECONDS,
+    BindSlot,
+    bind_names,
+    release_binds,
+)
 from sender.store.correlations import (
     UNMATCHED_GRACE_SECONDS,
     PendingReceipt,
@@ -46,14 +51,14 @@ from sender.store.correlations import (
     correlation_value,
     look_up,
 )
-from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, ChannelKeys
+from sender.store.keys import CampaignKeys, ChannelKeys
 from sender.store.rate_limit import RateLimiter
+from sender.store.shard_stream import NEW, PENDING, Entry, ShardStream
 from sender.store.state_writer import StateWriter
 from sender.store.transitions import StateStore
 
 logger = logging.getLogger(__name__)
 
-Entry = tuple[str, dict[bytes, bytes]]  # a stream entry: id and fields
 RECENT_IDS_SECONDS = 600.0  # receipts usually come within minutes; later ones go via Redis
 
 
@@ -157,6 +162,8 @@ class ShardSender:
         self._bind_tasks: list[asyncio.Task[None]] = []
         self.limiter = limiter
         self.consumer = settings.consumer or f"shard-{settings.shard}"
+        self.stream = ShardStream(redis, settings.campaign, settings.shard, self.consumer,
+                                  settings.read_batch)
         self.store = StateStore(redis, settings.campaign)
         self.writer = StateWriter(redis, self.store, settings.shard, settings.channel)
         self.window = SettleWindow(sum(b.window for b in binds))
@@ -188,7 +195,7 @@ class ShardSender:
             task.cancel()
         await asyncio.gather(*self._bind_tasks, return_exceptions=True)
         with contextlib.suppress(RedisError, OSError):  # slots back now, not when they age
-            await self.redis.zrem(self.settings.channel.binds, *self._bind_names)
+            await release_binds(self.redis, self.settings.channel, self._bind_names)
 
     async def run(self) -> ShardStats:
         """Recover what a previous run left, then send until the shard is drained."""
@@ -249,10 +256,9 @@ class ShardSender:
 
     async def _recover(self) -> None:
         """Settle what this consumer read before a crash or restart (its pending entries)."""
-        stream = self.settings.campaign.shard(self.settings.shard)
-        start = "0"
+        start = PENDING
         while True:
-            entries = await self._read_group(stream, start)
+            entries = await self.stream.read(start)
             if not entries:
                 break
             start = entries[-1][0]
@@ -273,19 +279,17 @@ class ShardSender:
                         resend.append(entry)
                 else:
                     settled.append(entry[0])
-            if settled:
-                await self.redis.xack(stream, SENDERS_GROUP, *settled)
+            await self.stream.ack(settled)
             self.stats.recovered += len(entries)
             await self.writer.flush()
             await self._accept(resend)
 
     async def _read(self) -> None:
-        stream = self.settings.campaign.shard(self.settings.shard)
         while not self._reader_stopped:
             while len(self._ready) > 2 * self.settings.read_batch:
                 self._ready_event.clear()
                 await asyncio.sleep(0.005)
-            entries = await self._read_group(stream, ">")
+            entries = await self.stream.read(NEW)
             if self._reader_stopped:
                 return  # read after the stop: left pending for the next run
             if not entries:
@@ -294,29 +298,20 @@ class ShardSender:
             self.stats.read += len(entries)
             await self._accept(entries)
 
-    async def _read_group(self, stream: str, start: str) -> list[Entry]:
-        """Entries after `start` ('>' for new ones), as (id, fields) with text ids."""
-        reply: Any = await self.redis.xreadgroup(
-            SENDERS_GROUP, self.consumer, {stream: start}, count=self.settings.read_batch
-        )
-        if isinstance(reply, dict):  # RESP3
-            reply = list(reply.items())
-        return [(_text(i), fields) for i, fields in reply[0][1]] if reply else []
-
     async def _accept(self, entries: Sequence[Entry]) -> None:
         """Turn stream entries into outgoing messages, dropping opted-out numbers."""
         if not entries:
             return
-        numbers = [_text(fields[b"n"]) for _, fields in entries]
-        opted = await self.redis.smismember(OPT_OUT_SET, numbers)
+        numbers = [fields["n"] for _, fields in entries]
+        opted = await self.stream.opted_out(numbers)
         for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
             key = message_key(self.settings.shard, entry_id)
-            variant = _text(fields.get(b"v", b""))
+            variant = fields.get("v", "")
             if out:
                 self.writer.transition(Transition(key, State.OPTED_OUT, variant))
                 self.stats.opted_out += 1
                 continue
-            variables = json.loads(fields.get(b"x", b"{}"))
+            variables = json.loads(fields.get("x", "{}"))
             try:
                 pdus = self.builder.build(number, variables, variant)
             except (sms_text.TemplateError, KeyError) as exc:
@@ -444,7 +439,7 @@ class ShardSender:
     # -- outcomes --------------------------------------------------------------------
 
     def _labels(self, entry: Entry) -> tuple[str, str]:
-        return _text(entry[1].get(b"v", b"")), self.settings.channel_name
+        return entry[1].get("v", ""), self.settings.channel_name
 
     def _submitted(self, message: Outgoing) -> None:
         self.stats.submitted += 1
@@ -578,7 +573,4 @@ class ShardSender:
         if self._recent and next(iter(self._recent.values()))[0] < cutoff:
             self._recent = {k: v for k, v in self._recent.items() if v[0] >= cutoff}
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 

@@ -23,7 +23,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +110,14 @@ class BindSlot:
 
     async def release(self) -> None:
         self.held = False
-        await self.redis.zrem(self.channel.binds, self.name)
+        await release_binds(self.redis, self.channel, [self.name])
+
+
+async def release_binds(redis: aioredis.Redis, channel: ChannelKeys, names: Sequence[str]
+                        ) -> None:
+    """Give the slots of binds that went down back now, not when they age out."""
+    if names:
+        await redis.zrem(channel.binds, *names)
 
 
 @dataclass(frozen=True)
@@ -139,12 +146,12 @@ async def read_activity(redis: aioredis.Redis, channel: ChannelKeys, now: float
     pipe.zrange(channel.binds, 0, -1)
     pipe.hgetall(channel.activity)
     _, members, totals = await pipe.execute()
-    names = [_text(m) for m in members]
+    names = list(members)
     return ChannelActivity(
         at=now,
         bound=len(names),
         receiver_bound=sum(1 for n in names if n.startswith(RECEIVER_PREFIX)),
-        totals={_text(k): int(v) for k, v in totals.items()},
+        totals={k: int(v) for k, v in totals.items()},
     )
 
 
@@ -152,6 +159,3 @@ async def forget_channel(redis: aioredis.Redis, channel: ChannelKeys) -> None:
     """Drop the channel's keys (the Channel was deleted)."""
     await redis.delete(channel.binds, channel.activity, channel.receipts, channel.gcra)
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -19,7 +19,7 @@ from crds.campaign import Counters
 from sender.run_config import RunConfig
 from sender.sms.states import State, Transition, message_key
 from sender.store.keys import CampaignKeys
-from sender.store.transitions import StateStore, read_counters
+from sender.store.transitions import StateStore, counters_from_fields
 
 CANCEL_BATCH = 1000
 
@@ -46,12 +46,12 @@ async def read_run(redis: aioredis.Redis, keys: CampaignKeys) -> RunState:
         pipe.hget(keys.import_progress, "done")
         pipe.hgetall(keys.counters)
         run, done, raw = await pipe.execute()
-    run = {_text(k): _text(v) for k, v in (run or {}).items()}
+    run = run or {}
     config = RunConfig.model_validate_json(run["config"]) if "config" in run else None
-    fields = {_text(k): int(v) for k, v in (raw or {}).items()}
+    fields = {k: int(v) for k, v in (raw or {}).items()}
     return RunState(
         config=config,
-        counters=await read_counters(redis, keys) if fields else Counters(),
+        counters=counters_from_fields(fields) if fields else Counters(),
         fields=fields,
         import_done=done is not None,
         import_error=run.get("import_error", ""),
@@ -81,17 +81,17 @@ async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: in
         start = "-"
         while True:
             reply: Any = await redis.xrange(stream, min=start, count=CANCEL_BATCH)
-            entries: list[tuple[bytes, dict[bytes, bytes]]] = reply
+            entries: list[tuple[str, dict[str, str]]] = reply
             if not entries:
                 break
-            ids = [_text(entry_id) for entry_id, _ in entries]
+            ids = [entry_id for entry_id, _ in entries]
             start = "(" + ids[-1]
             states = await store.states([message_key(shard, i) for i in ids])
             moves = []
             for (entry_id, fields), state in zip(entries, states, strict=True):
                 code = (state or "")[:1]
-                variant = _text(fields.get(b"v") or b"")
-                key = message_key(shard, _text(entry_id))
+                variant = fields.get("v") or ""
+                key = message_key(shard, entry_id)
                 if code in ("", State.QUEUED):
                     moves.append(Transition(key, State.CANCELLED, variant))
                 elif code == State.SUBMITTING:
@@ -107,6 +107,3 @@ async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> 
         *(keys.shard(i) for i in range(shards)), keys.state, keys.counters, keys.gcra,
         keys.import_progress, keys.seen, keys.run)
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

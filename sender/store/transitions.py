@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib import resources
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -47,12 +48,10 @@ class StateStore:
         """Current state codes (with detail) of the given message keys; None = queued."""
         if not keys:
             return []
-        values = await self._redis.hmget(self.keys.state, list(keys))
-        return [_text(v) if v is not None else None for v in values]
+        # Casts here and below: redis-py types replies `bytes | str`; Herald's clients
+        # decode (sender.store.client).
+        return cast(list[str | None], await self._redis.hmget(self.keys.state, list(keys)))
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 COUNTER_FIELDS = {name: field.alias or name for name, field in Counters.model_fields.items()}
@@ -60,9 +59,13 @@ COUNTER_FIELDS = {name: field.alias or name for name, field in Counters.model_fi
 
 async def read_counters(redis: aioredis.Redis, keys: CampaignKeys) -> Counters:
     """The campaign's counters; queued is what the others leave of total."""
-    raw = await redis.hgetall(keys.counters)
-    values = {_text(k): int(v) for k, v in raw.items()}
-    values = {k: v for k, v in values.items() if ":" not in k}  # breakdowns: variant:a:...
+    raw = cast(dict[str, str], await redis.hgetall(keys.counters))
+    return counters_from_fields({k: int(v) for k, v in raw.items()})
+
+
+def counters_from_fields(fields: dict[str, int]) -> Counters:
+    """The Counters of a counters hash as read; queued is what the others leave of total."""
+    values = {k: v for k, v in fields.items() if ":" not in k}  # breakdowns: variant:a:...
     counters = Counters.model_validate(values)
     settled = sum(
         getattr(counters, name) for name in COUNTER_FIELDS if name not in ("total", "queued")

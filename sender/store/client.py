@@ -1,0 +1,159 @@
+"""The one way every Herald process reaches Redis: a URL (and a password) to a client.
+
+    HERALD_REDIS_URL        where Redis is, in one of these forms:
+        redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]          one server
+        rediss://[[USER]:PASSWORD@]HOST[:PORT][/DB]         one server, over TLS
+        redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]
+                                                            the master that these
+                                                            Sentinels name, followed
+                                                            through failovers
+        redis+cluster://[:PASSWORD@]HOST:PORT[,HOST:PORT...]
+                                                            a Redis Cluster (or Valkey
+                                                            cluster): any nodes of it
+    HERALD_REDIS_PASSWORD   the password (from a Secret), for a URL that carries none.
+                            With Sentinel it is also sent to the Sentinels, as the
+                            common charts (Bitnami's) configure them.
+
+Every client decodes replies to `str`, so no caller converts bytes. Herald's keys are
+built so that the same code runs on all three (sender.store.keys: one hash tag per
+campaign and per channel, no script or MULTI across two), and the Cluster client is
+handed out as a `Redis`: it offers the commands Herald uses with the same signatures.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel
+
+Redis = aioredis.Redis
+"""What the store's functions take: a client from `connect` (any of the three kinds)."""
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+SENTINEL, CLUSTER = "redis+sentinel", "redis+cluster"
+SCHEMES = ("redis", "rediss", SENTINEL, CLUSTER)
+
+
+class RedisUrlError(ValueError):
+    """HERALD_REDIS_URL is not one of the forms Herald reads. The message never shows the
+    password."""
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """A parsed HERALD_REDIS_URL, the password apart."""
+
+    scheme: str
+    hosts: tuple[tuple[str, int], ...]
+    """One for redis:// and rediss://; the Sentinels or the cluster's seed nodes."""
+    db: int = 0
+    master: str = ""
+    """The Sentinel master's name."""
+    username: str | None = None
+    password: str | None = None
+    url: str = ""
+    """For redis:// and rediss://: the URL as given, for redis-py's own parser."""
+
+    def describe(self) -> str:
+        """Where it points, without the password: for logs and status."""
+        hosts = ",".join(f"{host}:{port}" for host, port in self.hosts)
+        match self.scheme:
+            case "redis+sentinel":
+                return f"{self.scheme}://{hosts}/{self.master}/{self.db}"
+            case "redis+cluster":
+                return f"{self.scheme}://{hosts}"
+            case _:
+                return f"{self.scheme}://{hosts}/{self.db}"
+
+
+def parse_url(url: str, password: str | None = None) -> RedisTarget:
+    """Read one of the URL forms above; `password` serves when the URL has none (as in
+    redis-py's own `from_url`, where the URL's wins)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise RedisUrlError(f"Redis URL scheme {parts.scheme or '(none)'!r} is not one of"
+                            f" {', '.join(s + '://' for s in SCHEMES)}")
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    user, _, url_password = userinfo.partition(":")
+    chosen = unquote(url_password) if url_password else (password or None)
+    if scheme in ("redis", "rediss"):
+        # redis-py parses these itself (query options such as ssl_cert_reqs included).
+        host = parts.hostname or "localhost"
+        try:
+            port = parts.port or 6379
+        except ValueError as error:
+            raise RedisUrlError(f"bad Redis port in {_without_password(url)}: {error}") from None
+        return RedisTarget(scheme, ((host, port),), db=_db(parts.path.strip("/") or "0", url),
+                           username=unquote(user) or None, password=chosen, url=url)
+    hosts = tuple(_host_port(item, url) for item in hostlist.split(",") if item)
+    if not hosts:
+        raise RedisUrlError(f"{_without_password(url)} names no HOST:PORT")
+    path = [p for p in parts.path.split("/") if p]
+    if scheme == SENTINEL:
+        if not 1 <= len(path) <= 2:
+            raise RedisUrlError(f"{_without_password(url)}: a Sentinel URL ends in /MASTER or"
+                                " /MASTER/DB")
+        db = _db(path[1], url) if len(path) == 2 else 0
+        return RedisTarget(scheme, hosts, db=db, master=unquote(path[0]),
+                           username=unquote(user) or None, password=chosen)
+    if path:
+        raise RedisUrlError(f"{_without_password(url)}: a cluster has one database; the URL"
+                            " takes no path")
+    return RedisTarget(scheme, hosts, username=unquote(user) or None, password=chosen)
+
+
+def connect(url: str, password: str | None = None, **options: Any) -> Redis:
+    """A client for `url`, replies decoded. `options` go to redis-py (timeouts...)."""
+    return connect_to(parse_url(url, password), **options)
+
+
+def connect_to(target: RedisTarget, **options: Any) -> Redis:
+    options = {"decode_responses": True, "username": target.username,
+               "password": target.password, **options}
+    if target.scheme == SENTINEL:
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            list(target.hosts), sentinel_kwargs={"username": target.username,
+                                                 "password": target.password}, **options)
+        return cast(Redis, sentinel.master_for(target.master, db=target.db))
+    if target.scheme == CLUSTER:
+        nodes = [ClusterNode(host, port) for host, port in target.hosts]
+        # Same commands, same signatures, for all Herald uses (module docstring).
+        return cast(Redis, RedisCluster(startup_nodes=nodes, **options))
+    client: Redis = aioredis.Redis.from_url(target.url, **options)
+    return client
+
+
+def connect_from_env(env: Mapping[str, str] | None = None, **options: Any) -> Redis:
+    """The client of a Herald process: HERALD_REDIS_URL and HERALD_REDIS_PASSWORD."""
+    env = os.environ if env is None else env
+    return connect(env.get("HERALD_REDIS_URL") or DEFAULT_URL,
+                   env.get("HERALD_REDIS_PASSWORD") or None, **options)
+
+
+def _host_port(item: str, url: str) -> tuple[str, int]:
+    host, _, port = item.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise RedisUrlError(f"{_without_password(url)}: {item!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _db(text: str, url: str) -> int:
+    if not text.isdigit():
+        raise RedisUrlError(f"{_without_password(url)}: database {text!r} is not a number")
+    return int(text)
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hosts = rest.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.partition(":")[0]
+    return f"{scheme}{sep}{user}:***@{hosts}" if ":" in userinfo else url

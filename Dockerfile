@@ -1,5 +1,5 @@
 # Herald: one image for every process (entry points by argument):
-#   herald operator | send | import | receiver | simulator | sender | approve
+#   herald operator | send | import | receiver | simulator | approve
 # Multi-stage: the build stage makes a virtualenv; the final stage copies only it.
 # Runs as a numeric non-root user and works with a read-only root filesystem (no
 # bytecode written at run time; pods mount an emptyDir on /tmp).

@@ -2,7 +2,7 @@
 
     python bench/sender.py [--messages 100000] [--window 100] [--receipts | --no-receipts]
                            [--smsc HOST:PORT --system-id ID --password PW]
-                           [--sides herald,peer] [--timeout 600] [--memory]
+                           [--sides herald,peer] [--timeout 600] [--memory] [--redis-url URL]
 
 By default it starts `herald simulator` on a free loopback port (receipts after 50 ms, no
 window enforced, see --smsc-window) and, when the Herald side runs, a redis-server
@@ -165,27 +165,21 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
                      receipts: bool) -> RunResult:
     """Send `workload(messages)` through Herald's sender engine and report what it measured.
 
-    To fill in (sender/send/shard_sender.py): load `workload(messages)` into `redis_url` as one
-    shard of one campaign (Redis is empty; its load time is not part of the run, report it
-    in `extra`), then `tally = Tally(messages, receipts)`, `tally.start()`, run the shard
-    sender with one bind to `smsc` and `window` submits in flight, registered_delivery 1
-    only when `receipts`, and count each submit_sm_resp and each receipt into the tally,
-    e.g. from the final message states. Return `tally.result(...)`. The harness runs this
-    in its own process, cancels it after --timeout seconds, measures peak RSS and reads the
-    SMSC's record for duplicates and losses.
+    Loads `workload(messages)` into `redis_url` as one shard of one campaign (its load
+    time is not part of the run; it is in `extra`), writes the run's RunConfig as the
+    operator would, and runs the shard with `run_shard`, the function `herald send` runs:
+    one bind to `smsc`, `window` submits in flight, registered_delivery 1 only when
+    `receipts`. The harness runs this in its own process, cancels it after --timeout
+    seconds, measures peak RSS and reads the SMSC's record for duplicates and losses.
     """
-    import redis.asyncio as aioredis
+    from sender.run_config import RunConfig
+    from sender.send.process import run_shard
+    from sender.store.client import connect
+    from sender.store.keys import SENDERS_GROUP, CampaignKeys
+    from sender.store.run_store import write_run
 
-    from crds.channel import SourceAddress
-    from crds.template import TemplateSpec
-    from sender.send.messages import MessageBuilder
-    from sender.send.shard_sender import ShardSender, ShardSettings
-    from sender.smpp.bind import BindSettings
-    from sender.store.keys import SENDERS_GROUP, CampaignKeys, ChannelKeys
-    from sender.store.rate_limit import RateLimiter, channel_bucket
-
-    redis = aioredis.Redis.from_url(redis_url)
-    campaign, channel = CampaignKeys("bench", "run"), ChannelKeys("bench", "smsc")
+    redis = connect(redis_url)
+    campaign = CampaignKeys("bench", "run")
     stream = campaign.shard(0)
     loading = time.perf_counter()
     await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
@@ -196,40 +190,39 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
             await pipe.execute()
     pipe.hset(campaign.counters, "total", messages)
     await pipe.execute()
+    # The run as the operator would write it: the same text as the peer's workload, one
+    # bind, the channel's limiter in the path, set high enough (1,000,000/s) to cost its
+    # Redis calls without limiting. A sender pod starts from exactly this.
+    run = RunConfig.model_validate({
+        "campaign": {"namespace": "bench", "name": "run"}, "uid": "bench", "generation": 1,
+        "frozen_hash": "bench", "shards": 1, "receipts": receipts,
+        "receipt_wait_seconds": 600.0 if receipts else 0.0,
+        "templates": {"": {"category": "Notification",
+                           "body": "Herald bench message {i}: your code is 2468",
+                           "variables": [{"name": "i"}]}},
+        "channel": {"name": "smsc", "rate": 1_000_000, "smpp": {
+            "host": smsc.host, "port": smsc.port, "system_id": smsc.system_id,
+            "window": window, "source_addr": {"address": SOURCE}}},
+        "audience": {"source": {"inline": []}},
+    })
+    await write_run(redis, run)
     load_seconds = time.perf_counter() - loading
 
-    # The same text as the peer's workload; the limiter sits in the path, set high enough
-    # (1,000,000/s) to cost its Redis calls without limiting.
-    template = TemplateSpec.model_validate({
-        "category": "Notification", "body": "Herald bench message {i}: your code is 2468",
-        "variables": [{"name": "i"}]})
-    builder = MessageBuilder({"": template}, SourceAddress(address=SOURCE), receipts=receipts)
-    bind = BindSettings(host=smsc.host, port=smsc.port, system_id=smsc.system_id,
-                        password=smsc.password, window=window)
-    limiter = RateLimiter(redis, channel_bucket("bench", "smsc", 1_000_000))
-    settings = ShardSettings(campaign, 0, channel, "smsc")
-    started = time.perf_counter()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    async with ShardSender(redis, settings, builder, [bind], limiter) as sender:
-        stats = await sender.run()  # returns once every outcome is durable in Redis
-        submitted_at = time.perf_counter()
-        if receipts:
-            while sender.stats.receipts < stats.submitted:
-                await asyncio.sleep(0.01)
-        receipts_at = time.perf_counter()
+    figures = await run_shard(run, 0, redis, smsc.password)
     await redis.aclose()
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    submitted, seconds = figures["submitted"], figures["seconds_with_receipts"]
     return RunResult(
-        messages, accepted=stats.submitted, rejected=stats.failed + stats.unknown,
-        receipts=sender.stats.receipts, seconds=receipts_at - started,
-        submit_seconds=submitted_at - started,
-        receipt_seconds=(receipts_at - started) if receipts else 0.0,
-        extra={"load_seconds": round(load_seconds, 3), "throttled": stats.throttled,
+        messages, accepted=submitted, rejected=figures["failed"] + figures["unknown"],
+        receipts=figures["receipts"], seconds=seconds, submit_seconds=figures["seconds"],
+        receipt_seconds=seconds if receipts else 0.0,
+        extra={"load_seconds": round(load_seconds, 3), "throttled": figures["throttled"],
                "cpu_seconds": round(cpu, 2),
-               "cpu_us_per_message": round(1e6 * cpu / max(1, stats.submitted), 1),
-               "unknown": stats.unknown, "redis_flushes": sender.writer.flushes,
-               "limiter_redis_calls": limiter.stats.redis_calls},
+               "cpu_us_per_message": round(1e6 * cpu / max(1, submitted), 1),
+               "unknown": figures["unknown"], "redis_flushes": figures["redis_flushes"],
+               "limiter_redis_calls": figures["limiter_redis_calls"]},
     )
 
 
@@ -357,6 +350,23 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     return output
 
 
+async def forget_bench_keys(redis_url: str) -> None:
+    """Delete the keys of the bench's campaign and channel (and only those: --redis-url
+    may name a Redis that holds other things)."""
+    from sender.store.client import connect
+    from sender.store.keys import CampaignKeys, ChannelKeys
+
+    campaign, channel = CampaignKeys("bench", "run"), ChannelKeys("bench", "smsc")
+    client = connect(redis_url)
+    try:
+        for key in (campaign.shard(0), campaign.state, campaign.counters, campaign.gcra,
+                    campaign.run, campaign.import_progress, campaign.seen, channel.receipts,
+                    channel.gcra, channel.binds, channel.activity):
+            await client.delete(key)  # one at a time: a cluster refuses keys of two slots
+    finally:
+        await client.aclose()
+
+
 def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             smsc: SmscAddress, simulator: LocalSimulator | None, redis_url: str | None,
             workdir: Path) -> dict[str, Any]:
@@ -364,10 +374,7 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
     if simulator is not None:
         simulator.call("POST", "/reset")
     if side == "herald" and redis_url is not None:
-        import redis
-
-        with redis.Redis.from_url(redis_url) as client:
-            client.flushall()
+        asyncio.run(forget_bench_keys(redis_url))
     spec = {"side": side, "host": smsc.host, "port": smsc.port, "system_id": smsc.system_id,
             "password": smsc.password, "redis_url": redis_url, "messages": messages,
             "window": args.window, "receipts": args.receipts, "timeout": timeout,
@@ -408,6 +415,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="ask for delivery receipts and wait for them (default: on)")
     parser.add_argument("--smsc", metavar="HOST:PORT",
                         help="an external SMPP server instead of the simulator")
+    parser.add_argument("--redis-url", metavar="URL",
+                        help="an existing Redis (redis://, rediss://, redis+sentinel://,"
+                             " redis+cluster://) instead of a redis-server of the bench's own;"
+                             " only the bench's own keys are deleted")
     parser.add_argument("--system-id")
     parser.add_argument("--password")
     parser.add_argument("--sides", help="comma-separated, from herald,peer "
@@ -452,11 +463,12 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             simulator = LocalSimulator(args, workdir)
             smsc = SmscAddress(simulator.host, simulator.port, args.system_id or "herald",
                                args.password or "herald")
-        if "herald" in args.sides:
+        redis_url: str | None = args.redis_url
+        if "herald" in args.sides and redis_url is None:
             from herald.local.redis import start_redis
 
             redis_server = start_redis(workdir / "redis")
-        redis_url = redis_server.url if redis_server else None
+            redis_url = redis_server.url
         report: dict[str, Any] = {
             "messages": args.messages, "window": args.window, "receipts": args.receipts,
             "smsc": "simulator" if simulator else args.smsc}

@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 from controllers import metrics
 from controllers.decisions import reasons
 from controllers.decisions.campaign_plan import ChannelSeen
-from controllers.decisions.campaign_run import receiver_binds
+from controllers.decisions.campaign_run import receiver_binds, smpp_target
 from controllers.decisions.channel_plan import (
     ActivitySeen,
     ChannelWorld,
@@ -110,11 +110,11 @@ def read_password(data: dict[str, str] | None, key: str) -> tuple[SecretSeen, st
 
 
 def bind_settings(spec: ChannelSpec, password: str) -> BindSettings:
-    smpp = spec.smpp
-    return BindSettings(host=smpp.host, port=smpp.port, system_id=smpp.system_id,
-                        password=password, system_type=smpp.system_type,
-                        mode=smpp.bind_mode.value, connect_timeout=10.0,
-                        response_timeout=min(smpp.response_timeout_seconds, 10))
+    """The bind check's settings: the channel's own, with timeouts short enough that a
+    check answers within one reconcile."""
+    return smpp_target(spec).bind_settings(
+        password, connect_timeout=10.0,
+        response_timeout=min(spec.smpp.response_timeout_seconds, 10))
 
 
 async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: bool) -> None:

@@ -6,7 +6,6 @@
     herald demo       run the main job locally on embedded defaults
     herald import     import a campaign's audience into Redis (the importer pod's process)
     herald send       send one shard of a campaign (a sender Job pod's process)
-    herald sender     send one shard from a SenderConfig file (bench, by hand)
     herald receiver   hold a channel's receiver bind: late receipts, replies (its Deployment)
     herald simulator  run the SMPP 3.4 simulator (an SMSC for tests and demos)
 """
@@ -14,6 +13,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -22,12 +23,9 @@ def run_operator(args: argparse.Namespace) -> int:
     import kopf
 
     import controllers.operator  # noqa: F401  (registers every handler)
-    from herald.operator_logging import configure_logging
     from sender.metrics import serve_metrics
 
     serve_metrics(args.metrics_port)
-    # kopf.run() leaves logging as it finds it: without this an operator pod logs nothing.
-    configure_logging(verbose=args.verbose, json_format=args.log_format == "json")
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace,
@@ -85,12 +83,6 @@ def run_simulator(args: argparse.Namespace) -> int:
     return run(config)
 
 
-def run_sender(args: argparse.Namespace) -> int:
-    from sender.send.process import main
-
-    return main(args.config)
-
-
 def run_import(args: argparse.Namespace) -> int:
     from sender.importer.process import main
 
@@ -112,6 +104,10 @@ def run_receiver(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="herald", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    root.add_argument("--log-format", choices=["auto", "json", "console"],
+                      default=os.environ.get("HERALD_LOG_FORMAT") or "auto",
+                      help="auto: console on a terminal, JSON lines otherwise (a pod);"
+                           " default HERALD_LOG_FORMAT")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     op = commands.add_parser("operator", help="run the operator")
@@ -119,7 +115,8 @@ def parser() -> argparse.ArgumentParser:
                     help="watch only this namespace (repeatable); default: all namespaces")
     op.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
                     help="liveness endpoint URL for the kubelet's probe ('' for none)")
-    op.add_argument("--log-format", choices=["text", "json"], default="text")
+    op.add_argument("--log-format", choices=["text", "json"], dest="operator_log_format",
+                    help="as herald --log-format: text is console (kept for the chart)")
     op.add_argument("--metrics-port", type=int, default=9090,
                     help="port of /metrics (0: none)")
     op.add_argument("--verbose", action="store_true",
@@ -164,13 +161,6 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--shard", type=int, help="default: JOB_COMPLETION_INDEX")
     send.set_defaults(run=run_send)
 
-    snd = commands.add_parser(
-        "sender", help="send one shard of a campaign (a sender pod's process)",
-        description="Reads its SenderConfig from --config; the SMPP password from the file "
-                    "the config names or HERALD_SMPP_PASSWORD. Prints one JSON line of figures.")
-    snd.add_argument("--config", required=True, help="SenderConfig JSON file")
-    snd.set_defaults(run=run_sender)
-
     rcv = commands.add_parser(
         "receiver", help="hold a channel's receiver bind (the channel's Deployment)",
         description="Binds as a receiver with HERALD_CHANNEL_SMPP (JSON) and "
@@ -199,8 +189,27 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+LOG_LEVELS = {"operator": logging.INFO, "simulator": logging.INFO, "demo": logging.ERROR}
+"""What each command logs; the pods' processes (send, import, receiver) log warnings and
+errors: their figures go to stdout, their progress to Redis and status."""
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    """One logging setup for every command (herald.logs): JSON lines in pods, console
+    output on a terminal, phone numbers masked and secrets dropped."""
+    from herald.logs import configure_logging
+
+    fmt = args.log_format
+    if getattr(args, "operator_log_format", None):
+        fmt = {"text": "console", "json": "json"}[args.operator_log_format]
+    verbose = bool(getattr(args, "verbose", False))
+    level = logging.DEBUG if verbose else LOG_LEVELS.get(args.command, logging.WARNING)
+    configure_logging(fmt=fmt, level=level, verbose=verbose)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    setup_logging(args)
     run: Callable[[argparse.Namespace], int] = args.run
     return run(args)
 

@@ -13,6 +13,7 @@ build one.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 from crds.campaign import ColumnMapping
 from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
 from crds.template import TemplateSpec
+from sender.smpp.bind import BindSettings
 
 AUDIENCE_DIR = "/var/run/herald/audience"
 """Where the importer pod finds a ConfigMap's or Secret's audience file (the Job also
@@ -79,6 +81,17 @@ class SmppTarget(BaseModel):
     source_addr: SourceAddress
     gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
 
+    def bind_settings(self, password: str, **overrides: Any) -> BindSettings:
+        """The one way from a channel's SMPP settings to a bind's: senders take them as
+        they are; the receiver overrides the mode, the operator's bind check the
+        timeouts (a check must answer soon)."""
+        settings = BindSettings(
+            host=self.host, port=self.port, system_id=self.system_id, password=password,
+            system_type=self.system_type, mode=self.mode, window=self.window,
+            enquire_link_interval=self.enquire_link_interval_seconds,
+            response_timeout=self.response_timeout_seconds)
+        return dataclasses.replace(settings, **overrides)
+
 
 class ChannelTarget(BaseModel):
     name: str
@@ -114,3 +127,6 @@ class RunConfig(BaseModel):
     audience: ImportSettings
     receipt_wait_seconds: float = 10.0
     """How long a sender waits for receipts after its last submit before it exits."""
+    receipts: bool = True
+    """Whether submits ask for delivery receipts. A campaign always does; the bench
+    measures both."""

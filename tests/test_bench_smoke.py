@@ -1,5 +1,5 @@
-"""bench/sender.py stays runnable: a small peer-only run against the simulator prints the
-JSON the README describes, with every message delivered once. No timing is asserted."""
+"""bench/sender.py stays runnable: small runs against the simulator print the JSON the
+README describes, with every message delivered once. No timing is asserted."""
 
 from __future__ import annotations
 
@@ -28,3 +28,15 @@ def test_peer_run_prints_the_report() -> None:
     assert (peer["messages"], peer["accepted"], peer["receipts"]) == (300, 300, 300), peer
     assert (peer["duplicates"], peer["lost"], peer["timed_out"]) == (0, 0, False), peer
     assert peer["peak_rss_mb"] > 0
+
+
+def test_herald_run_prints_the_report() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "sender.py"), "--messages", "300",
+         "--sides", "herald", "--timeout", "60"],
+        cwd=REPO, capture_output=True, text=True, timeout=110, check=False)
+    assert done.returncode == 0, done.stderr
+    herald = json.loads(done.stdout)["herald"]
+    assert herald.keys() >= FIGURES, herald
+    assert (herald["messages"], herald["accepted"], herald["receipts"]) == (300, 300, 300), herald
+    assert (herald["duplicates"], herald["lost"], herald["timed_out"]) == (0, 0, False), herald

@@ -1,4 +1,4 @@
-"""Metrics: a running `herald sender` process scraped over HTTP has every sender metric,
+"""Metrics: a running `herald send` process scraped over HTTP has every sender metric,
 the operator's gauges follow the status it writes, and every metric the chart's alerts
 and dashboard use is one Herald exports."""
 
@@ -27,6 +27,8 @@ from herald.local.redis import RedisServer
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
 from sender.store.keys import SENDERS_GROUP, CampaignKeys
+from sender.store.run_store import write_run
+from tests.run_configs import run_config
 
 CAMPAIGN = CampaignKeys("shop", "metrics")
 SENDER_METRICS = {
@@ -68,20 +70,14 @@ async def test_a_running_sender_serves_its_metrics(
     pipe.hset(CAMPAIGN.counters, "total", 3000)
     await pipe.execute()
     simulator.throttle_next(5)  # some submit_sm_resp errors
-    config = tmp_path / "sender.json"
-    config.write_text(json.dumps({
-        "redis_url": redis_server.url, "campaign": {"namespace": "shop", "name": "metrics"},
-        "shard": 0, "channel": {"namespace": "shop", "name": "carrier-a"},
-        "channel_rate": 1000,  # about 3 s of sending: time to scrape it mid-run
-        "smpp": {"host": "127.0.0.1", "port": simulator.port, "system_id": "herald",
-                 "window": 50, "source_addr": {"address": "Herald"}},
-        "templates": {"": {"category": "Notification", "body": "Code {code}.",
-                           "variables": [{"name": "code"}]}},
-    }))
+    # About 3 s of sending at 1,000/s: time to scrape it mid-run.
+    await write_run(redis, run_config(CAMPAIGN.namespace, CAMPAIGN.name, port=simulator.port,
+                                      window=50, rate=1000, body="Code {code}."))
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "herald", "sender", "--config", str(config)],
-        env=os.environ | {"HERALD_SMPP_PASSWORD": "herald", "HERALD_METRICS_PORT": str(port)},
+        [sys.executable, "-m", "herald", "send", "--campaign", CAMPAIGN.ref, "--shard", "0"],
+        env=os.environ | {"HERALD_SMPP_PASSWORD": "herald", "HERALD_METRICS_PORT": str(port),
+                          "HERALD_REDIS_URL": redis_server.url},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         def sampled() -> dict[str, set[str]]:

@@ -21,7 +21,9 @@ from herald.local.redis import RedisServer
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
 from sender.store.keys import SENDERS_GROUP, CampaignKeys
+from sender.store.run_store import write_run
 from sender.store.transitions import read_counters
+from tests.run_configs import run_config
 
 CAMPAIGN = CampaignKeys("shop", "flash-sale")
 MESSAGES = 20_000
@@ -44,26 +46,12 @@ async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
         await asyncio.sleep(0.01)
 
 
-def sender_config(tmp_path: Path, redis_url: str, port: int) -> Path:
-    config = {
-        "redisUrl": redis_url, "redis_url": redis_url,
-        "campaign": {"namespace": "shop", "name": "flash-sale"}, "shard": 0,
-        "channel": {"namespace": "shop", "name": "carrier-a"}, "channel_rate": 100_000,
-        "smpp": {"host": "127.0.0.1", "port": port, "system_id": "herald", "window": WINDOW,
-                 "response_timeout_seconds": 5, "source_addr": {"address": "Herald"}},
-        "templates": {"": {"category": "Notification", "body": "Your code is {code}.",
-                           "variables": [{"name": "code"}]}},
-        "receipt_wait_seconds": 2,
-    }
-    path = tmp_path / "sender.json"
-    path.write_text(json.dumps(config))
-    return path
-
-
-def start_sender(config: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "HERALD_SMPP_PASSWORD": "herald"}
-    return subprocess.Popen([sys.executable, "-m", "herald", "sender", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+def start_sender(redis_url: str) -> subprocess.Popen[str]:
+    """`herald send` for shard 0, as a sender Job's pod runs it (the run is in Redis)."""
+    env = {**os.environ, "HERALD_SMPP_PASSWORD": "herald", "HERALD_REDIS_URL": redis_url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "herald", "send", "--campaign", CAMPAIGN.ref, "--shard", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 async def test_sigkill_mid_shard_then_restart(
@@ -76,9 +64,10 @@ async def test_sigkill_mid_shard_then_restart(
         pipe.xadd(stream, {"n": f"+86139{i:08d}", "v": "", "x": json.dumps({"code": f"{i}"})})
     pipe.hset(CAMPAIGN.counters, "total", MESSAGES)
     await pipe.execute()
-    config = sender_config(tmp_path, redis_server.url, simulator.port)
+    await write_run(redis, run_config(CAMPAIGN.namespace, CAMPAIGN.name, port=simulator.port,
+                                      window=WINDOW, receipt_wait_seconds=2))
 
-    first = start_sender(config)
+    first = start_sender(redis_server.url)
     # Killed with submits on the wire (their responses held by the latency), so the
     # restart has in-flight messages to count unknown, whatever the machine's load.
     await until(lambda: len(simulator.accepted) >= MESSAGES // 3 and simulator.unanswered > 0,
@@ -88,7 +77,7 @@ async def test_sigkill_mid_shard_then_restart(
     accepted_at_kill = len(simulator.accepted)
     assert accepted_at_kill < MESSAGES, "killed too late to test anything"
 
-    second = start_sender(config)
+    second = start_sender(redis_server.url)
     out, err = await asyncio.to_thread(second.communicate, timeout=120)
     assert second.returncode == 0, err
     figures = json.loads(out.strip().splitlines()[-1])

@@ -54,18 +54,23 @@ def frozen_changes(spec: CampaignSpec, config: RunConfig) -> list[str]:
     return [name for name in FROZEN_FIELDS if config.frozen_fields.get(name) != now[name]]
 
 
-def channel_target(name: str, spec: ChannelSpec) -> ChannelTarget:
+def smpp_target(spec: ChannelSpec) -> SmppTarget:
+    """The channel's SMPP settings as every process takes them (the password apart)."""
     smpp = spec.smpp
+    return SmppTarget(
+        host=smpp.host, port=smpp.port, tls=smpp.tls, system_id=smpp.system_id,
+        system_type=smpp.system_type, mode=smpp.bind_mode.value, window=smpp.window,
+        binds=spec.max_binds, max_binds=spec.max_binds,
+        enquire_link_interval_seconds=smpp.enquire_link_interval_seconds,
+        response_timeout_seconds=smpp.response_timeout_seconds,
+        source_addr=smpp.source_addr, gsm7_coding=smpp.gsm7_coding,
+    )
+
+
+def channel_target(name: str, spec: ChannelSpec) -> ChannelTarget:
     return ChannelTarget(
         name=name,
-        smpp=SmppTarget(
-            host=smpp.host, port=smpp.port, tls=smpp.tls, system_id=smpp.system_id,
-            system_type=smpp.system_type, mode=smpp.bind_mode.value, window=smpp.window,
-            binds=spec.max_binds, max_binds=spec.max_binds,
-            enquire_link_interval_seconds=smpp.enquire_link_interval_seconds,
-            response_timeout_seconds=smpp.response_timeout_seconds,
-            source_addr=smpp.source_addr, gsm7_coding=smpp.gsm7_coding,
-        ),
+        smpp=smpp_target(spec),
         rate=spec.rate_limit.messages_per_second,
         burst=spec.rate_limit.burst,
         max_attempts=spec.retry.max_attempts,

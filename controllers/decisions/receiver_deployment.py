@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 
 from controllers.decisions.campaign_jobs import COMPONENT_LABEL, child_name
-from controllers.decisions.campaign_run import channel_target
+from controllers.decisions.campaign_run import smpp_target
 from controllers.decisions.pod_spec import (
     Manifest,
     PodSettings,
@@ -64,7 +64,7 @@ def build_receiver_deployment(owner: ChannelOwner, spec: ChannelSpec, pods: PodS
     """The Deployment; `secret_version` (the password Secret's resourceVersion) goes in
     the pod template, so a password changed inside the same Secret rolls the pod, which
     reads it from its env only at start."""
-    smpp = channel_target(owner.name, spec).smpp
+    smpp = smpp_target(spec)
     secret = spec.smpp.password_secret_ref
     env = [
         {"name": "HERALD_CHANNEL_SMPP", "value": smpp.model_dump_json()},

@@ -17,7 +17,6 @@ import asyncio
 import csv
 import io
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -274,8 +273,6 @@ def describe_redis(url: str) -> str:
 
 
 def main(output: str = "text", redis_url: str | None = None) -> int:
-    # kopf logs its own housekeeping; the demo shows what a cluster user would see.
-    logging.basicConfig(level=logging.ERROR)
     try:
         if redis_url is not None:
             describe_redis(redis_url)  # a bad URL is refused before anything starts

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import redis.asyncio as aioredis
+import structlog
 
 from sender.importer.audience_csv import CsvHeaderError, aiter_csv_rows, iter_csv_rows
 from sender.importer.shards import ImportConflict, import_audience
@@ -164,8 +165,7 @@ async def run_import(ref: str) -> dict[str, Any]:
 
 
 def main(ref: str) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    structlog.contextvars.bind_contextvars(campaign=ref)
     try:
         report = asyncio.run(run_import(ref))
     except (AudienceError, CsvHeaderError, ImportConflict, OSError) as error:

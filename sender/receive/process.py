@@ -19,16 +19,15 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import logging
 import os
-import signal
-import sys
 
+import structlog
 from pydantic import ValidationError
 
 from sender.metrics import serve_metrics
 from sender.receive.receiver import ChannelReceiver, ReceiverStats
 from sender.run_config import SmppTarget
+from sender.signals import install_stop_signals
 from sender.smpp.bind import BindSettings
 from sender.store.client import connect_from_env
 from sender.store.keys import channel_from_ref
@@ -37,12 +36,8 @@ RECEIVER_MODE = "Receiver"
 
 
 def receiver_settings(smpp: SmppTarget, password: str) -> BindSettings:
-    return BindSettings(
-        host=smpp.host, port=smpp.port, system_id=smpp.system_id, password=password,
-        system_type=smpp.system_type, mode=RECEIVER_MODE, window=1,
-        enquire_link_interval=smpp.enquire_link_interval_seconds,
-        response_timeout=smpp.response_timeout_seconds,
-    )
+    """A receiver bind: it takes deliver_sm only, so it submits nothing (window 1)."""
+    return smpp.bind_settings(password, mode=RECEIVER_MODE, window=1)
 
 
 def load_settings() -> tuple[BindSettings, int]:
@@ -74,8 +69,6 @@ async def run_receiver(channel_ref: str, bind: BindSettings, max_binds: int,
 
 
 def main(channel_ref: str) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if "/" not in channel_ref:
         raise SystemExit("herald receiver: --channel takes NAMESPACE/NAME")
     bind, max_binds = load_settings()
@@ -83,9 +76,8 @@ def main(channel_ref: str) -> int:
 
     async def serve() -> ReceiverStats:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        install_stop_signals(asyncio.get_running_loop(), stop.set)
+        structlog.contextvars.bind_contextvars(channel=channel_ref)
         return await run_receiver(channel_ref, bind, max_binds, stop)
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import signal
 import sys
 import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from sender.signals import install_stop_signals
 from sender.simulator.config import SimulatorConfig, merge_config
 from sender.simulator.control import ControlServer
 from sender.simulator.delivery import Delivery, DeliveryQueue, Receiver, mo_body
@@ -219,9 +219,7 @@ class Simulator:
 async def serve(config: SimulatorConfig) -> None:
     """Run until SIGINT or SIGTERM; print one line with the ports once listening."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    install_stop_signals(asyncio.get_running_loop(), stop.set)
     async with Simulator(config) as smsc:
         control = f" control http://{config.host}:{smsc.control_port}" \
             if smsc.control_port else ""

@@ -15,6 +15,7 @@ remove the campaign's Redis keys (its Jobs go with it by their ownerReferences).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from redis.exceptions import RedisError
 from controllers import metrics
 from controllers.channel import ChannelIndex
 from controllers.config import OperatorConfig
+from controllers.context import OperatorContext
 from controllers.decisions.campaign_jobs import (
     COMPONENT_LABEL,
     IMPORTER,
@@ -33,6 +35,7 @@ from controllers.decisions.campaign_jobs import (
     sender_job_name,
 )
 from controllers.decisions.campaign_plan import (
+    FOLD_SECONDS,
     CampaignPlan,
     CampaignWorld,
     JobSeen,
@@ -54,7 +57,7 @@ from sender.store.run_store import cancel_remaining, delete_run, read_run, write
 logger = logging.getLogger(__name__)
 
 CAMPAIGNS = (GROUP, VERSION, Campaign.PLURAL)
-FOLD_INTERVAL = 1.0  # seconds: at most one status write per campaign per interval
+FOLD_INTERVAL = FOLD_SECONDS  # at most one status write per campaign per interval
 
 TemplateIndex = kopf.Index[tuple[str, str], TemplateSeen]
 JobIndex = kopf.Index[tuple[str, str, str], JobSeen]
@@ -116,6 +119,7 @@ async def observe_campaign(
     jobs: JobIndex, now: datetime,
 ) -> CampaignWorld:
     """Everything the plan needs: indexes (no API calls) and one Redis round trip."""
+    context: OperatorContext = memo.context
     namespace, name = campaign.metadata.namespace or "", campaign.metadata.name
 
     def one(index: Any, key: Any) -> Any:
@@ -126,13 +130,13 @@ async def observe_campaign(
                      if (seen := one(templates, (namespace, t))) is not None}
     channel_seen = {c.name: seen for c in campaign.spec.channels
                     if (seen := one(channels, (namespace, c.name))) is not None}
-    state = await read_run(memo.redis, CampaignKeys(namespace, name))
+    state = await read_run(context.redis, CampaignKeys(namespace, name))
     run = None
     if state.config is not None:
         run = RunSeen(config=state.config, counters=state.counters, fields=state.fields,
                       import_done=state.import_done, import_error=state.import_error,
                       cancel_done=state.cancel_done)
-    previous, last_progress = memo.campaign_samples.get((namespace, name), (None, None))
+    previous, last_progress = context.campaign_samples.get((namespace, name), (None, None))
     return CampaignWorld(
         now=now, templates=template_seen, channels=channel_seen, run=run,
         import_job=one(jobs, (namespace, name, IMPORTER)),
@@ -144,46 +148,48 @@ async def observe_campaign(
 async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: CampaignWorld,
                               memo: Any) -> None:
     """Do what the plan says, in an order that survives a crash between any two steps."""
+    context: OperatorContext = memo.context
     namespace, name = campaign.metadata.namespace or "", campaign.metadata.name
     keys = CampaignKeys(namespace, name)
     if plan.reset_run and world.run is not None:
-        await delete_run(memo.redis, keys, world.run.config.shards)
-    if plan.write_run is not None:  # before the Jobs that read it
-        await write_run(memo.redis, plan.write_run)
-    for child in plan.create:
-        if await memo.core.create_job(child):
+        await delete_run(context.redis, keys, world.run.config.shards)
+    if plan.actions.write_run is not None:  # before the Jobs that read it
+        await write_run(context.redis, plan.actions.write_run)
+    for child in plan.actions.create:
+        if await context.core.create_job(child):
             logger.info("created Job %s/%s", namespace, child["metadata"]["name"])
     owner = Owner(namespace, name, campaign.metadata.uid or "")
-    if plan.suspend_import:
-        await memo.core.patch_job(namespace, import_job_name(owner), {"spec": {"suspend": True}})
+    if plan.actions.suspend_import:
+        await context.core.patch_job(namespace, import_job_name(owner), {"spec": {"suspend": True}})
     sender_patch = _sender_patch(plan)
     if sender_patch:
-        await memo.core.patch_job(namespace, sender_job_name(owner), sender_patch)
-    if plan.cancel_remaining and world.run is not None:
-        count = await cancel_remaining(memo.redis, keys, world.run.config.shards)
+        await context.core.patch_job(namespace, sender_job_name(owner), sender_patch)
+    if plan.actions.cancel_remaining and world.run is not None:
+        count = await cancel_remaining(context.redis, keys, world.run.config.shards)
         logger.info("campaign %s/%s: %d messages counted cancelled", namespace, name, count)
     if plan.delete_run and world.run is not None:
-        await delete_run(memo.redis, keys, world.run.config.shards)
+        await delete_run(context.redis, keys, world.run.config.shards)
 
 
 def _sender_patch(plan: CampaignPlan) -> dict[str, Any] | None:
     spec: dict[str, Any] = {}
-    if plan.sender_suspend is not None:
-        spec["suspend"] = plan.sender_suspend
-    if plan.sender_parallelism is not None:
-        spec["parallelism"] = plan.sender_parallelism
+    if plan.actions.sender_suspend is not None:
+        spec["suspend"] = plan.actions.sender_suspend
+    if plan.actions.sender_parallelism is not None:
+        spec["parallelism"] = plan.actions.sender_parallelism
     return {"spec": spec} if spec else None
 
 
 def remember_sample(memo: Any, key: tuple[str, str], world: CampaignWorld) -> None:
     """Keep this fold's sent count for the next fold's rate and the stall check."""
+    context: OperatorContext = memo.context
     if world.run is None:
         return
     count = sent(world.run.counters)
-    previous, last_progress = memo.campaign_samples.get(key, (None, None))
+    previous, last_progress = context.campaign_samples.get(key, (None, None))
     if previous is None or count != previous.sent or last_progress is None:
         last_progress = world.now
-    memo.campaign_samples[key] = (Sample(world.now, count), last_progress)
+    context.campaign_samples[key] = (Sample(world.now, count), last_progress)
 
 
 REDIS_RETRY_SECONDS = 2
@@ -194,14 +200,18 @@ async def reconcile_campaign(
     body: kopf.Body, memo: Any, templates_seen: TemplateIndex, channels_seen: ChannelIndex,
     campaign_jobs: JobIndex, **_: Any,
 ) -> None:
+    context: OperatorContext = memo.context
     if body.get("metadata", {}).get("deletionTimestamp"):
         return
+    key = (body.get("metadata", {}).get("namespace") or "", body.get("metadata", {})["name"])
+    if not due(context, key, body):
+        return  # a finished campaign: no Redis read until it asks for one (plan)
     campaign = Campaign.model_validate(body)
     now = datetime.now(UTC)
     try:
         world = await observe_campaign(campaign, memo, templates_seen, channels_seen,
                                        campaign_jobs, now)
-        plan = plan_campaign(campaign, world, memo.plan_settings)
+        plan = plan_campaign(campaign, world, context.plan_settings)
         await apply_campaign_plan(campaign, plan, world, memo)
     except (RedisError, OSError) as error:
         # Redis away (a failover, a restart): try again soon, not after kopf's default
@@ -209,21 +219,32 @@ async def reconcile_campaign(
         raise kopf.TemporaryError(f"Redis: {error}", delay=REDIS_RETRY_SECONDS) from error
     patch = merge_patch_diff(dict(body.get("status") or {}), plan.status.to_api())
     if patch:
-        await memo.kube.patch_status(Campaign.PLURAL, campaign.metadata.namespace or "",
-                                     campaign.metadata.name, patch)
-        memo.status_writes[(campaign.metadata.namespace, campaign.metadata.name)] += 1
+        await context.kube.patch_status(Campaign.PLURAL, campaign.metadata.namespace or "",
+                                        campaign.metadata.name, patch)
+        context.status_writes[(campaign.metadata.namespace or "", campaign.metadata.name)] += 1
         metrics.STATUS_WRITES.labels("Campaign").inc()
     metrics.export_campaign(f"{campaign.metadata.namespace}/{campaign.metadata.name}", plan.status)
     post_events(body, plan.events)
     remember_sample(memo, (campaign.metadata.namespace or "", campaign.metadata.name), world)
+    context.campaign_due[key] = time.monotonic() + plan.requeue_after_seconds
+
+
+def due(context: OperatorContext, key: tuple[str, str], body: kopf.Body) -> bool:
+    """Whether the campaign's reconcile should run on this tick of its timer: when the
+    plan asked for it, or at once when the spec changed since the status was written."""
+    spec_changed = (body.get("metadata", {}).get("generation")
+                    != (body.get("status") or {}).get("observedGeneration"))
+    return spec_changed or time.monotonic() >= context.campaign_due.get(key, 0.0)
 
 
 @kopf.on.delete(*CAMPAIGNS, id="forget-run")
 async def forget_campaign(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
     """The Campaign is going: delete its run from Redis (its Jobs go by ownerReferences)."""
+    context: OperatorContext = memo.context
     keys = CampaignKeys(namespace or "", name)
-    state = await read_run(memo.redis, keys)
+    state = await read_run(context.redis, keys)
     if state.config is not None:
-        await delete_run(memo.redis, keys, state.config.shards)
-    memo.campaign_samples.pop((namespace or "", name), None)
+        await delete_run(context.redis, keys, state.config.shards)
+    context.campaign_samples.pop((namespace or "", name), None)
+    context.campaign_due.pop((namespace or "", name), None)
     metrics.forget_campaign(f"{namespace}/{name}")

@@ -26,8 +26,9 @@ from kubernetes.client.exceptions import ApiException
 from redis.exceptions import RedisError
 
 from controllers import metrics
+from controllers.context import OperatorContext
 from controllers.decisions import reasons
-from controllers.decisions.campaign_plan import ChannelSeen
+from controllers.decisions.campaign_plan import FINISHED, ChannelSeen
 from controllers.decisions.campaign_run import receiver_binds, smpp_target
 from controllers.decisions.channel_plan import (
     ActivitySeen,
@@ -38,6 +39,7 @@ from controllers.decisions.channel_plan import (
     plan_channel,
     secret_problem,
 )
+from controllers.decisions.events import Event
 from controllers.decisions.receiver_deployment import (
     ChannelOwner,
     build_receiver_deployment,
@@ -47,7 +49,6 @@ from controllers.decisions.receiver_deployment import (
 from controllers.decisions.status import merge_patch_diff
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
-from crds.campaign import CampaignPhase
 from crds.channel import Channel, ChannelSpec
 from sender.smpp.bind import BindSettings
 from sender.smpp.probe import ProbeResult, probe_bind
@@ -61,8 +62,6 @@ SAMPLE_SECONDS = 5.0
 NOT_READY_RECHECK_SECONDS = 30.0
 RATE_WINDOW_SECONDS = 60.0
 CAMPAIGNS = (GROUP, VERSION, "campaigns")
-ACTIVE = {None, CampaignPhase.PENDING, CampaignPhase.SCHEDULED, CampaignPhase.IMPORTING,
-          CampaignPhase.RUNNING, CampaignPhase.PAUSED}
 
 ChannelIndex = kopf.Index[tuple[str, str], ChannelSeen]
 
@@ -91,8 +90,9 @@ def campaigns_by_channel(
     namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[tuple[str, str], str]:
     """(namespace, channel) -> names of campaigns that have not finished and list it."""
-    phase = status.get("phase")
-    if phase not in ACTIVE:
+    conditions = status.get("conditions") or ()
+    ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    if ready.get("reason") in FINISHED:
         return {}
     return {(namespace or "", str(c.get("name"))): name for c in spec.get("channels", [])}
 
@@ -120,8 +120,9 @@ def bind_settings(spec: ChannelSpec, password: str) -> BindSettings:
 async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: bool) -> None:
     """Sample the channel's activity; with `check`, also resolve its Secret, keep its
     receiver Deployment and check a bind. Write status if it changed."""
-    async with memo.channel_locks[(namespace, name)]:
-        body = await memo.kube.get(Channel.PLURAL, namespace, name)
+    context: OperatorContext = memo.context
+    async with context.channel_locks[(namespace, name)]:
+        body = await context.kube.get(Channel.PLURAL, namespace, name)
         if body is None or body.get("metadata", {}).get("deletionTimestamp"):
             return
         channel = Channel.model_validate(body)
@@ -129,9 +130,9 @@ async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: 
         seen: SecretSeen | None = None
         probe = None
         if check:
-            memo.channel_checked[(namespace, name)] = time.monotonic()
+            context.channel_checked[(namespace, name)] = time.monotonic()
             ref = channel.spec.smpp.password_secret_ref
-            secret = await memo.core.secret(namespace, ref.name)
+            secret = await context.core.secret(namespace, ref.name)
             seen, password = read_password(secret.data if secret else None, ref.key)
             if secret is not None and secret_problem(channel.spec, seen) is None:
                 await keep_receiver(memo, channel, body, secret.version)
@@ -144,7 +145,7 @@ async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: 
                                 ChannelWorld(datetime.now(UTC), seen, probe, activity))
         patch = merge_patch_diff(dict(body.get("status") or {}), decision.status.to_api())
         if patch:
-            await memo.kube.patch_status(Channel.PLURAL, namespace, name, patch)
+            await context.kube.patch_status(Channel.PLURAL, namespace, name, patch)
             metrics.STATUS_WRITES.labels("Channel").inc()
         metrics.export_channel(f"{namespace}/{name}", decision.status)
         post_events(body, decision.events)
@@ -152,13 +153,14 @@ async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: 
 
 async def observe_activity(memo: Any, namespace: str, name: str) -> ActivitySeen | None:
     """Binds up and the submit rate over the last minute, from what the pods note in Redis."""
+    context: OperatorContext = memo.context
     try:
-        activity = await read_activity(memo.redis, ChannelKeys(namespace, name), time.time())
+        activity = await read_activity(context.redis, ChannelKeys(namespace, name), time.time())
     except (RedisError, OSError) as error:
         logger.warning("channel %s/%s: cannot read its activity in Redis: %s",
                        namespace, name, error)
         return None
-    samples = memo.channel_samples[(namespace, name)]
+    samples = context.channel_samples[(namespace, name)]
     samples.append((activity.at, activity.submitted))
     while samples and samples[0][0] < activity.at - RATE_WINDOW_SECONDS:
         samples.popleft()
@@ -168,8 +170,9 @@ async def observe_activity(memo: Any, namespace: str, name: str) -> ActivitySeen
 async def check_bind(memo: Any, channel: Channel, password: str) -> ProbeResult:
     """One bind to the SMSC, in a slot of the channel's bind cap like any other bind:
     when every slot is taken, binds are up, which says as much as the check would."""
+    context: OperatorContext = memo.context
     meta = channel.metadata
-    slot = BindSlot(memo.redis, ChannelKeys(meta.namespace or "", meta.name),
+    slot = BindSlot(context.redis, ChannelKeys(meta.namespace or "", meta.name),
                     "probe/operator", channel.spec.max_binds)
     if not await slot.try_acquire():
         return binds_up_result(channel.spec, channel.spec.max_binds)
@@ -181,30 +184,32 @@ async def check_bind(memo: Any, channel: Channel, password: str) -> ProbeResult:
 
 def wants_receiver(memo: Any, spec: ChannelSpec) -> bool:
     """A receiver takes one of the carrier's binds: only when at least one is left."""
-    return receiver_binds(spec, memo.config.channel_receivers) > 0
+    context: OperatorContext = memo.context
+    return receiver_binds(spec, context.config.channel_receivers) > 0
 
 
-async def keep_receiver(memo: Any, channel: Channel, body: kopf.Body, secret_version: str
-                        ) -> None:
+async def keep_receiver(memo: Any, channel: Channel, body: kopf.Body | dict[str, Any],
+                        secret_version: str) -> None:
     """Create the channel's receiver Deployment, or replace it when the channel or its
     Secret changed; delete it when the channel no longer wants one. A refusal (RBAC,
     quota) is logged and posted, not raised: the channel's status must still be written."""
+    context: OperatorContext = memo.context
     meta = channel.metadata
     owner = ChannelOwner(meta.namespace or "", meta.name, meta.uid or "")
     try:
         if not wants_receiver(memo, channel.spec):
-            await memo.deployments.delete(owner.namespace, receiver_name(owner.name))
+            await context.deployments.delete(owner.namespace, receiver_name(owner.name))
             return
-        desired = build_receiver_deployment(owner, channel.spec, memo.config.pod_settings(),
+        desired = build_receiver_deployment(owner, channel.spec, context.config.pod_settings(),
                                             secret_version=secret_version)
-        existing = await memo.deployments.get(owner.namespace, receiver_name(owner.name))
+        existing = await context.deployments.get(owner.namespace, receiver_name(owner.name))
         if needs_replacing(existing, desired):
-            await memo.deployments.apply(desired, existing)
+            await context.deployments.apply(desired, existing)
     except ApiException as error:
         message = (f"cannot keep the receiver Deployment {receiver_name(owner.name)}:"
                    f" {error.status} {error.reason}")
         logger.warning("channel %s: %s", owner.ref, message)
-        kopf.event(body, type="Warning", reason=reasons.RECEIVER_FAILED, message=message)
+        post_events(body, [Event("Warning", reasons.RECEIVER_FAILED, message)])
 
 
 @kopf.on.resume(*CHANNELS, id="check-on-resume")
@@ -221,12 +226,13 @@ async def recheck_channel(
     """Sample binds and throughput every few seconds. Check the Secret and a bind again
     every HERALD_CHANNEL_RECHECK_SECONDS; a channel that is not Ready, every 30 seconds
     at most, so a fixed Secret or a carrier back up shows soon."""
+    context: OperatorContext = memo.context
     ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                 for c in status.get("conditions", []))
-    interval = memo.config.channel_recheck_seconds
+    interval = context.config.channel_recheck_seconds
     if not ready:
         interval = min(interval, NOT_READY_RECHECK_SECONDS)
-    last = memo.channel_checked.get((namespace or "", name), 0.0)
+    last = context.channel_checked.get((namespace or "", name), 0.0)
     await reconcile_channel_now(namespace or "", name, memo,
                                 check=time.monotonic() - last >= interval)
 
@@ -237,29 +243,31 @@ async def release_channel(
     campaigns_by_channel: kopf.Index[tuple[str, str], str], **_: Any,
 ) -> None:
     """Hold the deletion while unfinished campaigns list this channel."""
-    async with memo.channel_locks[(namespace or "", name)]:  # no reconcile half-way
+    context: OperatorContext = memo.context
+    async with context.channel_locks[(namespace or "", name)]:  # no reconcile half-way
         await _release_channel(namespace or "", name, body, memo, campaigns_by_channel)
 
 
 async def _release_channel(namespace: str, name: str, body: kopf.Body, memo: Any,
                            campaigns_by_channel: kopf.Index[tuple[str, str], str]) -> None:
+    context: OperatorContext = memo.context
     users = sorted(set(campaigns_by_channel.get((namespace, name), ())))
     if users:
         message = (f"deletion waits for campaigns that use this channel: {', '.join(users)};"
                    " cancel or finish them")[:256]
         if body.get("status", {}).get("message") != message:  # once per change, not per retry
-            await memo.kube.patch_status(Channel.PLURAL, namespace, name,
+            await context.kube.patch_status(Channel.PLURAL, namespace, name,
                                          {"message": message})
             kopf.event(body, type="Warning", reason=reasons.CHANNEL_IN_USE, message=message)
         raise kopf.TemporaryError(message, delay=10)
     # The Deployment is the Channel's (ownerReferences), but a cluster's garbage
     # collector takes its time; the receiver's bind should go now. Its keys go once it
     # has unbound (else its last heartbeat could write them again).
-    await memo.deployments.delete(namespace, receiver_name(name))
+    await context.deployments.delete(namespace, receiver_name(name))
     keys = ChannelKeys(namespace, name)
-    if (await read_activity(memo.redis, keys, time.time())).receiver_bound:
+    if (await read_activity(context.redis, keys, time.time())).receiver_bound:
         raise kopf.TemporaryError("waiting for the channel receiver to unbind", delay=1)
-    await forget_channel(memo.redis, keys)
-    memo.channel_checked.pop((namespace, name), None)
-    memo.channel_samples.pop((namespace, name), None)
+    await forget_channel(context.redis, keys)
+    context.channel_checked.pop((namespace, name), None)
+    context.channel_samples.pop((namespace, name), None)
     metrics.forget_channel(f"{namespace}/{name}")

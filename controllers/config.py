@@ -84,6 +84,3 @@ def parse_categories(text: str) -> frozenset[Category]:
         known = ", ".join(c.value for c in Category)
         raise ValueError(f"HERALD_MANUAL_REVIEW_CATEGORIES: {exc}; known: {known}") from exc
 
-
-CONFIG = OperatorConfig.from_env()
-"""Read at import; `herald operator` and the harness set the environment before."""

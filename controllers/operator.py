@@ -6,8 +6,6 @@ handlers of every kind.
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter, defaultdict, deque
 from typing import Any
 
 import kopf
@@ -17,6 +15,7 @@ import controllers.channel
 import controllers.template  # noqa: F401  (registers the Template handlers)
 from controllers.campaign import plan_settings
 from controllers.config import SENSITIVE_WORDS_LABEL, OperatorConfig
+from controllers.context import OperatorContext
 from controllers.kube import CoreKube, Deployments, Kube, load_client_config
 from crds.base import GROUP
 from sender.store.client import connect
@@ -42,22 +41,13 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.label_selectors["jobs"] = "app.kubernetes.io/managed-by=herald-operator"
     # The harness may hand a config in through the memo; a pod reads its environment.
     config = memo.get("config") or OperatorConfig.from_env()
-    memo.config = config
-    memo.plan_settings = plan_settings(config)
     api_client = load_client_config()
-    memo.kube = Kube(api_client)
-    memo.core = CoreKube(api_client)
-    memo.deployments = Deployments(api_client)
-    memo.redis = connect(config.redis_url, config.redis_password or None)
-    # One lock per template (channel) serialises its reconciles (see their modules).
-    memo.template_locks = defaultdict(asyncio.Lock)
-    memo.channel_locks = defaultdict(asyncio.Lock)
-    memo.channel_checked = {}
-    memo.channel_samples = defaultdict(deque)
-    memo.campaign_samples = {}
-    memo.status_writes = Counter()
+    memo.context = OperatorContext(
+        config=config, plan_settings=plan_settings(config),
+        redis=connect(config.redis_url, config.redis_password or None),
+        kube=Kube(api_client), core=CoreKube(api_client), deployments=Deployments(api_client))
 
 
 @kopf.on.cleanup()
 async def close_clients(memo: kopf.Memo, **_: Any) -> None:
-    await memo.redis.aclose()
+    await memo.context.redis.aclose()

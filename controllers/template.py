@@ -19,7 +19,8 @@ from typing import Any
 import kopf
 
 from controllers import metrics
-from controllers.config import CONFIG, SENSITIVE_WORDS_LABEL
+from controllers.config import SENSITIVE_WORDS_LABEL, OperatorConfig
+from controllers.context import OperatorContext
 from controllers.decisions.events import Event
 from controllers.decisions.status import merge_patch_diff
 from controllers.decisions.template_review import ApprovalSeen, TemplateWorld, review_template
@@ -60,17 +61,18 @@ def templates_by_namespace(namespace: str | None, name: str, **_: Any) -> dict[s
 
 
 def observe_template(
-    namespace: str, name: str, approvals: ApprovalIndex, word_lists: WordIndex
+    config: OperatorConfig, namespace: str, name: str, approvals: ApprovalIndex,
+    word_lists: WordIndex,
 ) -> TemplateWorld:
     """What the review needs besides the template: read from kopf's in-memory indexes."""
     words: set[str] = set()
-    for ns in {CONFIG.namespace, namespace}:
+    for ns in {config.namespace, namespace}:
         for found in word_lists.get(ns, ()):
             words |= found
     return TemplateWorld(
         sensitive_words=frozenset(words),
         approvals=tuple(approvals.get((namespace, name), ())),
-        manual_categories=CONFIG.manual_review_categories,
+        manual_categories=config.manual_review_categories,
     )
 
 
@@ -81,13 +83,14 @@ def post_events(body: kopf.Body | dict[str, Any], events: Iterable[Event]) -> No
 
 
 def review(
-    body: kopf.Body | dict[str, Any], approvals: ApprovalIndex, word_lists: WordIndex
+    config: OperatorConfig, body: kopf.Body | dict[str, Any], approvals: ApprovalIndex,
+    word_lists: WordIndex,
 ) -> tuple[dict[str, Any], tuple[Event, ...]]:
     """The status patch (empty when nothing changed) and Events for one template."""
     template = Template.model_validate(body)
     world = observe_template(
-        template.metadata.namespace or "", template.metadata.name, approvals, word_lists
-    )
+        config, template.metadata.namespace or "", template.metadata.name, approvals,
+        word_lists)
     decision = review_template(
         template.spec, template.metadata.generation, template.status, world, datetime.now(UTC)
     )
@@ -106,13 +109,14 @@ async def reconcile_template_now(
     afresh inside it: every decision then starts from the status the previous one
     wrote, and an outcome is announced once, not once per trigger.
     """
-    async with memo.template_locks[(namespace, name)]:
-        body = await memo.kube.get(Template.PLURAL, namespace, name)
+    context: OperatorContext = memo.context
+    async with context.template_locks[(namespace, name)]:
+        body = await context.kube.get(Template.PLURAL, namespace, name)
         if body is None or body.get("metadata", {}).get("deletionTimestamp"):
             return
-        status_patch, events = review(body, approvals, word_lists)
+        status_patch, events = review(context.config, body, approvals, word_lists)
         if status_patch:
-            await memo.kube.patch_status(Template.PLURAL, namespace, name, status_patch)
+            await context.kube.patch_status(Template.PLURAL, namespace, name, status_patch)
             metrics.STATUS_WRITES.labels("Template").inc()
         post_events(body, events)
 
@@ -167,8 +171,10 @@ async def rereview_on_word_list(
     **_: Any,
 ) -> None:
     """A word list came, changed or went: re-review the templates it applies to."""
+    context: OperatorContext = memo.context
     namespace = namespace or ""
-    scope = list(templates_by_namespace) if namespace == CONFIG.namespace else [namespace]
+    own = context.config.namespace
+    scope = list(templates_by_namespace) if namespace == own else [namespace]
     for ns in scope:
         for name in sorted(set(templates_by_namespace.get(ns, ()))):
             await with_retries(

@@ -20,7 +20,9 @@ from controllers.decisions.campaign_plan import (
     PlanSettings,
     RunSeen,
     TemplateSeen,
+    finished,
     plan_campaign,
+    requeue_after,
 )
 from controllers.decisions.campaign_run import build_run_config, senders_target, template_names
 from controllers.decisions.campaign_stats import Sample
@@ -127,11 +129,11 @@ def test_phase_and_ready_reason(campaign_: Campaign, world_: CampaignWorld, phas
 
 def test_start_writes_the_run_then_creates_the_importer() -> None:
     plan = plan_campaign(C, world(), SETTINGS)
-    assert plan.write_run is not None
-    assert plan.write_run.shards == 2 and plan.write_run.channel.name == "carrier-a"
-    assert set(plan.write_run.templates) == {"discount", "reminder"}
-    assert plan.write_run.audience.source.inline is not None
-    assert [job["metadata"]["name"] for job in plan.create] == ["double-eleven-2026-import"]
+    assert plan.actions.write_run is not None
+    assert plan.actions.write_run.shards == 2 and plan.actions.write_run.channel.name == "carrier-a"
+    assert set(plan.actions.write_run.templates) == {"discount", "reminder"}
+    assert plan.actions.write_run.audience.source.inline is not None
+    assert [job["metadata"]["name"] for job in plan.actions.create] == ["double-eleven-2026-import"]
 
 
 def test_first_ready_channel_is_taken() -> None:
@@ -139,7 +141,7 @@ def test_first_ready_channel_is_taken() -> None:
     channels = {"carrier-a": ChannelSeen(CHANNEL_SPEC, ready=False, reason="BindFailed"),
                 "carrier-b": ChannelSeen(CHANNEL_SPEC, ready=True)}
     plan = plan_campaign(two, world(channels=channels), SETTINGS)
-    assert plan.write_run is not None and plan.write_run.channel.name == "carrier-b"
+    assert plan.actions.write_run is not None and plan.actions.write_run.channel.name == "carrier-b"
 
 
 @pytest.mark.parametrize("spec, job, suspend, parallelism", [
@@ -155,17 +157,17 @@ def test_sender_job_follows_paused_and_senders(
         parallelism: int | None) -> None:
     plan = plan_campaign(campaign(**spec), world(run=IMPORTED, sender_job=job), SETTINGS)
     if job is None:
-        (created,) = plan.create
+        (created,) = plan.actions.create
         assert created["spec"]["suspend"] is suspend
         assert created["spec"]["parallelism"] == parallelism
     else:
-        assert plan.create == ()
-        assert plan.sender_suspend is suspend
-        assert plan.sender_parallelism == parallelism
+        assert plan.actions.create == ()
+        assert plan.actions.sender_suspend is suspend
+        assert plan.actions.sender_parallelism == parallelism
 
 
 def test_sender_job_spec() -> None:
-    (job,) = plan_campaign(C, world(run=IMPORTED), SETTINGS).create
+    (job,) = plan_campaign(C, world(run=IMPORTED), SETTINGS).actions.create
     spec, pod = job["spec"], job["spec"]["template"]["spec"]
     assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 2, 2)
     assert job["metadata"]["ownerReferences"] == [{
@@ -188,7 +190,7 @@ def test_sender_job_spec() -> None:
 
 def test_import_job_mounts_a_configmap_audience() -> None:
     c = campaign(audience={"configMapRef": {"name": "people", "key": "list.csv"}})
-    (job,) = plan_campaign(c, world(), SETTINGS).create
+    (job,) = plan_campaign(c, world(), SETTINGS).actions.create
     pod = job["spec"]["template"]["spec"]
     assert {"name": "audience", "configMap": {"name": "people", "items": [
         {"key": "list.csv", "path": "audience.csv"}]}} in pod["volumes"]
@@ -198,20 +200,20 @@ def test_import_job_mounts_a_configmap_audience() -> None:
 def test_cancel_stops_jobs_then_marks_the_rest() -> None:
     c = campaign(cancel=True)
     running = plan_campaign(c, world(run=IMPORTED, sender_job=JobSeen(active=2)), SETTINGS)
-    assert running.sender_suspend is True and not running.cancel_remaining
+    assert running.actions.sender_suspend is True and not running.actions.cancel_remaining
     # Each step starts from the status the one before wrote, as the handler's do.
     c = campaign(cancel=True, status=running.status)
     stopping = plan_campaign(c, world(run=IMPORTED, sender_job=JobSeen(suspended=True,
                                                                       active=1)), SETTINGS)
-    assert stopping.sender_suspend is None and not stopping.cancel_remaining
+    assert stopping.actions.sender_suspend is None and not stopping.actions.cancel_remaining
     c = campaign(cancel=True, status=stopping.status)
     stopped = plan_campaign(c, world(run=IMPORTED, sender_job=JobSeen(suspended=True)),
                             SETTINGS)
-    assert stopped.cancel_remaining
+    assert stopped.actions.cancel_remaining
     # A finished importer Job is left alone: only Jobs at work are suspended.
     finished_import = plan_campaign(c, world(run=IMPORTED, import_job=JobSeen(complete=True),
                                              sender_job=JobSeen(suspended=True)), SETTINGS)
-    assert finished_import.cancel_remaining and not finished_import.suspend_import
+    assert finished_import.actions.cancel_remaining and not finished_import.actions.suspend_import
     done = plan_campaign(c, world(run=dataclasses.replace(IMPORTED, cancel_done=True),
                                   sender_job=JobSeen(suspended=True)), SETTINGS)
     assert ready(done) == ("Cancelled", reasons.CANCELLED)
@@ -254,7 +256,7 @@ def test_a_run_of_a_deleted_namesake_is_reset() -> None:
     other = dataclasses.replace(IMPORTED, config=IMPORTED.config.model_copy(
         update={"uid": "uid-0"}))
     plan = plan_campaign(C, world(run=other), SETTINGS)
-    assert plan.reset_run and plan.write_run is not None
+    assert plan.reset_run and plan.actions.write_run is not None
     assert reasons.RUN_RESET in [e.reason for e in plan.events]
 
 
@@ -266,7 +268,7 @@ def test_edits_while_running_say_what_applies() -> None:
                          SETTINGS)
     (warning,) = [e for e in plan.events if e.reason == reasons.EDIT_NOT_APPLIED]
     assert warning.type == "Warning" and warning.message.startswith("audience changed")
-    assert plan.write_run is not None and plan.write_run.campaign_rate == 10
+    assert plan.actions.write_run is not None and plan.actions.write_run.campaign_rate == 10
     assert plan.status.edits_not_applied == ["audience"]  # status repeats the Event
     assert first.status.edits_not_applied == []
 
@@ -315,3 +317,42 @@ def test_sender_pods_share_the_binds_the_receiver_leaves(
     spec = CHANNEL_SPEC.model_copy(update={"max_binds": max_binds})
     target = senders_target("carrier-a", spec, senders, receivers)
     assert (target.smpp.binds, target.smpp.max_binds) == (per_pod, max_binds)
+
+
+# -- when a campaign wants its next reconcile -----------------------------------------------
+
+def status_ready(reason: str, completed_ago: timedelta | None = None) -> CampaignStatus:
+    """A status whose Ready condition has `reason`; its phase is left Pending on purpose:
+    decisions must read the condition, not the phase."""
+    return CampaignStatus.model_validate({
+        "conditions": [{"type": "Ready", "status": "True" if reason == "Completed" else "False",
+                        "reason": reason, "lastTransitionTime": NOW.isoformat()}],
+        "completionTime": (NOW - completed_ago).isoformat() if completed_ago else None})
+
+
+@pytest.mark.parametrize("status, expected", [
+    pytest.param(CampaignStatus(), 1.0, id="new"),
+    pytest.param(status_ready(reasons.SENDING), 1.0, id="sending"),
+    pytest.param(status_ready(reasons.CANCELLING), 1.0, id="cancelling-is-not-finished"),
+    pytest.param(status_ready(reasons.COMPLETED, timedelta(seconds=30)), 5.0,
+                 id="completed-receipts-settling"),
+    pytest.param(status_ready(reasons.COMPLETED, timedelta(hours=1)), 60.0,
+                 id="completed-long-ago"),
+    pytest.param(status_ready(reasons.NO_VALID_RECIPIENTS), 60.0, id="failed-without-time"),
+    pytest.param(status_ready(reasons.CANCELLED, timedelta(minutes=11)), 60.0, id="cancelled"),
+])
+def test_finished_campaigns_are_reconciled_less_often(status: CampaignStatus,
+                                                      expected: float) -> None:
+    assert requeue_after(status, NOW) == expected
+
+
+@pytest.mark.parametrize("reason, phase", [
+    pytest.param(reasons.COMPLETED, "Completed", id="completed"),
+    pytest.param(reasons.SENDERS_FAILED, "Failed", id="senders-failed"),
+    pytest.param(reasons.CANCELLED, "Cancelled", id="cancelled"),
+    pytest.param(reasons.CANCELLING, None, id="cancelling"),
+    pytest.param(reasons.PAUSED, None, id="paused"),
+])
+def test_finished_is_read_from_the_ready_condition(reason: str, phase: str | None) -> None:
+    found = finished(status_ready(reason))
+    assert (found.value if found else None) == phase

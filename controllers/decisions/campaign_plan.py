@@ -50,6 +50,23 @@ from crds.template import TemplateSpec
 from sender.run_config import RunConfig
 
 FINAL = (CampaignPhase.COMPLETED, CampaignPhase.FAILED, CampaignPhase.CANCELLED)
+FINISHED = {
+    reasons.COMPLETED: CampaignPhase.COMPLETED,
+    reasons.CANCELLED: CampaignPhase.CANCELLED,
+    reasons.IMPORT_FAILED: CampaignPhase.FAILED,
+    reasons.NO_VALID_RECIPIENTS: CampaignPhase.FAILED,
+    reasons.SENDERS_FAILED: CampaignPhase.FAILED,
+}
+"""Ready reasons that end a campaign, and the phase each shows. Decisions read these,
+never `status.phase`, which is for display (`kubectl get`)."""
+
+FOLD_SECONDS = 1.0
+"""How often a campaign that is not finished is reconciled (its counters folded)."""
+SETTLING_SECONDS = 5.0
+"""...a finished one while late receipts may still come in (SETTLING_FOR)..."""
+SETTLING_FOR = timedelta(minutes=10)
+FINISHED_SECONDS = 60.0
+"""...and after: 1,000 finished campaigns then cost about 17 Redis reads a second."""
 LIVE_FIELDS = "paused, cancel, senders (up to the run's shards), rateLimit (from the next" \
               " sender start) and schedule.sendWindow"
 
@@ -126,11 +143,9 @@ class CampaignWorld:
 
 
 @dataclass(frozen=True)
-class CampaignPlan:
-    status: CampaignStatus
-    events: tuple[Event, ...] = ()
-    reset_run: bool = False
-    """Delete the campaign's Redis keys first: they belong to a deleted namesake."""
+class Actions:
+    """What a check asks the handler to do in Redis and the API; the default: nothing."""
+
     write_run: RunConfig | None = None
     """Write (or update) the run's config in Redis before creating children."""
     create: tuple[dict[str, Any], ...] = ()
@@ -141,8 +156,20 @@ class CampaignPlan:
     sender_parallelism: int | None = None
     cancel_remaining: bool = False
     """Mark what was not sent `cancelled` (the Jobs have no pods left)."""
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    status: CampaignStatus
+    events: tuple[Event, ...] = ()
+    reset_run: bool = False
+    """Delete the campaign's Redis keys first: they belong to a deleted namesake."""
+    actions: Actions = field(default_factory=Actions)
+    """What the handler does besides writing status, in this order."""
     delete_run: bool = False
     """The retention has passed: delete the campaign's Redis keys."""
+    requeue_after_seconds: float = FOLD_SECONDS
+    """When the campaign wants its next reconcile. A spec change comes sooner."""
 
 
 @dataclass
@@ -154,7 +181,7 @@ class _Outcome:
     message: str
     stalled: bool = False
     progressing: bool = False
-    plan: dict[str, Any] = field(default_factory=dict)
+    actions: Actions = field(default_factory=Actions)
 
 
 def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettings) -> CampaignPlan:
@@ -180,12 +207,30 @@ def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettin
         events.insert(0, Event("Normal", reasons.RUN_RESET,
                                "Redis held a run of an earlier campaign of this name;"
                                " it was deleted"))
-    plan = CampaignPlan(status=status, events=tuple(events), reset_run=stale, **outcome.plan)
+    plan = CampaignPlan(status=status, events=tuple(events), reset_run=stale,
+                        actions=outcome.actions)
     if outcome.phase in FINAL and run is not None and status.completion_time is not None:
         expires = status.completion_time + timedelta(seconds=settings.retention_seconds)
         if world.now >= expires and not (world.sender_job and world.sender_job.active):
             plan = dataclasses.replace(plan, delete_run=True)
-    return plan
+    return dataclasses.replace(plan, requeue_after_seconds=requeue_after(status, world.now))
+
+
+def finished(status: CampaignStatus) -> CampaignPhase | None:
+    """The phase a finished campaign ended in, from its Ready condition; None while it
+    runs (a campaign still Cancelling has not finished)."""
+    return FINISHED.get(_ready_reason(status))
+
+
+def requeue_after(status: CampaignStatus, now: datetime) -> float:
+    """Seconds until the campaign's next reconcile: every second while it runs; then,
+    finished, every few seconds while late receipts come in, every minute after."""
+    if finished(status) is None:
+        return FOLD_SECONDS
+    done = status.completion_time
+    if done is not None and now - done < SETTLING_FOR:
+        return SETTLING_SECONDS
+    return FINISHED_SECONDS
 
 
 # -- the checks ------------------------------------------------------------------------
@@ -195,8 +240,9 @@ def _decide(
     owner: Owner, spec: CampaignSpec, old: CampaignStatus, world: CampaignWorld,
     run: RunSeen | None, settings: PlanSettings,
 ) -> _Outcome:
-    if old.phase in FINAL and _ready_reason(old) != reasons.CANCELLING:
-        return _Outcome(old.phase, _ready_reason(old) or old.phase.value, old.message or "")
+    final = finished(old)
+    if final is not None:
+        return _Outcome(final, _ready_reason(old), old.message or "")
     if spec.cancel:
         return _cancel(run, world)
     window = check_window(spec.schedule, world.now)
@@ -216,16 +262,16 @@ def _cancel(run: RunSeen | None, world: CampaignWorld) -> _Outcome:
 
     importer, sender = working(world.import_job), working(world.sender_job)
     jobs = [j for j in (importer, sender) if j is not None]
-    plan: dict[str, Any] = {}
+    actions = Actions()
     if importer is not None and not importer.suspended:
-        plan["suspend_import"] = True
+        actions = dataclasses.replace(actions, suspend_import=True)
     if sender is not None and not sender.suspended:
-        plan["sender_suspend"] = True
-    if not plan and not any(j.active for j in jobs):
-        plan["cancel_remaining"] = True
+        actions = dataclasses.replace(actions, sender_suspend=True)
+    if actions == Actions() and not any(j.active for j in jobs):
+        actions = dataclasses.replace(actions, cancel_remaining=True)
     return _Outcome(CampaignPhase.CANCELLED, reasons.CANCELLING,
                     "stopping the senders, then counting what is left cancelled",
-                    progressing=True, plan=plan)
+                    progressing=True, actions=actions)
 
 
 def _cancelled_message(run: RunSeen | None) -> str:
@@ -267,8 +313,8 @@ def _before_run(
     return _Outcome(
         CampaignPhase.IMPORTING, reasons.IMPORTING,
         f"importing the audience; sending through channel {channel}", progressing=True,
-        plan={"write_run": config,
-              "create": (build_import_job(owner, spec.audience, settings.pods),)},
+        actions=Actions(write_run=config,
+                        create=(build_import_job(owner, spec.audience, settings.pods),)),
     )
 
 
@@ -293,14 +339,14 @@ def _importing(
         detail = run.import_error or job.message or "the importer Job failed"
         return _Outcome(CampaignPhase.FAILED, reasons.IMPORT_FAILED,
                         f"the audience could not be imported: {detail}")
-    plan: dict[str, Any] = {}
+    actions = Actions()
     if job is None:  # deleted by hand, or the operator stopped between two writes
-        plan["create"] = (build_import_job(owner, spec.audience, settings.pods),)
+        actions = Actions(create=(build_import_job(owner, spec.audience, settings.pods),))
     message = f"importing the audience: {run.counters.total:,} rows so far"
     if run.import_error:
         message += f"; last attempt failed: {run.import_error} (retrying)"
     return _Outcome(CampaignPhase.IMPORTING, reasons.IMPORTING, message, progressing=True,
-                    plan=plan)
+                    actions=actions)
 
 
 def _sending(
@@ -322,40 +368,42 @@ def _sending(
     config = run.config
     suspend = spec.paused or not window.open
     parallelism = min(spec.senders, config.shards)
-    plan: dict[str, Any] = {}
+    actions = Actions()
     rate = spec.rate_limit.messages_per_second if spec.rate_limit else None
     if rate != config.campaign_rate:
-        plan["write_run"] = config.model_copy(update={"campaign_rate": rate})
+        actions = Actions(write_run=config.model_copy(update={"campaign_rate": rate}))
     channel = world.channels.get(config.channel.name)
     if job is None:
         channel_spec = channel.spec if channel is not None else None
         if channel_spec is not None:
-            plan["create"] = (build_sender_job(owner, channel_spec, config.shards, parallelism,
-                                               suspend=suspend, pods=settings.pods),)
+            job_spec = build_sender_job(owner, channel_spec, config.shards, parallelism,
+                                        suspend=suspend, pods=settings.pods)
+            actions = dataclasses.replace(actions, create=(job_spec,))
         else:
             return _Outcome(CampaignPhase.PENDING, reasons.CHANNEL_NOT_FOUND,
                             f"channel {config.channel.name} is gone; recreate it to send",
                             stalled=True)
     else:
         if job.suspended != suspend:
-            plan["sender_suspend"] = suspend
+            actions = dataclasses.replace(actions, sender_suspend=suspend)
         if job.parallelism != parallelism:
-            plan["sender_parallelism"] = parallelism
+            actions = dataclasses.replace(actions, sender_parallelism=parallelism)
     if spec.paused:
         return _Outcome(CampaignPhase.PAUSED, reasons.PAUSED,
-                        "paused; set spec.paused to false to resume", plan=plan)
+                        "paused; set spec.paused to false to resume", actions=actions)
     if not window.open:
         return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW,
-                        window.error or window.message, stalled=bool(window.error), plan=plan)
+                        window.error or window.message, stalled=bool(window.error), actions=actions)
     stalled = (counters.queued > 0 and world.last_progress is not None
                and world.now - world.last_progress > timedelta(seconds=settings.stall_seconds))
     if stalled:
         return _Outcome(CampaignPhase.RUNNING, reasons.NO_PROGRESS, (
             f"no message left the queue for {settings.stall_seconds}s; check the channel"
             f" {config.channel.name} and the sender pods"), stalled=True, progressing=True,
-            plan=plan)
+            actions=actions)
     return _Outcome(CampaignPhase.RUNNING, reasons.SENDING,
-                    f"sending through channel {config.channel.name}", progressing=True, plan=plan)
+                    f"sending through channel {config.channel.name}", progressing=True,
+                    actions=actions)
 
 
 # -- status and events -----------------------------------------------------------------

@@ -100,7 +100,7 @@ class Stack:
     def status_writes(self, namespace: str, name: str) -> int:
         """Status writes of the campaign by the running operator (since it started)."""
         assert self.operator is not None
-        return int(self.operator.memo.status_writes[(namespace, name)])
+        return int(self.operator.memo.context.status_writes[(namespace, name)])
 
 
 def operator_config(redis_url: str, **overrides: Any) -> OperatorConfig:

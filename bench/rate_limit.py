@@ -27,9 +27,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from redis.asyncio import Redis
-
 from herald.local.redis import start_redis
+from sender.store.client import Redis, connect
 from sender.store.rate_limit import BATCH, MAX_RATE, Bucket, GcraScript, RateLimiter, channel_bucket
 
 START_DELAY = 0.2  # seconds between the last worker being ready and the common start
@@ -58,7 +57,7 @@ async def server_offset(redis: Redis) -> float:
 
 
 async def run_worker(job: Job, ready: Any, go: Any, start_at: Any) -> dict[str, Any]:
-    redis = Redis.from_url(job.url)
+    redis = connect(job.url)
     offset = await server_offset(redis)
     ready.put(True)
     await asyncio.to_thread(go.wait)

@@ -34,7 +34,10 @@ from controllers.decisions.campaign_jobs import (
     import_job_name,
     sender_job_name,
 )
-from controllers.decisions.campaign_plan import (
+from controllers.decisions.campaign_plan import plan_campaign
+from controllers.decisions.campaign_run import template_names
+from controllers.decisions.campaign_stats import Sample, sent
+from controllers.decisions.campaign_world import (
     FOLD_SECONDS,
     CampaignPlan,
     CampaignWorld,
@@ -42,10 +45,7 @@ from controllers.decisions.campaign_plan import (
     PlanSettings,
     RunSeen,
     TemplateSeen,
-    plan_campaign,
 )
-from controllers.decisions.campaign_run import template_names
-from controllers.decisions.campaign_stats import Sample, sent
 from controllers.decisions.status import merge_patch_diff
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition

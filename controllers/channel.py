@@ -28,8 +28,9 @@ from redis.exceptions import RedisError
 from controllers import metrics
 from controllers.context import OperatorContext
 from controllers.decisions import reasons
-from controllers.decisions.campaign_plan import FINISHED, ChannelSeen
+from controllers.decisions.campaign_plan import FINISHED
 from controllers.decisions.campaign_run import receiver_binds, smpp_target
+from controllers.decisions.campaign_world import ChannelSeen
 from controllers.decisions.channel_plan import (
     ActivitySeen,
     ChannelWorld,

@@ -22,8 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from controllers.config import OperatorConfig
-from controllers.decisions.campaign_plan import PlanSettings
 from controllers.decisions.campaign_stats import Sample
+from controllers.decisions.campaign_world import PlanSettings
 from controllers.kube import CoreKube, Deployments, Kube
 from sender.store.client import Redis
 

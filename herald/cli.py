@@ -145,29 +145,27 @@ def parser() -> argparse.ArgumentParser:
                            " redis+cluster://) instead of starting a redis-server")
     demo.set_defaults(run=run_demo)
 
-    imp = commands.add_parser(
-        "import", help="import a campaign's audience into Redis (the importer pod)",
-        description="Reads the run's config from Redis (HERALD_REDIS_URL, "
-                    "HERALD_REDIS_PASSWORD); resumes an interrupted import.")
-    imp.add_argument("--campaign", required=True, metavar="NAMESPACE/NAME")
-    imp.set_defaults(run=run_import)
-
-    send = commands.add_parser(
-        "send", help="send one shard of a campaign (a sender Job's pod)",
-        description="Reads the run's config from Redis (HERALD_REDIS_URL); the SMPP "
-                    "password from HERALD_SMPP_PASSWORD. Exits 0 when the shard is done, "
-                    "143 when stopped before.")
-    send.add_argument("--campaign", required=True, metavar="NAMESPACE/NAME")
-    send.add_argument("--shard", type=int, help="default: JOB_COMPLETION_INDEX")
-    send.set_defaults(run=run_send)
-
-    rcv = commands.add_parser(
-        "receiver", help="hold a channel's receiver bind (the channel's Deployment)",
-        description="Binds as a receiver with HERALD_CHANNEL_SMPP (JSON) and "
-                    "HERALD_SMPP_PASSWORD; applies late receipts and opt-out replies in "
-                    "Redis (HERALD_REDIS_URL) until SIGTERM.")
-    rcv.add_argument("--channel", required=True, metavar="NAMESPACE/NAME")
-    rcv.set_defaults(run=run_receiver)
+    # The pods' processes: each reads its work from Redis, named by one object.
+    pod_processes = [
+        ("import", "--campaign", run_import,
+         "import a campaign's audience into Redis (the importer pod)",
+         "Reads the run's config from Redis (HERALD_REDIS_URL, HERALD_REDIS_PASSWORD);"
+         " resumes an interrupted import."),
+        ("send", "--campaign", run_send, "send one shard of a campaign (a sender Job's pod)",
+         "Reads the run's config from Redis (HERALD_REDIS_URL); the SMPP password from"
+         " HERALD_SMPP_PASSWORD. Exits 0 when the shard is done, 143 when stopped before."),
+        ("receiver", "--channel", run_receiver,
+         "hold a channel's receiver bind (the channel's Deployment)",
+         "Binds as a receiver with HERALD_CHANNEL_SMPP (JSON) and HERALD_SMPP_PASSWORD;"
+         " applies late receipts and opt-out replies in Redis (HERALD_REDIS_URL) until"
+         " SIGTERM."),
+    ]
+    for name, flag, run, summary, description in pod_processes:
+        process = commands.add_parser(name, help=summary, description=description)
+        process.add_argument(flag, required=True, metavar="NAMESPACE/NAME")
+        if name == "send":
+            process.add_argument("--shard", type=int, help="default: JOB_COMPLETION_INDEX")
+        process.set_defaults(run=run)
 
     sim = commands.add_parser(
         "simulator", help="run the SMPP 3.4 simulator",

@@ -4,7 +4,7 @@ real redis-server (herald.local.redis)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 import redis.asyncio as aioredis
@@ -14,6 +14,12 @@ from herald.local.kopf_runner import RunningOperator, running_operator
 from herald.local.kube.client import KubeClient
 from herald.local.kube.server import EmulatedCluster, running_emulator
 from herald.local.redis import RedisServer, start_redis
+from herald.local.redis_topologies import (
+    RedisCluster,
+    RedisSentinel,
+    start_redis_cluster,
+    start_redis_sentinel,
+)
 from sender.store.client import connect
 
 
@@ -44,14 +50,25 @@ async def operator(cluster: EmulatedCluster) -> AsyncIterator[RunningOperator]:
 
 # -- Redis: a real redis-server on loopback (herald.local.redis) ---------------------------
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """One redis-server for the whole session; each test gets it flushed via `redis`."""
-    server = start_redis()
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Stoppable)
+
+
+def running(server: S) -> Iterator[S]:
+    """Yield a started server, stop it after (a fixture's body)."""
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole session; each test gets it flushed via `redis`."""
+    yield from running(start_redis())
 
 
 @pytest.fixture(name="redis")
@@ -64,3 +81,17 @@ async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redi
         yield client
     finally:
         await client.aclose()
+
+
+# -- Redis Cluster and Sentinel: real topologies of redis-server processes ---------------
+
+@pytest.fixture(scope="module")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """Three masters, one cluster for the module (its tests use keys of their own)."""
+    yield from running(start_redis_cluster())
+
+
+@pytest.fixture
+def redis_sentinel() -> Iterator[RedisSentinel]:
+    """A master, a replica and three Sentinels; each test gets its own (tests kill it)."""
+    yield from running(start_redis_sentinel())

@@ -13,7 +13,8 @@ import redis.asyncio as aioredis
 
 from crds.channel import SourceAddress
 from sender.send.messages import MessageBuilder
-from sender.send.shard_sender import ShardSender, ShardSettings
+from sender.send.outgoing import ShardSettings
+from sender.send.shard_sender import ShardSender
 from sender.simulator.config import SimulatorConfig, with_account
 from sender.simulator.server import Simulator
 from sender.smpp.bind import BindSettings

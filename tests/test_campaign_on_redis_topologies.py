@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +23,14 @@ from herald.local.kube.client import wait_for
 from herald.local.redis_topologies import (
     RedisCluster,
     RedisSentinel,
-    start_redis_cluster,
-    start_redis_sentinel,
 )
 from herald.local.stack import Stack, running_stack
 from tests.test_campaign_operator import (
     CAMPAIGN,
     NS,
+    apply_examples,
     campaign_body,
     counters_add_up,
-    example,
 )
 
 pytestmark = pytest.mark.timeout(240)
@@ -43,11 +41,7 @@ WINDOW = 100  # examples/channel.yaml: spec.smpp.window
 @contextlib.asynccontextmanager
 async def stack_on(url: str, workdir: Path) -> AsyncIterator[Stack]:
     async with running_stack(redis_url=url, workdir=workdir) as running:
-        channel = example("channel.yaml")
-        channel["spec"]["smpp"] |= {"host": "127.0.0.1", "port": running.simulator.port}
-        for doc in (example("secret.yaml"), channel, example("template.yaml"),
-                    example("template-reminder.yaml")):
-            await running.kube.create(doc)
+        await apply_examples(running)
         yield running
 
 
@@ -72,15 +66,6 @@ def pod_logs(workdir: Path) -> str:
     """The last lines of every pod's log, to say why when a test fails."""
     return "\n".join(f"== {log.name}\n" + "\n".join(log.read_text().splitlines()[-15:])
                      for log in sorted(workdir.glob("*.log")))
-
-
-@pytest.fixture(scope="module")
-def redis_cluster() -> Iterator[RedisCluster]:
-    topology = start_redis_cluster()
-    try:
-        yield topology
-    finally:
-        topology.stop()
 
 
 async def test_a_campaign_runs_on_a_redis_cluster(redis_cluster: RedisCluster,
@@ -110,15 +95,6 @@ async def test_a_campaign_runs_on_a_redis_cluster(redis_cluster: RedisCluster,
         assert len({node.cluster("KEYSLOT", tag) for tag in tags}) == 2
     finally:
         node.close()
-
-
-@pytest.fixture
-def redis_sentinel() -> Iterator[RedisSentinel]:
-    topology = start_redis_sentinel()
-    try:
-        yield topology
-    finally:
-        topology.stop()
 
 
 async def test_a_campaign_survives_a_sentinel_failover_mid_send(

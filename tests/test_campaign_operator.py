@@ -39,13 +39,17 @@ def campaign_body(**spec: Any) -> dict[str, Any]:
 @pytest.fixture
 async def stack() -> AsyncIterator[Stack]:
     async with running_stack() as running:
-        kube = running.kube
-        channel = example("channel.yaml")
-        channel["spec"]["smpp"] |= {"host": "127.0.0.1", "port": running.simulator.port}
-        for doc in (example("secret.yaml"), channel, example("template.yaml"),
-                    example("template-reminder.yaml")):
-            await kube.create(doc)
+        await apply_examples(running)
         yield running
+
+
+async def apply_examples(stack: Stack) -> None:
+    """The example Secret, Channel (pointed at the stack's simulator) and Templates."""
+    channel = example("channel.yaml")
+    channel["spec"]["smpp"] |= {"host": "127.0.0.1", "port": stack.simulator.port}
+    for doc in (example("secret.yaml"), channel, example("template.yaml"),
+                example("template-reminder.yaml")):
+        await stack.kube.create(doc)
 
 
 async def events_include(stack: Stack, obj: dict[str, Any], *wanted: str) -> list[str]:

@@ -12,7 +12,10 @@ import yaml
 
 from controllers.decisions import reasons
 from controllers.decisions.campaign_jobs import Owner
-from controllers.decisions.campaign_plan import (
+from controllers.decisions.campaign_plan import finished, plan_campaign, requeue_after
+from controllers.decisions.campaign_run import build_run_config, senders_target, template_names
+from controllers.decisions.campaign_stats import Sample
+from controllers.decisions.campaign_world import (
     CampaignPlan,
     CampaignWorld,
     ChannelSeen,
@@ -20,12 +23,7 @@ from controllers.decisions.campaign_plan import (
     PlanSettings,
     RunSeen,
     TemplateSeen,
-    finished,
-    plan_campaign,
-    requeue_after,
 )
-from controllers.decisions.campaign_run import build_run_config, senders_target, template_names
-from controllers.decisions.campaign_stats import Sample
 from controllers.decisions.pod_spec import PodSettings
 from crds.base import find_condition
 from crds.campaign import Campaign, CampaignStatus, Counters

@@ -15,7 +15,14 @@ from herald.local.stack import Stack, running_stack
 from sender.simulator.config import SimulatorConfig
 from sender.store.client import connect
 from sender.store.keys import ChannelKeys
-from tests.test_campaign_operator import CAMPAIGN, NS, TIMEOUT, campaign_body, example, inline
+from tests.test_campaign_operator import (
+    CAMPAIGN,
+    NS,
+    TIMEOUT,
+    apply_examples,
+    campaign_body,
+    inline,
+)
 
 pytestmark = pytest.mark.timeout(180)
 CHANNEL = "carrier-a"
@@ -28,11 +35,7 @@ async def stack() -> AsyncIterator[Stack]:
     simulator = SimulatorConfig(port=0, receipt_delay_ms=5000, seed=7)
     async with running_stack(simulator=simulator, config={"receipt_wait_seconds": 0.0}
                              ) as running:
-        channel = example("channel.yaml")
-        channel["spec"]["smpp"] |= {"host": "127.0.0.1", "port": running.simulator.port}
-        for doc in (example("secret.yaml"), channel, example("template.yaml"),
-                    example("template-reminder.yaml")):
-            await running.kube.create(doc)
+        await apply_examples(running)
         yield running
 
 

@@ -16,7 +16,8 @@ from crds.channel import SourceAddress
 from herald.local.kube.client import wait_for
 from sender.receive.receiver import ChannelReceiver
 from sender.send.messages import MessageBuilder
-from sender.send.shard_sender import ShardSender, ShardSettings
+from sender.send.outgoing import ShardSettings
+from sender.send.shard_sender import ShardSender
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
 from sender.smpp.bind import BindSettings, SmppBind
@@ -185,13 +186,14 @@ async def test_a_sender_applies_another_shards_receipt_through_the_applier(
     await redis.hset(CAMPAIGN.state, "1/5-0", State.SUBMITTING.value)  # not yet submitted
     await redis.hset(CHANNEL.receipts, "ab",
                      correlation_value(CAMPAIGN.ref, "1/5-0", "", "carrier-a"))
-    sender._unmatched.append(PendingReceipt("AB", State.DELIVERED, "000", time.monotonic()))
+    sender.receipts._unmatched.append(
+        PendingReceipt("AB", State.DELIVERED, "000", time.monotonic()))
 
-    await sender._match_in_redis()
+    await sender.receipts.match_in_redis()
     assert await redis.hget(CAMPAIGN.state, "1/5-0") == State.SUBMITTING.value
-    assert len(sender._unmatched) == 1  # kept: its submitted write is on its way
+    assert len(sender.receipts._unmatched) == 1  # kept: its submitted write is on its way
 
     await redis.hset(CAMPAIGN.state, "1/5-0", submitted("ab"))
-    await sender._match_in_redis()
+    await sender.receipts.match_in_redis()
     assert await redis.hget(CAMPAIGN.state, "1/5-0") == State.DELIVERED.value
-    assert sender._unmatched == [] and len(sender.writer) == 0  # not via shard 0's writer
+    assert sender.receipts._unmatched == [] and len(sender.writer) == 0  # not via shard 0's writer

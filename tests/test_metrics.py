@@ -5,11 +5,7 @@ and dashboard use is one Herald exports."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import socket
-import subprocess
-import sys
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,9 +22,9 @@ from herald.local.kube.client import wait_for
 from herald.local.redis import RedisServer
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
-from sender.store.keys import SENDERS_GROUP, CampaignKeys
+from sender.store.keys import CampaignKeys
 from sender.store.run_store import write_run
-from tests.run_configs import run_config
+from tests.run_configs import fill_shard, run_config, start_send
 
 CAMPAIGN = CampaignKeys("shop", "metrics")
 SENDER_METRICS = {
@@ -62,23 +58,13 @@ def scrape(port: int) -> dict[str, set[str]]:
 async def test_a_running_sender_serves_its_metrics(
     tmp_path: Path, redis: aioredis.Redis, redis_server: RedisServer, simulator: Simulator
 ) -> None:
-    stream = CAMPAIGN.shard(0)
-    await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
-    pipe = redis.pipeline(transaction=False)
-    for i in range(3000):
-        pipe.xadd(stream, {"n": f"+86137{i:08d}", "v": "", "x": json.dumps({"code": str(i)})})
-    pipe.hset(CAMPAIGN.counters, "total", 3000)
-    await pipe.execute()
+    await fill_shard(redis, CAMPAIGN, 3000, "+86137")
     simulator.throttle_next(5)  # some submit_sm_resp errors
     # About 3 s of sending at 1,000/s: time to scrape it mid-run.
     await write_run(redis, run_config(CAMPAIGN.namespace, CAMPAIGN.name, port=simulator.port,
                                       window=50, rate=1000, body="Code {code}."))
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "herald", "send", "--campaign", CAMPAIGN.ref, "--shard", "0"],
-        env=os.environ | {"HERALD_SMPP_PASSWORD": "herald", "HERALD_METRICS_PORT": str(port),
-                          "HERALD_REDIS_URL": redis_server.url},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = start_send(redis_server.url, CAMPAIGN, HERALD_METRICS_PORT=str(port))
     try:
         def sampled() -> dict[str, set[str]]:
             try:

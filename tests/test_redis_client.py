@@ -9,7 +9,7 @@ Sentinel, with one client each from `connect`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.crc import key_slot
@@ -19,8 +19,6 @@ from herald.local.redis import RedisServer
 from herald.local.redis_topologies import (
     RedisCluster,
     RedisSentinel,
-    start_redis_cluster,
-    start_redis_sentinel,
 )
 from sender.sms.states import State, Transition, message_key, submitted
 from sender.store.client import Redis, RedisUrlError, connect, connect_from_env, parse_url
@@ -113,15 +111,6 @@ async def exercise_the_store(client: Redis) -> None:
     assert await asyncio.wait_for(limiter.acquire(3), 5) >= 1
 
 
-@pytest.fixture(scope="module")
-def redis_cluster() -> Iterator[RedisCluster]:
-    topology = start_redis_cluster()
-    try:
-        yield topology
-    finally:
-        topology.stop()
-
-
 @pytest.fixture
 async def cluster_client(redis_cluster: RedisCluster) -> AsyncIterator[Redis]:
     client = connect(redis_cluster.url)
@@ -136,15 +125,6 @@ async def test_the_store_runs_on_a_redis_cluster(cluster_client: Redis,
     slots = {key_slot(k.tag.encode()) for k in (CAMPAIGN, OTHER)}
     assert len(slots) == 2  # two hash tags, two slots: no script may span them
     await exercise_the_store(cluster_client)
-
-
-@pytest.fixture
-def redis_sentinel() -> Iterator[RedisSentinel]:
-    topology = start_redis_sentinel()
-    try:
-        yield topology
-    finally:
-        topology.stop()
 
 
 async def test_the_store_runs_through_sentinel_and_follows_a_failover(

@@ -18,9 +18,6 @@ from redis.sentinel import Sentinel
 from herald.local.redis_topologies import (
     MASTER_NAME,
     RedisCluster,
-    RedisSentinel,
-    start_redis_cluster,
-    start_redis_sentinel,
 )
 
 TWO_KEYS = "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('SET', KEYS[2], ARGV[1])"
@@ -33,16 +30,6 @@ def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
-@pytest.fixture(scope="module")
-def redis_cluster() -> Iterator[RedisCluster]:
-    """One cluster for the module: its tests use keys of their own."""
-    topology = start_redis_cluster()
-    try:
-        yield topology
-    finally:
-        topology.stop()
-
-
 @pytest.fixture
 def cluster_client(redis_cluster: RedisCluster) -> Iterator[ClusterClient]:
     client = ClusterClient(startup_nodes=[ClusterNode(host, port)
@@ -52,15 +39,6 @@ def cluster_client(redis_cluster: RedisCluster) -> Iterator[ClusterClient]:
         yield client
     finally:
         client.close()
-
-
-@pytest.fixture
-def redis_sentinel() -> Iterator[RedisSentinel]:
-    topology = start_redis_sentinel()
-    try:
-        yield topology
-    finally:
-        topology.stop()
 
 
 def campaign_keys_on_each_master(client: ClusterClient, masters: int) -> dict[str, str]:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -20,10 +17,10 @@ import redis.asyncio as aioredis
 from herald.local.redis import RedisServer
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
-from sender.store.keys import SENDERS_GROUP, CampaignKeys
+from sender.store.keys import CampaignKeys
 from sender.store.run_store import write_run
 from sender.store.transitions import read_counters
-from tests.run_configs import run_config
+from tests.run_configs import fill_shard, run_config, start_send
 
 CAMPAIGN = CampaignKeys("shop", "flash-sale")
 MESSAGES = 20_000
@@ -46,28 +43,15 @@ async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
         await asyncio.sleep(0.01)
 
 
-def start_sender(redis_url: str) -> subprocess.Popen[str]:
-    """`herald send` for shard 0, as a sender Job's pod runs it (the run is in Redis)."""
-    env = {**os.environ, "HERALD_SMPP_PASSWORD": "herald", "HERALD_REDIS_URL": redis_url}
-    return subprocess.Popen(
-        [sys.executable, "-m", "herald", "send", "--campaign", CAMPAIGN.ref, "--shard", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-
 async def test_sigkill_mid_shard_then_restart(
     tmp_path: Path, redis: aioredis.Redis, redis_server: RedisServer, simulator: Simulator
 ) -> None:
     stream = CAMPAIGN.shard(0)
-    await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
-    pipe = redis.pipeline(transaction=False)
-    for i in range(MESSAGES):
-        pipe.xadd(stream, {"n": f"+86139{i:08d}", "v": "", "x": json.dumps({"code": f"{i}"})})
-    pipe.hset(CAMPAIGN.counters, "total", MESSAGES)
-    await pipe.execute()
+    await fill_shard(redis, CAMPAIGN, MESSAGES, "+86139")
     await write_run(redis, run_config(CAMPAIGN.namespace, CAMPAIGN.name, port=simulator.port,
                                       window=WINDOW, receipt_wait_seconds=2))
 
-    first = start_sender(redis_server.url)
+    first = start_send(redis_server.url, CAMPAIGN)
     # Killed with submits on the wire (their responses held by the latency), so the
     # restart has in-flight messages to count unknown, whatever the machine's load.
     await until(lambda: len(simulator.accepted) >= MESSAGES // 3 and simulator.unanswered > 0,
@@ -77,7 +61,7 @@ async def test_sigkill_mid_shard_then_restart(
     accepted_at_kill = len(simulator.accepted)
     assert accepted_at_kill < MESSAGES, "killed too late to test anything"
 
-    second = start_sender(redis_server.url)
+    second = start_send(redis_server.url, CAMPAIGN)
     out, err = await asyncio.to_thread(second.communicate, timeout=120)
     assert second.returncode == 0, err
     figures = json.loads(out.strip().splitlines()[-1])

@@ -14,7 +14,8 @@ import redis.asyncio as aioredis
 from crds.channel import SourceAddress
 from crds.template import TemplateSpec
 from sender.send.messages import MessageBuilder
-from sender.send.shard_sender import ShardSender, ShardSettings, ShardStats
+from sender.send.outgoing import ShardSettings, ShardStats
+from sender.send.shard_sender import ShardSender
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
 from sender.smpp.bind import BindSettings

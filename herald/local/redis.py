@@ -2,7 +2,7 @@
 A real ``redis-server`` on a loopback port, for the tests, the demo and the benchmarks.
 
     async with running_redis() as server:
-        client = redis.asyncio.Redis.from_url(server.url)
+        client = connect(server.url)        # sender.store.client
 
     server = start_redis()          # from synchronous code, e.g. a benchmark driver
     try: ...

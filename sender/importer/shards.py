@@ -35,8 +35,6 @@ compact JSON) and, when the audience maps a time-zone column, z (IANA zone).
 
 from __future__ import annotations
 
-import bisect
-import hashlib
 import json
 from collections import Counter
 from collections.abc import (
@@ -48,7 +46,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -57,13 +55,14 @@ from redis.exceptions import WatchError
 
 from crds.campaign import ColumnMapping
 from sender.importer.audience_csv import MalformedRow
+from sender.importer.report import DUPLICATE, FILTERED, ImportReport, read_import_report
 from sender.sms.numbers import DropReason, Recipient, normalize_number, shard_of
+from sender.sms.variants import VariantPicker
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys
 
 # Fields of a shard stream entry.
 NUMBER, VARIANT, VARIABLES, TIME_ZONE = "n", "v", "x", "z"
 
-DUPLICATE, FILTERED = "Duplicate", "Filtered"  # why a valid number is suppressed
 
 Rows = AsyncIterable[Mapping[str, str]] | Iterable[Mapping[str, str]]
 
@@ -71,57 +70,6 @@ Rows = AsyncIterable[Mapping[str, str]] | Iterable[Mapping[str, str]]
 class ImportConflict(RuntimeError):
     """Redis holds an import of this campaign made with other settings, or its progress
     went backwards (the campaign's keys were deleted under a running import)."""
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """What an import did, over every run that contributed to it."""
-
-    total: int = 0
-    """Rows read, invalid ones included."""
-    queued: int = 0
-    """Entries added to the shards."""
-    invalid: int = 0
-    suppressed: int = 0
-    """Duplicates and rows the filter dropped."""
-    opted_out: int = 0
-    reasons: Mapping[DropReason, int] = field(default_factory=dict)
-    """Invalid rows by reason."""
-    suppressed_reasons: Mapping[str, int] = field(default_factory=dict)
-    """Suppressed rows by reason: Duplicate, Filtered."""
-    shards: tuple[int, ...] = ()
-    """Entries per shard, by shard index."""
-    variants: Mapping[str, int] = field(default_factory=dict)
-    """Entries per A/B variant."""
-    rows_done: int = 0
-    """Rows of the source committed so far."""
-    complete: bool = False
-    """The whole source is in."""
-
-
-class VariantPicker:
-    """A/B variant of a number: a stable hash of the number placed on the cumulative
-    weights, so a number keeps its variant across runs, processes and shard counts."""
-
-    def __init__(self, variants: Sequence[tuple[str, int]]) -> None:
-        names = [name for name, _ in variants]
-        if any(not name for name in names) or len(set(names)) != len(names):
-            raise ValueError("variant names must be non-empty and unique")
-        if any(weight < 0 for _, weight in variants):
-            raise ValueError("variant weights must not be negative")
-        self._names = names
-        self._bounds: list[int] = []
-        for _, weight in variants:
-            self._bounds.append((self._bounds[-1] if self._bounds else 0) + weight)
-        if variants and not self._bounds[-1]:
-            raise ValueError("variant weights must not all be zero")
-
-    def __call__(self, number: str) -> str:
-        if not self._names:
-            return ""
-        digest = hashlib.blake2b(number.encode(), digest_size=8, person=b"herald-ab").digest()
-        point = int.from_bytes(digest, "big") % self._bounds[-1]
-        return self._names[bisect.bisect_right(self._bounds, point)]
 
 
 def recipient_from_entry(fields: Mapping[Any, Any]) -> Recipient:
@@ -182,28 +130,6 @@ async def import_audience(
                                  f" {start} already imported; was it replaced?")
         await importer.finish()
     return await read_import_report(redis, keys)
-
-
-async def read_import_report(redis: aioredis.Redis, keys: CampaignKeys) -> ImportReport:
-    """The import's report as Redis holds it (all runs so far; senders do not change it)."""
-    progress = cast(dict[str, str], await redis.hgetall(keys.import_progress))
-    counters = {k: int(v) for k, v in progress.items() if k not in ("config", "done")}
-    shard_count = json.loads(progress["config"])["shards"] if "config" in progress else 0
-    return ImportReport(
-        total=counters.get("total", 0),
-        queued=counters.get("imported", 0),
-        invalid=counters.get("invalid", 0),
-        suppressed=counters.get("suppressed", 0),
-        opted_out=counters.get("optedOut", 0),
-        reasons={r: counters[f"drop:{r}"] for r in DropReason if f"drop:{r}" in counters},
-        suppressed_reasons={r: counters[f"suppress:{r}"] for r in (DUPLICATE, FILTERED)
-                            if f"suppress:{r}" in counters},
-        shards=tuple(counters.get(f"shard:{i}", 0) for i in range(shard_count)),
-        variants={k.split(":")[1]: v for k, v in counters.items()
-                  if k.startswith("variant:") and k.endswith(":total")},
-        rows_done=counters.get("rows_done", 0),
-        complete=progress.get("done") == "1",
-    )
 
 
 # -- the importer --------------------------------------------------------------------------

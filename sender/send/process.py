@@ -34,7 +34,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sender.metrics import serve_metrics
 from sender.run_config import RunConfig
 from sender.send.messages import MessageBuilder
-from sender.send.shard_sender import ShardSender, ShardSettings
+from sender.send.outgoing import ShardSettings
+from sender.send.shard_sender import ShardSender
 from sender.signals import install_stop_signals
 from sender.store.client import Redis, connect_from_env
 from sender.store.keys import CampaignKeys, ChannelKeys, campaign_from_ref

@@ -20,8 +20,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,14 +29,16 @@ from redis.exceptions import RedisError
 from crds.channel import ErrorClass
 from sender import metrics
 from sender.send.messages import MessageBuilder
+from sender.send.outgoing import Outgoing, SettleWindow, ShardSettings, ShardStats
+from sender.send.receipt_matching import ReceiptMatcher
 from sender.smpp.bind import BindDown, BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
 from sender.smpp.errors import error_class, status_code, status_name
-from sender.smpp.pdu import DeliverSm, SubmitSm, tlv_int, tlv_str
+from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
 from sender.sms import text as sms_text
 from sender.sms.numbers import mask_number
-from sender.sms.receipts import canonical_id, id_forms, is_opt_out, parse_receipt, reply_text
-from sender.sms.states import State, Transition, failed, message_key, receipt_state, submitted
+from sender.sms.receipts import canonical_id, is_opt_out, parse_receipt, reply_text
+from sender.sms.states import State, Transition, failed, message_key, submitted
 from sender.store.channel_activity import (
     HEARTBEAT_SECONDS,
     BindSlot,
@@ -45,93 +46,14 @@ from sender.store.channel_activity import (
     release_binds,
 )
 from sender.store.correlations import (
-    UNMATCHED_GRACE_SECONDS,
-    PendingReceipt,
-    ReceiptApplier,
     correlation_value,
-    look_up,
 )
-from sender.store.keys import CampaignKeys, ChannelKeys
 from sender.store.rate_limit import RateLimiter
 from sender.store.shard_stream import NEW, PENDING, Entry, ShardStream
 from sender.store.state_writer import StateWriter
 from sender.store.transitions import StateStore
 
 logger = logging.getLogger(__name__)
-
-RECENT_IDS_SECONDS = 600.0  # receipts usually come within minutes; later ones go via Redis
-
-
-@dataclass(frozen=True)
-class ShardSettings:
-    campaign: CampaignKeys
-    shard: int
-    channel: ChannelKeys
-    channel_name: str
-    consumer: str = ""
-    read_batch: int = 500
-    flush_interval: float = 0.02
-    max_attempts: int = 3
-    initial_backoff: float = 1.0
-    max_backoff: float = 60.0
-    resend_unknown: bool = False
-    overrides: Mapping[int, ErrorClass] = field(default_factory=dict)
-    max_binds: int = 0
-    """The channel's cap on binds across all pods (spec.maxBinds); 0: no cap (bench)."""
-
-
-@dataclass(eq=False)
-class Outgoing:
-    """One recipient's message while this process handles it."""
-
-    key: str
-    phone: str
-    variant: str
-    pdus: list[SubmitSm]
-    attempts: int = 0
-    parts_left: int = 0
-    smsc_ids: list[str] = field(default_factory=list)
-    failure: int = 0
-    sent_at: float = 0.0
-    """time.monotonic() when its submit_sm went out (for the latency metric)."""
-
-
-@dataclass
-class ShardStats:
-    read: int = 0
-    sent: int = 0
-    submitted: int = 0
-    failed: int = 0
-    unknown: int = 0
-    throttled: int = 0
-    retried: int = 0
-    opted_out: int = 0
-    receipts: int = 0
-    receipts_unmatched: int = 0
-    replies: int = 0
-    recovered: int = 0
-
-
-class SettleWindow:
-    """Slots held from a message's `submitting` mark until its outcome is durable."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.held = 0
-        self._freed = asyncio.Event()
-
-    async def take(self, wanted: int) -> int:
-        while self.held >= self.size:
-            self._freed.clear()
-            await self._freed.wait()
-        taken = min(wanted, self.size - self.held)
-        self.held += taken
-        return taken
-
-    def give(self, count: int = 1) -> None:
-        self.held -= count
-        self._freed.set()
-
 
 class ShardSender:
     """Sends one shard through one or more binds; `run` returns when the shard is done."""
@@ -172,9 +94,8 @@ class ShardSender:
         self._ready_event = asyncio.Event()
         self._retrying = 0
         self._unsettled = 0  # marked, outcome not yet buffered
-        self._recent: dict[str, tuple[float, Outgoing]] = {}
-        self._unmatched: list[PendingReceipt] = []
-        self._others = ReceiptApplier(redis, settings.channel)  # receipts of others' submits
+        self.receipts = ReceiptMatcher(redis, settings.channel, settings.channel_name,
+                                       self.writer, self.stats)
         self._stream_done = False
         self._flush_now = asyncio.Event()
         self._timers: set[asyncio.Future[None]] = set()
@@ -248,7 +169,7 @@ class ShardSender:
     async def wait_for_receipts(self, timeout: float) -> None:
         """Give outstanding receipts up to `timeout` seconds to come in (bench, demo)."""
         deadline = time.monotonic() + timeout
-        while self._recent and time.monotonic() < deadline:
+        while self.receipts.awaited and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             await self._flush()
 
@@ -417,7 +338,7 @@ class ShardSender:
             )
             if receipt is not None and receipt.state is not None:
                 self.stats.receipts += 1
-                self._receipt(receipt.smsc_id, receipt.state, receipt.error)
+                self.receipts.receipt(receipt.smsc_id, receipt.state, receipt.error)
         else:
             self.stats.replies += 1
             if is_opt_out(reply_text(pdu.payload, pdu.data_coding)):
@@ -446,10 +367,9 @@ class ShardSender:
         self._submitted_metric.inc()
         value = correlation_value(self.settings.campaign.ref, message.key, message.variant,
                                   self.settings.channel_name)
-        now = time.monotonic()
         for smsc_id in message.smsc_ids:
             self.writer.remember_receipt(smsc_id, value)
-            self._recent[smsc_id] = (now, message)
+            self.receipts.remember(smsc_id, message)
         self._settle(message, submitted(message.smsc_ids[-1]))
 
     def _settle(self, message: Outgoing, state: str, *, requeue: bool = False) -> None:
@@ -491,49 +411,6 @@ class ShardSender:
         )
         self._flush_now.set()
 
-    def _receipt(self, smsc_id: str, state: State, error: str) -> None:
-        first = canonical_id(smsc_id)
-        found = self._recent.pop(first, None)
-        if found is not None:  # the common case: the form this process recorded
-            self._final(found[1].key, found[1].variant, state, error, first)
-            return
-        for form in id_forms(smsc_id)[1:]:
-            found = self._recent.pop(form, None)
-            if found is not None:
-                message = found[1]
-                self._final(message.key, message.variant, state, error, form)
-                return
-        self._unmatched.append(PendingReceipt(smsc_id, state, error, time.monotonic()))
-
-    def _final(self, key: str, variant: str, state: State, error: str, smsc_id: str) -> None:
-        self.writer.transition(Transition(key, receipt_state(state, error), variant,
-                                          self.settings.channel_name))
-        self.writer.forget_receipt(smsc_id)
-
-    async def _match_in_redis(self) -> None:
-        """Receipts for ids this process does not remember: look them up in the channel.
-
-        They belong to messages another process submitted (another shard or campaign on
-        the same account, or this shard before a restart), so the applier takes them:
-        it waits while such a message is still `submitting` (its sender's write on its
-        way, or recovery about to mark it unknown) instead of losing the receipt.
-        """
-        if not self._unmatched:
-            return
-        pending, self._unmatched = self._unmatched, []
-        found = await look_up(self.redis, self.settings.channel, pending)
-        matched = [(r, c) for r, c in zip(pending, found, strict=True) if c is not None]
-        again = [r for r, c in zip(pending, found, strict=True) if c is None]
-        if matched:
-            retry, _ = await self._others.apply(matched)
-            again += retry
-        now = time.monotonic()
-        for receipt in again:
-            if now - receipt.seen < UNMATCHED_GRACE_SECONDS:
-                self._unmatched.append(receipt)  # maybe not written yet
-            else:
-                self.stats.receipts_unmatched += 1
-
     def _export_gauges(self) -> None:
         """Binds up and the rate limiter's token counts, once a second."""
         metrics.BINDS_UP.labels(self._channel_ref, "sender").set(
@@ -567,10 +444,8 @@ class ShardSender:
                  for name, b in zip(self._bind_names, self.binds, strict=True)},
                 now)
             self._export_gauges()
-        await self._match_in_redis()
+        await self.receipts.match_in_redis()
         await self.writer.flush()
-        cutoff = time.monotonic() - RECENT_IDS_SECONDS
-        if self._recent and next(iter(self._recent.values()))[0] < cutoff:
-            self._recent = {k: v for k, v in self._recent.items() if v[0] >= cutoff}
+        self.receipts.forget_old()
 
 

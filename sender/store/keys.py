@@ -24,6 +24,7 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 PREFIX = "herald"
 SENDERS_GROUP = "senders"  # the consumer group every shard stream is read through
@@ -31,15 +32,28 @@ OPT_OUT_SET = f"{PREFIX}:optout"
 
 
 @dataclass(frozen=True)
-class CampaignKeys:
-    """Keys of one campaign (namespace/name)."""
+class ObjectKeys:
+    """Keys of one object (namespace/name), all under its hash tag."""
 
     namespace: str
     name: str
+    KIND: ClassVar[str]
 
     @property
     def tag(self) -> str:
-        return f"{PREFIX}:{{campaign:{self.namespace}/{self.name}}}"
+        return f"{PREFIX}:{{{self.KIND}:{self.namespace}/{self.name}}}"
+
+    @property
+    def ref(self) -> str:
+        """How Herald names the object in Redis values and labels: namespace/name."""
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class CampaignKeys(ObjectKeys):
+    """Keys of one campaign."""
+
+    KIND: ClassVar[str] = "campaign"
 
     def shard(self, index: int) -> str:
         return f"{self.tag}:shard:{index}"
@@ -69,22 +83,13 @@ class CampaignKeys:
     def seen(self) -> str:
         return f"{self.tag}:seen"
 
-    @property
-    def ref(self) -> str:
-        """How receipts name this campaign: namespace/name."""
-        return f"{self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True)
-class ChannelKeys:
-    """Keys of one channel (namespace/name)."""
+class ChannelKeys(ObjectKeys):
+    """Keys of one channel."""
 
-    namespace: str
-    name: str
-
-    @property
-    def tag(self) -> str:
-        return f"{PREFIX}:{{channel:{self.namespace}/{self.name}}}"
+    KIND: ClassVar[str] = "channel"
 
     @property
     def receipts(self) -> str:
@@ -104,9 +109,6 @@ class ChannelKeys:
         """Running totals of what crossed the channel, for its measured throughput."""
         return f"{self.tag}:activity"
 
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
 
 
 def campaign_from_ref(ref: str) -> CampaignKeys:

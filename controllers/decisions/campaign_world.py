@@ -1,0 +1,124 @@
+"""What the campaign plan sees and what it decides: the observed world (templates,
+channels, Jobs, the run in Redis), the operator's settings, and the plan the handler
+applies. Frozen dataclasses, built by the handler (controllers.campaign) or by hand in
+tests; controllers.decisions.campaign_plan holds the decisions between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from controllers.decisions import campaign_stats as stats
+from controllers.decisions.events import Event
+from controllers.decisions.pod_spec import PodSettings
+from crds.campaign import CampaignStatus, Counters
+from crds.channel import ChannelSpec
+from crds.template import TemplateSpec
+from sender.run_config import RunConfig
+
+FOLD_SECONDS = 1.0
+"""How often a campaign that is not finished is reconciled (its counters folded)."""
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    pods: PodSettings = field(default_factory=PodSettings)
+    degraded_failure_percent: int = 20
+    """Degraded when more than this percent of finished messages failed or expired..."""
+    degraded_min_finished: int = 100
+    """...among at least this many."""
+    stall_seconds: int = 300
+    """Stalled when sending and nothing left the queue for this long."""
+    retention_seconds: int = 7 * 24 * 3600
+    """A finished campaign's Redis keys are deleted this long after it finished."""
+    receipt_wait_seconds: float = 10.0
+    channel_receivers: bool = True
+    """Channels keep a receiver, which takes one of their binds."""
+
+
+@dataclass(frozen=True)
+class TemplateSeen:
+    spec: TemplateSpec
+    approved: bool
+    """Ready, reviewed at its current generation, for its current content."""
+    reason: str = ""
+    """Why not, from its Ready condition."""
+
+
+@dataclass(frozen=True)
+class ChannelSeen:
+    spec: ChannelSpec
+    ready: bool
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class JobSeen:
+    suspended: bool = False
+    parallelism: int | None = None
+    active: int = 0
+    complete: bool = False
+    failed: bool = False
+    message: str = ""
+    """The Failed condition's message."""
+
+
+@dataclass(frozen=True)
+class RunSeen:
+    """The campaign's run as Redis holds it."""
+
+    config: RunConfig
+    counters: Counters
+    fields: Mapping[str, int] = field(default_factory=dict)
+    """The raw counters hash: breakdowns, errors, drop reasons (campaign_stats)."""
+    import_done: bool = False
+    import_error: str = ""
+    cancel_done: bool = False
+
+
+@dataclass(frozen=True)
+class CampaignWorld:
+    now: datetime
+    templates: Mapping[str, TemplateSeen] = field(default_factory=dict)
+    channels: Mapping[str, ChannelSeen] = field(default_factory=dict)
+    run: RunSeen | None = None
+    import_job: JobSeen | None = None
+    sender_job: JobSeen | None = None
+    previous: stats.Sample | None = None
+    """The last fold's sample, for the submit rate."""
+    last_progress: datetime | None = None
+    """When messages last left the queue, as the handler saw it."""
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What a check asks the handler to do in Redis and the API; the default: nothing."""
+
+    write_run: RunConfig | None = None
+    """Write (or update) the run's config in Redis before creating children."""
+    create: tuple[dict[str, Any], ...] = ()
+    """Children to create if absent."""
+    suspend_import: bool = False
+    sender_suspend: bool | None = None
+    """Patch the sender Job's spec.suspend to this."""
+    sender_parallelism: int | None = None
+    cancel_remaining: bool = False
+    """Mark what was not sent `cancelled` (the Jobs have no pods left)."""
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    status: CampaignStatus
+    events: tuple[Event, ...] = ()
+    reset_run: bool = False
+    """Delete the campaign's Redis keys first: they belong to a deleted namesake."""
+    actions: Actions = field(default_factory=Actions)
+    """What the handler does besides writing status, in this order."""
+    delete_run: bool = False
+    """The retention has passed: delete the campaign's Redis keys."""
+    requeue_after_seconds: float = FOLD_SECONDS
+    """When the campaign wants its next reconcile. A spec change comes sooner."""

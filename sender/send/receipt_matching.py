@@ -1,0 +1,96 @@
+"""Which message a delivery receipt is for, as a shard sender sees it.
+
+Most receipts come back to the process that submitted their message, within minutes: it
+remembers the SMSC ids it got (`remember`) and matches them in memory, in whichever form
+(hex or decimal) the carrier sends. A receipt it does not remember belongs to a message
+another process submitted (another shard or campaign on the same account, or this shard
+before a restart): it is looked up in the channel's receipts hash and applied through the
+ReceiptApplier, which waits while such a message is still `submitting` instead of losing
+the receipt. Those not found after a grace period are counted unmatched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sender.send.outgoing import Outgoing, ShardStats
+from sender.sms.receipts import canonical_id, id_forms
+from sender.sms.states import State, Transition, receipt_state
+from sender.store.client import Redis
+from sender.store.correlations import (
+    UNMATCHED_GRACE_SECONDS,
+    PendingReceipt,
+    ReceiptApplier,
+    look_up,
+)
+from sender.store.keys import ChannelKeys
+from sender.store.state_writer import StateWriter
+
+RECENT_IDS_SECONDS = 600.0  # receipts usually come within minutes; later ones go via Redis
+
+
+class ReceiptMatcher:
+    def __init__(self, redis: Redis, channel: ChannelKeys, channel_name: str,
+                 writer: StateWriter, stats: ShardStats,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._channel_name = channel_name
+        self._writer = writer
+        self._stats = stats
+        self._clock = clock
+        self._recent: dict[str, tuple[float, Outgoing]] = {}
+        self._unmatched: list[PendingReceipt] = []
+        self._others = ReceiptApplier(redis, channel)
+
+    @property
+    def awaited(self) -> int:
+        """Receipts this process still waits for (of messages it submitted)."""
+        return len(self._recent)
+
+    def remember(self, smsc_id: str, message: Outgoing) -> None:
+        self._recent[smsc_id] = (self._clock(), message)
+
+    def receipt(self, smsc_id: str, state: State, error: str) -> None:
+        """A final receipt came: apply it, or keep it to look up in Redis."""
+        first = canonical_id(smsc_id)
+        found = self._recent.pop(first, None)
+        if found is not None:  # the common case: the form this process recorded
+            self._final(found[1], state, error, first)
+            return
+        for form in id_forms(smsc_id)[1:]:
+            found = self._recent.pop(form, None)
+            if found is not None:
+                self._final(found[1], state, error, form)
+                return
+        self._unmatched.append(PendingReceipt(smsc_id, state, error, self._clock()))
+
+    def _final(self, message: Outgoing, state: State, error: str, smsc_id: str) -> None:
+        self._writer.transition(Transition(message.key, receipt_state(state, error),
+                                           message.variant, self._channel_name))
+        self._writer.forget_receipt(smsc_id)
+
+    async def match_in_redis(self) -> None:
+        """Receipts for ids this process does not remember: look them up in the channel."""
+        if not self._unmatched:
+            return
+        pending, self._unmatched = self._unmatched, []
+        found = await look_up(self._redis, self._channel, pending)
+        matched = [(r, c) for r, c in zip(pending, found, strict=True) if c is not None]
+        again = [r for r, c in zip(pending, found, strict=True) if c is None]
+        if matched:
+            retry, _ = await self._others.apply(matched)
+            again += retry
+        now = self._clock()
+        for receipt in again:
+            if now - receipt.seen < UNMATCHED_GRACE_SECONDS:
+                self._unmatched.append(receipt)  # maybe not written yet
+            else:
+                self._stats.receipts_unmatched += 1
+
+    def forget_old(self) -> None:
+        """Ids older than RECENT_IDS_SECONDS: their receipts will go through Redis."""
+        cutoff = self._clock() - RECENT_IDS_SECONDS
+        if self._recent and next(iter(self._recent.values()))[0] < cutoff:
+            self._recent = {k: v for k, v in self._recent.items() if v[0] >= cutoff}

@@ -1,0 +1,34 @@
+"""Which A/B variant a number gets: a stable hash of the number, placed on the variants'
+cumulative weights. Pure: the importer assigns variants with it, and the same number
+lands in the same variant in every run, process and shard count."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Sequence
+
+
+class VariantPicker:
+    """A/B variant of a number: a stable hash of the number placed on the cumulative
+    weights, so a number keeps its variant across runs, processes and shard counts."""
+
+    def __init__(self, variants: Sequence[tuple[str, int]]) -> None:
+        names = [name for name, _ in variants]
+        if any(not name for name in names) or len(set(names)) != len(names):
+            raise ValueError("variant names must be non-empty and unique")
+        if any(weight < 0 for _, weight in variants):
+            raise ValueError("variant weights must not be negative")
+        self._names = names
+        self._bounds: list[int] = []
+        for _, weight in variants:
+            self._bounds.append((self._bounds[-1] if self._bounds else 0) + weight)
+        if variants and not self._bounds[-1]:
+            raise ValueError("variant weights must not all be zero")
+
+    def __call__(self, number: str) -> str:
+        if not self._names:
+            return ""
+        digest = hashlib.blake2b(number.encode(), digest_size=8, person=b"herald-ab").digest()
+        point = int.from_bytes(digest, "big") % self._bounds[-1]
+        return self._names[bisect.bisect_right(self._bounds, point)]

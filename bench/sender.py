@@ -362,7 +362,7 @@ async def forget_bench_keys(redis_url: str) -> None:
         for key in (campaign.shard(0), campaign.state, campaign.counters, campaign.gcra,
                     campaign.run, campaign.import_progress, campaign.seen, channel.receipts,
                     channel.gcra, channel.binds, channel.activity):
-            await client.delete(key)  # one at a time: a cluster refuses keys of two slots
+            await client.delete(key)
     finally:
         await client.aclose()
 

@@ -1,6 +1,8 @@
 """kopf handlers for Campaign: observe, plan (controllers.decisions.campaign_plan), apply.
 
-One timer per campaign, every second, runs the whole reconcile: it reads what kopf's
+One timer per campaign, every second, runs the whole reconcile when the plan asked for
+it (every second while the campaign runs, less often once it finished: see
+campaign_plan.requeue_after, and at once after a spec change): it reads what kopf's
 indexes hold (templates, channels, the campaign's Jobs) and the run in Redis (one
 round trip), plans, applies what the plan says (create-if-absent, patches), and writes
 status only when it differs. That bounds status writes to one per second per

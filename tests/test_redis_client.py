@@ -47,6 +47,15 @@ from sender.store.transitions import StateStore, read_counters
                  "redis+sentinel://::1:26379/herald/3", {"master": "herald", "db": 3,
                                                          "password": "pw"},
                  id="sentinel-ipv6-db-password"),
+    pytest.param("redis+sentinel://s1:26379/m", "pw", [("s1", 26379)],
+                 "redis+sentinel://s1:26379/m/0", {"sentinel_password": "pw"},
+                 id="sentinels-get-the-password"),
+    pytest.param("redis+sentinel://:pw@s1:26379/m?sentinel_password=", None, [("s1", 26379)],
+                 "redis+sentinel://s1:26379/m/0", {"password": "pw", "sentinel_password": None},
+                 id="sentinels-without-a-password"),
+    pytest.param("redis+sentinel://s1:26379/m?sentinel_password=other", "pw", [("s1", 26379)],
+                 "redis+sentinel://s1:26379/m/0", {"sentinel_password": "other"},
+                 id="sentinels-with-their-own-password"),
     pytest.param("redis+cluster://n1:7000,n2:7001", None, [("n1", 7000), ("n2", 7001)],
                  "redis+cluster://n1:7000,n2:7001", {"db": 0}, id="cluster"),
 ])
@@ -72,6 +81,11 @@ def test_bad_urls_say_why_without_the_password(url, words) -> None:
         parse_url(url)
     assert words in str(error.value)
     assert "hunter2" not in str(error.value)
+
+
+def test_a_target_shows_no_password() -> None:
+    target = parse_url("redis+sentinel://:hunter2@s1:26379/m?sentinel_password=hunter3")
+    assert "hunter" not in repr(target) and "hunter" not in target.describe()
 
 
 async def test_clients_decode_replies(redis_server: RedisServer) -> None:

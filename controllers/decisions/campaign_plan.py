@@ -2,8 +2,9 @@
 
 Pure: no kopf, kubernetes or redis. The handler in `controllers.campaign` observes the
 world (templates, channels, the campaign's Jobs, its run in Redis), calls
-`plan_campaign`, and applies the plan. It runs every second for every campaign and on
-restart, so every decision is level-based: the plan says what should exist and be
+`plan_campaign`, and applies the plan. It runs every second for a running campaign
+(less often for a finished one: `requeue_after`) and on restart, so every decision is
+level-based: the plan says what should exist and be
 true now, never "what to do next after the last step".
 
 The run, in the order the checks below follow:

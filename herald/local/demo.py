@@ -121,11 +121,14 @@ async def run(say: Narrator, redis_url: str | None = None) -> dict[str, Any]:
     simulator = SimulatorConfig(port=0, receipt_delay_ms=20, seed=7, outcomes=SIMULATED_OUTCOMES)
     async with running_stack(simulator=simulator, redis_url=redis_url) as stack:
         kube = stack.kube
-        redis = connect(stack.redis_url)
-        try:  # numbers that replied STOP to earlier campaigns
-            await redis.sadd(OPT_OUT_SET, *demo_opt_outs(RECIPIENTS))
-        finally:
-            await redis.aclose()
+        if redis_url is None:
+            redis = connect(stack.redis_url)
+            try:  # numbers that replied STOP to earlier campaigns
+                await redis.sadd(OPT_OUT_SET, *demo_opt_outs(RECIPIENTS))
+            finally:
+                await redis.aclose()
+        else:  # the opt-out set is shared by every campaign on that Redis: left as it is
+            say("(the demo's opted-out numbers are not added to an existing Redis)")
         say(f"$ kubectl apply -f {EXAMPLES.name}/   (all but the approval and the campaign;"
             f" the channel pointed at the simulator on 127.0.0.1:{stack.simulator.port})")
         for doc in first:

@@ -27,8 +27,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
+from redis.exceptions import ClusterDownError, MasterDownError, ReadOnlyError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sender.metrics import serve_metrics
@@ -90,7 +90,7 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
             await sending
         stopper.cancel()
         sent_at = time.monotonic()
-        if run.receipt_wait_seconds and not stopped:
+        if run.receipt_wait_seconds and not stopped and sending.exception() is None:
             await sender.wait_for_receipts(run.receipt_wait_seconds)
         figures = dataclasses.asdict(sending.result())
         figures["redis_flushes"] = sender.writer.flushes
@@ -104,8 +104,13 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
 REDIS_OUTAGE_SECONDS = 120.0
 """How long a sender waits for Redis to come back (a Sentinel failover, a restart)
 before it exits with the error."""
-REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
-"""Redis away, or a demoted master refusing writes while Sentinel fails over."""
+RECOVERED_SECONDS = 10.0
+"""A start that ran this long before Redis failed again had recovered: the patience
+starts over."""
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, ClusterDownError,
+                TryAgainError, MasterDownError)
+"""Redis away, a demoted master refusing writes while Sentinel fails over, a cluster
+moving its slots."""
 
 
 async def ride_out_redis_outages(
@@ -120,10 +125,13 @@ async def ride_out_redis_outages(
     """
     delay, outage_since = 0.2, 0.0
     while True:
+        attempt_started = time.monotonic()
         try:
             return await send()
         except REDIS_ERRORS as error:
             now = time.monotonic()
+            if now - attempt_started > RECOVERED_SECONDS:
+                delay, outage_since = 0.2, 0.0  # it ran a while: a new outage, not the last
             outage_since = outage_since or now
             if stop.is_set():
                 return {"stopped": True, "error": str(error)}

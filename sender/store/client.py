@@ -3,7 +3,7 @@
     HERALD_REDIS_URL        where Redis is, in one of these forms:
         redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]          one server
         rediss://[[USER]:PASSWORD@]HOST[:PORT][/DB]         one server, over TLS
-        redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]
+        redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB][?sentinel_password=P]
                                                             the master that these
                                                             Sentinels name, followed
                                                             through failovers
@@ -12,7 +12,8 @@
                                                             cluster): any nodes of it
     HERALD_REDIS_PASSWORD   the password (from a Secret), for a URL that carries none.
                             With Sentinel it is also sent to the Sentinels, as the
-                            common charts (Bitnami's) configure them.
+                            common charts (Bitnami's) configure them, unless the URL's
+                            ?sentinel_password= says otherwise (empty: none).
 
 Every client decodes replies to `str`, so no caller converts bytes. Herald's keys are
 built so that the same code runs on all three (sender.store.keys: one hash tag per
@@ -24,9 +25,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -56,8 +57,10 @@ class RedisTarget:
     master: str = ""
     """The Sentinel master's name."""
     username: str | None = None
-    password: str | None = None
-    url: str = ""
+    password: str | None = field(default=None, repr=False)
+    sentinel_password: str | None = field(default=None, repr=False)
+    """What the Sentinels are asked with: the password unless the URL says otherwise."""
+    url: str = field(default="", repr=False)
     """For redis:// and rediss://: the URL as given, for redis-py's own parser."""
 
     def describe(self) -> str:
@@ -101,8 +104,12 @@ def parse_url(url: str, password: str | None = None) -> RedisTarget:
             raise RedisUrlError(f"{_without_password(url)}: a Sentinel URL ends in /MASTER or"
                                 " /MASTER/DB")
         db = _db(path[1], url) if len(path) == 2 else 0
+        query = parse_qs(parts.query, keep_blank_values=True)
+        sentinel_password = query["sentinel_password"][-1] if "sentinel_password" in query \
+            else chosen
         return RedisTarget(scheme, hosts, db=db, master=unquote(path[0]),
-                           username=unquote(user) or None, password=chosen)
+                           username=unquote(user) or None, password=chosen,
+                           sentinel_password=sentinel_password or None)
     if path:
         raise RedisUrlError(f"{_without_password(url)}: a cluster has one database; the URL"
                             " takes no path")
@@ -115,12 +122,15 @@ def connect(url: str, password: str | None = None, **options: Any) -> Redis:
 
 
 def connect_to(target: RedisTarget, **options: Any) -> Redis:
+    # Timeouts, so a partition (no reset, no answer) raises instead of hanging a pod; no
+    # Herald command blocks on the server.
     options = {"decode_responses": True, "username": target.username,
-               "password": target.password, **options}
+               "password": target.password, "socket_timeout": 30.0,
+               "socket_connect_timeout": 10.0, **options}
     if target.scheme == SENTINEL:
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
-            list(target.hosts), sentinel_kwargs={"username": target.username,
-                                                 "password": target.password}, **options)
+            list(target.hosts), sentinel_kwargs={"password": target.sentinel_password},
+            **options)
         return cast(Redis, sentinel.master_for(target.master, db=target.db))
     if target.scheme == CLUSTER:
         nodes = [ClusterNode(host, port) for host, port in target.hosts]

@@ -1,5 +1,5 @@
 -- Herald's rate limit: one token bucket as GCRA (generic cell rate algorithm), with
--- batch grants and reservation of near-future slots. sender/rate_limit.py runs it
+-- batch grants and reservation of near-future slots. sender/store/rate_limit.py runs it
 -- (EVALSHA through redis-py's register_script) and mirrors its arithmetic in Python.
 --
 -- KEYS[1]  the bucket, e.g. herald:{channel:NS/NAME}:gcra. The only key it touches,

@@ -40,14 +40,13 @@ from sender.sms.numbers import mask_number
 from sender.sms.receipts import is_opt_out, parse_receipt, reply_text
 from sender.store.channel_activity import (
     HEARTBEAT_SECONDS,
-    OPT_OUTS,
     RECEIPTS,
     RECEIVER_PREFIX,
-    REPLIES,
     UNMATCHED,
     BindSlot,
     bind_names,
-    note_binds,
+    count_activity,
+    record_receiver_activity,
     release_binds,
 )
 from sender.store.correlations import (
@@ -56,7 +55,7 @@ from sender.store.correlations import (
     ReceiptApplier,
     look_up,
 )
-from sender.store.keys import OPT_OUT_SET, ChannelKeys
+from sender.store.keys import ChannelKeys
 
 logger = logging.getLogger(__name__)
 
@@ -170,23 +169,16 @@ class ChannelReceiver:
         dropped = len(again) - len(kept)
         if dropped:
             self.stats.unmatched += dropped
-            await self.redis.hincrby(self.channel.activity, UNMATCHED, dropped)
+            await count_activity(self.redis, self.channel, UNMATCHED, dropped)
 
     async def _write_activity(self, opt_outs: list[str], replies: int, heartbeat: bool) -> None:
-        if not (opt_outs or replies or heartbeat):
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        if opt_outs:
-            pipe.sadd(OPT_OUT_SET, *opt_outs)
-            pipe.hincrby(self.channel.activity, OPT_OUTS, len(opt_outs))
-            self.stats.opt_outs += len(opt_outs)
-        if replies:
-            pipe.hincrby(self.channel.activity, REPLIES, replies)
+        binds: dict[str, bool] = {}
         if heartbeat:
-            held = self.bind.gate.held if self.bind.gate else self.bind.is_up
-            note_binds(pipe, self.channel, {self.bind_name: held}, time.time())
+            binds[self.bind_name] = self.bind.gate.held if self.bind.gate else self.bind.is_up
             metrics.BINDS_UP.labels(self.channel.ref, "receiver").set(int(self.bind.is_up))
-        await pipe.execute()
+        await record_receiver_activity(self.redis, self.channel, opt_outs=opt_outs,
+                                       replies=replies, binds=binds, now=time.time())
+        self.stats.opt_outs += len(opt_outs)
 
     async def _apply(self, receipts: list[PendingReceipt]) -> list[PendingReceipt]:
         """Apply the receipts found in the channel's hash; return those to look up again."""
@@ -197,7 +189,6 @@ class ChannelReceiver:
         again = [r for r, c in zip(receipts, found, strict=True) if c is None]
         retry, applied = await self._applier.apply(matched)
         self.stats.applied += applied
-        if applied:
-            await self.redis.hincrby(self.channel.activity, RECEIPTS, applied)
+        await count_activity(self.redis, self.channel, RECEIPTS, applied)
         return again + retry
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from sender.store.keys import ChannelKeys
+from sender.store.keys import OPT_OUT_SET, ChannelKeys
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,31 @@ def note_binds(pipe: Any, channel: ChannelKeys, binds: Mapping[str, bool], now: 
     held = {name: now for name, holds in binds.items() if holds}
     if held:
         pipe.zadd(channel.binds, held)
+
+
+async def record_receiver_activity(
+    redis: aioredis.Redis, channel: ChannelKeys, *, opt_outs: Sequence[str], replies: int,
+    binds: Mapping[str, bool], now: float,
+) -> None:
+    """One round trip for what a receiver's flush writes: opted-out numbers into the
+    shared opt-out set, the channel's reply and opt-out totals, its bind's slot."""
+    if not (opt_outs or replies or binds):
+        return
+    pipe = redis.pipeline(transaction=False)
+    if opt_outs:
+        pipe.sadd(OPT_OUT_SET, *opt_outs)
+        pipe.hincrby(channel.activity, OPT_OUTS, len(opt_outs))
+    if replies:
+        pipe.hincrby(channel.activity, REPLIES, replies)
+    note_binds(pipe, channel, binds, now)
+    await pipe.execute()
+
+
+async def count_activity(redis: aioredis.Redis, channel: ChannelKeys, name: str,
+                         count: int) -> None:
+    """Add to one of the channel's running totals (RECEIPTS, UNMATCHED...)."""
+    if count:
+        await redis.hincrby(channel.activity, name, count)
 
 
 CLAIM_LUA = """

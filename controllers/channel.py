@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from controllers import metrics
 from controllers.context import OperatorContext
 from controllers.decisions import reasons
+from controllers.decisions.campaign_jobs import Owner
 from controllers.decisions.campaign_plan import FINISHED
 from controllers.decisions.campaign_run import receiver_binds, smpp_target
 from controllers.decisions.campaign_world import ChannelSeen
@@ -42,7 +43,6 @@ from controllers.decisions.channel_plan import (
 )
 from controllers.decisions.events import Event
 from controllers.decisions.receiver_deployment import (
-    ChannelOwner,
     build_receiver_deployment,
     needs_replacing,
     receiver_name,
@@ -196,7 +196,7 @@ async def keep_receiver(memo: Any, channel: Channel, body: kopf.Body | dict[str,
     quota) is logged and posted, not raised: the channel's status must still be written."""
     context: OperatorContext = memo.context
     meta = channel.metadata
-    owner = ChannelOwner(meta.namespace or "", meta.name, meta.uid or "")
+    owner = Owner(meta.namespace or "", meta.name, meta.uid or "")
     try:
         if not wants_receiver(memo, channel.spec):
             await context.deployments.delete(owner.namespace, receiver_name(owner.name))

@@ -344,6 +344,23 @@ def test_finished_campaigns_are_reconciled_less_often(status: CampaignStatus,
     assert requeue_after(status, NOW) == expected
 
 
+@pytest.mark.parametrize("wake_in, expected", [
+    pytest.param(timedelta(hours=8), 30.0, id="window-opens-tonight"),
+    pytest.param(timedelta(seconds=12), 12.0, id="starts-soon"),
+    pytest.param(timedelta(seconds=-5), 1.0, id="already-due"),
+])
+def test_waiting_campaigns_wake_when_their_time_comes(wake_in: timedelta,
+                                                      expected: float) -> None:
+    assert requeue_after(status_ready(reasons.SCHEDULED), NOW, NOW + wake_in) == expected
+
+
+def test_a_closed_window_plans_its_wake_up() -> None:
+    night = NOW.replace(hour=16)  # 00:00 in Shanghai, outside the example's 09:00-21:00
+    plan = plan_campaign(C, world(now=night), SETTINGS)
+    assert ready(plan)[1] == reasons.OUTSIDE_SEND_WINDOW
+    assert plan.requeue_after_seconds == 30.0
+
+
 @pytest.mark.parametrize("reason, phase", [
     pytest.param(reasons.COMPLETED, "Completed", id="completed"),
     pytest.param(reasons.SENDERS_FAILED, "Failed", id="senders-failed"),

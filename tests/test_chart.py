@@ -19,7 +19,7 @@ import sender.metrics
 from controllers.config import OperatorConfig
 from controllers.decisions.campaign_jobs import Owner, build_sender_job
 from controllers.decisions.pod_spec import PodSettings
-from controllers.decisions.receiver_deployment import ChannelOwner, build_receiver_deployment
+from controllers.decisions.receiver_deployment import build_receiver_deployment
 from herald.cli import parser
 from tests.test_campaign_plan import CHANNEL_SPEC
 from tests.test_install_manifests import REPO, TOOLS, helm_template
@@ -332,7 +332,7 @@ def pods_the_operator_creates() -> dict[str, Doc]:
     pods = PodSettings()
     sender = build_sender_job(Owner("shop", "spring", "u1"), CHANNEL_SPEC, 2, 2,
                               suspend=False, pods=pods)
-    receiver = build_receiver_deployment(ChannelOwner("shop", "carrier-a", "u2"),
+    receiver = build_receiver_deployment(Owner("shop", "carrier-a", "u2"),
                                          CHANNEL_SPEC, pods)
     return {"sender": sender["spec"]["template"], "receiver": receiver["spec"]["template"]}
 

@@ -14,7 +14,7 @@ import pytest
 
 from controllers.decisions.campaign_jobs import Owner, build_import_job, build_sender_job
 from controllers.decisions.pod_spec import PodSettings
-from controllers.decisions.receiver_deployment import ChannelOwner, build_receiver_deployment
+from controllers.decisions.receiver_deployment import build_receiver_deployment
 from crds.campaign import Audience
 from herald.cli import parser
 from tests.test_campaign_plan import CHANNEL_SPEC
@@ -73,7 +73,7 @@ def pod_commands() -> dict[str, list[str]]:
         "importer Job": build_import_job(owner, audience, pods),
         "sender Job": build_sender_job(owner, CHANNEL_SPEC, 2, 2, suspend=False, pods=pods),
         "receiver Deployment": build_receiver_deployment(
-            ChannelOwner("shop", "carrier-a", "uid-2"), CHANNEL_SPEC, pods),
+            Owner("shop", "carrier-a", "uid-2"), CHANNEL_SPEC, pods),
     }
     return {what: obj["spec"]["template"]["spec"]["containers"][0]["args"]
             for what, obj in objects.items()}

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from crds.channel import SourceAddress
+from crds.channel import ErrorClass, SourceAddress
 from crds.template import TemplateSpec
 from sender.send.messages import MessageBuilder
-from sender.send.outgoing import ShardSettings, ShardStats
+from sender.send.outgoing import ShardSettings, ShardStats, after_failure
 from sender.send.shard_sender import ShardSender
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
@@ -191,3 +191,23 @@ async def test_reply_td_opts_the_number_out(redis: aioredis.Redis, simulator: Si
 
     assert stats.replies == 2
     assert await redis.smembers(OPT_OUT_SET) == {number(5)}
+
+
+RETRIES = ShardSettings(CAMPAIGN, 0, CHANNEL, "carrier-a", max_attempts=5, initial_backoff=1.0,
+                        max_backoff=3.0, overrides={0x45: ErrorClass.PERMANENT})
+
+
+@pytest.mark.parametrize("status, attempts, expected", [
+    pytest.param(0x58, 0, (ErrorClass.THROTTLED, 0.0), id="throttled-at-once"),
+    pytest.param(0x58, 9, (ErrorClass.THROTTLED, 0.0), id="throttled-never-runs-out"),
+    pytest.param(0x14, 0, (ErrorClass.THROTTLED, 0.0), id="queue-full-is-throttling"),
+    pytest.param(0x08, 0, (ErrorClass.TEMPORARY, 1.0), id="system-error-first-retry"),
+    pytest.param(0x08, 1, (ErrorClass.TEMPORARY, 2.0), id="system-error-backs-off"),
+    pytest.param(0x08, 3, (ErrorClass.TEMPORARY, 3.0), id="backoff-capped"),
+    pytest.param(0x08, 4, (ErrorClass.PERMANENT, 0.0), id="attempts-used-up"),
+    pytest.param(0x0B, 0, (ErrorClass.PERMANENT, 0.0), id="bad-destination"),
+    pytest.param(0x45, 0, (ErrorClass.PERMANENT, 0.0), id="override"),
+])
+def test_what_a_failed_submit_means(status: int, attempts: int,
+                                    expected: tuple[ErrorClass, float]) -> None:
+    assert after_failure(status, attempts, RETRIES) == expected

@@ -27,7 +27,8 @@ IMPORTER, SENDER = "importer", "sender"
 
 @dataclass(frozen=True)
 class Owner:
-    """The Campaign that owns the Jobs."""
+    """The object that owns a child: a Campaign its Jobs, a Channel its receiver's
+    Deployment (for the ownerReference, hence the uid)."""
 
     namespace: str
     name: str

@@ -70,6 +70,9 @@ SETTLING_SECONDS = 5.0
 SETTLING_FOR = timedelta(minutes=10)
 FINISHED_SECONDS = 60.0
 """...and after: 1,000 finished campaigns then cost about 17 Redis reads a second."""
+WAITING_SECONDS = 30.0
+"""At most this long between reconciles of a campaign waiting for its start time or its
+send window (it wakes when they come, and a spec change wakes it at once)."""
 LIVE_FIELDS = "paused, cancel, senders (up to the run's shards), rateLimit (from the next" \
               " sender start) and schedule.sendWindow"
 
@@ -84,6 +87,8 @@ class _Outcome:
     stalled: bool = False
     progressing: bool = False
     actions: Actions = field(default_factory=Actions)
+    wake_at: datetime | None = None
+    """When a waiting campaign has something to do (its start time, its window)."""
 
 
 def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettings) -> CampaignPlan:
@@ -115,7 +120,8 @@ def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettin
         expires = status.completion_time + timedelta(seconds=settings.retention_seconds)
         if world.now >= expires and not (world.sender_job and world.sender_job.active):
             plan = dataclasses.replace(plan, delete_run=True)
-    return dataclasses.replace(plan, requeue_after_seconds=requeue_after(status, world.now))
+    return dataclasses.replace(
+        plan, requeue_after_seconds=requeue_after(status, world.now, outcome.wake_at))
 
 
 def finished(status: CampaignStatus) -> CampaignPhase | None:
@@ -124,10 +130,14 @@ def finished(status: CampaignStatus) -> CampaignPhase | None:
     return FINISHED.get(_ready_reason(status))
 
 
-def requeue_after(status: CampaignStatus, now: datetime) -> float:
-    """Seconds until the campaign's next reconcile: every second while it runs; then,
-    finished, every few seconds while late receipts come in, every minute after."""
+def requeue_after(status: CampaignStatus, now: datetime, wake_at: datetime | None = None
+                  ) -> float:
+    """Seconds until the campaign's next reconcile: every second while it runs; waiting
+    for its start or its window (`wake_at`), when that comes, at most WAITING_SECONDS
+    apart; finished, every few seconds while late receipts come in, every minute after."""
     if finished(status) is None:
+        if wake_at is not None:
+            return min(WAITING_SECONDS, max(FOLD_SECONDS, (wake_at - now).total_seconds()))
         return FOLD_SECONDS
     done = status.completion_time
     if done is not None and now - done < SETTLING_FOR:
@@ -203,12 +213,14 @@ def _before_run(
         return _no_channel(spec, world)
     if spec.schedule.start_time is not None and world.now < spec.schedule.start_time:
         return _Outcome(CampaignPhase.SCHEDULED, reasons.SCHEDULED,
-                        f"starts at {spec.schedule.start_time.isoformat()}")
+                        f"starts at {spec.schedule.start_time.isoformat()}",
+                        wake_at=spec.schedule.start_time)
     if window.error:
         return _Outcome(CampaignPhase.PENDING, reasons.INVALID_SCHEDULE, window.error,
                         stalled=True)
     if not window.open:
-        return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW, window.message)
+        return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW, window.message,
+                        wake_at=window.opens_at)
     config = build_run_config(owner, spec, templates, channel,
                               world.channels[channel].spec, settings.receipt_wait_seconds,
                               receivers=settings.channel_receivers)
@@ -295,7 +307,8 @@ def _sending(
                         "paused; set spec.paused to false to resume", actions=actions)
     if not window.open:
         return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW,
-                        window.error or window.message, stalled=bool(window.error), actions=actions)
+                        window.error or window.message, stalled=bool(window.error),
+                        actions=actions, wake_at=window.opens_at)
     stalled = (counters.queued > 0 and world.last_progress is not None
                and world.now - world.last_progress > timedelta(seconds=settings.stall_seconds))
     if stalled:

@@ -23,6 +23,8 @@ class WindowCheck:
     """Why it is closed, and when it opens."""
     error: str = ""
     """A schedule that cannot be read (unknown time zone)."""
+    opens_at: datetime | None = None
+    """When a closed window opens next."""
 
 
 def check_window(schedule: Schedule, now: datetime) -> WindowCheck:
@@ -41,9 +43,10 @@ def check_window(schedule: Schedule, now: datetime) -> WindowCheck:
         return WindowCheck(open=True)
     note = (" (applied in schedule.timeZone: per-recipient windows are not supported yet)"
             if window.time_zone_source == TimeZoneSource.RECIPIENT else "")
-    return WindowCheck(open=False, message=(
+    opens = _next_open(local, start, end, days)
+    return WindowCheck(open=False, opens_at=opens, message=(
         f"outside the send window {window.start}-{window.end} {schedule.time_zone};"
-        f" opens {_next_open(local, start, end, days).isoformat()}{note}"))
+        f" opens {opens.isoformat()}{note}"))
 
 
 def _next_open(local: datetime, start: time, end: time, days: set[str]) -> datetime:

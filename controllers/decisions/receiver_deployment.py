@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 
-from controllers.decisions.campaign_jobs import COMPONENT_LABEL, child_name
+from controllers.decisions.campaign_jobs import COMPONENT_LABEL, Owner, child_name
 from controllers.decisions.campaign_run import smpp_target
 from controllers.decisions.pod_spec import (
     Manifest,
@@ -35,17 +34,6 @@ RECEIVER_GRACE_SECONDS = 30
 """Time to flush what it holds and unbind."""
 
 
-@dataclass(frozen=True)
-class ChannelOwner:
-    namespace: str
-    name: str
-    uid: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
 def receiver_name(channel: str) -> str:
     return child_name(channel, RECEIVER)
 
@@ -59,7 +47,7 @@ def receiver_labels(channel: str) -> dict[str, str]:
     }
 
 
-def build_receiver_deployment(owner: ChannelOwner, spec: ChannelSpec, pods: PodSettings, *,
+def build_receiver_deployment(owner: Owner, spec: ChannelSpec, pods: PodSettings, *,
                               secret_version: str = "") -> Manifest:
     """The Deployment; `secret_version` (the password Secret's resourceVersion) goes in
     the pod template, so a password changed inside the same Secret rolls the pod, which

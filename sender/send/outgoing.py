@@ -1,15 +1,20 @@
-"""What a shard sender works with: its settings, one message in flight, its figures, and
-the settle window that bounds what a crash can leave unknown (sender.send.shard_sender)."""
+"""What a shard sender works with: its settings, one message in flight, its figures, the
+settle window that bounds what a crash can leave unknown, what a failed submit means,
+and its gauges (sender.send.shard_sender)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crds.channel import ErrorClass
+from sender import metrics
+from sender.smpp.bind import SmppBind
+from sender.smpp.errors import error_class
 from sender.smpp.pdu import SubmitSm
 from sender.store.keys import CampaignKeys, ChannelKeys
+from sender.store.rate_limit import RateLimiter
 
 
 @dataclass(frozen=True)
@@ -81,3 +86,39 @@ class SettleWindow:
     def give(self, count: int = 1) -> None:
         self.held -= count
         self._freed.set()
+
+
+def after_failure(status: int, attempts: int, settings: ShardSettings
+                  ) -> tuple[ErrorClass, float]:
+    """What a failed submit's error class means for its message, and after how long it
+    goes out again: THROTTLED at once (the limiter slows instead), TEMPORARY with
+    exponential backoff while attempts remain, else PERMANENT (it fails)."""
+    kind = error_class(status, settings.overrides)
+    if kind == ErrorClass.THROTTLED:
+        return kind, 0.0
+    if kind == ErrorClass.TEMPORARY and attempts + 1 < settings.max_attempts:
+        return kind, min(settings.initial_backoff * 2 ** attempts, settings.max_backoff)
+    return ErrorClass.PERMANENT, 0.0
+
+
+class SenderGauges:
+    """This process's binds up and its rate-limit token counts, exported once a second."""
+
+    def __init__(self, channel_ref: str, binds: Sequence[SmppBind], limiter: RateLimiter
+                 ) -> None:
+        self._channel_ref = channel_ref
+        self._binds = binds
+        self._limiter = limiter
+        self._tokens_seen = (0, 0, 0)  # granted, asked, expired: exported as deltas
+
+    def export(self) -> None:
+        metrics.BINDS_UP.labels(self._channel_ref, "sender").set(
+            sum(1 for b in self._binds if b.is_up))
+        stats = self._limiter.stats
+        now = (stats.granted, stats.asked, stats.expired)
+        granted, asked, expired = (a - b for a, b in zip(now, self._tokens_seen, strict=True))
+        self._tokens_seen = now
+        for result, count in (("granted", granted), ("denied", asked - granted),
+                              ("expired", expired)):
+            if count > 0:
+                metrics.TOKENS.labels(self._channel_ref, result).inc(count)

@@ -29,11 +29,18 @@ from redis.exceptions import RedisError
 from crds.channel import ErrorClass
 from sender import metrics
 from sender.send.messages import MessageBuilder
-from sender.send.outgoing import Outgoing, SettleWindow, ShardSettings, ShardStats
+from sender.send.outgoing import (
+    Outgoing,
+    SenderGauges,
+    SettleWindow,
+    ShardSettings,
+    ShardStats,
+    after_failure,
+)
 from sender.send.receipt_matching import ReceiptMatcher
 from sender.smpp.bind import BindDown, BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
-from sender.smpp.errors import error_class, status_code, status_name
+from sender.smpp.errors import status_code, status_name
 from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
 from sender.sms import text as sms_text
 from sender.sms.numbers import mask_number
@@ -45,15 +52,14 @@ from sender.store.channel_activity import (
     bind_names,
     release_binds,
 )
-from sender.store.correlations import (
-    correlation_value,
-)
+from sender.store.correlations import correlation_value
 from sender.store.rate_limit import RateLimiter
 from sender.store.shard_stream import NEW, PENDING, Entry, ShardStream
 from sender.store.state_writer import StateWriter
 from sender.store.transitions import StateStore
 
 logger = logging.getLogger(__name__)
+
 
 class ShardSender:
     """Sends one shard through one or more binds; `run` returns when the shard is done."""
@@ -74,7 +80,6 @@ class ShardSender:
         self._latency = metrics.SUBMIT_LATENCY.labels(self._channel_ref)
         self._submitted_metric = metrics.SUBMITTED.labels(settings.campaign.ref,
                                                           self._channel_ref)
-        self._tokens_seen = (0, 0, 0)  # granted, asked, expired: exported as deltas
         self.binds = [
             SmppBind(b, self, name=f"{b.system_id}#{i}", gate=BindSlot(
                 redis, settings.channel, self._bind_names[i], settings.max_binds)
@@ -83,6 +88,7 @@ class ShardSender:
         self._binds_noted = 0.0
         self._bind_tasks: list[asyncio.Task[None]] = []
         self.limiter = limiter
+        self.gauges = SenderGauges(self._channel_ref, self.binds, limiter)
         self.consumer = settings.consumer or f"shard-{settings.shard}"
         self.stream = ShardStream(redis, settings.campaign, settings.shard, self.consumer,
                                   settings.read_batch)
@@ -308,16 +314,14 @@ class ShardSender:
         if message.failure == 0:
             self._submitted(message)
             return
-        kind = error_class(message.failure, self.settings.overrides)
+        kind, delay = after_failure(message.failure, message.attempts, self.settings)
         if kind == ErrorClass.THROTTLED:
             self.stats.throttled += 1
             self.limiter.slow_down()
-            self._retry_later(message, delay=0.0)
-        elif kind == ErrorClass.TEMPORARY and message.attempts + 1 < self.settings.max_attempts:
+            self._retry_later(message, delay)
+        elif kind == ErrorClass.TEMPORARY:
             message.attempts += 1
             self.stats.retried += 1
-            delay = min(self.settings.initial_backoff * 2 ** (message.attempts - 1),
-                        self.settings.max_backoff)
             self._retry_later(message, delay)
         else:
             self.stats.failed += 1
@@ -411,19 +415,6 @@ class ShardSender:
         )
         self._flush_now.set()
 
-    def _export_gauges(self) -> None:
-        """Binds up and the rate limiter's token counts, once a second."""
-        metrics.BINDS_UP.labels(self._channel_ref, "sender").set(
-            sum(1 for b in self.binds if b.is_up))
-        stats = self.limiter.stats
-        now = (stats.granted, stats.asked, stats.expired)
-        granted, asked, expired = (a - b for a, b in zip(now, self._tokens_seen, strict=True))
-        self._tokens_seen = now
-        for result, count in (("granted", granted), ("denied", asked - granted),
-                              ("expired", expired)):
-            if count > 0:
-                metrics.TOKENS.labels(self._channel_ref, result).inc(count)
-
     async def _flusher(self) -> None:
         while not self._finished:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
@@ -443,7 +434,7 @@ class ShardSender:
                 {name: b.gate.held if b.gate else b.is_up
                  for name, b in zip(self._bind_names, self.binds, strict=True)},
                 now)
-            self._export_gauges()
+            self.gauges.export()
         await self.receipts.match_in_redis()
         await self.writer.flush()
         self.receipts.forget_old()

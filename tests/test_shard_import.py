@@ -18,10 +18,11 @@ from crds.campaign import ColumnMapping, NamedValue
 from herald.local.demo_audience import demo_opt_outs, demo_rows
 from sender.importer.audience_csv import CsvHeaderError, MalformedRow, aiter_csv_rows, iter_csv_rows
 from sender.importer.report import ImportReport, read_import_report
-from sender.importer.shards import ImportConflict, import_audience, recipient_from_entry
+from sender.importer.shards import import_audience, recipient_from_entry
 from sender.sms.numbers import DropReason, normalize_number, shard_of
 from sender.sms.states import State, Transition, message_key
 from sender.sms.variants import VariantPicker
+from sender.store.import_batches import ImportConflict
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys
 from sender.store.transitions import StateStore, read_counters
 

@@ -15,6 +15,7 @@ from crds.channel import ErrorClass, SourceAddress
 from crds.template import TemplateSpec
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import ShardSettings, ShardStats, after_failure
+from sender.send.shard_reader import sort_recovered
 from sender.send.shard_sender import ShardSender
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
@@ -211,3 +212,14 @@ RETRIES = ShardSettings(CAMPAIGN, 0, CHANNEL, "carrier-a", max_attempts=5, initi
 def test_what_a_failed_submit_means(status: int, attempts: int,
                                     expected: tuple[ErrorClass, float]) -> None:
     assert after_failure(status, attempts, RETRIES) == expected
+
+
+def test_recovery_sorts_what_a_killed_sender_left() -> None:
+    entries = [(f"1-{i}", {"n": f"+86138{i:08d}", "v": ""}) for i in range(5)]
+    states = [None, "Q", "S", "s:ab12", "D"]  # unmarked, queued, submitting, submitted, done
+    resend, unknown, settled = sort_recovered(entries, states, resend_unknown=False)
+    assert [e[0] for e in resend] == ["1-0", "1-1"]
+    assert [e[0] for e in unknown] == ["1-2"]  # on the wire: counted, not resent
+    assert settled == ["1-3", "1-4"]  # finished; only their ack was lost
+    resend, unknown, _ = sort_recovered(entries, states, resend_unknown=True)
+    assert [e[0] for e in resend] == ["1-0", "1-1", "1-2"] and len(unknown) == 1

@@ -28,10 +28,11 @@ import redis.asyncio as aioredis
 import structlog
 
 from sender.importer.audience_csv import CsvHeaderError, aiter_csv_rows, iter_csv_rows
-from sender.importer.shards import ImportConflict, import_audience
+from sender.importer.shards import import_audience
 from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, AudienceSource, ImportSettings
 from sender.sms.text import find_variables
 from sender.store.client import connect_from_env
+from sender.store.import_batches import ImportConflict
 from sender.store.keys import campaign_from_ref
 from sender.store.run_store import clear_import_error, read_run, record_import_error
 

@@ -6,24 +6,11 @@ campaign, checked against the opt-out set, given its A/B variant (a stable hash 
 the number and the weights) and appended to the stream of its shard
 (`shard_of(number, shards)`) with its variables.
 
-Resumable and idempotent. A batch's stream entries (one EVAL doing its XADDs),
-counters, dedupe set and progress mark are written in one MULTI/EXEC, so after a
-crash Redis holds whole batches only; a rerun over the same source skips the rows the
-mark says are in and carries on, never enqueueing or counting a row twice. The
-progress hash is WATCHed across a batch's reads and its write, so even two importers
-running at once (a Job pod that outlived its replacement) commit each row once. Every
-key written is the campaign's (one hash tag: Redis Cluster safe); the opt-out set is
-only read, outside the MULTI.
-
-Keys of the campaign's this module writes (sender.store.keys.CampaignKeys):
-
-    herald:{campaign:NS/NAME}:import   hash: rows_done (rows committed, from the start
-                                       of the source), config (the settings the import
-                                       began with), shard:I (entries added to shard I),
-                                       done (1 once the source is exhausted), and the
-                                       import's own copy of the counters below
-    herald:{campaign:NS/NAME}:seen     set of E.164 numbers taken (dedupe); deleted
-                                       when the import is done
+Resumable and idempotent: this module decides what each batch adds, and the store
+(sender.store.import_batches) commits it whole, in one MULTI/EXEC under a WATCH of the
+import's progress, so after a crash Redis holds whole batches only; a rerun over the
+same source skips the rows the progress mark says are in and carries on, never
+enqueueing or counting a row twice, even with two importers at once.
 
 Counters added to the campaign's counters hash, beside total, invalid, suppressed and
 optedOut: `imported` (entries queued), `drop:<DropReason>`, `suppress:Duplicate`,
@@ -47,18 +34,17 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
 from crds.campaign import ColumnMapping
 from sender.importer.audience_csv import MalformedRow
 from sender.importer.report import DUPLICATE, FILTERED, ImportReport, read_import_report
 from sender.sms.numbers import DropReason, Recipient, normalize_number, shard_of
 from sender.sms.variants import VariantPicker
-from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys
+from sender.store.import_batches import BatchWrite, ImportBatches, ImportConflict
+from sender.store.keys import CampaignKeys
 
 # Fields of a shard stream entry.
 NUMBER, VARIANT, VARIABLES, TIME_ZONE = "n", "v", "x", "z"
@@ -67,16 +53,10 @@ NUMBER, VARIANT, VARIABLES, TIME_ZONE = "n", "v", "x", "z"
 Rows = AsyncIterable[Mapping[str, str]] | Iterable[Mapping[str, str]]
 
 
-class ImportConflict(RuntimeError):
-    """Redis holds an import of this campaign made with other settings, or its progress
-    went backwards (the campaign's keys were deleted under a running import)."""
-
-
-def recipient_from_entry(fields: Mapping[Any, Any]) -> Recipient:
-    """The Recipient of a shard entry as XREAD returns it (bytes or str keys)."""
-    get = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
-    text = {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in get.items()}
-    return Recipient(text[NUMBER], json.loads(text.get(VARIABLES) or "{}"), text.get(VARIANT, ""))
+def recipient_from_entry(fields: Mapping[str, str]) -> Recipient:
+    """The Recipient of a shard entry as the store's clients read it."""
+    return Recipient(fields[NUMBER], json.loads(fields.get(VARIABLES) or "{}"),
+                     fields.get(VARIANT, ""))
 
 
 async def import_audience(
@@ -184,65 +164,25 @@ class _Batch:
 
 
 class _Importer:
+    """Turns rows into batches for the store to commit (sender.store.import_batches)."""
+
     def __init__(self, redis: aioredis.Redis, keys: CampaignKeys, settings: _Settings) -> None:
-        self._redis = redis
-        self._keys = keys
         self._settings = settings
-        self._config = settings.fingerprint()
-        self._import = keys.import_progress
-        self._seen = keys.seen
+        self._batches = ImportBatches(redis, keys, settings.shards, settings.fingerprint(),
+                                      settings.dedupe, settings.respect_opt_outs)
 
     async def begin(self) -> int | None:
-        """Rows already committed, or None if the import is complete."""
-        done, config, rows_done = cast(list[str | None], await self._redis.hmget(
-            self._import, ["done", "config", "rows_done"]))
-        self._check(config)
-        if done is not None:
-            return None
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for i in range(self._settings.shards):
-                pipe.xgroup_create(self._keys.shard(i), SENDERS_GROUP, id="0", mkstream=True)
-            for result in await pipe.execute(raise_on_error=False):
-                if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
-                    raise result
-        return int(rows_done or 0)
+        return await self._batches.begin()
+
+    async def finish(self) -> None:
+        await self._batches.finish()
 
     async def commit(self, start: int, rows: list[Mapping[str, str]]) -> None:
         batch = self._normalise(start, rows)
-        while True:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                await pipe.watch(self._import)
-                raw_done, config = cast(list[str | None],
-                                        await pipe.hmget(self._import, ["rows_done", "config"]))
-                self._check(config)
-                done = int(raw_done or 0)
-                if done >= batch.end:
-                    return
-                if done < batch.start:
-                    raise ImportConflict(
-                        f"{self._keys.ref}: import progress went back from row {batch.start}"
-                        f" to {done}; were the campaign's Redis keys deleted?")
-                part = batch.since(done)
-                seen, opted_out = await self._lookup(part)
-                pipe.multi()  # type: ignore[no-untyped-call]
-                self._write(pipe, part, seen, opted_out)
-                try:
-                    await pipe.execute()
-                    return
-                except WatchError:
-                    continue  # another importer committed meanwhile: read again
-
-    async def finish(self) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._import, mapping={"done": 1, "config": self._config})
-            pipe.delete(self._seen)
-            await pipe.execute()
-
-    def _check(self, config: str | None) -> None:
-        if config is not None and config != self._config:
-            raise ImportConflict(
-                f"{self._keys.ref}: an import with other settings is in Redis"
-                f" ({config}); delete the campaign's keys to import again")
+        await self._batches.commit(
+            batch.start, batch.end,
+            numbers=lambda done: [c.number for c in batch.since(done).candidates],
+            decide=lambda done, lookups: self._decide(batch.since(done), *lookups))
 
     def _normalise(self, start: int, rows: list[Mapping[str, str]]) -> _Batch:
         s = self._settings
@@ -273,30 +213,14 @@ class _Importer:
                                          row.get(zone, "").strip() if zone else ""))
         return _Batch(start, start + len(rows), candidates, drops)
 
-    async def _lookup(self, batch: _Batch) -> tuple[set[str], set[str]]:
-        """Numbers of the batch already taken by this campaign, and those opted out."""
-        numbers = list(dict.fromkeys(c.number for c in batch.candidates))
-        s = self._settings
-        if not numbers or not (s.dedupe or s.respect_opt_outs):
-            return set(), set()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            if s.dedupe:
-                pipe.smismember(self._seen, numbers)
-            if s.respect_opt_outs:
-                pipe.smismember(OPT_OUT_SET, numbers)
-            results = iter(await pipe.execute())
-        seen = next(results) if s.dedupe else []
-        opted = next(results) if s.respect_opt_outs else []
-        return ({n for n, hit in zip(numbers, seen, strict=False) if hit},
-                {n for n, hit in zip(numbers, opted, strict=False) if hit})
-
-    def _write(self, pipe: Pipeline, batch: _Batch, seen: set[str], opted_out: set[str]) -> None:
+    def _decide(self, batch: _Batch, seen: set[str], opted_out: set[str]) -> BatchWrite:
+        """What the batch adds: dedupe, opt-outs, variants and shards, and the counts."""
         s = self._settings
         counts: Counter[str] = Counter(reason for _, reason in batch.drops)
         counts["total"] = batch.end - batch.start
         shard_counts: Counter[int] = Counter()
         taken: set[str] = set()
-        entries: list[str | int] = []
+        entries: list[tuple[int, str, str, str, str]] = []
         for c in batch.candidates:
             if s.dedupe:
                 if c.number in seen or c.number in taken:
@@ -308,43 +232,14 @@ class _Importer:
                 continue
             variant = s.pick_variant(c.number)
             shard = shard_of(c.number, s.shards)
-            entries += (shard + 1, c.number, variant, c.variables, c.time_zone)
+            entries.append((shard, c.number, variant, c.variables, c.time_zone))
             shard_counts[shard] += 1
             counts["imported"] += 1
             if variant:
                 counts[f"variant:{variant}:total"] += 1
         counts["invalid"] = sum(n for k, n in counts.items() if k.startswith("drop:"))
         counts["suppressed"] = sum(n for k, n in counts.items() if k.startswith("suppress:"))
-        if entries:
-            pipe.eval(_XADD_LUA, s.shards, *map(self._keys.shard, range(s.shards)), *entries)
-        if taken:
-            pipe.sadd(self._seen, *taken)
-        for name, n in counts.items():
-            if n:  # the campaign's counters (senders move them on) and the import's own
-                pipe.hincrby(self._keys.counters, name, n)
-                pipe.hincrby(self._import, name, n)
-        for shard, n in shard_counts.items():
-            pipe.hincrby(self._import, f"shard:{shard}", n)
-        pipe.hset(self._import, mapping={"rows_done": batch.end, "config": self._config})
-
-
-# One command for a batch's entries instead of one XADD each: redis-py spends more time
-# packing commands and parsing replies than Redis spends adding (measured without
-# phonenumbers: 24k rows/s against 12k). EVAL, not EVALSHA: a script missing from the
-# cache must not fail one command of the MULTI. Fields: NUMBER, VARIANT, VARIABLES,
-# TIME_ZONE above.
-_XADD_LUA = """
-for i = 1, #ARGV, 5 do
-  local stream = KEYS[tonumber(ARGV[i])]
-  local n, v, x, z = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  if z == "" then
-    redis.call("XADD", stream, "*", "n", n, "v", v, "x", x)
-  else
-    redis.call("XADD", stream, "*", "n", n, "v", v, "x", x, "z", z)
-  end
-end
-return #ARGV / 5
-"""
+        return BatchWrite(batch.end, entries, taken, counts, shard_counts)
 
 
 async def _aiter(rows: Rows) -> AsyncIterator[Mapping[str, str]]:

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,14 +36,14 @@ from sender.send.outgoing import (
     after_failure,
 )
 from sender.send.receipt_matching import ReceiptMatcher
+from sender.send.shard_reader import ShardReader
 from sender.smpp.bind import BindDown, BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
 from sender.smpp.errors import status_code, status_name
 from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
-from sender.sms import text as sms_text
 from sender.sms.numbers import mask_number
 from sender.sms.receipts import canonical_id, is_opt_out, parse_receipt, reply_text
-from sender.sms.states import State, Transition, failed, message_key, submitted
+from sender.sms.states import State, Transition, failed, submitted
 from sender.store.channel_activity import (
     HEARTBEAT_SECONDS,
     BindSlot,
@@ -54,7 +52,7 @@ from sender.store.channel_activity import (
 )
 from sender.store.correlations import correlation_value
 from sender.store.rate_limit import RateLimiter
-from sender.store.shard_stream import NEW, PENDING, Entry, ShardStream
+from sender.store.shard_stream import ShardStream
 from sender.store.state_writer import StateWriter
 from sender.store.transitions import StateStore
 
@@ -96,16 +94,16 @@ class ShardSender:
         self.writer = StateWriter(redis, self.store, settings.shard, settings.channel)
         self.window = SettleWindow(sum(b.window for b in binds))
         self.stats = ShardStats()
-        self._ready: deque[Outgoing] = deque()
-        self._ready_event = asyncio.Event()
+        self.reader = ShardReader(settings, self.stream, self.store, self.writer, builder,
+                                  self.stats)
+        self._ready = self.reader.ready  # the same deque: the reader fills, dispatch takes
+        self._ready_event = self.reader.ready_event
         self._retrying = 0
         self._unsettled = 0  # marked, outcome not yet buffered
         self.receipts = ReceiptMatcher(redis, settings.channel, settings.channel_name,
                                        self.writer, self.stats)
-        self._stream_done = False
         self._flush_now = asyncio.Event()
         self._timers: set[asyncio.Future[None]] = set()
-        self._reader_stopped = False
         self._finished = False
 
     # -- the run ---------------------------------------------------------------------
@@ -126,15 +124,15 @@ class ShardSender:
 
     async def run(self) -> ShardStats:
         """Recover what a previous run left, then send until the shard is drained."""
-        await self._recover()
+        await self.reader.recover()
         tasks = [
-            asyncio.create_task(self._read(), name="read"),
+            asyncio.create_task(self.reader.read(), name="read"),
             asyncio.create_task(self._flusher(), name="flush"),
             *(asyncio.create_task(self._dispatch(b), name=f"dispatch-{b.name}")
               for b in self.binds),
         ]
         try:
-            while not (self._stream_done and self._idle()):
+            while not (self.reader.done and self._idle()):
                 done, _ = await asyncio.wait(tasks, timeout=0.05,
                                              return_when=asyncio.FIRST_EXCEPTION)
                 for task in done:
@@ -161,9 +159,7 @@ class ShardSender:
         Messages read but not yet marked stay pending in the stream (queued in Redis),
         and so do those waiting for a retry: the next run's recovery sends them.
         """
-        self._stream_done = True
-        self._reader_stopped = True
-        self._ready.clear()
+        self.reader.stop()
         for timer in self._timers:
             timer.cancel()
         self._retrying = 0
@@ -178,77 +174,6 @@ class ShardSender:
         while self.receipts.awaited and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             await self._flush()
-
-    # -- reading the shard -----------------------------------------------------------
-
-    async def _recover(self) -> None:
-        """Settle what this consumer read before a crash or restart (its pending entries)."""
-        start = PENDING
-        while True:
-            entries = await self.stream.read(start)
-            if not entries:
-                break
-            start = entries[-1][0]
-            keys = [message_key(self.settings.shard, e[0]) for e in entries]
-            states = await self.store.states(keys)
-            resend: list[Entry] = []
-            settled: list[str] = []  # done before the crash; only the ack was lost
-            for entry, key, state in zip(entries, keys, states, strict=True):
-                code = (state or "")[:1]
-                if code in ("", State.QUEUED):
-                    resend.append(entry)
-                elif code == State.SUBMITTING:
-                    # On the wire when we died: the SMSC may have it. Not resent unless
-                    # the channel asks for at-least-once.
-                    self.writer.transition(Transition(key, State.UNKNOWN, *self._labels(entry)))
-                    self.stats.unknown += 1
-                    if self.settings.resend_unknown:
-                        resend.append(entry)
-                else:
-                    settled.append(entry[0])
-            await self.stream.ack(settled)
-            self.stats.recovered += len(entries)
-            await self.writer.flush()
-            await self._accept(resend)
-
-    async def _read(self) -> None:
-        while not self._reader_stopped:
-            while len(self._ready) > 2 * self.settings.read_batch:
-                self._ready_event.clear()
-                await asyncio.sleep(0.005)
-            entries = await self.stream.read(NEW)
-            if self._reader_stopped:
-                return  # read after the stop: left pending for the next run
-            if not entries:
-                self._stream_done = True
-                return
-            self.stats.read += len(entries)
-            await self._accept(entries)
-
-    async def _accept(self, entries: Sequence[Entry]) -> None:
-        """Turn stream entries into outgoing messages, dropping opted-out numbers."""
-        if not entries:
-            return
-        numbers = [fields["n"] for _, fields in entries]
-        opted = await self.stream.opted_out(numbers)
-        for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
-            key = message_key(self.settings.shard, entry_id)
-            variant = fields.get("v", "")
-            if out:
-                self.writer.transition(Transition(key, State.OPTED_OUT, variant))
-                self.stats.opted_out += 1
-                continue
-            variables = json.loads(fields.get("x", "{}"))
-            try:
-                pdus = self.builder.build(number, variables, variant)
-            except (sms_text.TemplateError, KeyError) as exc:
-                self.writer.transition(Transition(key, failed("render"), variant,
-                                                  self.settings.channel_name))
-                self.stats.failed += 1
-                logger.warning("message %s to %s not rendered: %s", key, mask_number(number), exc)
-                continue
-            self._ready.append(Outgoing(key, number, variant, pdus))
-        self._ready_event.set()
 
     # -- writing to the binds --------------------------------------------------------
 
@@ -362,9 +287,6 @@ class ShardSender:
                     len(dropped))
 
     # -- outcomes --------------------------------------------------------------------
-
-    def _labels(self, entry: Entry) -> tuple[str, str]:
-        return entry[1].get("v", ""), self.settings.channel_name
 
     def _submitted(self, message: Outgoing) -> None:
         self.stats.submitted += 1

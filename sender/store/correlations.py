@@ -60,9 +60,8 @@ class Correlation:
     channel: str
 
     @classmethod
-    def parse(cls, form: str, value: bytes | str) -> Correlation:
-        text = value.decode() if isinstance(value, bytes) else value
-        campaign, key, variant, channel = text.split("|")
+    def parse(cls, form: str, value: str) -> Correlation:
+        campaign, key, variant, channel = value.split("|")
         return cls(form, campaign, key, variant, channel)
 
 

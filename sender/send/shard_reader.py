@@ -1,0 +1,130 @@
+"""The reading side of a shard sender: recovery after a restart, then new entries, each
+turned into a message ready to send or settled at once (opted out, not renderable).
+
+Recovery is what makes a SIGKILL safe. The consumer's pending entries are what the last
+process read and did not finish; their state says what to do: queued or unmarked, send
+now; `submitting`, it was on the wire at the kill, so count it unknown (resent only if
+the channel asks for at-least-once); anything else finished and only lost its ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sender.send.messages import MessageBuilder
+from sender.send.outgoing import Outgoing, ShardSettings, ShardStats
+from sender.sms import text as sms_text
+from sender.sms.numbers import mask_number
+from sender.sms.states import State, Transition, failed, message_key
+from sender.store.shard_stream import NEW, PENDING, Entry, ShardStream
+from sender.store.state_writer import StateWriter
+from sender.store.transitions import StateStore
+
+logger = logging.getLogger(__name__)
+
+
+def sort_recovered(entries: Sequence[Entry], states: Sequence[str | None],
+                   resend_unknown: bool) -> tuple[list[Entry], list[Entry], list[str]]:
+    """(to send again, to count unknown, ids to ack) of a consumer's pending entries."""
+    resend: list[Entry] = []
+    unknown: list[Entry] = []
+    settled: list[str] = []  # done before the crash; only the ack was lost
+    for entry, state in zip(entries, states, strict=True):
+        code = (state or "")[:1]
+        if code in ("", State.QUEUED):
+            resend.append(entry)
+        elif code == State.SUBMITTING:
+            unknown.append(entry)
+            if resend_unknown:
+                resend.append(entry)
+        else:
+            settled.append(entry[0])
+    return resend, unknown, settled
+
+
+@dataclass(eq=False)
+class ShardReader:
+    """Fills `ready` with messages from the shard's stream until the stream is drained."""
+
+    settings: ShardSettings
+    stream: ShardStream
+    store: StateStore
+    writer: StateWriter
+    builder: MessageBuilder
+    stats: ShardStats
+    ready: deque[Outgoing] = field(default_factory=deque)
+    ready_event: asyncio.Event = field(default_factory=asyncio.Event)
+    done: bool = False
+    """The stream is drained (or reading stopped)."""
+    stopped: bool = False
+
+    async def recover(self) -> None:
+        """Settle what this consumer read before a crash or restart (its pending entries)."""
+        start = PENDING
+        shard = self.settings.shard
+        while True:
+            entries = await self.stream.read(start)
+            if not entries:
+                break
+            start = entries[-1][0]
+            states = await self.store.states([message_key(shard, e[0]) for e in entries])
+            resend, unknown, settled = sort_recovered(entries, states,
+                                                      self.settings.resend_unknown)
+            for entry_id, fields in unknown:  # on the wire when we died: the SMSC may have it
+                self.writer.transition(Transition(message_key(shard, entry_id), State.UNKNOWN,
+                                                  fields.get("v", ""),
+                                                  self.settings.channel_name))
+            self.stats.unknown += len(unknown)
+            await self.stream.ack(settled)
+            self.stats.recovered += len(entries)
+            await self.writer.flush()
+            await self.accept(resend)
+
+    async def read(self) -> None:
+        """New entries, a batch at a time, while the senders keep up."""
+        while not self.stopped:
+            while len(self.ready) > 2 * self.settings.read_batch:
+                self.ready_event.clear()
+                await asyncio.sleep(0.005)
+            entries = await self.stream.read(NEW)
+            if self.stopped:
+                return  # read after the stop: left pending for the next run
+            if not entries:
+                self.done = True
+                return
+            self.stats.read += len(entries)
+            await self.accept(entries)
+
+    def stop(self) -> None:
+        self.done = self.stopped = True
+        self.ready.clear()
+
+    async def accept(self, entries: Sequence[Entry]) -> None:
+        """Turn stream entries into outgoing messages, dropping opted-out numbers."""
+        if not entries:
+            return
+        numbers = [fields["n"] for _, fields in entries]
+        opted = await self.stream.opted_out(numbers)
+        for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
+            key = message_key(self.settings.shard, entry_id)
+            variant = fields.get("v", "")
+            if out:
+                self.writer.transition(Transition(key, State.OPTED_OUT, variant))
+                self.stats.opted_out += 1
+                continue
+            variables = json.loads(fields.get("x", "{}"))
+            try:
+                pdus = self.builder.build(number, variables, variant)
+            except (sms_text.TemplateError, KeyError) as exc:
+                self.writer.transition(Transition(key, failed("render"), variant,
+                                                  self.settings.channel_name))
+                self.stats.failed += 1
+                logger.warning("message %s to %s not rendered: %s", key, mask_number(number), exc)
+                continue
+            self.ready.append(Outgoing(key, number, variant, pdus))
+        self.ready_event.set()

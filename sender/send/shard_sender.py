@@ -119,7 +119,11 @@ class ShardSender:
         for task in self._bind_tasks:
             task.cancel()
         await asyncio.gather(*self._bind_tasks, return_exceptions=True)
-        with contextlib.suppress(RedisError, OSError):  # slots back now, not when they age
+        with contextlib.suppress(RedisError, OSError):
+            # Receipts answered while the binds went down: written now, or they are lost
+            # (the SMSC does not send an answered deliver_sm again). Then the slots go
+            # back now, not when they age out.
+            await self.writer.flush()
             await release_binds(self.redis, self.settings.channel, self._bind_names)
 
     async def run(self) -> ShardStats:

@@ -29,6 +29,8 @@ from typing import Any, NamedTuple, Self
 
 import redis
 
+from herald.local.redis import free_port as any_free_port
+
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 """Seconds for one process to answer, and for a topology to settle."""
@@ -82,9 +84,7 @@ def _bindable(port: int) -> bool:
 def free_port(bus: bool = False) -> int:
     """A loopback port free now; with `bus`, below 55535 and port + 10000 free too."""
     while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((HOST, 0))
-            port = int(sock.getsockname()[1])
+        port = any_free_port()
         if not bus or (port < MAX_PORT and _bindable(port + 10000)):
             return port
 

@@ -36,7 +36,7 @@ from controllers.decisions.campaign_jobs import (
     import_job_name,
     sender_job_name,
 )
-from controllers.decisions.campaign_plan import plan_campaign
+from controllers.decisions.campaign_plan import plan_campaign, reconcile_due
 from controllers.decisions.campaign_run import template_names
 from controllers.decisions.campaign_stats import Sample, sent
 from controllers.decisions.campaign_world import (
@@ -206,7 +206,7 @@ async def reconcile_campaign(
     if body.get("metadata", {}).get("deletionTimestamp"):
         return
     key = (body.get("metadata", {}).get("namespace") or "", body.get("metadata", {})["name"])
-    if not due(context, key, body):
+    if not reconcile_due(body, context.campaign_due.get(key), time.monotonic()):
         return  # a finished campaign: no Redis read until it asks for one (plan)
     campaign = Campaign.model_validate(body)
     now = datetime.now(UTC)
@@ -229,14 +229,6 @@ async def reconcile_campaign(
     post_events(body, plan.events)
     remember_sample(memo, (campaign.metadata.namespace or "", campaign.metadata.name), world)
     context.campaign_due[key] = time.monotonic() + plan.requeue_after_seconds
-
-
-def due(context: OperatorContext, key: tuple[str, str], body: kopf.Body) -> bool:
-    """Whether the campaign's reconcile should run on this tick of its timer: when the
-    plan asked for it, or at once when the spec changed since the status was written."""
-    spec_changed = (body.get("metadata", {}).get("generation")
-                    != (body.get("status") or {}).get("observedGeneration"))
-    return spec_changed or time.monotonic() >= context.campaign_due.get(key, 0.0)
 
 
 @kopf.on.delete(*CAMPAIGNS, id="forget-run")

@@ -12,7 +12,12 @@ import yaml
 
 from controllers.decisions import reasons
 from controllers.decisions.campaign_jobs import Owner
-from controllers.decisions.campaign_plan import finished, plan_campaign, requeue_after
+from controllers.decisions.campaign_plan import (
+    finished,
+    plan_campaign,
+    reconcile_due,
+    requeue_after,
+)
 from controllers.decisions.campaign_run import build_run_config, senders_target, template_names
 from controllers.decisions.campaign_stats import Sample
 from controllers.decisions.campaign_world import (
@@ -371,3 +376,17 @@ def test_a_closed_window_plans_its_wake_up() -> None:
 def test_finished_is_read_from_the_ready_condition(reason: str, phase: str | None) -> None:
     found = finished(status_ready(reason))
     assert (found.value if found else None) == phase
+
+
+@pytest.mark.parametrize("generation, observed, due_at, expected", [
+    pytest.param(1, 1, None, True, id="first-tick"),
+    pytest.param(1, 1, 100.0, False, id="not-yet"),
+    pytest.param(1, 1, 99.0, True, id="due"),
+    pytest.param(2, 1, 160.0, True, id="spec-changed-wakes-it"),
+    pytest.param(1, None, 160.0, True, id="no-status-yet"),
+])
+def test_a_timer_tick_reconciles_only_when_due(generation: int, observed: int | None,
+                                               due_at: float | None, expected: bool) -> None:
+    body = {"metadata": {"generation": generation},
+            "status": {"observedGeneration": observed} if observed else {}}
+    assert reconcile_due(body, due_at, now=99.5) is expected

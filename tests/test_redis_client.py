@@ -88,6 +88,13 @@ def test_a_target_shows_no_password() -> None:
     assert "hunter" not in repr(target) and "hunter" not in target.describe()
 
 
+def test_a_bad_url_in_a_pod_is_one_clear_line() -> None:
+    with pytest.raises(SystemExit) as stop:
+        connect_from_env({"HERALD_REDIS_URL": "redis+sentinel://:hunter2@s1:26379"})
+    assert str(stop.value).startswith("HERALD_REDIS_URL: ") and "MASTER" in str(stop.value)
+    assert "hunter2" not in str(stop.value)
+
+
 async def test_clients_decode_replies(redis_server: RedisServer) -> None:
     client = connect_from_env({"HERALD_REDIS_URL": redis_server.url})
     try:

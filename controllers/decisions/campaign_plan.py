@@ -28,8 +28,10 @@ folding while late receipts come in, and its Redis keys go after the retention.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from controllers.decisions import campaign_stats as stats
 from controllers.decisions import reasons
@@ -128,6 +130,15 @@ def finished(status: CampaignStatus) -> CampaignPhase | None:
     """The phase a finished campaign ended in, from its Ready condition; None while it
     runs (a campaign still Cancelling has not finished)."""
     return FINISHED.get(_ready_reason(status))
+
+
+def reconcile_due(body: Mapping[str, Any], due_at: float | None, now: float) -> bool:
+    """Whether a campaign's timer tick runs its reconcile: when the last plan's
+    requeue_after has passed (`due_at`, None before the first), or at once when the spec
+    changed since the status was written."""
+    spec_changed = (body.get("metadata", {}).get("generation")
+                    != (body.get("status") or {}).get("observedGeneration"))
+    return spec_changed or due_at is None or now >= due_at
 
 
 def requeue_after(status: CampaignStatus, now: datetime, wake_at: datetime | None = None

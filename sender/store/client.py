@@ -143,8 +143,11 @@ def connect_to(target: RedisTarget, **options: Any) -> Redis:
 def connect_from_env(env: Mapping[str, str] | None = None, **options: Any) -> Redis:
     """The client of a Herald process: HERALD_REDIS_URL and HERALD_REDIS_PASSWORD."""
     env = os.environ if env is None else env
-    return connect(env.get("HERALD_REDIS_URL") or DEFAULT_URL,
-                   env.get("HERALD_REDIS_PASSWORD") or None, **options)
+    try:
+        return connect(env.get("HERALD_REDIS_URL") or DEFAULT_URL,
+                       env.get("HERALD_REDIS_PASSWORD") or None, **options)
+    except RedisUrlError as error:  # a pod's configuration: one line, no traceback
+        raise SystemExit(f"HERALD_REDIS_URL: {error}") from None
 
 
 def _host_port(item: str, url: str) -> tuple[str, int]:

@@ -367,6 +367,32 @@ async def test_drop_every_submits(start: StartSmsc, connect: Connect) -> None:
     assert smsc.counters.accepted == 4 and smsc.counters.drops == 2
 
 
+@pytest.mark.parametrize("lose", [False, True], ids=["kept", "lost"])
+async def test_a_drop_keeps_or_loses_the_receipts_owed_to_the_connection(
+        start: StartSmsc, connect: Connect, lose: bool) -> None:
+    smsc = await start(drops_lose_receipts=lose)
+    esme = await connect(smsc)
+    esme.auto_ack = False
+    written = await esme.submit("+861", registered_delivery=1)
+    await esme.next_deliver()  # written, never answered
+    smsc.configure({"receipt_delay_ms": 60_000})
+    await esme.submit("+862", registered_delivery=1)  # its receipt is due in a minute
+    smsc.inject_mo("+863", "10690000", "STOP")  # an MO is owed to no connection: it stays
+    await esme.next_deliver()
+    assert smsc.drop_connections() == 1
+    await eventually(lambda: not smsc.bind_counts, message="bind released")
+    assert smsc.counters.receipts_lost == (2 if lose else 0)
+
+    again = await connect(smsc)
+    resent = [await again.next_deliver() for _ in range(1 if lose else 2)]
+    assert sorted((d.esm_class, tlv_str(d.tlvs, Tag.RECEIPTED_MESSAGE_ID)) for d in resent) \
+        == [(0, None)] + ([] if lose else [(0x04, written.message_id)])
+    # What is still owed: nothing once lost; kept, the receipt due in a minute.
+    await eventually(lambda: smsc.deliveries.pending == (0 if lose else 1),
+                     message="deliveries settled")
+    assert smsc.counters.receipts_sent == (1 if lose else 2)
+
+
 async def test_long_messages_udh_and_sar(start: StartSmsc, connect: Connect) -> None:
     smsc = await start()
     esme = await connect(smsc)

@@ -86,6 +86,10 @@ class PrefixRule(SimulatorModel):
 
     prefix: str = Field(min_length=1)
     outcome: Outcome
+    part: int | None = Field(default=None, ge=1, le=255)
+    """Only this part (UDH or SAR seqnum, from 1) of a long message; the other parts, and
+    short messages, go by the next matching rule. None: every part and short messages.
+    Of two rules with the same prefix, the one naming a part wins."""
     status: Status = CommandStatus.ESME_RINVDSTADR
     """command_status when outcome is `error`."""
     error_code: int | None = Field(default=None, ge=0, le=999)
@@ -113,6 +117,13 @@ class SimulatorConfig(SimulatorModel):
     """SMPP port; 0 picks a free one."""
     control_port: int | None = Field(default=None, ge=0, le=65535)
     """HTTP control API port on the same host; None: no control API, 0: a free port."""
+    tls_cert_file: str = ""
+    """PEM certificate chain to serve TLS with (with tls_key_file); empty: plain TCP."""
+    tls_key_file: str = ""
+    """PEM private key of tls_cert_file."""
+    tls_client_ca_file: str = ""
+    """PEM CA bundle; when set, every client must show a certificate it signed (mutual
+    TLS)."""
     smsc_system_id: str = Field(default="herald-sim", max_length=15)
     """system_id the simulator gives in bind responses."""
     accounts: list[Account] = Field(
@@ -137,10 +148,16 @@ class SimulatorConfig(SimulatorModel):
     """Seeds the outcome draw and the first message id: same seed, same run."""
     outcomes: OutcomeWeights = Field(default_factory=OutcomeWeights)
     rules: list[PrefixRule] = Field(default_factory=list)
-    """Destination-prefix rules; the longest matching prefix wins over `outcomes`."""
+    """Destination-prefix rules; the longest matching prefix wins over `outcomes`. A rule
+    with a `part` gives that part of a long message its own outcome."""
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     drop_every_submits: int = Field(default=0, ge=0)
     """Drop every connection after each such number of accepted submits; 0: never."""
+    drops_lose_receipts: bool = False
+    """A connection dropped on purpose (drop_every_submits, drop_after, POST /drop) takes
+    the receipts owed to it along, as an SMSC that crashed would: those of submits accepted
+    on it not yet sent, and those written to it and not yet acknowledged. They are counted
+    in `receipts_lost` and never sent. Off: they go to the next bind of the system_id."""
     record_accepted: bool = True
     """Keep a record of each accepted submit (counters are always kept)."""
 
@@ -148,7 +165,8 @@ class SimulatorConfig(SimulatorModel):
         return next((a for a in self.accounts if a.system_id == system_id), None)
 
 
-FIXED_AT_START = frozenset({"host", "port", "control_port"})
+FIXED_AT_START = frozenset({"host", "port", "control_port", "tls_cert_file", "tls_key_file",
+                            "tls_client_ca_file"})
 """Fields a running simulator cannot change."""
 
 

@@ -5,7 +5,8 @@ due time; when the timer fires, every due deliver_sm is written, one write per c
 A deliver_sm not answered by deliver_sm_resp (ESME_ROK) within the ack timeout, or whose
 connection closed, is sent again, to the same bind if it is still open, else to any
 receiver or transceiver bind of the same system_id, up to `receipt_retries` times. With no
-such bind open, it waits for one.
+such bind open, it waits for one. With `drops_lose_receipts`, a connection the simulator
+drops on purpose takes the receipts owed to it along instead (`forget_receipts`).
 """
 
 from __future__ import annotations
@@ -165,6 +166,27 @@ class DeliveryQueue:
             self._resend(delivery)
         if deliveries:
             self._arm(asyncio.get_running_loop())
+
+    def forget_receipts(self, receiver: Receiver) -> int:
+        """Lose the receipts owed to `receiver` (a connection about to be dropped): written
+        and unanswered, or due to it; MO messages stay. Returns how many were lost."""
+        written = [seq for seq, d in receiver.outstanding.items() if d.is_receipt]
+        for sequence in written:
+            del receiver.outstanding[sequence]
+
+        def owed(delivery: Delivery) -> bool:
+            return delivery.is_receipt and delivery.preferred is receiver
+
+        due = len(self._heap)
+        self._heap = [entry for entry in self._heap if not owed(entry[2])]
+        heapq.heapify(self._heap)
+        lost = len(written) + due - len(self._heap)
+        for system_id, waiting in self._waiting.items():
+            kept = [delivery for delivery in waiting if not owed(delivery)]
+            lost += len(waiting) - len(kept)
+            self._waiting[system_id] = kept
+        self.counters.receipts_lost += lost
+        return lost
 
     def receiver_bound(self, system_id: str) -> None:
         """A bind that takes deliver_sm opened: send what waited for one."""

@@ -115,6 +115,8 @@ class Counters:
     receipts_acked: int = 0
     receipts_retried: int = 0
     receipts_given_up: int = 0
+    receipts_lost: int = 0
+    """Receipts forgotten with a connection dropped on purpose (drops_lose_receipts)."""
     mo_sent: int = 0
     mo_acked: int = 0
     binds: int = 0

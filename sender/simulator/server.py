@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import ssl
 import sys
 import time
 from collections import Counter
@@ -30,6 +31,19 @@ from sender.simulator.session import READ_SIZE, SmppSession
 from sender.smpp.codes import CommandStatus
 
 _THROTTLED, _QUEUE_FULL = CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL
+
+
+def server_tls_context(config: SimulatorConfig) -> ssl.SSLContext | None:
+    """The listener's TLS, when the config has a certificate; client certificates
+    required when it has a client CA."""
+    if not config.tls_cert_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert_file, config.tls_key_file or None)
+    if config.tls_client_ca_file:
+        context.load_verify_locations(config.tls_client_ca_file)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 class Simulator:
@@ -58,7 +72,8 @@ class Simulator:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._connected, self.config.host, self.config.port, limit=READ_SIZE * 4)
+            self._connected, self.config.host, self.config.port, limit=READ_SIZE * 4,
+            ssl=server_tls_context(self.config))
         if self.config.control_port is not None:
             self._control = ControlServer(self)
             await self._control.start(self.config.host, self.config.control_port)
@@ -114,6 +129,8 @@ class Simulator:
         self._drop_due = False
         sessions = [s for s in self._sessions if s.is_open]
         for session in sessions:
+            if self.config.drops_lose_receipts:
+                self.deliveries.forget_receipts(session)
             session.abort()
         self.counters.drops += len(sessions)
         return len(sessions)

@@ -36,10 +36,13 @@ from controllers.decisions.channel_plan import (
     ActivitySeen,
     ChannelWorld,
     SecretSeen,
+    SourceSeen,
+    TlsSeen,
     binds_up_result,
     measured_rate,
     plan_channel,
     secret_problem,
+    tls_problem,
 )
 from controllers.decisions.events import Event
 from controllers.decisions.receiver_deployment import (
@@ -50,7 +53,8 @@ from controllers.decisions.receiver_deployment import (
 from controllers.decisions.status import merge_patch_diff
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
-from crds.channel import Channel, ChannelSpec
+from crds.channel import CaSourceKind, Channel, ChannelSpec
+from sender.run_config import TlsMaterial
 from sender.smpp.bind import BindSettings
 from sender.smpp.probe import ProbeResult, probe_bind
 from sender.store.channel_activity import BindSlot, forget_channel, read_activity
@@ -110,12 +114,55 @@ def read_password(data: dict[str, str] | None, key: str) -> tuple[SecretSeen, st
     return SecretSeen(found=True, has_key=True, password_length=len(password)), password
 
 
-def bind_settings(spec: ChannelSpec, password: str) -> BindSettings:
+def bind_settings(spec: ChannelSpec, password: str,
+                  tls: TlsMaterial | None = None) -> BindSettings:
     """The bind check's settings: the channel's own, with timeouts short enough that a
     check answers within one reconcile."""
     return smpp_target(spec).bind_settings(
-        password, connect_timeout=10.0,
+        password, tls, connect_timeout=10.0,
         response_timeout=min(spec.smpp.response_timeout_seconds, 10))
+
+
+async def read_tls(context: OperatorContext, namespace: str,
+                   spec: ChannelSpec) -> tuple[TlsSeen, TlsMaterial]:
+    """The CA bundle and client certificate the channel's TLS names, from the API."""
+    tls = spec.smpp.tls
+    if tls is None:
+        return TlsSeen(), TlsMaterial()
+    ca_seen = cert_seen = None
+    ca_pem = cert_pem = key_pem = ""
+    if tls.ca_ref is not None:
+        ref = tls.ca_ref
+        if ref.kind == CaSourceKind.CONFIG_MAP:
+            data = await context.core.config_map(namespace, ref.name)
+            text = data.get(ref.key) if data is not None else None
+        else:
+            secret = await context.core.secret(namespace, ref.name)
+            data = secret.data if secret is not None else None
+            text = _decoded(data.get(ref.key)) if data is not None else None
+        ca_seen = SourceSeen(found=data is not None,
+                             missing_keys=() if text or data is None else (ref.key,))
+        ca_pem = text or ""
+    if tls.client_cert_secret_ref is not None:
+        secret = await context.core.secret(namespace, tls.client_cert_secret_ref.name)
+        data = secret.data if secret is not None else {}
+        cert_pem, key_pem = (_decoded(data.get("tls.crt")) or "",
+                             _decoded(data.get("tls.key")) or "")
+        cert_seen = SourceSeen(
+            found=secret is not None,
+            missing_keys=tuple(k for k, v in (("tls.crt", cert_pem), ("tls.key", key_pem))
+                               if not v))
+    return TlsSeen(ca_seen, cert_seen), TlsMaterial(ca_pem, cert_pem, key_pem)
+
+
+def _decoded(value: str | None) -> str | None:
+    """A Secret value as text; None when absent or not valid base64 text."""
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(value).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
 
 
 async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: bool) -> None:
@@ -129,21 +176,25 @@ async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: 
         channel = Channel.model_validate(body)
         activity = await observe_activity(memo, namespace, name)
         seen: SecretSeen | None = None
+        tls_seen = TlsSeen()
         probe = None
         if check:
             context.channel_checked[(namespace, name)] = time.monotonic()
             ref = channel.spec.smpp.password_secret_ref
             secret = await context.core.secret(namespace, ref.name)
             seen, password = read_password(secret.data if secret else None, ref.key)
-            if secret is not None and secret_problem(channel.spec, seen) is None:
+            tls_seen, material = await read_tls(context, namespace, channel.spec)
+            if (secret is not None and secret_problem(channel.spec, seen) is None
+                    and tls_problem(channel.spec, tls_seen) is None):
                 await keep_receiver(memo, channel, body, secret.version)
                 checked = channel.status.observed_generation == channel.metadata.generation
                 if checked and activity is not None and activity.bound:
                     probe = binds_up_result(channel.spec, activity.bound)
                 else:
-                    probe = await check_bind(memo, channel, password)
+                    probe = await check_bind(memo, channel, password, material)
         decision = plan_channel(channel.spec, channel.metadata.generation, channel.status,
-                                ChannelWorld(datetime.now(UTC), seen, probe, activity))
+                                ChannelWorld(datetime.now(UTC), seen, probe, activity,
+                                             tls_seen))
         patch = merge_patch_diff(dict(body.get("status") or {}), decision.status.to_api())
         if patch:
             await context.kube.patch_status(Channel.PLURAL, namespace, name, patch)
@@ -168,7 +219,8 @@ async def observe_activity(memo: Any, namespace: str, name: str) -> ActivitySeen
     return ActivitySeen(activity.bound, activity.receiver_bound, measured_rate(samples))
 
 
-async def check_bind(memo: Any, channel: Channel, password: str) -> ProbeResult:
+async def check_bind(memo: Any, channel: Channel, password: str,
+                     tls: TlsMaterial) -> ProbeResult:
     """One bind to the SMSC, in a slot of the channel's bind cap like any other bind:
     when every slot is taken, binds are up, which says as much as the check would."""
     context: OperatorContext = memo.context
@@ -178,7 +230,7 @@ async def check_bind(memo: Any, channel: Channel, password: str) -> ProbeResult:
     if not await slot.try_acquire():
         return binds_up_result(channel.spec, channel.spec.max_binds)
     try:
-        return await probe_bind(bind_settings(channel.spec, password))
+        return await probe_bind(bind_settings(channel.spec, password, tls))
     finally:
         await slot.release()
 

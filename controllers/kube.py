@@ -96,6 +96,18 @@ class CoreKube:
         return SecretRead(dict(secret.data or {}), secret.metadata.resource_version or "")
 
 
+    async def config_map(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The ConfigMap's data (text values; binaryData base64), or None if absent."""
+        try:
+            config_map: Any = await asyncio.to_thread(
+                self._core.read_namespaced_config_map, name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return {**(config_map.binary_data or {}), **(config_map.data or {})}
+
+
 @dataclass(frozen=True)
 class SecretRead:
     data: dict[str, str] = field(repr=False)  # never in a log line

@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from crds.base import (
     AGE_COLUMN,
     MESSAGE_MAX,
+    NAME_MAX,
     READY_COLUMN,
     REASON_COLUMN,
     SHORT_TEXT_MAX,
     Condition,
     HeraldModel,
     HeraldResource,
+    LocalObjectReference,
     SecretKeyReference,
     list_map,
     validations,
@@ -73,6 +75,47 @@ class SourceAddress(HeraldModel):
     """Numbering plan of the address."""
 
 
+class CaSourceKind(StrEnum):
+    CONFIG_MAP = "ConfigMap"
+    SECRET = "Secret"
+
+
+class CaReference(HeraldModel):
+    """A CA bundle (PEM) in a ConfigMap or a Secret of the channel's namespace."""
+
+    kind: CaSourceKind = CaSourceKind.CONFIG_MAP
+    """ConfigMap or Secret."""
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    """Name of the ConfigMap or Secret."""
+    key: str = Field(default="ca.crt", min_length=1, max_length=NAME_MAX)
+    """Key holding the PEM certificates."""
+
+
+class TlsSettings(HeraldModel):
+    """TLS to the SMSC. Set (even empty) turns TLS on for every connection Herald makes
+    to the SMSC: senders, the channel receiver and the operator's bind check."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            (
+                "!(self.insecureSkipVerify && has(self.caRef))",
+                "caRef has no effect with insecureSkipVerify: set one or the other",
+            ),
+        )
+    )
+
+    ca_ref: CaReference | None = None
+    """CA bundle that signs the SMSC's certificate. Unset: the system trust store."""
+    client_cert_secret_ref: LocalObjectReference | None = None
+    """A kubernetes.io/tls Secret (keys tls.crt and tls.key) with a client certificate,
+    for carriers that require mutual TLS."""
+    server_name: str = Field(default="", max_length=253)
+    """Name sent for SNI and checked against the SMSC's certificate. Empty: smpp.host."""
+    insecure_skip_verify: bool = False
+    """Accept any certificate the SMSC shows: encrypted, but open to a man in the middle.
+    The Channel says so in its TLSVerified condition."""
+
+
 class SmppSettings(HeraldModel):
     """How to reach and bind to the carrier's SMSC."""
 
@@ -89,8 +132,9 @@ class SmppSettings(HeraldModel):
     """Host name or IP address of the SMSC."""
     port: int = Field(default=2775, ge=1, le=65535)
     """TCP port of the SMSC."""
-    tls: bool = False
-    """Connect with TLS."""
+    tls: TlsSettings | None = None
+    """TLS to the SMSC; unset: plain TCP (the password crosses the network as it is).
+    Was a boolean before 2026-12: `tls: true` is now `tls: {}`."""
     system_id: str = Field(min_length=1, max_length=15)
     """SMPP system_id (at most 15 characters, per SMPP 3.4)."""
     password_secret_ref: SecretKeyReference
@@ -100,7 +144,9 @@ class SmppSettings(HeraldModel):
     system_type: str = Field(default="", max_length=12)
     """SMPP system_type, if the carrier asks for one."""
     bind_mode: BindMode = BindMode.TRANSCEIVER
-    """Transceiver binds, or separate transmitter and receiver binds."""
+    """Transceiver: each bind submits and receives. TransmitterAndReceiver: each sender
+    opens binds in pairs, a transmitter for submits and a receiver for receipts and
+    replies; both count against maxBinds and reconnect independently."""
     enquire_link_interval_seconds: int = Field(default=30, ge=5, le=3600)
     """Seconds between enquire_link keep-alives on an idle bind."""
     response_timeout_seconds: int = Field(default=30, ge=1, le=600)
@@ -111,6 +157,14 @@ class SmppSettings(HeraldModel):
     """Sender address."""
     gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
     """data_coding for GSM-7 text."""
+
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _tls_was_a_boolean(cls, value: object) -> object:
+        """A Channel stored before `tls` became an object reads as it meant."""
+        if isinstance(value, bool):
+            return {} if value else None
+        return value
 
 
 class RateLimit(HeraldModel):
@@ -199,6 +253,15 @@ class RetryPolicy(HeraldModel):
 
 class ChannelSpec(HeraldModel):
     """A carrier connection."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            (
+                "self.smpp.bindMode != 'TransmitterAndReceiver' || self.maxBinds >= 2",
+                "bindMode TransmitterAndReceiver opens two binds: maxBinds must be 2 or more",
+            ),
+        )
+    )
 
     smpp: SmppSettings
     """SMPP connection and bind settings."""

@@ -67,10 +67,13 @@ def run_simulator(args: argparse.Namespace) -> int:
 
     if (args.system_id is None) != (args.password is None):
         raise SystemExit("herald simulator: --system-id and --password go together")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise SystemExit("herald simulator: --tls-cert and --tls-key go together")
     flags = {"host": args.host, "port": args.port, "control_port": args.control_port,
              "message_id_format": args.message_id_format, "latency_ms": args.latency_ms,
              "receipt_delay_ms": args.receipt_delay_ms, "window": args.window,
-             "seed": args.seed}
+             "seed": args.seed, "tls_cert_file": args.tls_cert, "tls_key_file": args.tls_key,
+             "tls_client_ca_file": args.tls_client_ca}
     try:
         config = load_config(args.config) if args.config else SimulatorConfig()
         if args.system_id is not None:
@@ -183,6 +186,10 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--receipt-delay-ms", type=int, help="delay before each receipt")
     sim.add_argument("--window", type=int, help="unanswered submits allowed per bind (0: any)")
     sim.add_argument("--seed", type=int, help="seed of outcome draws and message ids")
+    sim.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this PEM certificate")
+    sim.add_argument("--tls-key", metavar="FILE", help="the PEM key of --tls-cert")
+    sim.add_argument("--tls-client-ca", metavar="FILE",
+                     help="require client certificates signed by this CA (mutual TLS)")
     sim.set_defaults(run=run_simulator)
     return root
 

@@ -14,6 +14,8 @@ build one.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -21,11 +23,18 @@ from pydantic import BaseModel, Field
 from crds.campaign import ColumnMapping
 from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
 from crds.template import TemplateSpec
-from sender.smpp.bind import BindSettings
+from sender.smpp.bind import BindSettings, bind_modes
+from sender.smpp.tls import TlsClient
 
 AUDIENCE_DIR = "/var/run/herald/audience"
 """Where the importer pod finds a ConfigMap's or Secret's audience file (the Job also
 says so in HERALD_AUDIENCE_DIR, which is what the importer reads)."""
+SMPP_CA_FILE = "/var/run/herald/smpp-ca/ca.crt"
+SMPP_CLIENT_CERT_FILE = "/var/run/herald/smpp-client-cert/tls.crt"
+SMPP_CLIENT_KEY_FILE = "/var/run/herald/smpp-client-cert/tls.key"
+"""Where sender and receiver pods find the channel's TLS material, mounted from its
+ConfigMap and Secrets. The pods are told by HERALD_SMPP_CA_FILE,
+HERALD_SMPP_CLIENT_CERT_FILE and HERALD_SMPP_CLIENT_KEY_FILE (TlsMaterial.from_env)."""
 HEADERS_DIR = "/var/run/herald/url-headers"
 """Where the importer pod finds the HTTP headers Secret of a URL audience, a file a key
 (also in HERALD_URL_HEADERS_DIR)."""
@@ -62,18 +71,46 @@ class ImportSettings(BaseModel):
     respect_opt_outs: bool = True
 
 
+class TlsTarget(BaseModel):
+    """A channel's TLS settings as its pods take them; the PEM comes in files."""
+
+    server_name: str = ""
+    insecure_skip_verify: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsMaterial:
+    """PEM text a TLS bind needs besides its settings: a CA bundle, a client chain."""
+
+    ca_pem: str = ""
+    cert_pem: str = dataclasses.field(default="", repr=False)
+    key_pem: str = dataclasses.field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TlsMaterial:
+        """Read the files the pod's env names (SMPP_CA_FILE and the others); OSError
+        when a named file cannot be read."""
+        def read(variable: str) -> str:
+            path = env.get(variable)
+            return Path(path).read_text(encoding="ascii") if path else ""
+        return cls(read("HERALD_SMPP_CA_FILE"), read("HERALD_SMPP_CLIENT_CERT_FILE"),
+                   read("HERALD_SMPP_CLIENT_KEY_FILE"))
+
+
 class SmppTarget(BaseModel):
     """A channel's SMPP settings, the password excepted (the pod gets it from the Secret)."""
 
     host: str
     port: int
-    tls: bool = False
+    tls: TlsTarget | None = None
+    """TLS settings; None: plain TCP."""
     system_id: str
     system_type: str = ""
     mode: str = "Transceiver"
+    """The channel's bindMode: Transceiver, or TransmitterAndReceiver (a pair)."""
     window: int = 100
     binds: int = 1
-    """Binds each sender pod opens."""
+    """Binds each sender pod opens; with TransmitterAndReceiver, pairs of binds."""
     max_binds: int = 0
     """The carrier's cap on binds of the account, across all pods (spec.maxBinds)."""
     enquire_link_interval_seconds: int = 30
@@ -81,16 +118,32 @@ class SmppTarget(BaseModel):
     source_addr: SourceAddress
     gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
 
-    def bind_settings(self, password: str, **overrides: Any) -> BindSettings:
+    def bind_settings(self, password: str, tls: TlsMaterial | None = None,
+                      **overrides: Any) -> BindSettings:
         """The one way from a channel's SMPP settings to a bind's: senders take them as
-        they are; the receiver overrides the mode, the operator's bind check the
-        timeouts (a check must answer soon)."""
+        they are (sender_binds), the receiver overrides the mode, the operator's bind
+        check the timeouts (a check must answer soon)."""
         settings = BindSettings(
             host=self.host, port=self.port, system_id=self.system_id, password=password,
-            system_type=self.system_type, mode=self.mode, window=self.window,
+            system_type=self.system_type, mode=bind_modes(self.mode)[0], window=self.window,
             enquire_link_interval=self.enquire_link_interval_seconds,
-            response_timeout=self.response_timeout_seconds)
+            response_timeout=self.response_timeout_seconds, tls=self.tls_client(tls))
         return dataclasses.replace(settings, **overrides)
+
+    def sender_binds(self, password: str, tls: TlsMaterial | None = None) -> list[BindSettings]:
+        """The binds one sender pod opens: `binds` of the channel's mode (a transceiver
+        each, or a transmitter and a receiver each)."""
+        base = self.bind_settings(password, tls)
+        return [dataclasses.replace(base, mode=mode)
+                for _ in range(self.binds) for mode in bind_modes(self.mode)]
+
+    def tls_client(self, material: TlsMaterial | None) -> TlsClient | None:
+        if self.tls is None:
+            return None
+        material = material or TlsMaterial()
+        return TlsClient(server_name=self.tls.server_name, ca_pem=material.ca_pem,
+                         cert_pem=material.cert_pem, key_pem=material.key_pem,
+                         insecure_skip_verify=self.tls.insecure_skip_verify)
 
 
 class ChannelTarget(BaseModel):

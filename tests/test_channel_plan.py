@@ -13,12 +13,14 @@ from controllers.decisions.channel_plan import (
     ActivitySeen,
     ChannelWorld,
     SecretSeen,
+    SourceSeen,
+    TlsSeen,
     binds_up_result,
     measured_rate,
     plan_channel,
 )
 from crds.base import find_condition
-from crds.channel import Channel, ChannelStatus
+from crds.channel import Channel, ChannelSpec, ChannelStatus
 from sender.smpp.probe import ProbeResult
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -98,3 +100,58 @@ def test_a_check_by_binds_up_after_a_probe_is_no_change() -> None:
     again = plan_channel(SPEC, 1, probed.status, ChannelWorld(
         NOW + timedelta(minutes=5), GOOD, binds_up_result(SPEC, 2)))
     assert again.events == () and again.status == probed.status
+
+
+def tls_spec(**tls: object) -> ChannelSpec:
+    body = SPEC.to_api()
+    body["smpp"]["tls"] = tls
+    return ChannelSpec.model_validate(body)
+
+
+CA_REF = {"kind": "ConfigMap", "name": "smsc-ca"}
+CLIENT = {"name": "herald-client"}
+
+
+# Each row: the TLS spec, what was read, the Ready reason (and a word of its message).
+@pytest.mark.parametrize("tls, seen, probe, reason, says", [
+    pytest.param({"caRef": CA_REF}, TlsSeen(ca=SourceSeen(found=False)), None,
+                 reasons.TLS_SOURCE_NOT_FOUND, "ConfigMap smsc-ca", id="ca-configmap-missing"),
+    pytest.param({"caRef": CA_REF}, TlsSeen(ca=SourceSeen(True, ("ca.crt",))), None,
+                 reasons.TLS_KEY_MISSING, "no key 'ca.crt'", id="ca-key-missing"),
+    pytest.param({"clientCertSecretRef": CLIENT},
+                 TlsSeen(client_cert=SourceSeen(True, ("tls.key",))), None,
+                 reasons.TLS_KEY_MISSING, "Secret herald-client", id="client-key-missing"),
+    pytest.param({"caRef": CA_REF}, TlsSeen(ca=SourceSeen(True)),
+                 ProbeResult(False, reasons.CERTIFICATE_NOT_TRUSTED, "does not verify"),
+                 reasons.CERTIFICATE_NOT_TRUSTED, "does not verify", id="ca-does-not-verify"),
+    pytest.param({}, TlsSeen(), ProbeResult(False, reasons.TLS_HANDSHAKE_FAILED, "a TLS port?"),
+                 reasons.TLS_HANDSHAKE_FAILED, "TLS port", id="handshake-failed"),
+    pytest.param({"caRef": CA_REF}, TlsSeen(ca=SourceSeen(True)), BOUND, reasons.BOUND,
+                 "over TLS", id="bound-over-tls"),
+])
+def test_tls_problems_are_ready_reasons(tls, seen, probe, reason, says) -> None:
+    decision = plan_channel(tls_spec(**tls), 1, ChannelStatus(),
+                            ChannelWorld(NOW, GOOD, probe, tls=seen))
+    ready = find_condition(decision.status.conditions, "Ready")
+    assert ready is not None and ready.reason == reason and says in ready.message
+    verified = find_condition(decision.status.conditions, "TLSVerified")
+    assert verified is not None and verified.status == "True"
+
+
+def test_insecure_skip_verify_is_a_warning_condition_once() -> None:
+    spec = tls_spec(insecureSkipVerify=True)
+    first = plan_channel(spec, 1, ChannelStatus(), ChannelWorld(NOW, GOOD, BOUND))
+    verified = find_condition(first.status.conditions, "TLSVerified")
+    assert verified is not None
+    assert (verified.status, verified.reason) == ("False", reasons.INSECURE_SKIP_VERIFY)
+    assert [(e.type, e.reason) for e in first.events] == [
+        ("Normal", reasons.BOUND), ("Warning", reasons.INSECURE_SKIP_VERIFY)]
+    again = plan_channel(spec, 1, first.status, ChannelWorld(NOW, GOOD, BOUND))
+    assert again.events == ()
+
+
+def test_plain_tcp_has_no_tls_condition_and_dropping_tls_removes_it() -> None:
+    with_tls = plan_channel(tls_spec(), 1, ChannelStatus(), ChannelWorld(NOW, GOOD, BOUND))
+    assert find_condition(with_tls.status.conditions, "TLSVerified") is not None
+    plain = plan_channel(SPEC, 2, with_tls.status, ChannelWorld(NOW, GOOD, BOUND))
+    assert find_condition(plain.status.conditions, "TLSVerified") is None

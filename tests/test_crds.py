@@ -116,6 +116,17 @@ BAD = [
     pytest.param("channel.yaml", {"spec": {"smpp": {"bindMode": "transceiver"}}},
                  "spec.smpp.bindMode: 'transceiver' is not one of",
                  id="channel-enum-not-camelcase"),
+    pytest.param("channel.yaml",
+                 {"spec": {"smpp": {"bindMode": "TransmitterAndReceiver"}, "maxBinds": 1}},
+                 "maxBinds must be 2 or more", id="channel-pair-needs-two-binds"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"tls": True}}},
+                 "spec.smpp.tls: True is not of type 'object'", id="channel-tls-was-boolean"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"tls": {
+                     "insecureSkipVerify": True, "caRef": {"name": "smsc-ca"}}}}},
+                 "caRef has no effect with insecureSkipVerify", id="channel-tls-ca-and-insecure"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"tls": {"caRef": {
+                     "kind": "Secrets", "name": "smsc-ca"}}}}},
+                 "spec.smpp.tls.caRef.kind: 'Secrets' is not one of", id="channel-tls-ca-kind"),
     pytest.param("template.yaml", {"spec": {"category": "Promotion"}},
                  "spec.category: 'Promotion' is not one of", id="template-unknown-category"),
     pytest.param("template.yaml", {"spec": {"signature": None}},

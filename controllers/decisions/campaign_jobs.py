@@ -12,7 +12,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from controllers.decisions.pod_spec import PodSettings, container, pod_template, secret_env
+from controllers.decisions.pod_spec import (
+    PodSettings,
+    container,
+    pod_template,
+    secret_env,
+    smpp_tls_files,
+)
 from crds.base import API_VERSION, GROUP
 from crds.campaign import Audience
 from crds.channel import ChannelSpec
@@ -97,15 +103,16 @@ def build_sender_job(
     """An Indexed Job: completion index i sends shard i; `suspend` pauses it."""
     secret = channel.smpp.password_secret_ref
     password = secret_env("HERALD_SMPP_PASSWORD", secret.name, secret.key)
-    sender = container(SENDER, ["send", "--campaign", owner.ref], pods, [], [password],
-                       metrics=True)
+    tls = smpp_tls_files(channel.smpp)
+    sender = container(SENDER, ["send", "--campaign", owner.ref], pods, tls.mounts,
+                       [password, *tls.env], metrics=True)
     spec = {
         "completionMode": "Indexed",
         "completions": shards,
         "parallelism": parallelism,
         "suspend": suspend,
         "backoffLimit": pods.sender_backoff_limit_per_shard * shards,
-        "template": pod_template(_labels(owner, SENDER), sender, [], pods),
+        "template": pod_template(_labels(owner, SENDER), sender, tls.volumes, pods),
     }
     return _job(owner, sender_job_name(owner), SENDER, spec)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from controllers.decisions.campaign_jobs import AUDIENCE_FILE, Owner
 from crds.campaign import CampaignSpec
-from crds.channel import ChannelSpec
+from crds.channel import BindMode, ChannelSpec
 from crds.template import TemplateSpec
 from sender.run_config import (
     AudienceSource,
@@ -22,6 +22,7 @@ from sender.run_config import (
     ImportSettings,
     RunConfig,
     SmppTarget,
+    TlsTarget,
 )
 
 # Spec fields a run takes once, at its start; edits to them later do not apply.
@@ -58,7 +59,10 @@ def smpp_target(spec: ChannelSpec) -> SmppTarget:
     """The channel's SMPP settings as every process takes them (the password apart)."""
     smpp = spec.smpp
     return SmppTarget(
-        host=smpp.host, port=smpp.port, tls=smpp.tls, system_id=smpp.system_id,
+        host=smpp.host, port=smpp.port, system_id=smpp.system_id,
+        tls=None if smpp.tls is None else TlsTarget(
+            server_name=smpp.tls.server_name,
+            insecure_skip_verify=smpp.tls.insecure_skip_verify),
         system_type=smpp.system_type, mode=smpp.bind_mode.value, window=smpp.window,
         binds=spec.max_binds, max_binds=spec.max_binds,
         enquire_link_interval_seconds=smpp.enquire_link_interval_seconds,
@@ -81,10 +85,15 @@ def channel_target(name: str, spec: ChannelSpec) -> ChannelTarget:
     )
 
 
+def binds_per_unit(spec: ChannelSpec) -> int:
+    """Binds one sender unit takes: a transceiver, or a transmitter and a receiver."""
+    return 2 if spec.smpp.bind_mode == BindMode.TRANSMITTER_AND_RECEIVER else 1
+
+
 def receiver_binds(spec: ChannelSpec, receivers: bool) -> int:
     """Binds the channel's receiver takes: one, when receivers are on and the carrier's
-    cap leaves senders at least one."""
-    return 1 if receivers and spec.max_binds >= 2 else 0
+    cap leaves senders at least one unit (one bind, or a pair)."""
+    return 1 if receivers and spec.max_binds - 1 >= binds_per_unit(spec) else 0
 
 
 def senders_target(name: str, spec: ChannelSpec, senders: int, receivers: bool) -> ChannelTarget:
@@ -92,7 +101,7 @@ def senders_target(name: str, spec: ChannelSpec, senders: int, receivers: bool) 
     receiver's, shared among the pods (each opens at least one; a bind that finds no
     free slot waits for one)."""
     target = channel_target(name, spec)
-    free = spec.max_binds - receiver_binds(spec, receivers)
+    free = (spec.max_binds - receiver_binds(spec, receivers)) // binds_per_unit(spec)
     target.smpp.binds = max(1, free // max(1, senders))
     return target
 

@@ -3,10 +3,13 @@
 Pure: no kopf, kubernetes or redis. The handler samples the channel's activity in
 Redis every few seconds (binds up, submits so far); now and then it also resolves the
 password Secret and, unless binds are up already, binds once to the SMSC
-(sender.smpp.probe); it applies what this module decides. A missing Secret, a missing
-key or a refused bind is a Ready=False condition with its reason and one Event, never
-an exception: the handler retries on its timer, so a fixed Secret or a carrier back up
-turns the channel Ready by itself.
+(sender.smpp.probe), over TLS when the spec asks, with the CA and client certificate
+it names; it applies what this module decides. A missing Secret, a missing key, TLS
+material that cannot be read, a handshake or certificate that fails, or a refused bind
+is a Ready=False condition with its reason and one Event, never an exception: the
+handler retries on its timer, so a fixed Secret or a carrier back up turns the channel
+Ready by itself. With TLS, a TLSVerified condition says whether the SMSC's certificate
+is checked (False, with a Warning, under insecureSkipVerify).
 """
 
 from __future__ import annotations
@@ -38,6 +41,22 @@ class SecretSeen:
 
 
 @dataclass(frozen=True)
+class SourceSeen:
+    """A ConfigMap or Secret the channel's TLS names, as read."""
+
+    found: bool
+    missing_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TlsSeen:
+    """The channel's TLS material as read; None for what its spec does not name."""
+
+    ca: SourceSeen | None = None
+    client_cert: SourceSeen | None = None
+
+
+@dataclass(frozen=True)
 class ActivitySeen:
     """What senders and the receiver report (sender.store.channel_activity)."""
 
@@ -55,6 +74,8 @@ class ChannelWorld:
     probe: ProbeResult | None = None
     """The bind check; None when the Secret did not allow one, or binds were up."""
     activity: ActivitySeen | None = None
+    tls: TlsSeen = TlsSeen()
+    """Read with the Secret (when spec.smpp.tls names a CA or a client certificate)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +98,47 @@ def secret_problem(spec: ChannelSpec, secret: SecretSeen) -> tuple[str, str] | N
     return None
 
 
+def tls_problem(spec: ChannelSpec, seen: TlsSeen) -> tuple[str, str] | None:
+    """(reason, message) when the TLS material the spec names cannot be read."""
+    tls = spec.smpp.tls
+    if tls is None:
+        return None
+    named = []
+    if tls.ca_ref is not None and seen.ca is not None:
+        named.append((f"{tls.ca_ref.kind.value} {tls.ca_ref.name}", seen.ca, "smpp.tls.caRef"))
+    if tls.client_cert_secret_ref is not None and seen.client_cert is not None:
+        named.append((f"Secret {tls.client_cert_secret_ref.name}", seen.client_cert,
+                      "smpp.tls.clientCertSecretRef"))
+    for what, source, field_path in named:
+        if not source.found:
+            return reasons.TLS_SOURCE_NOT_FOUND, f"{what} ({field_path}) not found"
+        if source.missing_keys:
+            keys = ", ".join(repr(k) for k in source.missing_keys)
+            return reasons.TLS_KEY_MISSING, f"{what} ({field_path}) has no key {keys}"
+    return None
+
+
+def tls_condition(spec: ChannelSpec, generation: int | None, now: datetime
+                  ) -> Condition | None:
+    """TLSVerified: whether the SMSC's certificate is checked; None without TLS."""
+    tls = spec.smpp.tls
+    if tls is None:
+        return None
+    if tls.insecure_skip_verify:
+        return Condition(
+            type="TLSVerified", status=ConditionStatus.FALSE, observed_generation=generation,
+            last_transition_time=now, reason=reasons.INSECURE_SKIP_VERIFY,
+            message="smpp.tls.insecureSkipVerify: the SMSC's certificate is not checked;"
+                    " the connection is encrypted but open to a man in the middle")
+    trust = (f"the CA in {tls.ca_ref.kind.value} {tls.ca_ref.name} key {tls.ca_ref.key!r}"
+             if tls.ca_ref is not None else "the system trust store")
+    name = tls.server_name or spec.smpp.host
+    return Condition(
+        type="TLSVerified", status=ConditionStatus.TRUE, observed_generation=generation,
+        last_transition_time=now, reason=reasons.CERTIFICATE_VERIFIED,
+        message=f"the SMSC's certificate must verify against {trust} for {name}")
+
+
 def plan_channel(
     spec: ChannelSpec, generation: int | None, old: ChannelStatus, world: ChannelWorld
 ) -> ChannelDecision:
@@ -88,7 +150,7 @@ def plan_channel(
         new.measured_messages_per_second = world.activity.messages_per_second
     if world.secret is None:  # a sample between checks: readiness stands as it was
         return ChannelDecision(new, ())
-    problem = secret_problem(spec, world.secret)
+    problem = secret_problem(spec, world.secret) or tls_problem(spec, world.tls)
     if problem is None and world.probe is not None:
         problem = None if world.probe.ok else (world.probe.reason, world.probe.message)
     new.observed_generation = generation
@@ -99,7 +161,8 @@ def plan_channel(
         # One message whether a bind check or binds already up said so: a recheck that
         # takes the other path is no change worth an Event.
         smpp = spec.smpp
-        message = (f"{smpp.host}:{smpp.port} accepts binds as {smpp.system_id}"
+        over = " over TLS" if smpp.tls is not None else ""
+        message = (f"{smpp.host}:{smpp.port} accepts binds as {smpp.system_id}{over}"
                    if world.probe else "Secret resolved")
     else:
         reason, message = problem
@@ -114,11 +177,18 @@ def plan_channel(
         binds = new.binds or BindStatus()
         new.binds = binds.model_copy(update={"last_bind_time": world.now})
     new.conditions = set_condition(old.conditions, ready)
-    events: tuple[Event, ...] = ()
+    events: list[Event] = []
     if not _same(old, ready):
-        events = (Event("Normal", reason, message) if problem is None
-                  else Event("Warning", reason, message),)
-    return ChannelDecision(new, events)
+        events.append(Event("Normal", reason, message) if problem is None
+                      else Event("Warning", reason, message))
+    verified = tls_condition(spec, generation, world.now)
+    if verified is None:
+        new.conditions = [c for c in new.conditions if c.type != "TLSVerified"]
+    else:
+        new.conditions = set_condition(new.conditions, verified)
+        if verified.status == ConditionStatus.FALSE and not _same(old, verified):
+            events.append(Event("Warning", verified.reason, verified.message))
+    return ChannelDecision(new, tuple(events))
 
 
 def binds_up_result(spec: ChannelSpec, bound: int) -> ProbeResult:
@@ -139,7 +209,7 @@ def measured_rate(samples: Sequence[tuple[float, int]]) -> int | None:
     return max(0, round((last - first) / (last_at - first_at)))
 
 
-def _same(old: ChannelStatus, ready: Condition) -> bool:
-    was = find_condition(old.conditions, "Ready")
+def _same(old: ChannelStatus, new: Condition) -> bool:
+    was = find_condition(old.conditions, new.type)
     return was is not None and (was.status, was.reason, was.message) == (
-        ready.status, ready.reason, ready.message)
+        new.status, new.reason, new.message)

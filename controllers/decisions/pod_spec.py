@@ -10,8 +10,12 @@ seccomp profile.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
+
+from crds.channel import CaSourceKind, SmppSettings
+from sender.run_config import SMPP_CA_FILE, SMPP_CLIENT_CERT_FILE, SMPP_CLIENT_KEY_FILE
 
 Manifest = dict[str, Any]
 
@@ -39,6 +43,45 @@ class PodSettings:
 
 def secret_env(name: str, secret: str, key: str) -> Manifest:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+@dataclass(frozen=True)
+class Files:
+    """Volumes of a pod, their mounts in its container, and the env naming the files."""
+
+    volumes: list[Manifest] = field(default_factory=list)
+    mounts: list[Manifest] = field(default_factory=list)
+    env: list[Manifest] = field(default_factory=list)
+
+
+def smpp_tls_files(smpp: SmppSettings) -> Files:
+    """The channel's CA bundle and client certificate, mounted read-only where
+    sender.run_config says, for senders and the receiver (nothing without TLS)."""
+    files = Files()
+    tls = smpp.tls
+    if tls is None:
+        return files
+    if tls.ca_ref is not None:
+        ca = tls.ca_ref
+        items = [{"key": ca.key, "path": posixpath.basename(SMPP_CA_FILE)}]
+        source = ({"configMap": {"name": ca.name, "items": items}}
+                  if ca.kind == CaSourceKind.CONFIG_MAP
+                  else {"secret": {"secretName": ca.name, "items": items}})
+        _mount(files, "smpp-ca", source, SMPP_CA_FILE, {"HERALD_SMPP_CA_FILE": SMPP_CA_FILE})
+    if tls.client_cert_secret_ref is not None:
+        items = [{"key": "tls.crt", "path": posixpath.basename(SMPP_CLIENT_CERT_FILE)},
+                 {"key": "tls.key", "path": posixpath.basename(SMPP_CLIENT_KEY_FILE)}]
+        source = {"secret": {"secretName": tls.client_cert_secret_ref.name, "items": items}}
+        _mount(files, "smpp-client-cert", source, SMPP_CLIENT_CERT_FILE,
+               {"HERALD_SMPP_CLIENT_CERT_FILE": SMPP_CLIENT_CERT_FILE,
+                "HERALD_SMPP_CLIENT_KEY_FILE": SMPP_CLIENT_KEY_FILE})
+    return files
+
+
+def _mount(files: Files, name: str, source: Manifest, path: str, env: dict[str, str]) -> None:
+    files.volumes.append({"name": name, **source})
+    files.mounts.append({"name": name, "mountPath": posixpath.dirname(path), "readOnly": True})
+    files.env.extend({"name": k, "value": v} for k, v in env.items())
 
 
 def pod_template(

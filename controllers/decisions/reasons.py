@@ -49,5 +49,14 @@ SECRET_NOT_FOUND = "SecretNotFound"
 SECRET_KEY_MISSING = "SecretKeyMissing"
 PASSWORD_TOO_LONG = "PasswordTooLong"
 BOUND = "Bound"
+TLS_SOURCE_NOT_FOUND = "TLSSourceNotFound"
+TLS_KEY_MISSING = "TLSKeyMissing"
+TLS_HANDSHAKE_FAILED = "TLSHandshakeFailed"  # = sender.smpp.tls, from the bind check
+CERTIFICATE_NOT_TRUSTED = "CertificateNotTrusted"
+TLS_MATERIAL_INVALID = "TLSMaterialInvalid"
+
+# Channel: its TLSVerified condition.
+CERTIFICATE_VERIFIED = "CertificateVerified"
+INSECURE_SKIP_VERIFY = "InsecureSkipVerify"
 CHANNEL_IN_USE = "ChannelInUse"
 RECEIVER_FAILED = "ReceiverFailed"

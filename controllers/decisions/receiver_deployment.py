@@ -21,6 +21,7 @@ from controllers.decisions.pod_spec import (
     container,
     pod_template,
     secret_env,
+    smpp_tls_files,
 )
 from crds.base import API_VERSION, GROUP
 from crds.channel import ChannelSpec
@@ -54,14 +55,16 @@ def build_receiver_deployment(owner: Owner, spec: ChannelSpec, pods: PodSettings
     reads it from its env only at start."""
     smpp = smpp_target(spec)
     secret = spec.smpp.password_secret_ref
+    tls = smpp_tls_files(spec.smpp)
     env = [
         {"name": "HERALD_CHANNEL_SMPP", "value": smpp.model_dump_json()},
         secret_env("HERALD_SMPP_PASSWORD", secret.name, secret.key),
+        *tls.env,
     ]
     labels = receiver_labels(owner.name)
-    main = container(RECEIVER, ["receiver", "--channel", owner.ref], pods, [], env,
+    main = container(RECEIVER, ["receiver", "--channel", owner.ref], pods, tls.mounts, env,
                      metrics=True)
-    template = pod_template(labels, main, [], pods, restart_policy="Always")
+    template = pod_template(labels, main, tls.volumes, pods, restart_policy="Always")
     template["spec"]["terminationGracePeriodSeconds"] = RECEIVER_GRACE_SECONDS
     template["metadata"]["annotations"] = {SECRET_VERSION: secret_version}
     deployment_spec = {

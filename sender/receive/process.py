@@ -6,6 +6,8 @@ Settings come from the environment the operator gives the Deployment:
 
     HERALD_CHANNEL_SMPP     the channel's SMPP settings (sender.run_config.SmppTarget, JSON)
     HERALD_SMPP_PASSWORD    the password, from the channel's Secret
+    HERALD_SMPP_CA_FILE, HERALD_SMPP_CLIENT_CERT_FILE, HERALD_SMPP_CLIENT_KEY_FILE
+                            the channel's TLS files, when it has them
     HERALD_REDIS_URL        Redis, with HERALD_REDIS_PASSWORD if it needs one
     HERALD_METRICS_PORT     /metrics (9090; 0: none)
 
@@ -26,18 +28,17 @@ from pydantic import ValidationError
 
 from sender.metrics import serve_metrics
 from sender.receive.receiver import ChannelReceiver, ReceiverStats
-from sender.run_config import SmppTarget
+from sender.run_config import SmppTarget, TlsMaterial
 from sender.signals import install_stop_signals
-from sender.smpp.bind import BindSettings
+from sender.smpp.bind import RECEIVER, BindSettings
 from sender.store.client import connect_from_env
 from sender.store.keys import channel_from_ref
 
-RECEIVER_MODE = "Receiver"
 
-
-def receiver_settings(smpp: SmppTarget, password: str) -> BindSettings:
+def receiver_settings(smpp: SmppTarget, password: str,
+                      tls: TlsMaterial | None = None) -> BindSettings:
     """A receiver bind: it takes deliver_sm only, so it submits nothing (window 1)."""
-    return smpp.bind_settings(password, mode=RECEIVER_MODE, window=1)
+    return smpp.bind_settings(password, tls, mode=RECEIVER, window=1)
 
 
 def load_settings() -> tuple[BindSettings, int]:
@@ -54,7 +55,12 @@ def load_settings() -> tuple[BindSettings, int]:
         raise SystemExit("herald receiver: HERALD_SMPP_PASSWORD is not set")
     # Stripped as the operator's bind check strips it: a Secret made from a file with
     # `kubectl create secret --from-file` ends the password with a newline.
-    return receiver_settings(smpp, password.strip()), smpp.max_binds
+    try:
+        tls = TlsMaterial.from_env(os.environ)
+    except (OSError, UnicodeDecodeError) as error:
+        raise SystemExit(f"herald receiver: cannot read the channel's TLS files: {error}"
+                         ) from None
+    return receiver_settings(smpp, password.strip(), tls), smpp.max_binds
 
 
 async def run_receiver(channel_ref: str, bind: BindSettings, max_binds: int,

@@ -32,7 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sender.metrics import serve_metrics
-from sender.run_config import RunConfig
+from sender.run_config import RunConfig, TlsMaterial
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import ShardSettings
 from sender.send.shard_sender import ShardSender
@@ -53,8 +53,17 @@ def smpp_password(env: Mapping[str, str] | None = None) -> str:
     return password.strip()  # as the operator's bind check reads it
 
 
+def tls_material(env: Mapping[str, str] | None = None) -> TlsMaterial:
+    """The channel's TLS files, as the Job mounts them (none without TLS)."""
+    try:
+        return TlsMaterial.from_env(os.environ if env is None else env)
+    except (OSError, UnicodeDecodeError) as error:
+        raise SystemExit(f"herald send: cannot read the channel's TLS files: {error}") from None
+
+
 async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
-                    stop: asyncio.Event | None = None) -> dict[str, Any]:
+                    stop: asyncio.Event | None = None, *,
+                    tls: TlsMaterial | None = None) -> dict[str, Any]:
     """Send one shard of a run; return the figures (`stopped` when `stop` cut it short).
 
     Everything comes from the run's config, as the operator wrote it to Redis: the
@@ -78,7 +87,7 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         max_backoff=channel.max_backoff_seconds, resend_unknown=channel.resend_unknown,
         overrides=channel.error_overrides, max_binds=smpp.max_binds,
     )
-    binds = [smpp.bind_settings(password) for _ in range(smpp.binds)]
+    binds = smpp.sender_binds(password, tls)
     started = time.monotonic()
     async with ShardSender(redis, settings, builder, binds, limiter) as sender:
         sending = asyncio.create_task(sender.run())
@@ -158,6 +167,7 @@ def campaign_main(ref: str, shard: int | None) -> int:
             raise SystemExit("herald send: no --shard and no JOB_COMPLETION_INDEX")
         shard = int(index)
     password = smpp_password()
+    tls = tls_material()
     structlog.contextvars.bind_contextvars(campaign=ref, shard=shard)
     serve_metrics()  # HERALD_METRICS_PORT, 9090 by default
 
@@ -170,7 +180,7 @@ def campaign_main(ref: str, shard: int | None) -> int:
             structlog.contextvars.bind_contextvars(
                 channel=f"{run.campaign.namespace}/{run.channel.name}")
             return await ride_out_redis_outages(
-                lambda: run_shard(run, shard, redis, password, stop), stop)
+                lambda: run_shard(run, shard, redis, password, stop, tls=tls), stop)
         finally:
             await redis.aclose()
 

@@ -92,7 +92,7 @@ class ShardSender:
                                   settings.read_batch)
         self.store = StateStore(redis, settings.campaign)
         self.writer = StateWriter(redis, self.store, settings.shard, settings.channel)
-        self.window = SettleWindow(sum(b.window for b in binds))
+        self.window = SettleWindow(sum(b.settings.window for b in self.binds if b.submits))
         self.stats = ShardStats()
         self.reader = ShardReader(settings, self.stream, self.store, self.writer, builder,
                                   self.stats)
@@ -133,7 +133,7 @@ class ShardSender:
             asyncio.create_task(self.reader.read(), name="read"),
             asyncio.create_task(self._flusher(), name="flush"),
             *(asyncio.create_task(self._dispatch(b), name=f"dispatch-{b.name}")
-              for b in self.binds),
+              for b in self.binds if b.submits),
         ]
         try:
             while not (self.reader.done and self._idle()):

@@ -57,6 +57,9 @@ class Simulator:
         self.policy = OutcomePolicy(self.config)
         self.deliveries = DeliveryQueue(self.config, self.counters, self._route)
         self.bind_counts: Counter[str] = Counter()
+        """Binds open now, by system_id."""
+        self.binds_by_mode: Counter[str] = Counter()
+        """Binds ever made, by mode: Transceiver, Transmitter, Receiver."""
         self._sessions: set[SmppSession] = set()
         self._receivers: dict[str, list[SmppSession]] = {}
         self._turn = 0
@@ -186,6 +189,7 @@ class Simulator:
         system_id = session.system_id or ""
         self.bind_counts[system_id] += 1
         self.counters.binds += 1
+        self.binds_by_mode[session.mode] += 1
         if session.can_receive:
             self._receivers.setdefault(system_id, []).append(session)
             self.deliveries.receiver_bound(system_id)

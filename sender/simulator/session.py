@@ -65,6 +65,12 @@ class SmppSession:
         if self.is_open:
             self.transport.write(data)
 
+    @property
+    def mode(self) -> str:
+        """Transceiver, Transmitter or Receiver; empty before the bind."""
+        return {(True, True): "Transceiver", (True, False): "Transmitter",
+                (False, True): "Receiver"}.get((self.can_submit, self.can_receive), "")
+
     def abort(self) -> None:
         """Drop the connection at once, without unbind; unwritten responses are lost."""
         self.is_open = False
@@ -180,7 +186,7 @@ class SmppSession:
             answers.append(encode_frame(_SUBMIT_SM_RESP, error.status, sequence))
             smsc.counters.submit_errors += 1
             return
-        decision = smsc.policy.decide(pdu.destination_addr)
+        decision = smsc.policy.decide(pdu.destination_addr, concat.seqnum if concat else 0)
         if decision.status:
             smsc._count_refusal(decision.status)
             answers.append(encode_frame(_SUBMIT_SM_RESP, decision.status, sequence))

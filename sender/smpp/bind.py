@@ -35,15 +35,29 @@ from sender.smpp.pdu import (
     encode_frame,
 )
 from sender.smpp.stream import FrameBuffer
+from sender.smpp.tls import TlsClient, open_connection
 
 logger = logging.getLogger(__name__)
 
+TRANSCEIVER, TRANSMITTER, RECEIVER = "Transceiver", "Transmitter", "Receiver"
+TRANSMITTER_AND_RECEIVER = "TransmitterAndReceiver"
+"""A channel's bindMode that is not one bind but a pair: submits go on the transmitter,
+receipts and replies come on the receiver."""
 BIND_PDUS: dict[str, type[Bind]] = {
-    "Transceiver": BindTransceiver,
-    "Transmitter": BindTransmitter,
-    "Receiver": BindReceiver,
+    TRANSCEIVER: BindTransceiver,
+    TRANSMITTER: BindTransmitter,
+    RECEIVER: BindReceiver,
 }
 WRITE_HIGH_WATER = 1 << 20  # bytes buffered in the transport before writers wait
+
+
+def bind_modes(mode: str) -> tuple[str, ...]:
+    """The binds one unit of a channel's bindMode opens, the submitting one first."""
+    if mode == TRANSMITTER_AND_RECEIVER:
+        return (TRANSMITTER, RECEIVER)
+    if mode not in BIND_PDUS:
+        raise ValueError(f"unknown bind mode {mode!r}")
+    return (mode,)
 
 
 @dataclass(frozen=True)
@@ -53,12 +67,15 @@ class BindSettings:
     system_id: str
     password: str = field(repr=False)  # a logged BindSettings must not show it
     system_type: str = ""
-    mode: str = "Transceiver"
+    mode: str = TRANSCEIVER
+    """Transceiver, Transmitter or Receiver: one bind (see bind_modes for a channel's)."""
     window: int = 100
     enquire_link_interval: float = 30.0
     response_timeout: float = 30.0
     connect_timeout: float = 10.0
     max_backoff: float = 30.0
+    tls: TlsClient | None = None
+    """TLS to the SMSC; None: plain TCP."""
 
 
 class BindListener(Protocol):
@@ -118,6 +135,11 @@ class SmppBind:
     @property
     def is_up(self) -> bool:
         return self._up.is_set()
+
+    @property
+    def submits(self) -> bool:
+        """Whether submits may go on this bind (a receiver bind takes deliver_sm only)."""
+        return self.settings.mode != RECEIVER
 
     @property
     def free_slots(self) -> int:
@@ -236,8 +258,7 @@ class SmppBind:
         s = self.settings
         # asyncio.timeout throughout, not wait_for: on Python 3.11 wait_for can swallow
         # a cancellation, and a bind task that survives `stop` hangs whoever awaits it.
-        async with asyncio.timeout(s.connect_timeout):
-            reader, writer = await asyncio.open_connection(s.host, s.port)
+        reader, writer = await open_connection(s.host, s.port, s.tls, s.connect_timeout)
         self._writer = writer
         # One frame buffer for the whole connection: the SMSC may send receipts in the
         # same segment as the bind_resp, and they must not be lost with a local buffer.

@@ -156,7 +156,10 @@ class SmppSettings(HeraldModel):
     source_addr: SourceAddress
     """Sender address."""
     gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
-    """data_coding for GSM-7 text."""
+    """The alphabet for text that needs no UCS-2. SmscDefault: GSM-7 septets,
+    data_coding 0. IA5: ASCII octets, data_coding 1. Latin1: ISO-8859-1 octets,
+    data_coding 3 (140 per SMS). Text with a character the alphabet lacks goes as UCS-2;
+    a Template's status.codings shows which characters and what it costs."""
 
     @field_validator("tls", mode="before")
     @classmethod

@@ -96,6 +96,9 @@ class TemplateSpec(HeraldModel):
     """BCP 47 language tag of the text, e.g. zh-CN or en-US."""
     review: ReviewMode = ReviewMode.AUTO
     """Auto: approved when the checks pass. Manual: also needs a TemplateApproval."""
+    flash: bool = False
+    """Send as class 0 (flash): the phone shows the message at once and most do not
+    store it. For urgent notices; carriers may refuse or bill it differently."""
 
     def compose(self, rendered_body: str) -> str:
         """The whole text a recipient reads: signature, body and opt-out text.
@@ -116,7 +119,7 @@ class TemplateSpec(HeraldModel):
         A TemplateApproval pins this, so any such edit voids it. Variable descriptions,
         examples and the review mode do not change the message, so they are left out.
         """
-        content = {
+        content: dict[str, object] = {
             "category": self.category.value,
             "body": self.body,
             "signature": self.signature,
@@ -124,6 +127,8 @@ class TemplateSpec(HeraldModel):
             "optOutText": self.opt_out_text,
             "locale": self.locale,
         }
+        if self.flash:  # only when set, so hashes (and approvals) made before it stand
+            content["flash"] = True
         canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -166,6 +171,29 @@ class VariableUsage(HeraldModel):
 class Encoding(StrEnum):
     GSM7 = "GSM7"
     UCS2 = "UCS2"
+    IA5 = "IA5"
+    LATIN1 = "Latin1"
+
+
+class ChannelCoding(StrEnum):
+    """A Channel's smpp.gsm7Coding (crds.channel.Gsm7Coding)."""
+
+    SMSC_DEFAULT = "SmscDefault"
+    IA5 = "IA5"
+    LATIN1 = "Latin1"
+
+
+class CodingMeasure(HeraldModel):
+    """How the preview goes on a channel of one gsm7Coding."""
+
+    name: ChannelCoding
+    """The channel's smpp.gsm7Coding."""
+    encoding: Encoding
+    """GSM7, IA5 or Latin1 when the coding carries every character, else UCS2."""
+    segments: int
+    """Segments there: 160/153 in GSM7 and IA5, 140/134 in Latin1, 70/67 in UCS2."""
+    uncarried: str = Field(default="", max_length=SHORT_TEXT_MAX)
+    """Characters of the preview the coding lacks, which make it UCS2 there."""
 
 
 class TemplateStatus(HeraldModel):
@@ -185,6 +213,10 @@ class TemplateStatus(HeraldModel):
     """GSM-7 septets (extension characters count twice) or UCS-2 code units."""
     segments: int | None = None
     """SMS segments the preview takes: 160/153 per segment in GSM7, 70/67 in UCS2."""
+    codings: list[CodingMeasure] = Field(
+        default_factory=list, max_length=3, json_schema_extra=list_map("name"))
+    """The same on a channel of each gsm7Coding: SmscDefault (as encoding and segments
+    above), IA5 and Latin1, which lack some characters GSM-7 has (and have others)."""
     variables: VariableUsage | None = None
     """Declared against used variables."""
     preview: str | None = None

@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import smpplib.consts
+import smpplib.smpp
 from aiosmpplib import protocol as aio
 from aiosmpplib import state as aio_state
 from aiosmpplib.codec import find_codec_info
@@ -834,17 +836,74 @@ def test_herald_messages_read_in_aiosmpplib_as_their_text(body: str) -> None:
             Concat(first.reference, len(pdus), seqnum) for seqnum in range(1, len(pdus) + 1)]
 
 
-@pytest.mark.parametrize("coding", [
-    Gsm7Coding.SMSC_DEFAULT,
-    pytest.param(Gsm7Coding.IA5, marks=pytest.mark.xfail(strict=True, reason=(
-        "sender/send/messages.py sends GSM-7 septets labelled data_coding 1 (IA5)"))),
-    pytest.param(Gsm7Coding.LATIN1, marks=pytest.mark.xfail(strict=True, reason=(
-        "sender/send/messages.py sends GSM-7 septets labelled data_coding 3 (Latin-1)"))),
-])  # fmt: skip
-def test_gsm7_coding_labels_the_octets_sent(coding: Gsm7Coding) -> None:
-    """Each Channel spec.smpp.gsm7Coding sends text the SMSC reads back as written."""
-    text, [pdu] = _built("5$ @shop, café_é", coding)
+# Each row: a channel coding, a text, the data_coding sent. Text a coding lacks goes UCS-2.
+CODINGS = [
+    pytest.param(Gsm7Coding.SMSC_DEFAULT, "5$ @shop, café_é", 0x00, id="gsm7"),
+    pytest.param(Gsm7Coding.SMSC_DEFAULT, "Preis: 5€ [heute]", 0x00, id="gsm7-extension"),
+    pytest.param(Gsm7Coding.IA5, "5$ @shop_now [50%] ~ok `tick`", 0x01, id="ia5"),
+    pytest.param(Gsm7Coding.IA5, "5$ @shop, café_é", 0x08, id="ia5-lacks-e-acute"),
+    pytest.param(Gsm7Coding.LATIN1, "5$ @shop, café_é ÿ ©", 0x03, id="latin1"),
+    pytest.param(Gsm7Coding.LATIN1, "Preis: 5€", 0x08, id="latin1-lacks-euro"),
+    pytest.param(Gsm7Coding.LATIN1, "Δ ok", 0x08, id="latin1-lacks-greek-gsm7-has"),
+    pytest.param(Gsm7Coding.SMSC_DEFAULT, "验证码 1234", 0x08, id="ucs2"),
+]
+
+
+@pytest.mark.parametrize("coding, text, data_coding", CODINGS)
+def test_each_coding_sends_octets_that_read_back_as_written(
+    coding: Gsm7Coding, text: str, data_coding: int,
+) -> None:
+    """Each Channel spec.smpp.gsm7Coding sends octets a third-party codec decodes to the
+    text written, labelled with the data_coding that says how: aiosmpplib and
+    python-smpplib read each submit_sm."""
+    built, [pdu] = _built(text, coding)
+    assert built == text and pdu.data_coding == data_coding
     assert aio_decode(pdu.encode()).short_message == text
+    assert smpplib_text(pdu.encode()) == text
+
+
+class _SmpplibClient:
+    """What smpplib's PDU asks of its client while it parses."""
+
+    sequence = 0
+
+    def next_sequence(self) -> int:
+        return 1
+
+
+def smpplib_text(frame: bytes) -> str:
+    """python-smpplib's reading of a submit_sm, its text decoded by its data_coding as
+    smpplib's consts name the codings (smpplib.consts.SMPP_ENCODING_*)."""
+    parsed = smpplib.smpp.parse_pdu(frame, client=_SmpplibClient())
+    coding = parsed.data_coding
+    if coding & 0xF0 == 0x10:  # GSM 03.38 with a message class: the alphabet in bits 3-2
+        coding = {0: smpplib.consts.SMPP_ENCODING_DEFAULT,
+                  2: smpplib.consts.SMPP_ENCODING_ISO10646}[(coding >> 2) & 3]
+    codec = {smpplib.consts.SMPP_ENCODING_DEFAULT: "gsm0338",
+             smpplib.consts.SMPP_ENCODING_IA5: "ascii",
+             smpplib.consts.SMPP_ENCODING_ISO88591: "latin-1",
+             smpplib.consts.SMPP_ENCODING_ISO10646: "utf-16-be"}[coding]
+    return str(find_codec_info(codec).decode(parsed.short_message)[0])
+
+
+@pytest.mark.parametrize("coding, text, data_coding, subunit", [
+    pytest.param(Gsm7Coding.SMSC_DEFAULT, "Your flight leaves at 9", 0x10, None, id="gsm7"),
+    pytest.param(Gsm7Coding.SMSC_DEFAULT, "航班九点起飞", 0x18, None, id="ucs2"),
+    pytest.param(Gsm7Coding.IA5, "Your flight leaves at 9", 0x01, b"\x01", id="ia5"),
+    pytest.param(Gsm7Coding.LATIN1, "Départ à 9h", 0x03, b"\x01", id="latin1"),
+])
+def test_a_flash_template_sends_class_0(
+    coding: Gsm7Coding, text: str, data_coding: int, subunit: bytes | None,
+) -> None:
+    """Class 0 in data_coding (GSM 03.38: 0x10 GSM-7, 0x18 UCS-2), else dest_addr_subunit 1
+    (the phone's display) for SMPP's own IA5 and Latin-1 codings, which have no class bits."""
+    builder = MessageBuilder(
+        {"": TemplateSpec(category=Category.NOTIFICATION, body=text, flash=True)},
+        SourceAddress(address="Herald"), gsm7_coding=coding)
+    [pdu] = builder.build("+8613800000000", {})
+    assert pdu.data_coding == data_coding
+    assert pdu.tlvs.get(Tag.DEST_ADDR_SUBUNIT) == subunit
+    assert smpplib_text(pdu.encode()) == text  # aiosmpplib knows no class bits
 
 
 # -- The numbers both codecs hold ---------------------------------------------------------

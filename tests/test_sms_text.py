@@ -411,3 +411,38 @@ def test_render_malformed_raises():
 ])  # fmt: skip
 def test_malformed_placeholders(body, problems):
     assert malformed_placeholders(body) == problems
+
+
+# --- IA5 and Latin-1, a channel's other alphabets ----------------------------------------
+
+
+@pytest.mark.parametrize("text, encoding, units, segments", [
+    pytest.param("x" * 140, Encoding.LATIN1, 140, 1, id="latin1-140-fits"),
+    pytest.param("é" * 141, Encoding.LATIN1, 141, 2, id="latin1-141-spills"),
+    pytest.param("x" * 269, Encoding.LATIN1, 269, 3, id="latin1-134-per-part"),
+    pytest.param("[" * 80, Encoding.IA5, 160, 1, id="ia5-extension-counts-twice"),
+    pytest.param("[" * 81, Encoding.IA5, 162, 2, id="ia5-extension-spills"),
+    pytest.param("`" * 160, Encoding.IA5, 160, 1, id="ia5-backtick-is-one"),
+])
+def test_other_alphabets_count(text: str, encoding: Encoding, units: int, segments: int) -> None:
+    count = count_segments(text, encoding)
+    assert (count.units, count.segments) == (units, segments)
+    parts = split_segments(text, encoding)
+    assert "".join(parts) == text and len(parts) == segments
+
+
+def test_an_ia5_part_never_ends_inside_an_extension_pair() -> None:
+    text = "x" * 152 + "[" + "y" * 10
+    parts = split_segments(text, Encoding.IA5)
+    assert parts[0] == "x" * 152  # 152 + 2 would pass 153: the bracket goes to part 2
+
+
+@pytest.mark.parametrize("text, alphabet, detected", [
+    pytest.param("Hello", Encoding.IA5, Encoding.IA5, id="ascii-in-ia5"),
+    pytest.param("Café", Encoding.IA5, Encoding.UCS2, id="accent-not-ia5"),
+    pytest.param("Café ÿ", Encoding.LATIN1, Encoding.LATIN1, id="latin1"),
+    pytest.param("5€", Encoding.LATIN1, Encoding.UCS2, id="euro-not-latin1"),
+    pytest.param("5€", Encoding.GSM7, Encoding.GSM7, id="euro-gsm7"),
+])
+def test_detect_encoding_in_an_alphabet(text: str, alphabet: Encoding, detected: Encoding) -> None:
+    assert detect_encoding(text, alphabet) == detected

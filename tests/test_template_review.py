@@ -201,3 +201,24 @@ def test_voided_approval_is_a_warning_and_moves_the_transition_time() -> None:
 ])
 def test_merge_patch_diff(old: dict[str, Any], new: dict[str, Any], patch: dict[str, Any]) -> None:
     assert merge_patch_diff(old, new) == patch
+
+
+# Each row: a body; then per channel coding (SmscDefault, IA5, Latin1) its encoding,
+# segments, and the characters it lacks.
+@pytest.mark.parametrize("body, codings", [
+    pytest.param("Sale today", [("GSM7", 1, ""), ("IA5", 1, ""), ("Latin1", 1, "")],
+                 id="ascii-everywhere"),
+    pytest.param("Café é 5€", [("GSM7", 1, ""), ("UCS2", 1, "é€"), ("UCS2", 1, "€")],
+                 id="euro-and-accents"),
+    pytest.param("x" * 150, [("GSM7", 1, ""), ("IA5", 1, ""), ("Latin1", 2, "")],
+                 id="latin1-is-140-octets"),
+    pytest.param("Ça coute Δ", [("GSM7", 1, ""), ("UCS2", 1, "ÇΔ"), ("UCS2", 1, "Δ")],
+                 id="greek-only-gsm7"),
+    pytest.param("Ça coûte", [("UCS2", 1, "û"), ("UCS2", 1, "Çû"), ("Latin1", 1, "")],
+                 id="u-circumflex-only-latin1"),
+])
+def test_each_channel_coding_is_measured(body: str, codings: list[tuple[str, int, str]]) -> None:
+    status = review_template(spec(body=body), 1, EMPTY, NO_WORLD, NOW).status
+    assert [(c.name, c.encoding, c.segments, c.uncarried) for c in status.codings] == [
+        (name, *measure) for name, measure in zip(("SmscDefault", "IA5", "Latin1"), codings,
+                                                  strict=True)]

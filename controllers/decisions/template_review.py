@@ -18,6 +18,8 @@ from controllers.decisions.events import Event
 from crds.base import Condition, ConditionStatus, find_condition, set_condition
 from crds.template import (
     Category,
+    ChannelCoding,
+    CodingMeasure,
     Encoding,
     ReviewFinding,
     ReviewMode,
@@ -180,6 +182,26 @@ def check_length(text: str, count: sms_text.SegmentCount) -> list[ReviewFinding]
     return findings
 
 
+CHANNEL_CODINGS = (
+    (ChannelCoding.SMSC_DEFAULT, sms_text.Encoding.GSM7),
+    (ChannelCoding.IA5, sms_text.Encoding.IA5),
+    (ChannelCoding.LATIN1, sms_text.Encoding.LATIN1),
+)
+
+
+def measure_codings(text: str) -> list[CodingMeasure]:
+    """The preview on a channel of each gsm7Coding: its encoding there, its segments,
+    and the characters that coding cannot carry."""
+    measures = []
+    for coding, alphabet in CHANNEL_CODINGS:
+        encoding = sms_text.detect_encoding(text, alphabet)
+        count = sms_text.count_segments(text, encoding)
+        measures.append(CodingMeasure(
+            name=coding, encoding=Encoding(encoding.value), segments=count.segments,
+            uncarried=sms_text.uncarried(text, alphabet)[:64]))
+    return measures
+
+
 def preview(spec: TemplateSpec) -> str:
     """The full message with each variable's example (or its placeholder when none)."""
     values = {name: "{" + name + "}" for name in sms_text.find_variables(spec.body)}
@@ -265,6 +287,7 @@ def review_template(
         characters=count.characters,
         encoded_units=count.units,
         segments=count.segments,
+        codings=measure_codings(text),
         variables=usage,
         preview=text,
         content_hash=content_hash,

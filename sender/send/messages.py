@@ -1,17 +1,21 @@
 """From a recipient and its template to the submit_sm PDUs that carry the message.
 
 Render the body with the recipient's variables, compose it with signature and opt-out
-text (as the template review showed it), choose GSM-7 or UCS-2, and split a long
-message into concatenated parts with a UDH (reference, total, sequence). Pure.
+text (as the template review showed it), choose the channel's alphabet (GSM-7 septets,
+IA5 or Latin-1 octets, by its gsm7Coding) or UCS-2 when the text needs it, and split a
+long message into concatenated parts with a UDH (reference, total, sequence). A flash
+template's messages are class 0: in the data_coding where GSM 03.38 has a form for it
+(GSM-7, UCS-2), else by dest_addr_subunit (IA5 and Latin-1 are SMPP's own codings,
+without class bits). Pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from crds.channel import Gsm7Coding, NumberingPlan, SourceAddress, TypeOfNumber
 from crds.template import TemplateSpec
-from sender.smpp.codes import ESM_UDHI
+from sender.smpp.codes import ESM_UDHI, Tag
 from sender.smpp.pdu import SubmitSm
 from sender.sms import text as sms_text
 
@@ -22,8 +26,19 @@ NPI = {
     NumberingPlan.PRIVATE: 9, NumberingPlan.ERMES: 10, NumberingPlan.INTERNET: 14,
     NumberingPlan.WAP_CLIENT_ID: 18,
 }  # fmt: skip
-GSM7_DATA_CODING = {Gsm7Coding.SMSC_DEFAULT: 0, Gsm7Coding.IA5: 1, Gsm7Coding.LATIN1: 3}
+ALPHABET = {Gsm7Coding.SMSC_DEFAULT: sms_text.Encoding.GSM7, Gsm7Coding.IA5: sms_text.Encoding.IA5,
+            Gsm7Coding.LATIN1: sms_text.Encoding.LATIN1}
+"""The alphabet each channel coding sends text in (UCS-2 when the text needs more)."""
+CODINGS: dict[sms_text.Encoding, tuple[Callable[[str], bytes], int, int | None]] = {
+    sms_text.Encoding.GSM7: (sms_text.encode_gsm7_unpacked, 0x00, 0x10),
+    sms_text.Encoding.IA5: (sms_text.encode_ia5, 0x01, None),
+    sms_text.Encoding.LATIN1: (sms_text.encode_latin1, 0x03, None),
+    sms_text.Encoding.UCS2: (sms_text.encode_ucs2, 0x08, 0x18),
+}
+"""Encoder, data_coding, and data_coding of a class-0 (flash) message where one exists
+(GSM 03.38 section 4: 0x1X, alphabet in bits 3-2, class in bits 1-0)."""
 UCS2_DATA_CODING = 8
+FLASH_SUBUNIT: dict[int, bytes] = {Tag.DEST_ADDR_SUBUNIT: b"\x01"}  # SMPP 3.4 5.3.2.1: MS display
 INTERNATIONAL, ISDN = 1, 1
 
 
@@ -40,7 +55,7 @@ class MessageBuilder:
     ) -> None:
         self.templates = dict(templates)
         self.source = source
-        self.gsm7_coding = GSM7_DATA_CODING[gsm7_coding]
+        self.alphabet = ALPHABET[gsm7_coding]
         self.registered_delivery = 1 if receipts else 0
         self._reference = 0
 
@@ -52,11 +67,14 @@ class MessageBuilder:
     def build(self, phone: str, variables: Mapping[str, str], variant: str = "") -> list[SubmitSm]:
         """The submit_sm PDUs for one recipient: one, or one per concatenated part."""
         text = self.text(variables, variant)
-        encoding = sms_text.detect_encoding(text)
-        if encoding == sms_text.Encoding.GSM7:
-            encode, data_coding = sms_text.encode_gsm7_unpacked, self.gsm7_coding
-        else:
-            encode, data_coding = sms_text.encode_ucs2, UCS2_DATA_CODING
+        encoding = sms_text.detect_encoding(text, self.alphabet)
+        encode, data_coding, flash_coding = CODINGS[encoding]
+        tlvs: dict[int, bytes] = {}
+        if self.templates[variant].flash:
+            if flash_coding is None:
+                tlvs = FLASH_SUBUNIT
+            else:
+                data_coding = flash_coding
         parts = sms_text.split_segments(text, encoding)
         payloads = [encode(part) for part in parts]
         esm_class = 0
@@ -71,7 +89,7 @@ class MessageBuilder:
                 dest_addr_ton=INTERNATIONAL, dest_addr_npi=ISDN,
                 destination_addr=phone.removeprefix("+"),
                 esm_class=esm_class, registered_delivery=self.registered_delivery,
-                data_coding=data_coding, short_message=payload,
+                data_coding=data_coding, short_message=payload, tlvs=tlvs,
             )
             for payload in payloads
         ]

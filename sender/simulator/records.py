@@ -39,7 +39,10 @@ def decode_gsm7_unpacked(data: bytes) -> str:
 
 
 def decode_text(data: bytes, data_coding: int) -> str:
-    """Best-effort text of user data (without UDH) for reports and receipts."""
+    """Best-effort text of user data (without UDH) for reports and receipts. A GSM 03.38
+    coding with a message class (0x1X, as a flash message) reads by its alphabet bits."""
+    if data_coding & 0xF0 == 0x10:
+        data_coding = {0: 0, 2: 8}.get((data_coding >> 2) & 3, data_coding)
     if data_coding == 8:
         return data.decode("utf-16-be", "replace")
     if data_coding == 0:

@@ -114,6 +114,7 @@ class CommandStatus(IntEnum):
 class Tag(IntEnum):
     """Optional parameter (TLV) tags of SMPP 3.4 section 5.3.2 that Herald uses."""
 
+    DEST_ADDR_SUBUNIT = 0x0005  # 1 octet: 1 is the phone's display (a flash message)
     RECEIPTED_MESSAGE_ID = 0x001E  # C-octet string
     USER_MESSAGE_REFERENCE = 0x0204  # 2 octets
     SOURCE_PORT = 0x020A  # 2 octets
@@ -129,8 +130,9 @@ class Tag(IntEnum):
 
 
 INT_TLV_SIZES: Final[dict[int, int]] = {
-    Tag.USER_MESSAGE_REFERENCE: 2, Tag.SOURCE_PORT: 2, Tag.DESTINATION_PORT: 2,
-    Tag.SAR_MSG_REF_NUM: 2, Tag.SAR_TOTAL_SEGMENTS: 1, Tag.SAR_SEGMENT_SEQNUM: 1,
+    Tag.DEST_ADDR_SUBUNIT: 1, Tag.USER_MESSAGE_REFERENCE: 2, Tag.SOURCE_PORT: 2,
+    Tag.DESTINATION_PORT: 2, Tag.SAR_MSG_REF_NUM: 2, Tag.SAR_TOTAL_SEGMENTS: 1,
+    Tag.SAR_SEGMENT_SEQNUM: 1,
     Tag.SC_INTERFACE_VERSION: 1, Tag.MORE_MESSAGES_TO_SEND: 1, Tag.MESSAGE_STATE: 1,
 }  # fmt: skip
 """Byte size of the integer-valued tags above."""

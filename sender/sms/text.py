@@ -68,16 +68,28 @@ _FORM_ESCAPES = {0x80 | code: bytes((ESCAPE, code)) for code in GSM7_EXTENSION_T
 
 
 class Encoding(StrEnum):
-    """Values equal crds.template.Encoding's, so status fields take them as they are."""
+    """Values equal crds.template.Encoding's, so status fields take them as they are.
+
+    GSM7, IA5 and LATIN1 are the alphabets a channel may send in (its gsm7Coding);
+    text with a character its alphabet lacks goes as UCS2.
+    """
 
     GSM7 = "GSM7"
     UCS2 = "UCS2"
+    IA5 = "IA5"
+    """ASCII octets (SMPP data_coding 1). The SMSC sends them on as GSM-7, so limits and
+    the double cost of the extension characters are GSM-7's."""
+    LATIN1 = "Latin1"
+    """ISO-8859-1 octets (data_coding 3): 140 per SMS, 134 per concatenated part."""
 
 
 _GSM7, _UCS2 = Encoding.GSM7, Encoding.UCS2  # enum attribute lookups are slow in 3.11
-SINGLE_SEGMENT_UNITS: Mapping[Encoding, int] = MappingProxyType({_GSM7: 160, _UCS2: 70})
+_IA5, _LATIN1 = Encoding.IA5, Encoding.LATIN1
+ALPHABETS = (_GSM7, _IA5, _LATIN1)
+SINGLE_SEGMENT_UNITS: Mapping[Encoding, int] = MappingProxyType(
+    {_GSM7: 160, _UCS2: 70, _IA5: 160, _LATIN1: 140})
 MULTI_SEGMENT_UNITS: Mapping[Encoding, int] = MappingProxyType(
-    {_GSM7: 153, _UCS2: 67}
+    {_GSM7: 153, _UCS2: 67, _IA5: 153, _LATIN1: 134}
 )  # 140 bytes less the 6-byte concatenation UDH
 
 
@@ -121,14 +133,48 @@ def _surrogate_pair_count(text: str) -> int:
     return len(text.encode("utf-16", "surrogatepass")) // 2 - 1 - len(text)
 
 
+def _ia5_pair_count(text: str) -> int:
+    """ASCII characters of the GSM-7 extension table, which cost two septets on the air."""
+    if not text.isascii():
+        bad = next(c for c in text if not c.isascii())
+        raise ValueError(f"{bad!r} (U+{ord(bad):04X}) is not in IA5 (ASCII)")
+    octets = text.encode("ascii")
+    return len(octets) - len(octets.translate(None, _ASCII_GSM7_EXTENSION))
+
+
 def _pair_count(text: str, encoding: Encoding) -> int:
     """Characters that cost two units: extension characters or astral characters."""
-    return _extension_count(text) if encoding == _GSM7 else _surrogate_pair_count(text)
+    if encoding == _GSM7:
+        return _extension_count(text)
+    if encoding == _UCS2:
+        return _surrogate_pair_count(text)
+    if encoding == _IA5:
+        return _ia5_pair_count(text)
+    text.encode("latin-1")  # raises UnicodeEncodeError (a ValueError) if it cannot carry it
+    return 0
 
 
-def detect_encoding(text: str) -> Encoding:
-    """GSM7 if every character is in the basic or extension table, else UCS2."""
-    return _UCS2 if _gsm7_extension_count(text) is None else _GSM7
+def carries(text: str, alphabet: Encoding) -> bool:
+    """Whether every character of text is in the alphabet (UCS2 carries everything)."""
+    if alphabet == _GSM7:
+        return _gsm7_extension_count(text) is not None
+    if alphabet == _IA5:
+        return text.isascii()
+    if alphabet == _LATIN1:
+        return max(text, default="\0") <= "\xff"
+    return True
+
+
+def detect_encoding(text: str, alphabet: Encoding = _GSM7) -> Encoding:
+    """The alphabet (GSM7 by default) if it carries every character of text, else UCS2."""
+    if alphabet == _GSM7:  # the hot path, as it was
+        return _UCS2 if _gsm7_extension_count(text) is None else _GSM7
+    return alphabet if carries(text, alphabet) else _UCS2
+
+
+def uncarried(text: str, alphabet: Encoding) -> str:
+    """The characters of text the alphabet lacks, each once, in order of appearance."""
+    return "".join(dict.fromkeys(c for c in text if not carries(c, alphabet)))
 
 
 def encoded_length(text: str, encoding: Encoding) -> int:
@@ -161,6 +207,10 @@ def _measure(text: str, encoding: Encoding | None) -> tuple[Encoding, int]:
     """The encoding (detected unless given) and the number of characters costing 2 units."""
     if encoding is not None:
         return encoding, _pair_count(text, encoding)
+    return _measure_gsm7(text)
+
+
+def _measure_gsm7(text: str) -> tuple[Encoding, int]:
     extensions = _gsm7_extension_count(text)
     if extensions is None:
         return _UCS2, _surrogate_pair_count(text)
@@ -209,6 +259,14 @@ def _part_ends(text: str, encoding: Encoding, limit: int) -> list[int]:
 
         def pairs_in(start: int, end: int) -> int:
             return len(form[start:end].translate(None, _FORM_NOT_EXTENSION))
+    elif encoding == _IA5:
+
+        def pairs_in(start: int, end: int) -> int:
+            return _ia5_pair_count(text[start:end])
+    elif encoding == _LATIN1:
+
+        def pairs_in(start: int, end: int) -> int:
+            return 0
     else:
 
         def pairs_in(start: int, end: int) -> int:
@@ -252,6 +310,16 @@ def encode_gsm7_unpacked(text: str) -> bytes:
     for form_byte in set(form.translate(None, _FORM_NOT_EXTENSION)):
         septets = septets.replace(bytes((form_byte,)), _FORM_ESCAPES[form_byte])
     return septets
+
+
+def encode_ia5(text: str) -> bytes:
+    """ASCII octets (SMPP data_coding 1). Raises UnicodeEncodeError outside ASCII."""
+    return text.encode("ascii")
+
+
+def encode_latin1(text: str) -> bytes:
+    """ISO-8859-1 octets (SMPP data_coding 3). Raises UnicodeEncodeError outside it."""
+    return text.encode("latin-1")
 
 
 def encode_ucs2(text: str) -> bytes:

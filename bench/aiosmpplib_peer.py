@@ -43,14 +43,15 @@ STOP_TIMEOUT = 10.0  # seconds for esme.stop() (unbind, drain, close) before it 
 class Counts(Protocol):
     """What the peer reports to: bench/sender.py's Tally."""
 
-    done: asyncio.Event
-    """Set once every submit is answered (and, when asked for, every receipt arrived)."""
-
     def start(self) -> None: ...
+    def written(self) -> None: ...
     def answered(self, ok: bool) -> None: ...
     def send_error(self) -> None: ...
     def receipt(self, matched: bool) -> None: ...
-    def give_up(self) -> None: ...
+    async def wait(self, timeout: float) -> bool:
+        """Until every submit is answered (and, when asked for, every receipt arrived), or
+        the receipt wait after the last submit ended; True when `timeout` came first."""
+        ...
 
 
 class CountingHook(AbstractHook):  # type: ignore[misc]  # aiosmpplib is untyped for mypy here
@@ -74,7 +75,8 @@ class CountingHook(AbstractHook):  # type: ignore[misc]  # aiosmpplib is untyped
         self._receipted: set[str] = set()
 
     async def sending(self, smpp_message: SmppMessage, pdu: bytes, client_id: str) -> None:
-        pass
+        if isinstance(smpp_message, SubmitSm):
+            self.counts.written()
 
     async def received(self, smpp_message: SmppMessage | None, pdu: bytes,
                        client_id: str) -> None:
@@ -134,7 +136,7 @@ async def enqueue_all(esme: ESME, workload: Iterable[tuple[str, str, str]],
 async def run_peer(*, host: str, port: int, system_id: str, password: str,
                    workload: Iterable[tuple[str, str, str]], receipts: bool, counts: Counts,
                    timeout: float, log_path: Path | None = None) -> PeerReport:
-    """Bind, send the workload, wait for `counts.done` or `timeout` seconds, unbind."""
+    """Bind, send the workload, wait for `counts` to settle or `timeout` seconds, unbind."""
     handler: logging.Handler = (logging.FileHandler(log_path) if log_path
                                 else logging.NullHandler())
     hook = CountingHook(counts)
@@ -147,10 +149,7 @@ async def run_peer(*, host: str, port: int, system_id: str, password: str,
     timed_out = False
     stop_error: str | None = None
     try:
-        await asyncio.wait_for(counts.done.wait(), timeout)
-    except TimeoutError:
-        timed_out = True
-        counts.give_up()
+        timed_out = await counts.wait(timeout)
     finally:
         producer.cancel()
         with contextlib.suppress(asyncio.CancelledError):

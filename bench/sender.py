@@ -1,6 +1,7 @@
 """Benchmark: one Herald sender process against its peer, aiosmpplib as its README shows.
 
     python bench/sender.py [--messages 100000] [--window 100] [--receipts | --no-receipts]
+                           [--receipt-wait-seconds 5] [--faults drop=N,throttle=M]
                            [--smsc HOST:PORT --system-id ID --password PW]
                            [--sides herald,peer] [--timeout 600] [--memory] [--redis-url URL]
 
@@ -9,7 +10,10 @@ window enforced, see --smsc-window) and, when the Herald side runs, a redis-serv
 (herald.local.redis). Each side runs in its own child process, one after the other, against
 the same SMSC; the simulator's record is reset before each side and read after it, so
 duplicates and losses are counted per destination (every message goes to its own number).
-Prints one JSON object; README.md beside this file says what each figure means.
+After its last submit a side waits at most --receipt-wait-seconds for the receipts still
+owed, then reports them missing. `--faults` makes the simulator drop its connections
+(losing the receipts owed to them) and throttle. Prints one JSON object; README.md beside
+this file says what each figure means.
 
 `--memory` runs the sides (default: herald) at N and at 10×N messages and reports both peak
 RSS figures and their ratio (target: within 20%).
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import resource
@@ -31,10 +36,10 @@ import tempfile
 import time
 import traceback
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # Herald's packages; this file's folder stays on the path after it
@@ -47,6 +52,16 @@ CHILD_GRACE = 60.0  # seconds a child gets beyond --timeout to start, bind and r
 SIMULATOR_START = 15.0
 MEMORY_FACTOR = 10
 MEMORY_TARGET = 0.20  # peak RSS at 10×N within 20% of that at N (issue 4)
+RECEIPT_WAIT = 5.0  # seconds a side waits after its last submit for the receipts still owed
+
+FAULTS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+    "drop": ("drop every connection after each N accepted submits, with the receipts owed"
+             " to it (an SMSC that crashes mid-window)",
+             lambda n: {"drop_every_submits": n, "drops_lose_receipts": True}),
+    "throttle": ("answer every Nth submit ESME_RTHROTTLED",
+                 lambda n: {"throttle": {"every": n, "burst": 1, "status": "ESME_RTHROTTLED"}}),
+}
+"""--faults NAME=N: what each does, and the simulator config (POST /config) that does it."""
 
 
 def destination(index: int) -> str:
@@ -101,21 +116,34 @@ class RunResult:
 class Tally:
     """Counts and clocks one run; both sides report through it, so their figures agree.
 
-    Call start() just before the first submit, then answered()/send_error() once per submit
-    and receipt() once per distinct delivery receipt; `done` is set when every submit is
-    settled and, when receipts were asked for, a receipt arrived for every accepted one.
-    give_up() when waiting for `done` timed out; result() gives the figures.
+    Call start() just before the first submit, then written() as each submit_sm goes out,
+    answered()/send_error() once per submit and receipt() once per distinct delivery
+    receipt; `done` is set when every submit is settled and, when receipts were asked for,
+    a receipt arrived for every accepted one. wait() waits for `done`, but no longer than
+    `receipt_wait` seconds after the last submit once every message went out: a submit
+    whose answer never came (its session dropped) or a receipt the SMSC lost ends the run
+    there instead of at the timeout. result() gives the figures.
     """
 
-    def __init__(self, messages: int, receipts: bool) -> None:
+    def __init__(self, messages: int, receipts: bool, receipt_wait: float = RECEIPT_WAIT) -> None:
         self.messages = messages
         self.receipts_wanted = receipts
+        self.receipt_wait = receipt_wait
         self.accepted = self.rejected = self.receipts = self.unmatched_receipts = 0
-        self.started = self.last_answer = self.last_receipt = self.gave_up = 0.0
+        self.writes = 0
+        self.started = self.last_answer = self.last_receipt = self.last_write = 0.0
+        self.gave_up = 0.0
         self.done = asyncio.Event()
+        self._wake = asyncio.Event()  # done, or the last message went out
 
     def start(self) -> None:
         self.started = time.perf_counter()
+
+    def written(self) -> None:
+        self.writes += 1
+        self.last_write = time.perf_counter()
+        if self.writes == self.messages:
+            self._wake.set()
 
     def answered(self, ok: bool) -> None:
         if ok:
@@ -139,6 +167,25 @@ class Tally:
         if self.accepted + self.rejected >= self.messages and (
                 not self.receipts_wanted or self.receipts >= self.accepted):
             self.done.set()
+            self._wake.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for `done`, or `receipt_wait` seconds after the last submit once every
+        message went out; True when `timeout` seconds passed first (see give_up)."""
+        deadline = time.perf_counter() + timeout
+        while not self.done.is_set():
+            self._wake.clear()
+            now, until = time.perf_counter(), deadline
+            if self.writes >= self.messages:  # a resend moves the last submit on
+                until = min(deadline, self.last_write + self.receipt_wait)
+                if now >= self.last_write + self.receipt_wait:
+                    return False
+            if now >= deadline:
+                self.give_up()
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), until - now)
+        return False
 
     def give_up(self) -> None:
         """The run timed out now: rates are over the time until here."""
@@ -162,15 +209,16 @@ class Tally:
 # ======================================================================================
 
 async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: int,
-                     receipts: bool) -> RunResult:
+                     receipts: bool, receipt_wait: float = RECEIPT_WAIT) -> RunResult:
     """Send `workload(messages)` through Herald's sender engine and report what it measured.
 
     Loads `workload(messages)` into `redis_url` as one shard of one campaign (its load
     time is not part of the run; it is in `extra`), writes the run's RunConfig as the
     operator would, and runs the shard with `run_shard`, the function `herald send` runs:
     one bind to `smsc`, `window` submits in flight, registered_delivery 1 only when
-    `receipts`. The harness runs this in its own process, cancels it after --timeout
-    seconds, measures peak RSS and reads the SMSC's record for duplicates and losses.
+    `receipts`, and then up to `receipt_wait` seconds for the receipts still owed. The
+    harness runs this in its own process, cancels it after --timeout seconds, measures
+    peak RSS and reads the SMSC's record and the messages' states for duplicates and losses.
     """
     from sender.run_config import RunConfig
     from sender.send.process import run_shard
@@ -196,7 +244,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     run = RunConfig.model_validate({
         "campaign": {"namespace": "bench", "name": "run"}, "uid": "bench", "generation": 1,
         "frozen_hash": "bench", "shards": 1, "receipts": receipts,
-        "receipt_wait_seconds": 600.0 if receipts else 0.0,
+        "receipt_wait_seconds": receipt_wait if receipts else 0.0,
         "templates": {"": {"category": "Notification",
                            "body": "Herald bench message {i}: your code is 2468",
                            "variables": [{"name": "i"}]}},
@@ -234,16 +282,19 @@ async def _side(spec: dict[str, Any]) -> RunResult:
     messages, receipts, timeout = spec["messages"], spec["receipts"], spec["timeout"]
     if spec["side"] == "herald":
         return await asyncio.wait_for(
-            run_herald(smsc, spec["redis_url"], messages, spec["window"], receipts), timeout)
+            run_herald(smsc, spec["redis_url"], messages, spec["window"], receipts,
+                       spec["receipt_wait"]), timeout)
     from aiosmpplib_peer import run_peer  # this folder; imported here so Herald's RSS lacks it
 
-    tally = Tally(messages, receipts)
+    tally = Tally(messages, receipts, spec["receipt_wait"])
     report = await run_peer(
         host=smsc.host, port=smsc.port, system_id=smsc.system_id, password=smsc.password,
         workload=workload(messages), receipts=receipts, counts=tally, timeout=timeout,
         log_path=Path(spec["log_path"]) if spec.get("log_path") else None)
     return tally.result(
-        report.timed_out, window=None, expired_in_correlator=report.expired,
+        report.timed_out, window=None,
+        unknown=max(0, messages - tally.accepted - tally.rejected),  # never answered
+        expired_in_correlator=report.expired,
         uncorrelated_responses=report.uncorrelated, unmatched_receipts=tally.unmatched_receipts,
         repeated_receipts=report.repeated_receipts,
         stop_error=report.stop_error, log_records=report.log_records,
@@ -293,6 +344,8 @@ class LocalSimulator:
         self.host, self.port, self.control_port = match[1], int(match[2]), int(match[3])
         self.call("POST", "/config", {  # counters are enough: no record of each submit
             "record_accepted": False, "receipt_ack_timeout_ms": args.receipt_ack_timeout_ms})
+        for name, value in (args.faults or {}).items():
+            self.call("POST", "/config", FAULTS[name][1](value))
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -302,24 +355,30 @@ class LocalSimulator:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
-    def record(self, messages: int) -> dict[str, Any]:
-        """Duplicates and losses over destination(0..messages-1), from per-destination counts."""
-        stats = self.call("GET", "/stats")
-        # "+8613800000000" and "8613800000000" (TON international) are the same number.
+    def received(self) -> dict[str, int]:
+        """Accepted submits per destination, the number without its "+": "+8613800000000"
+        and "8613800000000" (TON international) are the same number."""
         counts: dict[str, int] = {}
         for number, count in self.call("GET", "/destinations?min=1").items():
             counts[number.lstrip("+")] = counts.get(number.lstrip("+"), 0) + count
+        return counts
+
+    def record(self, messages: int, counts: dict[str, int]) -> dict[str, Any]:
+        """Duplicates and absences over destination(0..messages-1), from received()."""
+        stats = self.call("GET", "/stats")
         present = sum(1 for index in range(messages)
                       if destination(index).lstrip("+") in counts)
         return {
             "duplicates": sum(n - 1 for n in counts.values() if n > 1),
-            "lost": messages - present,
+            "not_received": messages - present,
             "unexpected_destinations": len(counts) - present,
             "smsc_accepted": stats["accepted"],
             "smsc_refused": stats["throttled"] + stats["queue_full"] + stats["submit_errors"],
             "smsc_receipts_sent": stats["receipts_sent"],
             "smsc_receipts_acked": stats["receipts_acked"],
             "smsc_receipts_given_up": stats["receipts_given_up"],
+            "smsc_receipts_lost": stats["receipts_lost"],
+            "smsc_drops": stats["drops"],
         }
 
     def stop(self) -> None:
@@ -367,6 +426,40 @@ async def forget_bench_keys(redis_url: str) -> None:
         await client.aclose()
 
 
+async def herald_states(redis_url: str, received: dict[str, int] | None) -> dict[str, Any]:
+    """Where each message of the Herald run ended, from its state in Redis: counts by state
+    and, against the SMSC's record (`received`), the unknowns it had in fact accepted and
+    the messages lost: not received and not counted unknown or failed."""
+    from sender.sms.states import State, message_key
+    from sender.store.client import connect
+    from sender.store.keys import CampaignKeys
+
+    campaign = CampaignKeys("bench", "run")
+    states: dict[str, int] = {}
+    lost = unknown_received = 0
+    client = connect(redis_url)
+    try:
+        start = "-"
+        while entries := cast(list[tuple[str, dict[str, str]]],
+                              await client.xrange(campaign.shard(0), min=start, count=5000)):
+            codes = cast(list[str | None], await client.hmget(
+                campaign.state, [message_key(0, entry_id) for entry_id, _ in entries]))
+            for (_, fields), code in zip(entries, codes, strict=True):
+                state = State(code[0]) if code else State.QUEUED
+                states[state.name.lower()] = states.get(state.name.lower(), 0) + 1
+                if received is None:
+                    continue
+                if fields["n"].lstrip("+") in received:
+                    unknown_received += state == State.UNKNOWN
+                elif state not in (State.UNKNOWN, State.FAILED):
+                    lost += 1
+            start = f"({entries[-1][0]}"
+    finally:
+        await client.aclose()
+    return {"lost": lost if received is not None else None, "states": states,
+            "unknown_received": unknown_received if received is not None else None}
+
+
 def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             smsc: SmscAddress, simulator: LocalSimulator | None, redis_url: str | None,
             workdir: Path) -> dict[str, Any]:
@@ -377,26 +470,36 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
         asyncio.run(forget_bench_keys(redis_url))
     spec = {"side": side, "host": smsc.host, "port": smsc.port, "system_id": smsc.system_id,
             "password": smsc.password, "redis_url": redis_url, "messages": messages,
-            "window": args.window, "receipts": args.receipts, "timeout": timeout,
+            "window": args.window, "receipts": args.receipts,
+            "receipt_wait": args.receipt_wait_seconds, "timeout": timeout,
             "log_path": str(workdir / f"{side}-{messages}.log")}
     output = run_child(spec)
     if "error" in output:
         return {"error": output["error"]}
     run = output["run"]
-    record: dict[str, Any] = {"duplicates": None, "lost": None,
+    extra: dict[str, Any] = run["extra"]
+    record: dict[str, Any] = {"duplicates": None, "not_received": None,
                               "note": "external SMSC: no record to count duplicates and losses"}
+    received = None
     if simulator is not None:
-        record = simulator.record(messages)
+        received = simulator.received()
+        record = simulator.record(messages, received)
+    if side == "herald" and redis_url is not None:  # each message's own state: exact
+        extra |= asyncio.run(herald_states(redis_url, received))
+    elif received is not None:  # counts only: accepted submits the SMSC has no record of
+        extra["lost"] = max(0, record["not_received"] - run["rejected"] - extra["unknown"])
     figures = {
         "messages": messages, "seconds": round(run["seconds"], 3),
         "msg_per_s": round(run["msg_per_s"], 1), "dlr_per_s": round(run["dlr_per_s"], 1),
         "peak_rss_mb": round(output["peak_rss_mb"], 1),
-        "duplicates": record.pop("duplicates"), "lost": record.pop("lost"),
+        "duplicates": record.pop("duplicates"), "lost": extra.pop("lost", None),
+        "unknown": extra.pop("unknown"),
+        "receipts_missing": max(0, run["accepted"] - run["receipts"]) if args.receipts else 0,
+        "not_received": record.pop("not_received"),
         "accepted": run["accepted"], "rejected": run["rejected"], "receipts": run["receipts"],
         "submit_seconds": round(run["submit_seconds"], 3),
         "receipt_seconds": round(run["receipt_seconds"], 3), "timed_out": run["timed_out"],
     }
-    extra: dict[str, Any] = run["extra"]
     return figures | extra | record
 
 
@@ -407,43 +510,76 @@ def ratio(ours: dict[str, Any], peer: dict[str, Any], key: str) -> float | None:
     return None
 
 
+def parse_faults(text: str) -> dict[str, int]:
+    """`drop=N,throttle=M` (any of FAULTS, in any order) as {"drop": N, "throttle": M}."""
+    faults: dict[str, int] = {}
+    for item in text.split(","):
+        name, _, value = item.strip().partition("=")
+        if name not in FAULTS or not value.isdigit() or int(value) < 1:
+            raise argparse.ArgumentTypeError(
+                f"{item.strip()!r}: want {','.join(f'{n}=N' for n in FAULTS)} (N >= 1)")
+        faults[name] = int(value)
+    return faults
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--window", type=int, default=100, help="Herald's submit window")
-    parser.add_argument("--receipts", action=argparse.BooleanOptionalAction, default=True,
-                        help="ask for delivery receipts and wait for them (default: on)")
-    parser.add_argument("--smsc", metavar="HOST:PORT",
-                        help="an external SMPP server instead of the simulator")
-    parser.add_argument("--redis-url", metavar="URL",
-                        help="an existing Redis (redis://, rediss://, redis+sentinel://,"
-                             " redis+cluster://) instead of a redis-server of the bench's own;"
-                             " only the bench's own keys are deleted")
-    parser.add_argument("--system-id")
-    parser.add_argument("--password")
-    parser.add_argument("--sides", help="comma-separated, from herald,peer "
-                        "(default: herald,peer; herald with --memory)")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds per side run (×10 for the 10×N run of --memory)")
-    parser.add_argument("--memory", action="store_true",
-                        help="run at N and 10×N messages and compare peak RSS")
-    parser.add_argument("--receipt-delay-ms", type=int, default=50, help="simulator only")
-    parser.add_argument("--receipt-ack-timeout-ms", type=int, default=30_000,
-                        help="simulator only: a receipt not acknowledged in this is resent")
-    parser.add_argument("--smsc-window", type=int, default=0,
-                        help="window the simulator enforces (default 0: none; the peer has none)")
+    run = parser.add_argument_group("the run")
+    run.add_argument("--messages", type=int, default=100_000)
+    run.add_argument("--window", type=int, default=100, help="Herald's submit window")
+    run.add_argument("--receipts", action=argparse.BooleanOptionalAction, default=True,
+                     help="ask for delivery receipts and wait for them (default: on)")
+    run.add_argument("--receipt-wait-seconds", type=float, default=RECEIPT_WAIT, metavar="S",
+                     help="after the last submit, wait at most this for the receipts still"
+                          f" owed, then report them missing (default {RECEIPT_WAIT:g})")
+    run.add_argument("--sides", help="comma-separated, from herald,peer "
+                     "(default: herald,peer; herald with --memory)")
+    run.add_argument("--timeout", type=float, default=600.0,
+                     help="seconds per side run (×10 for the 10×N run of --memory)")
+    run.add_argument("--memory", action="store_true",
+                     help="run at N and 10×N messages and compare peak RSS")
+    run.add_argument("--redis-url", metavar="URL",
+                     help="an existing Redis (redis://, rediss://, redis+sentinel://,"
+                          " redis+cluster://) instead of a redis-server of the bench's own;"
+                          " only the bench's own keys are deleted")
+
+    smsc = parser.add_argument_group("an external SMSC instead of the simulator")
+    smsc.add_argument("--smsc", metavar="HOST:PORT", help="an SMPP 3.4 server")
+    smsc.add_argument("--system-id", help="with --password; also the simulator's account")
+    smsc.add_argument("--password")
+
+    simulator = parser.add_argument_group("the simulator (without --smsc)")
+    simulator.add_argument("--receipt-delay-ms", type=int, default=50,
+                           help="submit_sm_resp to receipt")
+    simulator.add_argument("--receipt-ack-timeout-ms", type=int, default=30_000,
+                           help="a receipt not acknowledged in this is resent")
+    simulator.add_argument("--smsc-window", type=int, default=0,
+                           help="window the simulator enforces (default 0: none; the peer has"
+                                " none)")
+    simulator.add_argument("--faults", type=parse_faults, metavar="drop=N,throttle=M",
+                           help="; ".join(f"{name}=N: {what}"
+                                          for name, (what, _) in FAULTS.items()))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is None:
-        if (args.system_id is None) != (args.password is None):
-            parser.error("--system-id and --password go together")
-        if args.smsc and args.system_id is None:
-            parser.error("--smsc needs --system-id and --password")
-        sides = (args.sides or ("herald" if args.memory else "herald,peer")).split(",")
-        if not sides or set(sides) - set(SIDES):
-            parser.error(f"--sides takes a comma-separated list of {', '.join(SIDES)}")
-        args.sides = [side for side in SIDES if side in sides]
+        check_args(parser, args)
     return args
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What argparse cannot say alone: flags that go together or exclude each other."""
+    if (args.system_id is None) != (args.password is None):
+        parser.error("--system-id and --password go together")
+    if args.smsc and args.system_id is None:
+        parser.error("--smsc needs --system-id and --password")
+    if args.smsc and args.faults:
+        parser.error("--faults is played by the simulator: not with --smsc")
+    if args.receipt_wait_seconds < 0:
+        parser.error("--receipt-wait-seconds must be 0 or more")
+    sides = (args.sides or ("herald" if args.memory else "herald,peer")).split(",")
+    if not sides or set(sides) - set(SIDES):
+        parser.error(f"--sides takes a comma-separated list of {', '.join(SIDES)}")
+    args.sides = [side for side in SIDES if side in sides]
 
 
 def external_smsc(args: argparse.Namespace) -> SmscAddress:
@@ -471,11 +607,12 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             redis_url = redis_server.url
         report: dict[str, Any] = {
             "messages": args.messages, "window": args.window, "receipts": args.receipts,
+            "receipt_wait_seconds": args.receipt_wait_seconds,
             "smsc": "simulator" if simulator else args.smsc}
         if simulator:
             report["simulator"] = {"receipt_delay_ms": args.receipt_delay_ms,
                                    "receipt_ack_timeout_ms": args.receipt_ack_timeout_ms,
-                                   "window": args.smsc_window}
+                                   "window": args.smsc_window, "faults": args.faults or {}}
         if args.memory:
             return memory_mode(args, smsc, simulator, redis_url, workdir, report)
         for side in SIDES:

@@ -80,6 +80,10 @@ class SmscAddress:
     port: int
     system_id: str
     password: str
+    tls: bool = False
+    """Herald's side connects with TLS (sender.smpp.tls), verifying against ca_file."""
+    ca_file: str = ""
+    """PEM CA bundle; empty: the system trust store."""
 
 
 @dataclass
@@ -220,7 +224,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     harness runs this in its own process, cancels it after --timeout seconds, measures
     peak RSS and reads the SMSC's record and the messages' states for duplicates and losses.
     """
-    from sender.run_config import RunConfig
+    from sender.run_config import RunConfig, TlsMaterial, TlsTarget
     from sender.send.process import run_shard
     from sender.store.client import connect
     from sender.store.keys import SENDERS_GROUP, CampaignKeys
@@ -253,11 +257,15 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
             "window": window, "source_addr": {"address": SOURCE}}},
         "audience": {"source": {"inline": []}},
     })
+    tls = None
+    if smsc.tls:
+        run.channel.smpp.tls = TlsTarget()
+        tls = TlsMaterial(ca_pem=Path(smsc.ca_file).read_text() if smsc.ca_file else "")
     await write_run(redis, run)
     load_seconds = time.perf_counter() - loading
 
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    figures = await run_shard(run, 0, redis, smsc.password)
+    figures = await run_shard(run, 0, redis, smsc.password, tls=tls)
     await redis.aclose()
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
@@ -278,7 +286,8 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
 
 
 async def _side(spec: dict[str, Any]) -> RunResult:
-    smsc = SmscAddress(spec["host"], spec["port"], spec["system_id"], spec["password"])
+    smsc = SmscAddress(spec["host"], spec["port"], spec["system_id"], spec["password"],
+                       spec.get("tls", False), spec.get("ca_file", ""))
     messages, receipts, timeout = spec["messages"], spec["receipts"], spec["timeout"]
     if spec["side"] == "herald":
         return await asyncio.wait_for(
@@ -320,6 +329,20 @@ def child_main(spec: dict[str, Any]) -> int:
 # Parent: the SMSC, Redis, and one child per side
 
 
+def tls_files(workdir: Path) -> list[str]:
+    """Certificates for a TLS simulator (trustme, from the test extra): the CA goes to
+    workdir/ca.pem for Herald's side; returns the simulator's flags."""
+    import trustme
+
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    cert, key = workdir / "server.pem", workdir / "server.key"
+    cert.write_bytes(b"".join(blob.bytes() for blob in server.cert_chain_pems))
+    server.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(workdir / "ca.pem"))
+    return ["--tls-cert", str(cert), "--tls-key", str(key)]
+
+
 class LocalSimulator:
     """`herald simulator` in a child process, on free loopback ports, with its control API."""
 
@@ -329,6 +352,10 @@ class LocalSimulator:
                    "--window", str(args.smsc_window)]
         if args.system_id is not None:
             command += ["--system-id", args.system_id, "--password", args.password]
+        self.ca_file = ""
+        if args.tls:  # a CA and a certificate for 127.0.0.1, made for this run
+            self.ca_file = str(workdir / "ca.pem")
+            command += tls_files(workdir)
         self.log = workdir / "simulator.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.DEVNULL,
@@ -469,7 +496,8 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
     if side == "herald" and redis_url is not None:
         asyncio.run(forget_bench_keys(redis_url))
     spec = {"side": side, "host": smsc.host, "port": smsc.port, "system_id": smsc.system_id,
-            "password": smsc.password, "redis_url": redis_url, "messages": messages,
+            "password": smsc.password, "tls": smsc.tls, "ca_file": smsc.ca_file,
+            "redis_url": redis_url, "messages": messages,
             "window": args.window, "receipts": args.receipts,
             "receipt_wait": args.receipt_wait_seconds, "timeout": timeout,
             "log_path": str(workdir / f"{side}-{messages}.log")}
@@ -547,6 +575,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     smsc.add_argument("--smsc", metavar="HOST:PORT", help="an SMPP 3.4 server")
     smsc.add_argument("--system-id", help="with --password; also the simulator's account")
     smsc.add_argument("--password")
+    smsc.add_argument("--tls", action="store_true",
+                      help="Herald's side connects with TLS; with the simulator, it serves TLS"
+                           " with a certificate made for the run (needs trustme)")
+    smsc.add_argument("--ca-file", metavar="F",
+                      help="with --tls and --smsc: the PEM CA bundle (default: system store)")
 
     simulator = parser.add_argument_group("the simulator (without --smsc)")
     simulator.add_argument("--receipt-delay-ms", type=int, default=50,
@@ -574,19 +607,25 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--smsc needs --system-id and --password")
     if args.smsc and args.faults:
         parser.error("--faults is played by the simulator: not with --smsc")
+    if args.ca_file and not (args.tls and args.smsc):
+        parser.error("--ca-file goes with --tls and --smsc (the simulator makes its own)")
     if args.receipt_wait_seconds < 0:
         parser.error("--receipt-wait-seconds must be 0 or more")
     sides = (args.sides or ("herald" if args.memory else "herald,peer")).split(",")
     if not sides or set(sides) - set(SIDES):
         parser.error(f"--sides takes a comma-separated list of {', '.join(SIDES)}")
     args.sides = [side for side in SIDES if side in sides]
+    if args.tls and "peer" in args.sides:
+        parser.error("--tls measures Herald's side only (the peer here speaks plain TCP):"
+                     " add --sides herald")
 
 
 def external_smsc(args: argparse.Namespace) -> SmscAddress:
     host, _, port = args.smsc.rpartition(":")
     if not host or not port.isdigit():
         raise SystemExit(f"bench: --smsc wants HOST:PORT, not {args.smsc!r}")
-    return SmscAddress(host, int(port), args.system_id, args.password)
+    return SmscAddress(host, int(port), args.system_id, args.password, args.tls,
+                       args.ca_file or "")
 
 
 def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -598,7 +637,7 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         else:
             simulator = LocalSimulator(args, workdir)
             smsc = SmscAddress(simulator.host, simulator.port, args.system_id or "herald",
-                               args.password or "herald")
+                               args.password or "herald", args.tls, simulator.ca_file)
         redis_url: str | None = args.redis_url
         if "herald" in args.sides and redis_url is None:
             from herald.local.redis import start_redis
@@ -607,7 +646,7 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             redis_url = redis_server.url
         report: dict[str, Any] = {
             "messages": args.messages, "window": args.window, "receipts": args.receipts,
-            "receipt_wait_seconds": args.receipt_wait_seconds,
+            "receipt_wait_seconds": args.receipt_wait_seconds, "tls": args.tls,
             "smsc": "simulator" if simulator else args.smsc}
         if simulator:
             report["simulator"] = {"receipt_delay_ms": args.receipt_delay_ms,

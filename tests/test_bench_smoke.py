@@ -63,6 +63,14 @@ def test_herald_run_prints_the_report() -> None:
     assert herald["states"] == {"delivered": 300}, herald
 
 
+def test_herald_runs_over_tls_to_a_tls_simulator() -> None:
+    """--tls: the simulator serves TLS only, so every message delivered came over it."""
+    report = bench("herald", "--tls")
+    herald = report["herald"]
+    assert report["tls"] is True
+    assert (herald["accepted"], herald["receipts"], herald["duplicates"]) == (300, 300, 0), herald
+
+
 # The side's own --timeout (120 s) is far beyond pytest's: a bench that waited for the
 # receipts the SMSC lost until then would fail here rather than report timed_out.
 @pytest.mark.timeout(60)

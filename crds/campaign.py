@@ -73,12 +73,18 @@ class ObjectKeyReference(HeraldModel):
     name: str = Field(min_length=1, max_length=NAME_MAX)
     """Name of the object."""
     key: str = Field(default="recipients.csv", min_length=1, max_length=NAME_MAX)
-    """Key holding the CSV text."""
+    """Key holding the file: CSV text under data, or any file under binaryData (XLSX, or
+    CSV in an encoding other than UTF-8)."""
 
 
 class FileFormat(StrEnum):
+    AUTO = "Auto"
     CSV = "Csv"
     XLSX = "Xlsx"
+
+
+ENCODING_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+AUTO_ENCODING = "Auto"
 
 
 class UrlSource(HeraldModel):
@@ -86,8 +92,6 @@ class UrlSource(HeraldModel):
 
     url: str = Field(min_length=1, max_length=2048, pattern=r"^https?://")
     """http:// or https:// address of the file."""
-    format: FileFormat = FileFormat.CSV
-    """Csv or Xlsx."""
     headers_secret_ref: LocalObjectReference | None = None
     """Secret whose keys are sent as HTTP headers (e.g. Authorization)."""
 
@@ -96,7 +100,8 @@ class ColumnMapping(HeraldModel):
     """Which columns of the source hold what."""
 
     phone: str = Field(default="phone", min_length=1, max_length=64)
-    """Column with the phone number."""
+    """Column with the phone number. A file whose header lacks it fails the import, with
+    the columns it has named."""
     time_zone: str = Field(default="", max_length=64)
     """Column with the recipient's IANA time zone, for sendWindow.timeZoneSource Recipient."""
     variables: list[NamedValue] = Field(
@@ -115,21 +120,46 @@ class Audience(HeraldModel):
                 " has(self.url), has(self.redisKey)].filter(x, x).size() == 1",
                 "set exactly one of inline, configMapRef, secretRef, url, redisKey",
             ),
+            (
+                "self.format != 'Csv' || self.sheet == ''",
+                "sheet names a worksheet of an XLSX file: leave it empty with format Csv",
+            ),
         )
     )
 
     inline: list[InlineRecipient] | None = Field(default=None, max_length=INLINE_RECIPIENTS_MAX)
     """Recipients listed here (up to 1000)."""
     config_map_ref: ObjectKeyReference | None = None
-    """CSV in a ConfigMap key."""
+    """A CSV or XLSX file in a ConfigMap key (an XLSX file, or a CSV that is not UTF-8,
+    goes under binaryData). The operator waits, AudienceNotFound, while the ConfigMap or
+    its key does not exist."""
     secret_ref: ObjectKeyReference | None = None
-    """CSV in a Secret key, for lists that are personal data."""
+    """The same in a Secret key, for lists that are personal data."""
     url: UrlSource | None = None
-    """CSV or XLSX file over HTTP(S)."""
+    """A CSV or XLSX file over HTTP(S)."""
     redis_key: str | None = Field(default=None, min_length=1, max_length=512)
-    """An existing Redis list, set or stream of numbers in Herald's Redis."""
+    """An existing key in Herald's Redis: a list or set of numbers, or a stream whose
+    entries are rows (the field columns.phone names holds the number; the other fields
+    are the row's variables)."""
+    format: FileFormat = FileFormat.AUTO
+    """Format of the configMapRef, secretRef or url file. Auto: told by its first bytes
+    (an XLSX file is a ZIP archive; anything else is read as CSV). Csv or Xlsx: the file
+    must be one; a file that is not fails the import, saying what it is."""
+    sheet: str = Field(default="", max_length=31)
+    """Worksheet of an XLSX file to read, by name; empty: the first one. Its first row
+    that is not empty is the header. Number cells are read as written (13800138000,
+    never 1.38E+10); dates as ISO 8601; formulas as their last computed value."""
+    encoding: str = Field(default=AUTO_ENCODING, min_length=1, max_length=64,
+                          pattern=ENCODING_PATTERN)
+    """Text encoding of a CSV file: Auto, or a Python codec name (gb18030, big5, utf-16,
+    shift_jis, cp1252, ...). Auto: a byte order mark, else UTF-8 when the first 64 KiB
+    read as UTF-8, else detected from them (GB18030, Big5, UTF-16, Shift_JIS, EUC-KR,
+    Windows code pages). An unknown name stops the campaign before it imports
+    (UnknownEncoding). A row with bytes the encoding cannot decode is counted invalid
+    (Undecodable), never sent with replacement characters; a file whose first lines
+    mostly cannot be decoded fails the import. Not used for XLSX, which names its own."""
     columns: ColumnMapping = Field(default_factory=ColumnMapping)
-    """Column mapping for CSV and XLSX sources."""
+    """Column mapping for CSV and XLSX files and Redis streams."""
     default_region: str = Field(default="", max_length=2, pattern=r"^([A-Z]{2})?$")
     """ISO 3166-1 country for numbers written without +country code, e.g. CN."""
     filter: str = Field(default="", max_length=4096)

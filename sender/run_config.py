@@ -13,6 +13,7 @@ build one.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from crds.campaign import ColumnMapping
+from crds.campaign import AUTO_ENCODING, ColumnMapping, FileFormat
 from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
 from crds.template import TemplateSpec
 from sender.smpp.bind import BindSettings, bind_modes
@@ -51,14 +52,31 @@ class AudienceSource(BaseModel):
     inline: list[dict[str, str]] | None = None
     """Rows written into the Campaign, keyed like CSV columns."""
     file: str = ""
-    """Name of a CSV file in the importer pod's audience directory (a ConfigMap or Secret
-    key mounted there)."""
+    """Name of a CSV or XLSX file in the importer pod's audience directory (a ConfigMap
+    or Secret key mounted there)."""
     url: str = ""
-    """A CSV over HTTP(S)."""
+    """A CSV or XLSX file over HTTP(S)."""
     headers: bool = False
     """Send the files of the pod's URL-headers directory as HTTP headers with `url`."""
     redis_key: str = ""
-    """A Redis list, set or stream of numbers."""
+    """A Redis list or set of numbers, or a stream of rows."""
+    format: FileFormat = FileFormat.AUTO
+    """Of `file` or `url` (spec.audience.format)."""
+    sheet: str = ""
+    """The XLSX worksheet to read; empty: the first."""
+    encoding: str = AUTO_ENCODING
+    """A CSV file's text encoding: Auto or a Python codec name (spec.audience.encoding)."""
+
+
+def text_codec(name: str) -> str | None:
+    """The canonical name of the Python text codec `name` stands for, None if there is
+    none (unknown, or a bytes codec such as base64). The operator checks
+    spec.audience.encoding with it before any pod runs; the importer decodes with it."""
+    try:
+        "a".encode(name)
+    except (LookupError, UnicodeError):
+        return None
+    return codecs.lookup(name).name
 
 
 class ImportSettings(BaseModel):

@@ -174,6 +174,13 @@ BAD = [
     pytest.param("campaign.yaml", {"spec": {"audience": {"inline": None, "url": {
         "url": "ftp://x/a.csv"}}}}, "spec.audience.url.url: 'ftp://x/a.csv' does not match",
                  id="campaign-url-not-http"),
+    pytest.param("campaign.yaml", {"spec": {"audience": {"format": "Csv", "sheet": "名单"}}},
+                 "sheet names a worksheet of an XLSX file", id="campaign-sheet-of-a-csv"),
+    pytest.param("campaign.yaml", {"spec": {"audience": {"format": "xlsx"}}},
+                 "spec.audience.format: 'xlsx' is not one of", id="campaign-format-not-camelcase"),
+    pytest.param("campaign.yaml", {"spec": {"audience": {"encoding": "gb 18030"}}},
+                 "spec.audience.encoding: 'gb 18030' does not match",
+                 id="campaign-encoding-not-a-codec-name"),
     pytest.param("campaign.yaml", {"spec": {"schedule": {"recurrence": "every monday"}}},
                  "spec.schedule.recurrence: 'every monday' does not match",
                  id="campaign-recurrence-not-cron"),
@@ -183,6 +190,16 @@ BAD = [
     pytest.param("campaign.yaml", {"spec": {"senders": 0}},
                  "spec.senders: 0 is less than the minimum of 1", id="campaign-no-senders"),
 ]
+
+
+@pytest.mark.parametrize("audience", [
+    pytest.param({"format": "Xlsx", "sheet": "名单"}, id="xlsx-sheet"),
+    pytest.param({"format": "Auto", "sheet": "Sheet1", "encoding": "gb18030"}, id="auto"),
+    pytest.param({"format": "Csv", "encoding": "utf-16-le"}, id="csv-utf16"),
+])
+def test_audience_file_settings_pass(audience: dict[str, Any]) -> None:
+    manifest = merge_patch(load_example("campaign.yaml"), {"spec": {"audience": audience}})
+    assert validate(manifest) == []
 
 
 @pytest.mark.parametrize("example, patch, reason", BAD)

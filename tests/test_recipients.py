@@ -18,6 +18,27 @@ from sender.sms.numbers import DropReason, mask_number, normalize_number, shard_
     pytest.param("12345", "CN", DropReason.INVALID_NUMBER, id="too-short"),
     pytest.param("+861065529988", "", DropReason.NOT_MOBILE, id="beijing-landline"),
     pytest.param("+442071838750", "", DropReason.NOT_MOBILE, id="london-landline"),
+    # What people's files hold.
+    pytest.param("１３８００１３８０００", "CN", "+8613800138000", id="full-width-digits"),
+    pytest.param("＋８６ １３８-００１３-８０００", "", "+8613800138000", id="full-width-plus"),
+    pytest.param("１３８\u00a0００１３\u3000８０００", "CN", "+8613800138000",
+                 id="no-break-and-ideographic-spaces"),
+    pytest.param("0086 138 0013 8000", "CN", "+8613800138000", id="0086"),
+    pytest.param("0086-13800138000", "CN", "+8613800138000", id="0086-dash"),
+    pytest.param("86 13800138000", "CN", "+8613800138000", id="86-without-plus"),
+    pytest.param("8613800138000", "CN", "+8613800138000", id="86-run-together"),
+    pytest.param("+86 (138) 0013.8000", "", "+8613800138000", id="brackets-and-dots"),
+    pytest.param("\ufeff13800138000\r", "CN", "+8613800138000", id="bom-and-cr"),
+    pytest.param("13800138000.0", "CN", "+8613800138000", id="excel-float-as-text"),
+    pytest.param("8613800138000.00", "CN", "+8613800138000", id="excel-float-86"),
+    pytest.param("1.38E+10", "CN", DropReason.SCIENTIFIC_NOTATION, id="excel-scientific"),
+    pytest.param("8.6138E12", "CN", DropReason.SCIENTIFIC_NOTATION, id="scientific-no-plus"),
+    pytest.param("13800138000.5", "CN", DropReason.INVALID_NUMBER, id="a-real-fraction"),
+    pytest.param("010-65529988", "CN", DropReason.NOT_MOBILE, id="beijing-landline-national"),
+    pytest.param("(021) 6234 5678", "CN", DropReason.NOT_MOBILE, id="shanghai-landline"),
+    pytest.param("400-810-8888", "CN", DropReason.NOT_MOBILE, id="400-hotline"),
+    pytest.param("13800138000/13900139000", "CN", DropReason.UNPARSABLE_NUMBER,
+                 id="two-numbers-in-a-cell"),
 ])
 def test_normalize_number(raw: str, region: str, result: str | DropReason) -> None:
     assert normalize_number(raw, region) == result

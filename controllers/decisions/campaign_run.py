@@ -114,11 +114,13 @@ def import_settings(spec: CampaignSpec) -> ImportSettings:
                 for r in audience.inline]
         source = AudienceSource(inline=rows)
     elif audience.config_map_ref is not None or audience.secret_ref is not None:
-        source = AudienceSource(file=AUDIENCE_FILE)
+        source = AudienceSource(file=AUDIENCE_FILE, format=audience.format,
+                                sheet=audience.sheet, encoding=audience.encoding)
     elif audience.url is not None:
         source = AudienceSource(
             url=audience.url.url,
-            headers=audience.url.headers_secret_ref is not None)
+            headers=audience.url.headers_secret_ref is not None,
+            format=audience.format, sheet=audience.sheet, encoding=audience.encoding)
     else:
         source = AudienceSource(redis_key=audience.redis_key or "")
     return ImportSettings(

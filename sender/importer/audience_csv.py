@@ -3,14 +3,17 @@
 What real exports contain is read, not refused: a UTF-8 byte order mark (Excel writes
 one), CRLF or lone-CR line ends, quoted fields over several lines, blank lines and
 rows of empty cells (skipped), extra empty cells at the end of a row, other encodings
-(GB18030 from a Chinese Excel) for byte streams. A row that cannot be read (wrong
-number of cells, a quote never closed, a csv error) comes out as a `MalformedRow`,
-which the importer counts as `DropReason.MALFORMED_ROW`; reading goes on with the
-next line. Only a file whose header cannot be read raises (`CsvHeaderError`).
+(GB18030 from a Chinese Excel, Big5, UTF-16: sender.importer.audience_text) for byte
+streams. A row that cannot be read (wrong number of cells, a quote never closed, a csv
+error) comes out as a `MalformedRow`, which the importer counts as
+`DropReason.MALFORMED_ROW`, and one with bytes its encoding cannot decode as an
+`UndecodableRow` (`DropReason.UNDECODABLE`); reading goes on with the next line. Only a
+file whose header cannot be read, or lacks the `required` column, raises
+(`CsvHeaderError`).
 
-Both readers share one push parser, so a file gives the same rows whether it comes as
-lines (`iter_csv_rows`, e.g. a ConfigMap's text) or as byte chunks of any size
-(`aiter_csv_rows`, e.g. an HTTP body). Memory is bounded by a record, never a file.
+The readers share one push parser, so a file gives the same rows whether it comes as
+lines (`iter_csv_rows`), as byte chunks of any size from a file (`iter_csv_bytes`) or
+from an HTTP body (`aiter_csv_rows`). Memory is bounded by a record, never a file.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ import io
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
+from sender.importer.audience_rows import HeaderError, MalformedRow, UndecodableRow, require_column
+from sender.importer.audience_text import UNDECODABLE, adecode_chunks, decode_chunks
+
+__all__ = ["CsvHeaderError", "MalformedRow", "UndecodableRow", "aiter_csv_rows",
+           "iter_csv_bytes", "iter_csv_rows"]
+
 MAX_RECORD_LINES = 50
 """Lines a quoted field may span. A quote left open longer is a malformed row, so one
 stray quote cannot swallow the rest of the file."""
@@ -28,33 +37,30 @@ stray quote cannot swallow the rest of the file."""
 _BOM = "\ufeff"
 
 
-class CsvHeaderError(ValueError):
-    """The file's first row (the header) cannot be read."""
-
-
-class MalformedRow(dict[str, str]):
-    """A row that could not be read: empty, with the line it starts on and why.
-
-    The reason names counts, never cell contents (rows are personal data).
-    """
-
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__()
-        self.line = line
-        self.reason = reason
-
-    def __repr__(self) -> str:
-        return f"MalformedRow(line={self.line}, reason={self.reason!r})"
+class CsvHeaderError(HeaderError):
+    """The CSV file's first row (the header) cannot be read, or lacks the phone column."""
 
 
 def iter_csv_rows(
-    lines: Iterable[str], *, max_record_lines: int = MAX_RECORD_LINES
+    lines: Iterable[str], *, max_record_lines: int = MAX_RECORD_LINES, required: str = ""
 ) -> Iterator[dict[str, str]]:
-    """Rows of a CSV text given as lines (or any str pieces, e.g. `io.StringIO(text)`)."""
-    parser = _RowParser(max_record_lines)
+    """Rows of a CSV text given as lines (or any str pieces, e.g. `io.StringIO(text)`).
+
+    `required` names a column the header must have (the phone column)."""
+    parser = _RowParser(max_record_lines, required)
     for text in lines:
         yield from parser.feed(text)
     yield from parser.close()
+
+
+def iter_csv_bytes(
+    chunks: Iterable[bytes], *, encoding: str = "utf-8",
+    max_record_lines: int = MAX_RECORD_LINES, required: str = "",
+) -> Iterator[dict[str, str]]:
+    """Rows of a CSV file read as byte chunks split anywhere, decoded as `encoding`
+    (sender.importer.audience_text.choose_encoding says which)."""
+    yield from iter_csv_rows(decode_chunks(chunks, _without_bom(encoding)),
+                             max_record_lines=max_record_lines, required=required)
 
 
 async def aiter_csv_rows(
@@ -62,32 +68,33 @@ async def aiter_csv_rows(
     *,
     encoding: str = "utf-8",
     max_record_lines: int = MAX_RECORD_LINES,
+    required: str = "",
 ) -> AsyncIterator[dict[str, str]]:
     """Rows of a CSV file arriving as byte chunks split anywhere (mid-character, mid-CRLF).
 
-    Undecodable bytes become U+FFFD (the row's number then fails to parse and is counted).
+    A row with bytes `encoding` cannot decode is an UndecodableRow (counted, not sent).
     """
-    if codecs.lookup(encoding).name == "utf-8":
-        encoding = "utf-8-sig"  # drops a leading BOM
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    parser = _RowParser(max_record_lines)
-    async for chunk in chunks:
-        for row in parser.feed(decoder.decode(chunk)):
+    parser = _RowParser(max_record_lines, required)
+    async for text in adecode_chunks(chunks, _without_bom(encoding)):
+        for row in parser.feed(text):
             yield row
-    for row in parser.feed(decoder.decode(b"", final=True)):
-        yield row
     for row in parser.close():
         yield row
+
+
+def _without_bom(encoding: str) -> str:
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
 class _RowParser:
     """Push parser: text in, rows out. The header is the first non-blank record."""
 
-    def __init__(self, max_record_lines: int) -> None:
+    def __init__(self, max_record_lines: int, required: str = "") -> None:
         self._records = _Records(max_record_lines)
         self._slot = _Slot()
         self._reader = csv.reader(self._slot)
         self._header: list[str] | None = None
+        self._required = required
         self._needed = 0  # cells a row needs: up to the last named column
         self._started = False
 
@@ -103,6 +110,12 @@ class _RowParser:
     def _rows(self, records: list[tuple[int, str | None]]) -> list[dict[str, str]]:
         rows: list[dict[str, str]] = []
         for line, text in records:
+            if text is not None and UNDECODABLE in text:
+                if self._header is None:
+                    raise CsvHeaderError(f"line {line}: the header row has bytes the file's"
+                                         " encoding cannot decode; set audience.encoding")
+                rows.append(UndecodableRow(line, "bytes the encoding cannot decode"))
+                continue
             if text is None:
                 cells: list[str] | str = "quote not closed"
             else:
@@ -125,6 +138,7 @@ class _RowParser:
         if isinstance(cells, str):
             raise CsvHeaderError(f"line {line}: header row unreadable ({cells})")
         self._header = [c.strip() for c in cells]
+        require_column(self._header, self._required, "the CSV file", CsvHeaderError)
         self._needed = max((i + 1 for i, name in enumerate(self._header) if name), default=0)
 
     def _row(self, line: int, cells: list[str]) -> dict[str, str]:

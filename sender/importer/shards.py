@@ -39,7 +39,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from crds.campaign import ColumnMapping
-from sender.importer.audience_csv import MalformedRow
+from sender.importer.audience_rows import MalformedRow, UndecodableRow
 from sender.importer.report import DUPLICATE, FILTERED, ImportReport, read_import_report
 from sender.sms.numbers import DropReason, Recipient, normalize_number, shard_of
 from sender.sms.variants import VariantPicker
@@ -192,7 +192,9 @@ class _Importer:
         drops: list[tuple[int, str]] = []
         for index, row in enumerate(rows, start):
             if isinstance(row, MalformedRow):
-                drops.append((index, f"drop:{DropReason.MALFORMED_ROW}"))
+                reason = (DropReason.UNDECODABLE if isinstance(row, UndecodableRow)
+                          else DropReason.MALFORMED_ROW)
+                drops.append((index, f"drop:{reason}"))
                 continue
             number = normalize_number(row.get(phone) or "", s.default_region)
             if isinstance(number, DropReason):

@@ -7,6 +7,7 @@ Pure functions: the importer, the sender and the demo share them.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -33,6 +34,18 @@ class DropReason(StrEnum):
     MALFORMED_ROW = "MalformedRow"
     MISSING_VARIABLES = "MissingVariables"
     """The row lacks a variable its variant's template uses: it could not be rendered."""
+    SCIENTIFIC_NOTATION = "ScientificNotation"
+    """The number is written like 1.38E+10, as Excel saves a long number it shows in
+    scientific notation to CSV: its last digits are gone, so it is not guessed at."""
+    UNDECODABLE = "Undecodable"
+    """The row has bytes the file's text encoding cannot decode; it is never sent with
+    replacement characters."""
+
+
+# A number a spreadsheet wrote as a decimal with a zero fraction (13800138000.0): exact.
+_ZERO_FRACTION = re.compile(r"^(\+?\d+)[.．]0+$")
+# One it wrote in scientific notation (1.38E+10): digits lost.
+_SCIENTIFIC = re.compile(r"^[+-]?\d+([.．]\d+)?[eEｅＥ][+-]?\d+$")
 
 
 @dataclass(frozen=True)
@@ -49,10 +62,16 @@ def normalize_number(raw: str, default_region: str = "") -> str | DropReason:
     """The E.164 form of `raw`, or why it cannot be sent to.
 
     `default_region` (ISO 3166 alpha-2) reads numbers written without +country code.
+    What people's files hold is read: full-width digits (１３８…), +86, 0086 and 86
+    prefixes, spaces, dashes, dots and brackets, and a number a spreadsheet saved as
+    13800138000.0; one saved as 1.38E+10 is refused (ScientificNotation).
     """
     text = raw.strip()
     if not text:
         return DropReason.MISSING_NUMBER
+    if _SCIENTIFIC.match(text):
+        return DropReason.SCIENTIFIC_NOTATION
+    text = _ZERO_FRACTION.sub(r"\1", text)
     try:
         number = phonenumbers.parse(text, default_region or None)
     except phonenumbers.NumberParseException:

@@ -1,9 +1,10 @@
 """The simulator's decision for each submit_sm: throttle it, refuse it, or accept it.
 
 Order: a forced throttle (`throttle_next`), a periodic throttle burst, the longest matching
-destination-prefix rule, then a weighted draw from a seeded random generator, so a run with
-the same seed and the same submits decides the same way. Decisions are shared constants:
-deciding allocates nothing.
+destination-prefix rule (one naming the part of a long message first, so part 2 of 3 can
+fail while the others are delivered), then a weighted draw from a seeded random
+generator, so a run with the same seed and the same submits decides the same way.
+Decisions are shared constants: deciding allocates nothing.
 """
 
 from __future__ import annotations
@@ -66,9 +67,10 @@ class OutcomePolicy:
         self._every = config.throttle.every
         self._burst = config.throttle.burst
         self._throttle = Decision(config.throttle.status, Outcome.ERROR)
-        rules = sorted(config.rules, key=lambda rule: len(rule.prefix.lstrip("+")), reverse=True)
-        self._rules = [(rule.prefix.lstrip("+"), self._rule_decision(rule.outcome, rule.status,
-                                                                     rule.error_code))
+        rules = sorted(config.rules, key=lambda rule: (len(rule.prefix.lstrip("+")),
+                                                       rule.part is not None), reverse=True)
+        self._rules = [(rule.prefix.lstrip("+"), rule.part,
+                        self._rule_decision(rule.outcome, rule.status, rule.error_code))
                        for rule in rules]
         weights = config.outcomes
         table = [(Outcome.DELIVERED, weights.delivered),
@@ -96,7 +98,9 @@ class OutcomePolicy:
         self._forced = count
         self._forced_status = CommandStatus(status)
 
-    def decide(self, destination: str) -> Decision:
+    def decide(self, destination: str, part: int = 0) -> Decision:
+        """The decision for a submit to `destination`; `part`: its seqnum in a long
+        message (from 1), 0 for a short one."""
         self._submits += 1
         if self._forced:
             self._forced -= 1
@@ -106,8 +110,8 @@ class OutcomePolicy:
             return self._throttle
         if self._rules:
             number = destination.lstrip("+")
-            for prefix, decision in self._rules:
-                if number.startswith(prefix):
+            for prefix, rule_part, decision in self._rules:
+                if number.startswith(prefix) and (rule_part is None or rule_part == part):
                     return decision
         if self._only is not None:
             return self._only

@@ -11,6 +11,7 @@ from crds.base import (
     AGE_COLUMN,
     MESSAGE_MAX,
     NAME_MAX,
+    READY_COLUMN,
     REASON_COLUMN,
     SHORT_TEXT_MAX,
     Condition,
@@ -306,7 +307,7 @@ class CampaignPhase(StrEnum):
 
 
 class Counters(HeraldModel):
-    """Message counts by state."""
+    """Message counts by state, and the running totals sent and segmentsSubmitted."""
 
     total: int = 0
     """Rows in the audience."""
@@ -319,17 +320,26 @@ class Counters(HeraldModel):
     queued: int = 0
     """Waiting to be sent."""
     submitted: int = 0
-    """Accepted by the SMSC, receipt not yet in."""
+    """Accepted by the SMSC, receipt not yet in (for a long message: not every part's)."""
     delivered: int = 0
-    """Receipt says delivered."""
+    """Receipt says delivered (for a long message: every part's)."""
     failed: int = 0
-    """Refused by the SMSC or receipt says undeliverable or rejected."""
+    """Refused by the SMSC, not renderable, or a receipt says undeliverable or rejected
+    (for a long message: any part's, even if the others' are not in)."""
     expired: int = 0
-    """Receipt says expired."""
+    """Receipt says expired (for a long message: a part's, and no part failed)."""
     unknown: int = 0
     """On the wire when a bind dropped; the SMSC may or may not have taken it."""
     cancelled: int = 0
     """Not sent because the campaign was cancelled."""
+    sent: int = 0
+    """Messages the SMSC accepted so far (every part), whatever their receipts said since:
+    submitted, delivered, expired, failed by receipt, and unknown ones a receipt proved
+    accepted. A running total, never lower than before; not one of the states above."""
+    segments_submitted: int = 0
+    """submit_sm the SMSC accepted so far: a message of three parts counts three, and a
+    part accepted twice (its message was resent after another part was refused) twice.
+    What carriers bill. A running total, not one of the states above."""
 
 
 class Breakdown(HeraldModel):
@@ -375,7 +385,10 @@ class CampaignStatus(HeraldModel):
     submit_rate_per_second: int | None = None
     """Submit rate over the last fold interval."""
     delivery_ratio: str | None = None
-    """Delivered over submitted, e.g. "97.4%"."""
+    """Delivered over the messages with a final outcome: delivered / (delivered + failed
+    + expired), to one decimal, e.g. "97.4%". Failed includes messages the SMSC refused at
+    submit. Unknown messages, and those still awaiting a receipt (submitted), are left
+    out until a receipt settles them. Empty until one message has a final outcome."""
     variants: list[Breakdown] = Field(default_factory=list, json_schema_extra=list_map("name"))
     """Counters per A/B variant."""
     channels: list[Breakdown] = Field(default_factory=list, json_schema_extra=list_map("name"))
@@ -410,10 +423,17 @@ class Campaign(HeraldResource):
     SHORT_NAMES = ("smscamp",)
     PRINTER_COLUMNS = (
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
-        {"name": "Progress", "type": "integer", "jsonPath": ".status.progressPercent"},
-        {"name": "Submitted", "type": "integer", "jsonPath": ".status.counters.submitted"},
+        READY_COLUMN,
+        {"name": "Progress", "type": "integer", "jsonPath": ".status.progressPercent",
+         "priority": 1},
+        {"name": "Sent", "type": "integer", "jsonPath": ".status.counters.sent",
+         "description": "Messages the SMSC accepted, whatever their receipts said."},
         {"name": "Delivered", "type": "integer", "jsonPath": ".status.counters.delivered"},
-        {"name": "Delivery", "type": "string", "jsonPath": ".status.deliveryRatio"},
+        {"name": "Failed", "type": "integer", "jsonPath": ".status.counters.failed"},
+        {"name": "Delivery", "type": "string", "jsonPath": ".status.deliveryRatio",
+         "description": "Delivered over messages with a final outcome."},
+        {"name": "Awaiting", "type": "integer", "jsonPath": ".status.counters.submitted",
+         "priority": 1, "description": "Accepted by the SMSC, receipt not yet in."},
         REASON_COLUMN,
         AGE_COLUMN,
     )

@@ -19,7 +19,7 @@ from controllers.decisions.campaign_plan import (
     requeue_after,
 )
 from controllers.decisions.campaign_run import build_run_config, senders_target, template_names
-from controllers.decisions.campaign_stats import Sample
+from controllers.decisions.campaign_stats import Sample, delivery_ratio
 from controllers.decisions.campaign_world import (
     CampaignPlan,
     CampaignWorld,
@@ -34,6 +34,7 @@ from crds.base import find_condition
 from crds.campaign import Campaign, CampaignStatus, Counters
 from crds.channel import Channel
 from crds.template import Template
+from herald.local.demo import column_value
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 # 12:00 in Shanghai: inside the example's 09:00-21:00 window.
@@ -221,6 +222,42 @@ def test_cancel_stops_jobs_then_marks_the_rest() -> None:
                                   sender_job=JobSeen(suspended=True)), SETTINGS)
     assert ready(done) == ("Cancelled", reasons.CANCELLED)
     assert done.status.completion_time == NOW
+
+
+# A finished campaign of 10,000 rows: 9,084 sent, nothing left awaiting a receipt.
+FINISHED = Counters(total=10_000, invalid=900, opted_out=16, delivered=9_000, failed=50,
+                    expired=34, sent=9_084, segments_submitted=12_105)
+
+
+def test_printer_columns_read_right_on_a_completed_campaign() -> None:
+    """`kubectl get campaigns` shows what was sent, not what still awaits a receipt
+    (which reads "0" once every receipt is in)."""
+    plan = plan_campaign(C, world(run=run_of(C, FINISHED, import_done=True),
+                                  sender_job=JobSeen(complete=True)), SETTINGS)
+    body = campaign(status=plan.status).to_api()
+    cells = {c["name"]: column_value(body, c["jsonPath"]) for c in Campaign.PRINTER_COLUMNS
+             if c["name"] != "Age"}
+    assert cells == {"Phase": "Completed", "Ready": "True", "Progress": "100", "Sent": "9084",
+                     "Delivered": "9000", "Failed": "50", "Delivery": "99.1%",
+                     "Awaiting": "0", "Reason": reasons.COMPLETED}
+    assert plan.status.message == ("sent 9,084 messages (12,105 segments): 9,000 delivered,"
+                                   " 50 failed, 34 expired")
+
+
+@pytest.mark.parametrize("counters, ratio", [
+    pytest.param(Counters(total=10), None, id="none-final-yet"),
+    pytest.param(Counters(total=10, submitted=10, sent=10), None, id="all-awaiting-receipts"),
+    pytest.param(Counters(total=10, delivered=3, submitted=7, sent=10), "100.0%",
+                 id="awaiting-ones-left-out"),
+    pytest.param(Counters(total=10, delivered=3, unknown=7), "100.0%",
+                 id="unknown-ones-left-out"),
+    pytest.param(Counters(total=10, delivered=6, failed=2, expired=2), "60.0%",
+                 id="failed-and-expired-count"),
+    pytest.param(Counters(total=3, delivered=2, failed=1), "66.7%", id="one-decimal"),
+])
+def test_delivery_ratio_is_delivered_over_final_outcomes(counters: Counters,
+                                                         ratio: str | None) -> None:
+    assert delivery_ratio(counters) == ratio
 
 
 def test_status_is_stable_and_events_fire_once() -> None:

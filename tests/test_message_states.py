@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from sender.sms.states import State, Transition, failed, message_key, submitted
+from sender.sms.states import (
+    State,
+    Transition,
+    failed,
+    message_key,
+    message_outcome,
+    receipt_transition,
+    submitted,
+)
 from sender.store.keys import SENDERS_GROUP, CampaignKeys
 from sender.store.transitions import StateStore, read_counters
 
@@ -88,4 +96,111 @@ async def test_entries_are_acked_when_they_leave_the_sender(
 
 def test_keys_share_the_campaign_hash_tag() -> None:
     tag = "{campaign:shop/spring-sale}"
-    assert all(tag in key for key in (KEYS.state, KEYS.counters, KEYS.shard(3)))
+    assert all(tag in key for key in (KEYS.state, KEYS.counters, KEYS.parts, KEYS.shard(3)))
+
+
+# -- long messages: each part's receipt counts --------------------------------------------
+
+D, E, F = State.DELIVERED, State.EXPIRED, State.FAILED
+
+# (part outcomes in the order their receipts come, as (part, outcome); parts; the
+# message's outcome once they are all in, or None if undecided)
+PART_RECEIPTS = [
+    pytest.param([(1, D), (2, D), (3, D)], 3, D, id="all-delivered"),
+    pytest.param([(3, D), (1, D), (2, D)], 3, D, id="any-order"),
+    pytest.param([(1, D), (2, F), (3, D)], 3, F, id="one-failed"),
+    pytest.param([(2, F)], 3, F, id="a-failure-decides-at-once"),
+    pytest.param([(1, D), (2, E), (3, D)], 3, E, id="one-expired"),
+    pytest.param([(1, E), (2, F), (3, D)], 3, F, id="failed-beats-expired"),
+    pytest.param([(1, E), (2, E)], 2, E, id="all-expired"),
+    pytest.param([(1, D), (2, D)], 3, None, id="a-part-missing"),
+    pytest.param([(1, D), (2, E)], 3, None, id="expired-waits-for-the-rest"),
+    pytest.param([(1, D), (1, D), (2, D)], 3, None, id="duplicate-part-counts-once"),
+    pytest.param([], 2, None, id="nothing-yet"),
+]
+
+
+@pytest.mark.parametrize("receipts, parts, outcome", PART_RECEIPTS)
+def test_a_long_messages_outcome_from_its_parts(
+    receipts: list[tuple[int, State]], parts: int, outcome: State | None
+) -> None:
+    seen: list[State | None] = [None] * parts
+    for part, state in receipts:
+        seen[part - 1] = state
+    assert message_outcome(seen) == outcome
+
+
+@pytest.mark.parametrize("receipts, parts, outcome", PART_RECEIPTS)
+async def test_transitions_lua_decides_long_messages_as_message_outcome(
+    store: StateStore, redis: aioredis.Redis, receipts: list[tuple[int, State]], parts: int,
+    outcome: State | None,
+) -> None:
+    """The same table through transitions.lua: the sender and the receiver both apply
+    part receipts there, so both decide as message_outcome does."""
+    key = message_key(0, "1-1")
+    await store.apply([t(1, State.SUBMITTING)])
+    await store.apply([Transition(key, submitted(*(f"id{p}" for p in range(parts))), "a",
+                                  "ch1", segments=parts)])
+    for part, state in receipts:
+        await store.apply([receipt_transition(key, state, "001", "a", "ch1", part, parts)])
+
+    now = (await store.states([key]))[0] or ""
+    counters = await read_counters(redis, KEYS)
+    if outcome is None:
+        assert now.startswith("s:") and counters.submitted == 1
+        # The parts so far are kept for the rest.
+        assert await redis.hexists(KEYS.parts, key) == bool(receipts)
+    else:
+        assert now == (failed("001") if outcome == F else outcome.value)
+        assert (counters.submitted, getattr(counters, COUNTER_OF[outcome])) == (0, 1)
+        assert not await redis.hexists(KEYS.parts, key)  # decided: the record goes
+    # However the receipts went, the message was sent once, in all its segments.
+    assert (counters.sent, counters.segments_submitted) == (1, parts)
+    assert counters.queued == 10 - 1
+
+
+COUNTER_OF = {D: "delivered", E: "expired", F: "failed"}
+
+
+async def test_receipts_after_a_long_message_failed_change_nothing(
+    store: StateStore, redis: aioredis.Redis
+) -> None:
+    key = message_key(0, "1-1")
+    await store.apply([t(1, State.SUBMITTING), t(1, submitted("a", "b", "c"))])
+    applied, outcomes = await store.apply_outcomes(
+        [receipt_transition(key, D, "", "a", "ch1", 1, 3),
+         receipt_transition(key, F, "069", "a", "ch1", 2, 3)])
+    assert applied == 2
+    assert outcomes == [Transition(key, failed("069"), "a", "ch1")]  # the message's outcome
+    assert await store.apply([receipt_transition(key, D, "", "a", "ch1", 3, 3)]) == 0
+    counters = await read_counters(redis, KEYS)
+    assert (counters.failed, counters.delivered, counters.submitted) == (1, 0, 0)
+    fields = await redis.hgetall(KEYS.counters)
+    assert fields["error:069"] == "1" and fields["channel:ch1:failed"] == "1"
+
+
+async def test_sent_counts_what_the_smsc_accepted_and_segments_what_it_bills(
+    store: StateStore, redis: aioredis.Redis
+) -> None:
+    """sent: messages accepted, whatever their receipts; segmentsSubmitted: every part
+    accepted, a part taken before its message was retried included."""
+    await store.apply([t(i, State.SUBMITTING) for i in range(5)])
+    await store.apply([
+        Transition(message_key(0, "1-0"), submitted("a"), "a", "ch1", segments=1),
+        Transition(message_key(0, "1-1"), State.QUEUED, "a", "ch1", segments=1),  # part 1 of 2
+        Transition(message_key(0, "1-2"), failed("0x0000000b"), "a", "ch1"),  # refused
+        t(3, State.UNKNOWN),
+        Transition(message_key(0, "1-4"), submitted("b", "c"), "a", "ch1", segments=2),
+    ])
+    await store.apply([t(1, State.SUBMITTING)])
+    await store.apply([Transition(message_key(0, "1-1"), submitted("d", "e"), "a", "ch1",
+                                  segments=2)])
+    await store.apply([t(0, State.DELIVERED), t(3, State.DELIVERED),  # a late receipt proves it
+                       t(4, State.EXPIRED)])
+    counters = await read_counters(redis, KEYS)
+    assert (counters.sent, counters.segments_submitted) == (4, 6)
+    assert (counters.delivered, counters.expired, counters.submitted, counters.failed) \
+        == (2, 1, 1, 1)
+    assert counters.queued == 10 - 5  # the running totals are not states
+    fields = await redis.hgetall(KEYS.counters)
+    assert (fields["channel:ch1:sent"], fields["variant:a:segmentsSubmitted"]) == ("4", "6")

@@ -289,7 +289,7 @@ def _sending(
                         f"the sender Job failed: {job.message or 'pods kept failing'}")
     if job is not None and job.complete:
         return _Outcome(CampaignPhase.COMPLETED, reasons.COMPLETED,
-                        f"sent {stats.sent(counters):,} messages")
+                        stats.completed_message(counters))
     config = run.config
     suspend = spec.paused or not window.open
     parallelism = min(spec.senders, config.shards)

@@ -1,7 +1,8 @@
 """Campaign statistics: Redis counters folded into the status fields `kubectl get` shows.
 
-Pure functions over the counters hash as read (one HGETALL): the plain counters, and
-the breakdowns the Lua transitions and the importer keep beside them:
+Pure functions over the counters hash as read (one HGETALL): the plain counters (messages
+by state, and the running totals `sent` and `segmentsSubmitted`), and the breakdowns the
+Lua transitions and the importer keep beside them:
 
     variant:<name>:<counter>   per A/B variant (`total` from the importer)
     channel:<name>:<counter>   per channel
@@ -35,9 +36,24 @@ class Sample:
 
 
 def sent(counters: Counters) -> int:
-    """Messages handed to the SMSC so far (whatever became of them)."""
+    """Messages that left the queue for the SMSC so far, accepted or not (the submit
+    rate's count, and the sign of progress); `counters.sent` counts those it accepted."""
     c = counters
     return c.submitted + c.delivered + c.failed + c.expired + c.unknown
+
+
+def finished(counters: Counters) -> int:
+    """Messages with a final outcome: delivered, failed (at submit or by receipt) or
+    expired. Not unknown ones (a late receipt may still settle them), nor those awaiting
+    their receipt. The one denominator of the delivery ratio and the failure share."""
+    return counters.delivered + counters.failed + counters.expired
+
+
+def completed_message(counters: Counters) -> str:
+    """What a completed campaign says it did, in the words of its printer columns."""
+    return (f"sent {counters.sent:,} messages ({counters.segments_submitted:,} segments):"
+            f" {counters.delivered:,} delivered, {counters.failed:,} failed,"
+            f" {counters.expired:,} expired")
 
 
 def progress_percent(counters: Counters) -> int | None:
@@ -49,19 +65,20 @@ def progress_percent(counters: Counters) -> int | None:
 
 
 def delivery_ratio(counters: Counters) -> str | None:
-    """Delivered over those with a final outcome, e.g. "97.4%"; None before any."""
-    finished = counters.delivered + counters.failed + counters.expired
-    if not finished:
+    """Delivered over those with a final outcome (`finished`), e.g. "97.4%"; None before
+    any."""
+    done = finished(counters)
+    if not done:
         return None
-    return f"{100 * counters.delivered / finished:.1f}%"
+    return f"{100 * counters.delivered / done:.1f}%"
 
 
 def failure_percent(counters: Counters) -> tuple[float, int]:
     """Percent failed or expired among those with a final outcome, and how many that is."""
-    finished = counters.delivered + counters.failed + counters.expired
-    if not finished:
+    done = finished(counters)
+    if not done:
         return 0.0, 0
-    return 100 * (counters.failed + counters.expired) / finished, finished
+    return 100 * (counters.failed + counters.expired) / done, done
 
 
 def submit_rate(previous: Sample | None, now: datetime, counters: Counters) -> int | None:

@@ -17,6 +17,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 import yaml
 
 from crds.base import API_VERSION
+from crds.campaign import Campaign
 from herald.local.demo_audience import demo_opt_outs, demo_rows
 from herald.local.kube import KubeClient, wait_for
 from herald.local.stack import Stack, running_stack
@@ -248,12 +250,31 @@ def progress_line(body: dict[str, Any], seconds: float) -> str:
             f" failed or expired · {status.get('submitRatePerSecond', 0):,} msg/s")
 
 
+_JSON_PATH_STEP = re.compile(r'\.(\w+)|\[\?\(@\.(\w+)=="([^"]*)"\)\]')
+
+
+def column_value(obj: dict[str, Any], json_path: str) -> str:
+    """One cell of a printer column, as kubectl prints it: the JSONPath subset CRDs here
+    use (`.status.counters.sent`, `.status.conditions[?(@.type=="Ready")].reason`)."""
+    node: Any = obj
+    for name, key, value in _JSON_PATH_STEP.findall(json_path):
+        if name:
+            node = node.get(name) if isinstance(node, dict) else None
+        elif isinstance(node, list):
+            node = next((i for i in node if isinstance(i, dict) and i.get(key) == value), None)
+        else:
+            node = None
+        if node is None:
+            return "<none>"
+    return str(node)
+
+
 def campaign_table(body: dict[str, Any]) -> str:
-    s, c = body.get("status", {}), body.get("status", {}).get("counters", {})
-    rows = [("NAME", "PHASE", "PROGRESS", "SUBMITTED", "DELIVERED", "DELIVERY", "REASON"),
-            (body["metadata"]["name"], s.get("phase", ""), str(s.get("progressPercent", "")),
-             str(c.get("submitted", 0)), str(c.get("delivered", 0)), s.get("deliveryRatio", ""),
-             ready(body).get("reason", ""))]
+    """`kubectl get campaign`, with the CRD's printer columns (but Age)."""
+    columns = [c for c in Campaign.PRINTER_COLUMNS
+               if not c.get("priority") and c["name"] != "Age"]
+    rows = [("NAME", *(c["name"].upper() for c in columns)),
+            (body["metadata"]["name"], *(column_value(body, c["jsonPath"]) for c in columns))]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("   ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)

@@ -46,9 +46,15 @@ class Outgoing:
     attempts: int = 0
     parts_left: int = 0
     smsc_ids: list[str] = field(default_factory=list)
+    """Each part's SMSC id in this attempt, in part order; "" until the SMSC accepts it."""
     failure: int = 0
     sent_at: float = 0.0
     """time.monotonic() when its submit_sm went out (for the latency metric)."""
+
+    @property
+    def accepted(self) -> int:
+        """Parts the SMSC accepted in this attempt (segments a carrier bills)."""
+        return sum(1 for smsc_id in self.smsc_ids if smsc_id)
 
 
 @dataclass

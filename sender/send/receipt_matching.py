@@ -1,12 +1,14 @@
 """Which message a delivery receipt is for, as a shard sender sees it.
 
 Most receipts come back to the process that submitted their message, within minutes: it
-remembers the SMSC ids it got (`remember`) and matches them in memory, in whichever form
-(hex or decimal) the carrier sends. A receipt it does not remember belongs to a message
-another process submitted (another shard or campaign on the same account, or this shard
-before a restart): it is looked up in the channel's receipts hash and applied through the
-ReceiptApplier, which waits while such a message is still `submitting` instead of losing
-the receipt. Those not found after a grace period are counted unmatched.
+remembers the SMSC ids it got (`remember`, each part's for a long message) and matches
+them in memory, in whichever form (hex or decimal) the carrier sends. A receipt it does
+not remember belongs to a message another process submitted (another shard or campaign
+on the same account, or this shard before a restart): it is looked up in the channel's
+receipts hash and applied through the ReceiptApplier, which waits while such a message
+is still `submitting` instead of losing the receipt. Those not found after a grace
+period are counted unmatched. Either way a part's receipt becomes the same transition
+(sender.sms.states.receipt_transition), decided in transitions.lua.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 
 from sender.send.outgoing import Outgoing, ShardStats
 from sender.sms.receipts import canonical_id, id_forms
-from sender.sms.states import State, Transition, receipt_state
+from sender.sms.states import State, receipt_transition
 from sender.store.client import Redis
 from sender.store.correlations import (
     UNMATCHED_GRACE_SECONDS,
@@ -40,7 +42,8 @@ class ReceiptMatcher:
         self._writer = writer
         self._stats = stats
         self._clock = clock
-        self._recent: dict[str, tuple[float, Outgoing]] = {}
+        self._recent: dict[str, tuple[float, Outgoing, int]] = {}
+        """smsc id -> (when, message, which part: 0 for a message of one)."""
         self._unmatched: list[PendingReceipt] = []
         self._others = ReceiptApplier(redis, channel)
 
@@ -49,26 +52,27 @@ class ReceiptMatcher:
         """Receipts this process still waits for (of messages it submitted)."""
         return len(self._recent)
 
-    def remember(self, smsc_id: str, message: Outgoing) -> None:
-        self._recent[smsc_id] = (self._clock(), message)
+    def remember(self, smsc_id: str, message: Outgoing, part: int = 0) -> None:
+        self._recent[smsc_id] = (self._clock(), message, part)
 
     def receipt(self, smsc_id: str, state: State, error: str) -> None:
         """A final receipt came: apply it, or keep it to look up in Redis."""
         first = canonical_id(smsc_id)
         found = self._recent.pop(first, None)
         if found is not None:  # the common case: the form this process recorded
-            self._final(found[1], state, error, first)
+            self._final(found[1], found[2], state, error, first)
             return
         for form in id_forms(smsc_id)[1:]:
             found = self._recent.pop(form, None)
             if found is not None:
-                self._final(found[1], state, error, form)
+                self._final(found[1], found[2], state, error, form)
                 return
         self._unmatched.append(PendingReceipt(smsc_id, state, error, self._clock()))
 
-    def _final(self, message: Outgoing, state: State, error: str, smsc_id: str) -> None:
-        self._writer.transition(Transition(message.key, receipt_state(state, error),
-                                           message.variant, self._channel_name))
+    def _final(self, message: Outgoing, part: int, state: State, error: str,
+               smsc_id: str) -> None:
+        self._writer.transition(receipt_transition(message.key, state, error, message.variant,
+                                                   self._channel_name, part, len(message.pdus)))
         self._writer.forget_receipt(smsc_id)
 
     async def match_in_redis(self) -> None:

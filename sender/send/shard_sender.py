@@ -212,13 +212,16 @@ class ShardSender:
             for message in batch:
                 self.writer.transition(Transition(message.key, State.SUBMITTING, message.variant))
                 message.parts_left = len(message.pdus)
+                message.smsc_ids = [""] * message.parts_left
             self._unsettled += len(batch)
             await self.writer.flush()  # the mark is durable before anything is written
             sent_at = time.monotonic()
             for message in batch:
                 message.sent_at = sent_at
             try:
-                bind.send([(pdu, message) for message in batch for pdu in message.pdus])
+                # Each part's ref says which part it is: its id goes in that place.
+                bind.send([(pdu, (message, part)) for message in batch
+                           for part, pdu in enumerate(message.pdus)])
             except BindDown:
                 for message in batch:
                     self._settle(message, State.QUEUED, requeue=True)
@@ -229,10 +232,11 @@ class ShardSender:
     # -- what the binds report (BindListener) ---------------------------------------
 
     def submit_done(self, ref: Any, status: int, message_id: str) -> None:
-        message: Outgoing = ref
+        message: Outgoing
+        message, part = ref
         self._latency.observe(time.monotonic() - message.sent_at)
         if status == CommandStatus.ESME_ROK:
-            message.smsc_ids.append(canonical_id(message_id))
+            message.smsc_ids[part] = canonical_id(message_id)
         else:
             metrics.SUBMIT_ERRORS.labels(self._channel_ref, status_name(status)).inc()
             if message.failure == 0:
@@ -257,7 +261,7 @@ class ShardSender:
             self._settle(message, failed(status_code(message.failure)))
 
     def lost(self, refs: Sequence[Any], reason: str) -> None:
-        for message in {id(m): m for m in refs}.values():
+        for message in {id(m): m for m, _ in refs}.values():
             self.stats.unknown += 1
             self._settle(message, State.UNKNOWN)
         logger.warning("%d submits unanswered (%s): counted unknown", len(refs), reason)
@@ -295,18 +299,25 @@ class ShardSender:
     def _submitted(self, message: Outgoing) -> None:
         self.stats.submitted += 1
         self._submitted_metric.inc()
-        value = correlation_value(self.settings.campaign.ref, message.key, message.variant,
-                                  self.settings.channel_name)
-        for smsc_id in message.smsc_ids:
-            self.writer.remember_receipt(smsc_id, value)
-            self.receipts.remember(smsc_id, message)
-        self._settle(message, submitted(message.smsc_ids[-1]))
+        ids = message.smsc_ids
+        campaign, channel = self.settings.campaign.ref, self.settings.channel_name
+        if len(ids) == 1:
+            self.writer.remember_receipt(ids[0], correlation_value(
+                campaign, message.key, message.variant, channel))
+            self.receipts.remember(ids[0], message)
+        else:  # each part's receipt counts: the correlation says which part it is
+            for part, smsc_id in enumerate(ids, 1):
+                self.writer.remember_receipt(smsc_id, correlation_value(
+                    campaign, message.key, message.variant, channel, part, len(ids)))
+                self.receipts.remember(smsc_id, message, part)
+        self._settle(message, submitted(*ids))
 
     def _settle(self, message: Outgoing, state: str, *, requeue: bool = False) -> None:
         """Buffer the outcome; the window slot frees once it is durable."""
         self._unsettled -= 1
         self.writer.transition(
-            Transition(message.key, state, message.variant, self.settings.channel_name),
+            Transition(message.key, state, message.variant, self.settings.channel_name,
+                       segments=message.accepted),
             after=(lambda: self._requeue(message)) if requeue else self.window.give,
         )
         if len(self.writer) >= self.window.size // 2:
@@ -318,6 +329,7 @@ class ShardSender:
         self._ready_event.set()
 
     def _retry_later(self, message: Outgoing, delay: float) -> None:
+        accepted = message.accepted  # parts taken before another failed: billed all the same
         message.smsc_ids.clear()
         message.failure = 0
         self._retrying += 1
@@ -336,7 +348,8 @@ class ShardSender:
 
         self._unsettled -= 1
         self.writer.transition(
-            Transition(message.key, State.QUEUED, message.variant, self.settings.channel_name),
+            Transition(message.key, State.QUEUED, message.variant, self.settings.channel_name,
+                       segments=accepted),
             after=durable,
         )
         self._flush_now.set()

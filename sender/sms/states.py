@@ -1,19 +1,24 @@
 """A message's life: its states, as one-letter codes, and the transitions between them.
 
-    queued --> submitting --> submitted(smsc id) --> delivered | failed | expired
+    queued --> submitting --> submitted(smsc ids) --> delivered | failed | expired
        |            |  \\--> failed (permanent error)  \\--> queued (temporary error, retry)
        |            \\--> unknown (on the wire when a bind dropped or the sender died)
        \\--> optedOut | cancelled
 
 `unknown` messages may still resolve: a receipt proves the SMSC took them. States are
 one-letter codes in the campaign's state hash (absent = queued); submitted carries the
-SMSC's message id and failed the error code. `transitions.lua` applies batches of
-transitions atomically and idempotently (sender.store.transitions); this module has
-no I/O.
+SMSC's message ids (one per part) and failed the error code. `transitions.lua` applies
+batches of transitions atomically and idempotently (sender.store.transitions); this
+module has no I/O.
+
+A long message goes as several parts, each with its own SMSC id and its own receipt.
+Its outcome comes from its parts' (`message_outcome`): each part receipt is recorded,
+and the message moves once they decide it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -33,8 +38,9 @@ class State(StrEnum):
 _FIELD_SAFE = str.maketrans("\t\n", "  ")  # fields travel tab- and line-separated
 
 
-def submitted(smsc_id: str) -> str:
-    return f"{State.SUBMITTED}:{smsc_id.translate(_FIELD_SAFE)}"
+def submitted(*smsc_ids: str) -> str:
+    """The submitted state with the SMSC id of each part, in part order, space-separated."""
+    return f"{State.SUBMITTED}:{' '.join(i.translate(_FIELD_SAFE) for i in smsc_ids)}"
 
 
 def failed(code: str) -> str:
@@ -44,6 +50,26 @@ def failed(code: str) -> str:
 def receipt_state(state: State, error: str) -> str:
     """The state code a final receipt (delivered, expired, failed) moves its message to."""
     return failed(error or "receipt") if state == State.FAILED else state.value
+
+
+FINAL_PRECEDENCE = (State.FAILED, State.EXPIRED, State.DELIVERED)
+"""Which part outcome decides a long message's: any part failed, the message failed;
+else any expired, expired; else every part delivered, delivered. transitions.lua reads
+this order from here, so the sender and the receiver decide alike."""
+
+
+def message_outcome(parts: Sequence[State | None]) -> State | None:
+    """A long message's outcome from its parts' receipts so far (None: no receipt yet).
+
+    None while it is not decided. The first of FINAL_PRECEDENCE decides at once (a
+    failed part fails the message before the other receipts come), the others once
+    every part's receipt is in.
+    """
+    if FINAL_PRECEDENCE[0] in parts:
+        return FINAL_PRECEDENCE[0]
+    if None in parts:
+        return None
+    return next((state for state in FINAL_PRECEDENCE if state in parts), None)
 
 
 def message_key(shard: int, entry_id: str) -> str:
@@ -56,8 +82,24 @@ class Transition:
     key: str
     """message_key(shard, entry id)."""
     state: str
-    """A State code, with its detail for submitted (smsc id) and failed (error code)."""
+    """A State code, with its detail for submitted (smsc ids) and failed (error code)."""
     variant: str = ""
     channel: str = ""
+    segments: int = 0
+    """Parts the SMSC accepted in the attempt this transition ends (segmentsSubmitted)."""
+    part: int = 0
+    """A receipt for one part of a long message: which (from 1); 0, the whole message."""
+    parts: int = 1
+    """How many parts that message has."""
+
+
+def receipt_transition(key: str, state: State, error: str, variant: str, channel: str,
+                       part: int = 0, parts: int = 1) -> Transition:
+    """What a final receipt for part `part` of `parts` (0: the whole message) asks of its
+    message; the sender and the receiver both build them here."""
+    if parts <= 1:
+        part, parts = 0, 1
+    return Transition(key, receipt_state(state, error), variant, channel, part=part,
+                      parts=parts)
 
 

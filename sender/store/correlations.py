@@ -2,10 +2,12 @@
 
 A sender records, for each message it submits, `smsc id -> campaign|message|variant|channel`
 in the channel's receipts hash (before the message's `submitted` transition, in the
-same flush). A receipt that reaches a process which did not submit the message (the
-channel's receiver, or a sender of another campaign on the same account) is matched
-here and applied to the campaign it names, one transitions.lua call per campaign, so
-no script spans two hash tags.
+same flush); for each part of a long message, with `|part/parts` after, so that every
+part's receipt counts toward the message's outcome (sender.sms.states.message_outcome).
+A receipt that reaches a process which did not submit the message (the channel's
+receiver, or a sender of another campaign on the same account) is matched here and
+applied to the campaign it names, one transitions.lua call per campaign, so no script
+spans two hash tags.
 
 A receipt can overtake the `submitted` transition it confirms: the sender writes the
 correlation and the transition in two round trips. Its message is then still
@@ -24,7 +26,7 @@ import redis.asyncio as aioredis
 
 from sender import metrics
 from sender.sms.receipts import id_forms
-from sender.sms.states import State, Transition, receipt_state
+from sender.sms.states import State, Transition, receipt_transition
 from sender.store.keys import ChannelKeys, campaign_from_ref
 from sender.store.transitions import StateStore
 
@@ -58,15 +60,24 @@ class Correlation:
     key: str
     variant: str
     channel: str
+    part: int = 0
+    """Which part of a long message the id is (from 1); 0: a message of one part."""
+    parts: int = 1
 
     @classmethod
     def parse(cls, form: str, value: str) -> Correlation:
-        campaign, key, variant, channel = value.split("|")
-        return cls(form, campaign, key, variant, channel)
+        campaign, key, variant, channel, *rest = value.split("|")
+        if not rest:
+            return cls(form, campaign, key, variant, channel)
+        part, _, parts = rest[0].partition("/")
+        return cls(form, campaign, key, variant, channel, int(part), int(parts))
 
 
-def correlation_value(campaign: str, key: str, variant: str, channel: str) -> str:
-    return "|".join((campaign, key, variant, channel))
+def correlation_value(campaign: str, key: str, variant: str, channel: str,
+                      part: int = 0, parts: int = 1) -> str:
+    """The receipts-hash value of one SMSC id: its message, and which part it is."""
+    value = "|".join((campaign, key, variant, channel))
+    return f"{value}|{part}/{parts}" if part else value
 
 
 async def look_up(redis: aioredis.Redis, channel: ChannelKeys,
@@ -113,7 +124,7 @@ class ReceiptApplier:
                 store = self._stores[campaign] = StateStore(self._redis,
                                                             campaign_from_ref(campaign))
             states = await store.states([found.key for _, found in items])
-            transitions = []
+            transitions: list[Transition] = []
             for (receipt, found), state in zip(items, states, strict=True):
                 code = (state or State.QUEUED)[0]
                 if code in (State.QUEUED, State.SUBMITTING):
@@ -121,14 +132,15 @@ class ReceiptApplier:
                     continue
                 settled_forms.append(found.form)
                 if code in (State.SUBMITTED, State.UNKNOWN):
-                    transitions.append(Transition(found.key,
-                                                  receipt_state(receipt.state, receipt.error),
-                                                  found.variant, found.channel))
+                    transitions.append(receipt_transition(
+                        found.key, receipt.state, receipt.error, found.variant, found.channel,
+                        found.part, found.parts))
                 # else already final: a duplicate receipt, nothing to apply
-            applied += await store.apply(transitions)
+            moved, outcomes = await store.apply_outcomes(transitions)
+            applied += moved
             # No campaign label: a receiver lives for months and would keep a series
             # for every campaign it ever saw; the operator's gauges say per campaign.
-            metrics.count_outcomes("", self._channel.namespace, transitions)
+            metrics.count_outcomes("", self._channel.namespace, outcomes)
         if settled_forms:
             await self._redis.hdel(self._channel.receipts, *settled_forms)
         return again, applied

@@ -8,6 +8,8 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
     herald:{campaign:NS/NAME}:shard:I      stream of recipients of shard I
     herald:{campaign:NS/NAME}:state        hash: message key -> state code
     herald:{campaign:NS/NAME}:counters     hash: counter name -> count
+    herald:{campaign:NS/NAME}:parts        hash: message key of a long message -> its
+                                           parts' receipt outcomes so far ("D-F")
     herald:{campaign:NS/NAME}:gcra         the campaign's own rate-limit bucket
     herald:{campaign:NS/NAME}:run          hash: the run's config and progress flags
                                            (sender.store.run_store)
@@ -15,6 +17,7 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            per-shard counts, done; sender.importer.shards)
     herald:{campaign:NS/NAME}:seen         set of numbers taken, for dedupe during import
     herald:{channel:NS/NAME}:receipts      hash: SMSC message id -> campaign and message key
+                                           (and which part, for a long message)
     herald:{channel:NS/NAME}:gcra          the channel's rate-limit bucket
     herald:{channel:NS/NAME}:binds         sorted set: bind name -> time last seen up
     herald:{channel:NS/NAME}:activity      hash: submitted, receipts, replies... (totals)
@@ -65,6 +68,11 @@ class CampaignKeys(ObjectKeys):
     @property
     def counters(self) -> str:
         return f"{self.tag}:counters"
+
+    @property
+    def parts(self) -> str:
+        """Receipts of a long message's parts, until they decide its outcome."""
+        return f"{self.tag}:parts"
 
     @property
     def gcra(self) -> str:

@@ -104,6 +104,6 @@ async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: in
 async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> None:
     """Every key of the campaign: streams, states, counters, buckets, import, run."""
     await redis.delete(
-        *(keys.shard(i) for i in range(shards)), keys.state, keys.counters, keys.gcra,
-        keys.import_progress, keys.seen, keys.run)
+        *(keys.shard(i) for i in range(shards)), keys.state, keys.counters, keys.parts,
+        keys.gcra, keys.import_progress, keys.seen, keys.run)
 

@@ -63,7 +63,7 @@ class StateWriter:
             self._batch.after.append(after)
 
     def remember_receipt(self, smsc_id: str, value: str) -> None:
-        """smsc id (canonical form) -> 'campaign-ref|message-key|variant|channel'."""
+        """smsc id (canonical form) -> its correlation (sender.store.correlations)."""
         self._batch.receipts[smsc_id] = value
 
     def forget_receipt(self, smsc_id: str) -> None:
@@ -100,9 +100,9 @@ class StateWriter:
                     pipe.sadd(OPT_OUT_SET, *batch.opt_outs)
                     pipe.hincrby(self.channel.activity, OPT_OUTS, len(batch.opt_outs))
                 await pipe.execute()
-            await self.store.apply(batch.transitions, ack_shard=self.shard)
-            metrics.count_outcomes(self.store.keys.ref, self.channel.namespace,
-                                   batch.transitions)
+            _, outcomes = await self.store.apply_outcomes(batch.transitions,
+                                                          ack_shard=self.shard)
+            metrics.count_outcomes(self.store.keys.ref, self.channel.namespace, outcomes)
             self.flushes += 1
             for callback in batch.after:
                 callback()

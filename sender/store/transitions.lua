@@ -7,14 +7,23 @@
 --
 -- KEYS[1]  state hash     field: message key, value: state code (absent = queued)
 -- KEYS[2]  counters hash  field: counter name, value: count
--- KEYS[3]  (optional) the shard stream whose entries to XACK when a message leaves the
+-- KEYS[3]  parts hash     field: message key of a long message, value: one character per
+--          part, its receipt's outcome (D, E, F) or "-" while none came
+-- KEYS[4]  (optional) the shard stream whose entries to XACK when a message leaves the
 --          sender's hands (submitted, failed, opted out, cancelled, unknown)
 -- ARGV[1]  consumer group name
--- ARGV[2]  the transitions, packed: one line ("\n"-terminated) per transition with four
---          tab-separated fields: message key, new state, variant, channel. One argument
---          instead of four per message: packing arguments is most of a client's cost.
---          The message key of a shard entry is "<shard>/<stream id>".
--- Returns the number of transitions applied.
+-- ARGV[2]  the transitions, packed: one line ("\n"-terminated) per transition with five
+--          tab-separated fields: message key, new state, variant, channel, and either
+--          "<part>/<parts>" (a receipt for one part of a long message) or the number of
+--          segments the SMSC accepted (counted in segmentsSubmitted; empty: none).
+--          One argument instead of five per message: packing arguments is most of a
+--          client's cost. The message key of a shard entry is "<shard>/<stream id>".
+-- ARGV[3]  the final outcomes in order of precedence, e.g. "FED" (FINAL_PRECEDENCE in
+--          sender.sms.states): a long message's outcome is the first that any of its
+--          parts has; the first of all decides at once, the others once every part is in.
+-- Returns {applied, settled}: how many transitions were applied (a part's receipt
+-- recorded counts), and for each part receipt that settled its message a line
+-- "<index of the transition, from 1>\t<the message's new state>\n".
 
 local allowed = {
   Q = {S = true, O = true, X = true, Q = true, F = true},  -- F: could not be built (render)
@@ -26,31 +35,80 @@ allowed[""] = allowed.Q
 local counted = {s = "submitted", D = "delivered", F = "failed", E = "expired",
                  U = "unknown", O = "optedOut", X = "cancelled"}
 local acked = {s = true, F = true, O = true, X = true, U = true}
+local received = {D = true, F = true, E = true}  -- a receipt: the SMSC had the message
+local precedence = ARGV[3] or "FED"
+local first = string.sub(precedence, 1, 1)
 
-local function bump(class, delta, variant, channel)
-  local name = counted[class]
-  if not name then return end
+local function add(name, delta, variant, channel)
   redis.call("HINCRBY", KEYS[2], name, delta)
   if variant ~= "" then redis.call("HINCRBY", KEYS[2], "variant:" .. variant .. ":" .. name, delta) end
   if channel ~= "" then redis.call("HINCRBY", KEYS[2], "channel:" .. channel .. ":" .. name, delta) end
 end
 
-local applied = 0
-for key, new, variant, channel in string.gmatch(ARGV[2] or "", "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\n") do
+local function bump(class, delta, variant, channel)
+  local name = counted[class]
+  if name then add(name, delta, variant, channel) end
+end
+
+-- The outcome a long message's part outcomes decide, or nil while undecided.
+local function outcome(codes)
+  if string.find(codes, first, 1, true) then return first end
+  if string.find(codes, "-", 1, true) then return nil end
+  for i = 1, #precedence do
+    local code = string.sub(precedence, i, i)
+    if string.find(codes, code, 1, true) then return code end
+  end
+  return nil
+end
+
+local function move(key, from, new, variant, channel, segments)
+  local to = string.sub(new, 1, 1)
+  redis.call("HSET", KEYS[1], key, new)
+  bump(from, -1, variant, channel)
+  bump(to, 1, variant, channel)
+  -- sent: accepted by the SMSC, never taken back; an unknown one proves it by a receipt.
+  if to == "s" or (from == "U" and received[to]) then add("sent", 1, variant, channel) end
+  if segments > 0 then add("segmentsSubmitted", segments, variant, channel) end
+  if to == "F" then
+    redis.call("HINCRBY", KEYS[2], "error:" .. string.sub(new, 3), 1)
+  end
+  if acked[to] and KEYS[4] then
+    redis.call("XACK", KEYS[4], ARGV[1], string.match(key, "/(.*)$"))
+  end
+end
+
+local applied, settled, index = 0, {}, 0
+for key, new, variant, channel, extra in string.gmatch(ARGV[2] or "",
+    "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\n") do
+  index = index + 1
   local old = redis.call("HGET", KEYS[1], key) or ""
   local from, to = string.sub(old, 1, 1), string.sub(new, 1, 1)
   local rules = allowed[from]
   if rules and rules[to] then
-    redis.call("HSET", KEYS[1], key, new)
-    bump(from, -1, variant, channel)
-    bump(to, 1, variant, channel)
-    if to == "F" then
-      redis.call("HINCRBY", KEYS[2], "error:" .. string.sub(new, 3), 1)
+    local part, parts = string.match(extra, "^(%d+)/(%d+)$")
+    if part then
+      -- One part's receipt: recorded once; the message moves when its parts decide.
+      part = tonumber(part)
+      local codes = redis.call("HGET", KEYS[3], key) or string.rep("-", tonumber(parts))
+      if string.sub(codes, part, part) == "-" then
+        codes = string.sub(codes, 1, part - 1) .. to .. string.sub(codes, part + 1)
+        applied = applied + 1
+        local decided = outcome(codes)
+        if decided then
+          redis.call("HDEL", KEYS[3], key)
+          if decided ~= to then  -- decided by an earlier part's receipt
+            new = decided == "F" and "F:receipt" or decided
+          end
+          move(key, from, new, variant, channel, 0)
+          settled[#settled + 1] = index .. "\t" .. new .. "\n"
+        else
+          redis.call("HSET", KEYS[3], key, codes)
+        end
+      end
+    else
+      move(key, from, new, variant, channel, tonumber(extra) or 0)
+      applied = applied + 1
     end
-    if acked[to] and KEYS[3] then
-      redis.call("XACK", KEYS[3], ARGV[1], string.match(key, "/(.*)$"))
-    end
-    applied = applied + 1
   end
 end
-return applied
+return {applied, table.concat(settled)}

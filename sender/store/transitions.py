@@ -2,7 +2,9 @@
 
 `transitions.lua` applies a batch of transitions (see sender.sms.states for the life of
 a message) atomically and idempotently, keeping the counters in step; every key it
-touches carries the campaign's hash tag.
+touches carries the campaign's hash tag. A receipt for one part of a long message is
+recorded in the campaign's parts hash, and its message moves once the parts decide
+(sender.sms.states.message_outcome, whose order the script is given).
 """
 
 from __future__ import annotations
@@ -14,10 +16,18 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from crds.campaign import Counters
-from sender.sms.states import Transition
+from sender.sms.states import FINAL_PRECEDENCE, Transition
 from sender.store.keys import SENDERS_GROUP, CampaignKeys
 
 TRANSITIONS_LUA = resources.files("sender.store").joinpath("transitions.lua").read_text("utf-8")
+PRECEDENCE = "".join(FINAL_PRECEDENCE)
+
+
+def _extra(t: Transition) -> str:
+    """The fifth packed field: part/parts of a part receipt, else segments accepted."""
+    if t.part:
+        return f"{t.part}/{t.parts}"
+    return str(t.segments) if t.segments else ""
 
 
 class StateStore:
@@ -33,16 +43,33 @@ class StateStore:
     ) -> int:
         """Apply `transitions` in order; ack stream entries of `ack_shard` that leave the sender.
 
-        Returns how many were applied (the rest were not allowed from their state).
+        Returns how many were applied (the rest were not allowed from their state; a
+        receipt for one part of a long message counts when it was recorded).
         """
+        applied, _ = await self.apply_outcomes(transitions, ack_shard=ack_shard)
+        return applied
+
+    async def apply_outcomes(
+        self, transitions: Sequence[Transition], *, ack_shard: int | None = None
+    ) -> tuple[int, list[Transition]]:
+        """As `apply`; also the transitions as the messages' outcomes (for metrics):
+        those of whole messages as given, and each part receipt that settled its message
+        with the state the message reached (the others decided nothing yet)."""
         if not transitions:
-            return 0
-        keys = [self.keys.state, self.keys.counters]
+            return 0, []
+        keys = [self.keys.state, self.keys.counters, self.keys.parts]
         if ack_shard is not None:
             keys.append(self.keys.shard(ack_shard))
-        packed = "".join(f"{t.key}\t{t.state}\t{t.variant}\t{t.channel}\n" for t in transitions)
-        applied: int = await self._script(keys=keys, args=[SENDERS_GROUP, packed])
-        return applied
+        packed = "".join(f"{t.key}\t{t.state}\t{t.variant}\t{t.channel}\t{_extra(t)}\n"
+                         for t in transitions)
+        reply = await self._script(keys=keys, args=[SENDERS_GROUP, packed, PRECEDENCE])
+        applied, settled = int(reply[0]), cast(str, reply[1])
+        outcomes = [t for t in transitions if not t.part]
+        for line in settled.splitlines():
+            index, _, state = line.partition("\t")
+            t = transitions[int(index) - 1]
+            outcomes.append(Transition(t.key, state, t.variant, t.channel))
+        return applied, outcomes
 
     async def states(self, keys: Sequence[str]) -> list[str | None]:
         """Current state codes (with detail) of the given message keys; None = queued."""
@@ -63,11 +90,16 @@ async def read_counters(redis: aioredis.Redis, keys: CampaignKeys) -> Counters:
     return counters_from_fields({k: int(v) for k, v in raw.items()})
 
 
+CUMULATIVE = ("sent", "segments_submitted")
+"""Counters that add up what happened (never go down), not messages in a state."""
+
+
 def counters_from_fields(fields: dict[str, int]) -> Counters:
     """The Counters of a counters hash as read; queued is what the others leave of total."""
     values = {k: v for k, v in fields.items() if ":" not in k}  # breakdowns: variant:a:...
     counters = Counters.model_validate(values)
     settled = sum(
-        getattr(counters, name) for name in COUNTER_FIELDS if name not in ("total", "queued")
+        getattr(counters, name) for name in COUNTER_FIELDS
+        if name not in ("total", "queued", *CUMULATIVE)
     )
     return counters.model_copy(update={"queued": counters.total - settled})

@@ -186,7 +186,9 @@ class RateLimit(HeraldModel):
 
 
 class Routing(HeraldModel):
-    """Which recipients this channel serves. Empty lists mean any."""
+    """Which recipients this channel serves. Empty lists mean any. Not yet implemented:
+    a campaign sends every recipient through its first Ready channel, and a Channel that
+    sets routing reports it as ignored."""
 
     countries: list[str] = Field(
         default_factory=list,
@@ -243,8 +245,9 @@ class RetryPolicy(HeraldModel):
     """Delay before the first retry; doubles on each attempt."""
     max_backoff_seconds: int = Field(default=60, ge=0, le=86400)
     """Longest delay between retries."""
-    fail_over: bool = True
-    """After the last attempt, try the campaign's next channel instead of failing."""
+    fail_over: bool = False
+    """After the last attempt, try the campaign's next channel instead of failing. Not
+    yet implemented: the message fails; a Channel that sets this reports it as ignored."""
     resend_unknown: bool = False
     """Resend messages whose submit_sm got no response when a bind dropped (at-least-once).
     Off by default: the SMSC may have accepted them, so a resend can deliver twice."""
@@ -252,6 +255,17 @@ class RetryPolicy(HeraldModel):
         default_factory=list, max_length=64, json_schema_extra=list_map("commandStatus")
     )
     """Carrier-specific command_status values and their class."""
+
+
+class OptIn(HeraldModel):
+    """Replies that opt a number back in, after it opted out."""
+
+    keywords: list[str] = Field(
+        default_factory=list, max_length=32,
+        json_schema_extra={"items": {"type": "string", "minLength": 1, "maxLength": 32}})
+    """Keywords (any case or width), e.g. START, UNSTOP, 订阅. Empty: a reply cannot opt a
+    number back in. Each opt-in, like each opt-out, is logged with its time, channel and
+    keyword (Redis herald:optout:log)."""
 
 
 class ChannelSpec(HeraldModel):
@@ -275,9 +289,15 @@ class ChannelSpec(HeraldModel):
     bind it opens within it, across all pods and campaigns: the channel's receiver takes
     one when this is 2 or more, senders share the rest."""
     routing: Routing = Field(default_factory=Routing)
-    """Recipients this channel serves."""
+    """Recipients this channel serves. Not yet implemented (see routing)."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     """Retry and failover policy per SMPP error class."""
+    default_region: str = Field(default="", max_length=2, pattern=r"^([A-Z]{2})?$")
+    """ISO 3166-1 alpha-2 region of numbers the SMSC writes in national format, as it
+    often writes the source of a reply (13800138000 for +8613800138000): without it, a
+    STOP from such a number cannot be matched to the recipient and is not applied."""
+    opt_in: OptIn = Field(default_factory=OptIn)
+    """Replies that opt back in (opt-out replies, TD 退订 STOP..., are always honoured)."""
 
 
 class DeliveryGuarantee(StrEnum):

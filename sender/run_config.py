@@ -26,6 +26,7 @@ from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
 from crds.template import TemplateSpec
 from sender.smpp.bind import BindSettings, bind_modes
 from sender.smpp.tls import TlsClient
+from sender.sms.replies import ReplyRules
 
 AUDIENCE_DIR = "/var/run/herald/audience"
 """Where the importer pod finds a ConfigMap's or Secret's audience file (the Job also
@@ -135,6 +136,13 @@ class SmppTarget(BaseModel):
     response_timeout_seconds: int = 30
     source_addr: SourceAddress
     gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
+    default_region: str = ""
+    """Region of national-format numbers, for the source of replies."""
+    opt_in_keywords: list[str] = Field(default_factory=list)
+
+    def reply_rules(self) -> ReplyRules:
+        """How the processes holding this channel's binds read replies."""
+        return ReplyRules.of(self.default_region, self.opt_in_keywords)
 
     def bind_settings(self, password: str, tls: TlsMaterial | None = None,
                       **overrides: Any) -> BindSettings:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sender.sms.receipts import canonical_id, id_forms, is_opt_out, parse_receipt
+from sender.sms.receipts import canonical_id, id_forms, parse_receipt
+from sender.sms.replies import is_opt_out
 from sender.sms.states import State
 
 TEXT = ("id:{id} sub:001 dlvrd:001 submit date:2611231200 done date:2611231201"

@@ -68,6 +68,7 @@ def smpp_target(spec: ChannelSpec) -> SmppTarget:
         enquire_link_interval_seconds=smpp.enquire_link_interval_seconds,
         response_timeout_seconds=smpp.response_timeout_seconds,
         source_addr=smpp.source_addr, gsm7_coding=smpp.gsm7_coding,
+        default_region=spec.default_region, opt_in_keywords=spec.opt_in.keywords,
     )
 
 

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from controllers.decisions import reasons
 from controllers.decisions.events import Event
+from controllers.decisions.unimplemented import channel_ignored, with_ignored
 from crds.base import Condition, ConditionStatus, find_condition, set_condition
 from crds.channel import (
     BindStatus,
@@ -181,6 +182,9 @@ def plan_channel(
     if not _same(old, ready):
         events.append(Event("Normal", reason, message) if problem is None
                       else Event("Warning", reason, message))
+    new.conditions, ignored_events = with_ignored(new.conditions, channel_ignored(spec),
+                                                  generation, world.now)
+    events.extend(ignored_events)
     verified = tls_condition(spec, generation, world.now)
     if verified is None:
         new.conditions = [c for c in new.conditions if c.type != "TLSVerified"]

@@ -31,6 +31,7 @@ from sender.receive.receiver import ChannelReceiver, ReceiverStats
 from sender.run_config import SmppTarget, TlsMaterial
 from sender.signals import install_stop_signals
 from sender.smpp.bind import RECEIVER, BindSettings
+from sender.sms.replies import ReplyRules
 from sender.store.client import connect_from_env
 from sender.store.keys import channel_from_ref
 
@@ -41,8 +42,8 @@ def receiver_settings(smpp: SmppTarget, password: str,
     return smpp.bind_settings(password, tls, mode=RECEIVER, window=1)
 
 
-def load_settings() -> tuple[BindSettings, int]:
-    """The bind's settings and the channel's cap on binds."""
+def load_settings() -> tuple[BindSettings, int, ReplyRules]:
+    """The bind's settings, the channel's cap on binds, how it reads replies."""
     raw = os.environ.get("HERALD_CHANNEL_SMPP")
     if not raw:
         raise SystemExit("herald receiver: HERALD_CHANNEL_SMPP is not set")
@@ -60,15 +61,15 @@ def load_settings() -> tuple[BindSettings, int]:
     except (OSError, UnicodeDecodeError) as error:
         raise SystemExit(f"herald receiver: cannot read the channel's TLS files: {error}"
                          ) from None
-    return receiver_settings(smpp, password.strip(), tls), smpp.max_binds
+    return receiver_settings(smpp, password.strip(), tls), smpp.max_binds, smpp.reply_rules()
 
 
 async def run_receiver(channel_ref: str, bind: BindSettings, max_binds: int,
-                       stop: asyncio.Event) -> ReceiverStats:
+                       stop: asyncio.Event, replies: ReplyRules | None = None) -> ReceiverStats:
     redis = connect_from_env()
     try:
         receiver = ChannelReceiver(redis, channel_from_ref(channel_ref), bind,
-                                   max_binds=max_binds)
+                                   max_binds=max_binds, replies=replies)
         return await receiver.run(stop)
     finally:
         await redis.aclose()
@@ -77,14 +78,14 @@ async def run_receiver(channel_ref: str, bind: BindSettings, max_binds: int,
 def main(channel_ref: str) -> int:
     if "/" not in channel_ref:
         raise SystemExit("herald receiver: --channel takes NAMESPACE/NAME")
-    bind, max_binds = load_settings()
+    bind, max_binds, replies = load_settings()
     serve_metrics()
 
     async def serve() -> ReceiverStats:
         stop = asyncio.Event()
         install_stop_signals(asyncio.get_running_loop(), stop.set)
         structlog.contextvars.bind_contextvars(channel=channel_ref)
-        return await run_receiver(channel_ref, bind, max_binds, stop)
+        return await run_receiver(channel_ref, bind, max_binds, stop, replies)
 
     with contextlib.suppress(KeyboardInterrupt):
         stats = asyncio.run(serve())

@@ -6,7 +6,8 @@ receiver or transceiver bind of the account, so the operator keeps one receiver 
 Channel (a Deployment of `herald receiver`):
 
     deliver_sm (receipt) -> channel receipts hash -> transition of the campaign it names
-    deliver_sm (reply)   -> opt-out set when the text is an opt-out keyword
+    deliver_sm (reply)   -> opt-out set (and its log) when the text is an opt-out
+                            keyword, or out of it for the channel's opt-in keywords
 
 Everything is batched: receipts wait in memory for the next flush (every
 `flush_interval`), then one HMGET finds their campaigns and one transitions.lua call
@@ -37,7 +38,8 @@ from sender.smpp.bind import BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
 from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
 from sender.sms.numbers import mask_number
-from sender.sms.receipts import is_opt_out, parse_receipt, reply_text
+from sender.sms.receipts import parse_receipt
+from sender.sms.replies import ReplyRules, read_reply, reply_text
 from sender.store.channel_activity import (
     HEARTBEAT_SECONDS,
     RECEIPTS,
@@ -56,6 +58,7 @@ from sender.store.correlations import (
     look_up,
 )
 from sender.store.keys import ChannelKeys
+from sender.store.opt_outs import OptChange, change_of
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,10 @@ class ReceiverStats:
     unmatched: int = 0
     replies: int = 0
     opt_outs: int = 0
+    opt_ins: int = 0
+    unreadable_sources: int = 0
+    """Keyword replies whose source could not be read as a number (national format and
+    no defaultRegion on the Channel)."""
     refused: int = 0
     """deliver_sm answered ESME_RX_T_APPN because Redis was behind."""
 
@@ -77,7 +84,7 @@ class ChannelReceiver:
 
     def __init__(self, redis: aioredis.Redis, channel: ChannelKeys, bind: BindSettings, *,
                  max_binds: int = 0, flush_interval: float = 0.2,
-                 max_pending: int = 50_000) -> None:
+                 max_pending: int = 50_000, replies: ReplyRules | None = None) -> None:
         self.redis = redis
         self.channel = channel
         (self.bind_name,) = bind_names(RECEIVER_PREFIX.rstrip("/"), 1)
@@ -87,7 +94,8 @@ class ChannelReceiver:
         self.max_pending = max_pending
         self.stats = ReceiverStats()
         self._receipts: list[PendingReceipt] = []
-        self._opt_outs: list[str] = []
+        self._opt_changes: list[OptChange] = []
+        self.replies = replies or ReplyRules()
         self._replies = 0
         self._applier = ReceiptApplier(redis, channel)
 
@@ -100,7 +108,7 @@ class ChannelReceiver:
         """A receiver submits nothing."""
 
     def deliver(self, pdu: DeliverSm) -> int:
-        if len(self._receipts) + len(self._opt_outs) >= self.max_pending:
+        if len(self._receipts) + len(self._opt_changes) >= self.max_pending:
             self.stats.refused += 1
             return CommandStatus.ESME_RX_T_APPN  # Redis is behind: the SMSC retries later
         if pdu.esm_class & ESM_DELIVERY_RECEIPT:
@@ -114,10 +122,16 @@ class ChannelReceiver:
         else:
             self.stats.replies += 1
             self._replies += 1
-            if is_opt_out(reply_text(pdu.payload, pdu.data_coding)):
-                number = "+" + pdu.source_addr.lstrip("+")
-                self._opt_outs.append(number)
-                logger.info("opt-out from %s", mask_number(number))
+            reply = read_reply(pdu.source_addr, pdu.source_addr_ton,
+                               reply_text(pdu.payload, pdu.data_coding), self.replies)
+            change = change_of(reply, self.channel.ref, time.time())
+            if change is not None:
+                self._opt_changes.append(change)
+                logger.info("%s from %s", reply.kind, mask_number(change.number))
+            elif reply.keyword and reply.number is None:
+                self.stats.unreadable_sources += 1
+                logger.warning("a %s reply from %r, a number the channel cannot read (set"
+                               " its defaultRegion)", reply.kind, mask_number(pdu.source_addr))
         return CommandStatus.ESME_ROK
 
     # -- the run ---------------------------------------------------------------------
@@ -150,12 +164,12 @@ class ChannelReceiver:
     async def flush(self, *, heartbeat: bool = False) -> None:
         """Write opt-outs and apply receipts that can be matched; keep the others."""
         receipts, self._receipts = self._receipts, []
-        opt_outs, self._opt_outs = self._opt_outs, []
+        changes, self._opt_changes = self._opt_changes, []
         replies, self._replies = self._replies, 0
         try:
-            await self._write_activity(opt_outs, replies, heartbeat)
+            await self._write_activity(changes, replies, heartbeat)
         except BaseException:
-            self._opt_outs[:0], self._replies = opt_outs, self._replies + replies
+            self._opt_changes[:0], self._replies = changes, self._replies + replies
             self._receipts[:0] = receipts
             raise
         try:
@@ -171,14 +185,17 @@ class ChannelReceiver:
             self.stats.unmatched += dropped
             await count_activity(self.redis, self.channel, UNMATCHED, dropped)
 
-    async def _write_activity(self, opt_outs: list[str], replies: int, heartbeat: bool) -> None:
+    async def _write_activity(self, changes: list[OptChange], replies: int,
+                              heartbeat: bool) -> None:
         binds: dict[str, bool] = {}
         if heartbeat:
             binds[self.bind_name] = self.bind.gate.held if self.bind.gate else self.bind.is_up
             metrics.BINDS_UP.labels(self.channel.ref, "receiver").set(int(self.bind.is_up))
-        await record_receiver_activity(self.redis, self.channel, opt_outs=opt_outs,
+        await record_receiver_activity(self.redis, self.channel, opt_changes=changes,
                                        replies=replies, binds=binds, now=time.time())
-        self.stats.opt_outs += len(opt_outs)
+        ins = sum(1 for c in changes if c.opted_in)
+        self.stats.opt_outs += len(changes) - ins
+        self.stats.opt_ins += ins
 
     async def _apply(self, receipts: list[PendingReceipt]) -> list[PendingReceipt]:
         """Apply the receipts found in the channel's hash; return those to look up again."""

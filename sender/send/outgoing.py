@@ -13,6 +13,7 @@ from sender import metrics
 from sender.smpp.bind import SmppBind
 from sender.smpp.errors import error_class
 from sender.smpp.pdu import SubmitSm
+from sender.sms.replies import ReplyRules
 from sender.store.keys import CampaignKeys, ChannelKeys
 from sender.store.rate_limit import RateLimiter
 
@@ -33,6 +34,10 @@ class ShardSettings:
     overrides: Mapping[int, ErrorClass] = field(default_factory=dict)
     max_binds: int = 0
     """The channel's cap on binds across all pods (spec.maxBinds); 0: no cap (bench)."""
+    replies: ReplyRules = field(default_factory=ReplyRules)
+    """How replies on the channel are read (its defaultRegion and opt-in keywords)."""
+    respect_opt_outs: bool = True
+    """Skip numbers in the opt-out set (off only for Verification campaigns)."""
 
 
 @dataclass(eq=False)

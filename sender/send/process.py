@@ -86,6 +86,7 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         max_attempts=channel.max_attempts, initial_backoff=channel.initial_backoff_seconds,
         max_backoff=channel.max_backoff_seconds, resend_unknown=channel.resend_unknown,
         overrides=channel.error_overrides, max_binds=smpp.max_binds,
+        replies=smpp.reply_rules(), respect_opt_outs=run.audience.respect_opt_outs,
     )
     binds = smpp.sender_binds(password, tls)
     started = time.monotonic()

@@ -105,11 +105,13 @@ class ShardReader:
         self.ready.clear()
 
     async def accept(self, entries: Sequence[Entry]) -> None:
-        """Turn stream entries into outgoing messages, dropping opted-out numbers."""
+        """Turn stream entries into outgoing messages, dropping opted-out numbers (unless
+        the campaign does not respect opt-outs: a Verification campaign may not)."""
         if not entries:
             return
         numbers = [fields["n"] for _, fields in entries]
-        opted = await self.stream.opted_out(numbers)
+        opted = (await self.stream.opted_out(numbers) if self.settings.respect_opt_outs
+                 else [False] * len(numbers))
         for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
             key = message_key(self.settings.shard, entry_id)
             variant = fields.get("v", "")

@@ -42,7 +42,8 @@ from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
 from sender.smpp.errors import status_code, status_name
 from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
 from sender.sms.numbers import mask_number
-from sender.sms.receipts import canonical_id, is_opt_out, parse_receipt, reply_text
+from sender.sms.receipts import canonical_id, parse_receipt
+from sender.sms.replies import read_reply, reply_text
 from sender.sms.states import State, Transition, failed, submitted
 from sender.store.channel_activity import (
     HEARTBEAT_SECONDS,
@@ -51,6 +52,7 @@ from sender.store.channel_activity import (
     release_binds,
 )
 from sender.store.correlations import correlation_value
+from sender.store.opt_outs import OptChange, change_of
 from sender.store.rate_limit import RateLimiter
 from sender.store.shard_stream import ShardStream
 from sender.store.state_writer import StateWriter
@@ -278,14 +280,23 @@ class ShardSender:
                 self.receipts.receipt(receipt.smsc_id, receipt.state, receipt.error)
         else:
             self.stats.replies += 1
-            if is_opt_out(reply_text(pdu.payload, pdu.data_coding)):
-                self._opted_out("+" + pdu.source_addr.lstrip("+"))
+            reply = read_reply(pdu.source_addr, pdu.source_addr_ton,
+                               reply_text(pdu.payload, pdu.data_coding), self.settings.replies)
+            change = change_of(reply, self.settings.channel.ref, time.time())
+            if change is not None:
+                self._opt_change(change)
         return CommandStatus.ESME_ROK
 
-    def _opted_out(self, number: str) -> None:
-        """A reply said stop: record it at once and drop what is queued for the number."""
-        self.writer.opt_out(number)
+    def _opt_change(self, change: OptChange) -> None:
+        """A reply said stop (or start again): record it at once; on a stop, drop what is
+        queued for the number (unless the campaign does not respect opt-outs)."""
+        self.writer.opt_change(change)
         self._flush_now.set()
+        number = change.number
+        if change.opted_in or not self.settings.respect_opt_outs:
+            logger.info("opt-%s from %s", "in" if change.opted_in else "out",
+                        mask_number(number))
+            return
         dropped = [m for m in self._ready if m.phone == number]
         for message in dropped:
             self._ready.remove(message)

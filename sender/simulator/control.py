@@ -8,7 +8,8 @@
     POST /config   {...}             merge into the running config (not host or ports)
     POST /throttle {count, status?}  refuse the next `count` submits (ESME_RTHROTTLED default)
     POST /drop     {after_submits?}  drop every connection now, or after N accepted submits
-    POST /mo       {from, to, text, system_id?}   queue an MO message to a receiver bind
+    POST /mo       {from, to, text, system_id?, from_ton?}   queue an MO message to a
+                   receiver bind (from_ton 2: the source in national format)
     POST /reset                      forget records, counters and queued deliveries
 """
 
@@ -134,9 +135,11 @@ class ControlServer:
             source, destination, text = str(body["from"]), str(body["to"]), str(body["text"])
         except KeyError as error:
             raise _bad_request(f"missing {error}") from None
-        system_id = body.get("system_id")
+        system_id, ton = body.get("system_id"), body.get("from_ton")
+        if ton is not None and (not isinstance(ton, int) or not 0 <= ton <= 6):
+            raise _bad_request("from_ton must be an SMPP TON, 0..6")
         target = self.smsc.inject_mo(source, destination, text,
-                                     str(system_id) if system_id else None)
+                                     str(system_id) if system_id else None, source_ton=ton)
         return web.json_response({"queued": True, "system_id": target}, status=202)
 
     async def reset(self, request: web.Request) -> web.Response:

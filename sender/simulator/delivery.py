@@ -108,13 +108,15 @@ def receipt_body(message: AcceptedMessage, state: MessageState, error_code: int,
         tlvs=tlvs).encode_body()  # fmt: skip
 
 
-def mo_body(source: str, destination: str, text: str) -> bytes:
-    """deliver_sm body of a mobile-originated message: GSM-7 if it fits, else UCS-2."""
+def mo_body(source: str, destination: str, text: str, source_ton: int | None = None) -> bytes:
+    """deliver_sm body of a mobile-originated message: GSM-7 if it fits, else UCS-2.
+    `source_ton` overrides the source's TON (2: a number in national format)."""
     if detect_encoding(text) == "GSM7":
         data, coding = encode_gsm7_unpacked(text), 0
     else:
         data, coding = encode_ucs2(text), 8
     src_ton, src_npi = _address_type(source)
+    src_ton = src_ton if source_ton is None else source_ton
     dst_ton, dst_npi = _address_type(destination)
     return DeliverSm(source_addr_ton=src_ton, source_addr_npi=src_npi, source_addr=source,
                      dest_addr_ton=dst_ton, dest_addr_npi=dst_npi, destination_addr=destination,

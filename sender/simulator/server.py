@@ -143,10 +143,12 @@ class Simulator:
         self._drop_countdown = submits
 
     def inject_mo(self, source: str, destination: str, text: str,
-                  system_id: str | None = None) -> str:
-        """Queue an MO deliver_sm (esm_class 0) to a receiver bind; returns its system_id."""
+                  system_id: str | None = None, *, source_ton: int | None = None) -> str:
+        """Queue an MO deliver_sm (esm_class 0) to a receiver bind; returns its system_id.
+        `source_ton` 2 writes the source as a national number, as some SMSCs do."""
         target = system_id or self.config.accounts[0].system_id
-        self.deliveries.schedule(Delivery(target, mo_body(source, destination, text), False), 0)
+        body = mo_body(source, destination, text, source_ton)
+        self.deliveries.schedule(Delivery(target, body, False), 0)
         return target
 
     @property

@@ -1,17 +1,14 @@
-"""Delivery receipts and subscriber replies, read from deliver_sm.
+"""Delivery receipts, read from deliver_sm (replies: sender.sms.replies).
 
 Receipts carry the SMSC's message id in the receipted_message_id TLV, in the text
 (`id:... stat:DELIVRD err:000 ...`), or both; carriers disagree on whether it is the
 hex or decimal form of the id their submit_sm_resp gave, so matching tries both.
-Replies (MO) whose text is an opt-out keyword add the number to the opt-out set.
 Pure functions; the receiver does the I/O.
 """
 
 from __future__ import annotations
 
 import re
-import string
-import unicodedata
 from dataclasses import dataclass
 
 from sender.sms.states import State
@@ -41,11 +38,6 @@ STAT_TEXT = {
 _FIELD = re.compile(r"(\w+(?: \w+)?):(\S*)")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
-OPT_OUT_KEYWORDS = frozenset({
-    "td", "t", "退订", "退定", "tuiding",
-    "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout",
-})  # fmt: skip
-_STRIP = string.punctuation + "。，！？、；：“”‘’（）【】《》 \t\r\n\u3000"
 
 
 @dataclass(frozen=True)
@@ -99,17 +91,3 @@ def id_forms(smsc_id: str) -> list[str]:
     if _HEX.fullmatch(raw):
         forms.append(canonical_id(str(int(raw, 16))))
     return list(dict.fromkeys(forms))
-
-
-def is_opt_out(text: str) -> bool:
-    """Whether a reply asks to stop messages: TD, T, 退订, STOP, ... in any case or width."""
-    folded = unicodedata.normalize("NFKC", text).casefold().strip(_STRIP)
-    return folded in OPT_OUT_KEYWORDS
-
-
-def reply_text(payload: bytes, data_coding: int) -> str:
-    """A reply's text: UCS-2 when data_coding says 8, else the bytes as Latin-1 (the
-    SMSC's GSM-7, unpacked, reads the same for the ASCII of opt-out keywords)."""
-    if data_coding == 8:
-        return payload.decode("utf-16-be", "replace")
-    return payload.decode("latin-1")

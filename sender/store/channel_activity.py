@@ -29,7 +29,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from sender.store.keys import OPT_OUT_SET, ChannelKeys
+from sender.store.keys import ChannelKeys
+from sender.store.opt_outs import OptChange, queue_changes
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ RECEIVER_PREFIX = "receiver/"
 SUBMITTED = "submitted"
 RECEIPTS = "receipts"
 REPLIES = "replies"
-OPT_OUTS = "optOuts"
 UNMATCHED = "unmatchedReceipts"
 
 
@@ -67,17 +67,15 @@ def note_binds(pipe: Any, channel: ChannelKeys, binds: Mapping[str, bool], now: 
 
 
 async def record_receiver_activity(
-    redis: aioredis.Redis, channel: ChannelKeys, *, opt_outs: Sequence[str], replies: int,
-    binds: Mapping[str, bool], now: float,
+    redis: aioredis.Redis, channel: ChannelKeys, *, opt_changes: Sequence[OptChange],
+    replies: int, binds: Mapping[str, bool], now: float,
 ) -> None:
-    """One round trip for what a receiver's flush writes: opted-out numbers into the
-    shared opt-out set, the channel's reply and opt-out totals, its bind's slot."""
-    if not (opt_outs or replies or binds):
+    """One round trip for what a receiver's flush writes: opt-outs and opt-ins (the
+    shared set and its log), the channel's reply and opt-out totals, its bind's slot."""
+    if not (opt_changes or replies or binds):
         return
     pipe = redis.pipeline(transaction=False)
-    if opt_outs:
-        pipe.sadd(OPT_OUT_SET, *opt_outs)
-        pipe.hincrby(channel.activity, OPT_OUTS, len(opt_outs))
+    queue_changes(pipe, opt_changes, channel.activity)
     if replies:
         pipe.hincrby(channel.activity, REPLIES, replies)
     note_binds(pipe, channel, binds, now)

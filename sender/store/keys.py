@@ -32,6 +32,7 @@ from typing import ClassVar
 PREFIX = "herald"
 SENDERS_GROUP = "senders"  # the consumer group every shard stream is read through
 OPT_OUT_SET = f"{PREFIX}:optout"
+OPT_OUT_LOG = f"{PREFIX}:optout:log"  # hash: number -> its last opt-out or opt-in
 
 
 @dataclass(frozen=True)

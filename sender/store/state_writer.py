@@ -21,8 +21,9 @@ import redis.asyncio as aioredis
 
 from sender import metrics
 from sender.sms.states import Transition
-from sender.store.channel_activity import OPT_OUTS, SUBMITTED, note_binds
-from sender.store.keys import OPT_OUT_SET, ChannelKeys
+from sender.store.channel_activity import SUBMITTED, note_binds
+from sender.store.keys import ChannelKeys
+from sender.store.opt_outs import OptChange, queue_changes
 from sender.store.transitions import StateStore
 
 
@@ -31,13 +32,13 @@ class _Batch:
     transitions: list[Transition] = field(default_factory=list)
     receipts: dict[str, str] = field(default_factory=dict)
     forget_receipts: list[str] = field(default_factory=list)
-    opt_outs: list[str] = field(default_factory=list)
+    opt_changes: list[OptChange] = field(default_factory=list)
     binds: dict[str, bool] = field(default_factory=dict)
     binds_at: float = 0.0
     after: list[Callable[[], None]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.transitions) + len(self.receipts) + len(self.opt_outs)
+        return len(self.transitions) + len(self.receipts) + len(self.opt_changes)
 
 
 class StateWriter:
@@ -69,8 +70,9 @@ class StateWriter:
     def forget_receipt(self, smsc_id: str) -> None:
         self._batch.forget_receipts.append(smsc_id)
 
-    def opt_out(self, number: str) -> None:
-        self._batch.opt_outs.append(number)
+    def opt_change(self, change: OptChange) -> None:
+        """A reply that opts a number out (or back in): written first at the next flush."""
+        self._batch.opt_changes.append(change)
 
     def note_binds(self, binds: dict[str, bool], now: float) -> None:
         """Which of this process's binds are up (for the channel's status), at unix `now`."""
@@ -85,7 +87,7 @@ class StateWriter:
                 return
             # Receipt correlations first: a receipt may come the moment the SMSC answers.
             # The channel's activity rides along: submits so far, binds up.
-            if batch.receipts or batch.opt_outs or batch.forget_receipts or batch.binds:
+            if batch.receipts or batch.opt_changes or batch.forget_receipts or batch.binds:
                 pipe = self._redis.pipeline(transaction=False)
                 if batch.receipts:
                     pipe.hincrby(self.channel.activity, SUBMITTED, len(batch.receipts))
@@ -96,9 +98,7 @@ class StateWriter:
                     pipe.hset(self.channel.receipts, mapping=receipts)
                 if batch.forget_receipts:
                     pipe.hdel(self.channel.receipts, *batch.forget_receipts)
-                if batch.opt_outs:
-                    pipe.sadd(OPT_OUT_SET, *batch.opt_outs)
-                    pipe.hincrby(self.channel.activity, OPT_OUTS, len(batch.opt_outs))
+                queue_changes(pipe, batch.opt_changes, self.channel.activity)
                 await pipe.execute()
             _, outcomes = await self.store.apply_outcomes(batch.transitions,
                                                           ack_shard=self.shard)

@@ -1,0 +1,71 @@
+"""Fields the API has and Herald does not act on yet are named on the object that sets
+them (IgnoredFields condition, one Warning Event), never pretended."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from controllers.decisions import reasons
+from controllers.decisions.channel_plan import ChannelWorld, SecretSeen, plan_channel
+from controllers.decisions.unimplemented import (
+    IGNORED_FIELDS,
+    campaign_ignored,
+    channel_ignored,
+)
+from crds.base import find_condition
+from crds.campaign import CampaignSpec
+from crds.channel import ChannelSpec, ChannelStatus
+from tests.test_campaign_plan import example
+
+NOW = datetime(2026, 12, 2, tzinfo=UTC)
+
+
+def channel(**spec: Any) -> ChannelSpec:
+    return ChannelSpec.model_validate(example("channel.yaml")["spec"] | spec)
+
+
+def campaign(**spec: Any) -> CampaignSpec:
+    return CampaignSpec.model_validate(example("campaign.yaml")["spec"] | spec)
+
+
+@pytest.mark.parametrize("spec, ignored", [
+    pytest.param(channel(), [], id="example"),
+    pytest.param(channel(routing={"countries": ["CN"], "carriers": ["China Mobile"]}),
+                 ["spec.routing.countries", "spec.routing.carriers"], id="routing"),
+    pytest.param(channel(retry={"failOver": True}), ["spec.retry.failOver"], id="fail-over"),
+])
+def test_channel_fields_not_yet_implemented(spec: ChannelSpec, ignored: list[str]) -> None:
+    assert channel_ignored(spec) == ignored
+
+
+WINDOW = {"start": "09:00", "end": "21:00"}
+
+
+@pytest.mark.parametrize("spec, ignored", [
+    pytest.param(campaign(), [], id="example"),
+    pytest.param(campaign(schedule={"recurrence": "0 10 * * 1"}),
+                 ["spec.schedule.recurrence"], id="recurrence"),
+    pytest.param(campaign(schedule={"sendWindow": WINDOW | {"timeZoneSource": "Recipient"}}),
+                 ["spec.schedule.sendWindow.timeZoneSource: Recipient"], id="recipient-zone"),
+    pytest.param(campaign(compliance={"frequencyCap": {"maxMessages": 2, "periodHours": 168}}),
+                 ["spec.compliance.frequencyCap"], id="frequency-cap"),
+])
+def test_campaign_fields_not_yet_implemented(spec: CampaignSpec, ignored: list[str]) -> None:
+    assert campaign_ignored(spec) == ignored
+
+
+def test_a_channel_says_which_fields_it_ignores_once() -> None:
+    spec = channel(routing={"prefixes": ["+86138"]})
+    seen = SecretSeen(found=True, has_key=True, password_length=6)
+    first = plan_channel(spec, 1, ChannelStatus(), ChannelWorld(NOW, seen))
+    condition = find_condition(first.status.conditions, IGNORED_FIELDS)
+    assert condition is not None and condition.reason == reasons.NOT_YET_IMPLEMENTED
+    assert "spec.routing.prefixes" in condition.message
+    assert ("Warning", reasons.NOT_YET_IMPLEMENTED) in [(e.type, e.reason) for e in first.events]
+    again = plan_channel(spec, 1, first.status, ChannelWorld(NOW, seen))
+    assert again.events == ()
+    cleared = plan_channel(channel(), 2, first.status, ChannelWorld(NOW, seen))
+    assert find_condition(cleared.status.conditions, IGNORED_FIELDS) is None

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 from redis.exceptions import RedisError
 
 from controllers import metrics
@@ -41,6 +42,7 @@ from controllers.decisions.campaign_run import template_names
 from controllers.decisions.campaign_stats import Sample, sent
 from controllers.decisions.campaign_world import (
     FOLD_SECONDS,
+    AudienceSeen,
     CampaignPlan,
     CampaignWorld,
     JobSeen,
@@ -51,7 +53,7 @@ from controllers.decisions.campaign_world import (
 from controllers.decisions.status import merge_patch_diff
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
-from crds.campaign import Campaign
+from crds.campaign import Audience, Campaign
 from crds.template import Template
 from sender.store.keys import CampaignKeys
 from sender.store.run_store import cancel_remaining, delete_run, read_run, write_run
@@ -133,6 +135,9 @@ async def observe_campaign(
     channel_seen = {c.name: seen for c in campaign.spec.channels
                     if (seen := one(channels, (namespace, c.name))) is not None}
     state = await read_run(context.redis, CampaignKeys(namespace, name))
+    audience = None
+    if state.config is None:  # before the run: its importer pod would wait on a missing one
+        audience = await audience_seen(context, namespace, campaign.spec.audience)
     run = None
     if state.config is not None:
         run = RunSeen(config=state.config, counters=state.counters, fields=state.fields,
@@ -140,11 +145,32 @@ async def observe_campaign(
                       cancel_done=state.cancel_done)
     previous, last_progress = context.campaign_samples.get((namespace, name), (None, None))
     return CampaignWorld(
-        now=now, templates=template_seen, channels=channel_seen, run=run,
+        now=now, templates=template_seen, channels=channel_seen, run=run, audience=audience,
         import_job=one(jobs, (namespace, name, IMPORTER)),
         sender_job=one(jobs, (namespace, name, SENDER)),
         previous=previous, last_progress=last_progress,
     )
+
+
+async def audience_seen(context: OperatorContext, namespace: str, audience: Audience,
+                        ) -> AudienceSeen | None:
+    """The keys of the ConfigMap or Secret the audience names (None: it names none, or
+    the operator may not read it, in which case the importer pod finds out)."""
+    try:
+        if audience.config_map_ref is not None:
+            keys = await context.core.config_map_keys(namespace, audience.config_map_ref.name)
+        elif audience.secret_ref is not None:
+            secret = await context.core.secret(namespace, audience.secret_ref.name)
+            keys = frozenset(secret.data) if secret is not None else None
+        else:
+            return None
+    except ApiException as error:
+        if error.status != 403:
+            raise
+        logger.warning("cannot read the audience of a campaign in %s: %s", namespace,
+                       error.reason)
+        return None
+    return AudienceSeen(keys=keys)
 
 
 async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: CampaignWorld,

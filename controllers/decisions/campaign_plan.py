@@ -10,7 +10,8 @@ true now, never "what to do next after the last step".
 The run, in the order the checks below follow:
 
     cancel requested      -> stop the Jobs, mark what is left `cancelled`  -> Cancelled
-    no run in Redis yet   -> wait for approved templates and a Ready channel (Pending),
+    no run in Redis yet   -> wait for approved templates, a Ready channel and the
+                             audience's ConfigMap or Secret (Pending),
                              for schedule.startTime (Scheduled), for the send window;
                              then write the run's config and create the importer Job
     importing             -> Importing, until the importer marks the import done
@@ -35,6 +36,7 @@ from typing import Any
 
 from controllers.decisions import campaign_stats as stats
 from controllers.decisions import reasons
+from controllers.decisions.campaign_audience import RECHECK_SECONDS, audience_problem
 from controllers.decisions.campaign_jobs import (
     Owner,
     build_import_job,
@@ -222,6 +224,12 @@ def _before_run(
                     if (seen_channel := world.channels.get(c.name)) and seen_channel.ready), None)
     if channel is None:
         return _no_channel(spec, world)
+    problem = audience_problem(spec.audience, world.audience)
+    if problem is not None:  # before the importer Job, which would wait on its volume
+        recheck = (world.now + timedelta(seconds=RECHECK_SECONDS)
+                   if problem.reason == reasons.AUDIENCE_NOT_FOUND else None)
+        return _Outcome(CampaignPhase.PENDING, problem.reason, problem.message, stalled=True,
+                        wake_at=recheck)
     if spec.schedule.start_time is not None and world.now < spec.schedule.start_time:
         return _Outcome(CampaignPhase.SCHEDULED, reasons.SCHEDULED,
                         f"starts at {spec.schedule.start_time.isoformat()}",
@@ -394,6 +402,7 @@ def _ready_reason(status: CampaignStatus) -> str:
 
 
 WARNING_REASONS = frozenset({
+    reasons.AUDIENCE_NOT_FOUND, reasons.UNKNOWN_ENCODING,
     reasons.TEMPLATE_NOT_FOUND, reasons.TEMPLATE_NOT_APPROVED, reasons.CHANNEL_NOT_FOUND,
     reasons.CHANNEL_NOT_READY, reasons.IMPORT_FAILED, reasons.NO_VALID_RECIPIENTS,
     reasons.SENDERS_FAILED, reasons.NO_PROGRESS, reasons.INVALID_SCHEDULE,

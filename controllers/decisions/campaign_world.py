@@ -57,6 +57,15 @@ class ChannelSeen:
 
 
 @dataclass(frozen=True)
+class AudienceSeen:
+    """The ConfigMap or Secret the audience's configMapRef or secretRef names, read
+    before the run starts (the importer pod would wait for good on a missing one)."""
+
+    keys: frozenset[str] | None
+    """Its keys (data and binaryData); None when it does not exist."""
+
+
+@dataclass(frozen=True)
 class JobSeen:
     suspended: bool = False
     parallelism: int | None = None
@@ -86,6 +95,9 @@ class CampaignWorld:
     templates: Mapping[str, TemplateSeen] = field(default_factory=dict)
     channels: Mapping[str, ChannelSeen] = field(default_factory=dict)
     run: RunSeen | None = None
+    audience: AudienceSeen | None = None
+    """The audience's ConfigMap or Secret; None when the audience has none, or once the
+    run started (it is read only before)."""
     import_job: JobSeen | None = None
     sender_job: JobSeen | None = None
     previous: stats.Sample | None = None

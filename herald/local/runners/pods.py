@@ -2,10 +2,12 @@
 
 A pod's one container runs as `python -m herald ARGS` (the image's entry point) with
 the container's env (values, Secret and ConfigMap keys resolved through the API).
-ConfigMap and Secret volumes are written to a directory and their mount paths
-rewritten in args and env values. Stopping sends SIGTERM, then SIGKILL after the grace
-period (the pod's own, at most `max_grace`), as a kubelet does. What it does not do:
-scheduling, resources, security contexts, image pulls, probes.
+ConfigMap and Secret volumes are written to a directory, as the bytes the kubelet
+writes (a ConfigMap's data as UTF-8, its binaryData and a Secret's data decoded from
+base64), and their mount paths rewritten in args and env values. Stopping sends
+SIGTERM, then SIGKILL after the grace period (the pod's own, at most `max_grace`), as a
+kubelet does. What it does not do: scheduling, resources, security contexts, image
+pulls, probes.
 """
 
 from __future__ import annotations
@@ -90,10 +92,10 @@ class LocalPods:
             volume = volumes[mount["name"]]
             if "configMap" in volume:
                 source = volume["configMap"]
-                data = await self._data(namespace, "ConfigMap", source["name"])
+                data = await self._files(namespace, "ConfigMap", source["name"])
             elif "secret" in volume:
                 source = volume["secret"]
-                data = await self._data(namespace, "Secret", source["secretName"])
+                data = await self._files(namespace, "Secret", source["secretName"])
             else:
                 continue
             items = source.get("items") or [{"key": k, "path": k} for k in data]
@@ -102,7 +104,7 @@ class LocalPods:
             for item in items:
                 if item["key"] not in data:
                     raise LookupError(f"volume {mount['name']}: no key {item['key']!r}")
-                (local / item["path"]).write_text(data[item["key"]], encoding="utf-8")
+                (local / item["path"]).write_bytes(data[item["key"]])
             mounts[mount["mountPath"]] = local
         return mounts
 
@@ -127,6 +129,13 @@ class LocalPods:
 
     async def _data(self, namespace: str, kind: str, name: str,
                     optional: bool | None = False) -> dict[str, str]:
+        """Keys as env values take them: text."""
+        files = await self._files(namespace, kind, name, optional)
+        return {k: v.decode() for k, v in files.items()}
+
+    async def _files(self, namespace: str, kind: str, name: str,
+                     optional: bool | None = False) -> dict[str, bytes]:
+        """Keys as a volume holds them: bytes."""
         obj = await self.client.find("v1", kind, namespace, name)
         if obj is None:
             if optional:
@@ -134,8 +143,9 @@ class LocalPods:
             raise LookupError(f"{kind} {name} not found")
         data = dict(obj.get("data") or {})
         if kind == "Secret":
-            return {k: base64.b64decode(v).decode() for k, v in data.items()}
-        return {k: str(v) for k, v in data.items()}
+            return {k: base64.b64decode(v) for k, v in data.items()}
+        return {**{k: str(v).encode("utf-8") for k, v in data.items()},
+                **{k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()}}
 
 
 class LocalController:

@@ -4,6 +4,8 @@ about the file (format, sheet, encoding). Pure, without I/O."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from controllers.decisions.campaign_plan import plan_campaign
 from controllers.decisions.campaign_world import AudienceSeen, CampaignPlan
 from crds.base import find_condition
 from crds.campaign import FileFormat
-from tests.test_campaign_plan import SETTINGS, campaign, ready, world
+from tests.test_campaign_plan import SETTINGS, campaign, ready, run_of, world
 
 CONFIG_MAP = {"defaultRegion": "CN", "configMapRef": {"name": "list"}}
 SECRET = {"defaultRegion": "CN", "secretRef": {"name": "vip", "key": "vip.xlsx"}}
@@ -96,6 +98,24 @@ def test_the_run_tells_the_importer_how_to_read_the_file(
     assert plan.actions.write_run is not None
     written = plan.actions.write_run.audience.source.model_dump()
     assert {k: written[k] for k in source} == source
+
+
+def test_a_run_started_before_these_fields_is_not_reported_edited() -> None:
+    """An operator upgraded mid-run reads the run's audience without format, sheet and
+    encoding (and with url.format, gone since): no edit happened."""
+    url = {"defaultRegion": "CN", "url": {"url": "https://crm.example/list.xlsx"}}
+    started = campaign(audience=url)
+    run = run_of(started, import_done=True)
+    fields = copy.deepcopy(run.config.frozen_fields)
+    for name in ("format", "sheet", "encoding"):
+        del fields["audience"][name]
+    fields["audience"]["url"]["format"] = "Xlsx"
+    older = dataclasses.replace(run, config=run.config.model_copy(
+        update={"frozen_fields": fields, "frozen_hash": "from-an-older-operator"}))
+    assert plan_campaign(started, world(run=older), SETTINGS).status.edits_not_applied == []
+    edited = campaign(audience={**url, "sheet": "Sheet2"})
+    assert plan_campaign(edited, world(run=older), SETTINGS).status.edits_not_applied == [
+        "audience"]
 
 
 def plan_for(audience: dict[str, Any], seen: AudienceSeen | None) -> CampaignPlan:

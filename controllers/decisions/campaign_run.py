@@ -8,9 +8,12 @@ apply to a running campaign, is decided here and told to the user by an Event.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from typing import Any
+
+from pydantic import ValidationError
 
 from controllers.decisions.campaign_jobs import AUDIENCE_FILE, Owner
 from crds.campaign import CampaignSpec
@@ -48,11 +51,24 @@ def frozen_hash(spec: CampaignSpec) -> str:
 
 
 def frozen_changes(spec: CampaignSpec, config: RunConfig) -> list[str]:
-    """The frozen fields edited since the run started (empty when none)."""
+    """The frozen fields edited since the run started (empty when none).
+
+    The fields as the run took them are read through today's models first, so a run
+    started by an older operator is not reported edited for a field added since (with
+    its default) or one taken away."""
     if frozen_hash(spec) == config.frozen_hash:
         return []
     now = frozen_fields(spec)
-    return [name for name in FROZEN_FIELDS if config.frozen_fields.get(name) != now[name]]
+    then = config.frozen_fields
+    body = spec.to_api()
+    for name in FROZEN_FIELDS:
+        if then.get(name) is None:
+            body.pop(name, None)
+        else:
+            body[name] = then[name]
+    with contextlib.suppress(ValidationError):
+        then = frozen_fields(CampaignSpec.model_validate(body))
+    return [name for name in FROZEN_FIELDS if then.get(name) != now[name]]
 
 
 def smpp_target(spec: ChannelSpec) -> SmppTarget:

@@ -220,6 +220,21 @@ def test_a_csv_without_the_phone_column_names_what_it_has(tmp_path: Path) -> Non
         " 'Mobile', '姓名', 'code'")
 
 
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_file_without_a_header_row_shows_no_recipient(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "list"
+    if kind == "csv":
+        path.write_text("王小明,13800138000\n李华,13900139000\n", encoding="utf-8")
+    else:
+        workbook(path, {"s": [["王小明", 13800138000], ["李华", 13900139000]]})
+    with pytest.raises(HeaderError) as raised:
+        read(path)
+    message = str(raised.value)
+    assert "its first row looks like a recipient, not a header (column 2 holds a number)" \
+        in message
+    assert "王小明" not in message and "8000" not in message
+
+
 def test_a_near_miss_is_pointed_out(tmp_path: Path) -> None:
     path = tmp_path / "list.csv"
     path.write_text("Phone ,name\n13800138000,王\n", encoding="utf-8")

@@ -256,6 +256,21 @@ async def test_an_xlsx_over_http_is_imported(
                                                        "code": "D11-004999"}
 
 
+async def test_an_xlsx_too_large_for_the_pods_disk_is_refused_with_the_reason(
+    redis: aioredis.Redis, file_server: tuple[str, dict[str, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sender.importer import audience_sources
+
+    url, files = file_server
+    files["list.xlsx"] = xlsx_bytes([["phone", "code"]]
+                                    + [[13800000000 + i, f"D11-{i:06d}"] for i in range(9000)])
+    monkeypatch.setattr(audience_sources, "MAX_SPOOLED_BYTES", 100 * 1024)
+    await start_run(redis, {"url": {"url": f"{url}/list.xlsx"}})
+    with pytest.raises(AudienceError, match="an XLSX file larger than 0 MiB"):
+        await run_import(KEYS.ref)
+
+
 async def test_a_gb18030_csv_over_http_is_imported(
     redis: aioredis.Redis, file_server: tuple[str, dict[str, bytes]]
 ) -> None:

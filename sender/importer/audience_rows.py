@@ -42,6 +42,8 @@ class UndecodableRow(MalformedRow):
 
 SHOWN_COLUMNS = 20
 """Columns a HeaderError lists at most."""
+NAME_SHOWN = 40
+"""Characters of a column's name a HeaderError shows at most."""
 
 
 def require_column(header: Sequence[str], column: str, where: str,
@@ -49,11 +51,19 @@ def require_column(header: Sequence[str], column: str, where: str,
     """Raise a HeaderError naming `column` and the columns found, unless `header` has it.
 
     Without this a file whose phone column is called something else imports as rows that
-    all lack a number: "NoValidRecipients", with no word of why.
+    all lack a number: "NoValidRecipients", with no word of why. A file without a header
+    row has a recipient in its place: then no cell is shown (the message goes to status
+    and Events).
     """
     if not column or column in header:
         return
-    names = [name for name in header if name]
+    numbers = [i for i, name in enumerate(header, 1) if sum(c.isdigit() for c in name) >= 7]
+    if numbers:  # no header at all: its first row is a recipient, not shown
+        raise error(
+            f"{where} has no column {column!r} (audience.columns.phone); its first row looks"
+            f" like a recipient, not a header (column {numbers[0]} holds a number): add a"
+            " header row naming the columns")
+    names = [name[:NAME_SHOWN] for name in header if name]
     shown = ", ".join(repr(name) for name in names[:SHOWN_COLUMNS])
     if len(names) > SHOWN_COLUMNS:
         shown += f" and {len(names) - SHOWN_COLUMNS} more"

@@ -32,6 +32,10 @@ from sender.importer.audience_xlsx import iter_xlsx_rows
 from sender.run_config import AudienceSource
 
 CHUNK = 64 * 1024
+MAX_SPOOLED_BYTES = 60 * 2**20
+"""The largest XLSX download written to TMPDIR: the importer pod's /tmp is an emptyDir
+of 64 MiB (controllers.decisions.pod_spec), and a pod that writes past it is evicted,
+which would say nothing of why."""
 ZIP = b"PK\x03\x04"
 NOT_AUDIENCE_FILES = (
     (b"\xd0\xcf\x11\xe0", "an XLS file (Excel 97-2003), which Herald does not read: save it"
@@ -108,6 +112,12 @@ async def url_rows(url: str, headers_dir: str, source: AudienceSource, phone: st
                 with tempfile.TemporaryFile(prefix="herald-audience-") as spooled:
                     spooled.write(sample)
                     async for chunk in chunks:
+                        if spooled.tell() + len(chunk) > MAX_SPOOLED_BYTES:
+                            raise AudienceError(
+                                f"{where} is an XLSX file larger than"
+                                f" {MAX_SPOOLED_BYTES // 2**20} MiB, more than the importer"
+                                " keeps on its disk; split it, or export it as CSV (read as"
+                                " it streams, of any size)")
                         spooled.write(chunk)
                     spooled.seek(0)
                     for row in iter_xlsx_rows(spooled, sheet=source.sheet, required=phone,

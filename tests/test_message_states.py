@@ -94,6 +94,43 @@ async def test_entries_are_acked_when_they_leave_the_sender(
     assert [p["message_id"] for p in pending] == ids[1:]
 
 
+async def test_one_call_applies_its_lines_in_order(
+    store: StateStore, redis: aioredis.Redis
+) -> None:
+    """The script reads every state first and writes once at the end: a message moved
+    twice in one call still goes step by step, and a duplicate line moves it once."""
+    path = [State.SUBMITTING, State.QUEUED, State.SUBMITTING, submitted("x"), State.DELIVERED,
+            State.EXPIRED]
+    assert await store.apply([t(1, state) for state in path]) == 5
+    assert await store.states([message_key(0, "1-1")]) == ["D"]
+    counters = await read_counters(redis, KEYS)
+    assert (counters.delivered, counters.submitted, counters.expired, counters.sent) \
+        == (1, 0, 0, 1)
+
+
+async def test_a_batch_larger_than_a_chunk_is_applied_whole(redis: aioredis.Redis) -> None:
+    """More lines than the script writes per call (1,000): all states, counters and acks."""
+    count = 2_500
+    stream = KEYS.shard(0)
+    pipe = redis.pipeline(transaction=False)
+    for i in range(count):
+        pipe.xadd(stream, {"n": f"+1415{i:07d}"}, id=f"1-{i}")
+    pipe.hset(KEYS.counters, "total", count)
+    await pipe.execute()
+    await redis.xgroup_create(stream, SENDERS_GROUP, id="0")
+    await redis.xreadgroup(SENDERS_GROUP, "pod-0", {stream: ">"}, count=count)
+    store = StateStore(redis, KEYS)
+    await store.apply([t(i, State.SUBMITTING) for i in range(count)], ack_shard=0)
+    applied = await store.apply([Transition(message_key(0, f"1-{i}"), submitted(f"{i:x}"),
+                                            "a", "ch1", segments=1) for i in range(count)],
+                                ack_shard=0)
+    assert applied == count
+    counters = await read_counters(redis, KEYS)
+    assert (counters.submitted, counters.sent, counters.segments_submitted) == (count,) * 3
+    assert (await redis.xpending(stream, SENDERS_GROUP))["pending"] == 0
+    assert await store.states([message_key(0, "1-2499")]) == ["s:9c3"]
+
+
 def test_keys_share_the_campaign_hash_tag() -> None:
     tag = "{campaign:shop/spring-sale}"
     assert all(tag in key for key in (KEYS.state, KEYS.counters, KEYS.parts, KEYS.shard(3)))

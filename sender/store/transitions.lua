@@ -39,10 +39,22 @@ local received = {D = true, F = true, E = true}  -- a receipt: the SMSC had the 
 local precedence = ARGV[3] or "FED"
 local first = string.sub(precedence, 1, 1)
 
+-- Reads and writes are batched: one HMGET for the states, then (after the moves are
+-- decided in order, a message's state carried from one line to the next) one HSET, one
+-- HINCRBY per counter touched and one XACK, instead of several calls per message.
+local CHUNK = 1000
+local deltas = {}
+
 local function add(name, delta, variant, channel)
-  redis.call("HINCRBY", KEYS[2], name, delta)
-  if variant ~= "" then redis.call("HINCRBY", KEYS[2], "variant:" .. variant .. ":" .. name, delta) end
-  if channel ~= "" then redis.call("HINCRBY", KEYS[2], "channel:" .. channel .. ":" .. name, delta) end
+  deltas[name] = (deltas[name] or 0) + delta
+  if variant ~= "" then
+    local field = "variant:" .. variant .. ":" .. name
+    deltas[field] = (deltas[field] or 0) + delta
+  end
+  if channel ~= "" then
+    local field = "channel:" .. channel .. ":" .. name
+    deltas[field] = (deltas[field] or 0) + delta
+  end
 end
 
 local function bump(class, delta, variant, channel)
@@ -61,28 +73,42 @@ local function outcome(codes)
   return nil
 end
 
+local lines, keys, states = {}, {}, {}
+for key, new, variant, channel, extra in string.gmatch(ARGV[2] or "",
+    "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\n") do
+  lines[#lines + 1] = {key, new, variant, channel, extra}
+  if states[key] == nil then
+    states[key] = ""
+    keys[#keys + 1] = key
+  end
+end
+for i = 1, #keys, CHUNK do
+  local chunk = {unpack(keys, i, math.min(i + CHUNK - 1, #keys))}
+  local values = redis.call("HMGET", KEYS[1], unpack(chunk))
+  for j, key in ipairs(chunk) do states[key] = values[j] or "" end
+end
+
+local written, dirty, acks = {}, {}, {}
 local function move(key, from, new, variant, channel, segments)
   local to = string.sub(new, 1, 1)
-  redis.call("HSET", KEYS[1], key, new)
+  states[key] = new
+  if not written[key] then
+    written[key] = true
+    dirty[#dirty + 1] = key
+  end
   bump(from, -1, variant, channel)
   bump(to, 1, variant, channel)
   -- sent: accepted by the SMSC, never taken back; an unknown one proves it by a receipt.
   if to == "s" or (from == "U" and received[to]) then add("sent", 1, variant, channel) end
   if segments > 0 then add("segmentsSubmitted", segments, variant, channel) end
-  if to == "F" then
-    redis.call("HINCRBY", KEYS[2], "error:" .. string.sub(new, 3), 1)
-  end
-  if acked[to] and KEYS[4] then
-    redis.call("XACK", KEYS[4], ARGV[1], string.match(key, "/(.*)$"))
-  end
+  if to == "F" then add("error:" .. string.sub(new, 3), 1, "", "") end
+  if acked[to] and KEYS[4] then acks[#acks + 1] = string.match(key, "/(.*)$") end
 end
 
-local applied, settled, index = 0, {}, 0
-for key, new, variant, channel, extra in string.gmatch(ARGV[2] or "",
-    "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\n") do
-  index = index + 1
-  local old = redis.call("HGET", KEYS[1], key) or ""
-  local from, to = string.sub(old, 1, 1), string.sub(new, 1, 1)
+local applied, settled = 0, {}
+for index, line in ipairs(lines) do
+  local key, new, variant, channel, extra = line[1], line[2], line[3], line[4], line[5]
+  local from, to = string.sub(states[key], 1, 1), string.sub(new, 1, 1)
   local rules = allowed[from]
   if rules and rules[to] then
     local part, parts = string.match(extra, "^(%d+)/(%d+)$")
@@ -110,5 +136,20 @@ for key, new, variant, channel, extra in string.gmatch(ARGV[2] or "",
       applied = applied + 1
     end
   end
+end
+
+for i = 1, #dirty, CHUNK do
+  local args = {}
+  for j = i, math.min(i + CHUNK - 1, #dirty) do
+    args[#args + 1] = dirty[j]
+    args[#args + 1] = states[dirty[j]]
+  end
+  redis.call("HSET", KEYS[1], unpack(args))
+end
+for name, delta in pairs(deltas) do
+  if delta ~= 0 then redis.call("HINCRBY", KEYS[2], name, delta) end
+end
+for i = 1, #acks, CHUNK do
+  redis.call("XACK", KEYS[4], ARGV[1], unpack(acks, i, math.min(i + CHUNK - 1, #acks)))
 end
 return {applied, table.concat(settled)}

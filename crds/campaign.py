@@ -104,7 +104,8 @@ class ColumnMapping(HeraldModel):
     """Column with the phone number. A file whose header lacks it fails the import, with
     the columns it has named."""
     time_zone: str = Field(default="", max_length=64)
-    """Column with the recipient's IANA time zone, for sendWindow.timeZoneSource Recipient."""
+    """Column with the recipient's IANA time zone, for sendWindow.timeZoneSource Recipient.
+    Not yet implemented: the column is not read (the campaign reports it as ignored)."""
     variables: list[NamedValue] = Field(
         default_factory=list, max_length=32, json_schema_extra=list_map("name")
     )
@@ -197,8 +198,9 @@ class SendWindow(HeraldModel):
     days: list[DayOfWeek] = Field(default_factory=list, max_length=7)
     """Days when sending is allowed; empty means every day."""
     time_zone_source: TimeZoneSource = TimeZoneSource.CAMPAIGN
-    """Campaign: the window is in schedule.timeZone. Recipient: in each recipient's zone
-    (from the time zone column, else guessed from the number, else schedule.timeZone)."""
+    """Campaign: the window is in schedule.timeZone. Recipient: not yet implemented; the
+    window is in schedule.timeZone all the same, and the campaign reports it as ignored.
+    (Planned: each recipient's zone, from the time zone column, else the number's.)"""
 
 
 class Schedule(HeraldModel):
@@ -211,7 +213,8 @@ class Schedule(HeraldModel):
     send_window: SendWindow | None = None
     """Allowed sending hours. Empty: any time."""
     recurrence: str = Field(default="", max_length=128, pattern=CRON_PATTERN + "|^$")
-    """Cron expression for a recurring campaign, e.g. "0 10 * * 1". Empty: runs once."""
+    """Cron expression for a recurring campaign, e.g. "0 10 * * 1". Not yet implemented:
+    a campaign runs once whatever this says, and reports it as ignored."""
 
 
 class CampaignRateLimit(HeraldModel):
@@ -234,9 +237,14 @@ class Compliance(HeraldModel):
     """Opt-out, frequency and duplicate rules."""
 
     respect_opt_outs: bool = True
-    """Skip numbers on the opt-out list. Only Verification templates may turn this off."""
+    """Skip numbers that opted out, at import and again before each submit. The opt-out
+    list is shared by every campaign of every namespace of this Herald install (one
+    Redis): a STOP to any channel holds for all. false is allowed only when every
+    template of the campaign is Verification; otherwise the campaign waits, Ready False
+    with reason OptOutsRequired."""
     frequency_cap: FrequencyCap | None = None
-    """Cap on messages per number across campaigns."""
+    """Cap on messages per number across campaigns. Not yet implemented: no cap is
+    applied, and the campaign reports it as ignored."""
     dedupe: bool = True
     """Send once per number even if the audience lists it more than once."""
 
@@ -402,7 +410,8 @@ class CampaignStatus(HeraldModel):
     completion_time: datetime | None = None
     """When the campaign reached Completed, Failed or Cancelled."""
     next_run_time: datetime | None = None
-    """Next run of a recurring campaign."""
+    """Next run of a recurring campaign. Not yet implemented (recurrence is not): never
+    set."""
     edits_not_applied: list[str] = Field(
         default_factory=list, max_length=16,
         json_schema_extra={"items": {"type": "string", "maxLength": 64}})

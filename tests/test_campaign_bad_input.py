@@ -87,6 +87,8 @@ async def test_bad_campaigns_each_say_why(stack: Stack, http_404: str) -> None:
                        "ChannelNotFound"),
         "unapproved": (dict(variants=None, templateRef={"name": "needs-review"},
                             audience=inline(3)), "TemplateNotApproved"),
+        "bad-filter": (dict(audience=inline(3) | {"filter": "vars.name == "}),
+                       "InvalidFilter"),
     }
     for name, (spec, _) in cases.items():
         await kube.create(named(name, **spec))
@@ -112,9 +114,12 @@ async def test_bad_campaigns_each_say_why(stack: Stack, http_404: str) -> None:
     missing = by_name["missing-vars"]["status"]
     assert {r["reason"]: r["count"] for r in missing["invalidReasons"]} == {
         "MissingVariables": 5}
-    for name in ("no-channel", "unapproved"):
+    for name in ("no-channel", "unapproved", "bad-filter"):
         stalled = [c for c in by_name[name]["status"]["conditions"] if c["type"] == "Stalled"]
         assert stalled[0]["status"] == "True", name
+    assert "line 1, column" in ready(by_name["bad-filter"])["message"]
+    # Said before any importer pod: the filter is checked when the Campaign is applied.
+    assert await kube.find("batch/v1", "Job", NS, "bad-filter-import") is None
 
     await stack.wait_for_phase(NS, "rough-csv", "Completed", timeout=TIMEOUT)
     rough = await wait_delivered(stack, 1, "rough-csv")

@@ -96,6 +96,15 @@ SENT = Counters(total=100, delivered=90, failed=5, expired=5)
         TEMPLATES["double-eleven"], approved=False, reason="AwaitingApproval")}),
                  "Pending", reasons.TEMPLATE_NOT_APPROVED, id="template-not-approved"),
     pytest.param(C, world(channels={}), "Pending", reasons.CHANNEL_NOT_FOUND, id="no-channel"),
+    pytest.param(campaign(audience={"inline": [{"phone": "+8613800138000"}],
+                          "filter": "vars.city == "}), world(), "Pending",
+                 reasons.INVALID_FILTER, id="filter-not-cel"),
+    pytest.param(campaign(compliance={"respectOptOuts": False}), world(), "Pending",
+                 reasons.OPT_OUTS_REQUIRED, id="marketing-must-respect-opt-outs"),
+    pytest.param(campaign(compliance={"respectOptOuts": False}), world(templates={
+        name: dataclasses.replace(seen, spec=seen.spec.model_copy(
+            update={"category": "Verification"})) for name, seen in TEMPLATES.items()}),
+                 "Importing", reasons.IMPORTING, id="verification-may-ignore-opt-outs"),
     pytest.param(C, world(channels={"carrier-a": ChannelSeen(
         CHANNEL_SPEC, ready=False, reason="SecretNotFound")}), "Pending",
                  reasons.CHANNEL_NOT_READY, id="channel-not-ready"),

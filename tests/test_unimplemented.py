@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from controllers.decisions import reasons
+from controllers.decisions.campaign_plan import plan_campaign
 from controllers.decisions.channel_plan import ChannelWorld, SecretSeen, plan_channel
 from controllers.decisions.unimplemented import (
     IGNORED_FIELDS,
@@ -18,7 +19,8 @@ from controllers.decisions.unimplemented import (
 from crds.base import find_condition
 from crds.campaign import CampaignSpec
 from crds.channel import ChannelSpec, ChannelStatus
-from tests.test_campaign_plan import example
+from tests.test_campaign_plan import SETTINGS, example, world
+from tests.test_campaign_plan import campaign as campaign_of
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -69,3 +71,15 @@ def test_a_channel_says_which_fields_it_ignores_once() -> None:
     assert again.events == ()
     cleared = plan_channel(channel(), 2, first.status, ChannelWorld(NOW, seen))
     assert find_condition(cleared.status.conditions, IGNORED_FIELDS) is None
+
+
+def test_a_campaign_says_which_fields_it_ignores_once() -> None:
+
+    recurring = campaign_of(schedule={"recurrence": "0 10 * * 1"})
+    first = plan_campaign(recurring, world(), SETTINGS)
+    condition = find_condition(first.status.conditions, IGNORED_FIELDS)
+    assert condition is not None and "spec.schedule.recurrence" in condition.message
+    assert [e.reason for e in first.events].count(reasons.NOT_YET_IMPLEMENTED) == 1
+    again = plan_campaign(recurring.model_copy(update={"status": first.status}), world(),
+                          SETTINGS)
+    assert reasons.NOT_YET_IMPLEMENTED not in [e.reason for e in again.events]

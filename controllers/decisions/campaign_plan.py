@@ -54,9 +54,11 @@ from controllers.decisions.campaign_world import (
     RunSeen,
 )
 from controllers.decisions.events import Event
+from controllers.decisions.unimplemented import campaign_ignored, with_ignored
 from crds.base import Condition, ConditionStatus, find_condition, set_condition
 from crds.campaign import Campaign, CampaignPhase, CampaignSpec, CampaignStatus, Counters
-from crds.template import TemplateSpec
+from crds.template import Category, TemplateSpec
+from sender.sms.audience_filter import filter_error
 
 FINAL = (CampaignPhase.COMPLETED, CampaignPhase.FAILED, CampaignPhase.CANCELLED)
 FINISHED = {
@@ -114,6 +116,9 @@ def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettin
             events.append(Event("Warning", reasons.EDIT_NOT_APPLIED, (
                 f"{', '.join(changed)} changed after the run started and do not apply to"
                 f" it; what applies to a running campaign: {LIVE_FIELDS}")))
+    status.conditions, ignored = with_ignored(status.conditions, campaign_ignored(spec),
+                                              meta.generation, world.now)
+    events.extend(ignored)
     if stale:
         events.insert(0, Event("Normal", reasons.RUN_RESET,
                                "Redis held a run of an earlier campaign of this name;"
@@ -220,6 +225,17 @@ def _before_run(
             return _Outcome(CampaignPhase.PENDING, reasons.TEMPLATE_NOT_APPROVED,
                             f"waiting for Template {name} to be approved{why}", stalled=True)
         templates[variant] = seen.spec
+    invalid = filter_error(spec.audience.filter)
+    if invalid is not None:
+        return _Outcome(CampaignPhase.PENDING, reasons.INVALID_FILTER, invalid, stalled=True)
+    if not spec.compliance.respect_opt_outs:
+        marketing = sorted(template_names(spec)[v] for v, t in templates.items()
+                           if t.category != Category.VERIFICATION)
+        if marketing:
+            return _Outcome(
+                CampaignPhase.PENDING, reasons.OPT_OUTS_REQUIRED,
+                "compliance.respectOptOuts is false, which only Verification templates"
+                f" allow; Template {', '.join(marketing)} is not one", stalled=True)
     channel = next((c.name for c in spec.channels
                     if (seen_channel := world.channels.get(c.name)) and seen_channel.ready), None)
     if channel is None:
@@ -406,6 +422,7 @@ WARNING_REASONS = frozenset({
     reasons.TEMPLATE_NOT_FOUND, reasons.TEMPLATE_NOT_APPROVED, reasons.CHANNEL_NOT_FOUND,
     reasons.CHANNEL_NOT_READY, reasons.IMPORT_FAILED, reasons.NO_VALID_RECIPIENTS,
     reasons.SENDERS_FAILED, reasons.NO_PROGRESS, reasons.INVALID_SCHEDULE,
+    reasons.OPT_OUTS_REQUIRED, reasons.INVALID_FILTER,
 })
 
 

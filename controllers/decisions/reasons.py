@@ -28,6 +28,8 @@ CHANNEL_NOT_READY = "ChannelNotReady"
 SCHEDULED = "Scheduled"
 OUTSIDE_SEND_WINDOW = "OutsideSendWindow"
 INVALID_SCHEDULE = "InvalidSchedule"
+OPT_OUTS_REQUIRED = "OptOutsRequired"
+INVALID_FILTER = "InvalidFilter"
 AUDIENCE_NOT_FOUND = "AudienceNotFound"
 UNKNOWN_ENCODING = "UnknownEncoding"
 IMPORTING = "Importing"
@@ -56,6 +58,9 @@ TLS_KEY_MISSING = "TLSKeyMissing"
 TLS_HANDSHAKE_FAILED = "TLSHandshakeFailed"  # = sender.smpp.tls, from the bind check
 CERTIFICATE_NOT_TRUSTED = "CertificateNotTrusted"
 TLS_MATERIAL_INVALID = "TLSMaterialInvalid"
+
+# Any kind: its IgnoredFields condition (controllers.decisions.unimplemented).
+NOT_YET_IMPLEMENTED = "NotYetImplemented"
 
 # Channel: its TLSVerified condition.
 CERTIFICATE_VERIFIED = "CertificateVerified"

@@ -30,6 +30,7 @@ from sender.importer.audience_rows import AudienceError
 from sender.importer.audience_sources import file_rows, redis_rows, url_rows
 from sender.importer.shards import import_audience
 from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, AudienceSource, ImportSettings
+from sender.sms.audience_filter import FilterError, compile_filter
 from sender.sms.text import find_variables
 from sender.store.client import connect_from_env
 from sender.store.import_batches import ImportConflict
@@ -43,26 +44,10 @@ __all__ = ["AudienceError", "audience_filter", "main", "run_import", "source_row
 
 def audience_filter(expression: str) -> Callable[[Mapping[str, str]], bool] | None:
     """The audience filter as a predicate over a recipient's variables (CEL)."""
-    if not expression.strip():
-        return None
-    import celpy  # only campaigns with a filter need it
-    from celpy.adapter import json_to_cel
-    from celpy.celparser import CELParseError
-    from celpy.evaluation import CELEvalError
-
-    env = celpy.Environment()
     try:
-        program = env.program(env.compile(expression))
-    except CELParseError as error:
-        raise AudienceError(f"audience.filter is not valid CEL: {error}") from None
-
-    def keep(variables: Mapping[str, str]) -> bool:
-        try:
-            return bool(program.evaluate({"vars": json_to_cel(dict(variables))}))
-        except CELEvalError:
-            return False  # e.g. a variable this row does not have: not selected
-
-    return keep
+        return compile_filter(expression)
+    except FilterError as error:
+        raise AudienceError(str(error)) from None
 
 
 def source_rows(

@@ -53,7 +53,7 @@ from controllers.decisions.campaign_world import (
 from controllers.decisions.status import merge_patch_diff
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
-from crds.campaign import Audience, Campaign
+from crds.campaign import Audience, Campaign, ObjectKeyReference
 from crds.template import Template
 from sender.store.keys import CampaignKeys
 from sender.store.run_store import cancel_remaining, delete_run, read_run, write_run
@@ -136,8 +136,13 @@ async def observe_campaign(
                     if (seen := one(channels, (namespace, c.name))) is not None}
     state = await read_run(context.redis, CampaignKeys(namespace, name))
     audience = None
+    suppression: dict[str, AudienceSeen] = {}
     if state.config is None:  # before the run: its importer pod would wait on a missing one
         audience = await audience_seen(context, namespace, campaign.spec.audience)
+        for item in campaign.spec.compliance.suppression_lists:
+            found = await keys_seen(context, namespace, item.config_map_ref, item.secret_ref)
+            if found is not None:
+                suppression[item.name] = found
     run = None
     if state.config is not None:
         run = RunSeen(config=state.config, counters=state.counters, fields=state.fields,
@@ -146,6 +151,7 @@ async def observe_campaign(
     previous, last_progress = context.campaign_samples.get((namespace, name), (None, None))
     return CampaignWorld(
         now=now, templates=template_seen, channels=channel_seen, run=run, audience=audience,
+        suppression=suppression,
         import_job=one(jobs, (namespace, name, IMPORTER)),
         sender_job=one(jobs, (namespace, name, SENDER)),
         previous=previous, last_progress=last_progress,
@@ -156,11 +162,19 @@ async def audience_seen(context: OperatorContext, namespace: str, audience: Audi
                         ) -> AudienceSeen | None:
     """The keys of the ConfigMap or Secret the audience names (None: it names none, or
     the operator may not read it, in which case the importer pod finds out)."""
+    return await keys_seen(context, namespace, audience.config_map_ref, audience.secret_ref)
+
+
+async def keys_seen(context: OperatorContext, namespace: str,
+                    config_map: ObjectKeyReference | None, secret_ref: ObjectKeyReference | None,
+                    ) -> AudienceSeen | None:
+    """The keys of the ConfigMap or Secret named (None: neither is, or the operator may
+    not read it)."""
     try:
-        if audience.config_map_ref is not None:
-            keys = await context.core.config_map_keys(namespace, audience.config_map_ref.name)
-        elif audience.secret_ref is not None:
-            secret = await context.core.secret(namespace, audience.secret_ref.name)
+        if config_map is not None:
+            keys = await context.core.config_map_keys(namespace, config_map.name)
+        elif secret_ref is not None:
+            secret = await context.core.secret(namespace, secret_ref.name)
             keys = frozenset(secret.data) if secret is not None else None
         else:
             return None

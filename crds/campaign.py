@@ -233,6 +233,34 @@ class FrequencyCap(HeraldModel):
     """Length of the period in hours."""
 
 
+class SuppressionList(HeraldModel):
+    """Numbers never to send to (a do-not-contact list, complaints, staff), from one
+    source: a CSV or XLSX file, in any encoding, read as audience files are, with the
+    numbers in its `column`."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            (
+                "[has(self.configMapRef), has(self.secretRef), has(self.url)]"
+                ".filter(x, x).size() == 1",
+                "a suppression list takes exactly one of configMapRef, secretRef or url",
+            ),
+        )
+    )
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    """Name of the list, as status counts it."""
+    config_map_ref: ObjectKeyReference | None = None
+    """A ConfigMap key holding the file."""
+    secret_ref: ObjectKeyReference | None = None
+    """A Secret key holding the file."""
+    url: str | None = Field(default=None, min_length=1, max_length=2048, pattern=r"^https?://")
+    """The file over HTTP(S), fetched without credentials."""
+    column: str = Field(default="phone", min_length=1, max_length=64)
+    """Column with the numbers. Numbers are read as the audience's are (its
+    defaultRegion); rows that hold no valid number are skipped."""
+
+
 class Compliance(HeraldModel):
     """Opt-out, frequency and duplicate rules."""
 
@@ -247,6 +275,11 @@ class Compliance(HeraldModel):
     applied, and the campaign reports it as ignored."""
     dedupe: bool = True
     """Send once per number even if the audience lists it more than once."""
+    suppression_lists: list[SuppressionList] = Field(
+        default_factory=list, max_length=16, json_schema_extra=list_map("name"))
+    """Lists of numbers never to send to in this campaign, read when it imports: a
+    listed number is counted suppressed (reason SuppressionList), like the opt-outs but
+    for this campaign only. A missing ConfigMap, Secret or key is said before any pod."""
 
 
 class CampaignSpec(HeraldModel):

@@ -37,6 +37,9 @@ SMPP_CLIENT_KEY_FILE = "/var/run/herald/smpp-client-cert/tls.key"
 """Where sender and receiver pods find the channel's TLS material, mounted from its
 ConfigMap and Secrets. The pods are told by HERALD_SMPP_CA_FILE,
 HERALD_SMPP_CLIENT_CERT_FILE and HERALD_SMPP_CLIENT_KEY_FILE (TlsMaterial.from_env)."""
+SUPPRESSION_DIR = "/var/run/herald/suppression"
+"""Where the importer pod finds the files of the campaign's suppression lists, one a
+list, named after it (also in HERALD_SUPPRESSION_DIR)."""
 HEADERS_DIR = "/var/run/herald/url-headers"
 """Where the importer pod finds the HTTP headers Secret of a URL audience, a file a key
 (also in HERALD_URL_HEADERS_DIR)."""
@@ -80,6 +83,16 @@ def text_codec(name: str) -> str | None:
     return codecs.lookup(name).name
 
 
+class SuppressionSource(BaseModel):
+    """One suppression list as the importer reads it: a mounted file or a URL."""
+
+    name: str
+    file: str = ""
+    """Its file's name in the pod's suppression directory (SUPPRESSION_DIR)."""
+    url: str = ""
+    column: str = "phone"
+
+
 class ImportSettings(BaseModel):
     source: AudienceSource
     columns: ColumnMapping = Field(default_factory=ColumnMapping)
@@ -88,6 +101,7 @@ class ImportSettings(BaseModel):
     variants: list[tuple[str, int]] = Field(default_factory=list)
     dedupe: bool = True
     respect_opt_outs: bool = True
+    suppression_lists: list[SuppressionSource] = Field(default_factory=list)
 
 
 class TlsTarget(BaseModel):

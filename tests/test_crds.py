@@ -127,6 +127,10 @@ BAD = [
     pytest.param("channel.yaml", {"spec": {"smpp": {"tls": {"caRef": {
                      "kind": "Secrets", "name": "smsc-ca"}}}}},
                  "spec.smpp.tls.caRef.kind: 'Secrets' is not one of", id="channel-tls-ca-kind"),
+    pytest.param("campaign.yaml", {"spec": {"compliance": {"suppressionLists": [
+                     {"name": "dnc", "url": "https://x/dnc.csv",
+                      "configMapRef": {"name": "dnc"}}]}}},
+                 "a suppression list takes exactly one of", id="campaign-suppression-two-sources"),
     pytest.param("template.yaml", {"spec": {"category": "Promotion"}},
                  "spec.category: 'Promotion' is not one of", id="template-unknown-category"),
     pytest.param("template.yaml", {"spec": {"signature": None}},

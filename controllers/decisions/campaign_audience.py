@@ -10,11 +10,12 @@ format, its encoding when Auto, its header) is the importer's to say (ImportFail
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controllers.decisions import reasons
 from controllers.decisions.campaign_world import AudienceSeen
-from crds.campaign import AUTO_ENCODING, Audience
+from crds.campaign import AUTO_ENCODING, Audience, SuppressionList
 from sender.run_config import text_codec
 
 SHOWN_KEYS = 10
@@ -51,4 +52,25 @@ def audience_problem(audience: Audience, seen: AudienceSeen | None) -> AudienceP
             shown += f" and {len(keys) - SHOWN_KEYS} more"
         return AudienceProblem(reasons.AUDIENCE_NOT_FOUND, (
             f"waiting for key {ref.key!r} in {kind} {ref.name}: it has {shown}"))
+    return None
+
+
+def suppression_problem(lists: list[SuppressionList], seen: Mapping[str, AudienceSeen]
+                        ) -> AudienceProblem | None:
+    """A suppression list whose ConfigMap, Secret or key is missing, or None."""
+    for item in lists:
+        ref = item.config_map_ref or item.secret_ref
+        found = seen.get(item.name)
+        if ref is None or found is None:
+            continue
+        kind = "ConfigMap" if item.config_map_ref is not None else "Secret"
+        if found.keys is None:
+            return AudienceProblem(reasons.SUPPRESSION_LIST_NOT_FOUND, (
+                f"waiting for {kind} {ref.name} (suppression list {item.name}, key"
+                f" {ref.key!r}): it does not exist"))
+        if ref.key not in found.keys:
+            keys = ", ".join(repr(k) for k in sorted(found.keys)[:SHOWN_KEYS]) or "no keys"
+            return AudienceProblem(reasons.SUPPRESSION_LIST_NOT_FOUND, (
+                f"waiting for key {ref.key!r} in {kind} {ref.name} (suppression list"
+                f" {item.name}): it has {keys}"))
     return None

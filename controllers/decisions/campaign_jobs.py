@@ -9,6 +9,7 @@ pod needs no Kubernetes API access. Pod security: controllers.decisions.pod_spec
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,9 @@ from controllers.decisions.pod_spec import (
     smpp_tls_files,
 )
 from crds.base import API_VERSION, GROUP
-from crds.campaign import Audience
+from crds.campaign import Audience, SuppressionList
 from crds.channel import ChannelSpec
-from sender.run_config import AUDIENCE_DIR, HEADERS_DIR
+from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, SUPPRESSION_DIR
 
 CAMPAIGN_LABEL = f"{GROUP}/campaign"
 COMPONENT_LABEL = "app.kubernetes.io/component"
@@ -64,8 +65,10 @@ def sender_job_name(owner: Owner) -> str:
     return child_name(owner.name, "send")
 
 
-def build_import_job(owner: Owner, audience: Audience, pods: PodSettings) -> dict[str, Any]:
-    """A Job with one pod that imports the audience into Redis (retried on failure)."""
+def build_import_job(owner: Owner, audience: Audience, pods: PodSettings,
+                     suppression: Sequence[SuppressionList] = ()) -> dict[str, Any]:
+    """A Job with one pod that imports the audience into Redis (retried on failure),
+    with the campaign's suppression lists' files mounted beside it."""
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     env: list[dict[str, Any]] = []
@@ -83,6 +86,18 @@ def build_import_job(owner: Owner, audience: Audience, pods: PodSettings) -> dic
                         "secret": {"secretName": audience.url.headers_secret_ref.name}})
         mounts.append({"name": "url-headers", "mountPath": HEADERS_DIR, "readOnly": True})
         env.append({"name": "HERALD_URL_HEADERS_DIR", "value": HEADERS_DIR})
+    sources: list[dict[str, Any]] = []
+    for item in suppression:
+        ref = item.config_map_ref or item.secret_ref
+        if ref is None:
+            continue  # a URL: the importer fetches it
+        kind = "configMap" if item.config_map_ref is not None else "secret"
+        sources.append({kind: {"name": ref.name,
+                               "items": [{"key": ref.key, "path": item.name}]}})
+    if sources:  # one projected volume: every list's file in one directory
+        volumes.append({"name": "suppression", "projected": {"sources": sources}})
+        mounts.append({"name": "suppression", "mountPath": SUPPRESSION_DIR, "readOnly": True})
+        env.append({"name": "HERALD_SUPPRESSION_DIR", "value": SUPPRESSION_DIR})
     importer = container(IMPORTER, ["import", "--campaign", owner.ref], pods, mounts, env)
     spec = {
         "backoffLimit": pods.import_backoff_limit,

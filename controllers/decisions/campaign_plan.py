@@ -36,7 +36,11 @@ from typing import Any
 
 from controllers.decisions import campaign_stats as stats
 from controllers.decisions import reasons
-from controllers.decisions.campaign_audience import RECHECK_SECONDS, audience_problem
+from controllers.decisions.campaign_audience import (
+    RECHECK_SECONDS,
+    audience_problem,
+    suppression_problem,
+)
 from controllers.decisions.campaign_jobs import (
     Owner,
     build_import_job,
@@ -204,6 +208,11 @@ def _cancel(run: RunSeen | None, world: CampaignWorld) -> _Outcome:
                     progressing=True, actions=actions)
 
 
+def _import_job(owner: Owner, spec: CampaignSpec, settings: PlanSettings) -> dict[str, Any]:
+    return build_import_job(owner, spec.audience, settings.pods,
+                            spec.compliance.suppression_lists)
+
+
 def _cancelled_message(run: RunSeen | None) -> str:
     if run is None:
         return "cancelled before it started"
@@ -240,10 +249,11 @@ def _before_run(
                     if (seen_channel := world.channels.get(c.name)) and seen_channel.ready), None)
     if channel is None:
         return _no_channel(spec, world)
-    problem = audience_problem(spec.audience, world.audience)
+    problem = (audience_problem(spec.audience, world.audience)
+               or suppression_problem(spec.compliance.suppression_lists, world.suppression))
     if problem is not None:  # before the importer Job, which would wait on its volume
-        recheck = (world.now + timedelta(seconds=RECHECK_SECONDS)
-                   if problem.reason == reasons.AUDIENCE_NOT_FOUND else None)
+        recheck = (world.now + timedelta(seconds=RECHECK_SECONDS) if problem.reason in (
+            reasons.AUDIENCE_NOT_FOUND, reasons.SUPPRESSION_LIST_NOT_FOUND) else None)
         return _Outcome(CampaignPhase.PENDING, problem.reason, problem.message, stalled=True,
                         wake_at=recheck)
     if spec.schedule.start_time is not None and world.now < spec.schedule.start_time:
@@ -262,8 +272,7 @@ def _before_run(
     return _Outcome(
         CampaignPhase.IMPORTING, reasons.IMPORTING,
         f"importing the audience; sending through channel {channel}", progressing=True,
-        actions=Actions(write_run=config,
-                        create=(build_import_job(owner, spec.audience, settings.pods),)),
+        actions=Actions(write_run=config, create=(_import_job(owner, spec, settings),)),
     )
 
 
@@ -290,7 +299,7 @@ def _importing(
                         f"the audience could not be imported: {detail}")
     actions = Actions()
     if job is None:  # deleted by hand, or the operator stopped between two writes
-        actions = Actions(create=(build_import_job(owner, spec.audience, settings.pods),))
+        actions = Actions(create=(_import_job(owner, spec, settings),))
     message = f"importing the audience: {run.counters.total:,} rows so far"
     if run.import_error:
         message += f"; last attempt failed: {run.import_error} (retrying)"
@@ -422,7 +431,7 @@ WARNING_REASONS = frozenset({
     reasons.TEMPLATE_NOT_FOUND, reasons.TEMPLATE_NOT_APPROVED, reasons.CHANNEL_NOT_FOUND,
     reasons.CHANNEL_NOT_READY, reasons.IMPORT_FAILED, reasons.NO_VALID_RECIPIENTS,
     reasons.SENDERS_FAILED, reasons.NO_PROGRESS, reasons.INVALID_SCHEDULE,
-    reasons.OPT_OUTS_REQUIRED, reasons.INVALID_FILTER,
+    reasons.OPT_OUTS_REQUIRED, reasons.INVALID_FILTER, reasons.SUPPRESSION_LIST_NOT_FOUND,
 })
 
 

@@ -25,6 +25,7 @@ from sender.run_config import (
     ImportSettings,
     RunConfig,
     SmppTarget,
+    SuppressionSource,
     TlsTarget,
 )
 
@@ -146,6 +147,10 @@ def import_settings(spec: CampaignSpec) -> ImportSettings:
         variants=[(v.name, v.weight) for v in spec.variants or []],
         dedupe=spec.compliance.dedupe,
         respect_opt_outs=spec.compliance.respect_opt_outs,
+        suppression_lists=[
+            SuppressionSource(name=s.name, column=s.column, url=s.url or "",
+                              file="" if s.url else s.name)
+            for s in spec.compliance.suppression_lists],
     )
 
 

@@ -98,6 +98,9 @@ class CampaignWorld:
     audience: AudienceSeen | None = None
     """The audience's ConfigMap or Secret; None when the audience has none, or once the
     run started (it is read only before)."""
+    suppression: Mapping[str, AudienceSeen] = field(default_factory=dict)
+    """By suppression list name, the ConfigMap or Secret it names (read as `audience`);
+    a list missing here was not looked at."""
     import_job: JobSeen | None = None
     sender_job: JobSeen | None = None
     previous: stats.Sample | None = None

@@ -61,14 +61,14 @@ def file_format(head: bytes, declared: FileFormat, where: str) -> FileFormat:
     return FileFormat.CSV
 
 
-def file_rows(path: str, source: AudienceSource, phone: str) -> Iterator[dict[str, str]]:
+def file_rows(path: str, source: AudienceSource, phone: str,
+              where: str = "the audience file") -> Iterator[dict[str, str]]:
     """Rows of the CSV or XLSX file mounted at `path`."""
-    where = "the audience file"
     try:
         handle = open(path, "rb")  # noqa: SIM115 (closed below, after the last row)
     except FileNotFoundError:
-        raise AudienceError(f"the audience file is not mounted at {path}; does the"
-                            " ConfigMap or Secret have that key?") from None
+        raise AudienceError(f"{where} is not mounted at {path}; does the ConfigMap or"
+                            " Secret have that key?") from None
     with handle:
         sample = handle.read(SAMPLE_BYTES)
         if file_format(sample, source.format, where) == FileFormat.XLSX:

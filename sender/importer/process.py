@@ -29,11 +29,12 @@ import structlog
 from sender.importer.audience_rows import AudienceError
 from sender.importer.audience_sources import file_rows, redis_rows, url_rows
 from sender.importer.shards import import_audience
+from sender.importer.suppression import load_suppression_lists
 from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, AudienceSource, ImportSettings
 from sender.sms.audience_filter import FilterError, compile_filter
 from sender.sms.text import find_variables
 from sender.store.client import connect_from_env
-from sender.store.import_batches import ImportConflict
+from sender.store.import_batches import ImportConflict, import_done
 from sender.store.keys import campaign_from_ref
 from sender.store.run_store import clear_import_error, read_run, record_import_error
 
@@ -75,7 +76,10 @@ async def run_import(ref: str) -> dict[str, Any]:
             raise AudienceError(f"no run of campaign {ref} in Redis; the operator writes it"
                                 " before it creates this Job")
         settings = run.config.audience
+        lists = settings.suppression_lists
         try:
+            if lists and not await import_done(redis, keys):
+                await load_suppression_lists(redis, keys, lists, settings.default_region)
             report = await import_audience(
                 redis, keys, source_rows(redis, settings), shards=run.config.shards,
                 columns=settings.columns, default_region=settings.default_region,
@@ -84,6 +88,7 @@ async def run_import(ref: str) -> dict[str, Any]:
                 keep=audience_filter(settings.filter),
                 required={variant: find_variables(template.body)
                           for variant, template in run.config.templates.items()},
+                suppression=bool(lists),
             )
         except (AudienceError, ImportConflict, OSError) as error:
             await record_import_error(redis, keys, str(error))

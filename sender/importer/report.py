@@ -13,6 +13,7 @@ from sender.sms.numbers import DropReason
 from sender.store.keys import CampaignKeys
 
 DUPLICATE, FILTERED = "Duplicate", "Filtered"  # why a valid number is suppressed
+SUPPRESSION_LIST = "SuppressionList"
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,12 @@ class ImportReport:
     """Entries added to the shards."""
     invalid: int = 0
     suppressed: int = 0
-    """Duplicates and rows the filter dropped."""
+    """Duplicates, rows the filter dropped, numbers on a suppression list."""
     opted_out: int = 0
     reasons: Mapping[DropReason, int] = field(default_factory=dict)
     """Invalid rows by reason."""
     suppressed_reasons: Mapping[str, int] = field(default_factory=dict)
-    """Suppressed rows by reason: Duplicate, Filtered."""
+    """Suppressed rows by reason: Duplicate, Filtered, SuppressionList."""
     shards: tuple[int, ...] = ()
     """Entries per shard, by shard index."""
     variants: Mapping[str, int] = field(default_factory=dict)
@@ -53,7 +54,8 @@ async def read_import_report(redis: aioredis.Redis, keys: CampaignKeys) -> Impor
         suppressed=counters.get("suppressed", 0),
         opted_out=counters.get("optedOut", 0),
         reasons={r: counters[f"drop:{r}"] for r in DropReason if f"drop:{r}" in counters},
-        suppressed_reasons={r: counters[f"suppress:{r}"] for r in (DUPLICATE, FILTERED)
+        suppressed_reasons={r: counters[f"suppress:{r}"] for r in (DUPLICATE, FILTERED,
+                                                                  SUPPRESSION_LIST)
                             if f"suppress:{r}" in counters},
         shards=tuple(counters.get(f"shard:{i}", 0) for i in range(shard_count)),
         variants={k.split(":")[1]: v for k, v in counters.items()

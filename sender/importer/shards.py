@@ -14,7 +14,7 @@ enqueueing or counting a row twice, even with two importers at once.
 
 Counters added to the campaign's counters hash, beside total, invalid, suppressed and
 optedOut: `imported` (entries queued), `drop:<DropReason>`, `suppress:Duplicate`,
-`suppress:Filtered`, `variant:<name>:total`.
+`suppress:Filtered`, `suppress:SuppressionList`, `variant:<name>:total`.
 
 A shard entry has the fields n (E.164), v (variant, may be empty), x (the variables as
 compact JSON) and, when the audience maps a time-zone column, z (IANA zone).
@@ -40,7 +40,13 @@ import redis.asyncio as aioredis
 
 from crds.campaign import ColumnMapping
 from sender.importer.audience_rows import MalformedRow, UndecodableRow
-from sender.importer.report import DUPLICATE, FILTERED, ImportReport, read_import_report
+from sender.importer.report import (
+    DUPLICATE,
+    FILTERED,
+    SUPPRESSION_LIST,
+    ImportReport,
+    read_import_report,
+)
 from sender.sms.numbers import DropReason, Recipient, normalize_number, shard_of
 from sender.sms.variants import VariantPicker
 from sender.store.import_batches import BatchWrite, ImportBatches, ImportConflict
@@ -72,6 +78,7 @@ async def import_audience(
     respect_opt_outs: bool = True,
     keep: Callable[[Mapping[str, str]], bool] | None = None,
     required: Mapping[str, Collection[str]] | None = None,
+    suppression: bool = False,
     batch: int = 1000,
 ) -> ImportReport:
     """Import `rows` (dicts keyed by column) into the campaign's `shards` streams.
@@ -81,7 +88,9 @@ async def import_audience(
     `keep`, if given, gets a recipient's variables and says whether to send (the
     audience filter); rows it refuses count as suppressed. `required` names, by variant,
     the variables its template uses: a row lacking one counts invalid (MissingVariables)
-    rather than failing at send time. Variables are the columns
+    rather than failing at send time. `suppression`: the campaign's suppression lists
+    are loaded (sender.store.import_batches.load_suppression); their numbers count as
+    suppressed (SuppressionList). Variables are the columns
     `columns.variables` maps, or, if it maps none, every column but the phone and
     time-zone ones. Raises ImportConflict if an import with other settings is in Redis.
     """
@@ -90,7 +99,8 @@ async def import_audience(
     importer = _Importer(redis, keys, _Settings(
         shards, columns, default_region, VariantPicker(variants), tuple(variants),
         dedupe, respect_opt_outs, keep,
-        {variant: frozenset(names) for variant, names in (required or {}).items()}))
+        {variant: frozenset(names) for variant, names in (required or {}).items()},
+        suppression))
     start = await importer.begin()
     if start is not None:
         index = 0
@@ -126,12 +136,14 @@ class _Settings:
     keep: Callable[[Mapping[str, str]], bool] | None
     required: Mapping[str, frozenset[str]]
     """Variables each variant's template uses."""
+    suppression: bool = False
 
     def fingerprint(self) -> str:
         """What a resumed import must agree on (a changed shard count would move numbers)."""
         return _compact({
             "shards": self.shards, "variants": self.variants, "dedupe": self.dedupe,
             "respectOptOuts": self.respect_opt_outs, "defaultRegion": self.default_region,
+            **({"suppression": True} if self.suppression else {}),
             "columns": self.columns.model_dump(mode="json", by_alias=True),
         })
 
@@ -169,7 +181,8 @@ class _Importer:
     def __init__(self, redis: aioredis.Redis, keys: CampaignKeys, settings: _Settings) -> None:
         self._settings = settings
         self._batches = ImportBatches(redis, keys, settings.shards, settings.fingerprint(),
-                                      settings.dedupe, settings.respect_opt_outs)
+                                      settings.dedupe, settings.respect_opt_outs,
+                                      settings.suppression)
 
     async def begin(self) -> int | None:
         return await self._batches.begin()
@@ -215,7 +228,8 @@ class _Importer:
                                          row.get(zone, "").strip() if zone else ""))
         return _Batch(start, start + len(rows), candidates, drops)
 
-    def _decide(self, batch: _Batch, seen: set[str], opted_out: set[str]) -> BatchWrite:
+    def _decide(self, batch: _Batch, seen: set[str], opted_out: set[str],
+                suppressed: set[str]) -> BatchWrite:
         """What the batch adds: dedupe, opt-outs, variants and shards, and the counts."""
         s = self._settings
         counts: Counter[str] = Counter(reason for _, reason in batch.drops)
@@ -229,6 +243,9 @@ class _Importer:
                     counts[f"suppress:{DUPLICATE}"] += 1
                     continue
                 taken.add(c.number)
+            if c.number in suppressed:
+                counts[f"suppress:{SUPPRESSION_LIST}"] += 1
+                continue
             if s.respect_opt_outs and c.number in opted_out:
                 counts["optedOut"] += 1
                 continue

@@ -3,6 +3,8 @@
     herald:{campaign:NS/NAME}:import   hash: rows_done, config, shard:I, done, and the
                                        import's own copy of the counters
     herald:{campaign:NS/NAME}:seen     set of numbers taken (dedupe), gone when done
+    herald:{campaign:NS/NAME}:suppress set of the suppression lists' numbers, loaded
+                                       before the first batch, gone when done
     herald:{campaign:NS/NAME}:shard:I  the shard streams the batches append to
 
 The importer (sender.importer.shards) decides what a batch adds; this module owns how
@@ -11,13 +13,13 @@ progress mark are written in one MULTI/EXEC, with the progress hash WATCHed from
 read of `rows_done` to the write: after a crash Redis holds whole batches only, and two
 importers at once (a Job pod that outlived its replacement) commit each row once.
 Every key is the campaign's (one hash tag: Redis Cluster safe); the opt-out set is only
-read, outside the MULTI.
+read, outside the MULTI, as the suppression set is.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -26,6 +28,29 @@ from redis.exceptions import WatchError
 
 from sender.store.client import Redis
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys
+
+SUPPRESSION_BATCH = 1000
+"""Numbers a suppression list adds per SADD."""
+
+
+async def import_done(redis: Redis, keys: CampaignKeys) -> bool:
+    """Whether the campaign's import has finished (a rerun of its pod has nothing to do)."""
+    return bool(await redis.hexists(keys.import_progress, "done"))
+
+
+async def load_suppression(redis: Redis, keys: CampaignKeys,
+                           numbers: AsyncIterable[str]) -> int:
+    """Add a suppression list's numbers to the campaign's set; return how many were read.
+    Idempotent, so a rerun of the importer loads them again safely."""
+    count, batch = 0, []
+    async for number in numbers:
+        batch.append(number)
+        if len(batch) >= SUPPRESSION_BATCH:
+            await redis.sadd(keys.suppressed, *batch)
+            count, batch = count + len(batch), []
+    if batch:
+        await redis.sadd(keys.suppressed, *batch)
+    return count + len(batch)
 
 
 class ImportConflict(RuntimeError):
@@ -48,8 +73,9 @@ class BatchWrite:
     shard_counts: Counter[int] = field(default_factory=Counter)
 
 
-Lookups = tuple[set[str], set[str]]
-"""Numbers already taken by the campaign, and numbers that opted out."""
+Lookups = tuple[set[str], set[str], set[str]]
+"""Numbers already taken by the campaign, numbers that opted out, and numbers on the
+campaign's suppression lists."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,8 @@ class ImportBatches:
     """The settings the import runs with; a resumed import must agree on them."""
     dedupe: bool
     respect_opt_outs: bool
+    suppression: bool = False
+    """Whether the campaign has suppression lists (loaded with load_suppression)."""
 
     async def begin(self) -> int | None:
         """Rows already committed, or None if the import is complete. Creates the shard
@@ -111,7 +139,7 @@ class ImportBatches:
     async def finish(self) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.import_progress, mapping={"done": 1, "config": self.fingerprint})
-            pipe.delete(self.keys.seen)
+            pipe.delete(self.keys.seen, self.keys.suppressed)
             await pipe.execute()
 
     def _check(self, config: str | None) -> None:
@@ -122,18 +150,18 @@ class ImportBatches:
 
     async def _lookup(self, batch_numbers: Sequence[str]) -> Lookups:
         numbers = list(dict.fromkeys(batch_numbers))
-        if not numbers or not (self.dedupe or self.respect_opt_outs):
-            return set(), set()
+        wanted = [(self.dedupe, self.keys.seen), (self.respect_opt_outs, OPT_OUT_SET),
+                  (self.suppression, self.keys.suppressed)]
+        if not numbers or not any(on for on, _ in wanted):
+            return set(), set(), set()
         async with self.redis.pipeline(transaction=False) as pipe:
-            if self.dedupe:
-                pipe.smismember(self.keys.seen, numbers)
-            if self.respect_opt_outs:
-                pipe.smismember(OPT_OUT_SET, numbers)
+            for on, key in wanted:
+                if on:
+                    pipe.smismember(key, numbers)
             results = iter(await pipe.execute())
-        seen = next(results) if self.dedupe else []
-        opted = next(results) if self.respect_opt_outs else []
-        return ({n for n, hit in zip(numbers, seen, strict=False) if hit},
-                {n for n, hit in zip(numbers, opted, strict=False) if hit})
+        found = [{n for n, hit in zip(numbers, next(results), strict=True) if hit} if on
+                 else set() for on, _ in wanted]
+        return found[0], found[1], found[2]
 
     def _write(self, pipe: Pipeline, write: BatchWrite) -> None:
         keys, progress = self.keys, self.keys.import_progress

@@ -16,6 +16,8 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
     herald:{campaign:NS/NAME}:import       hash: the import's progress (rows committed,
                                            per-shard counts, done; sender.importer.shards)
     herald:{campaign:NS/NAME}:seen         set of numbers taken, for dedupe during import
+    herald:{campaign:NS/NAME}:suppress     set of the suppression lists' numbers, during
+                                           import (sender.store.import_batches)
     herald:{channel:NS/NAME}:receipts      hash: SMSC message id -> campaign and message key
                                            (and which part, for a long message)
     herald:{channel:NS/NAME}:gcra          the channel's rate-limit bucket
@@ -74,6 +76,11 @@ class CampaignKeys(ObjectKeys):
     def parts(self) -> str:
         """Receipts of a long message's parts, until they decide its outcome."""
         return f"{self.tag}:parts"
+
+    @property
+    def suppressed(self) -> str:
+        """Numbers of the campaign's suppression lists, while it imports."""
+        return f"{self.tag}:suppress"
 
     @property
     def gcra(self) -> str:

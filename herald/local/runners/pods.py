@@ -85,28 +85,40 @@ class LocalPods:
 
     async def _volumes(self, namespace: str, pod_spec: Body, container: Body,
                        root: Path) -> dict[str, Path]:
-        """Write ConfigMap and Secret volumes; return mountPath -> local directory."""
+        """Write ConfigMap, Secret and projected volumes (of ConfigMaps and Secrets);
+        return mountPath -> local directory."""
         volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
         mounts: dict[str, Path] = {}
         for mount in container.get("volumeMounts", []):
             volume = volumes[mount["name"]]
-            if "configMap" in volume:
-                source = volume["configMap"]
-                data = await self._files(namespace, "ConfigMap", source["name"])
-            elif "secret" in volume:
-                source = volume["secret"]
-                data = await self._files(namespace, "Secret", source["secretName"])
+            if "projected" in volume:
+                sources = volume["projected"].get("sources", [])
+            elif "configMap" in volume or "secret" in volume:
+                sources = [volume]
             else:
                 continue
-            items = source.get("items") or [{"key": k, "path": k} for k in data]
             local = root / mount["name"]
             local.mkdir(parents=True, exist_ok=True)
-            for item in items:
-                if item["key"] not in data:
-                    raise LookupError(f"volume {mount['name']}: no key {item['key']!r}")
-                (local / item["path"]).write_bytes(data[item["key"]])
+            for source in sources:
+                await self._write_source(namespace, source, local, mount["name"])
             mounts[mount["mountPath"]] = local
         return mounts
+
+    async def _write_source(self, namespace: str, source: Body, local: Path,
+                            volume: str) -> None:
+        """One ConfigMap's or Secret's keys as files. A plain Secret volume names its
+        Secret `secretName`, a projected one `name`, as the Kubernetes API does."""
+        if "configMap" in source:
+            ref = source["configMap"]
+            data = await self._files(namespace, "ConfigMap", ref["name"])
+        else:
+            ref = source["secret"]
+            data = await self._files(namespace, "Secret", ref.get("secretName") or ref["name"])
+        items = ref.get("items") or [{"key": k, "path": k} for k in data]
+        for item in items:
+            if item["key"] not in data:
+                raise LookupError(f"volume {volume}: no key {item['key']!r}")
+            (local / item["path"]).write_bytes(data[item["key"]])
 
     async def _env(self, namespace: str, container: Body, mounts: Mapping[str, Path],
                    ) -> dict[str, str]:

@@ -126,6 +126,24 @@ async def test_dropped_binds_cost_at_most_a_window_each(
     assert counters.delivered >= len(per_number) - counters.unknown
 
 
+async def test_resend_unknown_sends_again_what_a_dropped_bind_left_unanswered(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    """At-least-once: nothing unknown is left, and some numbers get two (those the SMSC
+    had accepted when the drop cut their answer off)."""
+    simulator.configure({"drop_every_submits": 400})
+    await enqueue(redis, 2000)
+    stats = await send(redis, simulator, resend_unknown=True, max_attempts=5)
+
+    counters = await read_counters(redis, CAMPAIGN)
+    assert simulator.counters.drops >= 3 and stats.resent_unknown > 0
+    assert (counters.unknown, counters.queued) == (0, 0)
+    assert counters.delivered == 2000
+    per_number = accepted_per_number(simulator)
+    assert len(per_number) == 2000  # every number reached the SMSC, some twice
+    assert sum(per_number.values()) - 2000 <= stats.resent_unknown
+
+
 async def test_opted_out_numbers_are_never_sent(
     redis: aioredis.Redis, simulator: Simulator
 ) -> None:

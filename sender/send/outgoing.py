@@ -69,6 +69,8 @@ class ShardStats:
     submitted: int = 0
     failed: int = 0
     unknown: int = 0
+    resent_unknown: int = 0
+    """Unanswered submits sent again (resendUnknown: at-least-once)."""
     throttled: int = 0
     retried: int = 0
     opted_out: int = 0
@@ -110,6 +112,13 @@ def after_failure(status: int, attempts: int, settings: ShardSettings
     if kind == ErrorClass.TEMPORARY and attempts + 1 < settings.max_attempts:
         return kind, min(settings.initial_backoff * 2 ** attempts, settings.max_backoff)
     return ErrorClass.PERMANENT, 0.0
+
+
+def resend_lost(attempts: int, settings: ShardSettings) -> bool:
+    """Whether a submit that got no answer (its bind dropped, or no response in time)
+    goes out again: only with resendUnknown, and only while attempts remain, so an SMSC
+    that drops every bind does not get the same message for ever."""
+    return settings.resend_unknown and attempts + 1 < settings.max_attempts
 
 
 class SenderGauges:

@@ -34,6 +34,7 @@ from sender.send.outgoing import (
     ShardSettings,
     ShardStats,
     after_failure,
+    resend_lost,
 )
 from sender.send.receipt_matching import ReceiptMatcher
 from sender.send.shard_reader import ShardReader
@@ -263,10 +264,21 @@ class ShardSender:
             self._settle(message, failed(status_code(message.failure)))
 
     def lost(self, refs: Sequence[Any], reason: str) -> None:
-        for message in {id(m): m for m, _ in refs}.values():
-            self.stats.unknown += 1
-            self._settle(message, State.UNKNOWN)
-        logger.warning("%d submits unanswered (%s): counted unknown", len(refs), reason)
+        """Submits whose answer will never come: unknown (the SMSC may have them), or,
+        with resendUnknown, sent again (at-least-once: the phone may get two)."""
+        again = 0
+        messages = {id(m): m for m, _ in refs}.values()
+        for message in messages:
+            if resend_lost(message.attempts, self.settings):
+                message.attempts += 1
+                self.stats.resent_unknown += 1
+                again += 1
+                self._retry_later(message, 0.0)
+            else:
+                self.stats.unknown += 1
+                self._settle(message, State.UNKNOWN)
+        logger.warning("%d messages unanswered (%s): %d counted unknown, %d sent again",
+                       len(messages), reason, len(messages) - again, again)
 
     def deliver(self, pdu: DeliverSm) -> int:
         if pdu.esm_class & ESM_DELIVERY_RECEIPT:

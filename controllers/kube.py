@@ -97,14 +97,8 @@ class CoreKube:
 
     async def config_map_keys(self, namespace: str, name: str) -> frozenset[str] | None:
         """The keys of the ConfigMap (data and binaryData), or None if it does not exist."""
-        try:
-            found: Any = await asyncio.to_thread(
-                self._core.read_namespaced_config_map, name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return frozenset(found.data or {}) | frozenset(found.binary_data or {})
+        data = await self.config_map(namespace, name)
+        return frozenset(data) if data is not None else None
 
 
     async def config_map(self, namespace: str, name: str) -> dict[str, str] | None:

@@ -105,7 +105,8 @@ class ColumnMapping(HeraldModel):
     the columns it has named."""
     time_zone: str = Field(default="", max_length=64)
     """Column with the recipient's IANA time zone, for sendWindow.timeZoneSource Recipient.
-    Not yet implemented: the column is not read (the campaign reports it as ignored)."""
+    Not yet implemented: the zone is stored with each recipient and not used to time the
+    send (the campaign reports it as ignored)."""
     variables: list[NamedValue] = Field(
         default_factory=list, max_length=32, json_schema_extra=list_map("name")
     )
@@ -228,9 +229,9 @@ class FrequencyCap(HeraldModel):
     """Most messages one number receives across all campaigns in a period."""
 
     max_messages: int = Field(ge=1, le=1000)
-    """Messages allowed per number in the period."""
+    """Messages allowed per number in the period. Not yet implemented."""
     period_hours: int = Field(ge=1, le=8760)
-    """Length of the period in hours."""
+    """Length of the period in hours. Not yet implemented."""
 
 
 class SuppressionList(HeraldModel):
@@ -249,7 +250,8 @@ class SuppressionList(HeraldModel):
     )
 
     name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    """Name of the list, as status counts it."""
+    """Name of the list, in its messages (a missing list, a list that cannot be read);
+    status counts every list's numbers together, under reason SuppressionList."""
     config_map_ref: ObjectKeyReference | None = None
     """A ConfigMap key holding the file."""
     secret_ref: ObjectKeyReference | None = None

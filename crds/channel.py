@@ -195,7 +195,7 @@ class Routing(HeraldModel):
         max_length=250,
         json_schema_extra={"items": {"type": "string", "pattern": "^[A-Z]{2}$", "maxLength": 2}},
     )
-    """ISO 3166-1 alpha-2 country codes, e.g. CN, US."""
+    """ISO 3166-1 alpha-2 country codes, e.g. CN, US. Not yet implemented."""
     prefixes: list[str] = Field(
         default_factory=list,
         max_length=1000,
@@ -203,13 +203,14 @@ class Routing(HeraldModel):
             "items": {"type": "string", "pattern": r"^\+[0-9]{1,15}$", "maxLength": 16}
         },
     )
-    """E.164 number prefixes, e.g. +86138."""
+    """E.164 number prefixes, e.g. +86138. Not yet implemented."""
     carriers: list[str] = Field(
         default_factory=list,
         max_length=100,
         json_schema_extra={"items": {"type": "string", "maxLength": 64}},
     )
-    """Carrier names as phonenumbers reports them, e.g. China Mobile."""
+    """Carrier names as phonenumbers reports them, e.g. China Mobile. Not yet
+    implemented."""
 
 
 class ErrorClass(StrEnum):
@@ -249,8 +250,10 @@ class RetryPolicy(HeraldModel):
     """After the last attempt, try the campaign's next channel instead of failing. Not
     yet implemented: the message fails; a Channel that sets this reports it as ignored."""
     resend_unknown: bool = False
-    """Resend messages whose submit_sm got no response when a bind dropped (at-least-once).
-    Off by default: the SMSC may have accepted them, so a resend can deliver twice."""
+    """Resend messages whose submit_sm got no response (the bind dropped, or no response
+    came within responseTimeoutSeconds, or a sender was killed with them on the wire),
+    up to maxAttempts (at-least-once). Off by default: the SMSC may have accepted them,
+    so a resend can deliver twice."""
     overrides: list[ErrorClassOverride] = Field(
         default_factory=list, max_length=64, json_schema_extra=list_map("commandStatus")
     )

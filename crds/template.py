@@ -26,6 +26,7 @@ from crds.base import (
     list_map,
     validations,
 )
+from crds.channel import Gsm7Coding
 
 BODY_MAX = 1600  # ten concatenated GSM-7 segments; carriers rarely accept more
 VARIABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -54,7 +55,8 @@ class TemplateVariable(HeraldModel):
     name: str = Field(min_length=1, max_length=64, pattern=VARIABLE_NAME_PATTERN)
     """Variable name, as written between braces in the body."""
     description: str = Field(default="", max_length=SHORT_TEXT_MAX)
-    """What the variable holds, for reviewers."""
+    """What the variable holds, for people reading the template (its reviewers). For
+    people only: Herald does not use it."""
     example: str = Field(default="", max_length=SHORT_TEXT_MAX)
     """A typical value, used for the preview and the segment count."""
 
@@ -175,18 +177,10 @@ class Encoding(StrEnum):
     LATIN1 = "Latin1"
 
 
-class ChannelCoding(StrEnum):
-    """A Channel's smpp.gsm7Coding (crds.channel.Gsm7Coding)."""
-
-    SMSC_DEFAULT = "SmscDefault"
-    IA5 = "IA5"
-    LATIN1 = "Latin1"
-
-
 class CodingMeasure(HeraldModel):
     """How the preview goes on a channel of one gsm7Coding."""
 
-    name: ChannelCoding
+    name: Gsm7Coding
     """The channel's smpp.gsm7Coding."""
     encoding: Encoding
     """GSM7, IA5 or Latin1 when the coding carries every character, else UCS2."""

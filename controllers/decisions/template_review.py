@@ -16,9 +16,9 @@ from datetime import datetime
 from controllers.decisions import reasons
 from controllers.decisions.events import Event
 from crds.base import Condition, ConditionStatus, find_condition, set_condition
+from crds.channel import Gsm7Coding
 from crds.template import (
     Category,
-    ChannelCoding,
     CodingMeasure,
     Encoding,
     ReviewFinding,
@@ -183,9 +183,9 @@ def check_length(text: str, count: sms_text.SegmentCount) -> list[ReviewFinding]
 
 
 CHANNEL_CODINGS = (
-    (ChannelCoding.SMSC_DEFAULT, sms_text.Encoding.GSM7),
-    (ChannelCoding.IA5, sms_text.Encoding.IA5),
-    (ChannelCoding.LATIN1, sms_text.Encoding.LATIN1),
+    (Gsm7Coding.SMSC_DEFAULT, sms_text.Encoding.GSM7),
+    (Gsm7Coding.IA5, sms_text.Encoding.IA5),
+    (Gsm7Coding.LATIN1, sms_text.Encoding.LATIN1),
 )
 
 

@@ -1,0 +1,281 @@
+"""The table tests/test_field_effects.py holds the API to: each spec field of each kind
+and the test that proves what it does.
+
+    Proven("tests/test_x.py::test_y")   the test fails if the field stops working
+    Partly("tests/...::test_y")         part works (that test), part is not yet
+                                        implemented, and the description says which
+    NotYet()                            not yet implemented; its description says so
+    Container()                         an object or list: its fields carry the effect
+    ForPeople()                         text for people reading the object; its
+                                        description says "for people only"
+
+Adding a field to a model means adding its row here, with its test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Proven:
+    test: str
+
+
+@dataclass(frozen=True)
+class Partly:
+    test: str
+
+
+@dataclass(frozen=True)
+class NotYet:
+    pass
+
+
+@dataclass(frozen=True)
+class Container:
+    pass
+
+
+@dataclass(frozen=True)
+class ForPeople:
+    pass
+
+
+EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
+    # Channel
+    "Channel.spec.smpp": Container(),
+    "Channel.spec.smpp.host": Proven(
+        "tests/test_campaign_operator.py::test_examples_run_to_completed"),
+    "Channel.spec.smpp.port": Proven(
+        "tests/test_campaign_operator.py::test_examples_run_to_completed"),
+    "Channel.spec.smpp.tls": Proven(
+        "tests/test_channel_tls_operator.py::test_a_campaign_goes_over_mutual_tls"),
+    "Channel.spec.smpp.tls.caRef": Proven(
+        "tests/test_channel_tls_operator.py::test_a_campaign_goes_over_mutual_tls"),
+    "Channel.spec.smpp.tls.caRef.kind": Proven(
+        "tests/test_field_gaps.py::test_a_channel_reads_the_secret_keys_it_names"),
+    "Channel.spec.smpp.tls.caRef.name": Proven(
+        "tests/test_channel_tls_operator.py::test_a_campaign_goes_over_mutual_tls"),
+    "Channel.spec.smpp.tls.caRef.key": Proven(
+        "tests/test_field_gaps.py::test_a_channel_reads_the_secret_keys_it_names"),
+    "Channel.spec.smpp.tls.clientCertSecretRef": Proven(
+        "tests/test_channel_tls_operator.py::test_a_campaign_goes_over_mutual_tls"),
+    "Channel.spec.smpp.tls.clientCertSecretRef.name": Proven(
+        "tests/test_channel_tls_operator.py::test_a_campaign_goes_over_mutual_tls"),
+    "Channel.spec.smpp.tls.serverName": Proven(
+        "tests/test_field_gaps.py::"
+        "test_a_channel_checks_the_smscs_certificate_for_its_server_name"),
+    "Channel.spec.smpp.tls.insecureSkipVerify": Proven(
+        "tests/test_channel_tls_operator.py::"
+        "test_missing_tls_material_and_insecure_skip_verify_say_so"),
+    "Channel.spec.smpp.systemId": Proven(
+        "tests/test_field_gaps.py::test_binds_and_submits_carry_the_channels_smpp_settings"),
+    "Channel.spec.smpp.passwordSecretRef": Proven(
+        "tests/test_channel_plan.py::test_ready_follows_secret_and_bind"),
+    "Channel.spec.smpp.passwordSecretRef.name": Proven(
+        "tests/test_field_gaps.py::test_a_channel_reads_the_secret_keys_it_names"),
+    "Channel.spec.smpp.passwordSecretRef.key": Proven(
+        "tests/test_field_gaps.py::test_a_channel_reads_the_secret_keys_it_names"),
+    "Channel.spec.smpp.password": Proven("tests/test_crds.py::test_bad_manifest_is_rejected"),
+    "Channel.spec.smpp.systemType": Proven(
+        "tests/test_field_gaps.py::test_binds_and_submits_carry_the_channels_smpp_settings"),
+    "Channel.spec.smpp.bindMode": Proven(
+        "tests/test_bind_modes.py::test_a_pair_recovers_each_bind_on_its_own"),
+    "Channel.spec.smpp.enquireLinkIntervalSeconds": Proven(
+        "tests/test_channel_receiver.py::test_an_idle_bind_stays_up_on_enquire_links"),
+    "Channel.spec.smpp.responseTimeoutSeconds": Proven(
+        "tests/test_field_gaps.py::test_a_submit_unanswered_past_the_timeout_is_counted_unknown"),
+    "Channel.spec.smpp.window": Proven(
+        "tests/test_field_gaps.py::test_a_bind_keeps_at_most_window_submits_unanswered"),
+    "Channel.spec.smpp.sourceAddr": Container(),
+    "Channel.spec.smpp.sourceAddr.address": Proven(
+        "tests/test_field_gaps.py::test_binds_and_submits_carry_the_channels_smpp_settings"),
+    "Channel.spec.smpp.sourceAddr.ton": Proven(
+        "tests/test_field_gaps.py::test_binds_and_submits_carry_the_channels_smpp_settings"),
+    "Channel.spec.smpp.sourceAddr.npi": Proven(
+        "tests/test_field_gaps.py::test_binds_and_submits_carry_the_channels_smpp_settings"),
+    "Channel.spec.smpp.gsm7Coding": Proven(
+        "tests/test_smpp_oracle.py::test_each_coding_sends_octets_that_read_back_as_written"),
+    "Channel.spec.rateLimit": Container(),
+    "Channel.spec.rateLimit.messagesPerSecond": Proven(
+        "tests/test_field_gaps.py::test_the_channel_and_campaign_rates_pace_the_sender"),
+    "Channel.spec.rateLimit.burst": Proven(
+        "tests/test_rate_limit.py::test_burst_is_granted_then_paced"),
+    "Channel.spec.maxBinds": Proven(
+        "tests/test_bind_cap.py::test_two_senders_stay_within_the_channel_bind_cap"),
+    "Channel.spec.routing": NotYet(),
+    "Channel.spec.routing.countries": NotYet(),
+    "Channel.spec.routing.prefixes": NotYet(),
+    "Channel.spec.routing.carriers": NotYet(),
+    "Channel.spec.retry": Container(),
+    "Channel.spec.retry.maxAttempts": Proven(
+        "tests/test_field_gaps.py::test_a_channels_sending_settings_reach_its_senders"),
+    "Channel.spec.retry.initialBackoffSeconds": Proven(
+        "tests/test_shard_sender.py::test_what_a_failed_submit_means"),
+    "Channel.spec.retry.maxBackoffSeconds": Proven(
+        "tests/test_shard_sender.py::test_what_a_failed_submit_means"),
+    "Channel.spec.retry.failOver": NotYet(),
+    "Channel.spec.retry.resendUnknown": Proven(
+        "tests/test_shard_sender.py::test_resend_unknown_sends_again_what_a_dropped_bind_left_unanswered"),
+    "Channel.spec.retry.overrides": Container(),
+    "Channel.spec.retry.overrides[].commandStatus": Proven(
+        "tests/test_field_gaps.py::test_a_channels_sending_settings_reach_its_senders"),
+    "Channel.spec.retry.overrides[].errorClass": Proven(
+        "tests/test_field_gaps.py::test_a_channels_sending_settings_reach_its_senders"),
+    "Channel.spec.defaultRegion": Proven(
+        "tests/test_opt_outs.py::test_national_stop_and_start_reach_the_number_sent_to"),
+    "Channel.spec.optIn": Container(),
+    "Channel.spec.optIn.keywords": Proven(
+        "tests/test_opt_outs.py::test_national_stop_and_start_reach_the_number_sent_to"),
+
+    # Template
+    "Template.spec.category": Proven("tests/test_template_review.py::test_review_outcome"),
+    "Template.spec.body": Proven(
+        "tests/test_shard_sender.py::test_every_message_submitted_once_and_delivered"),
+    "Template.spec.variables": Proven("tests/test_template_review.py::test_review_outcome"),
+    "Template.spec.variables[].name": Proven("tests/test_template_review.py::test_review_outcome"),
+    "Template.spec.variables[].description": ForPeople(),
+    "Template.spec.variables[].example": Proven(
+        "tests/test_template_review.py::test_preview_composes_signature_body_and_opt_out"),
+    "Template.spec.signature": Proven(
+        "tests/test_field_gaps.py::test_recipients_read_what_the_preview_shows"),
+    "Template.spec.signaturePlacement": Proven(
+        "tests/test_field_gaps.py::test_recipients_read_what_the_preview_shows"),
+    "Template.spec.optOutText": Proven(
+        "tests/test_field_gaps.py::test_recipients_read_what_the_preview_shows"),
+    "Template.spec.locale": Proven(
+        "tests/test_field_gaps.py::test_recipients_read_what_the_preview_shows"),
+    "Template.spec.review": Proven("tests/test_template_review.py::test_review_outcome"),
+    "Template.spec.flash": Proven("tests/test_smpp_oracle.py::test_a_flash_template_sends_class_0"),
+
+    # TemplateApproval
+    "TemplateApproval.spec.templateName": Proven(
+        "tests/test_template_operator.py::test_manual_approval_then_edit_voids_it"),
+    "TemplateApproval.spec.contentHash": Proven(
+        "tests/test_template_review.py::test_manual_review"),
+    "TemplateApproval.spec.note": Proven(
+        "tests/test_field_gaps.py::test_an_approvals_note_cannot_be_rewritten"),
+
+    # Campaign
+    "Campaign.spec.templateRef": Container(),
+    "Campaign.spec.templateRef.name": Proven(
+        "tests/test_campaign_operator.py::test_missing_template_waits_then_runs"),
+    "Campaign.spec.variants": Container(),
+    "Campaign.spec.variants[].name": Proven(
+        "tests/test_campaign_operator.py::test_examples_run_to_completed"),
+    "Campaign.spec.variants[].templateRef": Container(),
+    "Campaign.spec.variants[].templateRef.name": Proven(
+        "tests/test_field_gaps.py::test_each_variant_sends_the_template_it_names"),
+    "Campaign.spec.variants[].weight": Proven(
+        "tests/test_shard_import.py::test_variants_split_by_weight_and_stick_to_the_number"),
+    "Campaign.spec.channels": Proven(
+        "tests/test_campaign_plan.py::test_first_ready_channel_is_taken"),
+    "Campaign.spec.channels[].name": Proven(
+        "tests/test_campaign_plan.py::test_first_ready_channel_is_taken"),
+    "Campaign.spec.audience": Container(),
+    "Campaign.spec.audience.inline": Proven(
+        "tests/test_field_gaps.py::test_the_audience_decides_who_gets_what"),
+    "Campaign.spec.audience.inline[].phone": Proven(
+        "tests/test_field_gaps.py::test_the_audience_decides_who_gets_what"),
+    "Campaign.spec.audience.inline[].variables": Container(),
+    "Campaign.spec.audience.inline[].variables[].name": Proven(
+        "tests/test_field_gaps.py::test_the_audience_decides_who_gets_what"),
+    "Campaign.spec.audience.inline[].variables[].value": Proven(
+        "tests/test_field_gaps.py::test_the_audience_decides_who_gets_what"),
+    "Campaign.spec.audience.configMapRef": Proven(
+        "tests/test_campaign_operator.py::test_examples_run_to_completed"),
+    "Campaign.spec.audience.configMapRef.name": Proven(
+        "tests/test_campaign_plan.py::test_import_job_mounts_a_configmap_audience"),
+    "Campaign.spec.audience.configMapRef.key": Proven(
+        "tests/test_campaign_plan.py::test_import_job_mounts_a_configmap_audience"),
+    "Campaign.spec.audience.secretRef": Proven(
+        "tests/test_field_gaps.py::test_the_importer_mounts_the_secret_the_audience_names"),
+    "Campaign.spec.audience.secretRef.name": Proven(
+        "tests/test_field_gaps.py::test_the_importer_mounts_the_secret_the_audience_names"),
+    "Campaign.spec.audience.secretRef.key": Proven(
+        "tests/test_field_gaps.py::test_the_importer_mounts_the_secret_the_audience_names"),
+    "Campaign.spec.audience.url": Proven(
+        "tests/test_import_process.py::test_an_xlsx_over_http_is_imported"),
+    "Campaign.spec.audience.url.url": Proven(
+        "tests/test_import_process.py::test_an_http_csv_is_imported_with_the_secret_headers"),
+    "Campaign.spec.audience.url.headersSecretRef": Proven(
+        "tests/test_import_process.py::test_an_http_csv_is_imported_with_the_secret_headers"),
+    "Campaign.spec.audience.url.headersSecretRef.name": Proven(
+        "tests/test_field_gaps.py::test_the_importer_mounts_the_secret_the_audience_names"),
+    "Campaign.spec.audience.redisKey": Proven(
+        "tests/test_import_process.py::test_a_redis_stream_of_rows_is_imported"),
+    "Campaign.spec.audience.format": Proven(
+        "tests/test_audience_files.py::test_a_file_that_is_not_its_format_says_what_it_is"),
+    "Campaign.spec.audience.sheet": Proven(
+        "tests/test_audience_files.py::test_xlsx_reads_the_first_sheet_or_the_named_one"),
+    "Campaign.spec.audience.encoding": Proven(
+        "tests/test_audience_files.py::test_a_named_encoding_wins_over_detection"),
+    "Campaign.spec.audience.columns": Container(),
+    "Campaign.spec.audience.columns.phone": Proven(
+        "tests/test_import_process.py::test_a_redis_stream_of_rows_is_imported"),
+    "Campaign.spec.audience.columns.timeZone": NotYet(),
+    "Campaign.spec.audience.columns.variables": Container(),
+    "Campaign.spec.audience.columns.variables[].name": Proven(
+        "tests/test_shard_import.py::test_entries_carry_the_mapped_variables"),
+    "Campaign.spec.audience.columns.variables[].value": Proven(
+        "tests/test_shard_import.py::test_entries_carry_the_mapped_variables"),
+    "Campaign.spec.audience.defaultRegion": Proven(
+        "tests/test_field_gaps.py::test_the_audience_decides_who_gets_what"),
+    "Campaign.spec.audience.filter": Proven(
+        "tests/test_field_gaps.py::test_the_audience_decides_who_gets_what"),
+    "Campaign.spec.schedule": Container(),
+    "Campaign.spec.schedule.startTime": Proven(
+        "tests/test_campaign_plan.py::test_phase_and_ready_reason"),
+    "Campaign.spec.schedule.timeZone": Proven(
+        "tests/test_campaign_plan.py::test_phase_and_ready_reason"),
+    "Campaign.spec.schedule.sendWindow": Container(),
+    "Campaign.spec.schedule.sendWindow.start": Proven(
+        "tests/test_field_gaps.py::test_the_send_window_opens_from_start_to_end_on_its_days"),
+    "Campaign.spec.schedule.sendWindow.end": Proven(
+        "tests/test_field_gaps.py::test_the_send_window_opens_from_start_to_end_on_its_days"),
+    "Campaign.spec.schedule.sendWindow.days": Proven(
+        "tests/test_field_gaps.py::test_the_send_window_opens_from_start_to_end_on_its_days"),
+    "Campaign.spec.schedule.sendWindow.timeZoneSource": Partly(
+        "tests/test_field_gaps.py::test_the_send_window_opens_from_start_to_end_on_its_days"),
+    "Campaign.spec.schedule.recurrence": NotYet(),
+    "Campaign.spec.rateLimit": Container(),
+    "Campaign.spec.rateLimit.messagesPerSecond": Proven(
+        "tests/test_field_gaps.py::test_the_channel_and_campaign_rates_pace_the_sender"),
+    "Campaign.spec.senders": Proven(
+        "tests/test_campaign_plan.py::test_sender_job_follows_paused_and_senders"),
+    "Campaign.spec.compliance": Container(),
+    "Campaign.spec.compliance.respectOptOuts": Proven(
+        "tests/test_opt_outs.py::test_senders_honour_respect_opt_outs"),
+    "Campaign.spec.compliance.frequencyCap": NotYet(),
+    "Campaign.spec.compliance.frequencyCap.maxMessages": NotYet(),
+    "Campaign.spec.compliance.frequencyCap.periodHours": NotYet(),
+    "Campaign.spec.compliance.dedupe": Proven(
+        "tests/test_shard_import.py::test_duplicates_are_suppressed_across_forms_and_batches"),
+    "Campaign.spec.compliance.suppressionLists": Proven(
+        "tests/test_suppression_lists.py::"
+        "test_a_campaign_waits_for_its_list_then_skips_its_numbers"),
+    "Campaign.spec.compliance.suppressionLists[].name": Proven(
+        "tests/test_suppression_lists.py::test_a_missing_list_is_a_reason"),
+    "Campaign.spec.compliance.suppressionLists[].configMapRef": Proven(
+        "tests/test_suppression_lists.py::"
+        "test_a_campaign_waits_for_its_list_then_skips_its_numbers"),
+    "Campaign.spec.compliance.suppressionLists[].configMapRef.name": Proven(
+        "tests/test_suppression_lists.py::test_the_import_job_mounts_every_list_in_one_directory"),
+    "Campaign.spec.compliance.suppressionLists[].configMapRef.key": Proven(
+        "tests/test_suppression_lists.py::test_the_import_job_mounts_every_list_in_one_directory"),
+    "Campaign.spec.compliance.suppressionLists[].secretRef": Proven(
+        "tests/test_suppression_lists.py::test_the_import_job_mounts_every_list_in_one_directory"),
+    "Campaign.spec.compliance.suppressionLists[].secretRef.name": Proven(
+        "tests/test_suppression_lists.py::test_the_import_job_mounts_every_list_in_one_directory"),
+    "Campaign.spec.compliance.suppressionLists[].secretRef.key": Proven(
+        "tests/test_suppression_lists.py::test_the_import_job_mounts_every_list_in_one_directory"),
+    "Campaign.spec.compliance.suppressionLists[].url": Proven(
+        "tests/test_suppression_lists.py::test_listed_numbers_are_suppressed_from_files_and_urls"),
+    "Campaign.spec.compliance.suppressionLists[].column": Proven(
+        "tests/test_suppression_lists.py::test_listed_numbers_are_suppressed_from_files_and_urls"),
+    "Campaign.spec.paused": Proven(
+        "tests/test_campaign_operator.py::test_pause_and_resume_send_everything_once"),
+    "Campaign.spec.cancel": Proven(
+        "tests/test_campaign_operator.py::test_cancel_counts_what_was_not_sent"),
+}

@@ -97,6 +97,34 @@ class UrlSource(HeraldModel):
     """Secret whose keys are sent as HTTP headers (e.g. Authorization)."""
 
 
+class VariableType(StrEnum):
+    """How the audience filter sees a column's value (templates always get its text)."""
+
+    STRING = "String"
+    INT = "Int"
+    DECIMAL = "Decimal"
+    BOOL = "Bool"
+    DATE = "Date"
+    TIMESTAMP = "Timestamp"
+    LIST = "List"
+
+
+class ColumnVariable(HeraldModel):
+    """A variable taken from a column, with the type the filter sees it as."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=VARIABLE_NAME_PATTERN)
+    """The variable, as templates ({name}) and the filter (vars.name) use it."""
+    value: str = Field(default="", max_length=SHORT_TEXT_MAX)
+    """The column holding it."""
+    type: VariableType = VariableType.STRING
+    """What the filter sees: String; Int (42, 42.0); Decimal (3.5); Bool (true/false,
+    yes/no, 1/0, 是/否); Date (2026-12-01, 2026/12/01, 20261201: midnight in
+    schedule.timeZone); Timestamp (ISO 8601; without an offset, in schedule.timeZone);
+    List (items separated by ; or |). A value that does not convert, or a row on which
+    the filter errors, is counted invalid with reason FilterError; an empty cell leaves
+    the variable out (`has(vars.name)` tells)."""
+
+
 class ColumnMapping(HeraldModel):
     """Which columns of the source hold what."""
 
@@ -107,10 +135,11 @@ class ColumnMapping(HeraldModel):
     """Column with the recipient's IANA time zone, for sendWindow.timeZoneSource Recipient.
     Not yet implemented: the zone is stored with each recipient and not used to time the
     send (the campaign reports it as ignored)."""
-    variables: list[NamedValue] = Field(
+    variables: list[ColumnVariable] = Field(
         default_factory=list, max_length=32, json_schema_extra=list_map("name")
     )
-    """Template variables from columns: name is the variable, value the column."""
+    """Template variables from columns: name is the variable, value the column, type
+    what the filter sees. Empty: every column but the phone's, as a String."""
 
 
 class Audience(HeraldModel):
@@ -166,8 +195,14 @@ class Audience(HeraldModel):
     default_region: str = Field(default="", max_length=2, pattern=r"^([A-Z]{2})?$")
     """ISO 3166-1 country for numbers written without +country code, e.g. CN."""
     filter: str = Field(default="", max_length=4096)
-    """CEL expression over `vars` (the recipient's variables); recipients for whom it is
-    false are skipped, e.g. `vars.city == "Shanghai"`. Empty keeps everyone."""
+    """CEL expression over `vars` (the recipient's variables, typed by columns.variables);
+    recipients for whom it is false are skipped (suppressed, Filtered), e.g.
+    `vars.city == "Shanghai" && age(vars.born) >= 18`. Beside CEL's own: `now` and
+    `today` (timestamps; today is midnight in schedule.timeZone), `age(date)` in whole
+    years, `daysUntil(date)`, `daysToAnniversary(date)` (0 on the day, for birthdays and
+    renewals), `month(date)` 1-12 and `day(date)` 1-31 in schedule.timeZone. Compiled
+    and type-checked against typed sample values when the Campaign is applied: an error
+    is Ready False, InvalidFilter, before any import. Empty keeps everyone."""
 
 
 class DayOfWeek(StrEnum):

@@ -98,6 +98,8 @@ class ImportSettings(BaseModel):
     columns: ColumnMapping = Field(default_factory=ColumnMapping)
     default_region: str = ""
     filter: str = ""
+    time_zone: str = "UTC"
+    """The campaign's schedule.timeZone: the filter's dates and helpers count in it."""
     variants: list[tuple[str, int]] = Field(default_factory=list)
     dedupe: bool = True
     respect_opt_outs: bool = True

@@ -220,10 +220,12 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_shard_import.py::test_entries_carry_the_mapped_variables"),
     "Campaign.spec.audience.columns.variables[].value": Proven(
         "tests/test_shard_import.py::test_entries_carry_the_mapped_variables"),
+    "Campaign.spec.audience.columns.variables[].type": Proven(
+        "tests/test_typed_filters.py::test_filters_see_typed_values"),
     "Campaign.spec.audience.defaultRegion": Proven(
         "tests/test_field_gaps.py::test_the_audience_decides_who_gets_what"),
     "Campaign.spec.audience.filter": Proven(
-        "tests/test_field_gaps.py::test_the_audience_decides_who_gets_what"),
+        "tests/test_typed_filters.py::test_an_import_counts_rows_it_cannot_judge"),
     "Campaign.spec.schedule": Container(),
     "Campaign.spec.schedule.startTime": Proven(
         "tests/test_campaign_plan.py::test_phase_and_ready_reason"),

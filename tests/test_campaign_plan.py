@@ -99,6 +99,10 @@ SENT = Counters(total=100, delivered=90, failed=5, expired=5)
     pytest.param(campaign(audience={"inline": [{"phone": "+8613800138000"}],
                           "filter": "vars.city == "}), world(), "Pending",
                  reasons.INVALID_FILTER, id="filter-not-cel"),
+    pytest.param(campaign(audience={"inline": [{"phone": "+8613800138000"}],
+                          "filter": 'vars.age > "30"', "columns": {"variables": [
+                              {"name": "age", "value": "age", "type": "Int"}]}}), world(),
+                 "Pending", reasons.INVALID_FILTER, id="filter-type-error"),
     pytest.param(campaign(compliance={"respectOptOuts": False}), world(), "Pending",
                  reasons.OPT_OUTS_REQUIRED, id="marketing-must-respect-opt-outs"),
     pytest.param(campaign(compliance={"respectOptOuts": False}), world(templates={

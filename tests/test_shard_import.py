@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from crds.campaign import ColumnMapping, NamedValue
+from crds.campaign import ColumnMapping, ColumnVariable
 from herald.local.demo_audience import demo_opt_outs, demo_rows
 from sender.importer.audience_csv import CsvHeaderError, MalformedRow, aiter_csv_rows, iter_csv_rows
 from sender.importer.report import ImportReport, read_import_report
@@ -241,8 +241,9 @@ async def test_every_shard_has_the_senders_group_from_the_start(redis: aioredis.
 
 ROW = {"phone": "13800138000", "name": "王小明", "code": "D11-8F3K", "tz": "Asia/Shanghai"}
 ALL_BUT_PHONE = {"name": "王小明", "code": "D11-8F3K", "tz": "Asia/Shanghai"}
-MAPPED = [NamedValue(name="customer", value="name"), NamedValue(name="coupon", value="code"),
-          NamedValue(name="city", value="no-such-column")]
+MAPPED = [ColumnVariable(name="customer", value="name"),
+          ColumnVariable(name="coupon", value="code"),
+          ColumnVariable(name="city", value="no-such-column")]
 
 
 @pytest.mark.parametrize("row, columns, variables, zone", [

@@ -234,7 +234,9 @@ def _before_run(
             return _Outcome(CampaignPhase.PENDING, reasons.TEMPLATE_NOT_APPROVED,
                             f"waiting for Template {name} to be approved{why}", stalled=True)
         templates[variant] = seen.spec
-    invalid = filter_error(spec.audience.filter)
+    invalid = filter_error(spec.audience.filter,
+                           {v.name: v.type for v in spec.audience.columns.variables},
+                           spec.schedule.time_zone, lambda: world.now)
     if invalid is not None:
         return _Outcome(CampaignPhase.PENDING, reasons.INVALID_FILTER, invalid, stalled=True)
     if not spec.compliance.respect_opt_outs:

@@ -143,7 +143,7 @@ def import_settings(spec: CampaignSpec) -> ImportSettings:
         source = AudienceSource(redis_key=audience.redis_key or "")
     return ImportSettings(
         source=source, columns=columns, default_region=audience.default_region,
-        filter=audience.filter,
+        filter=audience.filter, time_zone=spec.schedule.time_zone,
         variants=[(v.name, v.weight) for v in spec.variants or []],
         dedupe=spec.compliance.dedupe,
         respect_opt_outs=spec.compliance.respect_opt_outs,

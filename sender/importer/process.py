@@ -43,10 +43,12 @@ logger = logging.getLogger(__name__)
 __all__ = ["AudienceError", "audience_filter", "main", "run_import", "source_rows"]
 
 
-def audience_filter(expression: str) -> Callable[[Mapping[str, str]], bool] | None:
-    """The audience filter as a predicate over a recipient's variables (CEL)."""
+def audience_filter(settings: ImportSettings) -> Callable[[Mapping[str, str]], bool] | None:
+    """The audience filter as a predicate over a recipient's variables (CEL, typed by
+    the column mapping); it raises FilterRowError on a row it cannot judge."""
+    types = {v.name: v.type for v in settings.columns.variables}
     try:
-        return compile_filter(expression)
+        return compile_filter(settings.filter, types, settings.time_zone)
     except FilterError as error:
         raise AudienceError(str(error)) from None
 
@@ -85,7 +87,7 @@ async def run_import(ref: str) -> dict[str, Any]:
                 columns=settings.columns, default_region=settings.default_region,
                 variants=settings.variants, dedupe=settings.dedupe,
                 respect_opt_outs=settings.respect_opt_outs,
-                keep=audience_filter(settings.filter),
+                keep=audience_filter(settings),
                 required={variant: find_variables(template.body)
                           for variant, template in run.config.templates.items()},
                 suppression=bool(lists),

@@ -47,6 +47,7 @@ from sender.importer.report import (
     ImportReport,
     read_import_report,
 )
+from sender.sms.audience_filter import FilterRowError
 from sender.sms.numbers import DropReason, Recipient, normalize_number, shard_of
 from sender.sms.variants import VariantPicker
 from sender.store.import_batches import BatchWrite, ImportBatches, ImportConflict
@@ -221,9 +222,15 @@ class _Importer:
                                                  frozenset()) <= variables.keys():
                 drops.append((index, f"drop:{DropReason.MISSING_VARIABLES}"))
                 continue
-            if s.keep is not None and not s.keep(variables):
-                drops.append((index, f"suppress:{FILTERED}"))
-                continue
+            if s.keep is not None:
+                try:
+                    kept = s.keep(variables)
+                except FilterRowError:
+                    drops.append((index, f"drop:{DropReason.FILTER_ERROR}"))
+                    continue
+                if not kept:
+                    drops.append((index, f"suppress:{FILTERED}"))
+                    continue
             candidates.append(_Candidate(index, number, _compact(variables),
                                          row.get(zone, "").strip() if zone else ""))
         return _Batch(start, start + len(rows), candidates, drops)

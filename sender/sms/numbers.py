@@ -33,6 +33,8 @@ class DropReason(StrEnum):
     NOT_MOBILE = "NotMobile"
     MALFORMED_ROW = "MalformedRow"
     MISSING_VARIABLES = "MissingVariables"
+    FILTER_ERROR = "FilterError"
+    """A value did not convert to its declared type, or the filter errored on the row."""
     """The row lacks a variable its variant's template uses: it could not be rendered."""
     SCIENTIFIC_NOTATION = "ScientificNotation"
     """The number is written like 1.38E+10, as Excel saves a long number it shows in

@@ -260,13 +260,32 @@ class CampaignRateLimit(HeraldModel):
     """Most messages per second this campaign sends, over all its senders."""
 
 
+class FrequencyCapScope(StrEnum):
+    NAMESPACE = "Namespace"
+    CATEGORY = "Category"
+
+
 class FrequencyCap(HeraldModel):
-    """Most messages one number receives across all campaigns in a period."""
+    """Most messages one number receives in a sliding period from the campaigns of this
+    namespace that set a frequencyCap, this one included. Each such campaign records every
+    message it sends in the number's ledger (in Redis, shared by all their sender pods)
+    and checks its own cap there: a message goes out only if the number got fewer than
+    maxMessages counted messages in the last periodHours; else it is not sent and is
+    counted capped. Campaigns without a frequencyCap are neither counted nor capped, and
+    other namespaces keep ledgers of their own. A message is charged as its turn to go
+    out comes (before its submit_sm) and refunded if the SMSC refuses it for good; one
+    that went out counts whatever its receipt says. A long message counts once."""
 
     max_messages: int = Field(ge=1, le=1000)
-    """Messages allowed per number in the period. Not yet implemented."""
+    """Messages allowed per number in the period, this one included."""
     period_hours: int = Field(ge=1, le=8760)
-    """Length of the period in hours. Not yet implemented."""
+    """Length of the sliding period in hours, up to the moment a message is charged (by
+    the Redis server's clock)."""
+    scope: FrequencyCapScope = FrequencyCapScope.NAMESPACE
+    """Which recorded messages count against this cap. Namespace: every message a capped
+    campaign of the namespace sent the number. Category: only those whose template has
+    the same category (Marketing, Notification, Verification) as the message being sent,
+    so marketing can be held to a few a week without holding back verification codes."""
 
 
 class SuppressionList(HeraldModel):
@@ -308,8 +327,8 @@ class Compliance(HeraldModel):
     template of the campaign is Verification; otherwise the campaign waits, Ready False
     with reason OptOutsRequired."""
     frequency_cap: FrequencyCap | None = None
-    """Cap on messages per number across campaigns. Not yet implemented: no cap is
-    applied, and the campaign reports it as ignored."""
+    """Cap on messages per number across the namespace's capped campaigns, checked as
+    each message goes out. Empty: this campaign neither checks nor is counted."""
     dedupe: bool = True
     """Send once per number even if the audience lists it more than once."""
     suppression_lists: list[SuppressionList] = Field(
@@ -392,9 +411,12 @@ class Counters(HeraldModel):
     invalid: int = 0
     """Rows whose number could not be parsed or is not a valid mobile number."""
     suppressed: int = 0
-    """Dropped by dedupe, filter or frequency cap."""
+    """Dropped at import by dedupe, the filter or a suppression list."""
     opted_out: int = 0
     """Skipped because the number opted out."""
+    capped: int = 0
+    """Not sent: the number had reached compliance.frequencyCap when its turn came (each
+    such message's state records the cap it met)."""
     queued: int = 0
     """Waiting to be sent."""
     submitted: int = 0

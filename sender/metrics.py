@@ -12,8 +12,8 @@ Sender and receiver pods (PodMonitor):
     herald_message_outcomes_total{campaign,channel,outcome,error}
                                                            delivered, failed (with the
                                                            error code), expired, unknown,
-                                                           optedOut; campaign "" for what
-                                                           a receiver applies
+                                                           optedOut, capped; campaign ""
+                                                           for what a receiver applies
     herald_rate_limit_tokens_total{channel,result}         granted, denied, expired
     herald_binds_up{channel,role}                          this process's binds up
 The operator's own metrics (campaign and channel gauges read off status, status
@@ -48,7 +48,7 @@ SUBMIT_ERRORS = Counter(
 OUTCOMES = Counter(
     "herald_message_outcomes",
     "Messages reaching a final state: delivered, failed (error: its code), expired,"
-    " unknown, optedOut.", ["campaign", "channel", "outcome", "error"])
+    " unknown, optedOut, capped.", ["campaign", "channel", "outcome", "error"])
 TOKENS = Counter(
     "herald_rate_limit_tokens",
     "Tokens asked of the channel's rate-limit bucket, by result: granted, denied (the"
@@ -56,7 +56,7 @@ TOKENS = Counter(
 BINDS_UP = Gauge("herald_binds_up", "Binds this process holds up.", ["channel", "role"])
 
 OUTCOME_OF_STATE = {"D": "delivered", "F": "failed", "E": "expired", "U": "unknown",
-                    "O": "optedOut"}
+                    "O": "optedOut", "C": "capped"}
 
 
 ERROR_CODE = re.compile(r"[0-9A-Za-z_]{1,16}")

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from crds.campaign import AUTO_ENCODING, ColumnMapping, FileFormat
+from crds.campaign import AUTO_ENCODING, ColumnMapping, FileFormat, FrequencyCap
 from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
 from crds.template import TemplateSpec
 from sender.smpp.bind import BindSettings, bind_modes
@@ -220,6 +220,8 @@ class RunConfig(BaseModel):
     campaign_rate: int | None = None
     """The campaign's own cap; updated when spec.rateLimit changes (senders read it at start)."""
     audience: ImportSettings
+    frequency_cap: FrequencyCap | None = None
+    """spec.compliance.frequencyCap, which the senders charge (sender.store.frequency_caps)."""
     receipt_wait_seconds: float = 10.0
     """How long a sender waits for receipts after its last submit before it exits."""
     receipts: bool = True

@@ -249,9 +249,15 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
     "Campaign.spec.compliance": Container(),
     "Campaign.spec.compliance.respectOptOuts": Proven(
         "tests/test_opt_outs.py::test_senders_honour_respect_opt_outs"),
-    "Campaign.spec.compliance.frequencyCap": NotYet(),
-    "Campaign.spec.compliance.frequencyCap.maxMessages": NotYet(),
-    "Campaign.spec.compliance.frequencyCap.periodHours": NotYet(),
+    "Campaign.spec.compliance.frequencyCap": Proven(
+        "tests/test_frequency_caps.py::"
+        "test_two_campaigns_racing_for_the_same_numbers_never_pass_the_cap"),
+    "Campaign.spec.compliance.frequencyCap.maxMessages": Proven(
+        "tests/test_frequency_caps.py::test_the_window_slides_by_period_hours"),
+    "Campaign.spec.compliance.frequencyCap.periodHours": Proven(
+        "tests/test_frequency_caps.py::test_the_window_slides_by_period_hours"),
+    "Campaign.spec.compliance.frequencyCap.scope": Proven(
+        "tests/test_frequency_caps.py::test_category_scope_counts_only_the_same_category"),
     "Campaign.spec.compliance.dedupe": Proven(
         "tests/test_shard_import.py::test_duplicates_are_suppressed_across_forms_and_batches"),
     "Campaign.spec.compliance.suppressionLists": Proven(

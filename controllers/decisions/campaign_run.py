@@ -170,5 +170,6 @@ def build_run_config(
         channel=senders_target(channel_name, channel, spec.senders, receivers),
         campaign_rate=spec.rate_limit.messages_per_second if spec.rate_limit else None,
         audience=import_settings(spec),
+        frequency_cap=spec.compliance.frequency_cap,
         receipt_wait_seconds=receipt_wait_seconds,
     )

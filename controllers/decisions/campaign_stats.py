@@ -24,7 +24,8 @@ from sender.smpp.errors import status_name
 TOP_ERRORS = 5
 
 # The counters a message leaves `queued` for (every state but queued itself).
-SETTLED = ("submitted", "delivered", "failed", "expired", "unknown", "opted_out", "cancelled")
+SETTLED = ("submitted", "delivered", "failed", "expired", "unknown", "opted_out", "capped",
+           "cancelled")
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,12 @@ def finished(counters: Counters) -> int:
 
 def completed_message(counters: Counters) -> str:
     """What a completed campaign says it did, in the words of its printer columns."""
-    return (f"sent {counters.sent:,} messages ({counters.segments_submitted:,} segments):"
+    text = (f"sent {counters.sent:,} messages ({counters.segments_submitted:,} segments):"
             f" {counters.delivered:,} delivered, {counters.failed:,} failed,"
             f" {counters.expired:,} expired")
+    if counters.capped:
+        text += f"; {counters.capped:,} not sent, capped by compliance.frequencyCap"
+    return text
 
 
 def progress_percent(counters: Counters) -> int | None:

@@ -30,8 +30,6 @@ def campaign_ignored(spec: CampaignSpec) -> list[str]:
         fields.append("spec.audience.columns.timeZone")
     if spec.schedule.recurrence:
         fields.append("spec.schedule.recurrence")
-    if spec.compliance.frequency_cap is not None:
-        fields.append("spec.compliance.frequencyCap")
     return fields
 
 

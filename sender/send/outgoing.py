@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from crds.campaign import FrequencyCap
 from crds.channel import ErrorClass
 from sender import metrics
 from sender.smpp.bind import SmppBind
@@ -38,6 +39,9 @@ class ShardSettings:
     """How replies on the channel are read (its defaultRegion and opt-in keywords)."""
     respect_opt_outs: bool = True
     """Skip numbers in the opt-out set (off only for Verification campaigns)."""
+    frequency_cap: FrequencyCap | None = None
+    """The campaign's compliance.frequencyCap, charged as messages go out
+    (sender.store.frequency_caps); None: no cap, nothing recorded."""
 
 
 @dataclass(eq=False)
@@ -55,6 +59,8 @@ class Outgoing:
     failure: int = 0
     sent_at: float = 0.0
     """time.monotonic() when its submit_sm went out (for the latency metric)."""
+    charged: bool = False
+    """Its frequency cap charge is made (with a cap, it goes out only then)."""
 
     @property
     def accepted(self) -> int:
@@ -74,6 +80,12 @@ class ShardStats:
     throttled: int = 0
     retried: int = 0
     opted_out: int = 0
+    capped: int = 0
+    """Not sent: the number had reached the campaign's frequency cap."""
+    cap_refunds: int = 0
+    """Charges given back: the SMSC refused the message for good."""
+    cap_calls: int = 0
+    """Cap script calls (one per slot group of each charged batch)."""
     receipts: int = 0
     receipts_unmatched: int = 0
     replies: int = 0

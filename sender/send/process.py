@@ -67,7 +67,8 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
     """Send one shard of a run; return the figures (`stopped` when `stop` cut it short).
 
     Everything comes from the run's config, as the operator wrote it to Redis: the
-    templates, the channel's SMPP target, its rate and retry policy, the campaign's cap.
+    templates, the channel's SMPP target, its rate and retry policy, the campaign's rate
+    cap and frequency cap.
     """
     channel = run.channel
     smpp = channel.smpp
@@ -87,6 +88,7 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         max_backoff=channel.max_backoff_seconds, resend_unknown=channel.resend_unknown,
         overrides=channel.error_overrides, max_binds=smpp.max_binds,
         replies=smpp.reply_rules(), respect_opt_outs=run.audience.respect_opt_outs,
+        frequency_cap=run.frequency_cap,
     )
     binds = smpp.sender_binds(password, tls)
     started = time.monotonic()

@@ -1,7 +1,8 @@
 """Send one shard of a campaign: Redis stream in, SMPP out, states and receipts back.
 
     read (XREADGROUP, a batch)  ->  drop opted-out numbers  ->  build PDUs
-      -> reserve window slots and rate-limit tokens  ->  mark `submitting`  ->  write
+      -> reserve window slots  ->  charge frequency caps (with one: capped ones stop)
+      -> rate-limit tokens  ->  mark `submitting`  ->  write
       <- submit_sm_resp: submitted / retry / failed      <- deliver_sm: receipts, replies
 
 Crash safety rests on two rules. A message is marked `submitting` in Redis before its
@@ -10,6 +11,11 @@ be on the SMSC's side (`submitting`: counted unknown, not resent) and which neve
 (`queued` or unmarked: sent now). And a message holds a slot of the settle window from
 its mark until its outcome is durable in Redis, so at most `window` messages can be
 caught between the two: the unknowns after a kill never exceed the window.
+
+A campaign with a frequency cap charges each message before it takes tokens for it, at
+most one window of messages ahead of their submits, in one round trip for all of them
+(sender.store.frequency_caps). A charge is idempotent per message, so a message sent
+again after a crash is not counted twice; one the SMSC refuses for good is refunded.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from redis.exceptions import RedisError
 
 from crds.channel import ErrorClass
 from sender import metrics
+from sender.send.cap_gate import CapGate
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import (
     Outgoing,
@@ -53,6 +60,7 @@ from sender.store.channel_activity import (
     release_binds,
 )
 from sender.store.correlations import correlation_value
+from sender.store.frequency_caps import FrequencyCaps
 from sender.store.opt_outs import OptChange, change_of
 from sender.store.rate_limit import RateLimiter
 from sender.store.shard_stream import ShardStream
@@ -108,6 +116,11 @@ class ShardSender:
         self._flush_now = asyncio.Event()
         self._timers: set[asyncio.Future[None]] = set()
         self._finished = False
+        cap = settings.frequency_cap
+        self.caps = None if cap is None else CapGate(
+            FrequencyCaps(redis, settings.campaign, cap), self._ready, self.writer,
+            self.stats, {variant: t.category for variant, t in builder.templates.items()},
+            self.window.size)
 
     # -- the run ---------------------------------------------------------------------
 
@@ -196,6 +209,12 @@ class ShardSender:
             low_water = min(len(self._ready), bind.settings.window // 4)
             slots = await bind.reserve(self.settings.read_batch, low_water)
             held = await self.window.take(slots)
+            if self.caps is not None:
+                await self.caps.charge_ahead(held)
+                if not self._ready:  # all capped
+                    bind.release(slots)
+                    self.window.give(held)
+                    continue
             tokens = await self.limiter.acquire(held)
             if self._ready and len(self._ready[0].pdus) > tokens:
                 # A long message needs a token per part, all before its first part goes.
@@ -205,6 +224,8 @@ class ShardSender:
             batch: list[Outgoing] = []
             parts = 0
             while self._ready and parts + len(self._ready[0].pdus) <= min(tokens, held):
+                if self.caps is not None and not self._ready[0].charged:
+                    break  # charged by the next turn
                 message = self._ready.popleft()
                 batch.append(message)
                 parts += len(message.pdus)
@@ -261,6 +282,8 @@ class ShardSender:
             self._retry_later(message, delay)
         else:
             self.stats.failed += 1
+            if self.caps is not None and message.accepted == 0:  # no part reached it
+                self.caps.refund(message)
             self._settle(message, failed(status_code(message.failure)))
 
     def lost(self, refs: Sequence[Any], reason: str) -> None:
@@ -312,6 +335,8 @@ class ShardSender:
         dropped = [m for m in self._ready if m.phone == number]
         for message in dropped:
             self._ready.remove(message)
+            if self.caps is not None:
+                self.caps.refund(message)
             self.writer.transition(Transition(message.key, State.OPTED_OUT, message.variant))
             self.stats.opted_out += 1
         logger.info("opt-out from %s; %d queued messages dropped", mask_number(number),

@@ -3,13 +3,13 @@
     queued --> submitting --> submitted(smsc ids) --> delivered | failed | expired
        |            |  \\--> failed (permanent error)  \\--> queued (temporary error, retry)
        |            \\--> unknown (on the wire when a bind dropped or the sender died)
-       \\--> optedOut | cancelled
+       \\--> optedOut | capped (compliance.frequencyCap) | cancelled
 
 `unknown` messages may still resolve: a receipt proves the SMSC took them. States are
 one-letter codes in the campaign's state hash (absent = queued); submitted carries the
-SMSC's message ids (one per part) and failed the error code. `transitions.lua` applies
-batches of transitions atomically and idempotently (sender.store.transitions); this
-module has no I/O.
+SMSC's message ids (one per part), failed the error code and capped the cap it met.
+`transitions.lua` applies batches of transitions atomically and idempotently
+(sender.store.transitions); this module has no I/O.
 
 A long message goes as several parts, each with its own SMSC id and its own receipt.
 Its outcome comes from its parts' (`message_outcome`): each part receipt is recorded,
@@ -32,6 +32,7 @@ class State(StrEnum):
     EXPIRED = "E"
     UNKNOWN = "U"
     OPTED_OUT = "O"
+    CAPPED = "C"
     CANCELLED = "X"
 
 
@@ -45,6 +46,11 @@ def submitted(*smsc_ids: str) -> str:
 
 def failed(code: str) -> str:
     return f"{State.FAILED}:{code.translate(_FIELD_SAFE)}"
+
+
+def capped(cap: str) -> str:
+    """The capped state with the cap the message met (e.g. "2/168h Namespace")."""
+    return f"{State.CAPPED}:{cap.translate(_FIELD_SAFE)}"
 
 
 def receipt_state(state: State, error: str) -> str:

@@ -24,10 +24,21 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
     herald:{channel:NS/NAME}:binds         sorted set: bind name -> time last seen up
     herald:{channel:NS/NAME}:activity      hash: submitted, receipts, replies... (totals)
     herald:optout                          set of E.164 numbers that opted out
+    herald:{cap:NS:G}:NUMBER               sorted set: the messages campaigns of namespace
+                                           NS with a frequencyCap sent NUMBER, scored by
+                                           when (sender.store.frequency_caps); G, one of
+                                           CAP_GROUPS, is a hash of NUMBER
+
+A number's cap ledger has a tag of its own, never a campaign's: the cap is checked in
+one script per slot group of a batch (G), apart from the campaign's transitions. Numbers
+spread over CAP_GROUPS slots per namespace, so one script call checks all of a batch's
+numbers of one group: CAP_GROUPS trades a Cluster's spread of that data against calls
+per batch (bench/README.md). Changing it moves every ledger: a new key prefix then.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -35,6 +46,13 @@ PREFIX = "herald"
 SENDERS_GROUP = "senders"  # the consumer group every shard stream is read through
 OPT_OUT_SET = f"{PREFIX}:optout"
 OPT_OUT_LOG = f"{PREFIX}:optout:log"  # hash: number -> its last opt-out or opt-in
+CAP_GROUPS = 16  # slot groups of the frequency cap ledgers, per namespace
+
+
+def frequency_cap(namespace: str, number: str) -> str:
+    """The cap ledger of an E.164 number in a namespace: its slot group's tag, then it."""
+    group = zlib.crc32(number.encode()) % CAP_GROUPS
+    return f"{PREFIX}:{{cap:{namespace}:{group}}}:{number}"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Ordered, batched writes of a sender's results to Redis.
 
 Everything a sender records goes through one ordered buffer flushed in one round trip:
-receipt correlations (channel keys), opt-outs, and message transitions (campaign keys,
-through transitions.lua, which also acks stream entries). Order matters: a message
+receipt correlations (channel keys), opt-outs, frequency cap refunds (each number's
+ledger), and message transitions (campaign keys, through transitions.lua, which also
+acks stream entries). Order matters: a message
 that was throttled goes submitting -> queued -> submitting, and the second mark must
 not land before the first transition back. One buffer, flushed in order, gives that.
 
@@ -33,6 +34,7 @@ class _Batch:
     receipts: dict[str, str] = field(default_factory=dict)
     forget_receipts: list[str] = field(default_factory=list)
     opt_changes: list[OptChange] = field(default_factory=list)
+    cap_refunds: list[tuple[str, str]] = field(default_factory=list)
     binds: dict[str, bool] = field(default_factory=dict)
     binds_at: float = 0.0
     after: list[Callable[[], None]] = field(default_factory=list)
@@ -74,6 +76,11 @@ class StateWriter:
         """A reply that opts a number out (or back in): written first at the next flush."""
         self._batch.opt_changes.append(change)
 
+    def refund_cap(self, ledger: str, member: str) -> None:
+        """Give a message's frequency cap charge back (sender.store.frequency_caps): its
+        ledger key and member, removed at the next flush."""
+        self._batch.cap_refunds.append((ledger, member))
+
     def note_binds(self, binds: dict[str, bool], now: float) -> None:
         """Which of this process's binds are up (for the channel's status), at unix `now`."""
         self._batch.binds = binds
@@ -83,11 +90,13 @@ class StateWriter:
         """Write everything buffered so far, in order; then run the after-callbacks."""
         async with self._lock:
             batch, self._batch = self._batch, _Batch()
-            if not (len(batch) or batch.forget_receipts or batch.after or batch.binds):
+            if not (len(batch) or batch.forget_receipts or batch.after or batch.binds
+                    or batch.cap_refunds):
                 return
             # Receipt correlations first: a receipt may come the moment the SMSC answers.
             # The channel's activity rides along: submits so far, binds up.
-            if batch.receipts or batch.opt_changes or batch.forget_receipts or batch.binds:
+            if (batch.receipts or batch.opt_changes or batch.forget_receipts or batch.binds
+                    or batch.cap_refunds):
                 pipe = self._redis.pipeline(transaction=False)
                 if batch.receipts:
                     pipe.hincrby(self.channel.activity, SUBMITTED, len(batch.receipts))
@@ -99,6 +108,8 @@ class StateWriter:
                 if batch.forget_receipts:
                     pipe.hdel(self.channel.receipts, *batch.forget_receipts)
                 queue_changes(pipe, batch.opt_changes, self.channel.activity)
+                for ledger, member in batch.cap_refunds:
+                    pipe.zrem(ledger, member)
                 await pipe.execute()
             _, outcomes = await self.store.apply_outcomes(batch.transitions,
                                                           ack_shard=self.shard)

@@ -10,7 +10,7 @@
 -- KEYS[3]  parts hash     field: message key of a long message, value: one character per
 --          part, its receipt's outcome (D, E, F) or "-" while none came
 -- KEYS[4]  (optional) the shard stream whose entries to XACK when a message leaves the
---          sender's hands (submitted, failed, opted out, cancelled, unknown)
+--          sender's hands (submitted, failed, opted out, capped, cancelled, unknown)
 -- ARGV[1]  consumer group name
 -- ARGV[2]  the transitions, packed: one line ("\n"-terminated) per transition with five
 --          tab-separated fields: message key, new state, variant, channel, and either
@@ -26,15 +26,15 @@
 -- "<index of the transition, from 1>\t<the message's new state>\n".
 
 local allowed = {
-  Q = {S = true, O = true, X = true, Q = true, F = true},  -- F: could not be built (render)
+  Q = {S = true, O = true, C = true, X = true, Q = true, F = true},  -- F: not rendered
   S = {s = true, F = true, Q = true, U = true},
   s = {D = true, F = true, E = true},
   U = {D = true, F = true, E = true, S = true},
 }
 allowed[""] = allowed.Q
 local counted = {s = "submitted", D = "delivered", F = "failed", E = "expired",
-                 U = "unknown", O = "optedOut", X = "cancelled"}
-local acked = {s = true, F = true, O = true, X = true, U = true}
+                 U = "unknown", O = "optedOut", C = "capped", X = "cancelled"}
+local acked = {s = true, F = true, O = true, C = true, X = true, U = true}
 local received = {D = true, F = true, E = true}  -- a receipt: the SMSC had the message
 local precedence = ARGV[3] or "FED"
 local first = string.sub(precedence, 1, 1)

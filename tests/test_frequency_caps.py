@@ -1,0 +1,376 @@
+"""compliance.frequencyCap: at most maxMessages per number in a sliding periodHours,
+across the namespace's capped campaigns (or those of the same template category), checked
+and charged in Redis as each message goes out.
+
+The cap's decision as a table (the Python mirror and the Lua script alike, on a clock the
+test sets), then the senders: two campaigns racing for the same numbers on one Redis and
+on a Redis Cluster, a refused submit giving its charge back, a stopped run resuming
+without counting its own charges twice. Runs go from the Campaign spec through the run
+the operator writes (build_run_config) to `run_shard`, and the simulator's record says
+what was sent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as ClusterClient
+
+from controllers.decisions.campaign_jobs import Owner
+from controllers.decisions.campaign_run import build_run_config
+from controllers.decisions.unimplemented import campaign_ignored
+from crds.campaign import CampaignSpec, FrequencyCap, FrequencyCapScope
+from crds.channel import ChannelSpec
+from crds.template import Category, TemplateSpec
+from herald.local.kube.client import wait_for
+from herald.local.redis_topologies import RedisCluster
+from sender.run_config import RunConfig
+from sender.send.process import run_shard
+from sender.simulator.config import SimulatorConfig
+from sender.simulator.server import Simulator
+from sender.sms.states import State, message_key
+from sender.store.client import connect
+from sender.store.frequency_caps import (
+    HOUR_MS,
+    KEEP_MEMBER,
+    CapCharge,
+    FrequencyCaps,
+    cap_allows,
+    cap_member,
+)
+from sender.store.keys import CAP_GROUPS, CampaignKeys, frequency_cap
+from sender.store.transitions import read_counters
+from tests.crd_validation import load_example
+from tests.run_configs import fill_shard
+
+NS = "shop"
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms: the tests' clock
+DAY = 24
+NUMBER = "+8613900000001"
+
+
+def cap(most: int = 1, hours: int = DAY, scope: str = "Namespace") -> FrequencyCap:
+    return FrequencyCap.model_validate(
+        {"maxMessages": most, "periodHours": hours, "scope": scope})
+
+
+def member(campaign: str, category: Category = Category.MARKETING, n: int = 0) -> str:
+    return cap_member(campaign, f"0/{n}-0", category)
+
+
+M, N = Category.MARKETING, Category.NOTIFICATION
+AGO_1H, AGO_25H = T0 - HOUR_MS, T0 - 25 * HOUR_MS
+
+# Each row: the ledger ((member, charged at ms) already there), the message's member, the
+# cap, whether it may go at T0.
+CASES = [
+    pytest.param([], member("a"), cap(), True, id="empty-ledger"),
+    pytest.param([(member("b"), AGO_1H)], member("a"), cap(), False,
+                 id="another-campaign-within-the-period"),
+    pytest.param([(member("b"), AGO_25H)], member("a"), cap(), True,
+                 id="older-than-the-period"),
+    pytest.param([(member("b"), AGO_1H)], member("a"), cap(2), True, id="under-max"),
+    pytest.param([(member("b"), AGO_1H), (member("c"), AGO_1H)], member("a"), cap(2), False,
+                 id="at-max"),
+    pytest.param([(member("b"), AGO_25H)], member("a"), cap(hours=48), False,
+                 id="a-longer-period-counts-it"),
+    pytest.param([(member("a"), AGO_1H)], member("a"), cap(), True,
+                 id="the-same-message-again-is-no-new-charge"),
+    pytest.param([(member("b", N), AGO_1H)], member("a", M), cap(scope="Category"), True,
+                 id="category-other-category-not-counted"),
+    pytest.param([(member("b", M), AGO_1H)], member("a", M), cap(scope="Category"), False,
+                 id="category-same-category-counted"),
+    pytest.param([(member("b", N), AGO_1H)], member("a", M), cap(), False,
+                 id="namespace-every-category-counted"),
+]
+
+
+@pytest.mark.parametrize("ledger, new, rule, allowed", CASES)
+def test_the_cap_decides_by_the_messages_of_its_period_and_scope(
+    ledger: list[tuple[str, int]], new: str, rule: FrequencyCap, allowed: bool,
+) -> None:
+    assert cap_allows(ledger, new, T0, rule) is allowed
+
+
+@pytest.mark.parametrize("ledger, new, rule, allowed", CASES)
+async def test_the_script_decides_as_the_table(
+    redis: aioredis.Redis, ledger: list[tuple[str, int]], new: str, rule: FrequencyCap,
+    allowed: bool,
+) -> None:
+    key = frequency_cap(NS, NUMBER)
+    if ledger:
+        await redis.zadd(key, dict(ledger))
+    category = {"M": M, "N": N}[new[0]]
+    _, campaign, message = new.split("|")
+    caps = FrequencyCaps(redis, CampaignKeys(NS, campaign), rule)
+    assert await caps.charge([CapCharge(NUMBER, message, category)], now_ms=T0) == [allowed]
+    assert (await redis.zscore(key, new) is not None) is (allowed or new in dict(ledger))
+
+
+async def test_the_window_slides_by_period_hours(redis: aioredis.Redis) -> None:
+    """Two a day: a third goes once the first is a day old (by the clock given)."""
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "daily"), cap(2, DAY))
+
+    async def send(n: int, at_ms: int) -> bool:
+        (ok,) = await caps.charge([CapCharge(NUMBER, f"0/{n}-0", M)], now_ms=at_ms)
+        return ok
+
+    assert await send(1, T0) and await send(2, T0 + 6 * HOUR_MS)
+    assert not await send(3, T0 + DAY * HOUR_MS - 1)
+    assert await send(4, T0 + DAY * HOUR_MS)  # the first is a day old: it no longer counts
+    assert not await send(5, T0 + DAY * HOUR_MS + 1)
+    assert await send(6, T0 + 30 * HOUR_MS)  # the second is a day old too
+
+
+async def test_a_short_period_keeps_what_a_longer_one_counts(redis: aioredis.Redis) -> None:
+    """A daily campaign's check trims nothing a weekly campaign still counts, and the
+    ledger outlives its last charge by the longest period."""
+    weekly = FrequencyCaps(redis, CampaignKeys(NS, "weekly"), cap(1, 7 * DAY))
+    daily = FrequencyCaps(redis, CampaignKeys(NS, "daily"), cap(1, DAY))
+    assert await weekly.charge([CapCharge(NUMBER, "0/1-0", M)], now_ms=T0) == [True]
+    later = T0 + 3 * DAY * HOUR_MS
+    assert await daily.charge([CapCharge(NUMBER, "0/1-0", M)], now_ms=later) == [True]
+    assert await weekly.charge([CapCharge(NUMBER, "0/2-0", M)], now_ms=later) == [False]
+    key = frequency_cap(NS, NUMBER)
+    assert await redis.zcard(key) == 3  # two messages and the keep marker
+    assert 6 * DAY * 3600 < await redis.ttl(key) <= 7 * DAY * 3600
+
+
+async def test_namespaces_and_numbers_keep_ledgers_of_their_own(
+    redis: aioredis.Redis,
+) -> None:
+    rule = cap(1)
+    shop = FrequencyCaps(redis, CampaignKeys("shop", "a"), rule)
+    bank = FrequencyCaps(redis, CampaignKeys("bank", "a"), rule)
+    first = [CapCharge(NUMBER, "0/1-0", M), CapCharge("+8613900000002", "0/2-0", M)]
+    assert await shop.charge(first) == [True, True]
+    assert await bank.charge(first) == [True, True]
+    assert await shop.charge([CapCharge(NUMBER, "0/3-0", M)]) == [False]
+    # The same number twice in one batch: the second sees the first's charge.
+    twice = [CapCharge("+8613900000003", "0/4-0", M), CapCharge("+8613900000003", "0/5-0", M)]
+    assert await shop.charge(twice) == [True, False]
+
+
+def test_ledgers_spread_over_their_slot_groups() -> None:
+    keys = {frequency_cap(NS, f"+86139{i:08d}") for i in range(2000)}
+    groups = Counter(key.split("}")[0] for key in keys)
+    assert len(groups) == CAP_GROUPS
+    assert min(groups.values()) > 2000 / CAP_GROUPS / 2
+    assert all(f"{{cap:{NS}:" in key for key in keys)
+
+
+def test_a_frequency_cap_is_no_longer_reported_ignored() -> None:
+    spec = CampaignSpec.model_validate(load_example("campaign.yaml")["spec"] | {
+        "compliance": {"frequencyCap": {"maxMessages": 2, "periodHours": 168}}})
+    assert spec.compliance.frequency_cap == cap(2, 168)
+    assert spec.compliance.frequency_cap.scope == FrequencyCapScope.NAMESPACE
+    assert campaign_ignored(spec) == []
+
+
+# -- the senders ----------------------------------------------------------------------
+
+TEMPLATES = {
+    Category.MARKETING: TemplateSpec.model_validate({
+        "category": "Marketing", "body": "Sale {code}", "signature": "[Shop]",
+        "optOutText": "Reply STOP to opt out", "variables": [{"name": "code"}]}),
+    Category.NOTIFICATION: TemplateSpec.model_validate({
+        "category": "Notification", "body": "Your code is {code}.",
+        "variables": [{"name": "code"}]}),
+}
+PREFIX = "+8613900"
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[Simulator]:
+    async with Simulator(SimulatorConfig(port=0, receipt_delay_ms=5, window=0, seed=7)) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def on_cluster(redis_cluster: RedisCluster) -> AsyncIterator[aioredis.Redis]:
+    """A client of a three-master Redis Cluster, emptied: the ledgers' slot groups and
+    the campaign's keys sit on different nodes there."""
+    client = connect(redis_cluster.url)
+    await client.flushall(target_nodes=ClusterClient.PRIMARIES)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(params=["redis", "on_cluster"], ids=["one-redis", "cluster"])
+def store(request: pytest.FixtureRequest) -> aioredis.Redis:
+    client: aioredis.Redis = request.getfixturevalue(request.param)
+    return client
+
+
+def channel(port: int) -> ChannelSpec:
+    """The example Channel on the simulator; two binds, so two campaigns send at once,
+    and one bucket of 2,000/s they share, so their submits interleave."""
+    body = load_example("channel.yaml")["spec"]
+    body["smpp"] |= {"host": "127.0.0.1", "port": port, "window": 50}
+    return ChannelSpec.model_validate(body | {"maxBinds": 2, "rateLimit": {
+        "messagesPerSecond": 2000, "burst": 50}})
+
+
+def capped_run(name: str, port: int, frequency_cap: dict[str, Any] | None,
+               category: Category = Category.MARKETING) -> RunConfig:
+    """The operator's run of a one-shard campaign `name` of namespace shop."""
+    spec = CampaignSpec.model_validate({
+        "templateRef": {"name": "t"}, "channels": [{"name": "carrier-a"}],
+        "audience": {"inline": []}, "senders": 1,
+        "compliance": {"frequencyCap": frequency_cap} if frequency_cap else {}})
+    owner = Owner(NS, name, f"uid-{name}", 1)
+    return build_run_config(owner, spec, {"": TEMPLATES[category]}, "carrier-a",
+                            channel(port), 0.0)
+
+
+async def charges(redis: aioredis.Redis, number: str) -> list[str]:
+    """The charges in a number's ledger, each with its message key as ANY."""
+    members = cast(list[str], await redis.zrange(frequency_cap(NS, number), 0, -1))
+    return [f"{m.rsplit('|', 1)[0]}|{ANY}" for m in members if m != KEEP_MEMBER]
+
+
+ANY = "*"
+
+
+def received(smsc: Simulator) -> Counter[str]:
+    return Counter(m.destination for m in smsc.accepted)
+
+
+async def test_two_campaigns_racing_for_the_same_numbers_never_pass_the_cap(
+    store: aioredis.Redis, smsc: Simulator,
+) -> None:
+    """maxMessages 1: two campaigns send to the same 600 numbers at once, on one Redis
+    and on a Cluster; each number gets exactly one message, the other is capped."""
+    count = 600
+    runs = [capped_run(name, smsc.port, {"maxMessages": 1, "periodHours": DAY})
+            for name in ("spring", "summer")]
+    for run in runs:
+        await fill_shard(store, CampaignKeys(NS, run.campaign.name), count, PREFIX)
+    figures = await asyncio.wait_for(
+        asyncio.gather(*(run_shard(run, 0, store, "herald") for run in runs)), 60)
+
+    per_number = received(smsc)
+    assert len(per_number) == count and set(per_number.values()) == {1}
+    counters = [await read_counters(store, CampaignKeys(NS, r.campaign.name)) for r in runs]
+    assert sum(c.sent for c in counters) == count
+    assert sum(c.capped for c in counters) == count
+    assert all(c.queued == 0 and c.unknown == 0 and c.failed == 0 for c in counters)
+    assert [f["capped"] for f in figures] == [c.capped for c in counters]
+    assert min(c.sent for c in counters) > 0  # they did race: both got some numbers first
+    # The state of a capped message names the cap it met.
+    keys = CampaignKeys(NS, "summer" if counters[1].capped else "spring")
+    states = await store.hvals(keys.state)
+    assert f"{State.CAPPED}:1/24h Namespace" in states
+
+
+async def test_category_scope_counts_only_the_same_category(
+    redis: aioredis.Redis, smsc: Simulator,
+) -> None:
+    """A Marketing campaign first; then, to the same numbers, Notification campaigns: one
+    capped by Category goes out (marketing is not its category), one by Namespace does
+    not, and a Marketing one capped by Category does not either."""
+    count = 50
+    week = {"maxMessages": 1, "periodHours": 168}
+    first = capped_run("sale", smsc.port, week)
+    await fill_shard(redis, CampaignKeys(NS, "sale"), count, PREFIX)
+    await run_shard(first, 0, redis, "herald")
+    for name, scope, category, sent in (
+            ("codes", "Category", N, count), ("news", "Namespace", N, 0),
+            ("promo", "Category", M, 0)):
+        await fill_shard(redis, CampaignKeys(NS, name), count, PREFIX)
+        figures = await run_shard(capped_run(name, smsc.port, week | {"scope": scope},
+                                             category), 0, redis, "herald")
+        assert (figures["submitted"], figures["capped"]) == (sent, count - sent), name
+    assert set(received(smsc).values()) == {2}
+
+
+async def test_a_campaign_without_a_cap_is_neither_counted_nor_capped(
+    redis: aioredis.Redis, smsc: Simulator,
+) -> None:
+    count = 20
+    await fill_shard(redis, CampaignKeys(NS, "free"), count, PREFIX)
+    await run_shard(capped_run("free", smsc.port, None), 0, redis, "herald")
+    assert await redis.exists(frequency_cap(NS, f"{PREFIX}00000000")) == 0
+    await fill_shard(redis, CampaignKeys(NS, "capped"), count, PREFIX)
+    figures = await run_shard(capped_run("capped", smsc.port, {
+        "maxMessages": 1, "periodHours": DAY}), 0, redis, "herald")
+    assert (figures["submitted"], figures["capped"]) == (count, 0)
+    await fill_shard(redis, CampaignKeys(NS, "free-again"), count, PREFIX)
+    figures = await run_shard(capped_run("free-again", smsc.port, None), 0, redis, "herald")
+    assert (figures["submitted"], figures["capped"]) == (count, 0)
+
+
+async def test_a_submit_refused_for_good_gives_its_charge_back(
+    redis: aioredis.Redis, smsc: Simulator,
+) -> None:
+    """Numbers the SMSC refuses (ESME_RINVDSTADR) got nothing: their charge is refunded,
+    so the next capped campaign may send to them, and only to them."""
+    count, refused = 40, f"{PREFIX}0000000"  # numbers 0 to 9 are refused
+    smsc.configure({"rules": [{"prefix": refused.lstrip("+"), "outcome": "error"}]})
+    rule = {"maxMessages": 1, "periodHours": DAY}
+    await fill_shard(redis, CampaignKeys(NS, "first"), count, PREFIX)
+    figures = await run_shard(capped_run("first", smsc.port, rule), 0, redis, "herald")
+    assert (figures["failed"], figures["cap_refunds"]) == (10, 10)
+    assert await charges(redis, f"{PREFIX}{3:08d}") == []
+    assert await charges(redis, f"{PREFIX}{13:08d}") == [cap_member("first", ANY, M)]
+
+    smsc.configure({"rules": []})
+    await fill_shard(redis, CampaignKeys(NS, "second"), count, PREFIX)
+    figures = await run_shard(capped_run("second", smsc.port, rule), 0, redis, "herald")
+    assert (figures["submitted"], figures["capped"]) == (10, 30)
+    assert set(received(smsc).values()) == {1} and len(received(smsc)) == count
+
+
+async def test_a_stopped_run_resumes_without_counting_its_own_charges_again(
+    redis: aioredis.Redis, smsc: Simulator,
+) -> None:
+    """Stopped mid-run, the messages it had charged and not sent stay pending; the next
+    run sends them: their charge is theirs, not another message's (maxMessages 1)."""
+    count = 2000
+    keys = CampaignKeys(NS, "resumed")
+    run = capped_run("resumed", smsc.port, {"maxMessages": 1, "periodHours": DAY})
+    await fill_shard(redis, keys, count, PREFIX)
+    stop = asyncio.Event()
+    first = asyncio.create_task(run_shard(run, 0, redis, "herald", stop))
+    await wait_for(lambda: len(smsc.accepted) >= 300, timeout=30, message="300 accepted")
+    stop.set()
+    assert (await first)["stopped"]
+    charged = sum([await redis.exists(frequency_cap(NS, f"{PREFIX}{i:08d}"))
+                   for i in range(count)])
+    assert len(smsc.accepted) <= charged < count  # charged ahead of submits, left pending
+
+    figures = await run_shard(run, 0, redis, "herald")
+    assert figures["capped"] == 0
+    per_number = received(smsc)
+    assert len(per_number) == count and set(per_number.values()) == {1}
+    counters = await read_counters(redis, keys)
+    assert (counters.sent, counters.capped, counters.queued) == (count, 0, 0)
+
+
+async def test_a_message_charged_before_a_crash_is_sent_after_it(
+    redis: aioredis.Redis, smsc: Simulator,
+) -> None:
+    """A sender killed between charging and marking leaves its messages queued with their
+    charge made; the next one sends them, and another campaign is capped by them."""
+    count = 30
+    keys = CampaignKeys(NS, "crashed")
+    run = capped_run("crashed", smsc.port, {"maxMessages": 1, "periodHours": DAY})
+    await fill_shard(redis, keys, count, PREFIX)
+    entries = cast(list[tuple[str, dict[str, str]]], await redis.xrange(keys.shard(0)))
+    before = FrequencyCaps(redis, keys, cap(1, DAY))
+    assert await before.charge([CapCharge(fields["n"], message_key(0, entry_id), M)
+                                for entry_id, fields in entries]) == [True] * count
+
+    figures = await run_shard(run, 0, redis, "herald")
+    assert (figures["submitted"], figures["capped"]) == (count, 0)
+    await fill_shard(redis, CampaignKeys(NS, "later"), count, PREFIX)
+    figures = await run_shard(capped_run("later", smsc.port, {
+        "maxMessages": 1, "periodHours": DAY}), 0, redis, "herald")
+    assert (figures["submitted"], figures["capped"]) == (0, count)
+    assert set(received(smsc).values()) == {1}

@@ -360,6 +360,10 @@ class CampaignSpec(HeraldModel):
                 "self.channels.all(c, self.channels.exists_one(d, d.name == c.name))",
                 "channel names must be unique",
             ),
+            (
+                "!has(self.variants) || self.variants.all(v, v.name != 'holdout')",
+                "the variant name holdout is taken by the holdout group",
+            ),
         )
     )
 
@@ -369,6 +373,11 @@ class CampaignSpec(HeraldModel):
         default=None, min_length=2, max_length=10, json_schema_extra=list_map("name")
     )
     """A/B variants with weights summing to 100 (or use templateRef)."""
+    holdout_percent: int = Field(default=0, ge=0, le=50)
+    """Percent of the audience held out: chosen by a stable hash of the number (the same
+    number is held out in every run, independently of its variant), recorded and never
+    sent, as the baseline a campaign's lift is measured against. Counted `holdout`, and
+    as the `holdout` row of status.variants."""
     channels: list[ChannelRef] = Field(min_length=1, max_length=8)
     """Channels in order of preference; later ones take over on failover."""
     audience: Audience
@@ -414,6 +423,8 @@ class Counters(HeraldModel):
     """Dropped at import by dedupe, the filter or a suppression list."""
     opted_out: int = 0
     """Skipped because the number opted out."""
+    holdout: int = 0
+    """Held out of the campaign by holdoutPercent: recorded, never sent."""
     capped: int = 0
     """Not sent: the number had reached compliance.frequencyCap when its turn came (each
     such message's state records the cap it met)."""
@@ -508,8 +519,8 @@ class CampaignStatus(HeraldModel):
         default_factory=list, max_length=16,
         json_schema_extra={"items": {"type": "string", "maxLength": 64}})
     """Spec fields edited since the run started that it does not apply: templateRef,
-    variants, channels, audience and compliance are fixed for a run. paused, cancel,
-    senders, rateLimit and sendWindow apply while it runs."""
+    variants, holdoutPercent, channels, audience and compliance are fixed for a run.
+    paused, cancel, senders, rateLimit and sendWindow apply while it runs."""
     message: str | None = Field(default=None, max_length=MESSAGE_MAX)
     """One line summary."""
     conditions: list[Condition] = Field(default_factory=list, json_schema_extra=list_map("type"))

@@ -104,6 +104,7 @@ class ImportSettings(BaseModel):
     dedupe: bool = True
     respect_opt_outs: bool = True
     suppression_lists: list[SuppressionSource] = Field(default_factory=list)
+    holdout_percent: int = 0
 
 
 class TlsTarget(BaseModel):

@@ -169,6 +169,8 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_field_gaps.py::test_each_variant_sends_the_template_it_names"),
     "Campaign.spec.variants[].weight": Proven(
         "tests/test_shard_import.py::test_variants_split_by_weight_and_stick_to_the_number"),
+    "Campaign.spec.holdoutPercent": Proven(
+        "tests/test_holdout.py::test_a_campaign_never_sends_to_its_holdout"),
     "Campaign.spec.channels": Proven(
         "tests/test_campaign_plan.py::test_first_ready_channel_is_taken"),
     "Campaign.spec.channels[].name": Proven(

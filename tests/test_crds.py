@@ -131,6 +131,13 @@ BAD = [
                      {"name": "dnc", "url": "https://x/dnc.csv",
                       "configMapRef": {"name": "dnc"}}]}}},
                  "a suppression list takes exactly one of", id="campaign-suppression-two-sources"),
+    pytest.param("campaign.yaml", {"spec": {"variants": [
+                     {"name": "holdout", "templateRef": {"name": "a"}, "weight": 50},
+                     {"name": "b", "templateRef": {"name": "b"}, "weight": 50}]}},
+                 "the variant name holdout is taken", id="campaign-variant-named-holdout"),
+    pytest.param("campaign.yaml", {"spec": {"holdoutPercent": 60}},
+                 "spec.holdoutPercent: 60 is greater than the maximum",
+                 id="campaign-holdout-over-50"),
     pytest.param("template.yaml", {"spec": {"category": "Promotion"}},
                  "spec.category: 'Promotion' is not one of", id="template-unknown-category"),
     pytest.param("template.yaml", {"spec": {"signature": None}},

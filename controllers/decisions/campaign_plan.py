@@ -314,7 +314,8 @@ def _sending(
     settings: PlanSettings,
 ) -> _Outcome:
     counters = run.counters
-    if counters.total - counters.invalid - counters.suppressed - counters.opted_out <= 0:
+    if (counters.total - counters.invalid - counters.suppressed - counters.opted_out
+            - counters.holdout <= 0):
         return _Outcome(CampaignPhase.FAILED, reasons.NO_VALID_RECIPIENTS, (
             f"no recipient to send to: {counters.total:,} rows, {counters.invalid:,} invalid,"
             f" {counters.suppressed:,} suppressed, {counters.opted_out:,} opted out"))

@@ -30,7 +30,8 @@ from sender.run_config import (
 )
 
 # Spec fields a run takes once, at its start; edits to them later do not apply.
-FROZEN_FIELDS = ("templateRef", "variants", "channels", "audience", "compliance")
+FROZEN_FIELDS = ("templateRef", "variants", "holdoutPercent", "channels", "audience",
+                 "compliance")
 
 
 def template_names(spec: CampaignSpec) -> dict[str, str]:
@@ -147,6 +148,7 @@ def import_settings(spec: CampaignSpec) -> ImportSettings:
         variants=[(v.name, v.weight) for v in spec.variants or []],
         dedupe=spec.compliance.dedupe,
         respect_opt_outs=spec.compliance.respect_opt_outs,
+        holdout_percent=spec.holdout_percent,
         suppression_lists=[
             SuppressionSource(name=s.name, column=s.column, url=s.url or "",
                               file="" if s.url else s.name)

@@ -25,7 +25,7 @@ TOP_ERRORS = 5
 
 # The counters a message leaves `queued` for (every state but queued itself).
 SETTLED = ("submitted", "delivered", "failed", "expired", "unknown", "opted_out", "capped",
-           "cancelled")
+           "cancelled", "holdout")
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def completed_message(counters: Counters) -> str:
 
 def progress_percent(counters: Counters) -> int | None:
     """Share of the messages to send that have left the queue, rounded down."""
-    todo = counters.total - counters.invalid - counters.suppressed
+    todo = counters.total - counters.invalid - counters.suppressed - counters.holdout
     if todo <= 0:
         return None
     return min(100, 100 * (todo - counters.queued) // todo)

@@ -90,14 +90,15 @@ async def run_import(ref: str) -> dict[str, Any]:
                 keep=audience_filter(settings),
                 required={variant: find_variables(template.body)
                           for variant, template in run.config.templates.items()},
-                suppression=bool(lists),
+                suppression=bool(lists), holdout_percent=settings.holdout_percent,
             )
         except (AudienceError, ImportConflict, OSError) as error:
             await record_import_error(redis, keys, str(error))
             raise
         await clear_import_error(redis, keys)
         return {"total": report.total, "queued": report.queued, "invalid": report.invalid,
-                "suppressed": report.suppressed, "optedOut": report.opted_out}
+                "suppressed": report.suppressed, "optedOut": report.opted_out,
+                "holdout": report.holdout}
     finally:
         await redis.aclose()
 

@@ -14,6 +14,8 @@ from sender.store.keys import CampaignKeys
 
 DUPLICATE, FILTERED = "Duplicate", "Filtered"  # why a valid number is suppressed
 SUPPRESSION_LIST = "SuppressionList"
+HOLDOUT = "holdout"
+"""The holdout group's row among the variants' (crds.campaign.CampaignSpec.holdout_percent)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class ImportReport:
     suppressed: int = 0
     """Duplicates, rows the filter dropped, numbers on a suppression list."""
     opted_out: int = 0
+    holdout: int = 0
+    """Held out by holdoutPercent (recorded, never sent)."""
     reasons: Mapping[DropReason, int] = field(default_factory=dict)
     """Invalid rows by reason."""
     suppressed_reasons: Mapping[str, int] = field(default_factory=dict)
@@ -53,6 +57,7 @@ async def read_import_report(redis: aioredis.Redis, keys: CampaignKeys) -> Impor
         invalid=counters.get("invalid", 0),
         suppressed=counters.get("suppressed", 0),
         opted_out=counters.get("optedOut", 0),
+        holdout=counters.get("holdout", 0),
         reasons={r: counters[f"drop:{r}"] for r in DropReason if f"drop:{r}" in counters},
         suppressed_reasons={r: counters[f"suppress:{r}"] for r in (DUPLICATE, FILTERED,
                                                                   SUPPRESSION_LIST)

@@ -33,7 +33,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -43,13 +43,14 @@ from sender.importer.audience_rows import MalformedRow, UndecodableRow
 from sender.importer.report import (
     DUPLICATE,
     FILTERED,
+    HOLDOUT,
     SUPPRESSION_LIST,
     ImportReport,
     read_import_report,
 )
 from sender.sms.audience_filter import FilterRowError
 from sender.sms.numbers import DropReason, Recipient, normalize_number, shard_of
-from sender.sms.variants import VariantPicker
+from sender.sms.variants import HoldoutPicker, VariantPicker
 from sender.store.import_batches import BatchWrite, ImportBatches, ImportConflict
 from sender.store.keys import CampaignKeys
 
@@ -80,6 +81,7 @@ async def import_audience(
     keep: Callable[[Mapping[str, str]], bool] | None = None,
     required: Mapping[str, Collection[str]] | None = None,
     suppression: bool = False,
+    holdout_percent: int = 0,
     batch: int = 1000,
 ) -> ImportReport:
     """Import `rows` (dicts keyed by column) into the campaign's `shards` streams.
@@ -101,7 +103,7 @@ async def import_audience(
         shards, columns, default_region, VariantPicker(variants), tuple(variants),
         dedupe, respect_opt_outs, keep,
         {variant: frozenset(names) for variant, names in (required or {}).items()},
-        suppression))
+        suppression, HoldoutPicker(holdout_percent)))
     start = await importer.begin()
     if start is not None:
         index = 0
@@ -138,6 +140,7 @@ class _Settings:
     required: Mapping[str, frozenset[str]]
     """Variables each variant's template uses."""
     suppression: bool = False
+    holdout: HoldoutPicker = field(default_factory=lambda: HoldoutPicker(0))
 
     def fingerprint(self) -> str:
         """What a resumed import must agree on (a changed shard count would move numbers)."""
@@ -145,6 +148,7 @@ class _Settings:
             "shards": self.shards, "variants": self.variants, "dedupe": self.dedupe,
             "respectOptOuts": self.respect_opt_outs, "defaultRegion": self.default_region,
             **({"suppression": True} if self.suppression else {}),
+            **({"holdout": self.holdout.percent} if self.holdout.percent else {}),
             "columns": self.columns.model_dump(mode="json", by_alias=True),
         })
 
@@ -243,6 +247,7 @@ class _Importer:
         counts["total"] = batch.end - batch.start
         shard_counts: Counter[int] = Counter()
         taken: set[str] = set()
+        held: set[str] = set()
         entries: list[tuple[int, str, str, str, str]] = []
         for c in batch.candidates:
             if s.dedupe:
@@ -256,6 +261,11 @@ class _Importer:
             if s.respect_opt_outs and c.number in opted_out:
                 counts["optedOut"] += 1
                 continue
+            if s.holdout(c.number):  # after every exclusion: the baseline is like the rest
+                held.add(c.number)
+                counts.update({"holdout": 1, f"variant:{HOLDOUT}:total": 1,
+                               f"variant:{HOLDOUT}:holdout": 1})
+                continue
             variant = s.pick_variant(c.number)
             shard = shard_of(c.number, s.shards)
             entries.append((shard, c.number, variant, c.variables, c.time_zone))
@@ -265,7 +275,7 @@ class _Importer:
                 counts[f"variant:{variant}:total"] += 1
         counts["invalid"] = sum(n for k, n in counts.items() if k.startswith("drop:"))
         counts["suppressed"] = sum(n for k, n in counts.items() if k.startswith("suppress:"))
-        return BatchWrite(batch.end, entries, taken, counts, shard_counts)
+        return BatchWrite(batch.end, entries, taken, counts, shard_counts, held)
 
 
 async def _aiter(rows: Rows) -> AsyncIterator[Mapping[str, str]]:

@@ -9,6 +9,23 @@ import hashlib
 from collections.abc import Sequence
 
 
+class HoldoutPicker:
+    """Whether a number is in a campaign's holdout: a stable hash of the number, of its
+    own (a number's variant and holdout are independent), against the percent in basis
+    points."""
+
+    def __init__(self, percent: int) -> None:
+        if not 0 <= percent <= 100:
+            raise ValueError("holdout percent must be within 0..100")
+        self.percent = percent
+
+    def __call__(self, number: str) -> bool:
+        if not self.percent:
+            return False
+        digest = hashlib.blake2b(number.encode(), digest_size=8, person=b"herald-hold").digest()
+        return int.from_bytes(digest, "big") % 10_000 < self.percent * 100
+
+
 class VariantPicker:
     """A/B variant of a number: a stable hash of the number placed on the cumulative
     weights, so a number keeps its variant across runs, processes and shard counts."""

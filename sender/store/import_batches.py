@@ -71,6 +71,8 @@ class BatchWrite:
     counts: Counter[str] = field(default_factory=Counter)
     """Counter increments, for the campaign's counters and the import's copy."""
     shard_counts: Counter[int] = field(default_factory=Counter)
+    held: set[str] = field(default_factory=set)
+    """Numbers held out (holdoutPercent), to record."""
 
 
 Lookups = tuple[set[str], set[str], set[str]]
@@ -171,6 +173,8 @@ class ImportBatches:
             pipe.eval(_XADD_LUA, self.shards, *map(keys.shard, range(self.shards)), *args)
         if write.taken:
             pipe.sadd(keys.seen, *write.taken)
+        if write.held:
+            pipe.sadd(keys.holdout, *write.held)
         for name, n in write.counts.items():
             if n:  # the campaign's counters (senders move them on) and the import's own
                 pipe.hincrby(keys.counters, name, n)

@@ -16,6 +16,7 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
     herald:{campaign:NS/NAME}:import       hash: the import's progress (rows committed,
                                            per-shard counts, done; sender.importer.shards)
     herald:{campaign:NS/NAME}:seen         set of numbers taken, for dedupe during import
+    herald:{campaign:NS/NAME}:holdout      set of the numbers held out (holdoutPercent)
     herald:{campaign:NS/NAME}:suppress     set of the suppression lists' numbers, during
                                            import (sender.store.import_batches)
     herald:{channel:NS/NAME}:receipts      hash: SMSC message id -> campaign and message key
@@ -94,6 +95,12 @@ class CampaignKeys(ObjectKeys):
     def parts(self) -> str:
         """Receipts of a long message's parts, until they decide its outcome."""
         return f"{self.tag}:parts"
+
+    @property
+    def holdout(self) -> str:
+        """Numbers the campaign holds out (holdoutPercent): never sent, kept as the
+        baseline of its lift."""
+        return f"{self.tag}:holdout"
 
     @property
     def suppressed(self) -> str:

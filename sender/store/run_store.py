@@ -105,5 +105,5 @@ async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> 
     """Every key of the campaign: streams, states, counters, buckets, import, run."""
     await redis.delete(
         *(keys.shard(i) for i in range(shards)), keys.state, keys.counters, keys.parts,
-        keys.gcra, keys.import_progress, keys.seen, keys.run)
+        keys.gcra, keys.import_progress, keys.seen, keys.suppressed, keys.holdout, keys.run)
 

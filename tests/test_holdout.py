@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -59,7 +60,9 @@ async def test_the_import_records_the_holdout_and_queues_the_rest(
     assert held == {n for n in NUMBERS[:2000] if HoldoutPicker(10)(n)}
     assert 150 < report.holdout == len(held) < 250
     assert report.queued + report.holdout == 2000
-    queued = {fields["n"] for i in range(2) for _, fields in await redis.xrange(KEYS.shard(i))}
+    entries = [cast(list[tuple[str, dict[str, str]]], await redis.xrange(KEYS.shard(i)))
+               for i in range(2)]
+    queued = {fields["n"] for shard in entries for _, fields in shard}
     assert not queued & held
     assert report.variants["holdout"] == report.holdout
     assert report.variants["a"] + report.variants["b"] == report.queued

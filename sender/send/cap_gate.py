@@ -1,21 +1,24 @@
 """The frequency cap in a shard sender's line of ready messages (sender.send.shard_sender).
 
-Before a dispatch turn takes rate-limit tokens, `charge_ahead` makes sure the messages at
-the head of the line are charged (sender.store.frequency_caps): when the charged run is
-shorter than the turn wants, every uncharged message of the next window's worth is
-charged in one round trip. So a message is charged at most one window before its
-submit_sm, Redis sees about one call per few turns, and a capped message takes no token:
-it leaves the line at once, counted capped with the cap it met. A message the SMSC
-refuses for good, or one dropped from the line by an opt-out, is refunded.
+A message goes out only once its charge is made (sender.store.frequency_caps). The gate
+keeps a run of charged messages at the head of the line: when the run falls below half
+a window, it charges every uncharged message of the next window's worth in one round
+trip, in the background, while the binds send the run they have; a turn waits only when
+the head itself is not charged yet. So a message is charged at most about one window
+before its submit_sm, Redis sees one call per half window, and a capped message takes
+no token and no slot: it leaves the line at once, counted capped with the cap it met.
+A message the SMSC refuses for good, or one dropped from the line by an opt-out, is
+refunded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from crds.template import Category
 from sender.send.outgoing import Outgoing, ShardStats
@@ -37,39 +40,60 @@ class CapGate:
         self._stats = stats
         self._categories = dict(categories)
         """Each variant's template category ("" without variants)."""
-        self._ahead = ahead
+        self._ahead = max(1, ahead)
+        self._low = max(1, self._ahead // 2)
         self._state = capped(capped_state_detail(caps.cap))
-        self._lock = asyncio.Lock()  # two binds' turns must not charge the same ones
+        self._charging: asyncio.Task[None] | None = None
 
     def _charge(self, message: Outgoing) -> CapCharge:
         return CapCharge(message.phone, message.key, self._categories[message.variant])
 
-    async def charge_ahead(self, wanted: int) -> None:
-        """Make the first `wanted` messages of the line (or all there are) charged, or
-        take them out of the line, capped."""
-        async with self._lock:
-            run = sum(1 for _ in itertools.takewhile(
-                lambda m: m.charged, itertools.islice(self._ready, wanted)))
-            if run >= min(wanted, len(self._ready)):
-                return
-            todo = [m for m in itertools.islice(self._ready, max(wanted, self._ahead))
-                    if not m.charged]
-            allowed = await self.caps.charge([self._charge(m) for m in todo])
-            self._stats.cap_calls = self.caps.calls
-            refused: set[int] = set()
-            for message, ok in zip(todo, allowed, strict=True):
-                if ok:
-                    message.charged = True
-                else:
-                    refused.add(id(message))
-                    self._writer.transition(Transition(message.key, self._state,
-                                                       message.variant))
-            if refused:
-                self._stats.capped += len(refused)
-                keep = [m for m in self._ready if id(m) not in refused]
-                self._ready.clear()
-                self._ready.extend(keep)
-                logger.debug("%d messages capped (%s)", len(refused), self._state)
+    def _run(self, most: int) -> int:
+        """How many messages at the head of the line are charged (up to `most`)."""
+        return sum(1 for _ in itertools.takewhile(
+            lambda m: m.charged, itertools.islice(self._ready, most)))
+
+    async def charge_ahead(self, wanted: int) -> int:
+        """How many of the first `wanted` messages of the line may go now (all charged);
+        0 only when the line is empty. Starts the next charge when the run runs low, and
+        waits for one only when the head of the line is not charged."""
+        while True:
+            self._raise_failed()
+            run = self._run(self._ahead)
+            if run < self._low and self._charging is None and len(self._ready) > run:
+                self._charging = asyncio.ensure_future(self._charge_next())
+            if run or not self._ready:
+                return min(run, wanted)
+            assert self._charging is not None
+            await asyncio.shield(self._charging)  # a bind's turn cancelled: the charge goes on
+
+    def _raise_failed(self) -> None:
+        task = self._charging
+        if task is not None and task.done():
+            self._charging = None
+            task.result()  # a Redis error: the sender's loop fails with it
+
+    async def _charge_next(self) -> None:
+        todo = [m for m in itertools.islice(self._ready, self._ahead) if not m.charged]
+        allowed = await self.caps.charge([self._charge(m) for m in todo])
+        self._stats.cap_calls = self.caps.calls
+        self._settle(todo, allowed)
+
+    def _settle(self, todo: Sequence[Outgoing], allowed: Sequence[bool]) -> None:
+        refused: set[int] = set()
+        for message, ok in zip(todo, allowed, strict=True):
+            if ok:
+                message.charged = True
+            else:
+                refused.add(id(message))
+                self._writer.transition(Transition(message.key, self._state,
+                                                   message.variant))
+        if refused:
+            self._stats.capped += len(refused)
+            keep = [m for m in self._ready if id(m) not in refused]
+            self._ready.clear()
+            self._ready.extend(keep)
+            logger.debug("%d messages capped (%s)", len(refused), self._state)
 
     def refund(self, message: Outgoing) -> None:
         """Give back the charge of a message the number never got (at the next flush)."""
@@ -78,3 +102,12 @@ class CapGate:
         message.charged = False
         self._writer.refund_cap(*self.caps.ledger(self._charge(message)))
         self._stats.cap_refunds += 1
+
+    async def close(self) -> None:
+        """Cancel a charge in flight: its messages stay pending in the stream, and their
+        charges, made or not, are made again by the next run (a charge is idempotent)."""
+        task, self._charging = self._charging, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -12,10 +12,11 @@ be on the SMSC's side (`submitting`: counted unknown, not resent) and which neve
 its mark until its outcome is durable in Redis, so at most `window` messages can be
 caught between the two: the unknowns after a kill never exceed the window.
 
-A campaign with a frequency cap charges each message before it takes tokens for it, at
-most one window of messages ahead of their submits, in one round trip for all of them
-(sender.store.frequency_caps). A charge is idempotent per message, so a message sent
-again after a crash is not counted twice; one the SMSC refuses for good is refunded.
+A campaign with a frequency cap sends only messages whose charge is made, and takes
+tokens only for them: the charges go ahead of the submits in the background, about a
+window ahead, one round trip per half window (sender.send.cap_gate). A charge is
+idempotent per message, so a message sent again after a crash is not counted twice; one
+the SMSC refuses for good is refunded.
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ class ShardSender:
             self._ready_event.set()
             for task in tasks:
                 task.cancel()
+            if self.caps is not None:
+                await self.caps.close()
             _, stuck = await asyncio.wait(tasks, timeout=5.0)
             if stuck:
                 logger.warning("%d sender loops did not stop in time: %s", len(stuck),
@@ -209,11 +212,13 @@ class ShardSender:
             low_water = min(len(self._ready), bind.settings.window // 4)
             slots = await bind.reserve(self.settings.read_batch, low_water)
             held = await self.window.take(slots)
-            if self.caps is not None:
-                await self.caps.charge_ahead(held)
-                if not self._ready:  # all capped
+            if self.caps is not None:  # only charged messages go: as many slots
+                charged = await self.caps.charge_ahead(held)
+                if charged < held:
+                    self.window.give(held - charged)
+                    held = charged
+                if not held:  # the line emptied (all capped)
                     bind.release(slots)
-                    self.window.give(held)
                     continue
             tokens = await self.limiter.acquire(held)
             if self._ready and len(self._ready[0].pdus) > tokens:
@@ -225,7 +230,7 @@ class ShardSender:
             parts = 0
             while self._ready and parts + len(self._ready[0].pdus) <= min(tokens, held):
                 if self.caps is not None and not self._ready[0].charged:
-                    break  # charged by the next turn
+                    break  # its charge is not made yet
                 message = self._ready.popleft()
                 batch.append(message)
                 parts += len(message.pdus)

@@ -47,7 +47,7 @@ PREFIX = "herald"
 SENDERS_GROUP = "senders"  # the consumer group every shard stream is read through
 OPT_OUT_SET = f"{PREFIX}:optout"
 OPT_OUT_LOG = f"{PREFIX}:optout:log"  # hash: number -> its last opt-out or opt-in
-CAP_GROUPS = 16  # slot groups of the frequency cap ledgers, per namespace
+CAP_GROUPS = 8  # slot groups of the frequency cap ledgers, per namespace (bench/README.md)
 
 
 def frequency_cap(namespace: str, number: str) -> str:

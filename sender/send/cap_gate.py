@@ -1,12 +1,14 @@
 """The frequency cap in a shard sender's line of ready messages (sender.send.shard_sender).
 
 A message goes out only once its charge is made (sender.store.frequency_caps). The gate
-keeps a run of charged messages at the head of the line: when the run falls below half
-a window, it charges every uncharged message of the next window's worth in one round
-trip, in the background, while the binds send the run they have; a turn waits only when
-the head itself is not charged yet. So a message is charged at most about one window
-before its submit_sm, Redis sees one call per half window, and a capped message takes
-no token and no slot: it leaves the line at once, counted capped with the cap it met.
+keeps a run of charged messages at the head of the line: when the run falls below one
+window (the sender's settle window), it charges every uncharged message of the next two
+windows' worth in one round trip, in the background, while the binds send the run they
+have; a turn waits only when the head itself is not charged yet. So a message is
+charged at most two windows before its submit_sm, Redis sees one round trip per window
+or so (the client's cost is per script call: a call per slot group, so bigger batches
+cost less per message, bench/README.md), and a capped message takes no token and no
+slot: it leaves the line at once, counted capped with the cap it met.
 A message the SMSC refuses for good, or one dropped from the line by an opt-out, is
 refunded.
 """
@@ -33,15 +35,15 @@ class CapGate:
     """Charges one shard's messages ahead of their submits; drops the capped ones."""
 
     def __init__(self, caps: FrequencyCaps, ready: deque[Outgoing], writer: StateWriter,
-                 stats: ShardStats, categories: Mapping[str, Category], ahead: int) -> None:
+                 stats: ShardStats, categories: Mapping[str, Category], window: int) -> None:
         self.caps = caps
         self._ready = ready  # the sender's line, shared with its reader: changed in place
         self._writer = writer
         self._stats = stats
         self._categories = dict(categories)
         """Each variant's template category ("" without variants)."""
-        self._ahead = max(1, ahead)
-        self._low = max(1, self._ahead // 2)
+        self._low = max(1, window)
+        self._ahead = 2 * self._low
         self._state = capped(capped_state_detail(caps.cap))
         self._charging: asyncio.Task[None] | None = None
 

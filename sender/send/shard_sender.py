@@ -13,8 +13,8 @@ its mark until its outcome is durable in Redis, so at most `window` messages can
 caught between the two: the unknowns after a kill never exceed the window.
 
 A campaign with a frequency cap sends only messages whose charge is made, and takes
-tokens only for them: the charges go ahead of the submits in the background, about a
-window ahead, one round trip per half window (sender.send.cap_gate). A charge is
+tokens only for them: the charges go ahead of the submits in the background, at most two
+windows ahead, a round trip per window or so (sender.send.cap_gate). A charge is
 idempotent per message, so a message sent again after a crash is not counted twice; one
 the SMSC refuses for good is refunded.
 """

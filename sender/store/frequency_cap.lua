@@ -36,9 +36,11 @@ if not now then
 end
 local since = "(" .. (now - period)
 
+-- A new number's ledger (the common case) costs ZMSCORE, ZCOUNT, ZADD and PEXPIRE.
 local function charge(key, member)
-  if redis.call("ZSCORE", key, member) then return "1" end
-  local keep = -(tonumber(redis.call("ZSCORE", key, "~") or "0"))
+  local scores = redis.call("ZMSCORE", key, member, "~")
+  if scores[1] then return "1" end
+  local keep = scores[2] and -tonumber(scores[2]) or 0
   if keep > 0 then redis.call("ZREMRANGEBYSCORE", key, 0, "(" .. (now - keep)) end
   local count
   if by_category then
@@ -51,10 +53,11 @@ local function charge(key, member)
     count = redis.call("ZCOUNT", key, since, "+inf")
   end
   if count >= most then return "0" end
-  redis.call("ZADD", key, now, member)
   if period > keep then
-    redis.call("ZADD", key, -period, "~")
+    redis.call("ZADD", key, now, member, -period, "~")
     keep = period
+  else
+    redis.call("ZADD", key, now, member)
   end
   redis.call("PEXPIRE", key, keep)
   return "1"

@@ -52,8 +52,12 @@ class CapGate:
 
     def _run(self, most: int) -> int:
         """How many messages at the head of the line are charged (up to `most`)."""
-        return sum(1 for _ in itertools.takewhile(
-            lambda m: m.charged, itertools.islice(self._ready, most)))
+        run = 0
+        for message in self._ready:
+            if run == most or not message.charged:
+                break
+            run += 1
+        return run
 
     async def charge_ahead(self, wanted: int) -> int:
         """How many of the first `wanted` messages of the line may go now (all charged);
@@ -61,12 +65,13 @@ class CapGate:
         waits for one only when the head of the line is not charged."""
         while True:
             self._raise_failed()
-            run = self._run(self._ahead)
+            run = self._run(self._low)
             if run < self._low and self._charging is None and len(self._ready) > run:
                 self._charging = asyncio.ensure_future(self._charge_next())
             if run or not self._ready:
                 return min(run, wanted)
             assert self._charging is not None
+            self._stats.cap_waits += 1
             await asyncio.shield(self._charging)  # a bind's turn cancelled: the charge goes on
 
     def _raise_failed(self) -> None:

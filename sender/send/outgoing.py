@@ -86,6 +86,8 @@ class ShardStats:
     """Charges given back: the SMSC refused the message for good."""
     cap_calls: int = 0
     """Cap script calls (one per slot group of each charged batch)."""
+    cap_waits: int = 0
+    """Dispatch turns that waited for a charge (the head of the line was not charged)."""
     receipts: int = 0
     receipts_unmatched: int = 0
     replies: int = 0

@@ -36,23 +36,25 @@ if not now then
 end
 local since = "(" .. (now - period)
 
--- A new number's ledger (the common case) costs ZMSCORE, ZCOUNT, ZADD and PEXPIRE.
+-- Every charge writes the keep marker, so a ledger without one has no entries: a new
+-- number's ledger (the common case) costs ZMSCORE, ZADD and PEXPIRE.
 local function charge(key, member)
   local scores = redis.call("ZMSCORE", key, member, "~")
   if scores[1] then return "1" end
   local keep = scores[2] and -tonumber(scores[2]) or 0
-  if keep > 0 then redis.call("ZREMRANGEBYSCORE", key, 0, "(" .. (now - keep)) end
-  local count
-  if by_category then
-    count = 0
-    local prefix = string.sub(member, 1, 2)  -- "M|"
-    for _, entry in ipairs(redis.call("ZRANGEBYSCORE", key, since, "+inf")) do
-      if string.sub(entry, 1, 2) == prefix then count = count + 1 end
+  if keep > 0 then
+    redis.call("ZREMRANGEBYSCORE", key, 0, "(" .. (now - keep))
+    local count = 0
+    if by_category then
+      local prefix = string.sub(member, 1, 2)  -- "M|"
+      for _, entry in ipairs(redis.call("ZRANGEBYSCORE", key, since, "+inf")) do
+        if string.sub(entry, 1, 2) == prefix then count = count + 1 end
+      end
+    else
+      count = redis.call("ZCOUNT", key, since, "+inf")
     end
-  else
-    count = redis.call("ZCOUNT", key, since, "+inf")
+    if count >= most then return "0" end
   end
-  if count >= most then return "0" end
   if period > keep then
     redis.call("ZADD", key, now, member, -period, "~")
     keep = period

@@ -36,9 +36,8 @@ pipeline: one round trip (a Cluster client sends each node its share at once).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
-from typing import cast
+from typing import NamedTuple, cast
 
 from redis.exceptions import NoScriptError
 
@@ -56,8 +55,7 @@ INITIALS = {Category.MARKETING: "M", Category.NOTIFICATION: "N",
             Category.VERIFICATION: "V"}
 
 
-@dataclass(frozen=True)
-class CapCharge:
+class CapCharge(NamedTuple):  # a tuple: a sender makes one per message
     """One message to charge: to whom, which message, of which template category."""
 
     number: str

@@ -4,6 +4,7 @@
                            [--receipt-wait-seconds 5] [--faults drop=N,throttle=M]
                            [--smsc HOST:PORT --system-id ID --password PW]
                            [--sides herald,peer] [--timeout 600] [--memory] [--redis-url URL]
+                           [--frequency-cap N/HOURS[/Category] [--cap-rounds 2]]
 
 By default it starts `herald simulator` on a free loopback port (receipts after 50 ms, no
 window enforced, see --smsc-window) and, when the Herald side runs, a redis-server
@@ -17,6 +18,10 @@ this file says what each figure means.
 
 `--memory` runs the sides (default: herald) at N and at 10×N messages and reports both peak
 RSS figures and their ratio (target: within 20%).
+
+`--frequency-cap N/HOURS` runs Herald's side with compliance.frequencyCap off and on, in
+turn, `--cap-rounds` times each, and reports both rates and their ratio (target: with
+caps within 10% of without).
 
 THE HERALD SEAM is `run_herald` below: the one function that calls Herald's engine.
 """
@@ -213,14 +218,16 @@ class Tally:
 # ======================================================================================
 
 async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: int,
-                     receipts: bool, receipt_wait: float = RECEIPT_WAIT) -> RunResult:
+                     receipts: bool, receipt_wait: float = RECEIPT_WAIT,
+                     frequency_cap: dict[str, Any] | None = None) -> RunResult:
     """Send `workload(messages)` through Herald's sender engine and report what it measured.
 
     Loads `workload(messages)` into `redis_url` as one shard of one campaign (its load
     time is not part of the run; it is in `extra`), writes the run's RunConfig as the
     operator would, and runs the shard with `run_shard`, the function `herald send` runs:
     one bind to `smsc`, `window` submits in flight, registered_delivery 1 only when
-    `receipts`, and then up to `receipt_wait` seconds for the receipts still owed. The
+    `receipts`, and then up to `receipt_wait` seconds for the receipts still owed;
+    `frequency_cap` (maxMessages, periodHours, scope) as spec.compliance.frequencyCap. The
     harness runs this in its own process, cancels it after --timeout seconds, measures
     peak RSS and reads the SMSC's record and the messages' states for duplicates and losses.
     """
@@ -255,7 +262,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
         "channel": {"name": "smsc", "rate": 1_000_000, "smpp": {
             "host": smsc.host, "port": smsc.port, "system_id": smsc.system_id,
             "window": window, "source_addr": {"address": SOURCE}}},
-        "audience": {"source": {"inline": []}},
+        "audience": {"source": {"inline": []}}, "frequency_cap": frequency_cap,
     })
     tls = None
     if smsc.tls:
@@ -278,7 +285,9 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
                "cpu_seconds": round(cpu, 2),
                "cpu_us_per_message": round(1e6 * cpu / max(1, submitted), 1),
                "unknown": figures["unknown"], "redis_flushes": figures["redis_flushes"],
-               "limiter_redis_calls": figures["limiter_redis_calls"]},
+               "limiter_redis_calls": figures["limiter_redis_calls"],
+               "capped": figures["capped"], "cap_calls": figures["cap_calls"],
+               "cap_waits": figures["cap_waits"]},
     )
 
 
@@ -292,7 +301,7 @@ async def _side(spec: dict[str, Any]) -> RunResult:
     if spec["side"] == "herald":
         return await asyncio.wait_for(
             run_herald(smsc, spec["redis_url"], messages, spec["window"], receipts,
-                       spec["receipt_wait"]), timeout)
+                       spec["receipt_wait"], spec.get("frequency_cap")), timeout)
     from aiosmpplib_peer import run_peer  # this folder; imported here so Herald's RSS lacks it
 
     tally = Tally(messages, receipts, spec["receipt_wait"])
@@ -437,10 +446,11 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def forget_bench_keys(redis_url: str) -> None:
-    """Delete the keys of the bench's campaign and channel (and only those: --redis-url
-    may name a Redis that holds other things)."""
+    """Delete the keys of the bench's campaign and channel, and the frequency cap ledgers
+    of its namespace (and only those: --redis-url may name a Redis that holds other
+    things)."""
     from sender.store.client import connect
-    from sender.store.keys import CampaignKeys, ChannelKeys
+    from sender.store.keys import CampaignKeys, ChannelKeys, frequency_cap
 
     campaign, channel = CampaignKeys("bench", "run"), ChannelKeys("bench", "smsc")
     client = connect(redis_url)
@@ -449,6 +459,9 @@ async def forget_bench_keys(redis_url: str) -> None:
                     campaign.run, campaign.import_progress, campaign.seen, channel.receipts,
                     channel.gcra, channel.binds, channel.activity):
             await client.delete(key)
+        ledgers = frequency_cap("bench", "+").split("}")[0].rsplit(":", 1)[0]  # {cap:bench
+        async for key in client.scan_iter(match=f"{ledgers}:*", count=5000):
+            await client.unlink(key)
     finally:
         await client.aclose()
 
@@ -489,8 +502,9 @@ async def herald_states(redis_url: str, received: dict[str, int] | None) -> dict
 
 def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             smsc: SmscAddress, simulator: LocalSimulator | None, redis_url: str | None,
-            workdir: Path) -> dict[str, Any]:
-    """One run of one side: reset the SMSC, run the child, read the SMSC's record."""
+            workdir: Path, frequency_cap: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One run of one side: reset the SMSC, run the child, read the SMSC's record.
+    `frequency_cap`: Herald's run has that compliance.frequencyCap."""
     if simulator is not None:
         simulator.call("POST", "/reset")
     if side == "herald" and redis_url is not None:
@@ -500,6 +514,7 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             "redis_url": redis_url, "messages": messages,
             "window": args.window, "receipts": args.receipts,
             "receipt_wait": args.receipt_wait_seconds, "timeout": timeout,
+            "frequency_cap": frequency_cap,
             "log_path": str(workdir / f"{side}-{messages}.log")}
     output = run_child(spec)
     if "error" in output:
@@ -550,6 +565,19 @@ def parse_faults(text: str) -> dict[str, int]:
     return faults
 
 
+def parse_frequency_cap(text: str) -> dict[str, Any]:
+    """`N/HOURS` or `N/HOURS/Category` as a frequencyCap (maxMessages, periodHours, scope)."""
+    parts = text.split("/")
+    scopes = ("Namespace", "Category")
+    if not (2 <= len(parts) <= 3 and all(p.isdigit() and int(p) >= 1 for p in parts[:2])
+            and (len(parts) == 2 or parts[2] in scopes)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: want N/HOURS or N/HOURS/SCOPE (N, HOURS >= 1; SCOPE one of"
+            f" {', '.join(scopes)})")
+    return {"maxMessages": int(parts[0]), "periodHours": int(parts[1]),
+            "scope": parts[2] if len(parts) == 3 else "Namespace"}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     run = parser.add_argument_group("the run")
@@ -566,6 +594,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                      help="seconds per side run (×10 for the 10×N run of --memory)")
     run.add_argument("--memory", action="store_true",
                      help="run at N and 10×N messages and compare peak RSS")
+    run.add_argument("--frequency-cap", type=parse_frequency_cap, metavar="N/HOURS[/SCOPE]",
+                     help="run Herald's side with compliance.frequencyCap off and on, in"
+                          " turn, and compare msg/s (every message goes to its own number,"
+                          " so none is capped: this measures the check)")
+    run.add_argument("--cap-rounds", type=int, default=2, metavar="K",
+                     help="with --frequency-cap: off/on pairs to run (default 2)")
     run.add_argument("--redis-url", metavar="URL",
                      help="an existing Redis (redis://, rediss://, redis+sentinel://,"
                           " redis+cluster://) instead of a redis-server of the bench's own;"
@@ -611,7 +645,12 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--ca-file goes with --tls and --smsc (the simulator makes its own)")
     if args.receipt_wait_seconds < 0:
         parser.error("--receipt-wait-seconds must be 0 or more")
-    sides = (args.sides or ("herald" if args.memory else "herald,peer")).split(",")
+    if args.frequency_cap and args.memory:
+        parser.error("--frequency-cap and --memory are two modes: one at a time")
+    if args.cap_rounds < 1:
+        parser.error("--cap-rounds must be 1 or more")
+    solo = args.memory or args.frequency_cap
+    sides = (args.sides or ("herald" if solo else "herald,peer")).split(",")
     if not sides or set(sides) - set(SIDES):
         parser.error(f"--sides takes a comma-separated list of {', '.join(SIDES)}")
     args.sides = [side for side in SIDES if side in sides]
@@ -654,6 +693,8 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                                    "window": args.smsc_window, "faults": args.faults or {}}
         if args.memory:
             return memory_mode(args, smsc, simulator, redis_url, workdir, report)
+        if args.frequency_cap:
+            return frequency_cap_mode(args, smsc, simulator, redis_url, workdir, report)
         for side in SIDES:
             report[side] = (measure(side, args.messages, args.timeout, args, smsc, simulator,
                                     redis_url, workdir)
@@ -685,6 +726,43 @@ def memory_mode(args: argparse.Namespace, smsc: SmscAddress, simulator: LocalSim
     report["target"] = (f"peak RSS at {MEMORY_FACTOR}×N within {MEMORY_TARGET:.0%} "
                         "of that at N")
     return report
+
+
+CAP_TARGET = 0.10  # the sender with caps on within 10% of its msg/s without (issue 14)
+
+
+def frequency_cap_mode(args: argparse.Namespace, smsc: SmscAddress,
+                       simulator: LocalSimulator | None, redis_url: str | None,
+                       workdir: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """Herald with the cap off, then on, `--cap-rounds` times: medians and their ratio."""
+    if "herald" not in args.sides:
+        raise SystemExit("bench: --frequency-cap measures Herald's side: --sides herald")
+    report |= {"mode": "frequency-cap", "frequency_cap": args.frequency_cap,
+               "rounds": args.cap_rounds}
+    runs: dict[str, list[dict[str, Any]]] = {"herald": [], "herald_capped": []}
+    for _ in range(args.cap_rounds):
+        for name, cap in (("herald", None), ("herald_capped", args.frequency_cap)):
+            runs[name].append(measure("herald", args.messages, args.timeout, args, smsc,
+                                      simulator, redis_url, workdir, frequency_cap=cap))
+    for name, entries in runs.items():
+        rates = [run.get("msg_per_s") for run in entries]
+        report[name] = {"runs": entries, "msg_per_s": rates,
+                        "median_msg_per_s": median(rates)}
+    off, on = report["herald"]["median_msg_per_s"], report["herald_capped"]["median_msg_per_s"]
+    report["ratio_capped_msg_per_s"] = round(on / off, 3) if off and on else None
+    report["within_target"] = (report["ratio_capped_msg_per_s"] is not None
+                               and report["ratio_capped_msg_per_s"] >= 1 - CAP_TARGET)
+    report["target"] = f"msg/s with the cap within {CAP_TARGET:.0%} of without (medians)"
+    return report
+
+
+def median(values: list[Any]) -> float | None:
+    numbers = sorted(v for v in values if isinstance(v, int | float))
+    if not numbers or len(numbers) < len(values):
+        return None
+    middle = len(numbers) // 2
+    return float(numbers[middle]) if len(numbers) % 2 else (
+        numbers[middle - 1] + numbers[middle]) / 2
 
 
 def main(argv: list[str] | None = None) -> int:

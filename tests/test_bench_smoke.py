@@ -63,6 +63,21 @@ def test_herald_run_prints_the_report() -> None:
     assert herald["states"] == {"delivered": 300}, herald
 
 
+def test_frequency_cap_mode_runs_herald_with_the_cap_off_and_on() -> None:
+    """--frequency-cap: Herald's side off, then on; every number its own, so none is
+    capped, and the capped run checked every message (its cap calls)."""
+    report = bench("herald", "--frequency-cap", "1/24/Category", "--cap-rounds", "1")
+    assert report["mode"] == "frequency-cap"
+    assert report["frequency_cap"] == {"maxMessages": 1, "periodHours": 24, "scope": "Category"}
+    assert {"ratio_capped_msg_per_s", "within_target", "target"} <= report.keys()
+    for name, calls in (("herald", False), ("herald_capped", True)):
+        (figures,) = report[name]["runs"]
+        assert figures.keys() >= FIGURES, figures
+        assert (figures["accepted"], figures["duplicates"], figures["lost"]) == (300, 0, 0)
+        assert figures["capped"] == 0 and (figures["cap_calls"] > 0) is calls, figures
+        assert report[name]["msg_per_s"] == [figures["msg_per_s"]]
+
+
 def test_herald_runs_over_tls_to_a_tls_simulator() -> None:
     """--tls: the simulator serves TLS only, so every message delivered came over it."""
     report = bench("herald", "--tls")

@@ -10,7 +10,8 @@ or so (the client's cost is per script call: a call per slot group, so bigger ba
 cost less per message, bench/README.md), and a capped message takes no token and no
 slot: it leaves the line at once, counted capped with the cap it met.
 A message the SMSC refuses for good, or one dropped from the line by an opt-out, is
-refunded.
+refunded, and so is the line when the sender stops (a pause, a cancel, a drained node):
+its messages stay pending, and the run that sends them charges them then.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from sender.store.state_writer import StateWriter
 
 logger = logging.getLogger(__name__)
 
+CLOSE_SECONDS = 5.0
+
 
 class CapGate:
     """Charges one shard's messages ahead of their submits; drops the capped ones."""
@@ -46,6 +49,7 @@ class CapGate:
         self._ahead = 2 * self._low
         self._state = capped(capped_state_detail(caps.cap))
         self._charging: asyncio.Task[None] | None = None
+        self._stopped = False
 
     def _charge(self, message: Outgoing) -> CapCharge:
         return CapCharge(message.phone, message.key, self._categories[message.variant])
@@ -91,6 +95,8 @@ class CapGate:
         for message, ok in zip(todo, allowed, strict=True):
             if ok:
                 message.charged = True
+                if self._stopped:  # landed after the stop: the line is gone
+                    self.refund(message)
             else:
                 refused.add(id(message))
                 self._writer.transition(Transition(message.key, self._state,
@@ -110,11 +116,20 @@ class CapGate:
         self._writer.refund_cap(*self.caps.ledger(self._charge(message)))
         self._stats.cap_refunds += 1
 
+    def stop(self) -> None:
+        """The sender stops before sending the line: give its charges back (they are
+        written at the sender's last flush), and those of a charge still in flight."""
+        self._stopped = True
+        for message in self._ready:
+            self.refund(message)
+
     async def close(self) -> None:
-        """Cancel a charge in flight: its messages stay pending in the stream, and their
-        charges, made or not, are made again by the next run (a charge is idempotent)."""
+        """Let a charge in flight land (its refunds, after a stop, go with the sender's
+        last flush), for a few seconds at most; then it is cancelled, and what it charged
+        stands until the next run sends those messages (a charge is idempotent) or the
+        period ends."""
         task, self._charging = self._charging, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_SECONDS):
+                    await task

@@ -180,8 +180,11 @@ class ShardSender:
         """Stop gracefully: mark nothing new, let what is on the wire settle.
 
         Messages read but not yet marked stay pending in the stream (queued in Redis),
-        and so do those waiting for a retry: the next run's recovery sends them.
+        and so do those waiting for a retry: the next run's recovery sends them. The
+        frequency cap charges of the read ones are given back.
         """
+        if self.caps is not None:
+            self.caps.stop()
         self.reader.stop()
         for timer in self._timers:
             timer.cancel()

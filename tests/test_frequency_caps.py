@@ -242,6 +242,21 @@ def received(smsc: Simulator) -> Counter[str]:
     return Counter(m.destination for m in smsc.accepted)
 
 
+async def test_a_script_cache_emptied_under_the_sender_is_loaded_again(
+    store: aioredis.Redis,
+) -> None:
+    """A restarted or failed-over Redis (a new Cluster primary) has no scripts: the batch
+    is sent again after loading it, and charges made before count once."""
+    caps = FrequencyCaps(store, CampaignKeys(NS, "a"), cap(1))
+    numbers = [f"{PREFIX}{i:08d}" for i in range(40)]  # every slot group
+    first = [CapCharge(n, f"0/{i}-0", M) for i, n in enumerate(numbers)]
+    assert await caps.charge(first[:20]) == [True] * 20
+    await store.script_flush()  # on a Cluster: every primary's
+    assert await caps.charge(first) == [True] * 40
+    again = [CapCharge(n, f"0/{i + 40}-0", M) for i, n in enumerate(numbers)]
+    assert await caps.charge(again) == [False] * 40
+
+
 async def test_two_campaigns_racing_for_the_same_numbers_never_pass_the_cap(
     store: aioredis.Redis, smsc: Simulator,
 ) -> None:

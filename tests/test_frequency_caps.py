@@ -18,7 +18,6 @@ from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster as ClusterClient
 
 from controllers.decisions.campaign_jobs import Owner
 from controllers.decisions.campaign_run import build_run_config
@@ -27,13 +26,11 @@ from crds.campaign import CampaignSpec, FrequencyCap, FrequencyCapScope
 from crds.channel import ChannelSpec
 from crds.template import Category, TemplateSpec
 from herald.local.kube.client import wait_for
-from herald.local.redis_topologies import RedisCluster
 from sender.run_config import RunConfig
 from sender.send.process import run_shard
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
 from sender.sms.states import State, message_key
-from sender.store.client import connect
 from sender.store.frequency_caps import (
     HOUR_MS,
     KEEP_MEMBER,
@@ -46,6 +43,9 @@ from sender.store.keys import CAP_GROUPS, CampaignKeys, frequency_cap
 from sender.store.transitions import read_counters
 from tests.crd_validation import load_example
 from tests.run_configs import fill_shard
+from tests.test_long_messages import on_cluster, store
+
+__all__ = ["on_cluster", "store"]  # fixtures: one Redis or a Cluster
 
 NS = "shop"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms: the tests' clock
@@ -190,22 +190,6 @@ async def smsc() -> AsyncIterator[Simulator]:
         yield sim
 
 
-@pytest.fixture
-async def on_cluster(redis_cluster: RedisCluster) -> AsyncIterator[aioredis.Redis]:
-    """A client of a three-master Redis Cluster, emptied: the ledgers' slot groups and
-    the campaign's keys sit on different nodes there."""
-    client = connect(redis_cluster.url)
-    await client.flushall(target_nodes=ClusterClient.PRIMARIES)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture(params=["redis", "on_cluster"], ids=["one-redis", "cluster"])
-def store(request: pytest.FixtureRequest) -> aioredis.Redis:
-    client: aioredis.Redis = request.getfixturevalue(request.param)
-    return client
 
 
 def channel(port: int) -> ChannelSpec:

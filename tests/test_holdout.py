@@ -4,14 +4,13 @@ baseline a campaign's lift is measured against; independent of the A/B variants.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
 
 from crds.campaign import ColumnMapping
-from herald.local.stack import Stack, running_stack
+from herald.local.stack import Stack
 from sender.importer.report import read_import_report
 from sender.importer.shards import import_audience
 from sender.sms.variants import HoldoutPicker, VariantPicker
@@ -20,13 +19,14 @@ from tests.test_campaign_operator import (
     CAMPAIGN,
     NS,
     TIMEOUT,
-    apply_examples,
     campaign_body,
     counters_add_up,
     inline,
+    stack,
     wait_delivered,
 )
 
+__all__ = ["stack"]  # the fixture: the local stack with the examples applied
 KEYS = CampaignKeys("shop", "lift")
 NUMBERS = [f"+86139{i:08d}" for i in range(20_000)]
 
@@ -70,11 +70,6 @@ async def test_the_import_records_the_holdout_and_queues_the_rest(
     assert again.holdout == report.holdout
 
 
-@pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack() as running:
-        await apply_examples(running)
-        yield running
 
 
 @pytest.mark.timeout(180)

@@ -57,8 +57,9 @@ def test_a_rule_gives_one_part_its_own_outcome() -> None:
 
 @pytest.fixture
 async def on_cluster(redis_cluster: RedisCluster) -> AsyncIterator[aioredis.Redis]:
-    """A client of a three-master Redis Cluster, emptied: correlations (channel keys) and
-    states (campaign keys) sit in different slots there."""
+    """A client of a three-master Redis Cluster, emptied: a campaign's keys, a channel's
+    and the frequency caps' ledgers sit in different slots there (shared with
+    tests/test_frequency_caps.py)."""
     client = connect(redis_cluster.url)
     await client.flushall(target_nodes=ClusterClient.PRIMARIES)
     try:

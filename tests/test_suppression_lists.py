@@ -4,7 +4,6 @@ reason SuppressionList; a missing list is said before any pod."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,14 @@ from controllers.decisions.campaign_world import AudienceSeen
 from controllers.decisions.pod_spec import PodSettings
 from crds.campaign import Campaign, SuppressionList
 from herald.local.kube.client import wait_for
-from herald.local.stack import Stack, running_stack
+from herald.local.stack import Stack
 from sender.importer.process import run_import
 from sender.importer.report import read_import_report
-from tests.test_campaign_operator import NS, TIMEOUT, apply_examples, campaign_body, inline
+from tests.test_campaign_operator import NS, TIMEOUT, campaign_body, inline, stack
 from tests.test_import_process import KEYS, file_server, redis_env, start_run, stored
 from tests.test_import_process import xlsx_bytes as xlsx
 
-__all__ = ["file_server", "redis_env"]  # fixtures
+__all__ = ["file_server", "redis_env", "stack"]  # fixtures
 AUDIENCE = {"inline": [{"phone": f"1380013{i:04d}", "variables": [
     {"name": "name", "value": f"n{i}"}, {"name": "code", "value": f"C{i}"}]} for i in range(10)]}
 
@@ -104,11 +103,6 @@ def test_the_import_job_mounts_every_list_in_one_directory() -> None:
     assert env["HERALD_SUPPRESSION_DIR"] == "/var/run/herald/suppression"
 
 
-@pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack() as running:
-        await apply_examples(running)
-        yield running
 
 
 @pytest.mark.timeout(180)

@@ -105,12 +105,10 @@ def campaigns_by_channel(
 def read_password(data: dict[str, str] | None, key: str) -> tuple[SecretSeen, str]:
     if data is None:
         return SecretSeen(found=False), ""
-    if key not in data:
+    text = _decoded(data.get(key))
+    if text is None:  # absent, or not base64 text
         return SecretSeen(found=True), ""
-    try:
-        password = base64.b64decode(data[key]).decode("utf-8").strip()
-    except (binascii.Error, UnicodeDecodeError):
-        return SecretSeen(found=True), ""
+    password = text.strip()
     return SecretSeen(found=True, has_key=True, password_length=len(password)), password
 
 

@@ -86,13 +86,9 @@ class CoreKube:
     async def secret(self, namespace: str, name: str) -> SecretRead | None:
         """The Secret's data (base64 values, as the API gives them) and resourceVersion,
         or None if it does not exist."""
-        try:
-            secret: Any = await asyncio.to_thread(
-                self._core.read_namespaced_secret, name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        secret = await _read_or_none(self._core.read_namespaced_secret, name, namespace)
+        if secret is None:
+            return None
         return SecretRead(dict(secret.data or {}), secret.metadata.resource_version or "")
 
     async def config_map_keys(self, namespace: str, name: str) -> frozenset[str] | None:
@@ -100,17 +96,22 @@ class CoreKube:
         data = await self.config_map(namespace, name)
         return frozenset(data) if data is not None else None
 
-
     async def config_map(self, namespace: str, name: str) -> dict[str, str] | None:
         """The ConfigMap's data (text values; binaryData base64), or None if absent."""
-        try:
-            config_map: Any = await asyncio.to_thread(
-                self._core.read_namespaced_config_map, name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return {**(config_map.binary_data or {}), **(config_map.data or {})}
+        found = await _read_or_none(self._core.read_namespaced_config_map, name, namespace)
+        if found is None:
+            return None
+        return {**(found.binary_data or {}), **(found.data or {})}
+
+
+async def _read_or_none(read: Any, name: str, namespace: str) -> Any:
+    """One object read through the client in a thread; None when it does not exist."""
+    try:
+        return await asyncio.to_thread(read, name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 @dataclass(frozen=True)

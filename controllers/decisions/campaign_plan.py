@@ -236,7 +236,7 @@ def _before_run(
         templates[variant] = seen.spec
     invalid = filter_error(spec.audience.filter,
                            {v.name: v.type for v in spec.audience.columns.variables},
-                           spec.schedule.time_zone, lambda: world.now)
+                           spec.schedule.time_zone)
     if invalid is not None:
         return _Outcome(CampaignPhase.PENDING, reasons.INVALID_FILTER, invalid, stalled=True)
     if not spec.compliance.respect_opt_outs:

@@ -55,11 +55,27 @@ def utc_now() -> datetime:
 
 
 def filter_error(expression: str, types: Types | None = None, time_zone: str = "UTC",
-                 clock: Clock = utc_now) -> str | None:
+                 clock: Clock | None = None) -> str | None:
     """Why the expression is refused (a syntax error with line and column, a type
-    error on typed sample values, a result that is not a bool), or None."""
+    error on typed sample values, a result that is not a bool), or None.
+
+    The verdict does not depend on the moment, so without a `clock` it is remembered:
+    the operator asks on every reconcile of a campaign waiting to start."""
     if not expression.strip():
         return None
+    if clock is None:
+        return _remembered_error(expression, tuple(sorted((types or {}).items())), time_zone)
+    return _filter_error(expression, types, time_zone, clock)
+
+
+@lru_cache(maxsize=256)
+def _remembered_error(expression: str, types: tuple[tuple[str, VariableType], ...],
+                      time_zone: str) -> str | None:
+    return _filter_error(expression, dict(types), time_zone, utc_now)
+
+
+def _filter_error(expression: str, types: Types | None, time_zone: str,
+                  clock: Clock) -> str | None:
     try:
         keep = compile_filter(expression, types, time_zone, clock)
     except FilterError as error:

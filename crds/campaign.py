@@ -239,6 +239,18 @@ class SendWindow(HeraldModel):
     (Planned: each recipient's zone, from the time zone column, else the number's.)"""
 
 
+class QuietHours(HeraldModel):
+    """Hours of each recipient's night when nothing is sent, on the recipient's own wall
+    clock. The senders hold messages to them (sender.send.held_messages) when a run's
+    send times name them; not yet a Campaign field."""
+
+    start: str = Field(default="21:00", pattern=CLOCK_PATTERN, max_length=5)
+    """When they begin, HH:MM, 24-hour clock."""
+    end: str = Field(default="08:00", pattern=CLOCK_PATTERN, max_length=5)
+    """When they end, HH:MM; before start, they run past midnight (21:00-08:00). Equal to
+    start: no quiet hours (for marketing, only where the law allows it)."""
+
+
 class Schedule(HeraldModel):
     """When the campaign runs."""
 
@@ -430,6 +442,8 @@ class Counters(HeraldModel):
     such message's state records the cap it met)."""
     queued: int = 0
     """Waiting to be sent."""
+    waiting: int = 0
+    """Held in Redis until their recipient's send window opens or quiet hours end."""
     submitted: int = 0
     """Accepted by the SMSC, receipt not yet in (for a long message: not every part's)."""
     delivered: int = 0

@@ -21,12 +21,21 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from crds.campaign import AUTO_ENCODING, ColumnMapping, FileFormat, FrequencyCap
+from crds.campaign import (
+    AUTO_ENCODING,
+    ColumnMapping,
+    FileFormat,
+    FrequencyCap,
+    QuietHours,
+    SendWindow,
+    TimeZoneSource,
+)
 from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
 from crds.template import TemplateSpec
 from sender.smpp.bind import BindSettings, bind_modes
 from sender.smpp.tls import TlsClient
 from sender.sms.replies import ReplyRules
+from sender.sms.send_times import SendRules, Span, weekday_numbers
 
 AUDIENCE_DIR = "/var/run/herald/audience"
 """Where the importer pod finds a ConfigMap's or Secret's audience file (the Job also
@@ -105,6 +114,40 @@ class ImportSettings(BaseModel):
     respect_opt_outs: bool = True
     suppression_lists: list[SuppressionSource] = Field(default_factory=list)
     holdout_percent: int = 0
+    recipient_zones: bool = False
+    """Find each recipient's time zone (quiet hours or per-recipient send windows need
+    it): from the time-zone column, else the number (sender.sms.number_zones)."""
+
+
+class SendTimesConfig(BaseModel):
+    """When the run's messages may go: spec.schedule's window and the quiet hours that
+    apply (the campaign's own, or the operator's default for marketing). The operator
+    rewrites it when the spec changes; senders read it again as they run."""
+
+    time_zone: str = "UTC"
+    window: SendWindow | None = None
+    quiet_hours: QuietHours | None = None
+    """None, or hours whose start equals their end: none."""
+
+    def rules(self) -> SendRules:
+        window, quiet = self.window, self.quiet_hours
+        return SendRules(
+            default_zone=self.time_zone,
+            window=Span.parse(window.start, window.end) if window else None,
+            days=weekday_numbers([d.value for d in window.days]) if window else
+            weekday_numbers([]),
+            window_zone=(None if window and window.time_zone_source == TimeZoneSource.RECIPIENT
+                         else self.time_zone),
+            quiet=(Span.parse(quiet.start, quiet.end)
+                   if quiet is not None and quiet.start != quiet.end else None),
+        )
+
+    @property
+    def per_recipient(self) -> bool:
+        """Whether messages are timed by their recipients' own clocks."""
+        rules = self.rules()
+        return rules.quiet is not None or (rules.window is not None
+                                           and rules.window_zone is None)
 
 
 class TlsTarget(BaseModel):
@@ -223,8 +266,12 @@ class RunConfig(BaseModel):
     audience: ImportSettings
     frequency_cap: FrequencyCap | None = None
     """spec.compliance.frequencyCap, which the senders charge (sender.store.frequency_caps)."""
+    send_times: SendTimesConfig = Field(default_factory=SendTimesConfig)
     receipt_wait_seconds: float = 10.0
     """How long a sender waits for receipts after its last submit before it exits."""
     receipts: bool = True
     """Whether submits ask for delivery receipts. A campaign always does; the bench
     measures both."""
+    follow: bool = False
+    """The senders follow their streams until stopped (a trigger Api campaign, whose
+    messages come as events are posted); else a shard is done once drained."""

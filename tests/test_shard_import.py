@@ -249,7 +249,7 @@ MAPPED = [ColumnVariable(name="customer", value="name"),
 @pytest.mark.parametrize("row, columns, variables, zone", [
     pytest.param(ROW, ColumnMapping(), ALL_BUT_PHONE, None, id="unmapped-columns-pass-through"),
     pytest.param(ROW, ColumnMapping(time_zone="tz"), {"name": "王小明", "code": "D11-8F3K"},
-                 "Asia/Shanghai", id="time-zone-column"),
+                 None, id="time-zone-column-unused-without-recipient-zones"),
     pytest.param(ROW, ColumnMapping(variables=MAPPED), {"customer": "王小明", "coupon": "D11-8F3K"},
                  None, id="mapped-renamed-missing-left-out"),
     pytest.param({"mobile": ROW["phone"], **ALL_BUT_PHONE}, ColumnMapping(phone="mobile"),
@@ -265,6 +265,38 @@ async def test_entries_carry_the_mapped_variables(
     assert (recipient.phone, recipient.variables) == ("+8613800138000", variables)
     assert entry.get("z") == (zone or None)
     assert "王小明" in entry["x"] and " " not in entry["x"]  # compact, not \u escaped
+
+
+@pytest.mark.parametrize("phone, cell, zone, sources", [
+    pytest.param("+8613800138000", "America/New_York", "America/New_York",
+                 {"ZoneFromColumn": 1}, id="column-names-a-zone"),
+    pytest.param("+8613800138000", " ", "Asia/Shanghai", {"ZoneFromNumber": 1},
+                 id="empty-cell-number-zone"),
+    pytest.param("+12125551234", "", "America/New_York", {"ZoneFromNumber": 1},
+                 id="us-area-code"),
+    pytest.param("+8613800138000", "Mars/Olympus", "Asia/Shanghai",
+                 {"ZoneFromNumber": 1, "UnknownZone": 1}, id="cell-not-a-zone"),
+    pytest.param("+79161234567", "", None, {"CampaignZone": 1},
+                 id="russian-mobile-spans-zones"),
+    pytest.param("+34612345678", "", None, {"CampaignZone": 1},
+                 id="spain-with-the-canaries"),
+    pytest.param("+34612345678", "Atlantic/Canary", "Atlantic/Canary", {"ZoneFromColumn": 1},
+                 id="the-column-settles-it"),
+    pytest.param("+447911123456", "", "Europe/Guernsey", {"ZoneFromNumber": 1},
+                 id="uk-zones-keep-one-clock"),
+    pytest.param("+61412345678", "bogus", None, {"CampaignZone": 1, "UnknownZone": 1},
+                 id="australian-mobile-and-a-bad-cell"),
+])
+async def test_recipients_get_their_own_time_zone(
+    redis: aioredis.Redis, phone: str, cell: str, zone: str | None, sources: dict[str, int],
+) -> None:
+    await run(redis, [{"phone": phone, "tz": cell}], columns=ColumnMapping(time_zone="tz"),
+              recipient_zones=True)
+    [entry] = [fields for i in range(SHARDS) for fields in await raw_entries(redis, KEYS.shard(i))]
+    assert entry.get("z") == zone
+    counters: Any = await redis.hgetall(KEYS.counters)
+    assert {k.removeprefix("zone:"): int(v) for k, v in counters.items()
+            if k.startswith("zone:")} == sources
 
 
 # -- crash, resume, concurrency -------------------------------------------------------------

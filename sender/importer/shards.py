@@ -17,7 +17,10 @@ optedOut: `imported` (entries queued), `drop:<DropReason>`, `suppress:Duplicate`
 `suppress:Filtered`, `suppress:SuppressionList`, `variant:<name>:total`.
 
 A shard entry has the fields n (E.164), v (variant, may be empty), x (the variables as
-compact JSON) and, when the audience maps a time-zone column, z (IANA zone).
+compact JSON) and, when recipients are timed by their own clocks (`recipient_zones`), z:
+the recipient's IANA zone, from its row's time-zone column if that names a zone, else
+the one its number's prefix gives (sender.sms.number_zones); none when neither gives one
+(the campaign's zone times it). Counted as `zone:<source>` (TIME_ZONE_SOURCES).
 """
 
 from __future__ import annotations
@@ -49,13 +52,25 @@ from sender.importer.report import (
     read_import_report,
 )
 from sender.sms.audience_filter import FilterRowError
-from sender.sms.numbers import DropReason, Recipient, normalize_number, shard_of
+from sender.sms.numbers import (
+    DropReason,
+    Recipient,
+    normalize_number,
+    normalize_number_in_zone,
+    shard_of,
+)
+from sender.sms.send_times import zone as time_zone
 from sender.sms.variants import HoldoutPicker, VariantPicker
 from sender.store.import_batches import BatchWrite, ImportBatches, ImportConflict
 from sender.store.keys import CampaignKeys
 
 # Fields of a shard stream entry.
 NUMBER, VARIANT, VARIABLES, TIME_ZONE = "n", "v", "x", "z"
+
+# Where a recipient's zone came from (status.timeZoneSources), counted as zone:<source>.
+ZONE_FROM_COLUMN, ZONE_FROM_NUMBER, CAMPAIGN_ZONE, UNKNOWN_ZONE = (
+    "ZoneFromColumn", "ZoneFromNumber", "CampaignZone", "UnknownZone")
+TIME_ZONE_SOURCES = (ZONE_FROM_COLUMN, ZONE_FROM_NUMBER, CAMPAIGN_ZONE, UNKNOWN_ZONE)
 
 
 Rows = AsyncIterable[Mapping[str, str]] | Iterable[Mapping[str, str]]
@@ -82,6 +97,7 @@ async def import_audience(
     required: Mapping[str, Collection[str]] | None = None,
     suppression: bool = False,
     holdout_percent: int = 0,
+    recipient_zones: bool = False,
     batch: int = 1000,
 ) -> ImportReport:
     """Import `rows` (dicts keyed by column) into the campaign's `shards` streams.
@@ -93,7 +109,8 @@ async def import_audience(
     the variables its template uses: a row lacking one counts invalid (MissingVariables)
     rather than failing at send time. `suppression`: the campaign's suppression lists
     are loaded (sender.store.import_batches.load_suppression); their numbers count as
-    suppressed (SuppressionList). Variables are the columns
+    suppressed (SuppressionList). `recipient_zones`: give each entry its recipient's
+    zone (z), from the time-zone column or the number. Variables are the columns
     `columns.variables` maps, or, if it maps none, every column but the phone and
     time-zone ones. Raises ImportConflict if an import with other settings is in Redis.
     """
@@ -103,7 +120,7 @@ async def import_audience(
         shards, columns, default_region, VariantPicker(variants), tuple(variants),
         dedupe, respect_opt_outs, keep,
         {variant: frozenset(names) for variant, names in (required or {}).items()},
-        suppression, HoldoutPicker(holdout_percent)))
+        suppression, HoldoutPicker(holdout_percent), recipient_zones))
     start = await importer.begin()
     if start is not None:
         index = 0
@@ -141,6 +158,7 @@ class _Settings:
     """Variables each variant's template uses."""
     suppression: bool = False
     holdout: HoldoutPicker = field(default_factory=lambda: HoldoutPicker(0))
+    recipient_zones: bool = False
 
     def fingerprint(self) -> str:
         """What a resumed import must agree on (a changed shard count would move numbers)."""
@@ -149,6 +167,7 @@ class _Settings:
             "respectOptOuts": self.respect_opt_outs, "defaultRegion": self.default_region,
             **({"suppression": True} if self.suppression else {}),
             **({"holdout": self.holdout.percent} if self.holdout.percent else {}),
+            **({"zones": True} if self.recipient_zones else {}),
             "columns": self.columns.model_dump(mode="json", by_alias=True),
         })
 
@@ -161,6 +180,8 @@ class _Candidate:
     number: str
     variables: str
     time_zone: str
+    zone_sources: tuple[str, ...] = ()
+    """Where its zone came from (TIME_ZONE_SOURCES), counted once it is queued."""
 
 
 @dataclass
@@ -214,10 +235,18 @@ class _Importer:
                           else DropReason.MALFORMED_ROW)
                 drops.append((index, f"drop:{reason}"))
                 continue
-            number = normalize_number(row.get(phone) or "", s.default_region)
-            if isinstance(number, DropReason):
-                drops.append((index, f"drop:{number}"))
-                continue
+            if s.recipient_zones:
+                parsed = normalize_number_in_zone(row.get(phone) or "", s.default_region)
+                if isinstance(parsed, DropReason):
+                    drops.append((index, f"drop:{parsed}"))
+                    continue
+                number, number_zone = parsed
+            else:
+                number = normalize_number(row.get(phone) or "", s.default_region)
+                if isinstance(number, DropReason):
+                    drops.append((index, f"drop:{number}"))
+                    continue
+                number_zone = ""
             if mapped:
                 variables = {name: row[column] for name, column in mapped if column in row}
             else:
@@ -235,8 +264,11 @@ class _Importer:
                 if not kept:
                     drops.append((index, f"suppress:{FILTERED}"))
                     continue
-            candidates.append(_Candidate(index, number, _compact(variables),
-                                         row.get(zone, "").strip() if zone else ""))
+            recipient_zone, sources = (
+                _recipient_zone(row.get(zone, "") if zone else "", number_zone)
+                if s.recipient_zones else ("", ()))
+            candidates.append(_Candidate(index, number, _compact(variables), recipient_zone,
+                                         sources))
         return _Batch(start, start + len(rows), candidates, drops)
 
     def _decide(self, batch: _Batch, seen: set[str], opted_out: set[str],
@@ -271,11 +303,24 @@ class _Importer:
             entries.append((shard, c.number, variant, c.variables, c.time_zone))
             shard_counts[shard] += 1
             counts["imported"] += 1
+            counts.update(f"zone:{source}" for source in c.zone_sources)
             if variant:
                 counts[f"variant:{variant}:total"] += 1
         counts["invalid"] = sum(n for k, n in counts.items() if k.startswith("drop:"))
         counts["suppressed"] = sum(n for k, n in counts.items() if k.startswith("suppress:"))
         return BatchWrite(batch.end, entries, taken, counts, shard_counts, held)
+
+
+def _recipient_zone(cell: str, number_zone: str) -> tuple[str, tuple[str, ...]]:
+    """A recipient's zone ("" for the campaign's) and where it came from: the row's
+    cell when it names an IANA zone, else the number's."""
+    cell = cell.strip()
+    if cell and time_zone(cell) is not None:
+        return cell, (ZONE_FROM_COLUMN,)
+    unknown = (UNKNOWN_ZONE,) if cell else ()
+    if number_zone:
+        return number_zone, (ZONE_FROM_NUMBER, *unknown)
+    return "", (CAMPAIGN_ZONE, *unknown)
 
 
 async def _aiter(rows: Rows) -> AsyncIterator[Mapping[str, str]]:

@@ -15,6 +15,7 @@ from sender.smpp.bind import SmppBind
 from sender.smpp.errors import error_class
 from sender.smpp.pdu import SubmitSm
 from sender.sms.replies import ReplyRules
+from sender.sms.send_times import SendTimes
 from sender.store.keys import CampaignKeys, ChannelKeys
 from sender.store.rate_limit import RateLimiter
 
@@ -42,6 +43,14 @@ class ShardSettings:
     frequency_cap: FrequencyCap | None = None
     """The campaign's compliance.frequencyCap, charged as messages go out
     (sender.store.frequency_caps); None: no cap, nothing recorded."""
+    send_times: SendTimes | None = None
+    """When messages may go (send window, quiet hours) and the clock they are held to;
+    None: any time."""
+    window_poll_seconds: float = 1.0
+    """How often held messages and a closed window are looked at again."""
+    follow: bool = False
+    """Keep reading the stream once it is drained, for entries still to come (a trigger
+    Api campaign's), until stopped; else the shard is done when it is drained."""
 
 
 @dataclass(eq=False)
@@ -61,6 +70,11 @@ class Outgoing:
     """time.monotonic() when its submit_sm went out (for the latency metric)."""
     charged: bool = False
     """Its frequency cap charge is made (with a cap, it goes out only then)."""
+    zone: str = ""
+    """Its recipient's time zone ("": the campaign's), with send times."""
+    closes_at: float = float("inf")
+    """When its send time ends (a timestamp on the send times' clock): due later, it
+    is held back instead of sent."""
 
     @property
     def accepted(self) -> int:
@@ -87,6 +101,8 @@ class ShardStats:
     cap_calls: int = 0
     """Cap script calls (one per slot group of each charged batch)."""
     cap_waits: int = 0
+    held: int = 0
+    """Times a message was held back for its send time (one may be held twice)."""
     """Dispatch turns that waited for a charge (the head of the line was not charged)."""
     receipts: int = 0
     receipts_unmatched: int = 0

@@ -37,6 +37,7 @@ from sender.send.messages import MessageBuilder
 from sender.send.outgoing import ShardSettings
 from sender.send.shard_sender import ShardSender
 from sender.signals import install_stop_signals
+from sender.sms.send_times import SendTimes
 from sender.store.client import Redis, connect_from_env
 from sender.store.keys import CampaignKeys, ChannelKeys, campaign_from_ref
 from sender.store.rate_limit import RateLimiter, campaign_bucket, channel_bucket
@@ -88,7 +89,9 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         max_backoff=channel.max_backoff_seconds, resend_unknown=channel.resend_unknown,
         overrides=channel.error_overrides, max_binds=smpp.max_binds,
         replies=smpp.reply_rules(), respect_opt_outs=run.audience.respect_opt_outs,
-        frequency_cap=run.frequency_cap,
+        frequency_cap=run.frequency_cap, follow=run.follow,
+        # Always, even with no rules yet: an edited spec may add some while it runs.
+        send_times=SendTimes(run.send_times.rules()),
     )
     binds = smpp.sender_binds(password, tls)
     started = time.monotonic()

@@ -2,9 +2,10 @@
 turned into a message ready to send or settled at once (opted out, not renderable).
 
 Recovery is what makes a SIGKILL safe. The consumer's pending entries are what the last
-process read and did not finish; their state says what to do: queued or unmarked, send
-now; `submitting`, it was on the wire at the kill, so count it unknown (resent only if
-the channel asks for at-least-once); anything else finished and only lost its ack.
+process read and did not finish; their state says what to do: queued, waiting or
+unmarked, send now (or hold back again, if their time has not come); `submitting`, it
+was on the wire at the kill, so count it unknown (resent only if the channel asks for
+at-least-once); anything else finished and only lost its ack.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sender.send.held_messages import HeldMessages
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import Outgoing, ShardSettings, ShardStats
 from sender.sms import text as sms_text
@@ -27,6 +29,9 @@ from sender.store.transitions import StateStore
 
 logger = logging.getLogger(__name__)
 
+FOLLOW_BLOCK_MS = 1000
+"""How long a read of a followed stream waits for new entries: a stop is seen within it."""
+
 
 def sort_recovered(entries: Sequence[Entry], states: Sequence[str | None],
                    resend_unknown: bool) -> tuple[list[Entry], list[Entry], list[str]]:
@@ -36,7 +41,7 @@ def sort_recovered(entries: Sequence[Entry], states: Sequence[str | None],
     settled: list[str] = []  # done before the crash; only the ack was lost
     for entry, state in zip(entries, states, strict=True):
         code = (state or "")[:1]
-        if code in ("", State.QUEUED):
+        if code in ("", State.QUEUED, State.WAITING):
             resend.append(entry)
         elif code == State.SUBMITTING:
             unknown.append(entry)
@@ -62,6 +67,8 @@ class ShardReader:
     done: bool = False
     """The stream is drained (or reading stopped)."""
     stopped: bool = False
+    held: HeldMessages | None = None
+    """Holds back messages outside their send times (None: none are)."""
 
     async def recover(self) -> None:
         """Settle what this consumer read before a crash or restart (its pending entries)."""
@@ -83,18 +90,27 @@ class ShardReader:
             await self.stream.ack(settled)
             self.stats.recovered += len(entries)
             await self.writer.flush()
+            if self.held is not None:  # decided anew here: out of the waiting room
+                await self.held.forget(resend)
             await self.accept(resend)
 
     async def read(self) -> None:
-        """New entries, a batch at a time, while the senders keep up."""
+        """New entries, a batch at a time, while the senders keep up; following the
+        stream (settings.follow), until stopped rather than until it is drained."""
+        follow = FOLLOW_BLOCK_MS if self.settings.follow else None
         while not self.stopped:
             while len(self.ready) > 2 * self.settings.read_batch:
                 self.ready_event.clear()
                 await asyncio.sleep(0.005)
-            entries = await self.stream.read(NEW)
+            if self.held is not None and not self.held.everyone_open()[0]:
+                await asyncio.sleep(self.held.poll_seconds)  # the campaign's window is shut
+                continue
+            entries = await self.stream.read(NEW, block_ms=follow)
             if self.stopped:
                 return  # read after the stop: left pending for the next run
             if not entries:
+                if follow:
+                    continue
                 self.done = True
                 return
             self.stats.read += len(entries)
@@ -112,6 +128,8 @@ class ShardReader:
         numbers = [fields["n"] for _, fields in entries]
         opted = (await self.stream.opted_out(numbers) if self.settings.respect_opt_outs
                  else [False] * len(numbers))
+        held = self.held
+        now = held.now() if held is not None else 0.0
         for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
             key = message_key(self.settings.shard, entry_id)
             variant = fields.get("v", "")
@@ -119,6 +137,12 @@ class ShardReader:
                 self.writer.transition(Transition(key, State.OPTED_OUT, variant))
                 self.stats.opted_out += 1
                 continue
+            closes_at = float("inf")
+            if held is not None:
+                until = held.look(entry_id, fields, now)
+                if until is None:
+                    continue  # held back until its time comes
+                closes_at = until
             variables = json.loads(fields.get("x", "{}"))
             try:
                 pdus = self.builder.build(number, variables, variant)
@@ -128,5 +152,8 @@ class ShardReader:
                 self.stats.failed += 1
                 logger.warning("message %s to %s not rendered: %s", key, mask_number(number), exc)
                 continue
-            self.ready.append(Outgoing(key, number, variant, pdus))
+            self.ready.append(Outgoing(key, number, variant, pdus, zone=fields.get("z", ""),
+                                       closes_at=closes_at))
+        if held is not None:
+            await held.put_away()
         self.ready_event.set()

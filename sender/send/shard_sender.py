@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 from crds.channel import ErrorClass
 from sender import metrics
 from sender.send.cap_gate import CapGate
+from sender.send.held_messages import HeldMessages
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import (
     Outgoing,
@@ -64,9 +65,11 @@ from sender.store.correlations import correlation_value
 from sender.store.frequency_caps import FrequencyCaps
 from sender.store.opt_outs import OptChange, change_of
 from sender.store.rate_limit import RateLimiter
+from sender.store.run_store import read_send_rules
 from sender.store.shard_stream import ShardStream
 from sender.store.state_writer import StateWriter
 from sender.store.transitions import StateStore
+from sender.store.waiting_room import WaitingRoom
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +109,13 @@ class ShardSender:
         self.writer = StateWriter(redis, self.store, settings.shard, settings.channel)
         self.window = SettleWindow(sum(b.settings.window for b in self.binds if b.submits))
         self.stats = ShardStats()
+        self.held = None if settings.send_times is None else HeldMessages(
+            settings.send_times, WaitingRoom(redis, settings.campaign, settings.shard),
+            self.stream, self.store, self.writer, self.stats, settings.shard,
+            settings.channel_name, settings.window_poll_seconds,
+            read_rules=lambda: read_send_rules(redis, settings.campaign))
         self.reader = ShardReader(settings, self.stream, self.store, self.writer, builder,
-                                  self.stats)
+                                  self.stats, held=self.held)
         self._ready = self.reader.ready  # the same deque: the reader fills, dispatch takes
         self._ready_event = self.reader.ready_event
         self._retrying = 0
@@ -152,6 +160,11 @@ class ShardSender:
             *(asyncio.create_task(self._dispatch(b), name=f"dispatch-{b.name}")
               for b in self.binds if b.submits),
         ]
+        if self.held is not None:
+            tasks.append(asyncio.create_task(self.held.release(
+                self.reader.accept,
+                room_for_more=lambda: len(self._ready) <= 2 * self.settings.read_batch,
+                finished=lambda: self._finished or self.reader.stopped), name="release"))
         try:
             while not (self.reader.done and self._idle()):
                 done, _ = await asyncio.wait(tasks, timeout=0.05,
@@ -192,7 +205,10 @@ class ShardSender:
 
     def _idle(self) -> bool:
         return (not self._ready and self._retrying == 0 and self._unsettled == 0
-                and self.window.held == 0 and len(self.writer) == 0)
+                and self.window.held == 0 and len(self.writer) == 0
+                # Held messages keep a shard going, unless it is stopping (they stay
+                # pending and held, for the next run).
+                and (self.held is None or self.held.left == 0 or self.reader.stopped))
 
     async def wait_for_receipts(self, timeout: float) -> None:
         """Give outstanding receipts up to `timeout` seconds to come in (bench, demo)."""
@@ -231,12 +247,19 @@ class ShardSender:
                     tokens += await self.limiter.acquire(needed - tokens)
             batch: list[Outgoing] = []
             parts = 0
+            now = self.held.now() if self.held is not None else 0.0
             while self._ready and parts + len(self._ready[0].pdus) <= min(tokens, held):
                 if self.caps is not None and not self._ready[0].charged:
                     break  # its charge is not made yet
                 message = self._ready.popleft()
+                if self.held is not None and not self.held.look_again(message, now):
+                    if self.caps is not None:  # held back: charged again when it goes
+                        self.caps.refund(message)
+                    continue
                 batch.append(message)
                 parts += len(message.pdus)
+            if self.held is not None:
+                await self.held.put_away()
             bind.release(max(0, slots - parts))
             self.window.give(held - len(batch))
             if not batch:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneNumber, PhoneNumberType
+
+from sender.sms.number_zones import zone_of_number
 
 # Numbers that can receive SMS. FIXED_LINE_OR_MOBILE is what phonenumbers says for
 # countries (the US, Canada) whose numbering does not tell the two apart.
@@ -33,9 +35,9 @@ class DropReason(StrEnum):
     NOT_MOBILE = "NotMobile"
     MALFORMED_ROW = "MalformedRow"
     MISSING_VARIABLES = "MissingVariables"
+    """The row lacks a variable its variant's template uses: it could not be rendered."""
     FILTER_ERROR = "FilterError"
     """A value did not convert to its declared type, or the filter errored on the row."""
-    """The row lacks a variable its variant's template uses: it could not be rendered."""
     SCIENTIFIC_NOTATION = "ScientificNotation"
     """The number is written like 1.38E+10, as Excel saves a long number it shows in
     scientific notation to CSV: its last digits are gone, so it is not guessed at."""
@@ -68,6 +70,25 @@ def normalize_number(raw: str, default_region: str = "") -> str | DropReason:
     prefixes, spaces, dashes, dots and brackets, and a number a spreadsheet saved as
     13800138000.0; one saved as 1.38E+10 is refused (ScientificNotation).
     """
+    parsed = _parse(raw, default_region)
+    if isinstance(parsed, DropReason):
+        return parsed
+    return phonenumbers.format_number(parsed[0], phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_number_in_zone(raw: str, default_region: str = "") -> tuple[str, str] | DropReason:
+    """As normalize_number, with the number's own time zone: the one its prefix places
+    it in, "" when it has none of its own (a country or range spanning several zones)."""
+    parsed = _parse(raw, default_region)
+    if isinstance(parsed, DropReason):
+        return parsed
+    number, kind = parsed
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, zone_of_number(number, kind, e164)
+
+
+def _parse(raw: str, default_region: str) -> tuple[PhoneNumber, int] | DropReason:
+    """The parsed number and its type, or why it cannot be sent to."""
     text = raw.strip()
     if not text:
         return DropReason.MISSING_NUMBER
@@ -80,9 +101,10 @@ def normalize_number(raw: str, default_region: str = "") -> str | DropReason:
         return DropReason.UNPARSABLE_NUMBER
     if not phonenumbers.is_valid_number(number):
         return DropReason.INVALID_NUMBER
-    if phonenumbers.number_type(number) not in SMS_CAPABLE:
+    kind = phonenumbers.number_type(number)
+    if kind not in SMS_CAPABLE:
         return DropReason.NOT_MOBILE
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number, kind
 
 
 def mask_number(number: str) -> str:

@@ -1,9 +1,11 @@
 """A message's life: its states, as one-letter codes, and the transitions between them.
 
     queued --> submitting --> submitted(smsc ids) --> delivered | failed | expired
-       |            |  \\--> failed (permanent error)  \\--> queued (temporary error, retry)
-       |            \\--> unknown (on the wire when a bind dropped or the sender died)
-       \\--> optedOut | capped (compliance.frequencyCap) | cancelled
+     |   |          |  \\--> failed (permanent error)  \\--> queued (temporary error, retry)
+     |   |          \\--> unknown (on the wire when a bind dropped or the sender died)
+     |   \\--> optedOut | capped (compliance.frequencyCap) | cancelled
+     \\<--> waiting (outside its recipient's send window or in its quiet hours; it goes
+                on as a queued one does once they allow: sender.store.waiting_room)
 
 `unknown` messages may still resolve: a receipt proves the SMSC took them. States are
 one-letter codes in the campaign's state hash (absent = queued); submitted carries the
@@ -25,6 +27,7 @@ from enum import StrEnum
 
 class State(StrEnum):
     QUEUED = "Q"
+    WAITING = "W"
     SUBMITTING = "S"
     SUBMITTED = "s"
     DELIVERED = "D"

@@ -8,6 +8,9 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
     herald:{campaign:NS/NAME}:shard:I      stream of recipients of shard I
     herald:{campaign:NS/NAME}:state        hash: message key -> state code
     herald:{campaign:NS/NAME}:counters     hash: counter name -> count
+    herald:{campaign:NS/NAME}:waiting:I    sorted set: entries of shard I held for their
+                                           send time, scored by when they may go
+                                           (sender.store.waiting_room)
     herald:{campaign:NS/NAME}:parts        hash: message key of a long message -> its
                                            parts' receipt outcomes so far ("D-F")
     herald:{campaign:NS/NAME}:gcra         the campaign's own rate-limit bucket
@@ -86,6 +89,10 @@ class CampaignKeys(ObjectKeys):
     @property
     def state(self) -> str:
         return f"{self.tag}:state"
+
+    def waiting(self, shard: int) -> str:
+        """Entries of a shard held until their window opens (their recipient's hours)."""
+        return f"{self.tag}:waiting:{shard}"
 
     @property
     def counters(self) -> str:

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from crds.campaign import Counters
 from sender.run_config import RunConfig
+from sender.sms.send_times import SendRules
 from sender.sms.states import State, Transition, message_key
 from sender.store.keys import CampaignKeys
 from sender.store.transitions import StateStore, counters_from_fields
@@ -59,6 +60,12 @@ async def read_run(redis: aioredis.Redis, keys: CampaignKeys) -> RunState:
     )
 
 
+async def read_send_rules(redis: aioredis.Redis, keys: CampaignKeys) -> SendRules | None:
+    """The run's send times as the operator last wrote them (None: no run)."""
+    raw = await redis.hget(keys.run, "config")
+    return None if raw is None else RunConfig.model_validate_json(raw).send_times.rules()
+
+
 async def record_import_error(redis: aioredis.Redis, keys: CampaignKeys, message: str) -> None:
     await redis.hset(keys.run, "import_error", message[:1024])
 
@@ -70,7 +77,7 @@ async def clear_import_error(redis: aioredis.Redis, keys: CampaignKeys) -> None:
 async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> int:
     """Count every message not yet sent `cancelled` (call once no sender runs).
 
-    Queued ones become cancelled; one caught `submitting` (its sender was killed) is
+    Queued and waiting ones become cancelled; one caught `submitting` (its sender was killed) is
     unknown, as a sender's recovery would have it. Idempotent: the transitions are, and
     the run is flagged when done.
     """
@@ -92,11 +99,12 @@ async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: in
                 code = (state or "")[:1]
                 variant = fields.get("v") or ""
                 key = message_key(shard, entry_id)
-                if code in ("", State.QUEUED):
+                if code in ("", State.QUEUED, State.WAITING):
                     moves.append(Transition(key, State.CANCELLED, variant))
                 elif code == State.SUBMITTING:
                     moves.append(Transition(key, State.UNKNOWN, variant))
             cancelled += await store.apply(moves, ack_shard=shard)
+    await redis.delete(*(keys.waiting(shard) for shard in range(shards)))
     await redis.hset(keys.run, "cancelled", 1)
     return cancelled
 
@@ -104,6 +112,7 @@ async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: in
 async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> None:
     """Every key of the campaign: streams, states, counters, buckets, import, run."""
     await redis.delete(
-        *(keys.shard(i) for i in range(shards)), keys.state, keys.counters, keys.parts,
+        *(keys.shard(i) for i in range(shards)), *(keys.waiting(i) for i in range(shards)),
+        keys.state, keys.counters, keys.parts,
         keys.gcra, keys.import_progress, keys.seen, keys.suppressed, keys.holdout, keys.run)
 

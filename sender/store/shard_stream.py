@@ -35,13 +35,25 @@ class ShardStream:
         self.consumer = consumer
         self.batch = batch
 
-    async def read(self, after: str = NEW) -> list[Entry]:
-        """Up to `batch` entries: new ones (NEW), or this consumer's pending ones after an id."""
+    async def read(self, after: str = NEW, *, block_ms: int | None = None) -> list[Entry]:
+        """Up to `batch` entries: new ones (NEW), or this consumer's pending ones after an id.
+        With `block_ms`, waits that long for new ones to come (a followed stream)."""
         reply: Any = await self._redis.xreadgroup(
-            SENDERS_GROUP, self.consumer, {self.key: after}, count=self.batch)
+            SENDERS_GROUP, self.consumer, {self.key: after}, count=self.batch, block=block_ms)
         if isinstance(reply, dict):  # RESP3
             reply = list(reply.items())
         return cast(list[Entry], reply[0][1]) if reply else []
+
+    async def entries(self, ids: Sequence[str]) -> list[Entry]:
+        """The entries of these ids, in their order (one held back for its send time,
+        read again when it may go); an id no longer in the stream is left out."""
+        if not ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for entry_id in ids:
+                pipe.xrange(self.key, min=entry_id, max=entry_id)
+            replies: list[Any] = await pipe.execute()
+        return [cast(Entry, reply[0]) for reply in replies if reply]
 
     async def ack(self, ids: Sequence[str]) -> None:
         if ids:

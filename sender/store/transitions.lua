@@ -26,13 +26,16 @@
 -- "<index of the transition, from 1>\t<the message's new state>\n".
 
 local allowed = {
-  Q = {S = true, O = true, C = true, X = true, Q = true, F = true},  -- F: not rendered
+  Q = {S = true, O = true, C = true, X = true, Q = true, F = true,   -- F: not rendered
+       W = true},
+  -- waiting for its send time: held in the pending list (never acked), goes on as queued
+  W = {S = true, O = true, C = true, X = true, Q = true, F = true, W = true},
   S = {s = true, F = true, Q = true, U = true},
   s = {D = true, F = true, E = true},
   U = {D = true, F = true, E = true, S = true},
 }
 allowed[""] = allowed.Q
-local counted = {s = "submitted", D = "delivered", F = "failed", E = "expired",
+local counted = {W = "waiting", s = "submitted", D = "delivered", F = "failed", E = "expired",
                  U = "unknown", O = "optedOut", C = "capped", X = "cancelled"}
 local acked = {s = true, F = true, O = true, C = true, X = true, U = true}
 local received = {D = true, F = true, E = true}  -- a receipt: the SMSC had the message

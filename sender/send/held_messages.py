@@ -54,6 +54,8 @@ class HeldMessages:
     left: int = 0
     """Messages held in Redis, as last counted (the shard is not done while any is)."""
     _holds: list[tuple[str, float]] = field(default_factory=list)
+    _puts: int = 0
+    """Calls of put_away so far: a count of the room taken before one is stale."""
 
     def now(self) -> float:
         return self.times.clock()
@@ -97,6 +99,7 @@ class HeldMessages:
         """Put what was held back since the last call in the waiting room."""
         holds, self._holds = self._holds, []
         if holds:
+            self._puts += 1
             self.left += len(holds)
             await self.room.hold(holds)
 
@@ -118,7 +121,10 @@ class HeldMessages:
                 if ids:
                     await self._let_go(ids, accept)
                     continue
-            self.left = await self.room.size() + len(self._holds)
+            puts = self._puts
+            size = await self.room.size()
+            if puts == self._puts:  # else a hold landed meanwhile: the size may miss it
+                self.left = size + len(self._holds)
             await asyncio.sleep(self.poll_seconds)
 
     async def _let_go(self, ids: Sequence[str],

@@ -7,6 +7,7 @@
     herald import     import a campaign's audience into Redis (the importer pod's process)
     herald send       send one shard of a campaign (a sender Job pod's process)
     herald receiver   hold a channel's receiver bind: late receipts, replies (its Deployment)
+    herald ingest     serve the ingest API of trigger Api campaigns (its Deployment)
     herald simulator  run the SMPP 3.4 simulator (an SMSC for tests and demos)
 """
 
@@ -104,6 +105,12 @@ def run_receiver(args: argparse.Namespace) -> int:
     return main(args.channel)
 
 
+def run_ingest(args: argparse.Namespace) -> int:
+    from sender.ingest.process import main
+
+    return main(args.host, args.port)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="herald", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,6 +177,16 @@ def parser() -> argparse.ArgumentParser:
             process.add_argument("--shard", type=int, help="default: JOB_COMPLETION_INDEX")
         process.set_defaults(run=run)
 
+    ingest = commands.add_parser(
+        "ingest", help="serve the ingest API of trigger Api campaigns (its Deployment)",
+        description="POST /v1/namespaces/NS/campaigns/NAME/messages queues one message;"
+                    " GET .../messages/ID tells its state. Reads everything from Redis"
+                    " (HERALD_REDIS_URL, HERALD_REDIS_PASSWORD); runs until SIGTERM.")
+    ingest.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    ingest.add_argument("--port", type=int,
+                        help="port (default HERALD_INGEST_PORT, else 8080; 0: any free)")
+    ingest.set_defaults(run=run_ingest)
+
     sim = commands.add_parser(
         "simulator", help="run the SMPP 3.4 simulator",
         description="An SMPP 3.4 server with binds, windowing, latency, throttling, outcome "
@@ -194,7 +211,8 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-LOG_LEVELS = {"operator": logging.INFO, "simulator": logging.INFO, "demo": logging.ERROR}
+LOG_LEVELS = {"operator": logging.INFO, "simulator": logging.INFO, "demo": logging.ERROR,
+              "ingest": logging.INFO}
 """What each command logs; the pods' processes (send, import, receiver) log warnings and
 errors: their figures go to stdout, their progress to Redis and status."""
 

@@ -22,6 +22,10 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
     herald:{campaign:NS/NAME}:holdout      set of the numbers held out (holdoutPercent)
     herald:{campaign:NS/NAME}:suppress     set of the suppression lists' numbers, during
                                            import (sender.store.import_batches)
+    herald:{campaign:NS/NAME}:idempotency  hash: Idempotency-Key of an ingested event ->
+                                           its message id (sender.store.ingest_queue)
+    herald:{campaign:NS/NAME}:idempotency:age  sorted set: those keys, scored by when
+                                           (ms), to forget them after the retention
     herald:{channel:NS/NAME}:receipts      hash: SMSC message id -> campaign and message key
                                            (and which part, for a long message)
     herald:{channel:NS/NAME}:gcra          the channel's rate-limit bucket
@@ -130,6 +134,16 @@ class CampaignKeys(ObjectKeys):
     @property
     def seen(self) -> str:
         return f"{self.tag}:seen"
+
+    @property
+    def idempotency(self) -> str:
+        """Idempotency-Key -> message id of the events a trigger Api campaign took."""
+        return f"{self.tag}:idempotency"
+
+    @property
+    def idempotency_age(self) -> str:
+        """When each Idempotency-Key was first taken, to forget it after the retention."""
+        return f"{self.tag}:idempotency:age"
 
 
 

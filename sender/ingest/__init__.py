@@ -1,0 +1,1 @@
+"""`herald ingest`: the HTTP API taking events of trigger Api campaigns."""

@@ -1,0 +1,296 @@
+"""The ingest API of trigger Api campaigns (sender.ingest, sender.store.ingest_queue).
+
+Its decisions as tables (the token, the key, the body, Retry-After, ids and states), then
+the API over real HTTP on a real redis-server, with the campaign's run as the operator
+leaves it: a new event is 202 and lands in its number's shard stream; the same key is
+the same message, never a second; a reused key for another event is 422; no token 401,
+another campaign's token 403, no campaign 404, a campaign that takes no events 409; a
+malformed body 400, an oversized one 413; a full queue 429 with Retry-After; a cancelled
+campaign 409. Logs never carry the token nor a whole number."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import aiohttp
+import pytest
+
+from sender.ingest.events import (
+    MAX_BODY_BYTES,
+    Event,
+    Problem,
+    bearer_token,
+    check_idempotency_key,
+    message_id,
+    message_key,
+    parse_event,
+    retry_after_seconds,
+    state_view,
+    token_digest,
+)
+from sender.ingest.process import serving
+from sender.ingest_run import IngestRun
+from sender.sms.numbers import shard_of
+from sender.store.client import Redis
+from sender.store.ingest_queue import (
+    IngestQueue,
+    close_ingest,
+    open_trigger_run,
+    write_ingest,
+)
+from sender.store.keys import CampaignKeys
+from sender.store.transitions import read_counters
+
+TOKEN = "s3cret-token-of-alerts-0123456789"
+OTHER_TOKEN = "another-campaigns-token-9876543210"
+NUMBER = "+8613800138000"
+PATH = "/v1/namespaces/shop/campaigns/{name}/messages"
+
+
+def ingest_run(**fields: Any) -> IngestRun:
+    return IngestRun.model_validate({
+        "token_sha256": token_digest(TOKEN), "shards": 4, "max_queued": 100,
+        "retention_seconds": 3600, "rate_per_second": 10,
+        "required": {"": ["code"]}} | fields)
+
+
+# -- decisions ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header, token", [
+    pytest.param(None, None, id="none"),
+    pytest.param("", None, id="empty"),
+    pytest.param("Basic dXNlcjpwdw==", None, id="basic"),
+    pytest.param("Bearer", None, id="no-token"),
+    pytest.param("Bearer abc", "abc", id="bearer"),
+    pytest.param("bearer  abc ", "abc", id="case-and-spaces"),
+])
+def test_bearer_token(header: str | None, token: str | None) -> None:
+    assert bearer_token(header) == token
+
+
+@pytest.mark.parametrize("key, reason", [
+    pytest.param(None, "MissingIdempotencyKey", id="missing"),
+    pytest.param("", "InvalidIdempotencyKey", id="empty"),
+    pytest.param("has space", "InvalidIdempotencyKey", id="space"),
+    pytest.param("x" * 256, "InvalidIdempotencyKey", id="too-long"),
+    pytest.param("order-42:sms", None, id="ok"),
+    pytest.param("x" * 255, None, id="longest"),
+])
+def test_idempotency_key(key: str | None, reason: str | None) -> None:
+    problem = check_idempotency_key(key)
+    assert (problem.reason if problem else None) == reason
+
+
+def body(**fields: Any) -> bytes:
+    return json.dumps({"phone": NUMBER, "variables": {"code": "1234"}} | fields).encode()
+
+
+@pytest.mark.parametrize("raw, status, reason", [
+    pytest.param(b"{", 400, "MalformedBody", id="not-json"),
+    pytest.param(b"[]", 400, "MalformedBody", id="not-object"),
+    pytest.param(body(extra=1), 400, "MalformedBody", id="unknown-field"),
+    pytest.param(json.dumps({"variables": {}}).encode(), 400, "MissingNumber",
+                 id="no-phone"),
+    pytest.param(body(phone="+86123456"), 400, "InvalidNumber", id="invalid-number"),
+    pytest.param(body(phone="+862012345678"), 400, "NotMobile", id="landline"),
+    pytest.param(body(variables=[]), 400, "MalformedBody", id="variables-list"),
+    pytest.param(body(variables={"code": {"a": 1}}), 400, "MalformedBody", id="nested"),
+    pytest.param(body(variables={"1x": "a"}), 400, "MalformedBody", id="bad-name"),
+    pytest.param(body(variables={"code": "x" * 257}), 400, "MalformedBody",
+                 id="long-value"),
+    pytest.param(body(variables={}), 400, "MissingVariables", id="missing-variable"),
+    pytest.param(b" " * (MAX_BODY_BYTES + 1), 413, "BodyTooLarge", id="oversized"),
+])
+def test_refused_bodies(raw: bytes, status: int, reason: str) -> None:
+    problem = parse_event(raw, ingest_run())
+    assert isinstance(problem, Problem)
+    assert (problem.status, problem.reason) == (status, reason)
+
+
+def test_event_of_a_body() -> None:
+    event = parse_event(body(phone="13800138000", variables={"code": 1234}),
+                        ingest_run(default_region="CN"))
+    assert isinstance(event, Event)
+    assert (event.number, event.variables, event.shard, event.zone) == (
+        NUMBER, {"code": "1234"}, shard_of(NUMBER, 4), "")
+    same = parse_event(body(), ingest_run())
+    assert isinstance(same, Event) and same.fingerprint == event.fingerprint
+
+
+@pytest.mark.parametrize("number, zone", [
+    pytest.param(NUMBER, "Asia/Shanghai", id="one-zone"),
+    pytest.param("+12125550123", "America/New_York", id="prefix-zone"),
+])
+def test_event_zone_when_recipients_are_timed(number: str, zone: str) -> None:
+    event = parse_event(body(phone=number), ingest_run(recipient_zones=True))
+    assert isinstance(event, Event) and event.zone == zone
+
+
+@pytest.mark.parametrize("queued, bound, rate, seconds", [
+    pytest.param(100, 100, 10, 1, id="at-bound"),
+    pytest.param(150, 100, 10, 6, id="over"),
+    pytest.param(100, 100, 1000, 1, id="fast"),
+    pytest.param(5, 5, 1, 1, id="slow"),
+])
+def test_retry_after(queued: int, bound: int, rate: int, seconds: int) -> None:
+    assert retry_after_seconds(queued, bound, rate) == seconds
+
+
+def test_message_ids() -> None:
+    assert message_id("3/1764672000000-0") == "3-1764672000000-0"
+    assert message_key("3-1764672000000-0") == "3/1764672000000-0"
+    assert message_key("x-1-0") is None and message_key("3-abc") is None
+
+
+@pytest.mark.parametrize("code, view", [
+    pytest.param("", {"state": "queued"}, id="queued"),
+    pytest.param("s:ab12 cd34", {"state": "submitted", "smscMessageIds": ["ab12", "cd34"]},
+                 id="submitted"),
+    pytest.param("D", {"state": "delivered"}, id="delivered"),
+    pytest.param("F:0x00000045", {"state": "failed", "error": "0x00000045"}, id="failed"),
+])
+def test_state_view(code: str, view: dict[str, Any]) -> None:
+    assert state_view(code) == view
+
+
+# -- over HTTP, on Redis -----------------------------------------------------------------
+
+class Api:
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session, self.base = session, base
+
+    async def post(self, name: str, data: bytes | None = None, *, key: str | None = "k1",
+                   token: str | None = TOKEN) -> tuple[int, dict[str, Any], Any]:
+        headers = {"Content-Type": "application/json"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self.session.post(self.base + PATH.format(name=name),
+                                     data=body() if data is None else data,
+                                     headers=headers) as response:
+            return response.status, await response.json(), response.headers
+
+    async def get(self, name: str, ident: str, token: str = TOKEN
+                  ) -> tuple[int, dict[str, Any]]:
+        async with self.session.get(self.base + PATH.format(name=name) + "/" + ident,
+                                    headers={"Authorization": f"Bearer {token}"}) as r:
+            return r.status, await r.json()
+
+
+async def stream(redis: Redis, keys: CampaignKeys) -> list[tuple[str, dict[str, str]]]:
+    """The entries of NUMBER's shard."""
+    return cast(list[tuple[str, dict[str, str]]],
+                await redis.xrange(keys.shard(shard_of(NUMBER, 4))))
+
+
+async def open_campaign(redis: Redis, name: str, **fields: Any) -> CampaignKeys:
+    """A trigger Api campaign's run as the operator opens it."""
+    keys = CampaignKeys("shop", name)
+    run = ingest_run(**fields)
+    await redis.hset(keys.run, "config", "{}")
+    await open_trigger_run(redis, keys, run.shards)
+    await write_ingest(redis, keys, run)
+    return keys
+
+
+@pytest.fixture
+async def api(redis: Redis) -> AsyncIterator[Api]:
+    async with serving(redis, "127.0.0.1", 0) as port, aiohttp.ClientSession() as session:
+        yield Api(session, f"http://127.0.0.1:{port}")
+
+
+async def test_event_is_queued_once_per_key(redis: Redis, api: Api,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="sender.ingest")
+    keys = await open_campaign(redis, "alerts")
+    status, first, headers = await api.post("alerts")
+    assert status == 202 and first["state"] == "queued"
+    assert headers["Location"].endswith("/messages/" + first["id"])
+    status, again, _ = await api.post("alerts")
+    assert status == 200 and again["id"] == first["id"] and again["repeated"]
+    status, reused, _ = await api.post("alerts", body(variables={"code": "9"}))
+    assert status == 422 and reused["error"] == "IdempotencyKeyReused"
+
+    entries = await stream(redis, keys)
+    assert [(e[1]["n"], json.loads(e[1]["x"])) for e in entries] == [(NUMBER, {"code": "1234"})]
+    assert message_id(f"{shard_of(NUMBER, 4)}/{entries[0][0]}") == first["id"]
+    counters = await read_counters(redis, keys)
+    assert (counters.total, counters.queued) == (1, 1)
+
+    status, seen = await api.get("alerts", first["id"])
+    assert status == 200 and seen["state"] == "queued"
+    assert (await api.get("alerts", "0-1-0"))[0] == 404
+    assert (await api.get("alerts", first["id"], OTHER_TOKEN))[0] == 403
+
+    status, second, _ = await api.post("alerts", key="k2")
+    assert status == 202 and second["id"] != first["id"]
+    assert (await read_counters(redis, keys)).total == 2
+    logs = caplog.text
+    assert TOKEN not in logs and NUMBER not in logs and "+86*******8000" in logs
+
+
+async def test_key_forgotten_after_retention(redis: Redis) -> None:
+    keys = await open_campaign(redis, "alerts")
+    queue, run = IngestQueue(redis), ingest_run(retention_seconds=60)
+    args = (keys, run, "k", 0, NUMBER, "", {"code": "1"}, "f")
+    first = await queue.enqueue(*args, now_ms=1_000_000)
+    assert first.outcome == "new"
+    assert (await queue.enqueue(*args, now_ms=1_059_000)).message == first.message
+    later = await queue.enqueue(*args, now_ms=1_061_000)
+    assert later.outcome == "new" and later.message != first.message
+
+
+async def test_zone_written_as_the_importer_does(redis: Redis, api: Api) -> None:
+    keys = await open_campaign(redis, "timed", recipient_zones=True)
+    assert (await api.post("timed"))[0] == 202
+    (_, entry), = await stream(redis, keys)
+    assert entry["z"] == "Asia/Shanghai"
+    assert await redis.hget(keys.counters, "zone:ZoneFromNumber") == "1"
+
+
+@pytest.mark.parametrize("name, token, key, data, status, reason", [
+    pytest.param("alerts", None, "k", None, 401, "Unauthenticated", id="no-token"),
+    pytest.param("alerts", OTHER_TOKEN, "k", None, 403, "Forbidden", id="wrong-token"),
+    pytest.param("nothing", TOKEN, "k", None, 404, "CampaignNotFound", id="no-campaign"),
+    pytest.param("audience", TOKEN, "k", None, 409, "NotTriggerApi", id="not-trigger"),
+    pytest.param("alerts", TOKEN, None, None, 400, "MissingIdempotencyKey", id="no-key"),
+    pytest.param("alerts", TOKEN, "k", b"{nope", 400, "MalformedBody", id="malformed"),
+    pytest.param("alerts", TOKEN, "k", b"{" + b" " * MAX_BODY_BYTES + b"}", 413,
+                 "BodyTooLarge", id="oversized"),
+])
+async def test_refusals(redis: Redis, api: Api, name: str, token: str | None,
+                        key: str | None, data: bytes | None, status: int,
+                        reason: str) -> None:
+    keys = await open_campaign(redis, "alerts")
+    await redis.hset(CampaignKeys("shop", "audience").run, "config", "{}")
+    answer, problem, headers = await api.post(name, data, key=key, token=token)
+    assert (answer, problem["error"]) == (status, reason)
+    assert problem["message"]
+    if status == 401:
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert (await read_counters(redis, keys)).total == 0
+
+
+async def test_full_queue_is_429_with_retry_after(redis: Redis, api: Api) -> None:
+    keys = await open_campaign(redis, "alerts", max_queued=3, rate_per_second=2)
+    for i in range(3):
+        assert (await api.post("alerts", key=f"k{i}"))[0] == 202
+    status, problem, headers = await api.post("alerts", key="k3")
+    assert (status, problem["error"], headers["Retry-After"]) == (429, "QueueFull", "1")
+    assert (await read_counters(redis, keys)).total == 3
+    # One sent: room for one more, and the refused key was not taken.
+    await redis.hincrby(keys.counters, "delivered", 1)
+    assert (await api.post("alerts", key="k3"))[0] == 202
+
+
+async def test_cancelled_campaign_takes_no_events(redis: Redis, api: Api) -> None:
+    keys = await open_campaign(redis, "alerts")
+    status, first, _ = await api.post("alerts")
+    await close_ingest(redis, keys)
+    status, problem, _ = await api.post("alerts", key="k2")
+    assert (status, problem["error"]) == (409, "CampaignCancelled")
+    assert (await api.get("alerts", first["id"]))[0] == 200

@@ -117,3 +117,18 @@ def test_a_run_under_faults_returns_with_the_fault_figures() -> None:
     assert (states["unknown"], states["submitted"]) == (herald["unknown"],
                                                         herald["receipts_missing"]), states
     assert sum(states.values()) == 600, states
+
+
+def test_ingest_bench_prints_the_report() -> None:
+    """bench/ingest.py: every event accepted once, by Herald and by the HTTP floor."""
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "ingest.py"), "--events", "200",
+         "--concurrency", "4"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert (report["events"], report["concurrency"]) == (200, 4)
+    assert report["herald"]["statuses"] == {"202": 200}, report
+    assert report["herald"]["queued"] == 200
+    assert report["floor"]["accepted"] == 200
+    assert {"events_per_s", "p50_ms", "p99_ms"} <= report["herald"].keys()
+    assert report["ratio_events_per_s"] > 0

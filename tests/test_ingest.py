@@ -6,10 +6,13 @@ leaves it: a new event is 202 and lands in its number's shard stream; the same k
 the same message, never a second; a reused key for another event is 422; no token 401,
 another campaign's token 403, no campaign 404, a campaign that takes no events 409; a
 malformed body 400, an oversized one 413; a full queue 429 with Retry-After; a cancelled
-campaign 409. Logs never carry the token nor a whole number."""
+campaign 409. Logs never carry the token nor a whole number. And the normal sender,
+following its stream, sends what is posted, before and after it started, once each,
+as the simulator's record shows."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +21,7 @@ from typing import Any, cast
 import aiohttp
 import pytest
 
+from herald.local.kube.client import wait_for
 from sender.ingest.events import (
     MAX_BODY_BYTES,
     Event,
@@ -33,6 +37,9 @@ from sender.ingest.events import (
 )
 from sender.ingest.process import serving
 from sender.ingest_run import IngestRun
+from sender.send.process import run_shard
+from sender.simulator.config import SimulatorConfig
+from sender.simulator.server import Simulator
 from sender.sms.numbers import shard_of
 from sender.store.client import Redis
 from sender.store.ingest_queue import (
@@ -43,6 +50,7 @@ from sender.store.ingest_queue import (
 )
 from sender.store.keys import CampaignKeys
 from sender.store.transitions import read_counters
+from tests.run_configs import run_config
 
 TOKEN = "s3cret-token-of-alerts-0123456789"
 OTHER_TOKEN = "another-campaigns-token-9876543210"
@@ -294,3 +302,41 @@ async def test_cancelled_campaign_takes_no_events(redis: Redis, api: Api) -> Non
     status, problem, _ = await api.post("alerts", key="k2")
     assert (status, problem["error"]) == (409, "CampaignCancelled")
     assert (await api.get("alerts", first["id"]))[0] == 200
+
+
+async def test_a_following_sender_sends_what_is_posted(redis: Redis, api: Api) -> None:
+    """The campaign's sender (run_shard, following its stream as a trigger campaign's
+    Job does) sends each event once: those posted before it started and after, a
+    repeated key not again; GET follows the message to delivered; a stop ends it."""
+    async with Simulator(SimulatorConfig(port=0, receipt_delay_ms=5, window=0,
+                                         seed=7)) as smsc:
+        keys = await open_campaign(redis, "alerts", shards=1)
+        numbers = [f"+86138000{i:05d}" for i in range(6)]
+        ids = []
+        for i, number in enumerate(numbers[:3]):
+            status, answer, _ = await api.post("alerts", body(phone=number), key=f"e{i}")
+            assert status == 202
+            ids.append(answer["id"])
+        run = run_config("shop", "alerts", port=smsc.port, follow=True)
+        stop = asyncio.Event()
+        sending = asyncio.create_task(run_shard(run, 0, redis, "herald", stop))
+        try:
+            await wait_for(lambda: len(smsc.accepted) >= 3, timeout=20,
+                           message="the first three sent")
+            for i, number in enumerate(numbers[3:], 3):
+                assert (await api.post("alerts", body(phone=number), key=f"e{i}"))[0] == 202
+            assert (await api.post("alerts", body(phone=numbers[0]), key="e0"))[0] == 200
+            await wait_for(lambda: len(smsc.accepted) >= 6, timeout=20,
+                           message="the three posted later sent")
+
+            async def state() -> str:
+                return (await api.get("alerts", ids[0]))[1]["state"]
+            await wait_for(state, timeout=20, message="delivered",
+                           until=lambda s: s == "delivered")
+        finally:
+            stop.set()
+            figures = await asyncio.wait_for(sending, 30)
+        assert figures["stopped"]
+        assert sorted(m.destination for m in smsc.accepted) == [n[1:] for n in numbers]
+        counters = await read_counters(redis, keys)
+        assert (counters.total, counters.queued, counters.sent) == (6, 0, 6)

@@ -330,7 +330,7 @@ async def test_a_following_sender_sends_what_is_posted(redis: Redis, api: Api) -
                            message="the three posted later sent")
 
             async def state() -> str:
-                return (await api.get("alerts", ids[0]))[1]["state"]
+                return str((await api.get("alerts", ids[0]))[1]["state"])
             await wait_for(state, timeout=20, message="delivered",
                            until=lambda s: s == "delivered")
         finally:

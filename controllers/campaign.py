@@ -57,6 +57,7 @@ from crds.campaign import Audience, Campaign, ObjectKeyReference
 from crds.template import Template
 from sender.store.keys import CampaignKeys
 from sender.store.run_store import cancel_remaining, delete_run, read_run, write_run
+from sender.store.waiting_room import next_opening
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def plan_settings(config: OperatorConfig) -> PlanSettings:
         retention_seconds=config.retention_seconds,
         receipt_wait_seconds=config.receipt_wait_seconds,
         channel_receivers=config.channel_receivers,
+        marketing_quiet_hours=config.marketing_quiet_hours,
     )
 
 
@@ -145,7 +147,12 @@ async def observe_campaign(
                 suppression[item.name] = found
     run = None
     if state.config is not None:
+        opens = (await next_opening(context.redis, CampaignKeys(namespace, name),
+                                    state.config.shards)
+                 if state.counters.waiting else None)
         run = RunSeen(config=state.config, counters=state.counters, fields=state.fields,
+                      next_window=(datetime.fromtimestamp(opens, UTC) if opens is not None
+                                   else None),
                       import_done=state.import_done, import_error=state.import_error,
                       cancel_done=state.cancel_done)
     previous, last_progress = context.campaign_samples.get((namespace, name), (None, None))

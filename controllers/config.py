@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from controllers.decisions.pod_spec import PodSettings
+from crds.campaign import CLOCK_PATTERN, QuietHours
 from crds.template import Category
 
 # ConfigMaps with this label hold sensitive words, one per line in any data key.
@@ -41,6 +43,9 @@ class OperatorConfig:
     channel_receivers: bool = True
     """Keep a receiver Deployment per Channel (late receipts, replies). Off for carriers
     that allow no extra bind: receipts then come only while senders run."""
+    marketing_quiet_hours: QuietHours | None = field(default_factory=QuietHours)
+    """Quiet hours of campaigns with a Marketing template that set none of their own
+    (recipient-local); None: none."""
 
     def pod_settings(self) -> PodSettings:
         return PodSettings(image=self.image, redis_url=self.pod_redis_url or self.redis_url,
@@ -72,7 +77,22 @@ class OperatorConfig:
             channel_receivers=env("HERALD_CHANNEL_RECEIVERS", "true").lower() != "false",
             degraded_failure_percent=int(env("HERALD_DEGRADED_FAILURE_PERCENT",
                                              cls.degraded_failure_percent)),
+            marketing_quiet_hours=parse_quiet_hours(
+                env("HERALD_MARKETING_QUIET_HOURS", "21:00-08:00")),
         )
+
+
+def parse_quiet_hours(text: str) -> QuietHours | None:
+    """"21:00-08:00" -> those quiet hours; "" or "None" -> none; anything else fails the
+    start, loudly."""
+    text = text.strip()
+    if text in ("", "None"):
+        return None
+    start, _, end = text.partition("-")
+    if not (re.match(CLOCK_PATTERN, start) and re.match(CLOCK_PATTERN, end)):
+        raise ValueError(f"HERALD_MARKETING_QUIET_HOURS: {text!r} is not HH:MM-HH:MM"
+                         " (e.g. 21:00-08:00) or None")
+    return QuietHours(start=start, end=end)
 
 
 def parse_categories(text: str) -> frozenset[Category]:

@@ -132,9 +132,10 @@ class ColumnMapping(HeraldModel):
     """Column with the phone number. A file whose header lacks it fails the import, with
     the columns it has named."""
     time_zone: str = Field(default="", max_length=64)
-    """Column with the recipient's IANA time zone, for sendWindow.timeZoneSource Recipient.
-    Not yet implemented: the zone is stored with each recipient and not used to time the
-    send (the campaign reports it as ignored)."""
+    """Column with the recipient's IANA time zone (e.g. Asia/Shanghai), which times its
+    quiet hours and, with sendWindow.timeZoneSource Recipient, its send window. A row
+    whose cell is empty or not an IANA zone is timed by its number's zone instead
+    (counted UnknownZone in status.timeZoneSources when the cell is not a zone)."""
     variables: list[ColumnVariable] = Field(
         default_factory=list, max_length=32, json_schema_extra=list_map("name")
     )
@@ -234,15 +235,20 @@ class SendWindow(HeraldModel):
     days: list[DayOfWeek] = Field(default_factory=list, max_length=7)
     """Days when sending is allowed; empty means every day."""
     time_zone_source: TimeZoneSource = TimeZoneSource.CAMPAIGN
-    """Campaign: the window is in schedule.timeZone. Recipient: not yet implemented; the
-    window is in schedule.timeZone all the same, and the campaign reports it as ignored.
-    (Planned: each recipient's zone, from the time zone column, else the number's.)"""
+    """Campaign: the window is in schedule.timeZone, for every recipient; outside it the
+    sender pods are stopped. Recipient: each recipient's own zone, from the
+    audience's columns.timeZone when its row names a zone, else the one its number's
+    prefix places it in (phonenumbers), else (a country or range spanning several zones)
+    schedule.timeZone; status.timeZoneSources counts which. A message outside its
+    window waits in Redis (counted waiting) and goes when the window opens, on the
+    recipient's wall clock, DST included."""
 
 
 class QuietHours(HeraldModel):
-    """Hours of each recipient's night when nothing is sent, on the recipient's own wall
-    clock. The senders hold messages to them (sender.send.held_messages) when a run's
-    send times name them; not yet a Campaign field."""
+    """Hours of each recipient's night when nothing is sent: on the recipient's own wall
+    clock (its zone found as for sendWindow.timeZoneSource Recipient), whatever the
+    send window's zone. A message due in them waits in Redis (counted waiting) and goes
+    when they end."""
 
     start: str = Field(default="21:00", pattern=CLOCK_PATTERN, max_length=5)
     """When they begin, HH:MM, 24-hour clock."""
@@ -260,6 +266,10 @@ class Schedule(HeraldModel):
     """IANA time zone for the send window and recurrence, e.g. Asia/Shanghai."""
     send_window: SendWindow | None = None
     """Allowed sending hours. Empty: any time."""
+    quiet_hours: QuietHours | None = None
+    """Hours of the recipient's night when nothing is sent. Empty: for a campaign with a
+    Marketing template, the operator's default (21:00-08:00 unless the install sets
+    another, Helm value operator.marketingQuietHours); none for other campaigns."""
     recurrence: str = Field(default="", max_length=128, pattern=CRON_PATTERN + "|^$")
     """Cron expression for a recurring campaign, e.g. "0 10 * * 1". Not yet implemented:
     a campaign runs once whatever this says, and reports it as ignored."""
@@ -395,7 +405,7 @@ class CampaignSpec(HeraldModel):
     audience: Audience
     """Recipients."""
     schedule: Schedule = Field(default_factory=Schedule)
-    """Start time, send window, recurrence."""
+    """Start time, send window, quiet hours, recurrence."""
     rate_limit: CampaignRateLimit | None = None
     """Campaign cap below the channels' limits."""
     senders: int = Field(default=1, ge=1, le=64)
@@ -443,7 +453,8 @@ class Counters(HeraldModel):
     queued: int = 0
     """Waiting to be sent."""
     waiting: int = 0
-    """Held in Redis until their recipient's send window opens or quiet hours end."""
+    """Held in Redis until their recipient's send window opens or quiet hours end
+    (status.nextWindowTime says when the next opens)."""
     submitted: int = 0
     """Accepted by the SMSC, receipt not yet in (for a long message: not every part's)."""
     delivered: int = 0
@@ -522,6 +533,14 @@ class CampaignStatus(HeraldModel):
     """Most frequent error codes."""
     invalid_reasons: list[ReasonCount] = Field(default_factory=list)
     """Why rows were dropped at import."""
+    time_zone_sources: list[ReasonCount] = Field(default_factory=list)
+    """Where recipients' time zones came from, for quiet hours and per-recipient send
+    windows: ZoneFromColumn (columns.timeZone), ZoneFromNumber (its prefix),
+    CampaignZone (neither gave a single zone: schedule.timeZone), and UnknownZone (the
+    row's column held no IANA zone; also counted under where its zone came from)."""
+    next_window_time: datetime | None = None
+    """When the next waiting message's window opens (send window or end of quiet
+    hours). Empty while none waits."""
     start_time: datetime | None = None
     """When sending started."""
     completion_time: datetime | None = None

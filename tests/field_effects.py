@@ -216,7 +216,9 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
     "Campaign.spec.audience.columns": Container(),
     "Campaign.spec.audience.columns.phone": Proven(
         "tests/test_import_process.py::test_a_redis_stream_of_rows_is_imported"),
-    "Campaign.spec.audience.columns.timeZone": NotYet(),
+    "Campaign.spec.audience.columns.timeZone": Proven(
+        "tests/test_recipient_windows.py::"
+        "test_the_operator_holds_marketing_to_the_default_quiet_hours_until_edited"),
     "Campaign.spec.audience.columns.variables": Container(),
     "Campaign.spec.audience.columns.variables[].name": Proven(
         "tests/test_shard_import.py::test_entries_carry_the_mapped_variables"),
@@ -240,8 +242,16 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_field_gaps.py::test_the_send_window_opens_from_start_to_end_on_its_days"),
     "Campaign.spec.schedule.sendWindow.days": Proven(
         "tests/test_field_gaps.py::test_the_send_window_opens_from_start_to_end_on_its_days"),
-    "Campaign.spec.schedule.sendWindow.timeZoneSource": Partly(
-        "tests/test_field_gaps.py::test_the_send_window_opens_from_start_to_end_on_its_days"),
+    "Campaign.spec.schedule.sendWindow.timeZoneSource": Proven(
+        "tests/test_recipient_windows.py::"
+        "test_sigkill_keeps_held_messages_and_an_edit_reaches_the_running_sender"),
+    "Campaign.spec.schedule.quietHours": Container(),
+    "Campaign.spec.schedule.quietHours.start": Proven(
+        "tests/test_recipient_windows.py::"
+        "test_the_operator_holds_marketing_to_the_default_quiet_hours_until_edited"),
+    "Campaign.spec.schedule.quietHours.end": Proven(
+        "tests/test_recipient_windows.py::"
+        "test_the_operator_holds_marketing_to_the_default_quiet_hours_until_edited"),
     "Campaign.spec.schedule.recurrence": NotYet(),
     "Campaign.spec.rateLimit": Container(),
     "Campaign.spec.rateLimit.messagesPerSecond": Proven(

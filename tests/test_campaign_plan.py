@@ -118,6 +118,14 @@ SENT = Counters(total=100, delivered=90, failed=5, expired=5)
                  reasons.OUTSIDE_SEND_WINDOW, id="night-in-shanghai"),
     pytest.param(campaign(schedule={"timeZone": "Mars/Olympus"}), world(), "Pending",
                  reasons.INVALID_SCHEDULE, id="unknown-time-zone"),
+    # The example's templates are Marketing: the install's quiet hours (21:00-08:00)
+    # leave a 22:00-23:00 window no minute, unless the campaign sets quiet hours off.
+    pytest.param(campaign(schedule={"timeZone": "Asia/Shanghai", "sendWindow": {
+        "start": "22:00", "end": "23:00"}}), world(), "Pending", reasons.INVALID_SCHEDULE,
+                 id="window-inside-default-quiet-hours"),
+    pytest.param(campaign(schedule={"timeZone": "Asia/Shanghai", "sendWindow": {
+        "start": "22:00", "end": "23:00"}, "quietHours": {"start": "00:00", "end": "00:00"}}),
+                 world(), "Scheduled", reasons.OUTSIDE_SEND_WINDOW, id="quiet-hours-off"),
     pytest.param(C, world(), "Importing", reasons.IMPORTING, id="starts"),
     pytest.param(C, world(run=run_of(C), import_job=JobSeen(failed=True, message="x")),
                  "Failed", reasons.IMPORT_FAILED, id="import-failed"),

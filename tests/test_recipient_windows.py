@@ -16,15 +16,20 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
 
+from crds.base import API_VERSION
+from crds.campaign import QuietHours
 from crds.channel import SourceAddress
 from crds.template import TemplateSpec
+from herald.local.kube.client import wait_for
 from herald.local.redis import RedisServer
+from herald.local.stack import running_stack
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import ShardSettings
 from sender.send.shard_sender import ShardSender
@@ -37,6 +42,8 @@ from sender.store.rate_limit import RateLimiter, channel_bucket
 from sender.store.run_store import write_run
 from sender.store.transitions import read_counters
 from tests.run_configs import run_config, start_send
+from tests.test_campaign_operator import CAMPAIGN as EXAMPLE_CAMPAIGN
+from tests.test_campaign_operator import NS, TIMEOUT, apply_examples, campaign_body
 
 CAMPAIGN = CampaignKeys("shop", "night-owls")
 CHANNEL = ChannelKeys("shop", "carrier-a")
@@ -252,3 +259,46 @@ async def test_sigkill_keeps_held_messages_and_an_edit_reaches_the_running_sende
     assert sent_to(simulator) == Counter(range(40))
     counters = await read_counters(redis, CAMPAIGN)
     assert (counters.waiting, counters.queued) == (0, 0)
+
+
+async def test_the_operator_holds_marketing_to_the_default_quiet_hours_until_edited() -> None:
+    """Through the operator on the local stack, with the install's default quiet hours
+    for marketing (21:00-08:00): recipients whose zone column puts them at noon are sent,
+    those at 23:00 wait (counted, with the next opening in status) and never reach the
+    SMSC; an edit that turns quiet hours off lets them go, and the campaign completes."""
+    noon, night = local_hour_zone(12), local_hour_zone(23)
+    rows = [{"phone": f"1380000{i:04d}", "variables": [
+        {"name": "name", "value": f"n{i}"}, {"name": "code", "value": f"C{i}"},
+        {"name": "tz", "value": noon if i % 2 == 0 else night}]} for i in range(20)]
+    day_ones = {f"861380000{i:04d}" for i in range(0, 20, 2)}
+    body = campaign_body(audience={"defaultRegion": "CN", "inline": rows,
+                                   "columns": {"timeZone": "tz"}})
+    async with running_stack(config={"marketing_quiet_hours": QuietHours()}) as stack:
+        await apply_examples(stack)
+        await stack.kube.create(body)
+
+        def held(c: dict[str, Any]) -> bool:
+            counters: dict[str, int] = c.get("status", {}).get("counters", {})
+            return counters.get("waiting") == 10 and counters.get("delivered") == 10
+        waiting = await wait_for(lambda: stack.campaign(NS, EXAMPLE_CAMPAIGN), timeout=TIMEOUT,
+                                 until=held, message="the night half never waited")
+        status = waiting["status"]
+        assert {m.destination for m in stack.simulator.accepted} == day_ones
+        assert status["phase"] == "Running"
+        assert "10 messages wait for their recipients' hours" in status["message"]
+        # The night zone's next 08:00, as an instant.
+        tz = ZoneInfo(night)
+        local = datetime.now(UTC).astimezone(tz)
+        opening = local.replace(hour=8, minute=0, second=0, microsecond=0)
+        if opening <= local:
+            opening += timedelta(days=1)
+        assert datetime.fromisoformat(status["nextWindowTime"]) == opening
+        assert status["timeZoneSources"] == [{"reason": "ZoneFromColumn", "count": 20}]
+
+        await stack.kube.patch(API_VERSION, "Campaign", NS, EXAMPLE_CAMPAIGN, {
+            "spec": {"schedule": {"quietHours": {"start": "00:00", "end": "00:00"}}}})
+        done = await stack.wait_for_phase(NS, EXAMPLE_CAMPAIGN, ("Completed", "Failed"), timeout=90)
+    assert done["status"]["phase"] == "Completed", done["status"]
+    assert done["status"]["counters"]["delivered"] == 20
+    assert len(stack.simulator.accepted) == 20 == len(
+        {m.destination for m in stack.simulator.accepted})

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from controllers.config import parse_quiet_hours
+from crds.campaign import QuietHours
 from sender.sms.send_times import (
     INFINITY,
     SendRules,
@@ -111,3 +113,19 @@ def test_a_window_inside_the_quiet_hours_is_found_before_the_run() -> None:
     assert never_opens(rules, ["Asia/Shanghai", "Nowhere/Land"], utc("2026-12-02T00:00:00")) == [
         "Asia/Shanghai"]
     assert never_opens(SendRules(quiet=QUIET), ["Asia/Shanghai"], utc("2026-12-02T00:00:00")) == []
+
+
+@pytest.mark.parametrize("text, quiet", [
+    pytest.param("21:00-08:00", QuietHours(start="21:00", end="08:00"), id="default"),
+    pytest.param(" 22:30-07:00 ", QuietHours(start="22:30", end="07:00"), id="spaces"),
+    pytest.param("None", None, id="none"),
+    pytest.param("", None, id="empty"),
+])
+def test_the_install_sets_the_marketing_quiet_hours(text: str, quiet: QuietHours | None) -> None:
+    assert parse_quiet_hours(text) == quiet
+
+
+@pytest.mark.parametrize("text", ["9pm-8am", "21:00", "21:00-8:00", "none"])
+def test_bad_install_quiet_hours_stop_the_operator_saying_why(text: str) -> None:
+    with pytest.raises(ValueError, match=r"HERALD_MARKETING_QUIET_HOURS.*HH:MM-HH:MM"):
+        parse_quiet_hours(text)

@@ -46,7 +46,12 @@ from controllers.decisions.campaign_jobs import (
     build_import_job,
     build_sender_job,
 )
-from controllers.decisions.campaign_run import build_run_config, frozen_changes, template_names
+from controllers.decisions.campaign_run import (
+    build_run_config,
+    frozen_changes,
+    send_times,
+    template_names,
+)
 from controllers.decisions.campaign_window import WindowCheck, check_window
 from controllers.decisions.campaign_world import (
     FOLD_SECONDS,
@@ -60,9 +65,18 @@ from controllers.decisions.campaign_world import (
 from controllers.decisions.events import Event
 from controllers.decisions.unimplemented import campaign_ignored, with_ignored
 from crds.base import Condition, ConditionStatus, find_condition, set_condition
-from crds.campaign import Campaign, CampaignPhase, CampaignSpec, CampaignStatus, Counters
+from crds.campaign import (
+    Campaign,
+    CampaignPhase,
+    CampaignSpec,
+    CampaignStatus,
+    Counters,
+    TimeZoneSource,
+)
 from crds.template import Category, TemplateSpec
+from sender.run_config import SendTimesConfig
 from sender.sms.audience_filter import filter_error
+from sender.sms.send_times import never_opens
 
 FINAL = (CampaignPhase.COMPLETED, CampaignPhase.FAILED, CampaignPhase.CANCELLED)
 FINISHED = {
@@ -239,6 +253,11 @@ def _before_run(
                            spec.schedule.time_zone)
     if invalid is not None:
         return _Outcome(CampaignPhase.PENDING, reasons.INVALID_FILTER, invalid, stalled=True)
+    times = send_times(spec, templates, settings.marketing_quiet_hours)
+    if never_opens(times.rules(), [spec.schedule.time_zone], world.now):
+        return _Outcome(CampaignPhase.PENDING, reasons.INVALID_SCHEDULE, (
+            "no message could ever go: the send window lies inside the quiet hours"
+            f" ({_rules_text(times)})"), stalled=True)
     if not spec.compliance.respect_opt_outs:
         marketing = sorted(template_names(spec)[v] for v, t in templates.items()
                            if t.category != Category.VERIFICATION)
@@ -270,7 +289,8 @@ def _before_run(
                         wake_at=window.opens_at)
     config = build_run_config(owner, spec, templates, channel,
                               world.channels[channel].spec, settings.receipt_wait_seconds,
-                              receivers=settings.channel_receivers)
+                              receivers=settings.channel_receivers,
+                              marketing_quiet_hours=settings.marketing_quiet_hours)
     return _Outcome(
         CampaignPhase.IMPORTING, reasons.IMPORTING,
         f"importing the audience; sending through channel {channel}", progressing=True,
@@ -331,8 +351,10 @@ def _sending(
     parallelism = min(spec.senders, config.shards)
     actions = Actions()
     rate = spec.rate_limit.messages_per_second if spec.rate_limit else None
-    if rate != config.campaign_rate:
-        actions = Actions(write_run=config.model_copy(update={"campaign_rate": rate}))
+    times = send_times(spec, config.templates, settings.marketing_quiet_hours)
+    if rate != config.campaign_rate or times != config.send_times:  # senders reread both
+        actions = Actions(write_run=config.model_copy(
+            update={"campaign_rate": rate, "send_times": times}))
     channel = world.channels.get(config.channel.name)
     if job is None:
         channel_spec = channel.spec if channel is not None else None
@@ -363,9 +385,25 @@ def _sending(
             f"no message left the queue for {settings.stall_seconds}s; check the channel"
             f" {config.channel.name} and the sender pods"), stalled=True, progressing=True,
             actions=actions)
-    return _Outcome(CampaignPhase.RUNNING, reasons.SENDING,
-                    f"sending through channel {config.channel.name}", progressing=True,
-                    actions=actions)
+    message = f"sending through channel {config.channel.name}"
+    if counters.waiting:
+        opens = f", the next at {run.next_window.isoformat()}" if run.next_window else ""
+        message += (f"; {counters.waiting:,} messages wait for their recipients' hours"
+                    f" ({_rules_text(times)}){opens}")
+    return _Outcome(CampaignPhase.RUNNING, reasons.SENDING, message, progressing=True,
+                    actions=actions, wake_at=run.next_window)
+
+
+def _rules_text(times: SendTimesConfig) -> str:
+    parts = []
+    if times.window is not None:
+        zone = ("each recipient's zone" if times.window.time_zone_source
+                == TimeZoneSource.RECIPIENT else times.time_zone)
+        parts.append(f"send window {times.window.start}-{times.window.end} in {zone}")
+    quiet = times.quiet_hours
+    if quiet is not None and quiet.start != quiet.end:
+        parts.append(f"quiet hours {quiet.start}-{quiet.end} recipient-local")
+    return "; ".join(parts)
 
 
 # -- status and events -----------------------------------------------------------------
@@ -393,6 +431,8 @@ def _status(
         new.channels = stats.breakdowns(run.fields, "channel")
         new.top_errors = stats.top_errors(run.fields)
         new.invalid_reasons = stats.dropped_reasons(run.fields)
+        new.time_zone_sources = stats.zone_sources(run.fields)
+        new.next_window_time = run.next_window
     if outcome.phase in (CampaignPhase.IMPORTING, CampaignPhase.RUNNING) and not new.start_time:
         new.start_time = world.now
     if outcome.phase in FINAL and outcome.reason != reasons.CANCELLING:

@@ -11,19 +11,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from controllers.decisions.campaign_jobs import AUDIENCE_FILE, Owner
-from crds.campaign import CampaignSpec
+from crds.campaign import CampaignSpec, QuietHours
 from crds.channel import BindMode, ChannelSpec
-from crds.template import TemplateSpec
+from crds.template import Category, TemplateSpec
 from sender.run_config import (
     AudienceSource,
     ChannelTarget,
     ImportSettings,
     RunConfig,
+    SendTimesConfig,
     SmppTarget,
     SuppressionSource,
     TlsTarget,
@@ -125,7 +127,21 @@ def senders_target(name: str, spec: ChannelSpec, senders: int, receivers: bool) 
     return target
 
 
-def import_settings(spec: CampaignSpec) -> ImportSettings:
+def send_times(spec: CampaignSpec, templates: Mapping[str, TemplateSpec],
+               marketing_quiet_hours: QuietHours | None) -> SendTimesConfig:
+    """When the run's messages may go: the schedule's window, and its quiet hours, or
+    the operator's default ones when a template is Marketing and the schedule sets none.
+    Not frozen: the operator writes it again when the spec changes, and senders take it
+    as they run."""
+    schedule = spec.schedule
+    quiet = schedule.quiet_hours
+    if quiet is None and any(t.category == Category.MARKETING for t in templates.values()):
+        quiet = marketing_quiet_hours
+    return SendTimesConfig(time_zone=schedule.time_zone, window=schedule.send_window,
+                           quiet_hours=quiet)
+
+
+def import_settings(spec: CampaignSpec, recipient_zones: bool = False) -> ImportSettings:
     audience = spec.audience
     columns = audience.columns
     if audience.inline is not None:
@@ -149,6 +165,7 @@ def import_settings(spec: CampaignSpec) -> ImportSettings:
         dedupe=spec.compliance.dedupe,
         respect_opt_outs=spec.compliance.respect_opt_outs,
         holdout_percent=spec.holdout_percent,
+        recipient_zones=recipient_zones,
         suppression_lists=[
             SuppressionSource(name=s.name, column=s.column, url=s.url or "",
                               file="" if s.url else s.name)
@@ -159,8 +176,10 @@ def import_settings(spec: CampaignSpec) -> ImportSettings:
 def build_run_config(
     owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec], channel_name: str,
     channel: ChannelSpec, receipt_wait_seconds: float, *, receivers: bool = True,
+    marketing_quiet_hours: QuietHours | None = None,
 ) -> RunConfig:
     """Everything the importer and senders need, resolved now and frozen for the run."""
+    times = send_times(spec, templates, marketing_quiet_hours)
     return RunConfig(
         campaign={"namespace": owner.namespace, "name": owner.name},
         uid=owner.uid,
@@ -171,7 +190,10 @@ def build_run_config(
         templates=templates,
         channel=senders_target(channel_name, channel, spec.senders, receivers),
         campaign_rate=spec.rate_limit.messages_per_second if spec.rate_limit else None,
-        audience=import_settings(spec),
+        # Zones are found at import: a run whose send times start per recipient keeps
+        # them, one edited to need them later times recipients in schedule.timeZone.
+        audience=import_settings(spec, recipient_zones=times.per_recipient),
         frequency_cap=spec.compliance.frequency_cap,
+        send_times=times,
         receipt_wait_seconds=receipt_wait_seconds,
     )

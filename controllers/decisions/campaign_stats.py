@@ -128,6 +128,14 @@ def dropped_reasons(fields: Mapping[str, int]) -> list[ReasonCount]:
     return [ReasonCount(reason=reason, count=count) for reason, count in sorted(found)]
 
 
+def zone_sources(fields: Mapping[str, int]) -> list[ReasonCount]:
+    """Where recipients' time zones came from (sender.importer.shards), largest first."""
+    found = [(key.split(":", 1)[1], count) for key, count in fields.items()
+             if key.startswith("zone:") and count > 0]
+    return [ReasonCount(reason=reason, count=count)
+            for reason, count in sorted(found, key=lambda item: (-item[1], item[0]))]
+
+
 def _error_name(code: str) -> str:
     if code.lower().startswith("0x"):
         try:

@@ -1,19 +1,20 @@
 """Is now inside the campaign's send window? Pure, over spec.schedule and a time.
 
-The window is read in schedule.timeZone. With timeZoneSource Recipient the senders do
-not yet hold each message to its recipient's own hours, so the operator applies the
-window in schedule.timeZone and says so in the message (a known gap).
+A window in schedule.timeZone (timeZoneSource Campaign) closes for every recipient at
+once: the operator then stops the sender pods and wakes at its opening (the senders hold
+messages to it too, to the second). A window in each recipient's zone, and quiet hours,
+are the senders' alone: they hold each message until its own hours
+(sender.send.held_messages), so here the window is open.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crds.campaign import Schedule, TimeZoneSource
-
-DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+from sender.sms.send_times import SendRules, Span, next_change, weekday_numbers
 
 
 @dataclass(frozen=True)
@@ -34,26 +35,17 @@ def check_window(schedule: Schedule, now: datetime) -> WindowCheck:
         return WindowCheck(open=False, error=f"unknown time zone {schedule.time_zone!r} in"
                                              " schedule.timeZone (use an IANA name)")
     window = schedule.send_window
-    if window is None:
+    if window is None or window.time_zone_source == TimeZoneSource.RECIPIENT:
         return WindowCheck(open=True)
-    local = now.astimezone(zone)
-    start, end = time.fromisoformat(window.start), time.fromisoformat(window.end)
-    days = {d.value for d in window.days} or set(DAYS)
-    if DAYS[local.weekday()] in days and start <= local.time() < end:
+    rules = SendRules(window=Span.parse(window.start, window.end),
+                      days=weekday_numbers([d.value for d in window.days]),
+                      window_zone=schedule.time_zone)
+    answer = next_change(rules, zone, now.astimezone(UTC))
+    if answer.open:
         return WindowCheck(open=True)
-    note = (" (applied in schedule.timeZone: per-recipient windows are not supported yet)"
-            if window.time_zone_source == TimeZoneSource.RECIPIENT else "")
-    opens = _next_open(local, start, end, days)
+    if answer.until is None:  # a window with no day: the schema allows none
+        return WindowCheck(open=False, error="the send window opens on no day")
+    opens = answer.until.astimezone(zone)
     return WindowCheck(open=False, opens_at=opens, message=(
         f"outside the send window {window.start}-{window.end} {schedule.time_zone};"
-        f" opens {opens.isoformat()}{note}"))
-
-
-def _next_open(local: datetime, start: time, end: time, days: set[str]) -> datetime:
-    for offset in range(8):
-        day = (local + timedelta(days=offset)).date()
-        opening = datetime.combine(day, start, tzinfo=local.tzinfo)
-        if DAYS[day.weekday()] in days and (opening > local or (
-                offset == 0 and local.time() < end)):
-            return opening
-    return local  # unreachable: some day of the next eight is allowed
+        f" opens {opens.isoformat()}"))

@@ -14,7 +14,7 @@ from typing import Any
 from controllers.decisions import campaign_stats as stats
 from controllers.decisions.events import Event
 from controllers.decisions.pod_spec import PodSettings
-from crds.campaign import CampaignStatus, Counters
+from crds.campaign import CampaignStatus, Counters, QuietHours
 from crds.channel import ChannelSpec
 from crds.template import TemplateSpec
 from sender.run_config import RunConfig
@@ -37,6 +37,8 @@ class PlanSettings:
     receipt_wait_seconds: float = 10.0
     channel_receivers: bool = True
     """Channels keep a receiver, which takes one of their binds."""
+    marketing_quiet_hours: QuietHours | None = field(default_factory=QuietHours)
+    """Quiet hours of a Marketing campaign that sets none (the operator's default)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class RunSeen:
     counters: Counters
     fields: Mapping[str, int] = field(default_factory=dict)
     """The raw counters hash: breakdowns, errors, drop reasons (campaign_stats)."""
+    next_window: datetime | None = None
+    """When the earliest message held for its send time may go (None: none is held)."""
     import_done: bool = False
     import_error: str = ""
     cancel_done: bool = False

@@ -14,7 +14,7 @@ from datetime import datetime
 from controllers.decisions import reasons
 from controllers.decisions.events import Event
 from crds.base import Condition, ConditionStatus, find_condition, set_condition
-from crds.campaign import CampaignSpec, TimeZoneSource
+from crds.campaign import CampaignSpec
 from crds.channel import ChannelSpec
 
 IGNORED_FIELDS = "IgnoredFields"
@@ -23,11 +23,6 @@ IGNORED_FIELDS = "IgnoredFields"
 def campaign_ignored(spec: CampaignSpec) -> list[str]:
     """The not-yet-implemented fields this Campaign sets, as spec paths."""
     fields = []
-    window = spec.schedule.send_window
-    if window is not None and window.time_zone_source == TimeZoneSource.RECIPIENT:
-        fields.append("spec.schedule.sendWindow.timeZoneSource: Recipient")
-    if spec.audience.columns.time_zone:
-        fields.append("spec.audience.columns.timeZone")
     if spec.schedule.recurrence:
         fields.append("spec.schedule.recurrence")
     return fields

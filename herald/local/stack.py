@@ -74,6 +74,9 @@ class Stack:
             "HERALD_IMAGE": config.image,
             "HERALD_RECEIPT_WAIT_SECONDS": str(config.receipt_wait_seconds),
             "HERALD_CHANNEL_RECHECK_SECONDS": str(config.channel_recheck_seconds),
+            "HERALD_MARKETING_QUIET_HOURS": (
+                f"{quiet.start}-{quiet.end}" if (quiet := config.marketing_quiet_hours)
+                else "None"),
         }
         with log.open("ab") as out:
             return await asyncio.create_subprocess_exec(
@@ -108,6 +111,9 @@ def operator_config(redis_url: str, **overrides: Any) -> OperatorConfig:
         "namespace": "herald", "manual_review_categories": frozenset(),
         "redis_url": redis_url, "image": "herald:local", "receipt_wait_seconds": 2.0,
         "channel_recheck_seconds": 5.0,
+        # The examples run at any hour here (the demo, the tests): no default quiet
+        # hours. Campaigns that set schedule.quietHours keep theirs.
+        "marketing_quiet_hours": None,
     }
     return OperatorConfig(**(defaults | overrides))
 

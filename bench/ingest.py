@@ -38,8 +38,7 @@ sys.path.insert(0, str(REPO))
 import aiohttp  # noqa: E402
 
 from herald.local.redis import start_redis  # noqa: E402
-from sender.ingest.events import token_digest  # noqa: E402
-from sender.ingest_run import IngestRun  # noqa: E402
+from sender.ingest_run import IngestRun, token_digest  # noqa: E402
 from sender.store.client import connect  # noqa: E402
 from sender.store.ingest_queue import open_trigger_run, write_ingest  # noqa: E402
 from sender.store.keys import CampaignKeys  # noqa: E402

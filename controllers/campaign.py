@@ -16,6 +16,7 @@ remove the campaign's Redis keys (its Jobs go with it by their ownerReferences).
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from controllers.decisions.campaign_jobs import (
 from controllers.decisions.campaign_plan import plan_campaign, reconcile_due
 from controllers.decisions.campaign_run import template_names
 from controllers.decisions.campaign_stats import Sample, sent
+from controllers.decisions.campaign_trigger import TOKEN_RECHECK_SECONDS, TokenSeen
 from controllers.decisions.campaign_world import (
     FOLD_SECONDS,
     AudienceSeen,
@@ -55,6 +57,7 @@ from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
 from crds.campaign import Audience, Campaign, ObjectKeyReference
 from crds.template import Template
+from sender.store.ingest_queue import close_ingest, open_trigger_run, write_ingest
 from sender.store.keys import CampaignKeys
 from sender.store.run_store import cancel_remaining, delete_run, read_run, write_run
 from sender.store.waiting_room import next_opening
@@ -139,7 +142,8 @@ async def observe_campaign(
     state = await read_run(context.redis, CampaignKeys(namespace, name))
     audience = None
     suppression: dict[str, AudienceSeen] = {}
-    if state.config is None:  # before the run: its importer pod would wait on a missing one
+    if state.config is None and campaign.spec.audience is not None:
+        # before the run: its importer pod would wait on a missing one
         audience = await audience_seen(context, namespace, campaign.spec.audience)
         for item in campaign.spec.compliance.suppression_lists:
             found = await keys_seen(context, namespace, item.config_map_ref, item.secret_ref)
@@ -154,15 +158,41 @@ async def observe_campaign(
                       next_window=(datetime.fromtimestamp(opens, UTC) if opens is not None
                                    else None),
                       import_done=state.import_done, import_error=state.import_error,
-                      cancel_done=state.cancel_done)
+                      cancel_done=state.cancel_done, ingest=state.ingest,
+                      ingest_closed=state.ingest_closed)
     previous, last_progress = context.campaign_samples.get((namespace, name), (None, None))
     return CampaignWorld(
         now=now, templates=template_seen, channels=channel_seen, run=run, audience=audience,
-        suppression=suppression,
+        suppression=suppression, token=await token_seen(context, campaign),
         import_job=one(jobs, (namespace, name, IMPORTER)),
         sender_job=one(jobs, (namespace, name, SENDER)),
         previous=previous, last_progress=last_progress,
     )
+
+
+async def token_seen(context: OperatorContext, campaign: Campaign) -> TokenSeen | None:
+    """A trigger Api campaign's token, read again every TOKEN_RECHECK_SECONDS (kept in
+    the context between reads); None for other campaigns."""
+    ingest = campaign.spec.ingest
+    if ingest is None:
+        return None
+    key = (campaign.metadata.namespace or "", campaign.metadata.name)
+    ref = ingest.token_secret_ref
+    read_at, seen = context.ingest_tokens.get(key, (None, None))
+    if (seen is not None and read_at is not None and seen.ref == (ref.name, ref.key)
+            and time.monotonic() - read_at < TOKEN_RECHECK_SECONDS):
+        return seen
+    secret = await context.core.secret(key[0], ref.name)
+    if secret is None:
+        seen = TokenSeen(missing=f"Secret {ref.name} not found", ref=(ref.name, ref.key))
+    elif ref.key not in secret.data:
+        seen = TokenSeen(missing=f"Secret {ref.name} has no key {ref.key}",
+                         ref=(ref.name, ref.key))
+    else:
+        token = base64.b64decode(secret.data[ref.key]).decode("utf-8", "replace")
+        seen = TokenSeen(token=token, ref=(ref.name, ref.key))
+    context.ingest_tokens[key] = (time.monotonic(), seen)
+    return seen
 
 
 async def audience_seen(context: OperatorContext, namespace: str, audience: Audience,
@@ -200,10 +230,18 @@ async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: Cam
     context: OperatorContext = memo.context
     namespace, name = campaign.metadata.namespace or "", campaign.metadata.name
     keys = CampaignKeys(namespace, name)
+    if plan.actions.close_ingest:  # before anything is counted cancelled
+        await close_ingest(context.redis, keys)
     if plan.reset_run and world.run is not None:
         await delete_run(context.redis, keys, world.run.config.shards)
     if plan.actions.write_run is not None:  # before the Jobs that read it
         await write_run(context.redis, plan.actions.write_run)
+    if plan.actions.open_trigger:
+        config = plan.actions.write_run or (world.run.config if world.run else None)
+        assert config is not None
+        await open_trigger_run(context.redis, keys, config.shards)
+    if plan.actions.write_ingest is not None:  # once the streams are there
+        await write_ingest(context.redis, keys, plan.actions.write_ingest)
     for child in plan.actions.create:
         if await context.core.create_job(child):
             logger.info("created Job %s/%s", namespace, child["metadata"]["name"])
@@ -288,4 +326,5 @@ async def forget_campaign(namespace: str | None, name: str, memo: Any, **_: Any)
         await delete_run(context.redis, keys, state.config.shards)
     context.campaign_samples.pop((namespace or "", name), None)
     context.campaign_due.pop((namespace or "", name), None)
+    context.ingest_tokens.pop((namespace or "", name), None)
     metrics.forget_campaign(f"{namespace}/{name}")

@@ -23,6 +23,7 @@ from typing import Any
 
 from controllers.config import OperatorConfig
 from controllers.decisions.campaign_stats import Sample
+from controllers.decisions.campaign_trigger import TokenSeen
 from controllers.decisions.campaign_world import PlanSettings
 from controllers.kube import CoreKube, Deployments, Kube
 from sender.store.client import Redis
@@ -56,5 +57,7 @@ class OperatorContext:
     campaign_due: dict[ObjectKey, float] = field(default_factory=dict)
     """When each Campaign wants its next reconcile (time.monotonic()); see
     CampaignPlan.requeue_after_seconds."""
+    ingest_tokens: dict[ObjectKey, tuple[float, TokenSeen]] = field(default_factory=dict)
+    """Each trigger Api Campaign's token as last read, and when (time.monotonic())."""
     status_writes: Counter[ObjectKey] = field(default_factory=Counter)
     """Status writes per Campaign since the start (tests read it)."""

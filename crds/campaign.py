@@ -18,6 +18,7 @@ from crds.base import (
     HeraldModel,
     HeraldResource,
     LocalObjectReference,
+    SecretKeyReference,
     list_map,
     validations,
 )
@@ -360,6 +361,39 @@ class Compliance(HeraldModel):
     for this campaign only. A missing ConfigMap, Secret or key is said before any pod."""
 
 
+class CampaignTrigger(StrEnum):
+    AUDIENCE = "Audience"
+    API = "Api"
+
+
+class TokenSecretReference(SecretKeyReference):
+    """A key of a Secret in the same namespace holding a bearer token."""
+
+    key: str = Field(default="token", min_length=1, max_length=NAME_MAX)
+    """Key within the Secret's data."""
+
+
+class Ingest(HeraldModel):
+    """How a trigger Api campaign takes events: who may post them, how many may wait."""
+
+    token_secret_ref: TokenSecretReference
+    """Secret key (default key `token`) holding the bearer token that posts and reads
+    this campaign's messages (`Authorization: Bearer TOKEN`), at least 16 characters.
+    The operator hands the ingest pods only its SHA-256; a rotated token holds within
+    ten seconds. A token may read every message of its campaign. While the Secret or
+    key is missing the campaign waits (IngestTokenNotFound); once it runs, no token
+    is taken until it is back."""
+    default_region: str = Field(default="", max_length=2, pattern=r"^([A-Z]{2})?$")
+    """ISO 3166-1 country for posted numbers written without +country code, e.g. CN."""
+    max_queued: int = Field(default=100000, ge=1, le=10_000_000)
+    """Most messages still to send (queued, and waiting for their send window) before
+    a post is refused with 429 and Retry-After (the seconds the campaign's send rate
+    takes to make room)."""
+    retention_seconds: int = Field(default=86400, ge=60, le=30 * 86400)
+    """How long an Idempotency-Key is remembered: a post repeating it within this time
+    is answered with its first message and not sent again."""
+
+
 class CampaignSpec(HeraldModel):
     """What to send, to whom, through which channels, when and how fast."""
 
@@ -386,6 +420,31 @@ class CampaignSpec(HeraldModel):
                 "!has(self.variants) || self.variants.all(v, v.name != 'holdout')",
                 "the variant name holdout is taken by the holdout group",
             ),
+            (
+                "self.trigger == 'Api' ? !has(self.audience) : has(self.audience)",
+                "a trigger Api campaign takes its recipients from posted events and has no"
+                " audience; any other campaign needs one",
+            ),
+            (
+                "(self.trigger == 'Api') == has(self.ingest)",
+                "ingest is the API of a trigger Api campaign: set it exactly when trigger is"
+                " Api",
+            ),
+            (
+                "self.trigger != 'Api' || self.holdoutPercent == 0",
+                "a trigger Api campaign sends every posted event: holdoutPercent must be 0",
+            ),
+            (
+                "self.trigger != 'Api' || !has(self.schedule.recurrence)"
+                " || self.schedule.recurrence == ''",
+                "a trigger Api campaign runs until cancelled: it has no recurrence",
+            ),
+            (
+                "self.trigger != 'Api' || !has(self.compliance.suppressionLists)"
+                " || size(self.compliance.suppressionLists) == 0",
+                "suppression lists are read at import, which a trigger Api campaign has"
+                " not: leave compliance.suppressionLists empty",
+            ),
         )
     )
 
@@ -402,8 +461,16 @@ class CampaignSpec(HeraldModel):
     as the `holdout` row of status.variants."""
     channels: list[ChannelRef] = Field(min_length=1, max_length=8)
     """Channels in order of preference; later ones take over on failover."""
-    audience: Audience
-    """Recipients."""
+    trigger: CampaignTrigger = CampaignTrigger.AUDIENCE
+    """Audience: send once to the audience, imported when the campaign starts. Api: send
+    one message per event posted to the ingest API (POST
+    /v1/namespaces/NS/campaigns/NAME/messages, see docs/ingest.md) from when the campaign
+    starts until it is cancelled; it never completes by itself. Cannot be changed once
+    the campaign runs."""
+    ingest: Ingest | None = None
+    """The ingest API's settings; required with trigger Api, absent otherwise."""
+    audience: Audience | None = None
+    """Recipients; required unless trigger is Api."""
     schedule: Schedule = Field(default_factory=Schedule)
     """Start time, send window, quiet hours, recurrence."""
     rate_limit: CampaignRateLimit | None = None
@@ -552,8 +619,8 @@ class CampaignStatus(HeraldModel):
         default_factory=list, max_length=16,
         json_schema_extra={"items": {"type": "string", "maxLength": 64}})
     """Spec fields edited since the run started that it does not apply: templateRef,
-    variants, holdoutPercent, channels, audience and compliance are fixed for a run.
-    paused, cancel, senders, rateLimit and sendWindow apply while it runs."""
+    variants, holdoutPercent, channels, audience, compliance and trigger are fixed for a
+    run. paused, cancel, senders, rateLimit, sendWindow and ingest apply while it runs."""
     message: str | None = Field(default=None, max_length=MESSAGE_MAX)
     """One line summary."""
     conditions: list[Condition] = Field(default_factory=list, json_schema_extra=list_map("type"))

@@ -4,7 +4,14 @@ for the Job pods. Pure data, so the operator's decisions may build it."""
 
 from __future__ import annotations
 
+import hashlib
+
 from pydantic import BaseModel, Field
+
+
+def token_digest(token: str) -> str:
+    """What the operator writes to Redis for a bearer token: its hex SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class IngestRun(BaseModel):

@@ -171,6 +171,21 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_shard_import.py::test_variants_split_by_weight_and_stick_to_the_number"),
     "Campaign.spec.holdoutPercent": Proven(
         "tests/test_holdout.py::test_a_campaign_never_sends_to_its_holdout"),
+    "Campaign.spec.trigger": Proven(
+        "tests/test_trigger_campaigns.py::test_posted_events_are_sent_once_each_until_cancelled"),
+    "Campaign.spec.ingest": Container(),
+    "Campaign.spec.ingest.tokenSecretRef": Proven(
+        "tests/test_trigger_campaigns.py::test_posted_events_are_sent_once_each_until_cancelled"),
+    "Campaign.spec.ingest.tokenSecretRef.name": Proven(
+        "tests/test_trigger_campaigns.py::test_posted_events_are_sent_once_each_until_cancelled"),
+    "Campaign.spec.ingest.tokenSecretRef.key": Proven(
+        "tests/test_trigger_plan.py::test_it_opens_without_an_importer_and_its_senders_follow"),
+    "Campaign.spec.ingest.defaultRegion": Proven(
+        "tests/test_trigger_plan.py::test_it_opens_without_an_importer_and_its_senders_follow"),
+    "Campaign.spec.ingest.maxQueued": Proven(
+        "tests/test_trigger_plan.py::test_live_edits_reach_the_ingest_pods"),
+    "Campaign.spec.ingest.retentionSeconds": Proven(
+        "tests/test_ingest.py::test_key_forgotten_after_retention"),
     "Campaign.spec.channels": Proven(
         "tests/test_campaign_plan.py::test_first_ready_channel_is_taken"),
     "Campaign.spec.channels[].name": Proven(

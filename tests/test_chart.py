@@ -369,3 +369,28 @@ def test_the_pods_pull_with_the_charts_pull_secrets(monkeypatch: pytest.MonkeyPa
                            pods=pods)
     assert job["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "registry"}]
     assert "HERALD_IMAGE_PULL_SECRETS" not in env_of(render("default"))
+
+
+def test_the_ingest_api_serves_trigger_campaigns_from_redis_alone() -> None:
+    """One `herald ingest` Deployment per install behind a Service: the command the
+    image takes, the operator's Redis with its password, no API token, probes on the
+    port the Service targets; none with ingest.enabled false."""
+    external = render("external-redis")
+    deployment = only(external, "Deployment", "herald-ingest")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    args = parser().parse_args(container["args"])
+    assert (args.run.__name__, args.port) == ("run_ingest", 8080)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["HERALD_REDIS_URL"] == env_of(external)["HERALD_REDIS_URL"]
+    assert env["HERALD_REDIS_PASSWORD"] == env_of(external)["HERALD_REDIS_PASSWORD"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    service = only(external, "Service", "herald-ingest")
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http"}]
+    assert selects({"matchLabels": service["spec"]["selector"]},
+                   deployment["spec"]["template"]["metadata"]["labels"])
+    policy = only(external, "NetworkPolicy", "herald-ingest")
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+    off = helm_template("--namespace", "herald", "--set", "ingest.enabled=false")
+    assert not [d for d in off if "ingest" in d["metadata"]["name"]]

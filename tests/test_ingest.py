@@ -33,10 +33,9 @@ from sender.ingest.events import (
     parse_event,
     retry_after_seconds,
     state_view,
-    token_digest,
 )
 from sender.ingest.process import serving
-from sender.ingest_run import IngestRun
+from sender.ingest_run import IngestRun, token_digest
 from sender.send.process import run_shard
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator

@@ -92,6 +92,7 @@ def test_the_import_job_mounts_every_list_in_one_directory() -> None:
         {"name": "a", "configMapRef": {"name": "cm", "key": "x.csv"}},
         {"name": "b", "secretRef": {"name": "sec", "key": "y.xlsx"}},
         {"name": "c", "url": "https://lists.example/c.csv"}))).spec
+    assert spec.audience is not None
     job = build_import_job(Owner(NS, "c", "uid"), spec.audience, PodSettings(),
                            spec.compliance.suppression_lists)
     pod = job["spec"]["template"]["spec"]

@@ -52,6 +52,12 @@ from controllers.decisions.campaign_run import (
     send_times,
     template_names,
 )
+from controllers.decisions.campaign_trigger import (
+    TOKEN_RECHECK_SECONDS,
+    ingest_run,
+    messages_path,
+    token_problem,
+)
 from controllers.decisions.campaign_window import WindowCheck, check_window
 from controllers.decisions.campaign_world import (
     FOLD_SECONDS,
@@ -70,6 +76,7 @@ from crds.campaign import (
     CampaignPhase,
     CampaignSpec,
     CampaignStatus,
+    CampaignTrigger,
     Counters,
     TimeZoneSource,
 )
@@ -98,7 +105,7 @@ WAITING_SECONDS = 30.0
 """At most this long between reconciles of a campaign waiting for its start time or its
 send window (it wakes when they come, and a spec change wakes it at once)."""
 LIVE_FIELDS = "paused, cancel, senders (up to the run's shards), rateLimit (from the next" \
-              " sender start) and schedule.sendWindow"
+              " sender start), schedule.sendWindow and ingest"
 
 
 @dataclass
@@ -196,6 +203,12 @@ def _decide(
     window = check_window(spec.schedule, world.now)
     if run is None:
         return _before_run(owner, spec, world, window, settings)
+    if spec.trigger == CampaignTrigger.API and not run.import_done:
+        # The operator stopped between writing the run and opening it: open it now.
+        return _Outcome(CampaignPhase.RUNNING, reasons.ACCEPTING_EVENTS,
+                        "opening the campaign to events", progressing=True,
+                        actions=Actions(open_trigger=True, write_ingest=ingest_run(
+                            spec, run.config, world.token)))
     if not run.import_done:
         return _importing(owner, spec, run, world, settings)
     return _sending(owner, spec, run, world, window, settings)
@@ -204,6 +217,10 @@ def _decide(
 def _cancel(run: RunSeen | None, world: CampaignWorld) -> _Outcome:
     if run is None or run.cancel_done:
         return _Outcome(CampaignPhase.CANCELLED, reasons.CANCELLED, _cancelled_message(run))
+    if run.ingest is not None and not run.ingest_closed:  # no event after the count
+        return _Outcome(CampaignPhase.CANCELLED, reasons.CANCELLING,
+                        "taking no more events, then stopping the senders",
+                        progressing=True, actions=Actions(close_ingest=True))
     # Jobs still at work; a finished Job has no pods to stop.
     def working(job: JobSeen | None) -> JobSeen | None:
         return job if job is not None and not (job.complete or job.failed) else None
@@ -223,6 +240,7 @@ def _cancel(run: RunSeen | None, world: CampaignWorld) -> _Outcome:
 
 
 def _import_job(owner: Owner, spec: CampaignSpec, settings: PlanSettings) -> dict[str, Any]:
+    assert spec.audience is not None  # only trigger Api campaigns have none, and no import
     return build_import_job(owner, spec.audience, settings.pods,
                             spec.compliance.suppression_lists)
 
@@ -248,10 +266,10 @@ def _before_run(
             return _Outcome(CampaignPhase.PENDING, reasons.TEMPLATE_NOT_APPROVED,
                             f"waiting for Template {name} to be approved{why}", stalled=True)
         templates[variant] = seen.spec
-    invalid = filter_error(spec.audience.filter,
-                           {v.name: v.type for v in spec.audience.columns.variables},
-                           spec.schedule.time_zone)
-    if invalid is not None:
+    invalid = spec.audience and filter_error(
+        spec.audience.filter, {v.name: v.type for v in spec.audience.columns.variables},
+        spec.schedule.time_zone)
+    if invalid:
         return _Outcome(CampaignPhase.PENDING, reasons.INVALID_FILTER, invalid, stalled=True)
     times = send_times(spec, templates, settings.marketing_quiet_hours)
     if never_opens(times.rules(), [spec.schedule.time_zone], world.now):
@@ -270,6 +288,8 @@ def _before_run(
                     if (seen_channel := world.channels.get(c.name)) and seen_channel.ready), None)
     if channel is None:
         return _no_channel(spec, world)
+    if spec.audience is None:  # trigger Api (the schema's rule)
+        return _open_trigger(owner, spec, templates, world, channel, settings)
     problem = (audience_problem(spec.audience, world.audience)
                or suppression_problem(spec.compliance.suppression_lists, world.suppression))
     if problem is not None:  # before the importer Job, which would wait on its volume
@@ -296,6 +316,34 @@ def _before_run(
         f"importing the audience; sending through channel {channel}", progressing=True,
         actions=Actions(write_run=config, create=(_import_job(owner, spec, settings),)),
     )
+
+
+def _open_trigger(owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec],
+                  world: CampaignWorld, channel: str, settings: PlanSettings) -> _Outcome:
+    """A trigger Api campaign starts taking events once its token can be used and its
+    start time has come; its send window only holds its senders (events posted outside
+    it wait in Redis for it)."""
+    assert spec.ingest is not None  # the schema's rule
+    problem = token_problem(world.token)
+    if problem is not None:
+        secret = spec.ingest.token_secret_ref
+        return _Outcome(CampaignPhase.PENDING, reasons.INGEST_TOKEN_NOT_FOUND, (
+            f"waiting for the ingest token, key {secret.key} of Secret {secret.name}:"
+            f" {problem}"), stalled=True,
+            wake_at=world.now + timedelta(seconds=TOKEN_RECHECK_SECONDS))
+    if spec.schedule.start_time is not None and world.now < spec.schedule.start_time:
+        return _Outcome(CampaignPhase.SCHEDULED, reasons.SCHEDULED,
+                        f"takes events from {spec.schedule.start_time.isoformat()}",
+                        wake_at=spec.schedule.start_time)
+    config = build_run_config(owner, spec, templates, channel,
+                              world.channels[channel].spec, settings.receipt_wait_seconds,
+                              receivers=settings.channel_receivers,
+                              marketing_quiet_hours=settings.marketing_quiet_hours)
+    return _Outcome(
+        CampaignPhase.RUNNING, reasons.ACCEPTING_EVENTS,
+        f"opening to events at POST {messages_path(owner.namespace, owner.name)}",
+        progressing=True, actions=Actions(write_run=config, open_trigger=True,
+                                          write_ingest=ingest_run(spec, config, world.token)))
 
 
 def _no_channel(spec: CampaignSpec, world: CampaignWorld) -> _Outcome:
@@ -334,8 +382,9 @@ def _sending(
     settings: PlanSettings,
 ) -> _Outcome:
     counters = run.counters
-    if (counters.total - counters.invalid - counters.suppressed - counters.opted_out
-            - counters.holdout <= 0):
+    trigger = spec.trigger == CampaignTrigger.API
+    if not trigger and (counters.total - counters.invalid - counters.suppressed
+                        - counters.opted_out - counters.holdout <= 0):
         return _Outcome(CampaignPhase.FAILED, reasons.NO_VALID_RECIPIENTS, (
             f"no recipient to send to: {counters.total:,} rows, {counters.invalid:,} invalid,"
             f" {counters.suppressed:,} suppressed, {counters.opted_out:,} opted out"))
@@ -353,8 +402,10 @@ def _sending(
     rate = spec.rate_limit.messages_per_second if spec.rate_limit else None
     times = send_times(spec, config.templates, settings.marketing_quiet_hours)
     if rate != config.campaign_rate or times != config.send_times:  # senders reread both
-        actions = Actions(write_run=config.model_copy(
-            update={"campaign_rate": rate, "send_times": times}))
+        config = config.model_copy(update={"campaign_rate": rate, "send_times": times})
+        actions = Actions(write_run=config)
+    if trigger and (ingest := ingest_run(spec, config, world.token)) != run.ingest:
+        actions = dataclasses.replace(actions, write_ingest=ingest)
     channel = world.channels.get(config.channel.name)
     if job is None:
         channel_spec = channel.spec if channel is not None else None
@@ -386,11 +437,25 @@ def _sending(
             f" {config.channel.name} and the sender pods"), stalled=True, progressing=True,
             actions=actions)
     message = f"sending through channel {config.channel.name}"
+    reason = reasons.SENDING
+    if trigger:
+        reason = reasons.ACCEPTING_EVENTS
+        message = (f"taking events at POST {messages_path(owner.namespace, owner.name)};"
+                   f" {counters.total:,} so far; {message}")
+        problem = token_problem(world.token)
+        if problem is not None:
+            assert spec.ingest is not None
+            secret = spec.ingest.token_secret_ref
+            return _Outcome(CampaignPhase.RUNNING, reasons.INGEST_TOKEN_NOT_FOUND, (
+                f"refusing every event: the ingest token, key {secret.key} of Secret"
+                f" {secret.name}, cannot be used: {problem}; queued messages still go"),
+                stalled=True, progressing=True, actions=actions,
+                wake_at=world.now + timedelta(seconds=TOKEN_RECHECK_SECONDS))
     if counters.waiting:
         opens = f", the next at {run.next_window.isoformat()}" if run.next_window else ""
         message += (f"; {counters.waiting:,} messages wait for their recipients' hours"
                     f" ({_rules_text(times)}){opens}")
-    return _Outcome(CampaignPhase.RUNNING, reasons.SENDING, message, progressing=True,
+    return _Outcome(CampaignPhase.RUNNING, reason, message, progressing=True,
                     actions=actions, wake_at=run.next_window)
 
 
@@ -475,6 +540,7 @@ WARNING_REASONS = frozenset({
     reasons.CHANNEL_NOT_READY, reasons.IMPORT_FAILED, reasons.NO_VALID_RECIPIENTS,
     reasons.SENDERS_FAILED, reasons.NO_PROGRESS, reasons.INVALID_SCHEDULE,
     reasons.OPT_OUTS_REQUIRED, reasons.INVALID_FILTER, reasons.SUPPRESSION_LIST_NOT_FOUND,
+    reasons.INGEST_TOKEN_NOT_FOUND,
 })
 
 

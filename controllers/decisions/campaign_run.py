@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controllers.decisions.campaign_jobs import AUDIENCE_FILE, Owner
-from crds.campaign import CampaignSpec, QuietHours
+from crds.campaign import CampaignSpec, CampaignTrigger, QuietHours
 from crds.channel import BindMode, ChannelSpec
 from crds.template import Category, TemplateSpec
 from sender.run_config import (
@@ -33,7 +33,7 @@ from sender.run_config import (
 
 # Spec fields a run takes once, at its start; edits to them later do not apply.
 FROZEN_FIELDS = ("templateRef", "variants", "holdoutPercent", "channels", "audience",
-                 "compliance")
+                 "compliance", "trigger")
 
 
 def template_names(spec: CampaignSpec) -> dict[str, str]:
@@ -143,6 +143,13 @@ def send_times(spec: CampaignSpec, templates: Mapping[str, TemplateSpec],
 
 def import_settings(spec: CampaignSpec, recipient_zones: bool = False) -> ImportSettings:
     audience = spec.audience
+    if audience is None:  # trigger Api: no import; the settings its events are read with
+        return ImportSettings(
+            source=AudienceSource(), time_zone=spec.schedule.time_zone,
+            default_region=spec.ingest.default_region if spec.ingest else "",
+            variants=[(v.name, v.weight) for v in spec.variants or []],
+            dedupe=False, respect_opt_outs=spec.compliance.respect_opt_outs,
+            recipient_zones=recipient_zones)
     columns = audience.columns
     if audience.inline is not None:
         rows = [{columns.phone: r.phone, **{v.name: v.value for v in r.variables}}
@@ -196,4 +203,5 @@ def build_run_config(
         frequency_cap=spec.compliance.frequency_cap,
         send_times=times,
         receipt_wait_seconds=receipt_wait_seconds,
+        follow=spec.trigger == CampaignTrigger.API,
     )

@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from controllers.decisions import campaign_stats as stats
+from controllers.decisions.campaign_trigger import TokenSeen
 from controllers.decisions.events import Event
 from controllers.decisions.pod_spec import PodSettings
 from crds.campaign import CampaignStatus, Counters, QuietHours
 from crds.channel import ChannelSpec
 from crds.template import TemplateSpec
+from sender.ingest_run import IngestRun
 from sender.run_config import RunConfig
 
 FOLD_SECONDS = 1.0
@@ -91,6 +93,9 @@ class RunSeen:
     import_done: bool = False
     import_error: str = ""
     cancel_done: bool = False
+    ingest: IngestRun | None = None
+    """A trigger Api campaign's ingest settings as Redis holds them."""
+    ingest_closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,9 @@ class CampaignWorld:
     suppression: Mapping[str, AudienceSeen] = field(default_factory=dict)
     """By suppression list name, the ConfigMap or Secret it names (read as `audience`);
     a list missing here was not looked at."""
+    token: TokenSeen | None = None
+    """A trigger Api campaign's token Secret as last read (the handler reads it again
+    every campaign_trigger.TOKEN_RECHECK_SECONDS); None for other campaigns."""
     import_job: JobSeen | None = None
     sender_job: JobSeen | None = None
     previous: stats.Sample | None = None
@@ -127,6 +135,12 @@ class Actions:
     sender_parallelism: int | None = None
     cancel_remaining: bool = False
     """Mark what was not sent `cancelled` (the Jobs have no pods left)."""
+    open_trigger: bool = False
+    """Open a trigger Api campaign's run: its streams, their group, the import marked done."""
+    write_ingest: IngestRun | None = None
+    """Write a trigger Api campaign's ingest settings (after open_trigger)."""
+    close_ingest: bool = False
+    """Take no more events (first of all, on cancel)."""
 
 
 @dataclass(frozen=True)

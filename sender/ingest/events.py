@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
-from sender.ingest_run import IngestRun
+from sender.ingest_run import IngestRun, token_digest
 from sender.sms.numbers import (
     DropReason,
     normalize_number,
@@ -65,11 +65,6 @@ class Event:
     zone: str = ""
     """The number's own IANA zone when the run times recipients by their clocks
     (IngestRun.recipient_zones), "" otherwise or when it has none of its own."""
-
-
-def token_digest(token: str) -> str:
-    """What the operator writes to Redis for a token: its hex SHA-256."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def bearer_token(authorization: str | None) -> str | None:

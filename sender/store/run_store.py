@@ -2,7 +2,9 @@
 
     herald:{campaign:NS/NAME}:run   hash: config (RunConfig JSON), import_error (the
                                     last failed import attempt's message), cancelled
-                                    (1 once what was left is counted cancelled)
+                                    (1 once what was left is counted cancelled),
+                                    ingest and ingest_closed of a trigger Api campaign
+                                    (sender.store.ingest_queue)
 
 The operator writes the config before it creates any Job and reads everything back
 in one round trip per fold (`read_run`). Every key is the campaign's hash tag.
@@ -16,9 +18,11 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from crds.campaign import Counters
+from sender.ingest_run import IngestRun
 from sender.run_config import RunConfig
 from sender.sms.send_times import SendRules
 from sender.sms.states import State, Transition, message_key
+from sender.store.ingest_queue import CLOSED_FIELD, INGEST_FIELD
 from sender.store.keys import CampaignKeys
 from sender.store.transitions import StateStore, counters_from_fields
 
@@ -34,6 +38,10 @@ class RunState:
     import_done: bool = False
     import_error: str = ""
     cancel_done: bool = False
+    ingest: IngestRun | None = None
+    """A trigger Api campaign's ingest settings as last written (sender.store.ingest_queue)."""
+    ingest_closed: bool = False
+    """It takes no more events (cancelled)."""
 
 
 async def write_run(redis: aioredis.Redis, config: RunConfig) -> None:
@@ -57,6 +65,9 @@ async def read_run(redis: aioredis.Redis, keys: CampaignKeys) -> RunState:
         import_done=done is not None,
         import_error=run.get("import_error", ""),
         cancel_done=run.get("cancelled") == "1",
+        ingest=(IngestRun.model_validate_json(run[INGEST_FIELD]) if INGEST_FIELD in run
+                else None),
+        ingest_closed=CLOSED_FIELD in run,
     )
 
 
@@ -114,5 +125,6 @@ async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> 
     await redis.delete(
         *(keys.shard(i) for i in range(shards)), *(keys.waiting(i) for i in range(shards)),
         keys.state, keys.counters, keys.parts,
-        keys.gcra, keys.import_progress, keys.seen, keys.suppressed, keys.holdout, keys.run)
+        keys.gcra, keys.import_progress, keys.seen, keys.suppressed, keys.holdout,
+        keys.idempotency, keys.idempotency_age, keys.run)
 

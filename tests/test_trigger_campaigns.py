@@ -14,11 +14,12 @@ import aiohttp
 import pytest
 
 from herald.local.kube.client import wait_for
-from herald.local.stack import Stack, running_stack
+from herald.local.stack import Stack
 from sender.ingest.process import serving
 from sender.store.client import connect
-from tests.test_campaign_operator import TIMEOUT, apply_examples, example
+from tests.test_campaign_operator import TIMEOUT, example, stack
 
+__all__ = ["stack"]  # the fixture: the local stack with the examples applied
 pytestmark = pytest.mark.timeout(240)
 NS = "default"
 NAME = "order-shipped"
@@ -47,13 +48,6 @@ class Ingest:
                                     headers={"Authorization": f"Bearer {TOKEN}"}) as answer:
             found: dict[str, Any] = await answer.json()
             return found
-
-
-@pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    async with running_stack() as running:
-        await apply_examples(running)
-        yield running
 
 
 @pytest.fixture

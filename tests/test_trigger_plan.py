@@ -4,43 +4,22 @@ ingest settings kept in step, following senders, cancel closing the API first.""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from controllers.decisions import reasons
 from controllers.decisions.campaign_jobs import Owner
 from controllers.decisions.campaign_plan import plan_campaign
 from controllers.decisions.campaign_run import build_run_config, template_names
 from controllers.decisions.campaign_trigger import NO_TOKEN, TokenSeen, ingest_run
-from controllers.decisions.campaign_world import (
-    CampaignPlan,
-    CampaignWorld,
-    ChannelSeen,
-    JobSeen,
-    PlanSettings,
-    RunSeen,
-    TemplateSeen,
-)
-from controllers.decisions.pod_spec import PodSettings
-from crds.base import find_condition
+from controllers.decisions.campaign_world import CampaignWorld, JobSeen, RunSeen, TemplateSeen
 from crds.campaign import Campaign, CampaignStatus, Counters
-from crds.channel import Channel
 from crds.template import Template
 from sender.ingest_run import token_digest
+from tests.test_campaign_plan import CHANNEL_SPEC, CHANNELS, NOW, SETTINGS, example, ready
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
-NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
-SETTINGS = PlanSettings(pods=PodSettings(image="herald:test", redis_url="redis://redis:6379/0"))
 TOKEN = "t0ken-of-the-order-shipped-campaign"
-
-
-def example(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text())
-    return body
 
 
 def campaign(status: CampaignStatus | None = None, **spec: Any) -> Campaign:
@@ -53,8 +32,6 @@ def campaign(status: CampaignStatus | None = None, **spec: Any) -> Campaign:
 
 TEMPLATES = {"order-shipped": TemplateSeen(
     spec=Template.model_validate(example("template-order-shipped.yaml")).spec, approved=True)}
-CHANNEL_SPEC = Channel.model_validate(example("channel.yaml")).spec
-CHANNELS = {"carrier-a": ChannelSeen(spec=CHANNEL_SPEC, ready=True)}
 GOOD = TokenSeen(token=TOKEN, ref=("order-shipped-ingest", "token"))
 
 
@@ -70,12 +47,6 @@ def world(**fields: Any) -> CampaignWorld:
     defaults: dict[str, Any] = {"now": NOW, "templates": TEMPLATES, "channels": CHANNELS,
                                 "token": GOOD}
     return CampaignWorld(**(defaults | fields))
-
-
-def ready(plan: CampaignPlan) -> tuple[str, str]:
-    condition = find_condition(plan.status.conditions, "Ready")
-    assert condition is not None
-    return str(plan.status.phase), condition.reason
 
 
 C = campaign()

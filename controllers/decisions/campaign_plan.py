@@ -81,7 +81,7 @@ from crds.campaign import (
     TimeZoneSource,
 )
 from crds.template import Category, TemplateSpec
-from sender.run_config import SendTimesConfig
+from sender.run_config import RunConfig, SendTimesConfig
 from sender.sms.audience_filter import filter_error
 from sender.sms.send_times import never_opens
 
@@ -307,10 +307,7 @@ def _before_run(
     if not window.open:
         return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW, window.message,
                         wake_at=window.opens_at)
-    config = build_run_config(owner, spec, templates, channel,
-                              world.channels[channel].spec, settings.receipt_wait_seconds,
-                              receivers=settings.channel_receivers,
-                              marketing_quiet_hours=settings.marketing_quiet_hours)
+    config = _run_config(owner, spec, templates, channel, world, settings)
     return _Outcome(
         CampaignPhase.IMPORTING, reasons.IMPORTING,
         f"importing the audience; sending through channel {channel}", progressing=True,
@@ -318,27 +315,34 @@ def _before_run(
     )
 
 
+def _run_config(owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec],
+                channel: str, world: CampaignWorld, settings: PlanSettings) -> RunConfig:
+    return build_run_config(owner, spec, templates, channel, world.channels[channel].spec,
+                            settings.receipt_wait_seconds, receivers=settings.channel_receivers,
+                            marketing_quiet_hours=settings.marketing_quiet_hours)
+
+
+def _token_text(spec: CampaignSpec) -> str:
+    assert spec.ingest is not None  # trigger Api (the schema's rule)
+    secret = spec.ingest.token_secret_ref
+    return f"the ingest token, key {secret.key} of Secret {secret.name}"
+
+
 def _open_trigger(owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec],
                   world: CampaignWorld, channel: str, settings: PlanSettings) -> _Outcome:
     """A trigger Api campaign starts taking events once its token can be used and its
     start time has come; its send window only holds its senders (events posted outside
     it wait in Redis for it)."""
-    assert spec.ingest is not None  # the schema's rule
     problem = token_problem(world.token)
     if problem is not None:
-        secret = spec.ingest.token_secret_ref
-        return _Outcome(CampaignPhase.PENDING, reasons.INGEST_TOKEN_NOT_FOUND, (
-            f"waiting for the ingest token, key {secret.key} of Secret {secret.name}:"
-            f" {problem}"), stalled=True,
-            wake_at=world.now + timedelta(seconds=TOKEN_RECHECK_SECONDS))
+        return _Outcome(CampaignPhase.PENDING, reasons.INGEST_TOKEN_NOT_FOUND,
+                        f"waiting for {_token_text(spec)}: {problem}", stalled=True,
+                        wake_at=world.now + timedelta(seconds=TOKEN_RECHECK_SECONDS))
     if spec.schedule.start_time is not None and world.now < spec.schedule.start_time:
         return _Outcome(CampaignPhase.SCHEDULED, reasons.SCHEDULED,
                         f"takes events from {spec.schedule.start_time.isoformat()}",
                         wake_at=spec.schedule.start_time)
-    config = build_run_config(owner, spec, templates, channel,
-                              world.channels[channel].spec, settings.receipt_wait_seconds,
-                              receivers=settings.channel_receivers,
-                              marketing_quiet_hours=settings.marketing_quiet_hours)
+    config = _run_config(owner, spec, templates, channel, world, settings)
     return _Outcome(
         CampaignPhase.RUNNING, reasons.ACCEPTING_EVENTS,
         f"opening to events at POST {messages_path(owner.namespace, owner.name)}",
@@ -444,13 +448,10 @@ def _sending(
                    f" {counters.total:,} so far; {message}")
         problem = token_problem(world.token)
         if problem is not None:
-            assert spec.ingest is not None
-            secret = spec.ingest.token_secret_ref
             return _Outcome(CampaignPhase.RUNNING, reasons.INGEST_TOKEN_NOT_FOUND, (
-                f"refusing every event: the ingest token, key {secret.key} of Secret"
-                f" {secret.name}, cannot be used: {problem}; queued messages still go"),
-                stalled=True, progressing=True, actions=actions,
-                wake_at=world.now + timedelta(seconds=TOKEN_RECHECK_SECONDS))
+                f"refusing every event: {_token_text(spec)} cannot be used: {problem};"
+                " queued messages still go"), stalled=True, progressing=True,
+                actions=actions, wake_at=world.now + timedelta(seconds=TOKEN_RECHECK_SECONDS))
     if counters.waiting:
         opens = f", the next at {run.next_window.isoformat()}" if run.next_window else ""
         message += (f"; {counters.waiting:,} messages wait for their recipients' hours"

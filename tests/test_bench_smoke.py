@@ -63,18 +63,24 @@ def test_herald_run_prints_the_report() -> None:
     assert herald["states"] == {"delivered": 300}, herald
 
 
-def test_frequency_cap_mode_runs_herald_with_the_cap_off_and_on() -> None:
-    """--frequency-cap: Herald's side off, then on; every number its own, so none is
-    capped, and the capped run checked every message (its cap calls)."""
-    report = bench("herald", "--frequency-cap", "1/24/Category", "--cap-rounds", "1")
-    assert report["mode"] == "frequency-cap"
+def test_features_mode_runs_herald_with_caps_and_windows_off_and_on() -> None:
+    """--frequency-cap with --recipient-windows: Herald's side off, then on; every number
+    its own and every window open, so none is capped or held, and the run with them on
+    checked every message (its cap calls)."""
+    report = bench("herald", "--frequency-cap", "1/24/Category", "--recipient-windows",
+                   "--cap-rounds", "1")
+    assert report["mode"] == "features"
     assert report["frequency_cap"] == {"maxMessages": 1, "periodHours": 24, "scope": "Category"}
-    assert {"ratio_capped_msg_per_s", "within_target", "target"} <= report.keys()
-    for name, calls in (("herald", False), ("herald_capped", True)):
+    assert report["send_times"]["window"]["timeZoneSource"] == "Recipient"
+    assert {"ratio_on_msg_per_s", "within_target", "target"} <= report.keys()
+    for name, on in (("herald", False), ("herald_on", True)):
         (figures,) = report[name]["runs"]
         assert figures.keys() >= FIGURES, figures
         assert (figures["accepted"], figures["duplicates"], figures["lost"]) == (300, 0, 0)
-        assert figures["capped"] == 0 and (figures["cap_calls"] > 0) is calls, figures
+        assert figures["capped"] == 0 and (figures["cap_calls"] > 0) is on, figures
+        assert figures["states"] == {"delivered": 300}, figures  # none waiting
+        # Each message was timed by its own zone with them on, by the campaign's without.
+        assert figures["send_time_zones"] == (["Asia/Shanghai"] if on else ["UTC"]), figures
         assert report[name]["msg_per_s"] == [figures["msg_per_s"]]
 
 

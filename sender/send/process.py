@@ -110,6 +110,7 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         figures = dataclasses.asdict(sending.result())
         figures["redis_flushes"] = sender.writer.flushes
         figures["limiter_redis_calls"] = limiter.stats.redis_calls
+        figures["send_time_zones"] = settings.send_times.zones() if settings.send_times else []
     figures["stopped"] = stopped
     figures["seconds"] = round(sent_at - started, 3)
     figures["seconds_with_receipts"] = round(time.monotonic() - started, 3)

@@ -183,6 +183,10 @@ class SendTimes:
         """The zone a recipient is timed in: its own if it names one, else the default."""
         return name if name and _zone(name) is not None else self.rules.default_zone
 
+    def zones(self) -> list[str]:
+        """The zones answered so far (the bench reports them)."""
+        return sorted(key for key in self._answers if key)
+
     def replace(self, rules: SendRules) -> None:
         """New rules (the spec was edited): every answer is worked out again."""
         self.rules = rules

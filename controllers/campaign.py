@@ -33,6 +33,8 @@ from controllers.decisions.campaign_jobs import (
     COMPONENT_LABEL,
     IMPORTER,
     SENDER,
+    STAGE_LABEL,
+    WINNER,
     Owner,
     import_job_name,
     sender_job_name,
@@ -56,7 +58,13 @@ from crds.base import GROUP, VERSION, ConditionStatus, find_condition
 from crds.campaign import Audience, Campaign, ObjectKeyReference
 from crds.template import Template
 from sender.store.keys import CampaignKeys
-from sender.store.run_store import cancel_remaining, delete_run, read_run, write_run
+from sender.store.run_store import (
+    cancel_remaining,
+    delete_run,
+    hand_rest_over,
+    read_run,
+    write_run,
+)
 from sender.store.waiting_room import next_opening
 
 logger = logging.getLogger(__name__)
@@ -90,11 +98,16 @@ def templates_seen(
 def campaign_jobs(
     namespace: str | None, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[tuple[str, str, str], JobSeen]:
-    """(namespace, campaign, importer|sender) -> the Job as last seen."""
+    """(namespace, campaign, importer|sender|winner) -> the Job as last seen (winner: the
+    sender Job of a winner campaign's rest)."""
     owners = [o for o in meta.get("ownerReferences", []) if o.get("kind") == "Campaign"]
-    component = meta.get("labels", {}).get(COMPONENT_LABEL, "")
+    labels = meta.get("labels", {})
+    component = labels.get(COMPONENT_LABEL, "")
     if not owners or component not in (IMPORTER, SENDER):
         return {}
+    if component == SENDER and labels.get(STAGE_LABEL) == WINNER:
+        component = WINNER
+    completed = status.get("completionTime")
     conditions = {c.get("type"): c for c in status.get("conditions", [])
                   if c.get("status") == "True"}
     failed = conditions.get("Failed")
@@ -105,6 +118,8 @@ def campaign_jobs(
         complete="Complete" in conditions,
         failed=failed is not None,
         message=str(failed.get("message", "")) if failed else "",
+        completion_time=(datetime.fromisoformat(completed.replace("Z", "+00:00"))
+                         if completed else None),
     )}
 
 
@@ -148,7 +163,7 @@ async def observe_campaign(
     run = None
     if state.config is not None:
         opens = (await next_opening(context.redis, CampaignKeys(namespace, name),
-                                    state.config.shards)
+                                    state.config.streams)
                  if state.counters.waiting else None)
         run = RunSeen(config=state.config, counters=state.counters, fields=state.fields,
                       next_window=(datetime.fromtimestamp(opens, UTC) if opens is not None
@@ -161,6 +176,7 @@ async def observe_campaign(
         suppression=suppression,
         import_job=one(jobs, (namespace, name, IMPORTER)),
         sender_job=one(jobs, (namespace, name, SENDER)),
+        winner_job=one(jobs, (namespace, name, WINNER)),
         previous=previous, last_progress=last_progress,
     )
 
@@ -201,9 +217,11 @@ async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: Cam
     namespace, name = campaign.metadata.namespace or "", campaign.metadata.name
     keys = CampaignKeys(namespace, name)
     if plan.reset_run and world.run is not None:
-        await delete_run(context.redis, keys, world.run.config.shards)
+        await delete_run(context.redis, keys, world.run.config.streams)
     if plan.actions.write_run is not None:  # before the Jobs that read it
         await write_run(context.redis, plan.actions.write_run)
+    if plan.actions.hand_rest is not None:  # before the winner's senders
+        await hand_rest_over(context.redis, keys, plan.actions.hand_rest)
     for child in plan.actions.create:
         if await context.core.create_job(child):
             logger.info("created Job %s/%s", namespace, child["metadata"]["name"])
@@ -212,12 +230,17 @@ async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: Cam
         await context.core.patch_job(namespace, import_job_name(owner), {"spec": {"suspend": True}})
     sender_patch = _sender_patch(plan)
     if sender_patch:
-        await context.core.patch_job(namespace, sender_job_name(owner), sender_patch)
+        await context.core.patch_job(
+            namespace, sender_job_name(owner, plan.actions.patch_winner_job), sender_patch)
     if plan.actions.cancel_remaining and world.run is not None:
-        count = await cancel_remaining(context.redis, keys, world.run.config.shards)
+        config = world.run.config
+        rest = config.streams > config.shards
+        count = await cancel_remaining(
+            context.redis, keys, config.streams, rest_from=config.shards if rest else None,
+            rest_variant=config.rest_variant)
         logger.info("campaign %s/%s: %d messages counted cancelled", namespace, name, count)
     if plan.delete_run and world.run is not None:
-        await delete_run(context.redis, keys, world.run.config.shards)
+        await delete_run(context.redis, keys, world.run.config.streams)
 
 
 def _sender_patch(plan: CampaignPlan) -> dict[str, Any] | None:
@@ -285,7 +308,7 @@ async def forget_campaign(namespace: str | None, name: str, memo: Any, **_: Any)
     keys = CampaignKeys(namespace or "", name)
     state = await read_run(context.redis, keys)
     if state.config is not None:
-        await delete_run(context.redis, keys, state.config.shards)
+        await delete_run(context.redis, keys, state.config.streams)
     context.campaign_samples.pop((namespace or "", name), None)
     context.campaign_due.pop((namespace or "", name), None)
     metrics.forget_campaign(f"{namespace}/{name}")

@@ -171,6 +171,19 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_shard_import.py::test_variants_split_by_weight_and_stick_to_the_number"),
     "Campaign.spec.holdoutPercent": Proven(
         "tests/test_holdout.py::test_a_campaign_never_sends_to_its_holdout"),
+    "Campaign.spec.winner": Container(),
+    "Campaign.spec.winner.testPercent": Proven(
+        "tests/test_ab_winner.py::test_a_winner_campaign_sends_the_rest_the_winner"),
+    "Campaign.spec.winner.decideAfterSeconds": Proven(
+        "tests/test_ab_winner.py::test_the_decision_waits_for_decide_after_seconds"),
+    "Campaign.spec.winner.metric": Partly("tests/test_ab_winner.py::test_decide_winner"),
+    "Campaign.spec.winner.confidencePercent": Proven(
+        "tests/test_ab_winner.py::test_decide_winner"),
+    "Campaign.spec.winner.minSamplePerVariant": Proven(
+        "tests/test_ab_winner.py::test_decide_winner"),
+    "Campaign.spec.winner.fallback": Proven("tests/test_ab_winner.py::test_decide_winner"),
+    "Campaign.spec.winner.manual": Proven(
+        "tests/test_ab_winner.py::test_a_manual_winner_is_chosen_without_waiting"),
     "Campaign.spec.channels": Proven(
         "tests/test_campaign_plan.py::test_first_ready_channel_is_taken"),
     "Campaign.spec.channels[].name": Proven(

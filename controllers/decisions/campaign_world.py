@@ -76,6 +76,8 @@ class JobSeen:
     failed: bool = False
     message: str = ""
     """The Failed condition's message."""
+    completion_time: datetime | None = None
+    """status.completionTime of a complete Job."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class CampaignWorld:
     a list missing here was not looked at."""
     import_job: JobSeen | None = None
     sender_job: JobSeen | None = None
+    winner_job: JobSeen | None = None
+    """The sender Job of a winner campaign's rest (spec.winner)."""
     previous: stats.Sample | None = None
     """The last fold's sample, for the submit rate."""
     last_progress: datetime | None = None
@@ -127,6 +131,11 @@ class Actions:
     sender_parallelism: int | None = None
     cancel_remaining: bool = False
     """Mark what was not sent `cancelled` (the Jobs have no pods left)."""
+    hand_rest: str | None = None
+    """Hand a winner campaign's rest to this variant ("": each entry's own) before the
+    Jobs are created (once per run: sender.store.run_store.hand_rest_over)."""
+    patch_winner_job: bool = False
+    """sender_suspend and sender_parallelism go to the winner's sender Job."""
 
 
 @dataclass(frozen=True)

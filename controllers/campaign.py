@@ -42,6 +42,7 @@ from controllers.decisions.campaign_jobs import (
 from controllers.decisions.campaign_plan import plan_campaign, reconcile_due
 from controllers.decisions.campaign_run import template_names
 from controllers.decisions.campaign_stats import Sample, sent
+from controllers.decisions.campaign_winner import decision_due
 from controllers.decisions.campaign_world import (
     FOLD_SECONDS,
     AudienceSeen,
@@ -55,8 +56,10 @@ from controllers.decisions.campaign_world import (
 from controllers.decisions.status import merge_patch_diff
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
-from crds.campaign import Audience, Campaign, ObjectKeyReference
+from crds.campaign import Audience, Campaign, ObjectKeyReference, WinnerMetric
 from crds.template import Template
+from sender.run_config import RunConfig
+from sender.store.ab_opt_outs import opted_out_since
 from sender.store.keys import CampaignKeys
 from sender.store.run_store import (
     cancel_remaining,
@@ -169,7 +172,10 @@ async def observe_campaign(
                       next_window=(datetime.fromtimestamp(opens, UTC) if opens is not None
                                    else None),
                       import_done=state.import_done, import_error=state.import_error,
-                      cancel_done=state.cancel_done)
+                      cancel_done=state.cancel_done,
+                      test_opt_outs=await _test_opt_outs(context, campaign, state.config,
+                                                         one(jobs, (namespace, name, SENDER)),
+                                                         now))
     previous, last_progress = context.campaign_samples.get((namespace, name), (None, None))
     return CampaignWorld(
         now=now, templates=template_seen, channels=channel_seen, run=run, audience=audience,
@@ -179,6 +185,22 @@ async def observe_campaign(
         winner_job=one(jobs, (namespace, name, WINNER)),
         previous=previous, last_progress=last_progress,
     )
+
+
+async def _test_opt_outs(context: OperatorContext, campaign: Campaign, config: RunConfig,
+                         test_job: JobSeen | None, now: datetime) -> dict[str, int] | None:
+    """A winner campaign's test opt-outs by variant, read once its OptOutRatio decision is
+    due (the plan decides then; one scan of the test group's streams), else None."""
+    policy = campaign.spec.winner
+    if (policy is None or policy.metric != WinnerMetric.OPT_OUT_RATIO
+            or config.winner is not None or config.streams == config.shards
+            or test_job is None or not test_job.complete
+            or now < decision_due(policy, test_job.completion_time, now)):
+        return None
+    since = campaign.status.start_time
+    keys = CampaignKeys(campaign.metadata.namespace or "", campaign.metadata.name)
+    return await opted_out_since(context.redis, keys, config.shards,
+                                 since.timestamp() if since is not None else 0.0)
 
 
 async def audience_seen(context: OperatorContext, namespace: str, audience: Audience,

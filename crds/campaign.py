@@ -365,6 +365,7 @@ VARIANT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 class WinnerMetric(StrEnum):
     DELIVERY_RATIO = "DeliveryRatio"
+    OPT_OUT_RATIO = "OptOutRatio"
 
 
 class WinnerFallback(StrEnum):
@@ -387,17 +388,18 @@ class Winner(HeraldModel):
     """How long after the test group's senders finished to wait for its delivery receipts
     before deciding (at least 10 s, at most a week)."""
     metric: WinnerMetric = WinnerMetric.DELIVERY_RATIO
-    """What makes the best variant. DeliveryRatio: delivered over messages with a final
-    outcome (delivered, failed, expired), the highest wins. Click and opt-out ratios are
-    not yet implemented (Herald has no link tracking yet, and replies are not traced back
-    to the campaign that prompted them)."""
+    """What makes the best variant. DeliveryRatio: delivered over test messages with a
+    final outcome (delivered, failed, expired); the highest wins. OptOutRatio: recipients
+    who opted out (a STOP reply to any channel, logged after the test group started) over
+    test messages the SMSC accepted; the lowest wins. A click ratio is not yet
+    implemented: Herald has no link tracking yet."""
     confidence_percent: int = Field(default=95, ge=80, le=99)
     """The best variant wins only if a two-sided two-proportion z-test against every other
     variant gives a p-value (Bonferroni-corrected for the comparisons) at most 1 -
     confidencePercent/100."""
     min_sample_per_variant: int = Field(default=100, ge=1, le=1000000)
-    """Messages with a final outcome each variant needs before the test may pick it;
-    with fewer in any variant the fallback applies."""
+    """Test messages each variant needs in its sample (status.winner.arms) before the
+    test may pick it; with fewer in any variant the fallback applies."""
     fallback: WinnerFallback = WinnerFallback.KEEP_WEIGHTS
     """When the test picks no winner: KeepWeights (the rest goes by the variants' weights)
     or FirstVariant (the rest gets the first variant)."""
@@ -588,9 +590,10 @@ class ArmFigures(HeraldModel):
     name: str
     """Variant name."""
     sample: int = 0
-    """Test messages with a final outcome (delivered, failed or expired)."""
+    """Test messages with a final outcome (delivered, failed or expired) for
+    DeliveryRatio; accepted by the SMSC for OptOutRatio."""
     count: int = 0
-    """Of those, delivered (the metric's numerator)."""
+    """Of those, delivered (DeliveryRatio) or opted out since (OptOutRatio)."""
     ratio: str | None = None
     """count over sample, to one decimal, e.g. "97.4%"; empty while sample is 0."""
 

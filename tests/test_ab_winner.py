@@ -22,10 +22,12 @@ from crds.campaign import ColumnMapping, Counters, Winner, WinnerReason
 from herald.local.stack import Stack, running_stack
 from sender.importer.shards import import_audience
 from sender.simulator.config import Outcome, PrefixRule, SimulatorConfig
+from sender.sms.states import Transition, message_key
 from sender.sms.variants import HoldoutPicker, TestGroupPicker, VariantPicker
-from sender.store.keys import CampaignKeys
+from sender.store.ab_opt_outs import opted_out_since
+from sender.store.keys import OPT_OUT_LOG, OPT_OUT_SET, CampaignKeys
 from sender.store.run_store import cancel_remaining, hand_rest_over
-from sender.store.transitions import read_counters
+from sender.store.transitions import StateStore, read_counters
 from tests.test_campaign_operator import (
     CAMPAIGN,
     NS,
@@ -87,6 +89,13 @@ def policy(**fields: Any) -> Winner:
                  "0.1282", id="three-arms-runner-up-close"),
     pytest.param(arms((300, 270), (300, 200), (300, 150)), {}, "a", WinnerReason.SIGNIFICANT,
                  "<0.0001", id="three-arms-clear"),
+    # OptOutRatio: (accepted, opted out); the fewest opt-outs win.
+    pytest.param(arms((1000, 60), (1000, 20)), {"metric": "OptOutRatio"}, "b",
+                 WinnerReason.SIGNIFICANT, "<0.0001", id="opt-out-lowest-wins"),
+    pytest.param(arms((1000, 22), (1000, 20)), {"metric": "OptOutRatio"}, "",
+                 WinnerReason.FALLBACK, "0.7551", id="opt-out-not-significant"),
+    pytest.param(arms((1000, 0), (1000, 0)), {"metric": "OptOutRatio"}, "",
+                 WinnerReason.FALLBACK, "1.0000", id="opt-out-none-at-all"),
 ])
 def test_decide_winner(given: list[Arm], settings: dict[str, Any], variant: str,
                        reason: WinnerReason, p_value: str | None) -> None:
@@ -178,6 +187,21 @@ def test_the_decision_is_made_once_and_the_rest_goes_to_its_own_job() -> None:
     assert ready(plan_campaign(c, done, SETTINGS)) == ("Completed", reasons.COMPLETED)
 
 
+def test_an_opt_out_decision_waits_for_the_test_groups_opt_outs() -> None:
+    c, run, w = after_test({"metric": "OptOutRatio"}, done_ago=60)
+    sent = TESTED | {"variant:discount:sent": 100, "variant:reminder:sent": 100}
+    unread = dataclasses.replace(run, fields=sent)
+    plan = plan_campaign(c, dataclasses.replace(w, run=unread), SETTINGS)
+    assert ready(plan) == ("Running", reasons.AWAITING_WINNER)
+    assert plan.actions.write_run is None and plan.requeue_after_seconds == 1.0
+    read = dataclasses.replace(unread, test_opt_outs={"discount": 30, "reminder": 2})
+    decided = plan_campaign(c, dataclasses.replace(w, run=read), SETTINGS).actions.write_run
+    assert decided is not None and decided.winner is not None
+    assert (decided.winner.variant, decided.winner.reason) == ("reminder",
+                                                               WinnerReason.SIGNIFICANT)
+    assert [(a.sample, a.count) for a in decided.winner.arms] == [(100, 30), (100, 2)]
+
+
 def test_a_manual_winner_is_chosen_without_waiting() -> None:
     c, _, w = after_test({"manual": "reminder"}, done_ago=0)
     plan = plan_campaign(c, w, SETTINGS)
@@ -259,6 +283,33 @@ async def test_cancelling_before_the_decision_cancels_the_rest_as_its_own(
     fields = {k: int(v) for k, v in (await redis.hgetall(KEYS.counters)).items()}
     for variant in ("a", "b"):
         assert fields[f"variant:{variant}:total"] == fields[f"variant:{variant}:cancelled"]
+
+
+async def test_opt_outs_count_who_stopped_after_their_message(redis: aioredis.Redis) -> None:
+    rows = [{"phone": n} for n in NUMBERS[:40]]
+    await import_audience(redis, KEYS, rows, shards=1, columns=ColumnMapping(),
+                          default_region="CN", variants=[("a", 50), ("b", 50)], test_percent=50)
+    entries = cast(list[tuple[str, dict[str, str]]], await redis.xrange(KEYS.shard(0)))
+    # The ways each message went, in turn: accepted (and a receipt), refused at submit,
+    # skipped as opted out, still queued.
+    paths = [["S", "s:id"], ["S", "s:id", "D"], ["S", "s:id", "F:001"], ["S", "F:0x0000000B"],
+             ["O"], ["S", "s:id", "E"], []]
+    moves, stopped, expected = [], [], Counter[str]()
+    for i, (entry_id, fields) in enumerate(entries):
+        path = paths[i % len(paths)]
+        state = path[-1] if path else ""
+        moves += [Transition(message_key(0, entry_id), to, fields["v"]) for to in path]
+        if i % 2 == 0:  # every other one replied STOP: after the test began, or long before
+            late = i % 4 == 0
+            stopped.append((fields["n"], 2000.0 if late else 500.0))
+            if late and state in ("s:id", "D", "F:001", "E"):
+                expected[fields["v"]] += 1
+    await StateStore(redis, KEYS).apply(moves)
+    for number, at in stopped:
+        await redis.sadd(OPT_OUT_SET, number)
+        await redis.hset(OPT_OUT_LOG, number, f"out {at:.0f} default/carrier-a TD")
+    assert await opted_out_since(redis, KEYS, 1, since=1000.0) == dict(expected)
+    assert sum(expected.values()) > 0
 
 
 # -- through the operator --------------------------------------------------------------

@@ -77,6 +77,7 @@ from crds.campaign import (
     Counters,
     TimeZoneSource,
     Winner,
+    WinnerMetric,
     WinnerStatus,
 )
 from crds.template import Category, TemplateSpec
@@ -354,11 +355,13 @@ def _sending(
             f" {counters.suppressed:,} suppressed, {counters.opted_out:,} opted out"))
     config = run.config
     job = world.sender_job
-    # A winner campaign's test group sent: the decision, then the rest's own Job.
-    rest = (job is not None and job.complete and config.streams > config.shards)
+    # A winner campaign's test group sent: the decision, then the rest's own Job (once
+    # decided, whatever became of the first Job).
+    rest = config.streams > config.shards and (
+        config.winner is not None or (job is not None and job.complete))
     if rest:
-        assert job is not None
         if config.winner is None:
+            assert job is not None
             return _awaiting_winner(spec, run, world, job)
         job = world.winner_job
     if job is not None and job.failed:
@@ -431,9 +434,11 @@ def _awaiting_winner(spec: CampaignSpec, run: RunSeen, world: CampaignWorld, job
     policy = spec.winner or Winner(test_percent=run.config.audience.test_percent)
     if policy.manual not in (None, *names):  # the variants were edited: not this run's
         policy = policy.model_copy(update={"manual": None})
-    arms = arms_of(run.fields, names)
+    arms = arms_of(run.fields, names, policy.metric, run.test_opt_outs)
     due = decision_due(policy, job.completion_time, world.now)
-    if world.now < due:
+    unread = (policy.metric == WinnerMetric.OPT_OUT_RATIO and run.test_opt_outs is None
+              and not policy.manual)  # the handler reads them once due
+    if world.now < due or unread:
         return _Outcome(CampaignPhase.RUNNING, reasons.AWAITING_WINNER, (
             f"the test group is sent; {run.counters.awaiting_winner:,} messages wait for the"
             f" winner by {policy.metric}, chosen at {due.isoformat()}"), progressing=True,

@@ -1,7 +1,8 @@
 """The A/B winner (spec.winner): which variant the rest of the audience gets.
 
 Pure. The test group's messages were sent by weight; once its senders finished and
-decideAfterSeconds passed, `decide_winner` compares the variants' delivery ratios with a
+decideAfterSeconds passed, `decide_winner` compares the variants' ratios (delivery: the
+highest is best; opt-out: the lowest) with a
 two-sided two-proportion z-test (pooled), the best variant against each other one, the
 largest p-value corrected for the comparisons (Bonferroni, times their number, at most
 1). The best wins when that p-value is at most 1 - confidencePercent/100 and every
@@ -24,6 +25,7 @@ from crds.campaign import (
     ArmFigures,
     Winner,
     WinnerFallback,
+    WinnerMetric,
     WinnerReason,
     WinnerStatus,
 )
@@ -34,7 +36,8 @@ P_FLOOR = 0.0001
 
 @dataclass(frozen=True)
 class Arm:
-    """One variant's test figures: messages with a final outcome, and the delivered."""
+    """One variant's test figures: its sample (messages with a final outcome, or those
+    the SMSC accepted) and the count the metric measures in it (delivered, opted out)."""
 
     name: str
     sample: int
@@ -49,11 +52,16 @@ class Arm:
         return ArmFigures(name=self.name, sample=self.sample, count=self.count, ratio=ratio)
 
 
-def arms_of(fields: Mapping[str, int], variants: Sequence[str]) -> list[Arm]:
-    """The variants' figures from the counters hash (campaign_stats), in spec order."""
+def arms_of(fields: Mapping[str, int], variants: Sequence[str],
+            metric: WinnerMetric = WinnerMetric.DELIVERY_RATIO,
+            opted_out: Mapping[str, int] | None = None) -> list[Arm]:
+    """The variants' figures from the counters hash (campaign_stats), in spec order;
+    OptOutRatio's counts come from `opted_out` (sender.store.ab_opt_outs), 0 without."""
     def get(variant: str, name: str) -> int:
         return fields.get(f"variant:{variant}:{name}", 0)
 
+    if metric == WinnerMetric.OPT_OUT_RATIO:
+        return [Arm(v, get(v, "sent"), (opted_out or {}).get(v, 0)) for v in variants]
     return [Arm(v, get(v, "delivered") + get(v, "failed") + get(v, "expired"),
                 get(v, "delivered")) for v in variants]
 
@@ -98,14 +106,17 @@ def decide_winner(arms: Sequence[Arm], policy: Winner, now: datetime) -> WinnerS
         counts = ", ".join(f"{a.name} {a.sample:,}" for a in short)
         return fallback(f"too few messages with a final outcome to decide ({counts};"
                         f" minSamplePerVariant is {policy.min_sample_per_variant:,})")
-    best = max(arms, key=lambda a: a.ratio)  # the first of equals
+    lowest = policy.metric == WinnerMetric.OPT_OUT_RATIO
+    sign = -1 if lowest else 1  # what is best: the highest delivery, the fewest opt-outs
+    best = max(arms, key=lambda a: sign * a.ratio)  # the first of equals
     others = [a for a in arms if a is not best]
     p = min(1.0, max(two_proportion_p(best, o) for o in others) * len(others))
     alpha = (100 - policy.confidence_percent) / 100
-    runner_up = max(others, key=lambda a: a.ratio)
+    runner_up = max(others, key=lambda a: sign * a.ratio)
     said = (f"{best.name} {100 * best.ratio:.1f}% against {runner_up.name}"
-            f" {100 * runner_up.ratio:.1f}% delivered, p-value {p_text(p)}")
-    if p > alpha or best.ratio <= runner_up.ratio:
+            f" {100 * runner_up.ratio:.1f}% {'opted out' if lowest else 'delivered'},"
+            f" p-value {p_text(p)}")
+    if p > alpha or sign * best.ratio <= sign * runner_up.ratio:
         return fallback(f"no significant winner at {policy.confidence_percent}%"
                         f" confidence ({said})", p)
     return base.model_copy(update={

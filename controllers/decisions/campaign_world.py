@@ -93,6 +93,9 @@ class RunSeen:
     import_done: bool = False
     import_error: str = ""
     cancel_done: bool = False
+    test_opt_outs: Mapping[str, int] | None = None
+    """Per variant, the winner test group's recipients who opted out since it was sent;
+    read for spec.winner.metric OptOutRatio once the decision is due (else None)."""
 
 
 @dataclass(frozen=True)

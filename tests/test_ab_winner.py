@@ -19,12 +19,14 @@ from controllers.decisions.campaign_plan import plan_campaign
 from controllers.decisions.campaign_winner import Arm, decide_winner, two_proportion_p
 from controllers.decisions.campaign_world import JobSeen
 from crds.campaign import ColumnMapping, Counters, Winner, WinnerReason
+from herald.local.kube.client import wait_for
 from herald.local.stack import Stack, running_stack
 from sender.importer.shards import import_audience
 from sender.simulator.config import Outcome, PrefixRule, SimulatorConfig
 from sender.sms.states import Transition, message_key
 from sender.sms.variants import HoldoutPicker, TestGroupPicker, VariantPicker
 from sender.store.ab_opt_outs import opted_out_since
+from sender.store.client import connect
 from sender.store.keys import OPT_OUT_LOG, OPT_OUT_SET, CampaignKeys
 from sender.store.run_store import cancel_remaining, hand_rest_over
 from sender.store.transitions import StateStore, read_counters
@@ -37,9 +39,12 @@ from tests.test_campaign_operator import (
     counters_add_up,
     events_include,
     inline,
+    stack,
     wait_delivered,
 )
 from tests.test_campaign_plan import NOW, SETTINGS, campaign, ready, run_of, world
+
+__all__ = ["stack"]  # the fixture: the local stack with the examples applied
 
 # -- the decision ----------------------------------------------------------------------
 
@@ -380,3 +385,57 @@ async def test_a_winner_campaign_sends_the_rest_the_winner(failing_reminders: St
     assert rows["discount"]["total"] == AUDIENCE - len(FAILING) == rows["discount"]["delivered"]
     jobs = {j["metadata"]["name"] for j in await stack.kube.list("batch/v1", "Job", NS)}
     assert {f"{CAMPAIGN}-send", f"{CAMPAIGN}-send-winner"} <= jobs
+
+
+def ready_reason(reason: str) -> Any:
+    return lambda c: any(x["type"] == "Ready" and x["reason"] == reason
+                         for x in c.get("status", {}).get("conditions", []))
+
+
+@pytest.mark.timeout(180)
+async def test_an_operator_restart_while_awaiting_the_winner_decides_once(
+    failing_reminders: Stack,
+) -> None:
+    stack = failing_reminders
+    await stack.kube.create(campaign_body(audience=inline(AUDIENCE), winner={
+        "testPercent": TEST_PERCENT, "decideAfterSeconds": 10, "minSamplePerVariant": 50}))
+    await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+                   until=ready_reason(reasons.AWAITING_WINNER), message="never awaited")
+    await stack.stop_operator()
+    await stack.start_operator()
+    done = await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT + 30)
+    assert done["status"]["winner"]["variant"] == "discount"
+    events = await events_include(stack, done, "WinnerChosen", "Completed")
+    assert events.count("WinnerChosen") == 1
+    texts = received(stack)
+    assert set(texts) == set(E164) and all(len(t) == 1 for t in texts.values())
+
+
+@pytest.mark.timeout(180)
+async def test_the_fewest_opt_outs_win_with_opt_out_ratio(stack: Stack) -> None:
+    await stack.kube.create(campaign_body(audience=inline(AUDIENCE), winner={
+        "testPercent": TEST_PERCENT, "decideAfterSeconds": 10, "minSamplePerVariant": 50,
+        "metric": "OptOutRatio"}))
+    await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+                   until=ready_reason(reasons.AWAITING_WINNER), message="never awaited")
+    # A third of the discount arm's test group replies 退订 while the decision waits.
+    stopping = sorted(n for n in IN_TEST if ARM[n] == "discount")[::3]
+    for number in stopping:
+        stack.simulator.inject_mo(number.lstrip("+"), "Herald", "退订")
+    client = connect(stack.redis_url)
+    try:
+        await wait_for(lambda: client.smismember(OPT_OUT_SET, stopping), timeout=TIMEOUT,
+                       until=all, message="the replies were not taken")
+    finally:
+        await client.aclose()
+    done = await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT + 30)
+    winner = done["status"]["winner"]
+    assert (winner["variant"], winner["reason"], winner["metric"]) == (
+        "reminder", "Significant", "OptOutRatio"), winner
+    arms_ = {a["name"]: a for a in winner["arms"]}
+    assert arms_["discount"]["count"] == len(stopping) and arms_["reminder"]["count"] == 0
+    texts = received(stack)
+    assert all(len(t) == 1 for t in texts.values())
+    for number in set(E164) - IN_TEST:
+        (text,) = texts[number]
+        assert REMINDER in text and DISCOUNT not in text, number

@@ -207,6 +207,18 @@ def test_an_opt_out_decision_waits_for_the_test_groups_opt_outs() -> None:
     assert [(a.sample, a.count) for a in decided.winner.arms] == [(100, 30), (100, 2)]
 
 
+def test_the_test_share_is_fixed_for_the_run_and_the_rest_of_winner_is_not() -> None:
+    c, _, w = after_test(done_ago=30)
+    first = plan_campaign(c, w, SETTINGS)
+    edited = campaign(status=first.status, generation=2, winner=WINNER | {
+        "testPercent": 30, "manual": "reminder"})
+    plan = plan_campaign(edited, w, SETTINGS)
+    assert plan.status.edits_not_applied == ["winner.testPercent"]
+    decided = plan.actions.write_run  # the manual pick applies: decided at once
+    assert decided is not None and decided.winner is not None
+    assert decided.winner.reason == WinnerReason.MANUAL
+
+
 def test_a_manual_winner_is_chosen_without_waiting() -> None:
     c, _, w = after_test({"manual": "reminder"}, done_ago=0)
     plan = plan_campaign(c, w, SETTINGS)

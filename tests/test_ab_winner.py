@@ -18,6 +18,7 @@ from controllers.decisions import reasons
 from controllers.decisions.campaign_plan import plan_campaign
 from controllers.decisions.campaign_winner import Arm, decide_winner, two_proportion_p
 from controllers.decisions.campaign_world import JobSeen
+from crds.base import API_VERSION
 from crds.campaign import ColumnMapping, Counters, Winner, WinnerReason
 from herald.local.kube.client import wait_for
 from herald.local.stack import Stack, running_stack
@@ -451,3 +452,37 @@ async def test_the_fewest_opt_outs_win_with_opt_out_ratio(stack: Stack) -> None:
     for number in set(E164) - IN_TEST:
         (text,) = texts[number]
         assert REMINDER in text and DISCOUNT not in text, number
+
+
+def test_pausing_the_rest_suspends_the_winners_job() -> None:
+    c, run, w = after_test(done_ago=60)
+    decided = plan_campaign(c, w, SETTINGS).actions.write_run
+    assert decided is not None
+    later = dataclasses.replace(run, config=decided)
+    paused = campaign(paused=True, winner=WINNER)
+    plan = plan_campaign(paused, world(run=later, sender_job=w.sender_job,
+                                       winner_job=JobSeen(parallelism=2)), SETTINGS)
+    assert ready(plan) == ("Paused", reasons.PAUSED)
+    assert plan.actions.sender_suspend is True and plan.actions.patch_winner_job
+
+
+@pytest.mark.timeout(180)
+async def test_cancelling_while_awaiting_the_winner_cancels_the_rest(stack: Stack) -> None:
+    await stack.kube.create(campaign_body(audience=inline(AUDIENCE), winner={
+        "testPercent": TEST_PERCENT, "decideAfterSeconds": 600}))
+    waiting = await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+                             until=ready_reason(reasons.AWAITING_WINNER),
+                             message="never awaited")
+    rest = waiting["status"]["counters"]["awaitingWinner"]
+    assert rest == AUDIENCE - len(IN_TEST)
+    await stack.kube.patch(API_VERSION, "Campaign", NS, CAMPAIGN, {"spec": {"cancel": True}})
+    done = await stack.wait_for_phase(NS, CAMPAIGN, "Cancelled", timeout=TIMEOUT)
+    done = await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+                          until=ready_reason(reasons.CANCELLED), message="not cancelled")
+    counters = done["status"]["counters"]
+    assert counters["cancelled"] == rest and counters.get("awaitingWinner", 0) == 0
+    counters_add_up(done["status"])
+    assert set(received(stack)) == IN_TEST  # the rest never went
+    winner = done["status"]["winner"]
+    assert "reason" not in winner and "decisionTime" not in winner
+    assert winner["message"] == "the campaign ended before the winner was chosen"

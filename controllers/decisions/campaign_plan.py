@@ -492,6 +492,9 @@ def _status(
             new.winner = run.config.winner
     if outcome.winner is not None:
         new.winner = outcome.winner
+    elif outcome.phase in FINAL and new.winner is not None and new.winner.reason is None:
+        new.winner = new.winner.model_copy(update={  # it will never be chosen now
+            "decision_time": None, "message": "the campaign ended before the winner was chosen"})
     if outcome.phase in (CampaignPhase.IMPORTING, CampaignPhase.RUNNING) and not new.start_time:
         new.start_time = world.now
     if outcome.phase in FINAL and outcome.reason != reasons.CANCELLING:

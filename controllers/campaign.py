@@ -34,6 +34,8 @@ from controllers.decisions.campaign_jobs import (
     COMPONENT_LABEL,
     IMPORTER,
     SENDER,
+    STAGE_LABEL,
+    WINNER,
     Owner,
     import_job_name,
     sender_job_name,
@@ -42,6 +44,7 @@ from controllers.decisions.campaign_plan import plan_campaign, reconcile_due
 from controllers.decisions.campaign_run import template_names
 from controllers.decisions.campaign_stats import Sample, sent
 from controllers.decisions.campaign_trigger import TOKEN_RECHECK_SECONDS, TokenSeen
+from controllers.decisions.campaign_winner import decision_due
 from controllers.decisions.campaign_world import (
     FOLD_SECONDS,
     AudienceSeen,
@@ -55,11 +58,19 @@ from controllers.decisions.campaign_world import (
 from controllers.decisions.status import merge_patch_diff
 from controllers.template import post_events
 from crds.base import GROUP, VERSION, ConditionStatus, find_condition
-from crds.campaign import Audience, Campaign, ObjectKeyReference
+from crds.campaign import Audience, Campaign, ObjectKeyReference, WinnerMetric
 from crds.template import Template
+from sender.run_config import RunConfig
+from sender.store.ab_opt_outs import opted_out_since
 from sender.store.ingest_queue import close_ingest, open_trigger_run, write_ingest
 from sender.store.keys import CampaignKeys
-from sender.store.run_store import cancel_remaining, delete_run, read_run, write_run
+from sender.store.run_store import (
+    cancel_remaining,
+    delete_run,
+    hand_rest_over,
+    read_run,
+    write_run,
+)
 from sender.store.waiting_room import next_opening
 
 logger = logging.getLogger(__name__)
@@ -93,11 +104,16 @@ def templates_seen(
 def campaign_jobs(
     namespace: str | None, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[tuple[str, str, str], JobSeen]:
-    """(namespace, campaign, importer|sender) -> the Job as last seen."""
+    """(namespace, campaign, importer|sender|winner) -> the Job as last seen (winner: the
+    sender Job of a winner campaign's rest)."""
     owners = [o for o in meta.get("ownerReferences", []) if o.get("kind") == "Campaign"]
-    component = meta.get("labels", {}).get(COMPONENT_LABEL, "")
+    labels = meta.get("labels", {})
+    component = labels.get(COMPONENT_LABEL, "")
     if not owners or component not in (IMPORTER, SENDER):
         return {}
+    if component == SENDER and labels.get(STAGE_LABEL) == WINNER:
+        component = WINNER
+    completed = status.get("completionTime")
     conditions = {c.get("type"): c for c in status.get("conditions", [])
                   if c.get("status") == "True"}
     failed = conditions.get("Failed")
@@ -108,6 +124,8 @@ def campaign_jobs(
         complete="Complete" in conditions,
         failed=failed is not None,
         message=str(failed.get("message", "")) if failed else "",
+        completion_time=(datetime.fromisoformat(completed.replace("Z", "+00:00"))
+                         if completed else None),
     )}
 
 
@@ -152,20 +170,24 @@ async def observe_campaign(
     run = None
     if state.config is not None:
         opens = (await next_opening(context.redis, CampaignKeys(namespace, name),
-                                    state.config.shards)
+                                    state.config.streams)
                  if state.counters.waiting else None)
         run = RunSeen(config=state.config, counters=state.counters, fields=state.fields,
                       next_window=(datetime.fromtimestamp(opens, UTC) if opens is not None
                                    else None),
                       import_done=state.import_done, import_error=state.import_error,
                       cancel_done=state.cancel_done, ingest=state.ingest,
-                      ingest_closed=state.ingest_closed)
+                      ingest_closed=state.ingest_closed,
+                      test_opt_outs=await _test_opt_outs(context, campaign, state.config,
+                                                         one(jobs, (namespace, name, SENDER)),
+                                                         now))
     previous, last_progress = context.campaign_samples.get((namespace, name), (None, None))
     return CampaignWorld(
         now=now, templates=template_seen, channels=channel_seen, run=run, audience=audience,
         suppression=suppression, token=await token_seen(context, campaign),
         import_job=one(jobs, (namespace, name, IMPORTER)),
         sender_job=one(jobs, (namespace, name, SENDER)),
+        winner_job=one(jobs, (namespace, name, WINNER)),
         previous=previous, last_progress=last_progress,
     )
 
@@ -193,6 +215,22 @@ async def token_seen(context: OperatorContext, campaign: Campaign) -> TokenSeen 
         seen = TokenSeen(token=token, ref=(ref.name, ref.key))
     context.ingest_tokens[key] = (time.monotonic(), seen)
     return seen
+
+
+async def _test_opt_outs(context: OperatorContext, campaign: Campaign, config: RunConfig,
+                         test_job: JobSeen | None, now: datetime) -> dict[str, int] | None:
+    """A winner campaign's test opt-outs by variant, read once its OptOutRatio decision is
+    due (the plan decides then; one scan of the test group's streams), else None."""
+    policy = campaign.spec.winner
+    if (policy is None or policy.metric != WinnerMetric.OPT_OUT_RATIO
+            or config.winner is not None or config.streams == config.shards
+            or test_job is None or not test_job.complete
+            or now < decision_due(policy, test_job.completion_time, now)):
+        return None
+    since = campaign.status.start_time
+    keys = CampaignKeys(campaign.metadata.namespace or "", campaign.metadata.name)
+    return await opted_out_since(context.redis, keys, config.shards,
+                                 since.timestamp() if since is not None else 0.0)
 
 
 async def audience_seen(context: OperatorContext, namespace: str, audience: Audience,
@@ -233,7 +271,7 @@ async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: Cam
     if plan.actions.close_ingest:  # before anything is counted cancelled
         await close_ingest(context.redis, keys)
     if plan.reset_run and world.run is not None:
-        await delete_run(context.redis, keys, world.run.config.shards)
+        await delete_run(context.redis, keys, world.run.config.streams)
     if plan.actions.write_run is not None:  # before the Jobs that read it
         await write_run(context.redis, plan.actions.write_run)
     if plan.actions.open_trigger:
@@ -242,6 +280,8 @@ async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: Cam
         await open_trigger_run(context.redis, keys, config.shards)
     if plan.actions.write_ingest is not None:  # once the streams are there
         await write_ingest(context.redis, keys, plan.actions.write_ingest)
+    if plan.actions.hand_rest is not None:  # before the winner's senders
+        await hand_rest_over(context.redis, keys, plan.actions.hand_rest)
     for child in plan.actions.create:
         if await context.core.create_job(child):
             logger.info("created Job %s/%s", namespace, child["metadata"]["name"])
@@ -250,12 +290,17 @@ async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: Cam
         await context.core.patch_job(namespace, import_job_name(owner), {"spec": {"suspend": True}})
     sender_patch = _sender_patch(plan)
     if sender_patch:
-        await context.core.patch_job(namespace, sender_job_name(owner), sender_patch)
+        await context.core.patch_job(
+            namespace, sender_job_name(owner, plan.actions.patch_winner_job), sender_patch)
     if plan.actions.cancel_remaining and world.run is not None:
-        count = await cancel_remaining(context.redis, keys, world.run.config.shards)
+        config = world.run.config
+        rest = config.streams > config.shards
+        count = await cancel_remaining(
+            context.redis, keys, config.streams, rest_from=config.shards if rest else None,
+            rest_variant=config.rest_variant)
         logger.info("campaign %s/%s: %d messages counted cancelled", namespace, name, count)
     if plan.delete_run and world.run is not None:
-        await delete_run(context.redis, keys, world.run.config.shards)
+        await delete_run(context.redis, keys, world.run.config.streams)
 
 
 def _sender_patch(plan: CampaignPlan) -> dict[str, Any] | None:
@@ -323,7 +368,7 @@ async def forget_campaign(namespace: str | None, name: str, memo: Any, **_: Any)
     keys = CampaignKeys(namespace or "", name)
     state = await read_run(context.redis, keys)
     if state.config is not None:
-        await delete_run(context.redis, keys, state.config.shards)
+        await delete_run(context.redis, keys, state.config.streams)
     context.campaign_samples.pop((namespace or "", name), None)
     context.campaign_due.pop((namespace or "", name), None)
     context.ingest_tokens.pop((namespace or "", name), None)

@@ -392,6 +392,54 @@ class Ingest(HeraldModel):
     retention_seconds: int = Field(default=86400, ge=60, le=30 * 86400)
     """How long an Idempotency-Key is remembered: a post repeating it within this time
     is answered with its first message and not sent again."""
+VARIANT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class WinnerMetric(StrEnum):
+    DELIVERY_RATIO = "DeliveryRatio"
+    OPT_OUT_RATIO = "OptOutRatio"
+
+
+class WinnerFallback(StrEnum):
+    KEEP_WEIGHTS = "KeepWeights"
+    FIRST_VARIANT = "FirstVariant"
+
+
+class Winner(HeraldModel):
+    """An A/B test with a winner: testPercent of the audience is sent first, split by the
+    variants' weights; decideAfterSeconds after those messages went, the variant with the
+    best metric wins if a two-proportion test says so, and the rest of the audience gets
+    the winner (status.winner and a WinnerChosen Event tell the decision)."""
+
+    test_percent: int = Field(ge=1, le=50)
+    """Percent of the audience in the test group, chosen by a stable hash of the number of
+    its own (independent of the variant and the holdout), among the recipients left after
+    invalid, suppressed, opted-out and held-out ones. The others wait, counted
+    awaitingWinner, and go once the winner is chosen. Fixed for a run."""
+    decide_after_seconds: int = Field(default=3600, ge=10, le=604800)
+    """How long after the test group's senders finished to wait for its delivery receipts
+    before deciding (at least 10 s, at most a week)."""
+    metric: WinnerMetric = WinnerMetric.DELIVERY_RATIO
+    """What makes the best variant. DeliveryRatio: delivered over test messages with a
+    final outcome (delivered, failed, expired); the highest wins. OptOutRatio: recipients
+    who opted out (a STOP reply to any channel, logged after the test group started) over
+    test messages the SMSC accepted; the lowest wins. A click ratio is not yet
+    implemented: Herald has no link tracking yet."""
+    confidence_percent: int = Field(default=95, ge=80, le=99)
+    """The best variant wins only if a two-sided two-proportion z-test against every other
+    variant gives a p-value (Bonferroni-corrected for the comparisons) at most 1 -
+    confidencePercent/100."""
+    min_sample_per_variant: int = Field(default=100, ge=1, le=1000000)
+    """Test messages each variant needs in its sample (status.winner.arms) before the
+    test may pick it; with fewer in any variant the fallback applies."""
+    fallback: WinnerFallback = WinnerFallback.KEEP_WEIGHTS
+    """When the test picks no winner: KeepWeights (the rest goes by the variants' weights)
+    or FirstVariant (the rest gets the first variant)."""
+    manual: str | None = Field(default=None, min_length=1, max_length=63,
+                               pattern=VARIANT_NAME_PATTERN)
+    """A variant named here wins whatever the figures (reason Manual), as soon as the test
+    group is sent, without waiting for decideAfterSeconds. A decision is made once: set
+    after it, this changes nothing."""
 
 
 class CampaignSpec(HeraldModel):
@@ -445,6 +493,26 @@ class CampaignSpec(HeraldModel):
                 "suppression lists are read at import, which a trigger Api campaign has"
                 " not: leave compliance.suppressionLists empty",
             ),
+            (
+                "self.trigger != 'Api' || !has(self.winner)",
+                "a trigger Api campaign sends each event as it comes: it has no test group"
+                " to choose a winner from",
+            ),
+            (
+                "!has(self.winner) || has(self.variants)",
+                "winner needs variants to choose from",
+            ),
+            (
+                "!has(self.winner) || (has(self.holdoutPercent) ? self.holdoutPercent : 0)"
+                " + self.winner.testPercent < 100",
+                "holdoutPercent + winner.testPercent must leave part of the audience for"
+                " the winner (below 100)",
+            ),
+            (
+                "!has(self.winner) || !has(self.winner.manual) || (has(self.variants)"
+                " && self.variants.exists(v, v.name == self.winner.manual))",
+                "winner.manual must name one of the variants",
+            ),
         )
     )
 
@@ -459,6 +527,9 @@ class CampaignSpec(HeraldModel):
     number is held out in every run, independently of its variant), recorded and never
     sent, as the baseline a campaign's lift is measured against. Counted `holdout`, and
     as the `holdout` row of status.variants."""
+    winner: Winner | None = None
+    """Test the variants on part of the audience, then send the rest the winner. Only
+    with variants. Empty: every recipient gets its weighted variant."""
     channels: list[ChannelRef] = Field(min_length=1, max_length=8)
     """Channels in order of preference; later ones take over on failover."""
     trigger: CampaignTrigger = CampaignTrigger.AUDIENCE
@@ -514,6 +585,9 @@ class Counters(HeraldModel):
     """Skipped because the number opted out."""
     holdout: int = 0
     """Held out of the campaign by holdoutPercent: recorded, never sent."""
+    awaiting_winner: int = 0
+    """Beyond spec.winner.testPercent: held in Redis until the winner is chosen, then
+    queued with the winner's template (or their own variant's, by the fallback)."""
     capped: int = 0
     """Not sent: the number had reached compliance.frequencyCap when its turn came (each
     such message's state records the cap it met)."""
@@ -574,6 +648,47 @@ class ReasonCount(HeraldModel):
     """Rows."""
 
 
+class WinnerReason(StrEnum):
+    SIGNIFICANT = "Significant"
+    FALLBACK = "Fallback"
+    MANUAL = "Manual"
+
+
+class ArmFigures(HeraldModel):
+    """One variant's figures in the A/B test."""
+
+    name: str
+    """Variant name."""
+    sample: int = 0
+    """Test messages with a final outcome (delivered, failed or expired) for
+    DeliveryRatio; accepted by the SMSC for OptOutRatio."""
+    count: int = 0
+    """Of those, delivered (DeliveryRatio) or opted out since (OptOutRatio)."""
+    ratio: str | None = None
+    """count over sample, to one decimal, e.g. "97.4%"; empty while sample is 0."""
+
+
+class WinnerStatus(HeraldModel):
+    """The A/B test's decision (spec.winner), or its figures while it waits."""
+
+    variant: str = ""
+    """The winning variant, which the rest of the audience gets; empty before the decision
+    and when the fallback KeepWeights applies (the rest goes by weight)."""
+    reason: WinnerReason | None = None
+    """Significant (the test picked it), Fallback (it did not: spec.winner.fallback
+    applies) or Manual (spec.winner.manual); empty before the decision."""
+    metric: WinnerMetric = WinnerMetric.DELIVERY_RATIO
+    """The metric the variants are compared by."""
+    p_value: str | None = None
+    """The test's p-value (Bonferroni-corrected), e.g. "0.0123"; empty when no test ran."""
+    arms: list[ArmFigures] = Field(default_factory=list, json_schema_extra=list_map("name"))
+    """Each variant's test figures, as decided on (live while waiting)."""
+    decision_time: datetime | None = None
+    """When the winner was chosen; before that, when it will be."""
+    message: str = Field(default="", max_length=MESSAGE_MAX)
+    """The decision in words."""
+
+
 class CampaignStatus(HeraldModel):
     """Progress and delivery statistics, folded from Redis at a bounded rate."""
 
@@ -594,6 +709,8 @@ class CampaignStatus(HeraldModel):
     out until a receipt settles them. Empty until one message has a final outcome."""
     variants: list[Breakdown] = Field(default_factory=list, json_schema_extra=list_map("name"))
     """Counters per A/B variant."""
+    winner: WinnerStatus | None = None
+    """The A/B test's winner (spec.winner): its figures while it waits, then the decision."""
     channels: list[Breakdown] = Field(default_factory=list, json_schema_extra=list_map("name"))
     """Counters per channel."""
     top_errors: list[ErrorCount] = Field(default_factory=list)
@@ -619,8 +736,9 @@ class CampaignStatus(HeraldModel):
         default_factory=list, max_length=16,
         json_schema_extra={"items": {"type": "string", "maxLength": 64}})
     """Spec fields edited since the run started that it does not apply: templateRef,
-    variants, holdoutPercent, channels, audience, compliance and trigger are fixed for a
-    run. paused, cancel, senders, rateLimit, sendWindow and ingest apply while it runs."""
+    variants, holdoutPercent, channels, audience, compliance, trigger and winner.testPercent
+    are fixed for a run (the rest of winner applies until the winner is chosen).
+    paused, cancel, senders, rateLimit, sendWindow and ingest apply while it runs."""
     message: str | None = Field(default=None, max_length=MESSAGE_MAX)
     """One line summary."""
     conditions: list[Condition] = Field(default_factory=list, json_schema_extra=list_map("type"))

@@ -96,7 +96,7 @@ def run_import(args: argparse.Namespace) -> int:
 def run_send(args: argparse.Namespace) -> int:
     from sender.send.process import campaign_main
 
-    return campaign_main(args.campaign, args.shard)
+    return campaign_main(args.campaign, args.shard, args.rest)
 
 
 def run_receiver(args: argparse.Namespace) -> int:
@@ -175,6 +175,9 @@ def parser() -> argparse.ArgumentParser:
         process.add_argument(flag, required=True, metavar="NAMESPACE/NAME")
         if name == "send":
             process.add_argument("--shard", type=int, help="default: JOB_COMPLETION_INDEX")
+            process.add_argument(
+                "--rest", action="store_true",
+                help="send rest shard I of an A/B winner campaign, with the winner chosen")
         process.set_defaults(run=run)
 
     ingest = commands.add_parser(

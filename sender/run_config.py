@@ -29,6 +29,7 @@ from crds.campaign import (
     QuietHours,
     SendWindow,
     TimeZoneSource,
+    WinnerStatus,
 )
 from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
 from crds.template import TemplateSpec
@@ -114,6 +115,9 @@ class ImportSettings(BaseModel):
     respect_opt_outs: bool = True
     suppression_lists: list[SuppressionSource] = Field(default_factory=list)
     holdout_percent: int = 0
+    test_percent: int = 0
+    """spec.winner.testPercent: the share sent first; the others go to the rest streams
+    (RunConfig.rest_shard), 0 without a winner."""
     recipient_zones: bool = False
     """Find each recipient's time zone (quiet hours or per-recipient send windows need
     it): from the time-zone column, else the number (sender.sms.number_zones)."""
@@ -275,3 +279,22 @@ class RunConfig(BaseModel):
     follow: bool = False
     """The senders follow their streams until stopped (a trigger Api campaign, whose
     messages come as events are posted); else a shard is done once drained."""
+    winner: WinnerStatus | None = None
+    """The A/B winner once chosen (spec.winner): the rest streams go with its variant
+    (none with the fallback KeepWeights: each entry keeps its own). Written once, before
+    the rest's sender Job exists; status.winner repeats it."""
+
+    @property
+    def streams(self) -> int:
+        """Shard streams of the run: `shards`, and as many again for the rest of a winner
+        campaign (its test group goes through the first ones)."""
+        return self.shards * 2 if self.audience.test_percent else self.shards
+
+    def rest_shard(self, index: int) -> int:
+        """The stream of rest shard `index` (0 to shards - 1)."""
+        return self.shards + index
+
+    @property
+    def rest_variant(self) -> str | None:
+        """The variant every rest entry is sent and counted as; None: its own."""
+        return (self.winner.variant or None) if self.winner is not None else None

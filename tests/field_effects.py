@@ -186,6 +186,19 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_trigger_plan.py::test_live_edits_reach_the_ingest_pods"),
     "Campaign.spec.ingest.retentionSeconds": Proven(
         "tests/test_ingest.py::test_key_forgotten_after_retention"),
+    "Campaign.spec.winner": Container(),
+    "Campaign.spec.winner.testPercent": Proven(
+        "tests/test_ab_winner.py::test_a_winner_campaign_sends_the_rest_the_winner"),
+    "Campaign.spec.winner.decideAfterSeconds": Proven(
+        "tests/test_ab_winner.py::test_the_decision_waits_for_decide_after_seconds"),
+    "Campaign.spec.winner.metric": Partly("tests/test_ab_winner.py::test_decide_winner"),
+    "Campaign.spec.winner.confidencePercent": Proven(
+        "tests/test_ab_winner.py::test_decide_winner"),
+    "Campaign.spec.winner.minSamplePerVariant": Proven(
+        "tests/test_ab_winner.py::test_decide_winner"),
+    "Campaign.spec.winner.fallback": Proven("tests/test_ab_winner.py::test_decide_winner"),
+    "Campaign.spec.winner.manual": Proven(
+        "tests/test_ab_winner.py::test_a_manual_winner_is_chosen_without_waiting"),
     "Campaign.spec.channels": Proven(
         "tests/test_campaign_plan.py::test_first_ready_channel_is_taken"),
     "Campaign.spec.channels[].name": Proven(

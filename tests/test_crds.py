@@ -155,6 +155,11 @@ BAD = [
     pytest.param("campaign-order-shipped.yaml", {"spec": {"compliance": {"suppressionLists": [
                      {"name": "dnc", "url": "https://x/dnc.csv"}]}}},
                  "suppression lists are read at import", id="campaign-trigger-suppression"),
+    pytest.param("campaign-order-shipped.yaml", {"spec": {"templateRef": None, "variants": [
+                     {"name": "a", "templateRef": {"name": "a"}, "weight": 50},
+                     {"name": "b", "templateRef": {"name": "b"}, "weight": 50}],
+                     "winner": {"testPercent": 10}}},
+                 "it has no test group to choose a winner from", id="campaign-trigger-winner"),
     pytest.param("campaign-order-shipped.yaml", {"spec": {"trigger": "API"}},
                  "spec.trigger: 'API' is not one of", id="campaign-trigger-not-camelcase"),
     pytest.param("campaign-order-shipped.yaml", {"spec": {"ingest": {"maxQueued": 0}}},
@@ -163,6 +168,28 @@ BAD = [
     pytest.param("campaign.yaml", {"spec": {"holdoutPercent": 60}},
                  "spec.holdoutPercent: 60 is greater than the maximum",
                  id="campaign-holdout-over-50"),
+    pytest.param("campaign.yaml", {"spec": {"variants": None, "templateRef": {
+                     "name": "double-eleven"}, "winner": {"testPercent": 10}}},
+                 "winner needs variants to choose from", id="campaign-winner-no-variants"),
+    pytest.param("campaign.yaml", {"spec": {"holdoutPercent": 50,
+                                            "winner": {"testPercent": 50}}},
+                 "must leave part of the audience for the winner",
+                 id="campaign-holdout-and-test-leave-nothing"),
+    pytest.param("campaign.yaml", {"spec": {"winner": {"testPercent": 10,
+                                                       "manual": "nosuch"}}},
+                 "winner.manual must name one of the variants",
+                 id="campaign-manual-winner-unknown"),
+    pytest.param("campaign.yaml", {"spec": {"winner": {"testPercent": 60}}},
+                 "spec.winner.testPercent: 60 is greater than the maximum",
+                 id="campaign-test-over-50"),
+    pytest.param("campaign.yaml", {"spec": {"winner": {"testPercent": 10,
+                                                       "metric": "ClickRatio"}}},
+                 "spec.winner.metric: 'ClickRatio' is not one of",
+                 id="campaign-winner-click-ratio-not-yet"),
+    pytest.param("campaign.yaml", {"spec": {"winner": {"testPercent": 10,
+                                                       "confidencePercent": 99.5}}},
+                 "spec.winner.confidencePercent: 99.5 is not of type 'integer'",
+                 id="campaign-winner-float-confidence"),
     pytest.param("template.yaml", {"spec": {"category": "Promotion"}},
                  "spec.category: 'Promotion' is not one of", id="template-unknown-category"),
     pytest.param("template.yaml", {"spec": {"signature": None}},
@@ -238,6 +265,18 @@ BAD = [
 ])
 def test_audience_file_settings_pass(audience: dict[str, Any]) -> None:
     manifest = merge_patch(load_example("campaign.yaml"), {"spec": {"audience": audience}})
+    assert validate(manifest) == []
+
+
+@pytest.mark.parametrize("winner", [
+    pytest.param({"testPercent": 10}, id="defaults"),
+    pytest.param({"testPercent": 50, "decideAfterSeconds": 60, "confidencePercent": 80,
+                  "minSamplePerVariant": 1, "fallback": "FirstVariant",
+                  "manual": "reminder"}, id="every-field"),
+])
+def test_winner_settings_pass(winner: dict[str, Any]) -> None:
+    manifest = merge_patch(load_example("campaign.yaml"),
+                           {"spec": {"holdoutPercent": 49, "winner": winner}})
     assert validate(manifest) == []
 
 

@@ -30,6 +30,9 @@ COMPONENT_LABEL = "app.kubernetes.io/component"
 AUDIENCE_FILE = "audience.csv"
 NAME_MAX = 63  # a Job's name becomes a label value of its pods: 63 characters at most
 IMPORTER, SENDER = "importer", "sender"
+STAGE_LABEL = f"{GROUP}/stage"
+WINNER = "winner"
+"""STAGE_LABEL of the sender Job that sends a winner campaign's rest (spec.winner)."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,9 @@ def import_job_name(owner: Owner) -> str:
     return child_name(owner.name, "import")
 
 
-def sender_job_name(owner: Owner) -> str:
-    return child_name(owner.name, "send")
+def sender_job_name(owner: Owner, winner: bool = False) -> str:
+    """The sender Job's name; `winner`: the one sending the rest to the A/B winner."""
+    return child_name(owner.name, "send-winner" if winner else "send")
 
 
 def build_import_job(owner: Owner, audience: Audience, pods: PodSettings,
@@ -114,13 +118,15 @@ def build_sender_job(
     *,
     suspend: bool,
     pods: PodSettings,
+    winner: bool = False,
 ) -> dict[str, Any]:
-    """An Indexed Job: completion index i sends shard i; `suspend` pauses it."""
+    """An Indexed Job: completion index i sends shard i; `suspend` pauses it. `winner`:
+    the Job that sends a winner campaign's rest shards once the winner is chosen."""
     secret = channel.smpp.password_secret_ref
     password = secret_env("HERALD_SMPP_PASSWORD", secret.name, secret.key)
     tls = smpp_tls_files(channel.smpp)
-    sender = container(SENDER, ["send", "--campaign", owner.ref], pods, tls.mounts,
-                       [password, *tls.env], metrics=True)
+    args = ["send", "--campaign", owner.ref, *(["--rest"] if winner else [])]
+    sender = container(SENDER, args, pods, tls.mounts, [password, *tls.env], metrics=True)
     spec = {
         "completionMode": "Indexed",
         "completions": shards,
@@ -129,7 +135,10 @@ def build_sender_job(
         "backoffLimit": pods.sender_backoff_limit_per_shard * shards,
         "template": pod_template(_labels(owner, SENDER), sender, tls.volumes, pods),
     }
-    return _job(owner, sender_job_name(owner), SENDER, spec)
+    job = _job(owner, sender_job_name(owner, winner), SENDER, spec)
+    if winner:
+        job["metadata"]["labels"][STAGE_LABEL] = WINNER
+    return job
 
 
 def _labels(owner: Owner, component: str) -> dict[str, str]:

@@ -21,6 +21,9 @@ The run, in the order the checks below follow:
                              outside the send window (Running/Paused/Scheduled)
                              (its Job failing for good                     -> Failed)
     sender Job complete   -> Completed
+    ... with spec.winner  -> the test group was sent: wait decideAfterSeconds, choose
+                             the winner into the run's config (Running, AwaitingWinner),
+                             then the winner's sender Job sends the rest -> Completed
 
 Once final (Completed, Failed, Cancelled) a campaign stays so; its counters keep
 folding while late receipts come in, and its Redis keys go after the retention.
@@ -59,6 +62,7 @@ from controllers.decisions.campaign_trigger import (
     token_problem,
 )
 from controllers.decisions.campaign_window import WindowCheck, check_window
+from controllers.decisions.campaign_winner import arms_of, decide_winner, decision_due, waiting
 from controllers.decisions.campaign_world import (
     FOLD_SECONDS,
     Actions,
@@ -79,6 +83,9 @@ from crds.campaign import (
     CampaignTrigger,
     Counters,
     TimeZoneSource,
+    Winner,
+    WinnerMetric,
+    WinnerStatus,
 )
 from crds.template import Category, TemplateSpec
 from sender.run_config import RunConfig, SendTimesConfig
@@ -105,7 +112,8 @@ WAITING_SECONDS = 30.0
 """At most this long between reconciles of a campaign waiting for its start time or its
 send window (it wakes when they come, and a spec change wakes it at once)."""
 LIVE_FIELDS = "paused, cancel, senders (up to the run's shards), rateLimit (from the next" \
-              " sender start), schedule.sendWindow and ingest"
+              " sender start), schedule.sendWindow, ingest and winner (but testPercent," \
+              " until the winner is chosen)"
 
 
 @dataclass
@@ -120,6 +128,8 @@ class _Outcome:
     actions: Actions = field(default_factory=Actions)
     wake_at: datetime | None = None
     """When a waiting campaign has something to do (its start time, its window)."""
+    winner: WinnerStatus | None = None
+    """status.winner while the A/B decision waits, or the decision just made."""
 
 
 def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettings) -> CampaignPlan:
@@ -152,7 +162,8 @@ def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettin
                         actions=outcome.actions)
     if outcome.phase in FINAL and run is not None and status.completion_time is not None:
         expires = status.completion_time + timedelta(seconds=settings.retention_seconds)
-        if world.now >= expires and not (world.sender_job and world.sender_job.active):
+        if world.now >= expires and not any(j and j.active for j in (world.sender_job,
+                                                                       world.winner_job)):
             plan = dataclasses.replace(plan, delete_run=True)
     return dataclasses.replace(
         plan, requeue_after_seconds=requeue_after(status, world.now, outcome.wake_at))
@@ -226,12 +237,15 @@ def _cancel(run: RunSeen | None, world: CampaignWorld) -> _Outcome:
         return job if job is not None and not (job.complete or job.failed) else None
 
     importer, sender = working(world.import_job), working(world.sender_job)
-    jobs = [j for j in (importer, sender) if j is not None]
+    rest = working(world.winner_job) if sender is None else None
+    jobs = [j for j in (importer, sender, rest) if j is not None]
     actions = Actions()
     if importer is not None and not importer.suspended:
         actions = dataclasses.replace(actions, suspend_import=True)
     if sender is not None and not sender.suspended:
         actions = dataclasses.replace(actions, sender_suspend=True)
+    if rest is not None and not rest.suspended:
+        actions = dataclasses.replace(actions, sender_suspend=True, patch_winner_job=True)
     if actions == Actions() and not any(j.active for j in jobs):
         actions = dataclasses.replace(actions, cancel_remaining=True)
     return _Outcome(CampaignPhase.CANCELLED, reasons.CANCELLING,
@@ -392,14 +406,23 @@ def _sending(
         return _Outcome(CampaignPhase.FAILED, reasons.NO_VALID_RECIPIENTS, (
             f"no recipient to send to: {counters.total:,} rows, {counters.invalid:,} invalid,"
             f" {counters.suppressed:,} suppressed, {counters.opted_out:,} opted out"))
+    config = run.config
     job = world.sender_job
+    # A winner campaign's test group sent: the decision, then the rest's own Job (once
+    # decided, whatever became of the first Job).
+    rest = config.streams > config.shards and (
+        config.winner is not None or (job is not None and job.complete))
+    if rest:
+        if config.winner is None:
+            assert job is not None
+            return _awaiting_winner(spec, run, world, job)
+        job = world.winner_job
     if job is not None and job.failed:
         return _Outcome(CampaignPhase.FAILED, reasons.SENDERS_FAILED,
                         f"the sender Job failed: {job.message or 'pods kept failing'}")
     if job is not None and job.complete:
         return _Outcome(CampaignPhase.COMPLETED, reasons.COMPLETED,
                         stats.completed_message(counters))
-    config = run.config
     suspend = spec.paused or not window.open
     parallelism = min(spec.senders, config.shards)
     actions = Actions()
@@ -415,8 +438,9 @@ def _sending(
         channel_spec = channel.spec if channel is not None else None
         if channel_spec is not None:
             job_spec = build_sender_job(owner, channel_spec, config.shards, parallelism,
-                                        suspend=suspend, pods=settings.pods)
-            actions = dataclasses.replace(actions, create=(job_spec,))
+                                        suspend=suspend, pods=settings.pods, winner=rest)
+            actions = dataclasses.replace(actions, create=(job_spec,), hand_rest=(
+                config.rest_variant or "") if rest else None)
         else:
             return _Outcome(CampaignPhase.PENDING, reasons.CHANNEL_NOT_FOUND,
                             f"channel {config.channel.name} is gone; recreate it to send",
@@ -426,6 +450,7 @@ def _sending(
             actions = dataclasses.replace(actions, sender_suspend=suspend)
         if job.parallelism != parallelism:
             actions = dataclasses.replace(actions, sender_parallelism=parallelism)
+        actions = dataclasses.replace(actions, patch_winner_job=rest)
     if spec.paused:
         return _Outcome(CampaignPhase.PAUSED, reasons.PAUSED,
                         "paused; set spec.paused to false to resume", actions=actions)
@@ -433,14 +458,21 @@ def _sending(
         return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW,
                         window.error or window.message, stalled=bool(window.error),
                         actions=actions, wake_at=window.opens_at)
-    stalled = (counters.queued > 0 and world.last_progress is not None
-               and world.now - world.last_progress > timedelta(seconds=settings.stall_seconds))
+    progress_at = world.last_progress
+    if rest and progress_at is not None and config.winner and config.winner.decision_time:
+        progress_at = max(progress_at, config.winner.decision_time)  # nothing went before
+    stalled = (counters.queued > 0 and progress_at is not None
+               and world.now - progress_at > timedelta(seconds=settings.stall_seconds))
     if stalled:
         return _Outcome(CampaignPhase.RUNNING, reasons.NO_PROGRESS, (
             f"no message left the queue for {settings.stall_seconds}s; check the channel"
             f" {config.channel.name} and the sender pods"), stalled=True, progressing=True,
             actions=actions)
     message = f"sending through channel {config.channel.name}"
+    if rest and config.winner is not None:
+        message = (f"sending the rest with the winner {config.winner.variant}" if
+                   config.winner.variant else "sending the rest by the variants' weights"
+                   ) + f" through channel {config.channel.name}"
     reason = reasons.SENDING
     if trigger:
         reason = reasons.ACCEPTING_EVENTS
@@ -458,6 +490,29 @@ def _sending(
                     f" ({_rules_text(times)}){opens}")
     return _Outcome(CampaignPhase.RUNNING, reason, message, progressing=True,
                     actions=actions, wake_at=run.next_window)
+
+
+def _awaiting_winner(spec: CampaignSpec, run: RunSeen, world: CampaignWorld, job: JobSeen
+                     ) -> _Outcome:
+    """The test group is sent: wait for its receipts, then choose the winner once, into
+    the run's config (the next reconcile sends the rest)."""
+    names = [name for name, _ in run.config.audience.variants]
+    policy = spec.winner or Winner(test_percent=run.config.audience.test_percent)
+    if policy.manual not in (None, *names):  # the variants were edited: not this run's
+        policy = policy.model_copy(update={"manual": None})
+    arms = arms_of(run.fields, names, policy.metric, run.test_opt_outs)
+    due = decision_due(policy, job.completion_time, world.now)
+    unread = (policy.metric == WinnerMetric.OPT_OUT_RATIO and run.test_opt_outs is None
+              and not policy.manual)  # the handler reads them once due
+    if world.now < due or unread:
+        return _Outcome(CampaignPhase.RUNNING, reasons.AWAITING_WINNER, (
+            f"the test group is sent; {run.counters.awaiting_winner:,} messages wait for the"
+            f" winner by {policy.metric}, chosen at {due.isoformat()}"), progressing=True,
+            wake_at=due, winner=waiting(arms, policy, due))
+    decision = decide_winner(arms, policy, world.now)
+    return _Outcome(CampaignPhase.RUNNING, reasons.AWAITING_WINNER, decision.message,
+                    progressing=True, winner=decision,
+                    actions=Actions(write_run=run.config.model_copy(update={"winner": decision})))
 
 
 def _rules_text(times: SendTimesConfig) -> str:
@@ -499,6 +554,13 @@ def _status(
         new.invalid_reasons = stats.dropped_reasons(run.fields)
         new.time_zone_sources = stats.zone_sources(run.fields)
         new.next_window_time = run.next_window
+        if run.config.winner is not None:
+            new.winner = run.config.winner
+    if outcome.winner is not None:
+        new.winner = outcome.winner
+    elif outcome.phase in FINAL and new.winner is not None and new.winner.reason is None:
+        new.winner = new.winner.model_copy(update={  # it will never be chosen now
+            "decision_time": None, "message": "the campaign ended before the winner was chosen"})
     if outcome.phase in (CampaignPhase.IMPORTING, CampaignPhase.RUNNING) and not new.start_time:
         new.start_time = world.now
     if outcome.phase in FINAL and outcome.reason != reasons.CANCELLING:
@@ -553,6 +615,9 @@ def _events(old: CampaignStatus, new: CampaignStatus) -> list[Event]:
         message = ready.message or ready.reason
         events.append(Event("Warning", ready.reason, message) if ready.reason in WARNING_REASONS
                       else Event("Normal", ready.reason, message))
+    if (new.winner is not None and new.winner.reason is not None
+            and (old.winner is None or old.winner.reason is None)):
+        events.append(Event("Normal", reasons.WINNER_CHOSEN, new.winner.message))
     was = find_condition(old.conditions, "Degraded")
     now = find_condition(new.conditions, "Degraded")
     if now is not None and now.status == ConditionStatus.TRUE and (

@@ -31,9 +31,10 @@ from sender.run_config import (
     TlsTarget,
 )
 
-# Spec fields a run takes once, at its start; edits to them later do not apply.
+# Spec fields a run takes once, at its start; edits to them later do not apply. A dotted
+# name is a field inside one (the rest of spec.winner applies until the decision).
 FROZEN_FIELDS = ("templateRef", "variants", "holdoutPercent", "channels", "audience",
-                 "compliance", "trigger")
+                 "compliance", "trigger", "winner.testPercent")
 
 
 def template_names(spec: CampaignSpec) -> dict[str, str]:
@@ -46,7 +47,13 @@ def template_names(spec: CampaignSpec) -> dict[str, str]:
 
 def frozen_fields(spec: CampaignSpec) -> dict[str, Any]:
     body = spec.to_api()
-    return {name: body.get(name) for name in FROZEN_FIELDS}
+    return {name: _field(body, name) for name in FROZEN_FIELDS}
+
+
+def _field(body: Mapping[str, Any], path: str) -> Any:
+    outer, _, inner = path.partition(".")
+    value = body.get(outer)
+    return value.get(inner) if inner and isinstance(value, Mapping) else value
 
 
 def frozen_hash(spec: CampaignSpec) -> str:
@@ -66,10 +73,14 @@ def frozen_changes(spec: CampaignSpec, config: RunConfig) -> list[str]:
     then = config.frozen_fields
     body = spec.to_api()
     for name in FROZEN_FIELDS:
+        outer, _, inner = name.partition(".")
+        holder = body.get(outer) if inner else body
+        if not isinstance(holder, dict):
+            continue
         if then.get(name) is None:
-            body.pop(name, None)
+            holder.pop(inner or outer, None)
         else:
-            body[name] = then[name]
+            holder[inner or outer] = then[name]
     with contextlib.suppress(ValidationError):
         then = frozen_fields(CampaignSpec.model_validate(body))
     return [name for name in FROZEN_FIELDS if then.get(name) != now[name]]
@@ -172,6 +183,7 @@ def import_settings(spec: CampaignSpec, recipient_zones: bool = False) -> Import
         dedupe=spec.compliance.dedupe,
         respect_opt_outs=spec.compliance.respect_opt_outs,
         holdout_percent=spec.holdout_percent,
+        test_percent=spec.winner.test_percent if spec.winner else 0,
         recipient_zones=recipient_zones,
         suppression_lists=[
             SuppressionSource(name=s.name, column=s.column, url=s.url or "",

@@ -25,7 +25,7 @@ TOP_ERRORS = 5
 
 # The counters a message leaves `queued` for (every state but queued itself).
 SETTLED = ("submitted", "delivered", "failed", "expired", "unknown", "opted_out", "capped",
-           "cancelled", "holdout")
+           "cancelled", "holdout", "awaiting_winner")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def progress_percent(counters: Counters) -> int | None:
     todo = counters.total - counters.invalid - counters.suppressed - counters.holdout
     if todo <= 0:
         return None
-    return min(100, 100 * (todo - counters.queued) // todo)
+    return min(100, 100 * (todo - counters.queued - counters.awaiting_winner) // todo)
 
 
 def delivery_ratio(counters: Counters) -> str | None:

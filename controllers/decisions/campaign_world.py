@@ -78,6 +78,8 @@ class JobSeen:
     failed: bool = False
     message: str = ""
     """The Failed condition's message."""
+    completion_time: datetime | None = None
+    """status.completionTime of a complete Job."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class RunSeen:
     ingest: IngestRun | None = None
     """A trigger Api campaign's ingest settings as Redis holds them."""
     ingest_closed: bool = False
+    test_opt_outs: Mapping[str, int] | None = None
+    """Per variant, the winner test group's recipients who opted out since it was sent;
+    read for spec.winner.metric OptOutRatio once the decision is due (else None)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,8 @@ class CampaignWorld:
     every campaign_trigger.TOKEN_RECHECK_SECONDS); None for other campaigns."""
     import_job: JobSeen | None = None
     sender_job: JobSeen | None = None
+    winner_job: JobSeen | None = None
+    """The sender Job of a winner campaign's rest (spec.winner)."""
     previous: stats.Sample | None = None
     """The last fold's sample, for the submit rate."""
     last_progress: datetime | None = None
@@ -141,6 +148,11 @@ class Actions:
     """Write a trigger Api campaign's ingest settings (after open_trigger)."""
     close_ingest: bool = False
     """Take no more events (first of all, on cancel)."""
+    hand_rest: str | None = None
+    """Hand a winner campaign's rest to this variant ("": each entry's own) before the
+    Jobs are created (once per run: sender.store.run_store.hand_rest_over)."""
+    patch_winner_job: bool = False
+    """sender_suspend and sender_parallelism go to the winner's sender Job."""
 
 
 @dataclass(frozen=True)

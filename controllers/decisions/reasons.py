@@ -49,6 +49,8 @@ HIGH_FAILURE_RATIO = "HighFailureRatio"
 DELIVERING_WELL = "FailureRatioNormal"
 NOT_STALLED = "NotStalled"
 EDIT_NOT_APPLIED = "EditNotApplied"
+AWAITING_WINNER = "AwaitingWinner"
+WINNER_CHOSEN = "WinnerChosen"
 RUN_RESET = "StaleRunReset"
 
 # Channel: why it is (not) Ready.

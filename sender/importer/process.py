@@ -91,6 +91,7 @@ async def run_import(ref: str) -> dict[str, Any]:
                 required={variant: find_variables(template.body)
                           for variant, template in run.config.templates.items()},
                 suppression=bool(lists), holdout_percent=settings.holdout_percent,
+                test_percent=settings.test_percent,
                 recipient_zones=settings.recipient_zones,
             )
         except (AudienceError, ImportConflict, OSError) as error:

@@ -14,7 +14,8 @@ enqueueing or counting a row twice, even with two importers at once.
 
 Counters added to the campaign's counters hash, beside total, invalid, suppressed and
 optedOut: `imported` (entries queued), `drop:<DropReason>`, `suppress:Duplicate`,
-`suppress:Filtered`, `suppress:SuppressionList`, `variant:<name>:total`.
+`suppress:Filtered`, `suppress:SuppressionList`, `variant:<name>:total`, and with a
+test group (spec.winner) `awaitingWinner` and `variant:<name>:awaitingWinner`.
 
 A shard entry has the fields n (E.164), v (variant, may be empty), x (the variables as
 compact JSON) and, when recipients are timed by their own clocks (`recipient_zones`), z:
@@ -60,7 +61,7 @@ from sender.sms.numbers import (
     shard_of,
 )
 from sender.sms.send_times import zone as time_zone
-from sender.sms.variants import HoldoutPicker, VariantPicker
+from sender.sms.variants import HoldoutPicker, TestGroupPicker, VariantPicker
 from sender.store.import_batches import BatchWrite, ImportBatches, ImportConflict
 from sender.store.keys import CampaignKeys
 
@@ -97,6 +98,7 @@ async def import_audience(
     required: Mapping[str, Collection[str]] | None = None,
     suppression: bool = False,
     holdout_percent: int = 0,
+    test_percent: int = 0,
     recipient_zones: bool = False,
     batch: int = 1000,
 ) -> ImportReport:
@@ -110,7 +112,9 @@ async def import_audience(
     rather than failing at send time. `suppression`: the campaign's suppression lists
     are loaded (sender.store.import_batches.load_suppression); their numbers count as
     suppressed (SuppressionList). `recipient_zones`: give each entry its recipient's
-    zone (z), from the time-zone column or the number. Variables are the columns
+    zone (z), from the time-zone column or the number. `test_percent` (spec.winner): the
+    recipients outside the test group go to the rest streams, shards to 2 * shards - 1
+    (counted awaitingWinner), which only the winner's senders read. Variables are the columns
     `columns.variables` maps, or, if it maps none, every column but the phone and
     time-zone ones. Raises ImportConflict if an import with other settings is in Redis.
     """
@@ -120,7 +124,8 @@ async def import_audience(
         shards, columns, default_region, VariantPicker(variants), tuple(variants),
         dedupe, respect_opt_outs, keep,
         {variant: frozenset(names) for variant, names in (required or {}).items()},
-        suppression, HoldoutPicker(holdout_percent), recipient_zones))
+        suppression, HoldoutPicker(holdout_percent), recipient_zones,
+        TestGroupPicker(test_percent, holdout_percent) if test_percent else None))
     start = await importer.begin()
     if start is not None:
         index = 0
@@ -159,6 +164,13 @@ class _Settings:
     suppression: bool = False
     holdout: HoldoutPicker = field(default_factory=lambda: HoldoutPicker(0))
     recipient_zones: bool = False
+    test: TestGroupPicker | None = None
+    """Who is in a winner campaign's test group; None: everyone is sent at once."""
+
+    @property
+    def streams(self) -> int:
+        """The shard streams, and as many rest streams after them with a test group."""
+        return self.shards * 2 if self.test is not None else self.shards
 
     def fingerprint(self) -> str:
         """What a resumed import must agree on (a changed shard count would move numbers)."""
@@ -168,6 +180,7 @@ class _Settings:
             **({"suppression": True} if self.suppression else {}),
             **({"holdout": self.holdout.percent} if self.holdout.percent else {}),
             **({"zones": True} if self.recipient_zones else {}),
+            **({"test": self.test.percent} if self.test is not None else {}),
             "columns": self.columns.model_dump(mode="json", by_alias=True),
         })
 
@@ -206,7 +219,7 @@ class _Importer:
 
     def __init__(self, redis: aioredis.Redis, keys: CampaignKeys, settings: _Settings) -> None:
         self._settings = settings
-        self._batches = ImportBatches(redis, keys, settings.shards, settings.fingerprint(),
+        self._batches = ImportBatches(redis, keys, settings.streams, settings.fingerprint(),
                                       settings.dedupe, settings.respect_opt_outs,
                                       settings.suppression)
 
@@ -300,6 +313,10 @@ class _Importer:
                 continue
             variant = s.pick_variant(c.number)
             shard = shard_of(c.number, s.shards)
+            if s.test is not None and not s.test(c.number):  # the rest, for the winner
+                shard += s.shards
+                counts["awaitingWinner"] += 1
+                counts[f"variant:{variant}:awaitingWinner"] += 1
             entries.append((shard, c.number, variant, c.variables, c.time_zone))
             shard_counts[shard] += 1
             counts["imported"] += 1

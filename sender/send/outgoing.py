@@ -51,6 +51,9 @@ class ShardSettings:
     follow: bool = False
     """Keep reading the stream once it is drained, for entries still to come (a trigger
     Api campaign's), until stopped; else the shard is done when it is drained."""
+    variant: str | None = None
+    """Send and count every entry as this variant (a winner campaign's rest, with the
+    winner's template); None: each as its own (field v)."""
 
 
 @dataclass(eq=False)

@@ -90,6 +90,7 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         overrides=channel.error_overrides, max_binds=smpp.max_binds,
         replies=smpp.reply_rules(), respect_opt_outs=run.audience.respect_opt_outs,
         frequency_cap=run.frequency_cap, follow=run.follow,
+        variant=run.rest_variant if shard >= run.shards else None,
         # Always, even with no rules yet: an edited spec may add some while it runs.
         send_times=SendTimes(run.send_times.rules()),
     )
@@ -162,8 +163,9 @@ async def ride_out_redis_outages(
 STOPPED_EXIT = 143  # 128 + SIGTERM: the shard is not done; the Job must not count it
 
 
-def campaign_main(ref: str, shard: int | None) -> int:
-    """The sender Job's pod: the run from Redis, the shard from the completion index.
+def campaign_main(ref: str, shard: int | None, rest: bool = False) -> int:
+    """The sender Job's pod: the run from Redis, the shard from the completion index
+    (`rest`: of a winner campaign's rest streams, sent once the winner is chosen).
 
     Exits 0 only when the shard is done. Stopped early (a paused or cancelled campaign,
     a drained node) it exits 143, so a Job does not count the shard as completed.
@@ -173,6 +175,7 @@ def campaign_main(ref: str, shard: int | None) -> int:
         if index is None:
             raise SystemExit("herald send: no --shard and no JOB_COMPLETION_INDEX")
         shard = int(index)
+    completion: int = shard  # narrowed, for the closure below
     password = smpp_password()
     tls = tls_material()
     structlog.contextvars.bind_contextvars(campaign=ref, shard=shard)
@@ -183,11 +186,12 @@ def campaign_main(ref: str, shard: int | None) -> int:
         install_stop_signals(asyncio.get_running_loop(), stop.set)
         redis = connect_from_env()
         try:
-            run = await load_run(redis, ref, shard)
+            run = await load_run(redis, ref, completion, completion if rest else None)
+            stream = run.rest_shard(completion) if rest else completion
             structlog.contextvars.bind_contextvars(
-                channel=f"{run.campaign.namespace}/{run.channel.name}")
+                channel=f"{run.campaign.namespace}/{run.channel.name}", stream=stream)
             return await ride_out_redis_outages(
-                lambda: run_shard(run, shard, redis, password, stop, tls=tls), stop)
+                lambda: run_shard(run, stream, redis, password, stop, tls=tls), stop)
         finally:
             await redis.aclose()
 
@@ -198,10 +202,17 @@ def campaign_main(ref: str, shard: int | None) -> int:
     return STOPPED_EXIT if figures["stopped"] else 0
 
 
-async def load_run(redis: Redis, ref: str, shard: int) -> RunConfig:
+async def load_run(redis: Redis, ref: str, shard: int, rest: int | None = None) -> RunConfig:
+    """The run; `rest` a rest shard's index, which needs the winner chosen."""
     run = (await read_run(redis, campaign_from_ref(ref))).config
     if run is None:
         raise SystemExit(f"herald send: no run of campaign {ref} in Redis")
+    if rest is not None:
+        if run.winner is None or run.streams == run.shards:
+            raise SystemExit(f"herald send: campaign {ref} has no winner to send the rest")
+        if rest >= run.shards:
+            raise SystemExit(f"herald send: rest shard {rest} of a run with {run.shards}")
+        return run
     if shard >= run.shards:
         raise SystemExit(f"herald send: shard {shard} of a run with {run.shards} shards")
     return run

@@ -104,7 +104,7 @@ class ShardSender:
         self.gauges = SenderGauges(self._channel_ref, self.binds, limiter)
         self.consumer = settings.consumer or f"shard-{settings.shard}"
         self.stream = ShardStream(redis, settings.campaign, settings.shard, self.consumer,
-                                  settings.read_batch)
+                                  settings.read_batch, settings.variant)
         self.store = StateStore(redis, settings.campaign)
         self.writer = StateWriter(redis, self.store, settings.shard, settings.channel)
         self.window = SettleWindow(sum(b.settings.window for b in self.binds if b.submits))

@@ -49,3 +49,23 @@ class VariantPicker:
         digest = hashlib.blake2b(number.encode(), digest_size=8, person=b"herald-ab").digest()
         point = int.from_bytes(digest, "big") % self._bounds[-1]
         return self._names[bisect.bisect_right(self._bounds, point)]
+
+
+class TestGroupPicker:
+    """Whether a number that is not held out is in a winner campaign's test group
+    (spec.winner.testPercent, a percent of the whole audience): a stable hash of the
+    number of its own, independent of its variant and of the holdout, against the test's
+    share of what the holdout leaves."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    def __init__(self, percent: int, holdout_percent: int = 0) -> None:
+        if not 0 <= percent < 100 - holdout_percent:
+            raise ValueError("test percent must be below what the holdout leaves")
+        self.percent = percent
+        self._left = 100 - holdout_percent
+
+    def __call__(self, number: str) -> bool:
+        digest = hashlib.blake2b(number.encode(), digest_size=8, person=b"herald-test").digest()
+        # point / 10_000 < percent / (100 - holdout), in integers
+        return (int.from_bytes(digest, "big") % 10_000) * self._left < self.percent * 10_000

@@ -87,6 +87,7 @@ class ImportBatches:
     redis: Redis
     keys: CampaignKeys
     shards: int
+    """The streams batches go to: the shards, and a winner campaign's rest streams."""
     fingerprint: str
     """The settings the import runs with; a resumed import must agree on them."""
     dedupe: bool

@@ -4,7 +4,9 @@
                                     last failed import attempt's message), cancelled
                                     (1 once what was left is counted cancelled),
                                     ingest and ingest_closed of a trigger Api campaign
-                                    (sender.store.ingest_queue)
+                                    (sender.store.ingest_queue),
+                                    rest_handed (1 once a winner campaign's rest
+                                    went to the winner: hand_rest_over)
 
 The operator writes the config before it creates any Job and reads everything back
 in one round trip per fold (`read_run`). Every key is the campaign's hash tag.
@@ -85,16 +87,31 @@ async def clear_import_error(redis: aioredis.Redis, keys: CampaignKeys) -> None:
     await redis.hdel(keys.run, "import_error")
 
 
-async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> int:
+async def hand_rest_over(redis: aioredis.Redis, keys: CampaignKeys, variant: str) -> bool:
+    """Move a winner campaign's rest from awaitingWinner to queued, counted under
+    `variant` (the winner), or "" under each entry's own: the per-variant totals follow.
+    Once per run (the run hash keeps the flag); returns whether this call did it."""
+    script = redis.register_script(_HAND_REST_OVER_LUA)
+    return bool(await script(keys=[keys.counters, keys.run], args=[variant]))
+
+
+async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: int, *,
+                           rest_from: int | None = None, rest_variant: str | None = None,
+                           ) -> int:
     """Count every message not yet sent `cancelled` (call once no sender runs).
 
     Queued and waiting ones become cancelled; one caught `submitting` (its sender was killed) is
     unknown, as a sender's recovery would have it. Idempotent: the transitions are, and
-    the run is flagged when done.
+    the run is flagged when done. `shards`: the streams; from `rest_from` on, a winner
+    campaign's rest, whose entries count as `rest_variant` (None: their own) once handed
+    over (done here first, if the winner was not chosen yet).
     """
     store = StateStore(redis, keys)
     cancelled = 0
+    if rest_from is not None:
+        await hand_rest_over(redis, keys, rest_variant or "")
     for shard in range(shards):
+        override = rest_variant if rest_from is not None and shard >= rest_from else None
         stream = keys.shard(shard)
         start = "-"
         while True:
@@ -108,7 +125,7 @@ async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: in
             moves = []
             for (entry_id, fields), state in zip(entries, states, strict=True):
                 code = (state or "")[:1]
-                variant = fields.get("v") or ""
+                variant = override or fields.get("v") or ""
                 key = message_key(shard, entry_id)
                 if code in ("", State.QUEUED, State.WAITING):
                     moves.append(Transition(key, State.CANCELLED, variant))
@@ -128,3 +145,24 @@ async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> 
         keys.gcra, keys.import_progress, keys.seen, keys.suppressed, keys.holdout,
         keys.idempotency, keys.idempotency_age, keys.run)
 
+
+
+# The rest of a winner campaign, handed to the winner in one step: the run's flag, then
+# each variant's awaitingWinner moved to queued under the winner's total. One hash tag.
+_HAND_REST_OVER_LUA = """
+if redis.call("HSETNX", KEYS[2], "rest_handed", 1) == 0 then return 0 end
+local fields = redis.call("HGETALL", KEYS[1])
+for i = 1, #fields, 2 do
+  local own = string.match(fields[i], "^variant:(.*):awaitingWinner$")
+  local n = tonumber(fields[i + 1])
+  if own and n ~= 0 then
+    local target = own
+    if ARGV[1] ~= "" then target = ARGV[1] end
+    redis.call("HINCRBY", KEYS[1], "variant:" .. own .. ":total", -n)
+    redis.call("HINCRBY", KEYS[1], "variant:" .. target .. ":total", n)
+    redis.call("HSET", KEYS[1], fields[i], 0)
+  end
+end
+redis.call("HSET", KEYS[1], "awaitingWinner", 0)
+return 1
+"""

@@ -29,11 +29,13 @@ PENDING = "0"
 
 class ShardStream:
     def __init__(self, redis: Redis, campaign: CampaignKeys, shard: int, consumer: str,
-                 batch: int = 500) -> None:
+                 batch: int = 500, variant: str | None = None) -> None:
         self._redis = redis
         self.key = campaign.shard(shard)
         self.consumer = consumer
         self.batch = batch
+        self.variant = variant
+        """Read every entry as this variant (v): a winner campaign's rest; None: its own."""
 
     async def read(self, after: str = NEW, *, block_ms: int | None = None) -> list[Entry]:
         """Up to `batch` entries: new ones (NEW), or this consumer's pending ones after an id.
@@ -42,7 +44,7 @@ class ShardStream:
             SENDERS_GROUP, self.consumer, {self.key: after}, count=self.batch, block=block_ms)
         if isinstance(reply, dict):  # RESP3
             reply = list(reply.items())
-        return cast(list[Entry], reply[0][1]) if reply else []
+        return self._as_variant(cast(list[Entry], reply[0][1]) if reply else [])
 
     async def entries(self, ids: Sequence[str]) -> list[Entry]:
         """The entries of these ids, in their order (one held back for its send time,
@@ -53,7 +55,13 @@ class ShardStream:
             for entry_id in ids:
                 pipe.xrange(self.key, min=entry_id, max=entry_id)
             replies: list[Any] = await pipe.execute()
-        return [cast(Entry, reply[0]) for reply in replies if reply]
+        return self._as_variant([cast(Entry, reply[0]) for reply in replies if reply])
+
+    def _as_variant(self, entries: list[Entry]) -> list[Entry]:
+        if self.variant is not None:
+            for _, fields in entries:
+                fields["v"] = self.variant
+        return entries
 
     async def ack(self, ids: Sequence[str]) -> None:
         if ids:

@@ -1,0 +1,65 @@
+"""Who in a winner campaign's test group opted out after it was sent, by variant: the
+figures of spec.winner.metric OptOutRatio, read once, when the winner is chosen.
+
+Reads the test group's shard streams (a batch at a time), their messages' states, the
+opt-out set and its log (sender.store.opt_outs); writes nothing. A recipient counts
+when the SMSC accepted its message (submitted, delivered, expired, unknown, or failed by
+a receipt) and its number is opted out now, by a change logged at or after `since`.
+Replies are not traced to the message that prompted them: a STOP to any channel counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sender.sms.states import State, message_key
+from sender.store.client import Redis
+from sender.store.keys import OPT_OUT_LOG, OPT_OUT_SET, CampaignKeys
+
+BATCH = 1000
+NOT_SENT = ("render", "NoSendTime")
+"""Failure details of messages that never reached the SMSC (sender.send)."""
+
+
+def accepted(state: str | None) -> bool:
+    """Whether a message in this state reached the SMSC and was taken."""
+    code, _, detail = (state or "").partition(":")
+    if code in (State.SUBMITTED, State.DELIVERED, State.EXPIRED, State.UNKNOWN):
+        return True
+    # Refused at submit: the command_status in hex; failed by receipt: its err: value.
+    return code == State.FAILED and not detail.startswith("0x") and detail not in NOT_SENT
+
+
+def _out_since(log: str | None, since: float) -> bool:
+    word, _, rest = (log or "").partition(" ")
+    try:
+        return word == "out" and float(rest.split(" ", 1)[0]) >= since
+    except ValueError:
+        return False
+
+
+async def opted_out_since(redis: Redis, keys: CampaignKeys, shards: int, since: float,
+                          ) -> dict[str, int]:
+    """Per variant, the test group's recipients who opted out after being sent to
+    (streams 0 to shards - 1; `since` a unix time)."""
+    counts: Counter[str] = Counter()
+    for shard in range(shards):
+        start = "-"
+        while True:
+            reply: Any = await redis.xrange(keys.shard(shard), min=start, count=BATCH)
+            entries: list[tuple[str, dict[str, str]]] = reply
+            if not entries:
+                break
+            start = "(" + entries[-1][0]
+            numbers = [fields["n"] for _, fields in entries]
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(keys.state, [message_key(shard, i) for i, _ in entries])
+                pipe.smismember(OPT_OUT_SET, numbers)
+                pipe.hmget(OPT_OUT_LOG, numbers)
+                states, members, logs = await pipe.execute()
+            for (_, fields), state, member, log in zip(entries, states, members, logs,
+                                                       strict=True):
+                if member and accepted(state) and _out_since(log, since):
+                    counts[fields.get("v", "")] += 1
+    return dict(counts)

@@ -114,7 +114,8 @@ async def run(say: Narrator, redis_url: str | None = None) -> dict[str, Any]:
     """
     examples = load_manifests(EXAMPLES)
     approvals = [d for d in examples if d["kind"] == "TemplateApproval"]
-    campaign_doc = next(d for d in examples if d["kind"] == "Campaign")
+    campaign_doc = next(d for d in examples if d["kind"] == "Campaign"  # the one-shot one
+                        and not (d["spec"].get("schedule") or {}).get("recurrence"))
     first = [d for d in examples if d["kind"] not in ("TemplateApproval", "Campaign")]
 
     redis_name = "redis-server" if redis_url is None else describe_redis(redis_url)

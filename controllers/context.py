@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from controllers.config import OperatorConfig
@@ -29,6 +30,10 @@ from sender.store.client import Redis
 
 ObjectKey = tuple[str, str]
 """(namespace, name) of a Template, Channel or Campaign."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -58,3 +63,5 @@ class OperatorContext:
     CampaignPlan.requeue_after_seconds."""
     status_writes: Counter[ObjectKey] = field(default_factory=Counter)
     """Status writes per Campaign since the start (tests read it)."""
+    clock: Callable[[], datetime] = utc_now
+    """What time it is for the campaign decisions (the harness may move it)."""

@@ -41,15 +41,16 @@ RunIndex = kopf.Index[tuple[str, str, str], CampaignRunSeen]
 @kopf.index(GROUP, VERSION, CampaignRun.PLURAL)
 def runs_of_campaigns(
     namespace: str | None, body: kopf.Body, meta: kopf.Meta, **_: Any
-) -> dict[tuple[str, str, str], CampaignRunSeen] | None:
+) -> dict[tuple[str, str, str], CampaignRunSeen]:
     owner = next((o for o in meta.get("ownerReferences", [])
                   if o.get("kind") == "Campaign" and o.get("controller")), None)
+    # {} drops the run from the index (None would keep what was indexed before).
     if owner is None or meta.get("deletionTimestamp"):
-        return None
+        return {}
     try:
         run = CampaignRun.model_validate(body)
     except ValueError:
-        return None
+        return {}
     return {(namespace or "", owner["name"], owner.get("uid", "")): CampaignRunSeen(
         name=run.metadata.name, scheduled_time=run.spec.scheduled_time,
         finished=finished(run.status), paused=run.spec.paused, cancel=run.spec.cancel,

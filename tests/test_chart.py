@@ -325,8 +325,9 @@ def test_the_argocd_health_checks_render_as_argocd_cm_keys() -> None:
     scripts = REPO / "charts" / "herald" / "resource_customizations" / "sms.herald.dev"
     assert config["data"] == {
         f"resource.customizations.health.sms.herald.dev_{kind}":
-            (scripts / kind / "health.lua").read_text(encoding="utf-8")
-        for kind in ("Channel", "Template", "Campaign")}
+            (scripts / script / "health.lua").read_text(encoding="utf-8")
+        for kind, script in (("Channel", "Channel"), ("Template", "Template"),
+                             ("Campaign", "Campaign"), ("CampaignRun", "Campaign"))}
     assert not [d for d in render("default") if d["kind"] == "ConfigMap"]
 
 

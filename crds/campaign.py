@@ -266,8 +266,14 @@ class ConcurrencyPolicy(StrEnum):
 class Schedule(HeraldModel):
     """When the campaign runs."""
 
+    model_config = ConfigDict(json_schema_extra=validations((
+        "(self.recurrence == '') == (oldSelf.recurrence == '')",
+        "a campaign cannot turn recurring or one-shot: create another Campaign",
+    )))
+
     start_time: datetime | None = None
-    """Earliest start (RFC 3339). Empty: as soon as the campaign is ready."""
+    """Earliest start (RFC 3339). Empty: as soon as the campaign is ready. With
+    recurrence: the first tick at or after it."""
     time_zone: str = Field(default="UTC", min_length=1, max_length=64)
     """IANA time zone for the send window and recurrence, e.g. Asia/Shanghai."""
     send_window: SendWindow | None = None
@@ -438,14 +444,17 @@ class CampaignSpec(HeraldModel):
     compliance: Compliance = Field(default_factory=Compliance)
     """Opt-out, frequency and duplicate rules."""
     paused: bool = False
-    """Suspend sending; set back to false to resume where it stopped."""
+    """Suspend sending; set back to false to resume where it stopped. A recurring
+    campaign pauses its active runs and starts none while paused (its ticks then count
+    as missed, see schedule.startingDeadlineSeconds)."""
     cancel: bool = Field(
         default=False,
         json_schema_extra=validations(
             ("self || !oldSelf", "a cancelled campaign cannot be resumed")
         ),
     )
-    """Stop for good: unsent messages are counted cancelled. Cannot be undone."""
+    """Stop for good: unsent messages are counted cancelled. Cannot be undone. A
+    recurring campaign cancels its active runs and starts no more."""
 
 
 class CampaignPhase(StrEnum):

@@ -248,6 +248,10 @@ TRANSITIONS = [
                  "a cancelled campaign cannot be resumed", id="campaign-uncancel"),
     pytest.param("templateapproval.yaml", {}, {"spec": {"templateName": "other"}},
                  "an approval is immutable", id="approval-retargeted"),
+    pytest.param("campaign.yaml", {}, {"spec": {"schedule": {"recurrence": "@daily"}}},
+                 "a campaign cannot turn recurring or one-shot", id="campaign-turns-recurring"),
+    pytest.param("campaign-birthday.yaml", {}, {"spec": {"schedule": {"recurrence": ""}}},
+                 "a campaign cannot turn recurring or one-shot", id="campaign-turns-one-shot"),
 ]
 
 
@@ -262,6 +266,8 @@ def test_bad_update_is_rejected(example: str, before: Any, after: Any, reason: s
 @pytest.mark.parametrize("example, before", [
     pytest.param("campaign.yaml", {"spec": {"cancel": False}}, id="campaign-cancel"),
     pytest.param("campaign.yaml", {"spec": {"paused": True}}, id="campaign-unpause"),
+    pytest.param("campaign-birthday.yaml", {"spec": {"schedule": {"recurrence": "@weekly"}}},
+                 id="recurring-campaign-cancel"),
 ])
 def test_allowed_update_passes(example: str, before: Any) -> None:
     old = merge_patch(load_example(example), before)
@@ -329,3 +335,9 @@ def test_every_cel_rule_has_a_failing_case() -> None:
     reasons = [str(p.values[-1]) for p in BAD + TRANSITIONS + RUN_BAD + RUN_TRANSITIONS]
     for rule in all_rules():
         assert any(r in rule["message"] for r in reasons), f"no bad manifest breaks {rule}"
+
+
+def test_a_recurring_campaign_may_change_its_cron() -> None:
+    old = load_example("campaign-birthday.yaml")
+    new = merge_patch(old, {"spec": {"schedule": {"recurrence": "@weekly"}}})
+    assert validate(new, old=old) == []

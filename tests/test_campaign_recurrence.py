@@ -22,6 +22,7 @@ from controllers.decisions.campaign_recurrence import (
     run_name,
 )
 from controllers.decisions.cron_ticks import latest_tick, next_tick
+from controllers.decisions.unimplemented import IGNORED_FIELDS, with_ignored
 from crds.base import find_condition
 from crds.campaign import Campaign, CampaignPhase, CampaignStatus, Counters
 from crds.campaign_run import CAMPAIGN_LABEL, CampaignRun
@@ -347,3 +348,10 @@ def test_run_names_fit_a_label_whatever_the_campaign_name() -> None:
     name = run_name("a" * 253, TICK)
     assert len(name) <= 63 and name.endswith(str(int(TICK.timestamp()) // 60))
     assert run_name("a" * 253, TICK + timedelta(minutes=1)) != name
+
+
+def test_the_ignored_recurrence_an_older_operator_named_goes() -> None:
+    old, _ = with_ignored([], ["spec.schedule.recurrence"], 1, NOW)
+    p = plan(recurring(status=CampaignStatus(conditions=old)), NOW - timedelta(hours=1))
+    assert find_condition(p.status.conditions, IGNORED_FIELDS) is None
+    assert reasons.NOT_YET_IMPLEMENTED not in event_reasons(p)

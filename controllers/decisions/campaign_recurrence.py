@@ -32,6 +32,7 @@ from controllers.decisions.campaign_jobs import NAME_MAX, child_name
 from controllers.decisions.campaign_world import FOLD_SECONDS
 from controllers.decisions.cron_ticks import InvalidCron, cron_error, latest_tick, next_tick
 from controllers.decisions.events import Event
+from controllers.decisions.unimplemented import campaign_ignored, with_ignored
 from crds.base import API_VERSION, Condition, ConditionStatus, find_condition, set_condition
 from crds.campaign import (
     Campaign,
@@ -214,7 +215,10 @@ def plan_recurrence(campaign: Campaign, world: RecurrenceWorld) -> RecurrencePla
             patches.append((run.name, {"paused": spec.paused}))
     limits = (schedule.successful_runs_history_limit, schedule.failed_runs_history_limit)
     status = _status(campaign, world, tick, error)
-    events = [*_ready_events(old, status), *tick.events]
+    # What an older operator said it ignored (recurrence itself, once) goes.
+    status.conditions, ignored = with_ignored(status.conditions, campaign_ignored(spec),
+                                              campaign.metadata.generation, world.now)
+    events = [*_ready_events(old, status), *tick.events, *ignored]
     active = bool(status.active_runs)
     if active:
         requeue = FOLD_SECONDS

@@ -50,6 +50,15 @@ class Clock:
         self.offset = instant - datetime.now(UTC)
 
 
+def move_clock(stack: Stack, clock: Clock, instant: datetime) -> None:
+    """Set the operator's clock to `instant`. Between runs the campaign asks for a
+    reconcile every 30 s at most (real time); the clock jumped, so the test asks for one
+    now instead of waiting for it."""
+    clock.set_to(instant)
+    assert stack.operator is not None
+    stack.operator.memo.context.campaign_due.pop((NS, NAME), None)
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -108,7 +117,7 @@ async def test_each_tick_is_a_run_of_its_own(stack: Stack, clock: Clock) -> None
     assert scheduled["status"]["nextRunTime"] == tick.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert not await kube.list(API_VERSION, "CampaignRun", NS)
 
-    clock.set_to(tick - LEAD)
+    move_clock(stack, clock, tick - LEAD)
     run1 = await run_done(stack, f"{NAME}-{int(tick.timestamp()) // 60}")
     counters_add_up(run1["status"])
     assert run1["status"]["counters"]["total"] == 6
@@ -135,11 +144,7 @@ async def test_each_tick_is_a_run_of_its_own(stack: Stack, clock: Clock) -> None
     next_tick = tick + timedelta(days=1)
     assert after_first["status"]["nextRunTime"] == next_tick.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    clock.set_to(next_tick - LEAD)
-    # Between runs the campaign asks for a reconcile every 30 s at most (real time); the
-    # clock jumped a day, so the test asks for one now instead of waiting for it.
-    assert stack.operator is not None
-    stack.operator.memo.context.campaign_due.pop((NS, NAME), None)
+    move_clock(stack, clock, next_tick - LEAD)
     run2 = await run_done(stack, f"{NAME}-{int(next_tick.timestamp()) // 60}")
     counters_add_up(run2["status"])
     assert run2["status"]["counters"]["total"] == 4
@@ -166,6 +171,7 @@ async def test_each_tick_is_a_run_of_its_own(stack: Stack, clock: Clock) -> None
     await kube.delete(API_VERSION, "Campaign", NS, NAME)
     await wait_for(lambda: kube.list(API_VERSION, "CampaignRun", NS), timeout=TIMEOUT,
                    message="runs outlived their Campaign", until=lambda rs: rs == [])
+    assert stack.operator is not None
     redis = stack.operator.memo.context.redis
     keys = [CampaignKeys(NS, body["metadata"]["name"]).run for body in (run1, run2)]
 
@@ -189,3 +195,41 @@ async def test_a_bad_cron_is_a_condition_and_runs_nothing(stack: Stack) -> None:
     events = await stack.kube.events_for(pending)
     assert ("Warning", "InvalidSchedule") in {(e["type"], e["reason"]) for e in events}
     assert await stack.kube.list(API_VERSION, "CampaignRun", NS) == []
+
+
+async def test_pause_and_cancel_pass_to_the_active_run(stack: Stack, clock: Clock) -> None:
+    kube = stack.kube
+    body = recurring("*/5 * * * *")
+    body["spec"]["templateRef"] = {"name": "not-yet"}  # the run waits, Pending, for it
+    await kube.create(body)
+    tick = await wait_for(lambda: stack.campaign(NS, NAME), timeout=TIMEOUT,
+                          message="no next run", until=lambda c: c.get("status", {}).get(
+                              "nextRunTime"))
+    at = datetime.fromisoformat(tick["status"]["nextRunTime"].replace("Z", "+00:00"))
+    move_clock(stack, clock, at - LEAD)
+    run = f"{NAME}-{int(at.timestamp()) // 60}"
+    stalled = await wait_for(
+        lambda: stack.campaign(NS, NAME), timeout=TIMEOUT, message="run not mirrored",
+        until=lambda c: any(k["type"] == "Stalled" and k["status"] == "True"
+                            and k["reason"] == "TemplateNotFound"
+                            for k in c.get("status", {}).get("conditions", [])))
+    assert stalled["status"]["phase"] == "Pending"
+    assert [r["name"] for r in stalled["status"]["activeRuns"]] == [run]
+
+    await kube.patch(API_VERSION, "Campaign", NS, NAME, {"spec": {"paused": True}})
+    await wait_for(lambda: kube.get(API_VERSION, "CampaignRun", NS, run), timeout=TIMEOUT,
+                   message="run not paused", until=lambda r: r["spec"]["paused"] is True)
+    paused = await stack.wait_for_phase(NS, NAME, "Paused", timeout=TIMEOUT)
+    assert "nextRunTime" not in paused["status"]
+
+    await kube.patch(API_VERSION, "Campaign", NS, NAME, {"spec": {"cancel": True}})
+    cancelled = await wait_for(
+        lambda: kube.get(API_VERSION, "CampaignRun", NS, run), timeout=TIMEOUT,
+        message="run not cancelled", until=lambda r: r["spec"]["cancel"] is True
+        and r.get("status", {}).get("phase") == "Cancelled")
+    assert cancelled["status"]["message"] == "cancelled before it started"
+    done = await wait_for(
+        lambda: stack.campaign(NS, NAME), timeout=TIMEOUT, message="campaign not cancelled",
+        until=lambda c: any(k["type"] == "Ready" and k["reason"] == "Cancelled"
+                            for k in c.get("status", {}).get("conditions", [])))
+    assert done["status"]["phase"] == "Cancelled" and not done["status"].get("activeRuns")

@@ -186,6 +186,9 @@ def iso(tick: datetime) -> str:
                  None, id="tick-before-the-campaign-existed"),
     pytest.param(recurring(startTime="2026-12-03T02:00:00Z"), TICK + timedelta(seconds=5),
                  CREATED, [], None, id="before-start-time"),
+    pytest.param(recurring(startTime="2026-12-03T02:00:00Z", status=taken(
+                     TICK - timedelta(days=1))), TICK + timedelta(seconds=5), CREATED, [], None,
+                 id="start-time-moved-later-holds-the-ticks"),
     pytest.param(recurring(startTime="2026-12-03T02:00:00Z"),
                  TICK + timedelta(days=1, seconds=5), CREATED,
                  [iso(TICK + timedelta(days=1))], reasons.RUN_STARTED,

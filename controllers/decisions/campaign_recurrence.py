@@ -151,9 +151,7 @@ def history_to_delete(runs: Sequence[CampaignRunSeen], successful: int, failed: 
 def first_considered(campaign: Campaign, world: RecurrenceWorld) -> datetime:
     """Ticks after this instant count: after the last one taken, else after the
     Campaign's creation (and at or after schedule.startTime)."""
-    if campaign.status.last_schedule_time is not None:
-        return campaign.status.last_schedule_time
-    since = world.created or world.now
+    since = campaign.status.last_schedule_time or world.created or world.now
     start = campaign.spec.schedule.start_time
     if start is not None and start - EPSILON > since:
         since = start - EPSILON
@@ -163,7 +161,10 @@ def first_considered(campaign: Campaign, world: RecurrenceWorld) -> datetime:
 def due_tick(campaign: Campaign, world: RecurrenceWorld) -> datetime | None:
     """The latest tick not yet taken, if one came; earlier missed ones are dropped."""
     schedule = campaign.spec.schedule
-    tick = latest_tick(schedule.recurrence, schedule.time_zone, world.now)
+    try:
+        tick = latest_tick(schedule.recurrence, schedule.time_zone, world.now)
+    except InvalidCron:  # no tick in the past: none is due
+        return None
     return tick if tick > first_considered(campaign, world) else None
 
 

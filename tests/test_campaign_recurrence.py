@@ -21,11 +21,13 @@ from controllers.decisions.campaign_recurrence import (
     plan_recurrence,
     run_name,
 )
+from controllers.decisions.campaign_world import AudienceSeen
 from controllers.decisions.cron_ticks import latest_tick, next_tick
 from controllers.decisions.unimplemented import IGNORED_FIELDS, with_ignored
 from crds.base import find_condition
 from crds.campaign import Campaign, CampaignPhase, CampaignStatus, Counters
 from crds.campaign_run import CAMPAIGN_LABEL, CampaignRun
+from sender.sms.audience_filter import compile_filter
 from tests.test_campaign_plan import SETTINGS, example, world
 
 NY, SHANGHAI = "America/New_York", "Asia/Shanghai"
@@ -334,7 +336,6 @@ def test_a_run_is_the_campaign_at_its_tick() -> None:
         "uid": "run-uid", "generation": 1}})
     templates = {"birthday-greeting": world().templates["double-eleven"]}
     audience = {"customers.csv"}
-    from controllers.decisions.campaign_world import AudienceSeen
     planned = plan_campaign(as_campaign, world(
         now=TICK + timedelta(seconds=1), templates=templates,
         audience=AudienceSeen(keys=frozenset(audience))), SETTINGS)
@@ -358,3 +359,20 @@ def test_the_ignored_recurrence_an_older_operator_named_goes() -> None:
     p = plan(recurring(status=CampaignStatus(conditions=old)), NOW - timedelta(hours=1))
     assert find_condition(p.status.conditions, IGNORED_FIELDS) is None
     assert reasons.NOT_YET_IMPLEMENTED not in event_reasons(p)
+
+
+@pytest.mark.parametrize("born, greeted", [
+    pytest.param("1990-12-02", True, id="born-today"),
+    pytest.param("20001202", True, id="born-today-compact"),
+    pytest.param("1990-12-03", False, id="tomorrow"),
+    pytest.param("1990-12-01", False, id="yesterday"),
+])
+def test_the_birthday_example_greets_on_the_day(born: str, greeted: bool) -> None:
+    """examples/campaign-birthday.yaml: a run at its 10:00 Shanghai tick keeps the rows
+    whose `born` has its anniversary that day."""
+    audience = recurring().spec.audience
+    types = {v.name: v.type for v in audience.columns.variables}
+    predicate = compile_filter(audience.filter, types, recurring().spec.schedule.time_zone,
+                               lambda: TICK)
+    assert predicate is not None
+    assert predicate({"name": "n", "born": born}) is greeted

@@ -371,6 +371,7 @@ def test_the_birthday_example_greets_on_the_day(born: str, greeted: bool) -> Non
     """examples/campaign-birthday.yaml: a run at its 10:00 Shanghai tick keeps the rows
     whose `born` has its anniversary that day."""
     audience = recurring().spec.audience
+    assert audience is not None
     types = {v.name: v.type for v in audience.columns.variables}
     predicate = compile_filter(audience.filter, types, recurring().spec.schedule.time_zone,
                                lambda: TICK)

@@ -47,6 +47,7 @@ class CampaignRun(HeraldResource):
     PLURAL = "campaignruns"
     SHORT_NAMES = ("smsrun",)
     PRINTER_COLUMNS = (
+        {"name": "Campaign", "type": "string", "jsonPath": ".metadata.ownerReferences[0].name"},
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         READY_COLUMN,
         {"name": "Scheduled", "type": "date", "jsonPath": ".spec.scheduledTime"},

@@ -633,8 +633,6 @@ class Campaign(HeraldResource):
          "description": "Delivered over messages with a final outcome."},
         {"name": "Awaiting", "type": "integer", "jsonPath": ".status.counters.submitted",
          "priority": 1, "description": "Accepted by the SMSC, receipt not yet in."},
-        {"name": "Next Run", "type": "string", "jsonPath": ".status.nextRunTime",
-         "priority": 1, "description": "A recurring campaign's next tick."},
         REASON_COLUMN,
         AGE_COLUMN,
     )

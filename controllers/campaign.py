@@ -27,6 +27,7 @@ from kubernetes.client.exceptions import ApiException
 from redis.exceptions import RedisError
 
 from controllers import metrics
+from controllers.campaign_recurrence import RunIndex, delete_runs, reconcile_recurring
 from controllers.channel import ChannelIndex
 from controllers.config import OperatorConfig
 from controllers.context import OperatorContext
@@ -106,7 +107,8 @@ def campaign_jobs(
 ) -> dict[tuple[str, str, str], JobSeen]:
     """(namespace, campaign, importer|sender|winner) -> the Job as last seen (winner: the
     sender Job of a winner campaign's rest)."""
-    owners = [o for o in meta.get("ownerReferences", []) if o.get("kind") == "Campaign"]
+    owners = [o for o in meta.get("ownerReferences", [])
+              if o.get("kind") in ("Campaign", "CampaignRun")]
     labels = meta.get("labels", {})
     component = labels.get(COMPONENT_LABEL, "")
     if not owners or component not in (IMPORTER, SENDER):
@@ -330,8 +332,21 @@ REDIS_RETRY_SECONDS = 2
 @kopf.timer(*CAMPAIGNS, id="reconcile", interval=FOLD_INTERVAL)  # type: ignore[arg-type]
 async def reconcile_campaign(
     body: kopf.Body, memo: Any, templates_seen: TemplateIndex, channels_seen: ChannelIndex,
-    campaign_jobs: JobIndex, **_: Any,
+    campaign_jobs: JobIndex, runs_of_campaigns: RunIndex, **_: Any,
 ) -> None:
+    if (body.get("spec", {}).get("schedule") or {}).get("recurrence"):
+        await reconcile_recurring(body, memo, runs_of_campaigns)  # its runs do the work
+        return
+    await reconcile_one(body, memo, Campaign.PLURAL, templates_seen, channels_seen,
+                        campaign_jobs)
+
+
+async def reconcile_one(
+    body: kopf.Body, memo: Any, plural: str, templates_seen: TemplateIndex,
+    channels_seen: ChannelIndex, campaign_jobs: JobIndex,
+) -> None:
+    """Observe, plan, apply and write status for a Campaign, or a CampaignRun (`plural`),
+    which reads as a Campaign (its spec is one, and its scheduledTime is not used)."""
     context: OperatorContext = memo.context
     if body.get("metadata", {}).get("deletionTimestamp"):
         return
@@ -339,7 +354,7 @@ async def reconcile_campaign(
     if not reconcile_due(body, context.campaign_due.get(key), time.monotonic()):
         return  # a finished campaign: no Redis read until it asks for one (plan)
     campaign = Campaign.model_validate(body)
-    now = datetime.now(UTC)
+    now = context.clock()
     try:
         world = await observe_campaign(campaign, memo, templates_seen, channels_seen,
                                        campaign_jobs, now)
@@ -351,7 +366,7 @@ async def reconcile_campaign(
         raise kopf.TemporaryError(f"Redis: {error}", delay=REDIS_RETRY_SECONDS) from error
     patch = merge_patch_diff(dict(body.get("status") or {}), plan.status.to_api())
     if patch:
-        await context.kube.patch_status(Campaign.PLURAL, campaign.metadata.namespace or "",
+        await context.kube.patch_status(plural, campaign.metadata.namespace or "",
                                         campaign.metadata.name, patch)
         context.status_writes[(campaign.metadata.namespace or "", campaign.metadata.name)] += 1
         metrics.STATUS_WRITES.labels("Campaign").inc()
@@ -361,9 +376,17 @@ async def reconcile_campaign(
     context.campaign_due[key] = time.monotonic() + plan.requeue_after_seconds
 
 
-@kopf.on.delete(*CAMPAIGNS, id="forget-run")
-async def forget_campaign(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
-    """The Campaign is going: delete its run from Redis (its Jobs go by ownerReferences)."""
+@kopf.on.delete(*CAMPAIGNS, id="forget-run")  # type: ignore[arg-type]
+async def forget_campaign(namespace: str | None, name: str, memo: Any, body: kopf.Body,
+                          runs_of_campaigns: RunIndex, **_: Any) -> None:
+    """The Campaign is going: delete its run from Redis (its Jobs go by ownerReferences),
+    and a recurring one's runs (the garbage collector would; the local stack has none)."""
+    await delete_runs(body, memo, runs_of_campaigns)
+    await forget_run(namespace, name, memo)
+
+
+async def forget_run(namespace: str | None, name: str, memo: Any) -> None:
+    """Delete a Campaign's or CampaignRun's run from Redis, and what the operator keeps."""
     context: OperatorContext = memo.context
     keys = CampaignKeys(namespace or "", name)
     state = await read_run(context.redis, keys)

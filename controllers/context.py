@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from controllers.config import OperatorConfig
@@ -30,6 +31,10 @@ from sender.store.client import Redis
 
 ObjectKey = tuple[str, str]
 """(namespace, name) of a Template, Channel or Campaign."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,5 @@ class OperatorContext:
     """Each trigger Api Campaign's token as last read, and when (time.monotonic())."""
     status_writes: Counter[ObjectKey] = field(default_factory=Counter)
     """Status writes per Campaign since the start (tests read it)."""
+    clock: Callable[[], datetime] = utc_now
+    """What time it is for the campaign decisions (the harness may move it)."""

@@ -51,6 +51,24 @@ class Kube:
         )
         return dict(created)
 
+    async def patch(self, plural: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        """Merge-patch the object (its spec: the operator's own children only)."""
+        await asyncio.to_thread(
+            self._custom.patch_namespaced_custom_object,
+            GROUP, VERSION, namespace, plural, name, patch,
+        )
+
+    async def delete(self, plural: str, namespace: str, name: str) -> None:
+        """Delete the object; absent is fine."""
+        try:
+            await asyncio.to_thread(
+                self._custom.delete_namespaced_custom_object,
+                GROUP, VERSION, namespace, plural, name,
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
     async def patch_status(
         self, plural: str, namespace: str, name: str, status_patch: dict[str, Any]
     ) -> None:

@@ -11,11 +11,12 @@ from typing import Any
 import kopf
 
 import controllers.campaign
+import controllers.campaign_run
 import controllers.channel
 import controllers.template  # noqa: F401  (registers the Template handlers)
 from controllers.campaign import plan_settings
 from controllers.config import SENSITIVE_WORDS_LABEL, OperatorConfig
-from controllers.context import OperatorContext
+from controllers.context import OperatorContext, utc_now
 from controllers.kube import CoreKube, Deployments, Kube, load_client_config
 from crds.base import GROUP
 from sender.store.client import connect
@@ -45,7 +46,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo.context = OperatorContext(
         config=config, plan_settings=plan_settings(config),
         redis=connect(config.redis_url, config.redis_password or None),
-        kube=Kube(api_client), core=CoreKube(api_client), deployments=Deployments(api_client))
+        kube=Kube(api_client), core=CoreKube(api_client), deployments=Deployments(api_client),
+        clock=memo.get("clock") or utc_now)
 
 
 @kopf.on.cleanup()

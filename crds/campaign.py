@@ -258,11 +258,23 @@ class QuietHours(HeraldModel):
     start: no quiet hours (for marketing, only where the law allows it)."""
 
 
+class ConcurrencyPolicy(StrEnum):
+    ALLOW = "Allow"
+    FORBID = "Forbid"
+    REPLACE = "Replace"
+
+
 class Schedule(HeraldModel):
     """When the campaign runs."""
 
+    model_config = ConfigDict(json_schema_extra=validations((
+        "(self.recurrence == '') == (oldSelf.recurrence == '')",
+        "a campaign cannot turn recurring or one-shot: create another Campaign",
+    )))
+
     start_time: datetime | None = None
-    """Earliest start (RFC 3339). Empty: as soon as the campaign is ready."""
+    """Earliest start (RFC 3339). Empty: as soon as the campaign is ready. With
+    recurrence: the first tick at or after it."""
     time_zone: str = Field(default="UTC", min_length=1, max_length=64)
     """IANA time zone for the send window and recurrence, e.g. Asia/Shanghai."""
     send_window: SendWindow | None = None
@@ -272,8 +284,27 @@ class Schedule(HeraldModel):
     Marketing template, the operator's default (21:00-08:00 unless the install sets
     another, Helm value operator.marketingQuietHours); none for other campaigns."""
     recurrence: str = Field(default="", max_length=128, pattern=CRON_PATTERN + "|^$")
-    """Cron expression for a recurring campaign, e.g. "0 10 * * 1". Not yet implemented:
-    a campaign runs once whatever this says, and reports it as ignored."""
+    """Cron expression (minute hour day-of-month month day-of-week, or @daily and the
+    like) on the wall clock of timeZone, e.g. "0 10 * * 1": each tick starts a new run,
+    a CampaignRun owned by this Campaign with its own counters and phase, which imports
+    the audience afresh (the same dedupe and caps apply). A wall-clock time skipped by a
+    DST change runs as many minutes after the change as it lay after the skipped hour's
+    start (02:30 becomes 03:30); one that occurs twice runs once, at its first occurrence.
+    With startTime, the first tick at or after it. An expression that does not parse is
+    Ready False, reason InvalidSchedule, and no run starts. Empty: the campaign runs once."""
+    concurrency_policy: ConcurrencyPolicy = ConcurrencyPolicy.FORBID
+    """With recurrence, what a tick does while an earlier run is still active. Forbid:
+    the tick is skipped (Event RunSkipped). Replace: the active runs are cancelled and
+    the new one starts. Allow: runs overlap."""
+    starting_deadline_seconds: int | None = Field(default=None, ge=0, le=31 * 24 * 3600)
+    """With recurrence, how late a run may start after its tick (the operator was down,
+    or the campaign was paused then): within it the run starts late, past it the tick is
+    skipped (Event MissedSchedule). After a long outage only the latest missed tick is
+    considered, as a CronJob does. Empty: a missed tick starts however late."""
+    successful_runs_history_limit: int = Field(default=3, ge=0, le=100)
+    """With recurrence, how many Completed runs to keep (older ones are deleted)."""
+    failed_runs_history_limit: int = Field(default=1, ge=0, le=100)
+    """With recurrence, how many Failed or Cancelled runs to keep."""
 
 
 class CampaignRateLimit(HeraldModel):
@@ -551,14 +582,17 @@ class CampaignSpec(HeraldModel):
     compliance: Compliance = Field(default_factory=Compliance)
     """Opt-out, frequency and duplicate rules."""
     paused: bool = False
-    """Suspend sending; set back to false to resume where it stopped."""
+    """Suspend sending; set back to false to resume where it stopped. A recurring
+    campaign pauses its active runs and starts none while paused (its ticks then count
+    as missed, see schedule.startingDeadlineSeconds)."""
     cancel: bool = Field(
         default=False,
         json_schema_extra=validations(
             ("self || !oldSelf", "a cancelled campaign cannot be resumed")
         ),
     )
-    """Stop for good: unsent messages are counted cancelled. Cannot be undone."""
+    """Stop for good: unsent messages are counted cancelled. Cannot be undone. A
+    recurring campaign cancels its active runs and starts no more."""
 
 
 class CampaignPhase(StrEnum):
@@ -689,6 +723,19 @@ class WinnerStatus(HeraldModel):
     """The decision in words."""
 
 
+class RunReference(HeraldModel):
+    """One CampaignRun of a recurring campaign."""
+
+    name: str
+    """The CampaignRun's name."""
+    phase: CampaignPhase | None = None
+    """Its phase."""
+    scheduled_time: datetime | None = None
+    """The tick it runs for."""
+    completion_time: datetime | None = None
+    """When it finished."""
+
+
 class CampaignStatus(HeraldModel):
     """Progress and delivery statistics, folded from Redis at a bounded rate."""
 
@@ -730,8 +777,15 @@ class CampaignStatus(HeraldModel):
     completion_time: datetime | None = None
     """When the campaign reached Completed, Failed or Cancelled."""
     next_run_time: datetime | None = None
-    """Next run of a recurring campaign. Not yet implemented (recurrence is not): never
-    set."""
+    """Next tick of a recurring campaign; empty while paused, cancelled or invalid."""
+    last_schedule_time: datetime | None = None
+    """The latest tick a recurring campaign took: started, skipped or missed."""
+    last_run: RunReference | None = None
+    """A recurring campaign's latest run; counters, progressPercent and deliveryRatio
+    above are that run's."""
+    active_runs: list[RunReference] = Field(default_factory=list,
+                                            json_schema_extra=list_map("name"))
+    """A recurring campaign's runs that have not finished."""
     edits_not_applied: list[str] = Field(
         default_factory=list, max_length=16,
         json_schema_extra={"items": {"type": "string", "maxLength": 64}})

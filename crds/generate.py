@@ -26,11 +26,13 @@ import yaml
 
 from crds.base import GROUP, VERSION, HeraldResource
 from crds.campaign import Campaign
+from crds.campaign_run import CampaignRun
 from crds.channel import Channel
 from crds.reference import reference_markdown
 from crds.template import Template, TemplateApproval
 
-KINDS: tuple[type[HeraldResource], ...] = (Channel, Template, TemplateApproval, Campaign)
+KINDS: tuple[type[HeraldResource], ...] = (Channel, Template, TemplateApproval, Campaign,
+                                           CampaignRun)
 CATEGORIES = ["sms"]
 
 REPO = Path(__file__).resolve().parent.parent

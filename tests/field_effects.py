@@ -280,7 +280,16 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
     "Campaign.spec.schedule.quietHours.end": Proven(
         "tests/test_recipient_windows.py::"
         "test_the_operator_holds_marketing_to_the_default_quiet_hours_until_edited"),
-    "Campaign.spec.schedule.recurrence": NotYet(),
+    "Campaign.spec.schedule.recurrence": Proven(
+        "tests/test_recurring_campaign_operator.py::test_each_tick_is_a_run_of_its_own"),
+    "Campaign.spec.schedule.concurrencyPolicy": Proven(
+        "tests/test_campaign_recurrence.py::test_a_tick_while_a_run_is_active"),
+    "Campaign.spec.schedule.startingDeadlineSeconds": Proven(
+        "tests/test_campaign_recurrence.py::test_a_missed_tick"),
+    "Campaign.spec.schedule.successfulRunsHistoryLimit": Proven(
+        "tests/test_campaign_recurrence.py::test_history_limits"),
+    "Campaign.spec.schedule.failedRunsHistoryLimit": Proven(
+        "tests/test_campaign_recurrence.py::test_history_limits"),
     "Campaign.spec.rateLimit": Container(),
     "Campaign.spec.rateLimit.messagesPerSecond": Proven(
         "tests/test_field_gaps.py::test_the_channel_and_campaign_rates_pace_the_sender"),
@@ -327,3 +336,11 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
     "Campaign.spec.cancel": Proven(
         "tests/test_campaign_operator.py::test_cancel_counts_what_was_not_sent"),
 }
+
+# A CampaignRun's spec is its Campaign's at the tick, run by the same plan: each field
+# does on the run what it does on a one-shot Campaign.
+EFFECTS |= {"CampaignRun.spec." + path.removeprefix("Campaign.spec."): effect
+            for path, effect in list(EFFECTS.items()) if path.startswith("Campaign.spec.")}
+EFFECTS["CampaignRun.spec.scheduledTime"] = Proven(
+    "tests/test_campaign_recurrence.py::test_a_run_is_the_campaign_at_its_tick")
+

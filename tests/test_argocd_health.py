@@ -13,6 +13,7 @@ from lupa import LuaRuntime
 
 from crds.base import GROUP
 from crds.campaign import Campaign, CampaignPhase
+from crds.campaign_run import CampaignRun
 from crds.channel import Channel
 from crds.template import Template, TemplatePhase
 
@@ -64,3 +65,16 @@ def test_every_kind_has_each_generic_case() -> None:
         for name in ("deleting", "new", "stale-generation"):
             obj = yaml.safe_load((CUSTOMIZATIONS / kind / "testdata" / f"{name}.yaml").read_text())
             assert health(kind, obj)["status"] == "Progressing", (kind, name)
+
+
+@pytest.mark.parametrize("name", sorted(
+    p.stem for p in (CUSTOMIZATIONS / "Campaign" / "testdata").glob("*.yaml")
+    if "recurring" not in p.stem))
+def test_a_campaign_run_is_as_healthy_as_the_campaign_it_would_be(name: str) -> None:
+    """The chart gives CampaignRun the Campaign's script: a run has a Campaign's status."""
+    campaign = yaml.safe_load((CUSTOMIZATIONS / "Campaign" / "testdata" / f"{name}.yaml")
+                              .read_text())
+    run = campaign | {"kind": "CampaignRun",
+                      "spec": campaign["spec"] | {"scheduledTime": "2026-12-02T02:00:00Z"}}
+    CampaignRun.model_validate(run)
+    assert health("Campaign", run) == health("Campaign", campaign)

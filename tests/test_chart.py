@@ -183,11 +183,14 @@ OPERATOR_RULES = {
     ("sms.herald.dev", "templates"): {"get", "list", "watch", "patch"},
     ("sms.herald.dev", "campaigns"): {"get", "list", "watch", "patch"},
     ("sms.herald.dev", "templateapprovals"): {"get", "list", "watch"},
+    ("sms.herald.dev", "campaignruns"): {"get", "list", "watch", "create", "patch", "delete"},
     ("sms.herald.dev", "channels/status"): {"patch"},
     ("sms.herald.dev", "templates/status"): {"patch"},
     ("sms.herald.dev", "campaigns/status"): {"patch"},
+    ("sms.herald.dev", "campaignruns/status"): {"patch"},
     ("sms.herald.dev", "channels/finalizers"): {"update"},
     ("sms.herald.dev", "campaigns/finalizers"): {"update"},
+    ("sms.herald.dev", "campaignruns/finalizers"): {"update"},
     ("batch", "jobs"): {"get", "list", "watch", "create", "patch"},
     ("apps", "deployments"): {"get", "create", "update", "delete"},
     ("", "secrets"): {"get"},
@@ -322,8 +325,9 @@ def test_the_argocd_health_checks_render_as_argocd_cm_keys() -> None:
     scripts = REPO / "charts" / "herald" / "resource_customizations" / "sms.herald.dev"
     assert config["data"] == {
         f"resource.customizations.health.sms.herald.dev_{kind}":
-            (scripts / kind / "health.lua").read_text(encoding="utf-8")
-        for kind in ("Channel", "Template", "Campaign")}
+            (scripts / script / "health.lua").read_text(encoding="utf-8")
+        for kind, script in (("Channel", "Channel"), ("Template", "Template"),
+                             ("Campaign", "Campaign"), ("CampaignRun", "Campaign"))}
     assert not [d for d in render("default") if d["kind"] == "ConfigMap"]
 
 

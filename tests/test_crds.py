@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from controllers.decisions.campaign_recurrence import build_campaign_run
 from crds.base import HeraldResource
+from crds.campaign import Campaign
 from crds.generate import CHART_CRD_DIR, KINDS, crd, stale_files
 from crds.template import TemplateSpec
 from herald.local.kube.object_writes import merge_patch
@@ -250,6 +253,20 @@ BAD = [
     pytest.param("campaign.yaml", {"spec": {"schedule": {"recurrence": "every monday"}}},
                  "spec.schedule.recurrence: 'every monday' does not match",
                  id="campaign-recurrence-not-cron"),
+    pytest.param("campaign.yaml", {"spec": {"schedule": {"recurrence": "0 10 * *"}}},
+                 "spec.schedule.recurrence: '0 10 * *' does not match",
+                 id="campaign-recurrence-four-fields"),
+    pytest.param("campaign-birthday.yaml", {"spec": {"schedule": {"concurrencyPolicy": "forbid"}}},
+                 "spec.schedule.concurrencyPolicy: 'forbid' is not one of",
+                 id="campaign-concurrency-not-camelcase"),
+    pytest.param("campaign-birthday.yaml",
+                 {"spec": {"schedule": {"startingDeadlineSeconds": -1}}},
+                 "spec.schedule.startingDeadlineSeconds: -1 is less than the minimum of 0",
+                 id="campaign-negative-deadline"),
+    pytest.param("campaign-birthday.yaml",
+                 {"spec": {"schedule": {"successfulRunsHistoryLimit": 1000}}},
+                 "spec.schedule.successfulRunsHistoryLimit: 1000 is greater than the maximum",
+                 id="campaign-history-over-limit"),
     pytest.param("campaign.yaml", {"spec": {"rateLimit": {"messagesPerSecond": 1.5}}},
                  "spec.rateLimit.messagesPerSecond: 1.5 is not of type 'integer'",
                  id="campaign-float-rate"),
@@ -295,6 +312,10 @@ TRANSITIONS = [
                  "a cancelled campaign cannot be resumed", id="campaign-uncancel"),
     pytest.param("templateapproval.yaml", {}, {"spec": {"templateName": "other"}},
                  "an approval is immutable", id="approval-retargeted"),
+    pytest.param("campaign.yaml", {}, {"spec": {"schedule": {"recurrence": "@daily"}}},
+                 "a campaign cannot turn recurring or one-shot", id="campaign-turns-recurring"),
+    pytest.param("campaign-birthday.yaml", {}, {"spec": {"schedule": {"recurrence": ""}}},
+                 "a campaign cannot turn recurring or one-shot", id="campaign-turns-one-shot"),
 ]
 
 
@@ -309,6 +330,8 @@ def test_bad_update_is_rejected(example: str, before: Any, after: Any, reason: s
 @pytest.mark.parametrize("example, before", [
     pytest.param("campaign.yaml", {"spec": {"cancel": False}}, id="campaign-cancel"),
     pytest.param("campaign.yaml", {"spec": {"paused": True}}, id="campaign-unpause"),
+    pytest.param("campaign-birthday.yaml", {"spec": {"schedule": {"recurrence": "@weekly"}}},
+                 id="recurring-campaign-cancel"),
 ])
 def test_allowed_update_passes(example: str, before: Any) -> None:
     old = merge_patch(load_example(example), before)
@@ -331,8 +354,54 @@ def test_schema_defaults_agree_with_model_defaults(name: str) -> None:
         assert model.model_validate(stored) == model.model_validate(stripped)
 
 
+def campaign_run(**spec: Any) -> dict[str, Any]:
+    """The CampaignRun the operator makes of the birthday example at a tick."""
+    campaign = Campaign.model_validate(load_example("campaign-birthday.yaml"))
+    campaign.metadata.namespace, campaign.metadata.uid = "default", "uid-1"
+    body = build_campaign_run(campaign, datetime(2026, 12, 2, 2, 0, tzinfo=UTC))
+    return merge_patch(body, {"spec": spec}) if spec else body
+
+
+def test_the_runs_the_operator_makes_are_valid() -> None:
+    assert validate(campaign_run()) == []
+    assert validate(campaign_run(paused=True), old=campaign_run()) == []
+
+
+RUN_BAD = [
+    pytest.param({"schedule": {"recurrence": "0 10 * * *"}},
+                 "a run does not recur: its Campaign does", id="run-recurs"),
+    pytest.param({"scheduledTime": None},
+                 "spec: 'scheduledTime' is a required property", id="run-without-tick"),
+]
+RUN_TRANSITIONS = [
+    pytest.param({"scheduledTime": "2026-12-03T02:00:00Z"},
+                 "scheduledTime cannot change", id="run-moved"),
+    pytest.param({"cancel": False}, "a cancelled campaign cannot be resumed",
+                 id="run-uncancelled"),
+]
+
+
+@pytest.mark.parametrize("patch, reason", RUN_BAD)
+def test_bad_run_is_rejected(patch: dict[str, Any], reason: str) -> None:
+    errors = validate(campaign_run(**patch))
+    assert any(reason in e for e in errors), errors
+
+
+@pytest.mark.parametrize("patch, reason", RUN_TRANSITIONS)
+def test_bad_run_update_is_rejected(patch: dict[str, Any], reason: str) -> None:
+    old = campaign_run(cancel=True)
+    errors = validate(merge_patch(old, {"spec": patch}), old=old)
+    assert any(reason in e for e in errors), errors
+
+
 def test_every_cel_rule_has_a_failing_case() -> None:
     """A rule nobody breaks in a test could be wrong and no test would notice."""
-    reasons = [str(p.values[-1]) for p in BAD + TRANSITIONS]
+    reasons = [str(p.values[-1]) for p in BAD + TRANSITIONS + RUN_BAD + RUN_TRANSITIONS]
     for rule in all_rules():
         assert any(r in rule["message"] for r in reasons), f"no bad manifest breaks {rule}"
+
+
+def test_a_recurring_campaign_may_change_its_cron() -> None:
+    old = load_example("campaign-birthday.yaml")
+    new = merge_patch(old, {"spec": {"schedule": {"recurrence": "@weekly"}}})
+    assert validate(new, old=old) == []

@@ -45,7 +45,7 @@ def test_chart_renders_the_generated_crds_kept_on_uninstall() -> None:
 
 
 @pytest.mark.parametrize("flags, crd_count, kept", [
-    pytest.param(("--set", "crds.keep=false"), 4, False, id="not-kept"),
+    pytest.param(("--set", "crds.keep=false"), 5, False, id="not-kept"),
     pytest.param(("--set", "crds.enabled=false"), 0, False, id="disabled"),
 ])
 def test_chart_crd_switches(flags: tuple[str, ...], crd_count: int, kept: bool) -> None:

@@ -15,6 +15,7 @@ from controllers.decisions.unimplemented import (
     IGNORED_FIELDS,
     campaign_ignored,
     channel_ignored,
+    with_ignored,
 )
 from crds.base import find_condition
 from crds.campaign import CampaignSpec
@@ -49,7 +50,7 @@ WINDOW = {"start": "09:00", "end": "21:00"}
 @pytest.mark.parametrize("spec, ignored", [
     pytest.param(campaign(), [], id="example"),
     pytest.param(campaign(schedule={"recurrence": "0 10 * * 1"}),
-                 ["spec.schedule.recurrence"], id="recurrence"),
+                 [], id="recurrence-implemented"),
     pytest.param(campaign(schedule={"sendWindow": WINDOW | {"timeZoneSource": "Recipient"}}),
                  [], id="recipient-zone-implemented"),
     pytest.param(campaign(compliance={"frequencyCap": {"maxMessages": 2, "periodHours": 168}}),
@@ -76,13 +77,14 @@ def test_a_channel_says_which_fields_it_ignores_once() -> None:
     assert find_condition(cleared.status.conditions, IGNORED_FIELDS) is None
 
 
-def test_a_campaign_says_which_fields_it_ignores_once() -> None:
-
-    recurring = campaign_of(schedule={"recurrence": "0 10 * * 1"})
-    first = plan_campaign(recurring, world(), SETTINGS)
-    condition = find_condition(first.status.conditions, IGNORED_FIELDS)
-    assert condition is not None and "spec.schedule.recurrence" in condition.message
-    assert [e.reason for e in first.events].count(reasons.NOT_YET_IMPLEMENTED) == 1
-    again = plan_campaign(recurring.model_copy(update={"status": first.status}), world(),
-                          SETTINGS)
-    assert reasons.NOT_YET_IMPLEMENTED not in [e.reason for e in again.events]
+def test_a_campaign_drops_the_ignored_fields_an_older_operator_named() -> None:
+    """recurrence was not implemented once: the condition an older operator set on a
+    recurring campaign goes at the first plan, without a new Event."""
+    plain = campaign_of()
+    old, events = with_ignored([], ["spec.schedule.recurrence"], 1, NOW)
+    assert events and find_condition(old, IGNORED_FIELDS) is not None
+    stale = plain.model_copy(update={"status": plain.status.model_copy(
+        update={"conditions": old})})
+    plan = plan_campaign(stale, world(), SETTINGS)
+    assert find_condition(plan.status.conditions, IGNORED_FIELDS) is None
+    assert reasons.NOT_YET_IMPLEMENTED not in [e.reason for e in plan.events]

@@ -39,6 +39,12 @@ def effective(name: str) -> list[dict[str, Any]]:
     pytest.param("herald-approve", "update", "templates", False, id="approver-cannot-edit"),
     pytest.param("herald-approve", "patch", "templates", False, id="approver-cannot-patch"),
     pytest.param("herald-view", "create", "campaigns", False, id="viewer-reads-only"),
+    pytest.param("herald-view", "list", "campaignruns", True, id="viewer-sees-runs"),
+    pytest.param("herald-edit", "delete", "campaignruns", True, id="editor-deletes-a-run"),
+    pytest.param("herald-edit", "create", "campaignruns", False,
+                 id="runs-are-the-operators-to-create"),
+    pytest.param("herald-edit", "patch", "campaignruns", False,
+                 id="runs-follow-their-campaign"),
 ])
 def test_role_grants(role: str, verb: str, resource: str, allowed: bool) -> None:
     assert any(allows(r, verb, resource) for r in effective(role)) is allowed

@@ -44,6 +44,8 @@ class Owner:
     name: str
     uid: str
     generation: int = 0
+    kind: str = "Campaign"
+    """Campaign, or CampaignRun for a run of a recurring campaign."""
 
     @property
     def ref(self) -> str:
@@ -160,7 +162,7 @@ def _job(owner: Owner, name: str, component: str, spec: dict[str, Any]) -> dict[
             "namespace": owner.namespace,
             "labels": _labels(owner, component),
             "ownerReferences": [{
-                "apiVersion": API_VERSION, "kind": "Campaign", "name": owner.name,
+                "apiVersion": API_VERSION, "kind": owner.kind, "name": owner.name,
                 "uid": owner.uid, "controller": True, "blockOwnerDeletion": True,
             }],
         },

@@ -134,7 +134,8 @@ class _Outcome:
 
 def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettings) -> CampaignPlan:
     meta = campaign.metadata
-    owner = Owner(meta.namespace or "default", meta.name, meta.uid or "", meta.generation or 0)
+    owner = Owner(meta.namespace or "default", meta.name, meta.uid or "", meta.generation or 0,
+                  kind=campaign.kind or "Campaign")  # or a recurring campaign's CampaignRun
     spec, old = campaign.spec, campaign.status
     run = world.run
     stale = run is not None and run.config.uid != owner.uid

@@ -72,3 +72,12 @@ CERTIFICATE_VERIFIED = "CertificateVerified"
 INSECURE_SKIP_VERIFY = "InsecureSkipVerify"
 CHANNEL_IN_USE = "ChannelInUse"
 RECEIVER_FAILED = "ReceiverFailed"
+
+# A recurring Campaign (controllers.decisions.campaign_recurrence): Ready, Degraded, Events.
+RUN_ACTIVE = "RunActive"
+RUN_STARTED = "RunStarted"
+RUN_SKIPPED = "RunSkipped"
+RUN_REPLACED = "RunReplaced"
+MISSED_SCHEDULE = "MissedSchedule"
+LAST_RUN_FAILED = "LastRunFailed"
+LAST_RUN_SUCCEEDED = "LastRunSucceeded"

@@ -15,7 +15,8 @@ import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,15 @@ class Stack:
     _operator: contextlib.AsyncExitStack = dataclasses.field(
         default_factory=contextlib.AsyncExitStack)
     operator: RunningOperator | None = None
+    clock: Callable[[], datetime] | None = None
+    """The operator's clock for campaign decisions (None: the real one)."""
 
     async def start_operator(self) -> RunningOperator:
         """Start the operator (a fresh memo: nothing carried over from a previous one)."""
         memo = kopf.Memo()
         memo.config = self.config
+        if self.clock is not None:
+            memo.clock = self.clock
         self.operator = await self._operator.enter_async_context(running_operator(
             self.cluster.kubeconfig, modules=["controllers.operator"], memo=memo))
         return self.operator
@@ -125,6 +130,7 @@ async def running_stack(
     config: Mapping[str, Any] | None = None,
     workdir: Path | None = None,
     redis_url: str | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[Stack]:
     """Everything started, torn down in reverse order when the block ends.
 
@@ -145,7 +151,8 @@ async def running_stack(
             operator_settings = operator_config(url, **(config or {}))
             async with (LocalJobRunner(cluster.client, workdir) as jobs,
                         LocalDeploymentRunner(cluster.client, workdir) as deployments):
-                stack = Stack(cluster, url, smsc, jobs, deployments, operator_settings)
+                stack = Stack(cluster, url, smsc, jobs, deployments, operator_settings,
+                              clock=clock)
                 await stack.start_operator()
                 try:
                     yield stack

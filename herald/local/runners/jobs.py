@@ -165,12 +165,13 @@ class LocalJobRunner(LocalController):
         self._reap(run)
 
     async def _collect_orphans(self, jobs: list[Body]) -> list[Body]:
-        """Delete Jobs whose owning Campaign is gone (the garbage collector's part);
+        """Delete Jobs whose owning Campaign or CampaignRun is gone (the garbage collector's part);
         return the others."""
         owners: dict[str, set[str]] = {}
         kept = []
         for job in jobs:
-            if not await owner_gone(self.client, job, "Campaign", owners):
+            if not (await owner_gone(self.client, job, "Campaign", owners)
+                    or await owner_gone(self.client, job, "CampaignRun", owners)):
                 kept.append(job)
                 continue
             meta = job["metadata"]

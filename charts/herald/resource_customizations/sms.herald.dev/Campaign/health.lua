@@ -1,4 +1,5 @@
--- Argo CD health of a Herald Campaign (a bulk send).
+-- Argo CD health of a Herald Campaign (a bulk send), and of a CampaignRun (one run of a
+-- recurring Campaign, which has the same status).
 -- Progressing: being deleted, not yet observed at this generation, pending, importing,
 --   running, or cancelling.
 -- Suspended: paused, or scheduled (waiting for its start time or send window).
@@ -39,7 +40,12 @@ for _, kind in ipairs({"Stalled", "Degraded"}) do
     return hs
   end
 end
+local recurring = obj.spec ~= nil and obj.spec.schedule ~= nil
+  and (obj.spec.schedule.recurrence or "") ~= ""
 if phase == "Completed" then
+  hs.status = "Healthy"
+elseif recurring and ready ~= nil and ready.status == "True" then
+  -- A recurring campaign between runs or with one going: Healthy, as a CronJob is.
   hs.status = "Healthy"
 elseif phase == "Cancelled" and not (ready and ready.reason == "Cancelling") then
   hs.status = "Healthy"

@@ -24,6 +24,8 @@ from crds.base import (
 )
 
 VARIABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+VARIANT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+"""Names of variants and suppression lists: DNS labels, as they appear in status rows."""
 CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # Five fields (minute hour day-of-month month day-of-week) or a macro like @daily;
 # the operator parses it fully and reports a bad one as a condition.
@@ -34,7 +36,7 @@ INLINE_RECIPIENTS_MAX = 1000  # larger lists belong in a ConfigMap, Secret, URL 
 class Variant(HeraldModel):
     """One arm of an A/B test."""
 
-    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    name: str = Field(min_length=1, max_length=63, pattern=VARIANT_NAME_PATTERN)
     """Variant name, used in status breakdowns."""
     template_ref: LocalObjectReference
     """Template this variant sends."""
@@ -357,7 +359,7 @@ class SuppressionList(HeraldModel):
         )
     )
 
-    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    name: str = Field(min_length=1, max_length=63, pattern=VARIANT_NAME_PATTERN)
     """Name of the list, in its messages (a missing list, a list that cannot be read);
     status counts every list's numbers together, under reason SuppressionList."""
     config_map_ref: ObjectKeyReference | None = None
@@ -423,7 +425,6 @@ class Ingest(HeraldModel):
     retention_seconds: int = Field(default=86400, ge=60, le=30 * 86400)
     """How long an Idempotency-Key is remembered: a post repeating it within this time
     is answered with its first message and not sent again."""
-VARIANT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 class WinnerMetric(StrEnum):

@@ -138,3 +138,16 @@ def test_ingest_bench_prints_the_report() -> None:
     assert report["floor"]["accepted"] == 200
     assert {"events_per_s", "p50_ms", "p99_ms"} <= report["herald"].keys()
     assert report["ratio_events_per_s"] > 0
+
+
+def test_routing_bench_routes_each_network_to_its_channel() -> None:
+    """bench/routing.py: by prefix and by carrier, every generated number lands on the
+    channel of its network (3 of the 8 prefixes are China Mobile's, 2 Unicom's)."""
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "routing.py"), "--numbers", "800",
+         "--rounds", "1"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["by_prefix"]["routed"] == {"cmcc": 300, "rest": 500}
+    assert report["by_carrier"]["routed"] == {"cmcc": 300, "unicom": 200, "telecom": 300}
+    assert {"extra_us_by_prefix", "extra_us_by_carrier"} <= report.keys()

@@ -1,0 +1,96 @@
+"""Which channel serves a number: the first in the campaign's order whose routing
+(Channel.spec.routing: countries, E.164 prefixes, carriers) takes it.
+
+Pure, phonenumbers only. A route's lists each narrow it and are all that must hold
+(country and prefix and carrier); an empty list takes any. Carriers are the names
+phonenumbers' carrier data gives a number's prefix, in any of its languages (China
+Mobile or 中国移动), compared without case; a route names a carrier by any of them and
+matches the number's English name. The carrier is looked up only when some route asks
+for one (it costs about 6 µs a number on top of parsing).
+
+`routing_problems` says what in a routing cannot match anything: a country phonenumbers
+has no numbers for, a carrier name its data does not hold (a typo, or a carrier it does
+not know: routing on it would send nothing there).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumber, carrier
+
+
+@functools.cache
+def carrier_names() -> dict[str, str]:
+    """Every carrier name phonenumbers knows, casefolded, in every language it gives it,
+    -> the English name (or the name itself, where it has no English one)."""
+    from phonenumbers.carrierdata import CARRIER_DATA
+
+    names: dict[str, str] = {}
+    for languages in CARRIER_DATA.values():
+        english = languages.get("en")
+        for name in languages.values():
+            names.setdefault(name.casefold(), english or name)
+    return names
+
+
+@dataclass(frozen=True)
+class Route:
+    """One channel's routing, ready to match."""
+
+    channel: str
+    countries: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    """E.164 prefixes with their +, e.g. +86138."""
+    carriers: frozenset[str] = frozenset()
+    """English carrier names, casefolded."""
+
+    @classmethod
+    def of(cls, channel: str, countries: Sequence[str] = (), prefixes: Sequence[str] = (),
+           carriers: Sequence[str] = ()) -> Route:
+        known = carrier_names()
+        return cls(channel, frozenset(countries), tuple(prefixes),
+                   frozenset(known.get(c.casefold(), c).casefold() for c in carriers))
+
+    def serves(self, e164: str, country: str, carrier_name: str | None) -> bool:
+        if self.countries and country not in self.countries:
+            return False
+        if self.prefixes and not e164.startswith(self.prefixes):
+            return False
+        return not self.carriers or (carrier_name or "").casefold() in self.carriers
+
+
+class Router:
+    """Routes numbers to the first route that serves them, in the order given."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = tuple(routes)
+        self.needs_carrier = any(route.carriers for route in self.routes)
+
+    def route(self, number: PhoneNumber, e164: str | None = None) -> str | None:
+        """The channel for a parsed, valid number; None when no route serves it
+        (counted Unroutable, with its country)."""
+        e164 = e164 or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        country = phonenumbers.region_code_for_number(number) or ""
+        name = carrier.name_for_number(number, "en") if self.needs_carrier else None
+        for route in self.routes:
+            if route.serves(e164, country, name):
+                return route.channel
+        return None
+
+
+def routing_problems(countries: Sequence[str], carriers: Sequence[str]) -> list[str]:
+    """What in a channel's routing matches no number: unknown countries and carriers."""
+    problems = []
+    unknown = sorted(set(countries) - phonenumbers.SUPPORTED_REGIONS)
+    if unknown:
+        problems.append(f"countries phonenumbers has no numbers for: {', '.join(unknown)}")
+    known = carrier_names()
+    strangers = sorted({c for c in carriers if c.casefold() not in known})
+    if strangers:
+        problems.append("carriers phonenumbers does not know (no number would match them):"
+                        f" {', '.join(strangers)}")
+    return problems

@@ -209,8 +209,9 @@ class Routing(HeraldModel):
         max_length=100,
         json_schema_extra={"items": {"type": "string", "maxLength": 64}},
     )
-    """Carrier names as phonenumbers reports them, e.g. China Mobile. Not yet
-    implemented."""
+    """Carrier names as phonenumbers reports them, in any of its languages, e.g. China
+    Mobile or 中国移动; a name it does not know is listed in the RoutingValid condition.
+    Not yet implemented."""
 
 
 class ErrorClass(StrEnum):
@@ -346,7 +347,11 @@ class ChannelStatus(HeraldModel):
     message: str | None = Field(default=None, max_length=SHORT_TEXT_MAX)
     """One line summary for kubectl get."""
     conditions: list[Condition] = Field(default_factory=list, json_schema_extra=list_map("type"))
-    """Ready is True when the password Secret resolves and the SMSC accepts a bind."""
+    """Ready is True when the password Secret resolves and the SMSC accepts a bind.
+    TLSVerified (with smpp.tls) says whether the SMSC's certificate is checked;
+    RoutingValid (when routing names countries or carriers) is False, reason
+    UnknownRoutingTarget, while one of them can match no number (a country phonenumbers
+    has no numbers for, a carrier name it does not know), which it lists."""
 
 
 class Channel(HeraldResource):

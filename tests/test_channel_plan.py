@@ -155,3 +155,35 @@ def test_plain_tcp_has_no_tls_condition_and_dropping_tls_removes_it() -> None:
     assert find_condition(with_tls.status.conditions, "TLSVerified") is not None
     plain = plan_channel(SPEC, 2, with_tls.status, ChannelWorld(NOW, GOOD, BOUND))
     assert find_condition(plain.status.conditions, "TLSVerified") is None
+
+
+def routing_spec(**routing: object) -> ChannelSpec:
+    return SPEC.model_copy(update={"routing": SPEC.routing.model_copy(update=routing)})
+
+
+@pytest.mark.parametrize("routing, status, says", [
+    pytest.param({"countries": ["CN"], "carriers": ["China Mobile", "中国联通"]}, "True",
+                 "every country and carrier", id="known"),
+    pytest.param({"countries": ["CN", "XX"]}, "False", "no numbers for: XX", id="not-a-country"),
+    pytest.param({"carriers": ["Chna Mobile"]}, "False", "does not know", id="carrier-typo"),
+])
+def test_routing_names_what_can_match_nothing(routing: dict[str, list[str]], status: str,
+                                              says: str) -> None:
+    decision = plan_channel(routing_spec(**routing), 1, ChannelStatus(),
+                            ChannelWorld(NOW, GOOD, BOUND))
+    valid = find_condition(decision.status.conditions, "RoutingValid")
+    assert valid is not None and valid.status == status and says in valid.message
+    warned = [e for e in decision.events if e.reason == reasons.UNKNOWN_ROUTING_TARGET]
+    assert len(warned) == (status == "False")
+    ready = find_condition(decision.status.conditions, "Ready")
+    assert ready is not None and ready.status == "True"  # a warning, not a failure
+    again = plan_channel(routing_spec(**routing), 1, decision.status,
+                         ChannelWorld(NOW, GOOD, BOUND))
+    assert not [e for e in again.events if e.reason == reasons.UNKNOWN_ROUTING_TARGET]
+
+
+def test_no_countries_or_carriers_no_routing_condition() -> None:
+    with_routing = plan_channel(routing_spec(countries=["CN"]), 1, ChannelStatus(),
+                                ChannelWorld(NOW, GOOD, BOUND))
+    plain = plan_channel(SPEC, 2, with_routing.status, ChannelWorld(NOW, GOOD, BOUND))
+    assert find_condition(plain.status.conditions, "RoutingValid") is None

@@ -30,6 +30,7 @@ from crds.channel import (
     DeliveryGuarantee,
 )
 from sender.smpp.probe import ProbeResult
+from sender.sms.routing import routing_problems
 
 SMPP_PASSWORD_MAX = 8  # SMPP 3.4 section 4.1.1: password is C-Octet String of 9 with the NUL
 
@@ -140,6 +141,24 @@ def tls_condition(spec: ChannelSpec, generation: int | None, now: datetime
         message=f"the SMSC's certificate must verify against {trust} for {name}")
 
 
+def routing_condition(spec: ChannelSpec, generation: int | None, now: datetime
+                      ) -> Condition | None:
+    """RoutingValid: whether every country and carrier the routing names can match a
+    number (phonenumbers has numbers for the country, knows the carrier's name); None
+    when the routing names neither. False is a warning, not a failure: the others still
+    match."""
+    routing = spec.routing
+    if not routing.countries and not routing.carriers:
+        return None
+    problems = routing_problems(routing.countries, routing.carriers)
+    return Condition(
+        type="RoutingValid", status=ConditionStatus.FALSE if problems else ConditionStatus.TRUE,
+        observed_generation=generation, last_transition_time=now,
+        reason=reasons.UNKNOWN_ROUTING_TARGET if problems else reasons.ROUTING_KNOWN,
+        message="; ".join(problems) if problems else
+        "every country and carrier of spec.routing is known to phonenumbers")
+
+
 def plan_channel(
     spec: ChannelSpec, generation: int | None, old: ChannelStatus, world: ChannelWorld
 ) -> ChannelDecision:
@@ -185,6 +204,13 @@ def plan_channel(
     new.conditions, ignored_events = with_ignored(new.conditions, channel_ignored(spec),
                                                   generation, world.now)
     events.extend(ignored_events)
+    routing = routing_condition(spec, generation, world.now)
+    if routing is None:
+        new.conditions = [c for c in new.conditions if c.type != "RoutingValid"]
+    else:
+        new.conditions = set_condition(new.conditions, routing)
+        if routing.status == ConditionStatus.FALSE and not _same(old, routing):
+            events.append(Event("Warning", routing.reason, routing.message))
     verified = tls_condition(spec, generation, world.now)
     if verified is None:
         new.conditions = [c for c in new.conditions if c.type != "TLSVerified"]

@@ -70,6 +70,8 @@ NOT_YET_IMPLEMENTED = "NotYetImplemented"
 # Channel: its TLSVerified condition.
 CERTIFICATE_VERIFIED = "CertificateVerified"
 INSECURE_SKIP_VERIFY = "InsecureSkipVerify"
+UNKNOWN_ROUTING_TARGET = "UnknownRoutingTarget"
+ROUTING_KNOWN = "RoutingKnown"
 CHANNEL_IN_USE = "ChannelInUse"
 RECEIVER_FAILED = "ReceiverFailed"
 

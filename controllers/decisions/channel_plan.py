@@ -204,20 +204,9 @@ def plan_channel(
     new.conditions, ignored_events = with_ignored(new.conditions, channel_ignored(spec),
                                                   generation, world.now)
     events.extend(ignored_events)
-    routing = routing_condition(spec, generation, world.now)
-    if routing is None:
-        new.conditions = [c for c in new.conditions if c.type != "RoutingValid"]
-    else:
-        new.conditions = set_condition(new.conditions, routing)
-        if routing.status == ConditionStatus.FALSE and not _same(old, routing):
-            events.append(Event("Warning", routing.reason, routing.message))
-    verified = tls_condition(spec, generation, world.now)
-    if verified is None:
-        new.conditions = [c for c in new.conditions if c.type != "TLSVerified"]
-    else:
-        new.conditions = set_condition(new.conditions, verified)
-        if verified.status == ConditionStatus.FALSE and not _same(old, verified):
-            events.append(Event("Warning", verified.reason, verified.message))
+    for kind, warning in (("RoutingValid", routing_condition(spec, generation, world.now)),
+                          ("TLSVerified", tls_condition(spec, generation, world.now))):
+        new.conditions = _with_warning(new.conditions, kind, warning, old, events)
     return ChannelDecision(new, tuple(events))
 
 
@@ -237,6 +226,17 @@ def measured_rate(samples: Sequence[tuple[float, int]]) -> int | None:
     if last_at <= first_at:
         return None
     return max(0, round((last - first) / (last_at - first_at)))
+
+
+def _with_warning(conditions: list[Condition], kind: str, condition: Condition | None,
+                  old: ChannelStatus, events: list[Event]) -> list[Condition]:
+    """The conditions with `condition` set, or `kind` dropped when it is None; a False
+    one that changed adds its Warning Event to `events`."""
+    if condition is None:
+        return [c for c in conditions if c.type != kind]
+    if condition.status == ConditionStatus.FALSE and not _same(old, condition):
+        events.append(Event("Warning", condition.reason, condition.message))
+    return set_condition(conditions, condition)
 
 
 def _same(old: ChannelStatus, new: Condition) -> bool:

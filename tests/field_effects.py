@@ -179,7 +179,7 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
     "Campaign.spec.ingest.tokenSecretRef.name": Proven(
         "tests/test_trigger_campaigns.py::test_posted_events_are_sent_once_each_until_cancelled"),
     "Campaign.spec.ingest.tokenSecretRef.key": Proven(
-        "tests/test_trigger_plan.py::test_it_opens_without_an_importer_and_its_senders_follow"),
+        "tests/test_trigger_campaigns.py::test_posted_events_are_sent_once_each_until_cancelled"),
     "Campaign.spec.ingest.defaultRegion": Proven(
         "tests/test_trigger_plan.py::test_it_opens_without_an_importer_and_its_senders_follow"),
     "Campaign.spec.ingest.maxQueued": Proven(

@@ -87,7 +87,14 @@ async def test_posted_events_are_sent_once_each_until_cancelled(
     # No token Secret yet: the campaign waits, says which, and takes no event.
     await reason_is(stack, "IngestTokenNotFound")
     assert (await ingest.post("+8613800138000", "early"))[0] == 404
-    await stack.kube.create(example("ingest-token.yaml"))
+    # A Secret without the key tokenSecretRef names (default `token`) is no token either.
+    secret = example("ingest-token.yaml")
+    await stack.kube.create(secret | {"stringData": {"other": TOKEN}})
+    await wait_for(lambda: campaign(stack), timeout=TIMEOUT,
+                   until=lambda c: "has no key token" in c["status"].get("message", ""),
+                   message="the missing key never named")
+    await stack.kube.patch("v1", "Secret", NS, secret["metadata"]["name"], {
+        "data": {"token": base64.b64encode(TOKEN.encode()).decode()}})
     body = await reason_is(stack, "AcceptingEvents")
     assert PATH in body["status"]["message"]
 

@@ -41,7 +41,7 @@ from controllers.decisions.campaign_jobs import (
     import_job_name,
     sender_job_name,
 )
-from controllers.decisions.campaign_plan import plan_campaign, reconcile_due
+from controllers.decisions.campaign_plan import finished, plan_campaign, reconcile_due
 from controllers.decisions.campaign_run import template_names
 from controllers.decisions.campaign_stats import Sample, sent
 from controllers.decisions.campaign_trigger import TOKEN_RECHECK_SECONDS, TokenSeen
@@ -225,6 +225,7 @@ async def _test_opt_outs(context: OperatorContext, campaign: Campaign, config: R
     due (the plan decides then; one scan of the test group's streams), else None."""
     policy = campaign.spec.winner
     if (policy is None or policy.metric != WinnerMetric.OPT_OUT_RATIO
+            or campaign.spec.cancel or finished(campaign.status) is not None
             or config.winner is not None or config.streams == config.shards
             or test_job is None or not test_job.complete
             or now < decision_due(policy, test_job.completion_time, now)):

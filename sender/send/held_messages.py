@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from sender.send.outgoing import Outgoing, ShardStats
 from sender.sms.send_times import SendRules, SendTimes
-from sender.sms.states import State, Transition, failed, message_key
+from sender.sms.states import NO_SEND_TIME, State, Transition, failed, message_key
 from sender.store.shard_stream import Entry, ShardStream
 from sender.store.state_writer import StateWriter
 from sender.store.transitions import StateStore
@@ -33,7 +33,6 @@ from sender.store.waiting_room import WaitingRoom
 
 logger = logging.getLogger(__name__)
 
-NO_SEND_TIME = "NoSendTime"
 RULES_REFRESH_SECONDS = 10.0
 INFINITY = float("inf")
 

@@ -22,7 +22,7 @@ from sender.send.messages import MessageBuilder
 from sender.send.outgoing import Outgoing, ShardSettings, ShardStats
 from sender.sms import text as sms_text
 from sender.sms.numbers import mask_number
-from sender.sms.states import State, Transition, failed, message_key
+from sender.sms.states import RENDER_FAILED, State, Transition, failed, message_key
 from sender.store.shard_stream import NEW, PENDING, Entry, ShardStream
 from sender.store.state_writer import StateWriter
 from sender.store.transitions import StateStore
@@ -147,7 +147,7 @@ class ShardReader:
             try:
                 pdus = self.builder.build(number, variables, variant)
             except (sms_text.TemplateError, KeyError) as exc:
-                self.writer.transition(Transition(key, failed("render"), variant,
+                self.writer.transition(Transition(key, failed(RENDER_FAILED), variant,
                                                   self.settings.channel_name))
                 self.stats.failed += 1
                 logger.warning("message %s to %s not rendered: %s", key, mask_number(number), exc)

@@ -47,6 +47,14 @@ def submitted(*smsc_ids: str) -> str:
     return f"{State.SUBMITTED}:{' '.join(i.translate(_FIELD_SAFE) for i in smsc_ids)}"
 
 
+RENDER_FAILED = "render"
+"""Failure detail of a message its template could not render (never submitted)."""
+NO_SEND_TIME = "NoSendTime"
+"""Failure detail of a message whose send window never opens (never submitted)."""
+NOT_SUBMITTED = (RENDER_FAILED, NO_SEND_TIME)
+"""The failure details of messages that never reached the SMSC."""
+
+
 def failed(code: str) -> str:
     return f"{State.FAILED}:{code.translate(_FIELD_SAFE)}"
 

@@ -3,8 +3,9 @@ figures of spec.winner.metric OptOutRatio, read once, when the winner is chosen.
 
 Reads the test group's shard streams (a batch at a time), their messages' states, the
 opt-out set and its log (sender.store.opt_outs); writes nothing. A recipient counts
-when the SMSC accepted its message (submitted, delivered, expired, unknown, or failed by
-a receipt) and its number is opted out now, by a change logged at or after `since`.
+when the SMSC accepted its message (submitted, delivered, expired, or failed by a
+receipt; not unknown, as the sample, status's `sent`, leaves those out until a receipt
+proves them) and its number is opted out now, by a change logged at or after `since`.
 Replies are not traced to the message that prompted them: a STOP to any channel counts.
 """
 
@@ -13,22 +14,20 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sender.sms.states import State, message_key
+from sender.sms.states import NOT_SUBMITTED, State, message_key
 from sender.store.client import Redis
 from sender.store.keys import OPT_OUT_LOG, OPT_OUT_SET, CampaignKeys
 
 BATCH = 1000
-NOT_SENT = ("render", "NoSendTime")
-"""Failure details of messages that never reached the SMSC (sender.send)."""
 
 
 def accepted(state: str | None) -> bool:
     """Whether a message in this state reached the SMSC and was taken."""
     code, _, detail = (state or "").partition(":")
-    if code in (State.SUBMITTED, State.DELIVERED, State.EXPIRED, State.UNKNOWN):
+    if code in (State.SUBMITTED, State.DELIVERED, State.EXPIRED):
         return True
     # Refused at submit: the command_status in hex; failed by receipt: its err: value.
-    return code == State.FAILED and not detail.startswith("0x") and detail not in NOT_SENT
+    return code == State.FAILED and not detail.startswith("0x") and detail not in NOT_SUBMITTED
 
 
 def _out_since(log: str | None, since: float) -> bool:

@@ -444,19 +444,20 @@ class Winner(HeraldModel):
     the winner (status.winner and a WinnerChosen Event tell the decision)."""
 
     test_percent: int = Field(ge=1, le=50)
-    """Percent of the audience in the test group, chosen by a stable hash of the number of
-    its own (independent of the variant and the holdout), among the recipients left after
-    invalid, suppressed, opted-out and held-out ones. The others wait, counted
-    awaitingWinner, and go once the winner is chosen. Fixed for a run."""
+    """Percent of the audience in the test group, a share of the same whole as
+    holdoutPercent (holdout 20 and test 10 leave 70% for the winner), chosen among the
+    recipients not held out by a stable hash of the number of its own (independent of the
+    variant). Invalid, suppressed and opted-out rows are in no group. The others wait,
+    counted awaitingWinner, and go once the winner is chosen. Fixed for a run."""
     decide_after_seconds: int = Field(default=3600, ge=10, le=604800)
     """How long after the test group's senders finished to wait for its delivery receipts
     before deciding (at least 10 s, at most a week)."""
     metric: WinnerMetric = WinnerMetric.DELIVERY_RATIO
     """What makes the best variant. DeliveryRatio: delivered over test messages with a
     final outcome (delivered, failed, expired); the highest wins. OptOutRatio: recipients
-    who opted out (a STOP reply to any channel, logged after the test group started) over
-    test messages the SMSC accepted; the lowest wins. A click ratio is not yet
-    implemented: Herald has no link tracking yet."""
+    who opted out (a STOP reply to any channel, logged since the campaign started,
+    status.startTime) over test messages the SMSC accepted; the lowest wins. A click
+    ratio is not yet implemented: Herald has no link tracking yet."""
     confidence_percent: int = Field(default=95, ge=80, le=99)
     """The best variant wins only if a two-sided two-proportion z-test against every other
     variant gives a p-value (Bonferroni-corrected for the comparisons) at most 1 -

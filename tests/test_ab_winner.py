@@ -240,9 +240,16 @@ def test_the_fallback_keeping_weights_sends_each_its_own() -> None:
 
 def test_cancel_while_awaiting_the_winner_counts_the_rest_cancelled() -> None:
     c, _, w = after_test(done_ago=30)
-    c = c.model_copy(update={"spec": c.spec.model_copy(update={"cancel": True})})
+    waiting = plan_campaign(c, w, SETTINGS).status
+    assert waiting.winner is not None and waiting.winner.decision_time is not None
+    c = c.model_copy(update={"spec": c.spec.model_copy(update={"cancel": True}),
+                             "status": waiting})
     plan = plan_campaign(c, w, SETTINGS)
     assert plan.actions.cancel_remaining
+    # The wait ends without a winner, and status.winner says so instead of a time.
+    assert plan.status.winner is not None and plan.status.winner.reason is None
+    assert plan.status.winner.decision_time is None
+    assert "ended before the winner was chosen" in plan.status.winner.message
 
 
 # -- the import's split ----------------------------------------------------------------

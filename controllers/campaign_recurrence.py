@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from controllers import metrics
 from controllers.context import OperatorContext
-from controllers.decisions.campaign_plan import finished
+from controllers.decisions.campaign_plan import finished, reconcile_due
 from controllers.decisions.campaign_recurrence import (
     CampaignRunSeen,
     RecurrenceWorld,
@@ -71,9 +71,7 @@ async def reconcile_recurring(body: kopf.Body, memo: Any, runs: RunIndex) -> Non
         return
     namespace, name = meta.get("namespace") or "", meta["name"]
     key = (namespace, name)
-    due_at = context.campaign_due.get(key)
-    changed = meta.get("generation") != (body.get("status") or {}).get("observedGeneration")
-    if not changed and due_at is not None and time.monotonic() < due_at:
+    if not reconcile_due(body, context.campaign_due.get(key), time.monotonic()):
         return
     campaign = Campaign.model_validate(body)
     seen = tuple(runs.get((namespace, name, campaign.metadata.uid or ""), ()))

@@ -22,10 +22,10 @@ from controllers.decisions.pod_spec import (
 )
 from crds.base import API_VERSION, GROUP
 from crds.campaign import Audience, SuppressionList
+from crds.campaign_run import CAMPAIGN_LABEL
 from crds.channel import ChannelSpec
 from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, SUPPRESSION_DIR
 
-CAMPAIGN_LABEL = f"{GROUP}/campaign"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 AUDIENCE_FILE = "audience.csv"
 NAME_MAX = 63  # a Job's name becomes a label value of its pods: 63 characters at most
@@ -143,8 +143,13 @@ def build_sender_job(
     return job
 
 
+def label_value(name: str) -> str:
+    """An object's name as a label value: itself, or shortened with a hash past 63."""
+    return name if len(name) <= NAME_MAX else child_name(name, "")[:-1]
+
+
 def _labels(owner: Owner, component: str) -> dict[str, str]:
-    campaign = owner.name if len(owner.name) <= NAME_MAX else child_name(owner.name, "")[:-1]
+    campaign = label_value(owner.name)
     return {
         "app.kubernetes.io/name": "herald",
         "app.kubernetes.io/managed-by": "herald-operator",

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from controllers.decisions import reasons
-from controllers.decisions.campaign_jobs import NAME_MAX, child_name
+from controllers.decisions.campaign_jobs import child_name, label_value
 from controllers.decisions.campaign_world import FOLD_SECONDS
 from controllers.decisions.cron_ticks import InvalidCron, cron_error, latest_tick, next_tick
 from controllers.decisions.events import Event
@@ -103,11 +103,6 @@ def run_name(campaign: str, scheduled: datetime) -> str:
     return child_name(campaign, str(int(scheduled.timestamp()) // 60))
 
 
-def campaign_label(campaign: str) -> str:
-    """The campaign's name as a label value (63 characters at most)."""
-    return campaign if len(campaign) <= NAME_MAX else child_name(campaign, "x")[:-2]
-
-
 def build_campaign_run(campaign: Campaign, scheduled: datetime) -> dict[str, Any]:
     """The CampaignRun for a tick: the Campaign's spec now, without recurrence or
     startTime, owned by the Campaign."""
@@ -126,7 +121,7 @@ def build_campaign_run(campaign: Campaign, scheduled: datetime) -> dict[str, Any
             "namespace": meta.namespace,
             "labels": {"app.kubernetes.io/name": "herald",
                        "app.kubernetes.io/managed-by": "herald-operator",
-                       CAMPAIGN_LABEL: campaign_label(meta.name)},
+                       CAMPAIGN_LABEL: label_value(meta.name)},
             "ownerReferences": [{
                 "apiVersion": API_VERSION, "kind": "Campaign", "name": meta.name,
                 "uid": meta.uid or "", "controller": True, "blockOwnerDeletion": True,

@@ -226,13 +226,13 @@ async def _test_opt_outs(context: OperatorContext, campaign: Campaign, config: R
     policy = campaign.spec.winner
     if (policy is None or policy.metric != WinnerMetric.OPT_OUT_RATIO
             or campaign.spec.cancel or finished(campaign.status) is not None
-            or config.winner is not None or config.streams == config.shards
+            or config.winner is not None or not config.lanes.rest
             or test_job is None or not test_job.complete
             or now < decision_due(policy, test_job.completion_time, now)):
         return None
     since = campaign.status.start_time
     keys = CampaignKeys(campaign.metadata.namespace or "", campaign.metadata.name)
-    return await opted_out_since(context.redis, keys, config.shards,
+    return await opted_out_since(context.redis, keys, config.lanes.first,
                                  since.timestamp() if since is not None else 0.0)
 
 
@@ -280,7 +280,7 @@ async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: Cam
     if plan.actions.open_trigger:
         config = plan.actions.write_run or (world.run.config if world.run else None)
         assert config is not None
-        await open_trigger_run(context.redis, keys, config.shards)
+        await open_trigger_run(context.redis, keys, config.streams)
     if plan.actions.write_ingest is not None:  # once the streams are there
         await write_ingest(context.redis, keys, plan.actions.write_ingest)
     if plan.actions.hand_rest is not None:  # before the winner's senders
@@ -297,9 +297,9 @@ async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: Cam
             namespace, sender_job_name(owner, plan.actions.patch_winner_job), sender_patch)
     if plan.actions.cancel_remaining and world.run is not None:
         config = world.run.config
-        rest = config.streams > config.shards
         count = await cancel_remaining(
-            context.redis, keys, config.streams, rest_from=config.shards if rest else None,
+            context.redis, keys, config.streams,
+            rest_from=config.lanes.first if config.lanes.rest else None,
             rest_variant=config.rest_variant)
         logger.info("campaign %s/%s: %d messages counted cancelled", namespace, name, count)
     if plan.delete_run and world.run is not None:

@@ -564,7 +564,11 @@ class CampaignSpec(HeraldModel):
     """Test the variants on part of the audience, then send the rest the winner. Only
     with variants. Empty: every recipient gets its weighted variant."""
     channels: list[ChannelRef] = Field(min_length=1, max_length=8)
-    """Channels in order of preference; later ones take over on failover."""
+    """Channels in order of preference: the import routes each recipient to the first
+    that serves its number (the Channel's spec.routing) and is Ready when the run starts,
+    and each channel sends its share at its own rate. Not yet implemented: moving a
+    channel's queued messages to the next one when it stops being Ready mid-run; they
+    wait for it."""
     trigger: CampaignTrigger = CampaignTrigger.AUDIENCE
     """Audience: send once to the audience, imported when the campaign starts. Api: send
     one message per event posted to the ingest API (POST
@@ -621,6 +625,9 @@ class Counters(HeraldModel):
     """Skipped because the number opted out."""
     holdout: int = 0
     """Held out of the campaign by holdoutPercent: recorded, never sent."""
+    unroutable: int = 0
+    """Valid numbers no channel of the campaign serves (each Channel's spec.routing):
+    never sent; status.unroutableCountries gives their countries."""
     awaiting_winner: int = 0
     """Beyond spec.winner.testPercent: held in Redis until the winner is chosen, then
     queued with the winner's template (or their own variant's, by the fallback)."""
@@ -673,6 +680,15 @@ class ErrorCount(HeraldModel):
     """Symbolic name, e.g. ESME_RTHROTTLED."""
     count: int
     """Occurrences."""
+
+
+class CountryCount(HeraldModel):
+    """How many numbers of one country."""
+
+    country: str = Field(max_length=2)
+    """ISO 3166-1 alpha-2 region of the numbers; ZZ for numbers of no country."""
+    count: int
+    """Numbers."""
 
 
 class ReasonCount(HeraldModel):
@@ -766,6 +782,10 @@ class CampaignStatus(HeraldModel):
     """Most frequent error codes."""
     invalid_reasons: list[ReasonCount] = Field(default_factory=list)
     """Why rows were dropped at import."""
+    unroutable_countries: list[CountryCount] = Field(default_factory=list,
+                                                     json_schema_extra=list_map("country"))
+    """The countries of the unroutable numbers, most first: which Channel's routing to
+    widen, or which channel to add."""
     time_zone_sources: list[ReasonCount] = Field(default_factory=list)
     """Where recipients' time zones came from, for quiet hours and per-recipient send
     windows: ZoneFromColumn (columns.timeZone), ZoneFromNumber (its prefix),

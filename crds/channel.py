@@ -186,16 +186,20 @@ class RateLimit(HeraldModel):
 
 
 class Routing(HeraldModel):
-    """Which recipients this channel serves. Empty lists mean any. Not yet implemented:
-    a campaign sends every recipient through its first Ready channel, and a Channel that
-    sets routing reports it as ignored."""
+    """Which recipients this channel serves: a number must match every list that is set
+    (country and prefix and carrier); an empty list takes any. A campaign's import routes
+    each recipient to the first of its channels, in spec.channels order, that serves it
+    and was Ready when the run started; a number none serves is counted unroutable, by
+    country (status.unroutableCountries), and not sent. Fixed for a run once it starts."""
 
     countries: list[str] = Field(
         default_factory=list,
         max_length=250,
         json_schema_extra={"items": {"type": "string", "pattern": "^[A-Z]{2}$", "maxLength": 2}},
     )
-    """ISO 3166-1 alpha-2 country codes, e.g. CN, US. Not yet implemented."""
+    """ISO 3166-1 alpha-2 country codes, e.g. CN, US: the region phonenumbers gives the
+    number (+852 is HK, not CN). One phonenumbers has no numbers for is listed in the
+    RoutingValid condition."""
     prefixes: list[str] = Field(
         default_factory=list,
         max_length=1000,
@@ -203,15 +207,16 @@ class Routing(HeraldModel):
             "items": {"type": "string", "pattern": r"^\+[0-9]{1,15}$", "maxLength": 16}
         },
     )
-    """E.164 number prefixes, e.g. +86138. Not yet implemented."""
+    """E.164 number prefixes, e.g. +86138 (China Mobile's 138 range)."""
     carriers: list[str] = Field(
         default_factory=list,
         max_length=100,
         json_schema_extra={"items": {"type": "string", "maxLength": 64}},
     )
     """Carrier names as phonenumbers reports them, in any of its languages, e.g. China
-    Mobile or 中国移动; a name it does not know is listed in the RoutingValid condition.
-    Not yet implemented."""
+    Mobile or 中国移动, matched against the carrier its data gives the number's prefix
+    (numbers ported to another carrier keep their prefix's); a name it does not know is
+    listed in the RoutingValid condition."""
 
 
 class ErrorClass(StrEnum):
@@ -293,7 +298,8 @@ class ChannelSpec(HeraldModel):
     bind it opens within it, across all pods and campaigns: the channel's receiver takes
     one when this is 2 or more, senders share the rest."""
     routing: Routing = Field(default_factory=Routing)
-    """Recipients this channel serves. Not yet implemented (see routing)."""
+    """Recipients this channel serves, when a campaign has several channels or this one
+    serves only some numbers. Empty: every number."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     """Retry and failover policy per SMPP error class."""
     default_region: str = Field(default="", max_length=2, pattern=r"^([A-Z]{2})?$")

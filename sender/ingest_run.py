@@ -4,9 +4,23 @@ for the Job pods. Pure data, so the operator's decisions may build it."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from pydantic import BaseModel, Field
+
+from crds.channel import Routing
+from sender.sms.lanes import Lanes
+from sender.sms.routing import Route, Router
+
+
+class IngestChannel(BaseModel):
+    """One channel of the run, as events are routed to it."""
+
+    name: str
+    routing: Routing = Field(default_factory=Routing)
+    available: bool = True
+    """False: routing passes over it (RunConfig.unavailable)."""
 
 
 def token_digest(token: str) -> str:
@@ -31,3 +45,21 @@ class IngestRun(BaseModel):
     recipient_zones: bool = False
     """Give each message its number's own time zone (field z, as the importer does),
     for quiet hours and per-recipient send windows (RunConfig.audience.recipient_zones)."""
+    channels: list[IngestChannel] = Field(default_factory=list)
+    """The run's channels in the campaign's order; each event goes to the lane of its
+    shard and of the first available one that serves its number (sender.sms.lanes).
+    Empty (written before runs were routed): one channel, every number."""
+
+    @property
+    def lanes(self) -> Lanes:
+        return Lanes(self.shards, max(1, len(self.channels)))
+
+    @functools.cached_property
+    def router(self) -> Router | None:
+        """None when every number takes the one channel."""
+        if len(self.channels) <= 1 and not any(
+                c.routing.countries or c.routing.prefixes or c.routing.carriers
+                for c in self.channels):
+            return None
+        return Router([Route.of(c.name, c.routing.countries, c.routing.prefixes,
+                                c.routing.carriers) for c in self.channels if c.available])

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from crds.campaign import (
     AUTO_ENCODING,
@@ -31,11 +31,13 @@ from crds.campaign import (
     TimeZoneSource,
     WinnerStatus,
 )
-from crds.channel import ErrorClass, Gsm7Coding, SourceAddress
+from crds.channel import ErrorClass, Gsm7Coding, Routing, SourceAddress
 from crds.template import TemplateSpec
 from sender.smpp.bind import BindSettings, bind_modes
 from sender.smpp.tls import TlsClient
+from sender.sms.lanes import Lanes
 from sender.sms.replies import ReplyRules
+from sender.sms.routing import Route, Router
 from sender.sms.send_times import SendRules, Span, weekday_numbers
 
 AUDIENCE_DIR = "/var/run/herald/audience"
@@ -46,7 +48,21 @@ SMPP_CLIENT_CERT_FILE = "/var/run/herald/smpp-client-cert/tls.crt"
 SMPP_CLIENT_KEY_FILE = "/var/run/herald/smpp-client-cert/tls.key"
 """Where sender and receiver pods find the channel's TLS material, mounted from its
 ConfigMap and Secrets. The pods are told by HERALD_SMPP_CA_FILE,
-HERALD_SMPP_CLIENT_CERT_FILE and HERALD_SMPP_CLIENT_KEY_FILE (TlsMaterial.from_env)."""
+HERALD_SMPP_CLIENT_CERT_FILE and HERALD_SMPP_CLIENT_KEY_FILE (TlsMaterial.from_env).
+A sender pod holds every channel of its run: the run's channel i > 0 has its password in
+HERALD_SMPP_PASSWORD_i and its files in directories suffixed -i (for_channel)."""
+
+
+def for_channel(name: str, index: int) -> str:
+    """An env variable's name, or a file's path, for the run's channel `index`: as it is
+    for the first (so a one-channel run's pods look as they always did), suffixed for
+    the others (HERALD_SMPP_PASSWORD_1, /var/run/herald/smpp-ca-1/ca.crt)."""
+    if index == 0:
+        return name
+    if name.startswith("/"):
+        directory, _, file = name.rpartition("/")
+        return f"{directory}-{index}/{file}"
+    return f"{name}_{index}"
 SUPPRESSION_DIR = "/var/run/herald/suppression"
 """Where the importer pod finds the files of the campaign's suppression lists, one a
 list, named after it (also in HERALD_SUPPRESSION_DIR)."""
@@ -117,7 +133,7 @@ class ImportSettings(BaseModel):
     holdout_percent: int = 0
     test_percent: int = 0
     """spec.winner.testPercent: the share sent first; the others go to the rest streams
-    (RunConfig.rest_shard), 0 without a winner."""
+    (RunConfig.lanes), 0 without a winner."""
     recipient_zones: bool = False
     """Find each recipient's time zone (quiet hours or per-recipient send windows need
     it): from the time-zone column, else the number (sender.sms.number_zones)."""
@@ -170,11 +186,11 @@ class TlsMaterial:
     key_pem: str = dataclasses.field(default="", repr=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> TlsMaterial:
-        """Read the files the pod's env names (SMPP_CA_FILE and the others); OSError
-        when a named file cannot be read."""
+    def from_env(cls, env: Mapping[str, str], channel: int = 0) -> TlsMaterial:
+        """Read the files the pod's env names (SMPP_CA_FILE and the others) for the run's
+        channel `channel`; OSError when a named file cannot be read."""
         def read(variable: str) -> str:
-            path = env.get(variable)
+            path = env.get(for_channel(variable, channel))
             return Path(path).read_text(encoding="ascii") if path else ""
         return cls(read("HERALD_SMPP_CA_FILE"), read("HERALD_SMPP_CLIENT_CERT_FILE"),
                    read("HERALD_SMPP_CLIENT_KEY_FILE"))
@@ -246,6 +262,12 @@ class ChannelTarget(BaseModel):
     max_backoff_seconds: int = 60
     resend_unknown: bool = False
     error_overrides: dict[int, ErrorClass] = Field(default_factory=dict)
+    routing: Routing = Field(default_factory=Routing)
+    """Which recipients the channel serves (Channel.spec.routing); empty: any."""
+
+    def route(self) -> Route:
+        routing = self.routing
+        return Route.of(self.name, routing.countries, routing.prefixes, routing.carriers)
 
 
 class RunConfig(BaseModel):
@@ -264,7 +286,13 @@ class RunConfig(BaseModel):
     shards: int = Field(ge=1)
     templates: dict[str, TemplateSpec]
     """By variant name ("" for a campaign without variants)."""
-    channel: ChannelTarget
+    channels: list[ChannelTarget] = Field(min_length=1)
+    """The campaign's channels that existed when the run started, in its order: each
+    recipient is routed at import to the first that serves it (sender.sms.routing) and
+    queued in that channel's lane (sender.sms.lanes)."""
+    unavailable: list[str] = Field(default_factory=list)
+    """Channels routing passes over: those not Ready when the run started. Their
+    recipients go to the next channel that serves them."""
     campaign_rate: int | None = None
     """The campaign's own cap; updated when spec.rateLimit changes (senders read it at start)."""
     audience: ImportSettings
@@ -284,15 +312,44 @@ class RunConfig(BaseModel):
     (none with the fallback KeepWeights: each entry keeps its own). Written once, before
     the rest's sender Job exists; status.winner repeats it."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_channel_before_routing(cls, data: Any) -> Any:
+        """A run written before runs held every channel (`channel`, one) reads as a run
+        of that one channel: its streams are laid out the same (sender.sms.lanes)."""
+        if isinstance(data, dict) and "channel" in data and "channels" not in data:
+            data = {**data, "channels": [data["channel"]]}
+            del data["channel"]
+        return data
+
+    @property
+    def lanes(self) -> Lanes:
+        """The run's streams: one a (shard, channel), and as many again for the rest of a
+        winner campaign (its test group goes through the first ones)."""
+        return Lanes(self.shards, len(self.channels), bool(self.audience.test_percent))
+
     @property
     def streams(self) -> int:
-        """Shard streams of the run: `shards`, and as many again for the rest of a winner
-        campaign (its test group goes through the first ones)."""
-        return self.shards * 2 if self.audience.test_percent else self.shards
+        return self.lanes.streams
 
-    def rest_shard(self, index: int) -> int:
-        """The stream of rest shard `index` (0 to shards - 1)."""
-        return self.shards + index
+    def channel_of(self, lane: int) -> ChannelTarget:
+        """The channel lane `lane` sends through."""
+        return self.channels[self.lanes.channel_of(lane)]
+
+    def router(self) -> Router:
+        """Routes a number to the index of its channel: the first in the campaign's
+        order that serves it and is not unavailable."""
+        return Router([c.route() for c in self.channels if c.name not in self.unavailable])
+
+    def import_router(self) -> Router | None:
+        """The router the import takes; None when there is nothing to decide (one channel
+        that serves any number), which spares it the cost of routing."""
+        if len(self.channels) == 1 and not self.channels[0].route().narrows:
+            return None
+        return self.router()
+
+    def channel_index(self, name: str) -> int:
+        return next(i for i, c in enumerate(self.channels) if c.name == name)
 
     @property
     def rest_variant(self) -> str | None:

@@ -104,10 +104,14 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_rate_limit.py::test_burst_is_granted_then_paced"),
     "Channel.spec.maxBinds": Proven(
         "tests/test_bind_cap.py::test_two_senders_stay_within_the_channel_bind_cap"),
-    "Channel.spec.routing": NotYet(),
-    "Channel.spec.routing.countries": NotYet(),
-    "Channel.spec.routing.prefixes": NotYet(),
-    "Channel.spec.routing.carriers": NotYet(),
+    "Channel.spec.routing": Proven(
+        "tests/test_routed_campaigns.py::test_recipients_are_split_across_channels_by_carrier_and_prefix"),
+    "Channel.spec.routing.countries": Proven(
+        "tests/test_routed_import.py::test_each_number_is_queued_for_the_first_channel_that_serves_it"),
+    "Channel.spec.routing.prefixes": Proven(
+        "tests/test_routed_campaigns.py::test_recipients_are_split_across_channels_by_carrier_and_prefix"),
+    "Channel.spec.routing.carriers": Proven(
+        "tests/test_routed_campaigns.py::test_recipients_are_split_across_channels_by_carrier_and_prefix"),
     "Channel.spec.retry": Container(),
     "Channel.spec.retry.maxAttempts": Proven(
         "tests/test_field_gaps.py::test_a_channels_sending_settings_reach_its_senders"),
@@ -199,10 +203,11 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
     "Campaign.spec.winner.fallback": Proven("tests/test_ab_winner.py::test_decide_winner"),
     "Campaign.spec.winner.manual": Proven(
         "tests/test_ab_winner.py::test_a_manual_winner_is_chosen_without_waiting"),
-    "Campaign.spec.channels": Proven(
-        "tests/test_campaign_plan.py::test_first_ready_channel_is_taken"),
+    "Campaign.spec.channels": Partly(
+        "tests/test_routed_campaigns.py::test_recipients_are_split_across_channels_by_carrier_and_prefix"),
     "Campaign.spec.channels[].name": Proven(
-        "tests/test_campaign_plan.py::test_first_ready_channel_is_taken"),
+        "tests/test_campaign_plan.py::"
+        "test_the_run_holds_every_channel_and_routing_passes_over_one_not_ready"),
     "Campaign.spec.audience": Container(),
     "Campaign.spec.audience.inline": Proven(
         "tests/test_field_gaps.py::test_the_audience_decides_who_gets_what"),

@@ -23,9 +23,9 @@ def run_config(namespace: str, name: str, *, port: int, window: int = 100,
         "generation": 1, "frozen_hash": "test", "shards": 1,
         "templates": {"": {"category": "Notification", "body": body,
                            "variables": [{"name": "code"}]}},
-        "channel": {"name": "carrier-a", "rate": rate, "smpp": {
+        "channels": [{"name": "carrier-a", "rate": rate, "smpp": {
             "host": "127.0.0.1", "port": port, "system_id": "herald", "window": window,
-            "response_timeout_seconds": 5, "source_addr": {"address": "Herald"}}},
+            "response_timeout_seconds": 5, "source_addr": {"address": "Herald"}}}],
         "audience": {"source": {"inline": []}},
     } | fields)
 

@@ -65,7 +65,8 @@ def counters_add_up(status: dict[str, Any]) -> None:
     c = status["counters"]
     settled = sum(c.get(k, 0) for k in ("invalid", "suppressed", "optedOut", "queued",
                                         "submitted", "delivered", "failed", "expired",
-                                        "unknown", "cancelled", "holdout", "waiting"))
+                                        "unknown", "cancelled", "holdout", "waiting",
+                                        "unroutable"))
     assert settled == c["total"], c
 
 

@@ -68,7 +68,7 @@ def run_of(c: Campaign, counters: Counters | None = None, **fields: Any) -> RunS
     meta = c.metadata
     owner = Owner(meta.namespace or "", meta.name, meta.uid or "", meta.generation or 0)
     templates = {v: TEMPLATES[t].spec for v, t in template_names(c.spec).items()}
-    config = build_run_config(owner, c.spec, templates, "carrier-a", CHANNEL_SPEC, 10.0)
+    config = build_run_config(owner, c.spec, templates, [("carrier-a", CHANNEL_SPEC)], 10.0)
     return RunSeen(config=config, counters=counters or Counters(total=100, queued=100),
                    **fields)
 
@@ -155,18 +155,40 @@ def test_phase_and_ready_reason(campaign_: Campaign, world_: CampaignWorld, phas
 def test_start_writes_the_run_then_creates_the_importer() -> None:
     plan = plan_campaign(C, world(), SETTINGS)
     assert plan.actions.write_run is not None
-    assert plan.actions.write_run.shards == 2 and plan.actions.write_run.channel.name == "carrier-a"
+    run = plan.actions.write_run
+    assert run.shards == 2 and [c.name for c in run.channels] == ["carrier-a"]
     assert set(plan.actions.write_run.templates) == {"discount", "reminder"}
     assert plan.actions.write_run.audience.source.inline is not None
     assert [job["metadata"]["name"] for job in plan.actions.create] == ["double-eleven-2026-import"]
 
 
-def test_first_ready_channel_is_taken() -> None:
-    two = campaign(channels=[{"name": "carrier-a"}, {"name": "carrier-b"}])
+def test_the_run_holds_every_channel_and_routing_passes_over_one_not_ready() -> None:
+    three = campaign(channels=[{"name": "carrier-a"}, {"name": "carrier-b"},
+                               {"name": "carrier-c"}])
     channels = {"carrier-a": ChannelSeen(CHANNEL_SPEC, ready=False, reason="BindFailed"),
-                "carrier-b": ChannelSeen(CHANNEL_SPEC, ready=True)}
-    plan = plan_campaign(two, world(channels=channels), SETTINGS)
-    assert plan.actions.write_run is not None and plan.actions.write_run.channel.name == "carrier-b"
+                "carrier-b": ChannelSeen(CHANNEL_SPEC, ready=True)}  # carrier-c: not found
+    plan = plan_campaign(three, world(channels=channels), SETTINGS)
+    run = plan.actions.write_run
+    assert run is not None
+    assert [c.name for c in run.channels] == ["carrier-a", "carrier-b"]
+    assert run.unavailable == ["carrier-a"]
+    assert "carrier-a not Ready at the start" in (plan.status.message or "")
+
+
+def test_the_sender_job_holds_every_channel_of_the_run() -> None:
+    two = campaign(channels=[{"name": "carrier-a"}, {"name": "carrier-b"}])
+    ready = ChannelSeen(CHANNEL_SPEC, ready=True)
+    meta = two.metadata
+    config = build_run_config(
+        Owner(meta.namespace or "", meta.name, meta.uid or ""), two.spec,
+        {v: TEMPLATES[t].spec for v, t in template_names(two.spec).items()},
+        [("carrier-a", CHANNEL_SPEC), ("carrier-b", CHANNEL_SPEC)], 10.0)
+    run = RunSeen(config=config, counters=Counters(total=10, queued=10), import_done=True)
+    plan = plan_campaign(two, world(channels={"carrier-a": ready, "carrier-b": ready}, run=run),
+                         SETTINGS)
+    [job] = plan.actions.create
+    env = {e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert {"HERALD_SMPP_PASSWORD", "HERALD_SMPP_PASSWORD_1"} <= env
 
 
 @pytest.mark.parametrize("spec, job, suspend, parallelism", [

@@ -334,7 +334,7 @@ def test_the_argocd_health_checks_render_as_argocd_cm_keys() -> None:
 def pods_the_operator_creates() -> dict[str, Doc]:
     """Pod templates of a sender Job and a receiver Deployment, as the operator builds them."""
     pods = PodSettings()
-    sender = build_sender_job(Owner("shop", "spring", "u1"), CHANNEL_SPEC, 2, 2,
+    sender = build_sender_job(Owner("shop", "spring", "u1"), [CHANNEL_SPEC], 2, 2,
                               suspend=False, pods=pods)
     receiver = build_receiver_deployment(Owner("shop", "carrier-a", "u2"),
                                          CHANNEL_SPEC, pods)
@@ -369,7 +369,7 @@ def test_the_pods_pull_with_the_charts_pull_secrets(monkeypatch: pytest.MonkeyPa
     env = env_of(render("full"))
     monkeypatch.setenv("HERALD_IMAGE_PULL_SECRETS", env["HERALD_IMAGE_PULL_SECRETS"]["value"])
     pods = OperatorConfig.from_env().pod_settings()
-    job = build_sender_job(Owner("shop", "spring", "u1"), CHANNEL_SPEC, 1, 1, suspend=False,
+    job = build_sender_job(Owner("shop", "spring", "u1"), [CHANNEL_SPEC], 1, 1, suspend=False,
                            pods=pods)
     assert job["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "registry"}]
     assert "HERALD_IMAGE_PULL_SECRETS" not in env_of(render("default"))

@@ -99,7 +99,7 @@ def code_run(channel: ChannelSpec, **campaign: Any) -> RunConfig:
     spec = CampaignSpec.model_validate({
         "templateRef": {"name": "code"}, "channels": [{"name": "carrier-a"}],
         "audience": {"inline": []}, "senders": 1} | campaign)
-    return build_run_config(OWNER, spec, {"": CODE}, "carrier-a", channel, 0.0)
+    return build_run_config(OWNER, spec, {"": CODE}, [("carrier-a", channel)], 0.0)
 
 
 # -- Channel: what reaches the SMSC, and what comes back ------------------------------------

@@ -209,8 +209,8 @@ def capped_run(name: str, port: int, frequency_cap: dict[str, Any] | None,
         "audience": {"inline": []}, "senders": 1,
         "compliance": {"frequencyCap": frequency_cap} if frequency_cap else {}})
     owner = Owner(NS, name, f"uid-{name}", 1)
-    return build_run_config(owner, spec, {"": TEMPLATES[category]}, "carrier-a",
-                            channel(port), 0.0)
+    return build_run_config(owner, spec, {"": TEMPLATES[category]},
+                            [("carrier-a", channel(port))], 0.0)
 
 
 async def charges(redis: aioredis.Redis, number: str) -> list[str]:

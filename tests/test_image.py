@@ -71,7 +71,7 @@ def pod_commands() -> dict[str, list[str]]:
     audience = Audience.model_validate({"configMapRef": {"name": "list"}})
     objects = {
         "importer Job": build_import_job(owner, audience, pods),
-        "sender Job": build_sender_job(owner, CHANNEL_SPEC, 2, 2, suspend=False, pods=pods),
+        "sender Job": build_sender_job(owner, [CHANNEL_SPEC], 2, 2, suspend=False, pods=pods),
         "receiver Deployment": build_receiver_deployment(
             Owner("shop", "carrier-a", "uid-2"), CHANNEL_SPEC, pods),
     }

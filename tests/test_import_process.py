@@ -60,8 +60,8 @@ async def start_run(redis: aioredis.Redis, audience: dict[str, Any], **spec: Any
                  "audience": {"defaultRegion": "CN", **audience}, **spec}})
     owner = Owner(KEYS.namespace, KEYS.name, "u1", 1)
     templates = {"": TEMPLATES["double-eleven"].spec}
-    await write_run(redis, build_run_config(owner, campaign.spec, templates, "carrier-a",
-                                            CHANNEL_SPEC, 10.0))
+    await write_run(redis, build_run_config(owner, campaign.spec, templates,
+                                            [("carrier-a", CHANNEL_SPEC)], 10.0))
 
 
 async def test_an_http_csv_is_imported_with_the_secret_headers(

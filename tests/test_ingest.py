@@ -136,6 +136,28 @@ def test_event_zone_when_recipients_are_timed(number: str, zone: str) -> None:
     assert isinstance(event, Event) and event.zone == zone
 
 
+ROUTED = [{"name": "cn", "routing": {"countries": ["CN"]}},
+          {"name": "down", "available": False}, {"name": "us", "routing": {"prefixes": ["+1"]}}]
+
+
+@pytest.mark.parametrize("number, channel", [
+    pytest.param(NUMBER, 0, id="first-that-serves"),
+    pytest.param("+12125550123", 2, id="unavailable-passed-over"),
+])
+def test_an_event_is_queued_in_the_lane_of_its_channel(number: str, channel: int) -> None:
+    run = ingest_run(channels=ROUTED)
+    event = parse_event(body(phone=number), run)
+    assert isinstance(event, Event)
+    assert event.shard == run.lanes.lane(shard_of(number, 4), channel)
+
+
+def test_an_event_no_channel_serves_is_refused_unroutable() -> None:
+    problem = parse_event(body(phone="+85291234567"), ingest_run(channels=ROUTED))
+    assert isinstance(problem, Problem) and (problem.status, problem.reason) == (
+        422, "Unroutable")
+    assert "HK" in problem.message and "91234567" not in problem.message  # masked
+
+
 @pytest.mark.parametrize("queued, bound, rate, seconds", [
     pytest.param(100, 100, 10, 1, id="at-bound"),
     pytest.param(150, 100, 10, 6, id="over"),

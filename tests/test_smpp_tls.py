@@ -156,8 +156,8 @@ async def test_a_shard_goes_over_mutual_tls_with_receipts(
     campaign = CampaignKeys("shop", "tls-sale")
     async with smsc(pki, mutual=True) as sim:
         run = run_config("shop", "tls-sale", port=sim.port)
-        run.channel.smpp.tls = TlsTarget(server_name="smsc.example.com")
-        run.channel.smpp.mode = mode
+        run.channels[0].smpp.tls = TlsTarget(server_name="smsc.example.com")
+        run.channels[0].smpp.mode = mode
         await fill_shard(redis, campaign, 300, "+8613900")
         figures = await run_shard(run, 0, redis, PASSWORD,
                                   tls=pki_material(pki, client_cert=True))

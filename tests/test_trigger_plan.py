@@ -39,7 +39,7 @@ def run_of(c: Campaign, counters: Counters | None = None, **fields: Any) -> RunS
     meta = c.metadata
     owner = Owner(meta.namespace or "", meta.name, meta.uid or "", meta.generation or 0)
     templates = {v: TEMPLATES[t].spec for v, t in template_names(c.spec).items()}
-    config = build_run_config(owner, c.spec, templates, "carrier-a", CHANNEL_SPEC, 10.0)
+    config = build_run_config(owner, c.spec, templates, [("carrier-a", CHANNEL_SPEC)], 10.0)
     return RunSeen(config=config, counters=counters or Counters(), **fields)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controllers.decisions.pod_spec import (
+    Files,
     PodSettings,
     container,
     pod_template,
@@ -24,7 +25,7 @@ from crds.base import API_VERSION, GROUP
 from crds.campaign import Audience, SuppressionList
 from crds.campaign_run import CAMPAIGN_LABEL
 from crds.channel import ChannelSpec
-from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, SUPPRESSION_DIR
+from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, SUPPRESSION_DIR, for_channel
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
 AUDIENCE_FILE = "audience.csv"
@@ -114,7 +115,7 @@ def build_import_job(owner: Owner, audience: Audience, pods: PodSettings,
 
 def build_sender_job(
     owner: Owner,
-    channel: ChannelSpec,
+    channels: Sequence[ChannelSpec],
     shards: int,
     parallelism: int,
     *,
@@ -122,20 +123,29 @@ def build_sender_job(
     pods: PodSettings,
     winner: bool = False,
 ) -> dict[str, Any]:
-    """An Indexed Job: completion index i sends shard i; `suspend` pauses it. `winner`:
-    the Job that sends a winner campaign's rest shards once the winner is chosen."""
-    secret = channel.smpp.password_secret_ref
-    password = secret_env("HERALD_SMPP_PASSWORD", secret.name, secret.key)
-    tls = smpp_tls_files(channel.smpp)
+    """An Indexed Job: completion index i sends shard i, one lane a channel of the run
+    (`channels`, in the run's order: each one's password and TLS files under the names
+    sender.run_config.for_channel gives); `suspend` pauses it. `winner`: the Job that
+    sends a winner campaign's rest shards once the winner is chosen."""
+    env: list[dict[str, Any]] = []
+    files = Files()
+    for index, channel in enumerate(channels):
+        secret = channel.smpp.password_secret_ref
+        env.append(secret_env(for_channel("HERALD_SMPP_PASSWORD", index), secret.name,
+                              secret.key))
+        tls = smpp_tls_files(channel.smpp, index)
+        env.extend(tls.env)
+        files.mounts.extend(tls.mounts)
+        files.volumes.extend(tls.volumes)
     args = ["send", "--campaign", owner.ref, *(["--rest"] if winner else [])]
-    sender = container(SENDER, args, pods, tls.mounts, [password, *tls.env], metrics=True)
+    sender = container(SENDER, args, pods, files.mounts, env, metrics=True)
     spec = {
         "completionMode": "Indexed",
         "completions": shards,
         "parallelism": parallelism,
         "suspend": suspend,
         "backoffLimit": pods.sender_backoff_limit_per_shard * shards,
-        "template": pod_template(_labels(owner, SENDER), sender, tls.volumes, pods),
+        "template": pod_template(_labels(owner, SENDER), sender, files.volumes, pods),
     }
     job = _job(owner, sender_job_name(owner, winner), SENDER, spec)
     if winner:

@@ -299,12 +299,11 @@ def _before_run(
                 CampaignPhase.PENDING, reasons.OPT_OUTS_REQUIRED,
                 "compliance.respectOptOuts is false, which only Verification templates"
                 f" allow; Template {', '.join(marketing)} is not one", stalled=True)
-    channel = next((c.name for c in spec.channels
-                    if (seen_channel := world.channels.get(c.name)) and seen_channel.ready), None)
-    if channel is None:
+    if not any((seen_channel := world.channels.get(c.name)) and seen_channel.ready
+               for c in spec.channels):
         return _no_channel(spec, world)
     if spec.audience is None:  # trigger Api (the schema's rule)
-        return _open_trigger(owner, spec, templates, world, channel, settings)
+        return _open_trigger(owner, spec, templates, world, settings)
     problem = (audience_problem(spec.audience, world.audience)
                or suppression_problem(spec.compliance.suppression_lists, world.suppression))
     if problem is not None:  # before the importer Job, which would wait on its volume
@@ -322,19 +321,35 @@ def _before_run(
     if not window.open:
         return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW, window.message,
                         wake_at=window.opens_at)
-    config = _run_config(owner, spec, templates, channel, world, settings)
+    config = _run_config(owner, spec, templates, world, settings)
     return _Outcome(
         CampaignPhase.IMPORTING, reasons.IMPORTING,
-        f"importing the audience; sending through channel {channel}", progressing=True,
+        f"importing the audience; sending through {_channels_text(config)}", progressing=True,
         actions=Actions(write_run=config, create=(_import_job(owner, spec, settings),)),
     )
 
 
 def _run_config(owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec],
-                channel: str, world: CampaignWorld, settings: PlanSettings) -> RunConfig:
-    return build_run_config(owner, spec, templates, channel, world.channels[channel].spec,
-                            settings.receipt_wait_seconds, receivers=settings.channel_receivers,
+                world: CampaignWorld, settings: PlanSettings) -> RunConfig:
+    """The run over every channel of the campaign that exists, in its order; routing
+    passes over those not Ready now (at least one is)."""
+    channels = [(c.name, seen.spec) for c in spec.channels
+                if (seen := world.channels.get(c.name)) is not None]
+    return build_run_config(owner, spec, templates, channels, settings.receipt_wait_seconds,
+                            unavailable=[name for name, _ in channels
+                                         if not world.channels[name].ready],
+                            receivers=settings.channel_receivers,
                             marketing_quiet_hours=settings.marketing_quiet_hours)
+
+
+def _channels_text(config: RunConfig) -> str:
+    """The run's channels in words, e.g. "channels cmcc, unicom (unicom not Ready)"."""
+    names = [c.name for c in config.channels]
+    text = f"channel{'s' if len(names) > 1 else ''} {', '.join(names)}"
+    if config.unavailable:
+        text += (f" ({', '.join(config.unavailable)} not Ready at the start: its"
+                 " recipients go to the next channel that serves them)")
+    return text
 
 
 def _token_text(spec: CampaignSpec) -> str:
@@ -344,7 +359,7 @@ def _token_text(spec: CampaignSpec) -> str:
 
 
 def _open_trigger(owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec],
-                  world: CampaignWorld, channel: str, settings: PlanSettings) -> _Outcome:
+                  world: CampaignWorld, settings: PlanSettings) -> _Outcome:
     """A trigger Api campaign starts taking events once its token can be used and its
     start time has come; its send window only holds its senders (events posted outside
     it wait in Redis for it)."""
@@ -357,7 +372,7 @@ def _open_trigger(owner: Owner, spec: CampaignSpec, templates: dict[str, Templat
         return _Outcome(CampaignPhase.SCHEDULED, reasons.SCHEDULED,
                         f"takes events from {spec.schedule.start_time.isoformat()}",
                         wake_at=spec.schedule.start_time)
-    config = _run_config(owner, spec, templates, channel, world, settings)
+    config = _run_config(owner, spec, templates, world, settings)
     return _Outcome(
         CampaignPhase.RUNNING, reasons.ACCEPTING_EVENTS,
         f"opening to events at POST {messages_path(owner.namespace, owner.name)}",
@@ -403,15 +418,17 @@ def _sending(
     counters = run.counters
     trigger = spec.trigger == CampaignTrigger.API
     if not trigger and (counters.total - counters.invalid - counters.suppressed
-                        - counters.opted_out - counters.holdout <= 0):
+                        - counters.opted_out - counters.holdout - counters.unroutable <= 0):
         return _Outcome(CampaignPhase.FAILED, reasons.NO_VALID_RECIPIENTS, (
             f"no recipient to send to: {counters.total:,} rows, {counters.invalid:,} invalid,"
-            f" {counters.suppressed:,} suppressed, {counters.opted_out:,} opted out"))
+            f" {counters.suppressed:,} suppressed, {counters.opted_out:,} opted out"
+            + (f", {counters.unroutable:,} served by no channel" if counters.unroutable
+               else "")))
     config = run.config
     job = world.sender_job
     # A winner campaign's test group sent: the decision, then the rest's own Job (once
     # decided, whatever became of the first Job).
-    rest = config.streams > config.shards and (
+    rest = config.lanes.rest and (
         config.winner is not None or (job is not None and job.complete))
     if rest:
         if config.winner is None:
@@ -434,18 +451,17 @@ def _sending(
         actions = Actions(write_run=config)
     if trigger and (ingest := ingest_run(spec, config, world.token)) != run.ingest:
         actions = dataclasses.replace(actions, write_ingest=ingest)
-    channel = world.channels.get(config.channel.name)
     if job is None:
-        channel_spec = channel.spec if channel is not None else None
-        if channel_spec is not None:
-            job_spec = build_sender_job(owner, channel_spec, config.shards, parallelism,
-                                        suspend=suspend, pods=settings.pods, winner=rest)
-            actions = dataclasses.replace(actions, create=(job_spec,), hand_rest=(
-                config.rest_variant or "") if rest else None)
-        else:
+        gone = [c.name for c in config.channels if c.name not in world.channels]
+        if gone:  # its pods would have no password to bind with
             return _Outcome(CampaignPhase.PENDING, reasons.CHANNEL_NOT_FOUND,
-                            f"channel {config.channel.name} is gone; recreate it to send",
-                            stalled=True)
+                            f"channel {', '.join(gone)} of the run is gone; recreate it to"
+                            " send", stalled=True)
+        job_spec = build_sender_job(
+            owner, [world.channels[c.name].spec for c in config.channels], config.shards,
+            parallelism, suspend=suspend, pods=settings.pods, winner=rest)
+        actions = dataclasses.replace(actions, create=(job_spec,), hand_rest=(
+            config.rest_variant or "") if rest else None)
     else:
         if job.suspended != suspend:
             actions = dataclasses.replace(actions, sender_suspend=suspend)
@@ -466,14 +482,14 @@ def _sending(
                and world.now - progress_at > timedelta(seconds=settings.stall_seconds))
     if stalled:
         return _Outcome(CampaignPhase.RUNNING, reasons.NO_PROGRESS, (
-            f"no message left the queue for {settings.stall_seconds}s; check the channel"
-            f" {config.channel.name} and the sender pods"), stalled=True, progressing=True,
+            f"no message left the queue for {settings.stall_seconds}s; check the"
+            f" {_channels_text(config)} and the sender pods"), stalled=True, progressing=True,
             actions=actions)
-    message = f"sending through channel {config.channel.name}"
+    message = f"sending through {_channels_text(config)}"
     if rest and config.winner is not None:
         message = (f"sending the rest with the winner {config.winner.variant}" if
                    config.winner.variant else "sending the rest by the variants' weights"
-                   ) + f" through channel {config.channel.name}"
+                   ) + f" through {_channels_text(config)}"
     reason = reasons.SENDING
     if trigger:
         reason = reasons.ACCEPTING_EVENTS
@@ -553,6 +569,7 @@ def _status(
         new.channels = stats.breakdowns(run.fields, "channel")
         new.top_errors = stats.top_errors(run.fields)
         new.invalid_reasons = stats.dropped_reasons(run.fields)
+        new.unroutable_countries = stats.unroutable_countries(run.fields)
         new.time_zone_sources = stats.zone_sources(run.fields)
         new.next_window_time = run.next_window
         if run.config.winner is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -114,6 +114,7 @@ def channel_target(name: str, spec: ChannelSpec) -> ChannelTarget:
         max_backoff_seconds=spec.retry.max_backoff_seconds,
         resend_unknown=spec.retry.resend_unknown,
         error_overrides={o.command_status: o.error_class for o in spec.retry.overrides},
+        routing=spec.routing,
     )
 
 
@@ -193,11 +194,14 @@ def import_settings(spec: CampaignSpec, recipient_zones: bool = False) -> Import
 
 
 def build_run_config(
-    owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec], channel_name: str,
-    channel: ChannelSpec, receipt_wait_seconds: float, *, receivers: bool = True,
+    owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec],
+    channels: Sequence[tuple[str, ChannelSpec]], receipt_wait_seconds: float, *,
+    unavailable: Sequence[str] = (), receivers: bool = True,
     marketing_quiet_hours: QuietHours | None = None,
 ) -> RunConfig:
-    """Everything the importer and senders need, resolved now and frozen for the run."""
+    """Everything the importer and senders need, resolved now and frozen for the run:
+    `channels` the campaign's that exist, in its order, `unavailable` those of them
+    routing passes over (not Ready)."""
     times = send_times(spec, templates, marketing_quiet_hours)
     return RunConfig(
         campaign={"namespace": owner.namespace, "name": owner.name},
@@ -207,7 +211,9 @@ def build_run_config(
         frozen_fields=frozen_fields(spec),
         shards=spec.senders,
         templates=templates,
-        channel=senders_target(channel_name, channel, spec.senders, receivers),
+        channels=[senders_target(name, channel, spec.senders, receivers)
+                  for name, channel in channels],
+        unavailable=list(unavailable),
         campaign_rate=spec.rate_limit.messages_per_second if spec.rate_limit else None,
         # Zones are found at import: a run whose send times start per recipient keeps
         # them, one edited to need them later times recipients in schedule.timeZone.

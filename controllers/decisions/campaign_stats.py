@@ -9,6 +9,7 @@ Lua transitions and the importer keep beside them:
     error:<code>               failures by SMPP command_status or receipt error
     drop:<reason>              invalid rows by reason (importer)
     suppress:<reason>          suppressed rows by reason (importer)
+    unroutable:<country>       numbers no channel serves, by country (importer)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from crds.campaign import Breakdown, Counters, ErrorCount, ReasonCount
+from crds.campaign import Breakdown, Counters, CountryCount, ErrorCount, ReasonCount
 from sender.smpp.errors import status_name
 
 TOP_ERRORS = 5
@@ -62,7 +63,8 @@ def completed_message(counters: Counters) -> str:
 
 def progress_percent(counters: Counters) -> int | None:
     """Share of the messages to send that have left the queue, rounded down."""
-    todo = counters.total - counters.invalid - counters.suppressed - counters.holdout
+    todo = (counters.total - counters.invalid - counters.suppressed - counters.holdout
+            - counters.unroutable)
     if todo <= 0:
         return None
     return min(100, 100 * (todo - counters.queued - counters.awaiting_winner) // todo)
@@ -126,6 +128,14 @@ def dropped_reasons(fields: Mapping[str, int]) -> list[ReasonCount]:
     found = [(key.split(":", 1)[1], count) for key, count in fields.items()
              if key.startswith(("drop:", "suppress:")) and count > 0]
     return [ReasonCount(reason=reason, count=count) for reason, count in sorted(found)]
+
+
+def unroutable_countries(fields: Mapping[str, int]) -> list[CountryCount]:
+    """The countries of numbers no channel serves (unroutable:<country>), most first."""
+    found = [(key.split(":", 1)[1], count) for key, count in fields.items()
+             if key.startswith("unroutable:") and count > 0]
+    return [CountryCount(country=country, count=count)
+            for country, count in sorted(found, key=lambda item: (-item[1], item[0]))]
 
 
 def zone_sources(fields: Mapping[str, int]) -> list[ReasonCount]:

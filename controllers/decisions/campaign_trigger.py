@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crds.campaign import CampaignSpec
-from sender.ingest_run import IngestRun, token_digest
+from sender.ingest_run import IngestChannel, IngestRun, token_digest
 from sender.run_config import RunConfig
 from sender.sms.text import find_variables
 
@@ -61,7 +61,8 @@ def ingest_run(spec: CampaignSpec, config: RunConfig, seen: TokenSeen | None) ->
     digest = (token_digest(seen.token.strip())
               if seen is not None and seen.token is not None and token_problem(seen) is None
               else NO_TOKEN)
-    rate = config.campaign_rate or config.channel.rate
+    channel_rate = sum(c.rate for c in config.channels if c.name not in config.unavailable)
+    rate = config.campaign_rate or channel_rate
     return IngestRun(
         token_sha256=digest,
         shards=config.shards,
@@ -71,6 +72,9 @@ def ingest_run(spec: CampaignSpec, config: RunConfig, seen: TokenSeen | None) ->
                   for variant, template in config.templates.items()},
         max_queued=spec.ingest.max_queued,
         retention_seconds=spec.ingest.retention_seconds,
-        rate_per_second=max(1, min(rate, config.channel.rate)),
+        rate_per_second=max(1, min(rate, channel_rate)),
         recipient_zones=config.audience.recipient_zones,
+        channels=[IngestChannel(name=c.name, routing=c.routing,
+                                available=c.name not in config.unavailable)
+                  for c in config.channels],
     )

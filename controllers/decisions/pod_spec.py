@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crds.channel import CaSourceKind, SmppSettings
-from sender.run_config import SMPP_CA_FILE, SMPP_CLIENT_CERT_FILE, SMPP_CLIENT_KEY_FILE
+from sender.run_config import (
+    SMPP_CA_FILE,
+    SMPP_CLIENT_CERT_FILE,
+    SMPP_CLIENT_KEY_FILE,
+    for_channel,
+)
 
 Manifest = dict[str, Any]
 
@@ -54,27 +59,31 @@ class Files:
     env: list[Manifest] = field(default_factory=list)
 
 
-def smpp_tls_files(smpp: SmppSettings) -> Files:
+def smpp_tls_files(smpp: SmppSettings, channel: int = 0) -> Files:
     """The channel's CA bundle and client certificate, mounted read-only where
-    sender.run_config says, for senders and the receiver (nothing without TLS)."""
+    sender.run_config says, for senders and the receiver (nothing without TLS);
+    `channel` its index in a sender's run, whose files and env it names (for_channel)."""
     files = Files()
     tls = smpp.tls
     if tls is None:
         return files
+    ca_file, cert_file, key_file = (for_channel(path, channel) for path in (
+        SMPP_CA_FILE, SMPP_CLIENT_CERT_FILE, SMPP_CLIENT_KEY_FILE))
     if tls.ca_ref is not None:
         ca = tls.ca_ref
-        items = [{"key": ca.key, "path": posixpath.basename(SMPP_CA_FILE)}]
+        items = [{"key": ca.key, "path": posixpath.basename(ca_file)}]
         source = ({"configMap": {"name": ca.name, "items": items}}
                   if ca.kind == CaSourceKind.CONFIG_MAP
                   else {"secret": {"secretName": ca.name, "items": items}})
-        _mount(files, "smpp-ca", source, SMPP_CA_FILE, {"HERALD_SMPP_CA_FILE": SMPP_CA_FILE})
+        _mount(files, for_channel("smpp-ca", channel).replace("_", "-"), source, ca_file,
+               {for_channel("HERALD_SMPP_CA_FILE", channel): ca_file})
     if tls.client_cert_secret_ref is not None:
-        items = [{"key": "tls.crt", "path": posixpath.basename(SMPP_CLIENT_CERT_FILE)},
-                 {"key": "tls.key", "path": posixpath.basename(SMPP_CLIENT_KEY_FILE)}]
+        items = [{"key": "tls.crt", "path": posixpath.basename(cert_file)},
+                 {"key": "tls.key", "path": posixpath.basename(key_file)}]
         source = {"secret": {"secretName": tls.client_cert_secret_ref.name, "items": items}}
-        _mount(files, "smpp-client-cert", source, SMPP_CLIENT_CERT_FILE,
-               {"HERALD_SMPP_CLIENT_CERT_FILE": SMPP_CLIENT_CERT_FILE,
-                "HERALD_SMPP_CLIENT_KEY_FILE": SMPP_CLIENT_KEY_FILE})
+        _mount(files, for_channel("smpp-client-cert", channel).replace("_", "-"), source,
+               cert_file, {for_channel("HERALD_SMPP_CLIENT_CERT_FILE", channel): cert_file,
+                           for_channel("HERALD_SMPP_CLIENT_KEY_FILE", channel): key_file})
     return files
 
 

@@ -27,10 +27,7 @@ def campaign_ignored(spec: CampaignSpec) -> list[str]:
 
 def channel_ignored(spec: ChannelSpec) -> list[str]:
     """The not-yet-implemented fields this Channel sets, as spec paths."""
-    routing = spec.routing
-    fields = [f"spec.routing.{name}" for name, values in (
-        ("countries", routing.countries), ("prefixes", routing.prefixes),
-        ("carriers", routing.carriers)) if values]
+    fields = []
     if spec.retry.fail_over:
         fields.append("spec.retry.failOver")
     return fields

@@ -93,6 +93,8 @@ async def run_import(ref: str) -> dict[str, Any]:
                 suppression=bool(lists), holdout_percent=settings.holdout_percent,
                 test_percent=settings.test_percent,
                 recipient_zones=settings.recipient_zones,
+                channels=[channel.name for channel in run.config.channels],
+                router=run.config.import_router(),
             )
         except (AudienceError, ImportConflict, OSError) as error:
             await record_import_error(redis, keys, str(error))
@@ -100,7 +102,7 @@ async def run_import(ref: str) -> dict[str, Any]:
         await clear_import_error(redis, keys)
         return {"total": report.total, "queued": report.queued, "invalid": report.invalid,
                 "suppressed": report.suppressed, "optedOut": report.opted_out,
-                "holdout": report.holdout}
+                "holdout": report.holdout, "unroutable": report.unroutable}
     finally:
         await redis.aclose()
 

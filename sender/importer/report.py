@@ -32,12 +32,19 @@ class ImportReport:
     opted_out: int = 0
     holdout: int = 0
     """Held out by holdoutPercent (recorded, never sent)."""
+    unroutable: int = 0
+    """Valid numbers no channel of the run serves (Channel.spec.routing)."""
+    unroutable_countries: Mapping[str, int] = field(default_factory=dict)
+    """Those by the number's ISO 3166 region (ZZ: none)."""
     reasons: Mapping[DropReason, int] = field(default_factory=dict)
     """Invalid rows by reason."""
     suppressed_reasons: Mapping[str, int] = field(default_factory=dict)
     """Suppressed rows by reason: Duplicate, Filtered, SuppressionList."""
     shards: tuple[int, ...] = ()
-    """Entries per shard, by shard index."""
+    """Entries per shard, by shard index (every channel's lane of it; a winner
+    campaign's test group only)."""
+    channels: Mapping[str, int] = field(default_factory=dict)
+    """Entries per channel they were routed to (a run of several channels)."""
     variants: Mapping[str, int] = field(default_factory=dict)
     """Entries per A/B variant."""
     rows_done: int = 0
@@ -50,7 +57,12 @@ async def read_import_report(redis: aioredis.Redis, keys: CampaignKeys) -> Impor
     """The import's report as Redis holds it (all runs so far; senders do not change it)."""
     progress = cast(dict[str, str], await redis.hgetall(keys.import_progress))
     counters = {k: int(v) for k, v in progress.items() if k not in ("config", "done")}
-    shard_count = json.loads(progress["config"])["shards"] if "config" in progress else 0
+    config = json.loads(progress["config"]) if "config" in progress else {}
+    shard_count = config.get("shards", 0)
+    lanes = shard_count * max(1, len(config.get("channels", ())))  # the rest's lanes after
+    per_shard = [0] * shard_count
+    for lane in range(lanes):
+        per_shard[lane % shard_count] += counters.get(f"shard:{lane}", 0)
     return ImportReport(
         total=counters.get("total", 0),
         queued=counters.get("imported", 0),
@@ -62,7 +74,12 @@ async def read_import_report(redis: aioredis.Redis, keys: CampaignKeys) -> Impor
         suppressed_reasons={r: counters[f"suppress:{r}"] for r in (DUPLICATE, FILTERED,
                                                                   SUPPRESSION_LIST)
                             if f"suppress:{r}" in counters},
-        shards=tuple(counters.get(f"shard:{i}", 0) for i in range(shard_count)),
+        unroutable=counters.get("unroutable", 0),
+        unroutable_countries={k.split(":")[1]: v for k, v in counters.items()
+                              if k.startswith("unroutable:")},
+        shards=tuple(per_shard),
+        channels={k.split(":")[1]: v for k, v in counters.items()
+                  if k.startswith("channel:") and k.endswith(":total")},
         variants={k.split(":")[1]: v for k, v in counters.items()
                   if k.startswith("variant:") and k.endswith(":total")},
         rows_done=counters.get("rows_done", 0),

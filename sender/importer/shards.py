@@ -40,6 +40,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from typing import Any
 
+import phonenumbers
 import redis.asyncio as aioredis
 
 from crds.campaign import ColumnMapping
@@ -53,13 +54,9 @@ from sender.importer.report import (
     read_import_report,
 )
 from sender.sms.audience_filter import FilterRowError
-from sender.sms.numbers import (
-    DropReason,
-    Recipient,
-    normalize_number,
-    normalize_number_in_zone,
-    shard_of,
-)
+from sender.sms.lanes import Lanes
+from sender.sms.numbers import DropReason, Recipient, parse_number, shard_of
+from sender.sms.routing import Router
 from sender.sms.send_times import zone as time_zone
 from sender.sms.variants import HoldoutPicker, TestGroupPicker, VariantPicker
 from sender.store.import_batches import BatchWrite, ImportBatches, ImportConflict
@@ -67,6 +64,10 @@ from sender.store.keys import CampaignKeys
 
 # Fields of a shard stream entry.
 NUMBER, VARIANT, VARIABLES, TIME_ZONE = "n", "v", "x", "z"
+
+UNROUTABLE = "unroutable"
+"""Counter of valid numbers no channel of the run serves; unroutable:<country> by the
+number's ISO 3166 region (ZZ: none)."""
 
 # Where a recipient's zone came from (status.timeZoneSources), counted as zone:<source>.
 ZONE_FROM_COLUMN, ZONE_FROM_NUMBER, CAMPAIGN_ZONE, UNKNOWN_ZONE = (
@@ -100,6 +101,8 @@ async def import_audience(
     holdout_percent: int = 0,
     test_percent: int = 0,
     recipient_zones: bool = False,
+    channels: Sequence[str] = (),
+    router: Router | None = None,
     batch: int = 1000,
 ) -> ImportReport:
     """Import `rows` (dicts keyed by column) into the campaign's `shards` streams.
@@ -114,7 +117,11 @@ async def import_audience(
     suppressed (SuppressionList). `recipient_zones`: give each entry its recipient's
     zone (z), from the time-zone column or the number. `test_percent` (spec.winner): the
     recipients outside the test group go to the rest streams, shards to 2 * shards - 1
-    (counted awaitingWinner), which only the winner's senders read. Variables are the columns
+    (counted awaitingWinner), which only the winner's senders read. `channels` (the run's,
+    in the campaign's order) and `router`: each number goes to the lane of its shard and
+    of the channel the router gives it (sender.sms.lanes), counted channel:<name>:total;
+    one no channel serves is counted unroutable (and unroutable:<country>), not queued.
+    Without them every number takes the one channel's lanes. Variables are the columns
     `columns.variables` maps, or, if it maps none, every column but the phone and
     time-zone ones. Raises ImportConflict if an import with other settings is in Redis.
     """
@@ -125,7 +132,8 @@ async def import_audience(
         dedupe, respect_opt_outs, keep,
         {variant: frozenset(names) for variant, names in (required or {}).items()},
         suppression, HoldoutPicker(holdout_percent), recipient_zones,
-        TestGroupPicker(test_percent, holdout_percent) if test_percent else None))
+        TestGroupPicker(test_percent, holdout_percent) if test_percent else None,
+        tuple(channels), router))
     start = await importer.begin()
     if start is not None:
         index = 0
@@ -166,11 +174,17 @@ class _Settings:
     recipient_zones: bool = False
     test: TestGroupPicker | None = None
     """Who is in a winner campaign's test group; None: everyone is sent at once."""
+    channels: tuple[str, ...] = ()
+    router: Router | None = None
+
+    @property
+    def lanes(self) -> Lanes:
+        """The lanes (shard x channel), and as many rest lanes after them with a test group."""
+        return Lanes(self.shards, max(1, len(self.channels)), self.test is not None)
 
     @property
     def streams(self) -> int:
-        """The shard streams, and as many rest streams after them with a test group."""
-        return self.shards * 2 if self.test is not None else self.shards
+        return self.lanes.streams
 
     def fingerprint(self) -> str:
         """What a resumed import must agree on (a changed shard count would move numbers)."""
@@ -181,6 +195,10 @@ class _Settings:
             **({"holdout": self.holdout.percent} if self.holdout.percent else {}),
             **({"zones": True} if self.recipient_zones else {}),
             **({"test": self.test.percent} if self.test is not None else {}),
+            # Routed numbers would land in other lanes: another routing is another import.
+            **({"routes": [[r.channel, sorted(r.countries), r.prefixes, sorted(r.carriers)]
+                           for r in self.router.routes], "channels": self.channels}
+               if self.router is not None else {}),
             "columns": self.columns.model_dump(mode="json", by_alias=True),
         })
 
@@ -195,6 +213,8 @@ class _Candidate:
     time_zone: str
     zone_sources: tuple[str, ...] = ()
     """Where its zone came from (TIME_ZONE_SOURCES), counted once it is queued."""
+    channel: int = 0
+    """Index of the channel it is routed to, in the run's order."""
 
 
 @dataclass
@@ -248,18 +268,20 @@ class _Importer:
                           else DropReason.MALFORMED_ROW)
                 drops.append((index, f"drop:{reason}"))
                 continue
-            if s.recipient_zones:
-                parsed = normalize_number_in_zone(row.get(phone) or "", s.default_region)
-                if isinstance(parsed, DropReason):
-                    drops.append((index, f"drop:{parsed}"))
+            parsed = parse_number(row.get(phone) or "", s.default_region)
+            if isinstance(parsed, DropReason):
+                drops.append((index, f"drop:{parsed}"))
+                continue
+            number = parsed.e164
+            channel = 0
+            if s.router is not None:
+                name = s.router.route(parsed.number, number)
+                if name is None:
+                    region = phonenumbers.region_code_for_number(parsed.number) or "ZZ"
+                    drops.append((index, f"{UNROUTABLE}:{region}"))
                     continue
-                number, number_zone = parsed
-            else:
-                number = normalize_number(row.get(phone) or "", s.default_region)
-                if isinstance(number, DropReason):
-                    drops.append((index, f"drop:{number}"))
-                    continue
-                number_zone = ""
+                channel = s.channels.index(name)
+            number_zone = parsed.zone() if s.recipient_zones else ""
             if mapped:
                 variables = {name: row[column] for name, column in mapped if column in row}
             else:
@@ -281,7 +303,7 @@ class _Importer:
                 _recipient_zone(row.get(zone, "") if zone else "", number_zone)
                 if s.recipient_zones else ("", ()))
             candidates.append(_Candidate(index, number, _compact(variables), recipient_zone,
-                                         sources))
+                                         sources, channel))
         return _Batch(start, start + len(rows), candidates, drops)
 
     def _decide(self, batch: _Batch, seen: set[str], opted_out: set[str],
@@ -312,19 +334,23 @@ class _Importer:
                                f"variant:{HOLDOUT}:holdout": 1})
                 continue
             variant = s.pick_variant(c.number)
-            shard = shard_of(c.number, s.shards)
-            if s.test is not None and not s.test(c.number):  # the rest, for the winner
-                shard += s.shards
+            rest = s.test is not None and not s.test(c.number)  # the rest, for the winner
+            if rest:
                 counts["awaitingWinner"] += 1
                 counts[f"variant:{variant}:awaitingWinner"] += 1
-            entries.append((shard, c.number, variant, c.variables, c.time_zone))
-            shard_counts[shard] += 1
+            lane = s.lanes.lane(shard_of(c.number, s.shards), c.channel, rest)
+            entries.append((lane, c.number, variant, c.variables, c.time_zone))
+            shard_counts[lane] += 1
             counts["imported"] += 1
+            if s.channels:
+                counts[f"channel:{s.channels[c.channel]}:total"] += 1
             counts.update(f"zone:{source}" for source in c.zone_sources)
             if variant:
                 counts[f"variant:{variant}:total"] += 1
         counts["invalid"] = sum(n for k, n in counts.items() if k.startswith("drop:"))
         counts["suppressed"] = sum(n for k, n in counts.items() if k.startswith("suppress:"))
+        counts[UNROUTABLE] = sum(n for k, n in counts.items()
+                                 if k.startswith(f"{UNROUTABLE}:"))
         return BatchWrite(batch.end, entries, taken, counts, shard_counts, held)
 
 

@@ -21,15 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
 from pydantic.alias_generators import to_camel
 
 from sender.ingest_run import IngestRun, token_digest
-from sender.sms.numbers import (
-    DropReason,
-    normalize_number,
-    normalize_number_in_zone,
-    shard_of,
-)
+from sender.sms.numbers import DropReason, mask_number, parse_number, shard_of
 from sender.sms.states import State
 from sender.sms.variants import VariantPicker
 
@@ -59,6 +55,7 @@ class Event:
     """E.164."""
     variables: dict[str, str]
     shard: int
+    """The lane it is queued in: its shard's, of the channel it is routed to."""
     variant: str
     fingerprint: str
     """Hash of the number and variables: a key reused for another event is told apart."""
@@ -114,17 +111,20 @@ def parse_event(raw: bytes, ingest: IngestRun) -> Event | Problem:
     phone = body.get("phone")
     if not isinstance(phone, str | int) or isinstance(phone, bool):
         return Problem(400, "MissingNumber", "phone (a string) is required")
-    zone = ""
-    if ingest.recipient_zones:
-        parsed = normalize_number_in_zone(str(phone)[:64], ingest.default_region)
-        if isinstance(parsed, DropReason):
-            return _not_a_number(parsed)
-        number, zone = parsed
-    else:
-        normalized = normalize_number(str(phone)[:64], ingest.default_region)
-        if isinstance(normalized, DropReason):
-            return _not_a_number(normalized)
-        number = normalized
+    parsed = parse_number(str(phone)[:64], ingest.default_region)
+    if isinstance(parsed, DropReason):
+        return _not_a_number(parsed)
+    number = parsed.e164
+    zone = parsed.zone() if ingest.recipient_zones else ""
+    channel = 0
+    if ingest.router is not None:
+        name = ingest.router.route(parsed.number, number)
+        if name is None:
+            return Problem(422, "Unroutable", (
+                f"no channel of the campaign serves {mask_number(number)}"
+                f" ({phonenumbers.region_code_for_number(parsed.number) or 'no country'});"
+                " see the Channels' spec.routing"))
+        channel = [c.name for c in ingest.channels].index(name)
     variables = _variables(body.get("variables", {}))
     if isinstance(variables, Problem):
         return variables
@@ -134,7 +134,8 @@ def parse_event(raw: bytes, ingest: IngestRun) -> Event | Problem:
         return Problem(400, "MissingVariables",
                        f"variables missing that the template uses: {', '.join(missing)}")
     canonical = json.dumps([number, variables], sort_keys=True, ensure_ascii=False)
-    return Event(number, variables, shard_of(number, ingest.shards), variant,
+    lane = ingest.lanes.lane(shard_of(number, ingest.shards), channel)
+    return Event(number, variables, lane, variant,
                  hashlib.sha256(canonical.encode()).hexdigest()[:16], zone)
 
 

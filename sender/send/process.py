@@ -5,13 +5,17 @@
                                                 JOB_COMPLETION_INDEX
 
 The run's config (sender.run_config.RunConfig, written by the operator) is all a sender
-needs besides its shard number and the SMPP password, which comes from
-HERALD_SMPP_PASSWORD (the channel's Secret). The bench and the tests write a RunConfig
-too, so everyone starts the engine the same way (`run_shard`).
+needs besides its shard number and the SMPP passwords, which come from
+HERALD_SMPP_PASSWORD (the first channel's Secret), HERALD_SMPP_PASSWORD_1 (the second's)
+and so on. A shard has a lane for each of the run's channels (sender.sms.lanes): the pod
+sends them side by side, each through its channel's binds and rate limit, so a slow
+channel holds back no other. The bench and the tests write a RunConfig too, so everyone
+starts the engine the same way (`run_shard`, one lane).
 
-It prints one JSON line of figures when the shard is done. SIGTERM (a pod being
-stopped, a campaign paused) stops it gracefully: nothing new is marked, what is on
-the wire settles, and what was read but not sent stays pending for the next run.
+It prints one JSON line of figures when the shard is done, each lane's by its channel.
+SIGTERM (a pod being stopped, a campaign paused) stops it gracefully: nothing new is
+marked, what is on the wire settles, and what was read but not sent stays pending for
+the next run.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sender.metrics import serve_metrics
-from sender.run_config import RunConfig, TlsMaterial
+from sender.run_config import RunConfig, TlsMaterial, for_channel
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import ShardSettings
 from sender.send.shard_sender import ShardSender
@@ -46,18 +50,21 @@ from sender.store.run_store import read_run
 logger = logging.getLogger(__name__)
 
 
-def smpp_password(env: Mapping[str, str] | None = None) -> str:
-    """The channel's SMPP password, from HERALD_SMPP_PASSWORD (its Secret)."""
-    password = (os.environ if env is None else env).get("HERALD_SMPP_PASSWORD")
+def smpp_password(env: Mapping[str, str] | None = None, channel: int = 0) -> str:
+    """The SMPP password of the run's channel `channel`, from HERALD_SMPP_PASSWORD (the
+    first's Secret) or HERALD_SMPP_PASSWORD_<channel>."""
+    variable = for_channel("HERALD_SMPP_PASSWORD", channel)
+    password = (os.environ if env is None else env).get(variable)
     if password is None:
-        raise SystemExit("herald send: HERALD_SMPP_PASSWORD is not set")
+        raise SystemExit(f"herald send: {variable} is not set")
     return password.strip()  # as the operator's bind check reads it
 
 
-def tls_material(env: Mapping[str, str] | None = None) -> TlsMaterial:
-    """The channel's TLS files, as the Job mounts them (none without TLS)."""
+def tls_material(env: Mapping[str, str] | None = None, channel: int = 0) -> TlsMaterial:
+    """The TLS files of the run's channel `channel`, as the Job mounts them (none
+    without TLS)."""
     try:
-        return TlsMaterial.from_env(os.environ if env is None else env)
+        return TlsMaterial.from_env(os.environ if env is None else env, channel)
     except (OSError, UnicodeDecodeError) as error:
         raise SystemExit(f"herald send: cannot read the channel's TLS files: {error}") from None
 
@@ -65,13 +72,14 @@ def tls_material(env: Mapping[str, str] | None = None) -> TlsMaterial:
 async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
                     stop: asyncio.Event | None = None, *,
                     tls: TlsMaterial | None = None) -> dict[str, Any]:
-    """Send one shard of a run; return the figures (`stopped` when `stop` cut it short).
+    """Send one lane of a run (`shard`: its stream, sender.sms.lanes; with one channel,
+    the shard); return the figures (`stopped` when `stop` cut it short).
 
     Everything comes from the run's config, as the operator wrote it to Redis: the
-    templates, the channel's SMPP target, its rate and retry policy, the campaign's rate
-    cap and frequency cap.
+    templates, the lane's channel's SMPP target, its rate and retry policy, the
+    campaign's rate cap and frequency cap.
     """
-    channel = run.channel
+    channel = run.channel_of(shard)
     smpp = channel.smpp
     channel_keys = ChannelKeys(run.campaign.namespace, channel.name)
     campaign = CampaignKeys(run.campaign.namespace, run.campaign.name)
@@ -90,7 +98,7 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         overrides=channel.error_overrides, max_binds=smpp.max_binds,
         replies=smpp.reply_rules(), respect_opt_outs=run.audience.respect_opt_outs,
         frequency_cap=run.frequency_cap, follow=run.follow,
-        variant=run.rest_variant if shard >= run.shards else None,
+        variant=run.rest_variant if run.lanes.is_rest(shard) else None,
         # Always, even with no rules yet: an edited spec may add some while it runs.
         send_times=SendTimes(run.send_times.rules()),
     )
@@ -176,8 +184,6 @@ def campaign_main(ref: str, shard: int | None, rest: bool = False) -> int:
             raise SystemExit("herald send: no --shard and no JOB_COMPLETION_INDEX")
         shard = int(index)
     completion: int = shard  # narrowed, for the closure below
-    password = smpp_password()
-    tls = tls_material()
     structlog.contextvars.bind_contextvars(campaign=ref, shard=shard)
     serve_metrics()  # HERALD_METRICS_PORT, 9090 by default
 
@@ -187,11 +193,10 @@ def campaign_main(ref: str, shard: int | None, rest: bool = False) -> int:
         redis = connect_from_env()
         try:
             run = await load_run(redis, ref, completion, completion if rest else None)
-            stream = run.rest_shard(completion) if rest else completion
-            structlog.contextvars.bind_contextvars(
-                channel=f"{run.campaign.namespace}/{run.channel.name}", stream=stream)
-            return await ride_out_redis_outages(
-                lambda: run_shard(run, stream, redis, password, stop, tls=tls), stop)
+            credentials = [(smpp_password(channel=i), tls_material(channel=i))
+                           for i in range(len(run.channels))]
+            return await send_lanes(run, run.lanes.of_shard(completion, rest), redis,
+                                    credentials, stop)
         finally:
             await redis.aclose()
 
@@ -202,13 +207,33 @@ def campaign_main(ref: str, shard: int | None, rest: bool = False) -> int:
     return STOPPED_EXIT if figures["stopped"] else 0
 
 
+async def send_lanes(run: RunConfig, lanes: list[int], redis: Redis,
+                     credentials: list[tuple[str, TlsMaterial]], stop: asyncio.Event,
+                     ) -> dict[str, Any]:
+    """Send a shard's lanes at once, each riding out Redis outages on its own; the
+    figures by channel, `stopped` when any lane was cut short."""
+    async def lane(stream: int) -> dict[str, Any]:
+        index = run.lanes.channel_of(stream)
+        password, tls = credentials[index]
+        structlog.contextvars.bind_contextvars(
+            channel=f"{run.campaign.namespace}/{run.channels[index].name}", stream=stream)
+        return await ride_out_redis_outages(
+            lambda: run_shard(run, stream, redis, password, stop, tls=tls), stop)
+
+    # Each lane in its own task: its log context (channel, stream) stays its own.
+    figures = await asyncio.gather(*(lane(stream) for stream in lanes))
+    by_channel = {run.channel_of(stream).name: f for stream, f in zip(lanes, figures,
+                                                                       strict=True)}
+    return {"stopped": any(f.get("stopped") for f in figures), "lanes": by_channel}
+
+
 async def load_run(redis: Redis, ref: str, shard: int, rest: int | None = None) -> RunConfig:
     """The run; `rest` a rest shard's index, which needs the winner chosen."""
     run = (await read_run(redis, campaign_from_ref(ref))).config
     if run is None:
         raise SystemExit(f"herald send: no run of campaign {ref} in Redis")
     if rest is not None:
-        if run.winner is None or run.streams == run.shards:
+        if run.winner is None or not run.lanes.rest:
             raise SystemExit(f"herald send: campaign {ref} has no winner to send the rest")
         if rest >= run.shards:
             raise SystemExit(f"herald send: rest shard {rest} of a run with {run.shards}")

@@ -79,12 +79,34 @@ def normalize_number(raw: str, default_region: str = "") -> str | DropReason:
 def normalize_number_in_zone(raw: str, default_region: str = "") -> tuple[str, str] | DropReason:
     """As normalize_number, with the number's own time zone: the one its prefix places
     it in, "" when it has none of its own (a country or range spanning several zones)."""
+    parsed = parse_number(raw, default_region)
+    if isinstance(parsed, DropReason):
+        return parsed
+    return parsed.e164, parsed.zone()
+
+
+@dataclass(frozen=True)
+class ParsedNumber:
+    """A number read once, for what else is asked of it (its zone, its route)."""
+
+    number: PhoneNumber
+    kind: int
+    """Its phonenumbers PhoneNumberType."""
+    e164: str
+
+    def zone(self) -> str:
+        """Its own time zone, as normalize_number_in_zone gives it."""
+        return zone_of_number(self.number, self.kind, self.e164)
+
+
+def parse_number(raw: str, default_region: str = "") -> ParsedNumber | DropReason:
+    """As normalize_number, keeping the parsed number."""
     parsed = _parse(raw, default_region)
     if isinstance(parsed, DropReason):
         return parsed
     number, kind = parsed
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return e164, zone_of_number(number, kind, e164)
+    return ParsedNumber(number, kind,
+                        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 def _parse(raw: str, default_region: str) -> tuple[PhoneNumber, int] | DropReason:

@@ -55,6 +55,11 @@ class Route:
         return cls(channel, frozenset(countries), tuple(prefixes),
                    frozenset(known.get(c.casefold(), c).casefold() for c in carriers))
 
+    @property
+    def narrows(self) -> bool:
+        """Whether the route serves fewer than every number."""
+        return bool(self.countries or self.prefixes or self.carriers)
+
     def serves(self, e164: str, country: str, carrier_name: str | None) -> bool:
         if self.countries and country not in self.countries:
             return False

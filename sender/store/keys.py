@@ -5,10 +5,10 @@ channel's, so that on Redis Cluster (or Valkey) all keys a script or pipeline st
 touches together sit in one slot. No Lua script or MULTI spans two tags. Only the
 opt-out set and the frequency caps are shared across campaigns, keyed by number.
 
-    herald:{campaign:NS/NAME}:shard:I      stream of recipients of shard I; with
-                                           spec.winner, streams S to 2S-1 of a run of S
-                                           shards hold the rest, for the winner
-                                           (RunConfig.rest_shard)
+    herald:{campaign:NS/NAME}:shard:L      stream of recipients of lane L: one a shard
+                                           and channel of the run, and with spec.winner
+                                           as many again for the rest, for the winner
+                                           (sender.sms.lanes)
     herald:{campaign:NS/NAME}:state        hash: message key -> state code
     herald:{campaign:NS/NAME}:counters     hash: counter name -> count
     herald:{campaign:NS/NAME}:waiting:I    sorted set: entries of shard I held for their

@@ -5,7 +5,7 @@
                            [--smsc HOST:PORT --system-id ID --password PW]
                            [--sides herald,peer] [--timeout 600] [--memory] [--redis-url URL]
                            [--frequency-cap N/HOURS[/Category]] [--recipient-windows]
-                           [--cap-rounds 2]
+                           [--channels 2] [--cap-rounds 2]
 
 By default it starts `herald simulator` on a free loopback port (receipts after 50 ms, no
 window enforced, see --smsc-window) and, when the Herald side runs, a redis-server
@@ -25,6 +25,9 @@ and on, in turn, `--cap-rounds` times each, and report both rates and their rati
 (target: on within 10% of off): compliance.frequencyCap, and a send window and quiet
 hours on each recipient's own clock (every message carries its zone, as the importer
 writes it), both open for the whole run so every message is checked and none waits.
+`--channels N` runs it with one channel, then with the same messages routed across N
+channels (one lane each, sent side by side as a sender pod sends a shard's lanes, each
+with its own bind and rate limit, to the same SMSC), `--cap-rounds` times each.
 
 THE HERALD SEAM is `run_herald` below: the one function that calls Herald's engine.
 """
@@ -63,6 +66,7 @@ SIMULATOR_START = 15.0
 MEMORY_FACTOR = 10
 MEMORY_TARGET = 0.20  # peak RSS at 10×N within 20% of that at N (issue 4)
 RECEIPT_WAIT = 5.0  # seconds a side waits after its last submit for the receipts still owed
+CHANNELS_MAX = 8  # a Campaign's channels at most (--channels)
 
 FAULTS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
     "drop": ("drop every connection after each N accepted submits, with the receipts owed"
@@ -225,7 +229,7 @@ class Tally:
 async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: int,
                      receipts: bool, receipt_wait: float = RECEIPT_WAIT,
                      frequency_cap: dict[str, Any] | None = None,
-                     send_times: dict[str, Any] | None = None) -> RunResult:
+                     send_times: dict[str, Any] | None = None, channels: int = 1) -> RunResult:
     """Send `workload(messages)` through Herald's sender engine and report what it measured.
 
     Loads `workload(messages)` into `redis_url` as one shard of one campaign (its load
@@ -234,25 +238,28 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     one bind to `smsc`, `window` submits in flight, registered_delivery 1 only when
     `receipts`, and then up to `receipt_wait` seconds for the receipts still owed;
     `frequency_cap` (maxMessages, periodHours, scope) as spec.compliance.frequencyCap;
-    `send_times` as RunConfig.send_times, every message with its zone (field z). The
+    `send_times` as RunConfig.send_times, every message with its zone (field z);
+    `channels` channels, message i routed to channel i mod `channels` (its lane of the
+    one shard), the lanes sent side by side with `send_lanes`, as `herald send` does. The
     harness runs this in its own process, cancels it after --timeout seconds, measures
     peak RSS and reads the SMSC's record and the messages' states for duplicates and losses.
     """
     from sender.run_config import RunConfig, TlsMaterial, TlsTarget
-    from sender.send.process import run_shard
+    from sender.send.process import send_lanes
     from sender.store.client import connect
     from sender.store.keys import SENDERS_GROUP, CampaignKeys
     from sender.store.run_store import write_run
 
     redis = connect(redis_url)
     campaign = CampaignKeys("bench", "run")
-    stream = campaign.shard(0)
     loading = time.perf_counter()
-    await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
+    for lane in range(channels):  # one shard: lane c is channel c's
+        await redis.xgroup_create(campaign.shard(lane), SENDERS_GROUP, id="0", mkstream=True)
     pipe = redis.pipeline(transaction=False)
     zone = {"z": RECIPIENT_ZONE} if send_times else {}
     for index, (_, number, _) in enumerate(workload(messages)):
-        pipe.xadd(stream, {"n": number, "v": "", "x": json.dumps({"i": str(index)}), **zone})
+        pipe.xadd(campaign.shard(index % channels),
+                  {"n": number, "v": "", "x": json.dumps({"i": str(index)}), **zone})
         if index % 2000 == 1999:
             await pipe.execute()
     pipe.hset(campaign.counters, "total", messages)
@@ -267,21 +274,24 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
         "templates": {"": {"category": "Notification",
                            "body": "Herald bench message {i}: your code is 2468",
                            "variables": [{"name": "i"}]}},
-        "channel": {"name": "smsc", "rate": 1_000_000, "smpp": {
+        "channels": [{"name": bench_channel(i), "rate": 1_000_000, "smpp": {
             "host": smsc.host, "port": smsc.port, "system_id": smsc.system_id,
-            "window": window, "source_addr": {"address": SOURCE}}},
+            "window": window, "source_addr": {"address": SOURCE}}} for i in range(channels)],
         "audience": {"source": {"inline": []}}, "frequency_cap": frequency_cap,
         **({"send_times": send_times} if send_times else {}),
     })
     tls = None
     if smsc.tls:
-        run.channel.smpp.tls = TlsTarget()
+        for channel in run.channels:
+            channel.smpp.tls = TlsTarget()
         tls = TlsMaterial(ca_pem=Path(smsc.ca_file).read_text() if smsc.ca_file else "")
     await write_run(redis, run)
     load_seconds = time.perf_counter() - loading
 
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    figures = await run_shard(run, 0, redis, smsc.password, tls=tls)
+    sent = await send_lanes(run, run.lanes.of_shard(0), redis,
+                            [(smsc.password, tls or TlsMaterial())] * channels, asyncio.Event())
+    figures = lanes_summed(list(sent["lanes"].values()))
     await redis.aclose()
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
@@ -301,6 +311,26 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     )
 
 
+def bench_channel(index: int) -> str:
+    """The name of the bench run's channel `index`."""
+    return "smsc" if index == 0 else f"smsc-{index + 1}"
+
+
+def lanes_summed(lanes: list[dict[str, Any]]) -> dict[str, Any]:
+    """One figure set for lanes sent side by side: counts added, the longest time taken,
+    the zones met all together."""
+    total: dict[str, Any] = {}
+    for figures in lanes:
+        for key, value in figures.items():
+            if key.startswith("seconds"):
+                total[key] = max(total.get(key, 0.0), value)
+            elif key == "send_time_zones":
+                total[key] = sorted(set(total.get(key, [])) | set(value))
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                total[key] = total.get(key, 0) + value
+    return total
+
+
 # Child process: one side, one run; prints one JSON line
 
 
@@ -312,7 +342,7 @@ async def _side(spec: dict[str, Any]) -> RunResult:
         return await asyncio.wait_for(
             run_herald(smsc, spec["redis_url"], messages, spec["window"], receipts,
                        spec["receipt_wait"], spec.get("frequency_cap"),
-                       spec.get("send_times")), timeout)
+                       spec.get("send_times"), spec.get("channels", 1)), timeout)
     from aiosmpplib_peer import run_peer  # this folder; imported here so Herald's RSS lacks it
 
     tally = Tally(messages, receipts, spec["receipt_wait"])
@@ -463,13 +493,15 @@ async def forget_bench_keys(redis_url: str) -> None:
     from sender.store.client import connect
     from sender.store.keys import CampaignKeys, ChannelKeys, frequency_cap
 
-    campaign, channel = CampaignKeys("bench", "run"), ChannelKeys("bench", "smsc")
+    campaign = CampaignKeys("bench", "run")
     client = connect(redis_url)
     try:
-        for key in (campaign.shard(0), campaign.state, campaign.counters, campaign.gcra,
-                    campaign.run, campaign.import_progress, campaign.seen, channel.receipts,
-                    channel.gcra, channel.binds, channel.activity):
+        for key in (*(campaign.shard(lane) for lane in range(CHANNELS_MAX)), campaign.state,
+                    campaign.counters, campaign.gcra, campaign.run, campaign.import_progress,
+                    campaign.seen):
             await client.delete(key)
+        for channel in (ChannelKeys("bench", bench_channel(i)) for i in range(CHANNELS_MAX)):
+            await client.delete(channel.receipts, channel.gcra, channel.binds, channel.activity)
         ledgers = frequency_cap("bench", "+").split("}")[0].rsplit(":", 1)[0]  # {cap:bench
         async for key in client.scan_iter(match=f"{ledgers}:*", count=5000):
             await client.unlink(key)
@@ -490,21 +522,22 @@ async def herald_states(redis_url: str, received: dict[str, int] | None) -> dict
     lost = unknown_received = 0
     client = connect(redis_url)
     try:
-        start = "-"
-        while entries := cast(list[tuple[str, dict[str, str]]],
-                              await client.xrange(campaign.shard(0), min=start, count=5000)):
-            codes = cast(list[str | None], await client.hmget(
-                campaign.state, [message_key(0, entry_id) for entry_id, _ in entries]))
-            for (_, fields), code in zip(entries, codes, strict=True):
-                state = State(code[0]) if code else State.QUEUED
-                states[state.name.lower()] = states.get(state.name.lower(), 0) + 1
-                if received is None:
-                    continue
-                if fields["n"].lstrip("+") in received:
-                    unknown_received += state == State.UNKNOWN
-                elif state not in (State.UNKNOWN, State.FAILED):
-                    lost += 1
-            start = f"({entries[-1][0]}"
+        for lane in range(CHANNELS_MAX):  # one shard: a lane a channel
+            start = "-"
+            while entries := cast(list[tuple[str, dict[str, str]]], await client.xrange(
+                    campaign.shard(lane), min=start, count=5000)):
+                codes = cast(list[str | None], await client.hmget(
+                    campaign.state, [message_key(lane, entry_id) for entry_id, _ in entries]))
+                for (_, fields), code in zip(entries, codes, strict=True):
+                    state = State(code[0]) if code else State.QUEUED
+                    states[state.name.lower()] = states.get(state.name.lower(), 0) + 1
+                    if received is None:
+                        continue
+                    if fields["n"].lstrip("+") in received:
+                        unknown_received += state == State.UNKNOWN
+                    elif state not in (State.UNKNOWN, State.FAILED):
+                        lost += 1
+                start = f"({entries[-1][0]}"
     finally:
         await client.aclose()
     return {"lost": lost if received is not None else None, "states": states,
@@ -514,10 +547,10 @@ async def herald_states(redis_url: str, received: dict[str, int] | None) -> dict
 def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             smsc: SmscAddress, simulator: LocalSimulator | None, redis_url: str | None,
             workdir: Path, frequency_cap: dict[str, Any] | None = None,
-            send_times: dict[str, Any] | None = None) -> dict[str, Any]:
+            send_times: dict[str, Any] | None = None, channels: int = 1) -> dict[str, Any]:
     """One run of one side: reset the SMSC, run the child, read the SMSC's record.
-    `frequency_cap`, `send_times`: Herald's run has that compliance.frequencyCap and
-    those send times."""
+    `frequency_cap`, `send_times`, `channels`: Herald's run has that
+    compliance.frequencyCap, those send times, that many channels."""
     if simulator is not None:
         simulator.call("POST", "/reset")
     if side == "herald" and redis_url is not None:
@@ -527,7 +560,7 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             "redis_url": redis_url, "messages": messages,
             "window": args.window, "receipts": args.receipts,
             "receipt_wait": args.receipt_wait_seconds, "timeout": timeout,
-            "frequency_cap": frequency_cap, "send_times": send_times,
+            "frequency_cap": frequency_cap, "send_times": send_times, "channels": channels,
             "log_path": str(workdir / f"{side}-{messages}.log")}
     output = run_child(spec)
     if "error" in output:
@@ -616,6 +649,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           " on each recipient's own clock, both open during the run (every"
                           " message is checked, none waits), and compare msg/s; with"
                           " --frequency-cap, both are on in the same runs")
+    run.add_argument("--channels", type=int, default=1, metavar="N",
+                     help=f"Herald's run with one channel, then routed across N (2 to"
+                     f" {CHANNELS_MAX}) to the same SMSC, each with its own bind")
     run.add_argument("--cap-rounds", type=int, default=2, metavar="K",
                      help="with --frequency-cap or --recipient-windows: off/on pairs to run"
                           " (default 2)")
@@ -664,12 +700,14 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--ca-file goes with --tls and --smsc (the simulator makes its own)")
     if args.receipt_wait_seconds < 0:
         parser.error("--receipt-wait-seconds must be 0 or more")
-    if (args.frequency_cap or args.recipient_windows) and args.memory:
-        parser.error("--memory is a mode of its own: not with --frequency-cap or"
-                     " --recipient-windows")
+    if (args.frequency_cap or args.recipient_windows or args.channels > 1) and args.memory:
+        parser.error("--memory is a mode of its own: not with --frequency-cap,"
+                     " --recipient-windows or --channels")
+    if not 1 <= args.channels <= CHANNELS_MAX:
+        parser.error(f"--channels takes 1 to {CHANNELS_MAX}")
     if args.cap_rounds < 1:
         parser.error("--cap-rounds must be 1 or more")
-    solo = args.memory or args.frequency_cap or args.recipient_windows
+    solo = args.memory or args.frequency_cap or args.recipient_windows or args.channels > 1
     sides = (args.sides or ("herald" if solo else "herald,peer")).split(",")
     if not sides or set(sides) - set(SIDES):
         parser.error(f"--sides takes a comma-separated list of {', '.join(SIDES)}")
@@ -713,7 +751,7 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                                    "window": args.smsc_window, "faults": args.faults or {}}
         if args.memory:
             return memory_mode(args, smsc, simulator, redis_url, workdir, report)
-        if args.frequency_cap or args.recipient_windows:
+        if args.frequency_cap or args.recipient_windows or args.channels > 1:
             return features_mode(args, smsc, simulator, redis_url, workdir, report)
         for side in SIDES:
             report[side] = (measure(side, args.messages, args.timeout, args, smsc, simulator,
@@ -776,18 +814,18 @@ def features_mode(args: argparse.Namespace, smsc: SmscAddress,
                   workdir: Path, report: dict[str, Any]) -> dict[str, Any]:
     """Herald with the features off, then on, `--cap-rounds` times: medians and ratio."""
     if "herald" not in args.sides:
-        raise SystemExit("bench: --frequency-cap and --recipient-windows measure Herald's"
-                         " side: --sides herald")
+        raise SystemExit("bench: --frequency-cap, --recipient-windows and --channels measure"
+                         " Herald's side: --sides herald")
     send_times = open_send_times(datetime.now(UTC)) if args.recipient_windows else None
     report |= {"mode": "features", "frequency_cap": args.frequency_cap,
-               "send_times": send_times, "rounds": args.cap_rounds}
+               "send_times": send_times, "channels": args.channels, "rounds": args.cap_rounds}
     runs: dict[str, list[dict[str, Any]]] = {"herald": [], "herald_on": []}
     for _ in range(args.cap_rounds):
         for name, on in (("herald", False), ("herald_on", True)):
             runs[name].append(measure(
                 "herald", args.messages, args.timeout, args, smsc, simulator, redis_url,
                 workdir, frequency_cap=args.frequency_cap if on else None,
-                send_times=send_times if on else None))
+                send_times=send_times if on else None, channels=args.channels if on else 1))
     for name, entries in runs.items():
         rates = [run.get("msg_per_s") for run in entries]
         report[name] = {"runs": entries, "msg_per_s": rates,

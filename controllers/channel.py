@@ -87,6 +87,8 @@ def channels_seen(
         and ready.observed_generation == channel.metadata.generation,
         reason=ready.reason if ready else "NotChecked",
         message=ready.message if ready else "the operator has not checked it yet",
+        not_ready_since=(ready.last_transition_time if ready is not None
+                         and ready.status != ConditionStatus.TRUE else None),
     )}
 
 

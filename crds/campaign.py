@@ -566,9 +566,10 @@ class CampaignSpec(HeraldModel):
     channels: list[ChannelRef] = Field(min_length=1, max_length=8)
     """Channels in order of preference: the import routes each recipient to the first
     that serves its number (the Channel's spec.routing) and is Ready when the run starts,
-    and each channel sends its share at its own rate. Not yet implemented: moving a
-    channel's queued messages to the next one when it stops being Ready mid-run; they
-    wait for it."""
+    and each channel sends its share at its own rate. Later ones take over: a message
+    that exhausts its retries (the Channel's retry.failOver), or the queue of a channel
+    not Ready for its retry.failoverAfterSeconds, moves to the next channel that serves
+    the number."""
     trigger: CampaignTrigger = CampaignTrigger.AUDIENCE
     """Audience: send once to the audience, imported when the campaign starts. Api: send
     one message per event posted to the ingest API (POST
@@ -656,6 +657,9 @@ class Counters(HeraldModel):
     """Messages the SMSC accepted so far (every part), whatever their receipts said since:
     submitted, delivered, expired, failed by receipt, and unknown ones a receipt proved
     accepted. A running total, never lower than before; not one of the states above."""
+    failed_over: int = 0
+    """Messages moved to a later channel so far (spec.channels): a running total, not a
+    state; status.channels[] counts them under the channel they left."""
     segments_submitted: int = 0
     """submit_sm the SMSC accepted so far: a message of three parts counts three, and a
     part accepted twice (its message was resent after another part was refused) twice.

@@ -253,8 +253,14 @@ class RetryPolicy(HeraldModel):
     max_backoff_seconds: int = Field(default=60, ge=0, le=86400)
     """Longest delay between retries."""
     fail_over: bool = False
-    """After the last attempt, try the campaign's next channel instead of failing. Not
-    yet implemented: the message fails; a Channel that sets this reports it as ignored."""
+    """After the last attempt on a temporary error, move the message to the campaign's
+    next channel that serves its number instead of failing it (it fails when there is
+    none). A message whose submit got no answer is never moved: the SMSC may have it."""
+    failover_after_seconds: int = Field(default=300, ge=0, le=86400)
+    """A campaign's run passes over this channel once it has been not Ready this long:
+    its queued messages (none of them on the wire) move to the next channel in the
+    campaign's order that serves them, and new ones route there, until it is Ready again.
+    Messages no other channel serves wait for it. 0: never."""
     resend_unknown: bool = False
     """Resend messages whose submit_sm got no response (the bind dropped, or no response
     came within responseTimeoutSeconds, or a sender was killed with them on the wire),

@@ -62,4 +62,5 @@ class IngestRun(BaseModel):
                 for c in self.channels):
             return None
         return Router([Route.of(c.name, c.routing.countries, c.routing.prefixes,
-                                c.routing.carriers) for c in self.channels if c.available])
+                                c.routing.carriers) for c in self.channels],
+                      [c.name for c in self.channels if not c.available])

@@ -261,6 +261,9 @@ class ChannelTarget(BaseModel):
     initial_backoff_seconds: int = 1
     max_backoff_seconds: int = 60
     resend_unknown: bool = False
+    fail_over: bool = False
+    """retry.failOver: a message that spent max_attempts on temporary errors moves to the
+    next channel that serves it instead of failing."""
     error_overrides: dict[int, ErrorClass] = Field(default_factory=dict)
     routing: Routing = Field(default_factory=Routing)
     """Which recipients the channel serves (Channel.spec.routing); empty: any."""
@@ -337,9 +340,9 @@ class RunConfig(BaseModel):
         return self.channels[self.lanes.channel_of(lane)]
 
     def router(self) -> Router:
-        """Routes a number to the index of its channel: the first in the campaign's
-        order that serves it and is not unavailable."""
-        return Router([c.route() for c in self.channels if c.name not in self.unavailable])
+        """Routes a number to its channel: the first in the campaign's order that serves
+        it and is not unavailable."""
+        return Router([c.route() for c in self.channels], self.unavailable)
 
     def import_router(self) -> Router | None:
         """The router the import takes; None when there is nothing to decide (one channel
@@ -348,8 +351,6 @@ class RunConfig(BaseModel):
             return None
         return self.router()
 
-    def channel_index(self, name: str) -> int:
-        return next(i for i, c in enumerate(self.channels) if c.name == name)
 
     @property
     def rest_variant(self) -> str | None:

@@ -119,7 +119,11 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_shard_sender.py::test_what_a_failed_submit_means"),
     "Channel.spec.retry.maxBackoffSeconds": Proven(
         "tests/test_shard_sender.py::test_what_a_failed_submit_means"),
-    "Channel.spec.retry.failOver": NotYet(),
+    "Channel.spec.retry.failOver": Proven(
+        "tests/test_failover.py::test_a_message_that_spends_its_attempts_moves_to_the_next_channel"),
+    "Channel.spec.retry.failoverAfterSeconds": Proven(
+        "tests/test_routed_campaigns.py::test_a_channel_down_mid_run_"
+        "moves_its_queue_on_and_takes_it_back_when_ready"),
     "Channel.spec.retry.resendUnknown": Proven(
         "tests/test_shard_sender.py::test_resend_unknown_sends_again_what_a_dropped_bind_left_unanswered"),
     "Channel.spec.retry.overrides": Container(),
@@ -203,8 +207,9 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
     "Campaign.spec.winner.fallback": Proven("tests/test_ab_winner.py::test_decide_winner"),
     "Campaign.spec.winner.manual": Proven(
         "tests/test_ab_winner.py::test_a_manual_winner_is_chosen_without_waiting"),
-    "Campaign.spec.channels": Partly(
-        "tests/test_routed_campaigns.py::test_recipients_are_split_across_channels_by_carrier_and_prefix"),
+    "Campaign.spec.channels": Proven(
+        "tests/test_routed_campaigns.py::test_a_channel_down_mid_run_"
+        "moves_its_queue_on_and_takes_it_back_when_ready"),
     "Campaign.spec.channels[].name": Proven(
         "tests/test_campaign_plan.py::"
         "test_the_run_holds_every_channel_and_routing_passes_over_one_not_ready"),

@@ -172,7 +172,7 @@ def test_the_run_holds_every_channel_and_routing_passes_over_one_not_ready() -> 
     assert run is not None
     assert [c.name for c in run.channels] == ["carrier-a", "carrier-b"]
     assert run.unavailable == ["carrier-a"]
-    assert "carrier-a not Ready at the start" in (plan.status.message or "")
+    assert "carrier-a passed over, not Ready" in (plan.status.message or "")
 
 
 def test_the_sender_job_holds_every_channel_of_the_run() -> None:

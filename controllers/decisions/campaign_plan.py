@@ -44,6 +44,7 @@ from controllers.decisions.campaign_audience import (
     audience_problem,
     suppression_problem,
 )
+from controllers.decisions.campaign_failover import channel_availability
 from controllers.decisions.campaign_jobs import (
     Owner,
     build_import_job,
@@ -130,6 +131,8 @@ class _Outcome:
     """When a waiting campaign has something to do (its start time, its window)."""
     winner: WinnerStatus | None = None
     """status.winner while the A/B decision waits, or the decision just made."""
+    events: tuple[Event, ...] = ()
+    """Events of what the run did besides its phase (a channel failed over)."""
 
 
 def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettings) -> CampaignPlan:
@@ -145,7 +148,7 @@ def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettin
     status = _status(campaign, world, run, outcome, settings)
     # Events expire; status keeps saying which edits the run ignores.
     status.edits_not_applied = frozen_changes(spec, run.config) if run is not None else []
-    events = list(_events(old, status))
+    events = [*_events(old, status), *outcome.events]
     if run is not None and meta.generation != old.observed_generation:
         changed = status.edits_not_applied
         if changed:
@@ -347,8 +350,8 @@ def _channels_text(config: RunConfig) -> str:
     names = [c.name for c in config.channels]
     text = f"channel{'s' if len(names) > 1 else ''} {', '.join(names)}"
     if config.unavailable:
-        text += (f" ({', '.join(config.unavailable)} not Ready at the start: its"
-                 " recipients go to the next channel that serves them)")
+        text += (f" ({', '.join(config.unavailable)} passed over, not Ready: its"
+                 " messages go to the next channel that serves them)")
     return text
 
 
@@ -415,6 +418,23 @@ def _sending(
     owner: Owner, spec: CampaignSpec, run: RunSeen, world: CampaignWorld, window: WindowCheck,
     settings: PlanSettings,
 ) -> _Outcome:
+    """Sending, and the channels its routing passes over (campaign_failover): the change
+    goes into the run's config the senders read, and says so in Events."""
+    availability = channel_availability(run.config, world.channels, world.now)
+    outcome = _sending_run(owner, spec, run, world, window, settings, availability.unavailable)
+    if outcome.phase in FINAL:
+        return outcome
+    written = outcome.actions.write_run
+    moved = written is not None and written.unavailable == availability.unavailable
+    wake = [t for t in (outcome.wake_at, availability.wake_at) if t is not None]
+    return dataclasses.replace(outcome, events=availability.events if moved else (),
+                               wake_at=min(wake) if wake else None)
+
+
+def _sending_run(
+    owner: Owner, spec: CampaignSpec, run: RunSeen, world: CampaignWorld, window: WindowCheck,
+    settings: PlanSettings, unavailable: list[str],
+) -> _Outcome:
     counters = run.counters
     trigger = spec.trigger == CampaignTrigger.API
     if not trigger and (counters.total - counters.invalid - counters.suppressed
@@ -446,8 +466,10 @@ def _sending(
     actions = Actions()
     rate = spec.rate_limit.messages_per_second if spec.rate_limit else None
     times = send_times(spec, config.templates, settings.marketing_quiet_hours)
-    if rate != config.campaign_rate or times != config.send_times:  # senders reread both
-        config = config.model_copy(update={"campaign_rate": rate, "send_times": times})
+    if (rate != config.campaign_rate or times != config.send_times  # senders reread these
+            or unavailable != config.unavailable):
+        config = config.model_copy(update={"campaign_rate": rate, "send_times": times,
+                                           "unavailable": unavailable})
         actions = Actions(write_run=config)
     if trigger and (ingest := ingest_run(spec, config, world.token)) != run.ingest:
         actions = dataclasses.replace(actions, write_ingest=ingest)

@@ -113,6 +113,7 @@ def channel_target(name: str, spec: ChannelSpec) -> ChannelTarget:
         initial_backoff_seconds=spec.retry.initial_backoff_seconds,
         max_backoff_seconds=spec.retry.max_backoff_seconds,
         resend_unknown=spec.retry.resend_unknown,
+        fail_over=spec.retry.fail_over,
         error_overrides={o.command_status: o.error_class for o in spec.retry.overrides},
         routing=spec.routing,
     )

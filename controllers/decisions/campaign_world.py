@@ -58,6 +58,8 @@ class ChannelSeen:
     ready: bool
     reason: str = ""
     message: str = ""
+    not_ready_since: datetime | None = None
+    """When its Ready condition last turned False (None: Ready, or never checked)."""
 
 
 @dataclass(frozen=True)

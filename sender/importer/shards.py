@@ -197,7 +197,8 @@ class _Settings:
             **({"test": self.test.percent} if self.test is not None else {}),
             # Routed numbers would land in other lanes: another routing is another import.
             **({"routes": [[r.channel, sorted(r.countries), r.prefixes, sorted(r.carriers)]
-                           for r in self.router.routes], "channels": self.channels}
+                           for r in self.router.routes], "channels": self.channels,
+                "unavailable": sorted(self.router.unavailable)}
                if self.router is not None else {}),
             "columns": self.columns.model_dump(mode="json", by_alias=True),
         })

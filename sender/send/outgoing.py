@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from crds.campaign import FrequencyCap
 from crds.channel import ErrorClass
 from sender import metrics
+from sender.send.failover import LaneFailOver
 from sender.smpp.bind import SmppBind
 from sender.smpp.errors import error_class
 from sender.smpp.pdu import SubmitSm
@@ -54,6 +55,9 @@ class ShardSettings:
     variant: str | None = None
     """Send and count every entry as this variant (a winner campaign's rest, with the
     winner's template); None: each as its own (field v)."""
+    fail_over: LaneFailOver | None = None
+    """Where the lane's messages go when they leave its channel (a run of several
+    channels, sender.send.failover); None: they never leave it."""
 
 
 @dataclass(eq=False)
@@ -94,6 +98,8 @@ class ShardStats:
     unknown: int = 0
     resent_unknown: int = 0
     """Unanswered submits sent again (resendUnknown: at-least-once)."""
+    failed_over: int = 0
+    """Moved to the lane of a later channel (sender.send.failover)."""
     throttled: int = 0
     retried: int = 0
     opted_out: int = 0

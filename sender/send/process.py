@@ -37,6 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sender.metrics import serve_metrics
 from sender.run_config import RunConfig, TlsMaterial, for_channel
+from sender.send.failover import LaneBoard, LaneFailOver
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import ShardSettings
 from sender.send.shard_sender import ShardSender
@@ -71,9 +72,12 @@ def tls_material(env: Mapping[str, str] | None = None, channel: int = 0) -> TlsM
 
 async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
                     stop: asyncio.Event | None = None, *,
-                    tls: TlsMaterial | None = None) -> dict[str, Any]:
+                    tls: TlsMaterial | None = None,
+                    board: LaneBoard | None = None) -> dict[str, Any]:
     """Send one lane of a run (`shard`: its stream, sender.sms.lanes; with one channel,
-    the shard); return the figures (`stopped` when `stop` cut it short).
+    the shard); return the figures (`stopped` when `stop` cut it short). With several
+    channels, its messages fail over to the next channel's lane (sender.send.failover);
+    `board`: the lanes sent beside it, which this one waits for and wakes.
 
     Everything comes from the run's config, as the operator wrote it to Redis: the
     templates, the lane's channel's SMPP target, its rate and retry policy, the
@@ -99,6 +103,9 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         replies=smpp.reply_rules(), respect_opt_outs=run.audience.respect_opt_outs,
         frequency_cap=run.frequency_cap, follow=run.follow,
         variant=run.rest_variant if run.lanes.is_rest(shard) else None,
+        fail_over=LaneFailOver(run.lanes, shard, tuple(c.name for c in run.channels),
+                               run.router(), channel.fail_over, board)
+        if len(run.channels) > 1 else None,
         # Always, even with no rules yet: an edited spec may add some while it runs.
         send_times=SendTimes(run.send_times.rules()),
     )
@@ -212,13 +219,21 @@ async def send_lanes(run: RunConfig, lanes: list[int], redis: Redis,
                      ) -> dict[str, Any]:
     """Send a shard's lanes at once, each riding out Redis outages on its own; the
     figures by channel, `stopped` when any lane was cut short."""
+    board = LaneBoard()
+    for stream in lanes:
+        board.start(stream)
+
     async def lane(stream: int) -> dict[str, Any]:
         index = run.lanes.channel_of(stream)
         password, tls = credentials[index]
         structlog.contextvars.bind_contextvars(
             channel=f"{run.campaign.namespace}/{run.channels[index].name}", stream=stream)
-        return await ride_out_redis_outages(
-            lambda: run_shard(run, stream, redis, password, stop, tls=tls), stop)
+        try:
+            return await ride_out_redis_outages(
+                lambda: run_shard(run, stream, redis, password, stop, tls=tls, board=board),
+                stop)
+        finally:
+            board.finished(stream)  # also when it failed: the others do not wait for it
 
     # Each lane in its own task: its log context (channel, stream) stays its own.
     figures = await asyncio.gather(*(lane(stream) for stream in lanes))

@@ -111,6 +111,12 @@ class ShardReader:
             if not entries:
                 if follow:
                     continue
+                fail_over = self.settings.fail_over
+                board = fail_over.board if fail_over is not None else None
+                if board is not None and board.feeders_running(self.settings.shard):
+                    # A lane of an earlier channel may still move messages into this one.
+                    await board.wait(self.settings.shard)
+                    continue
                 self.done = True
                 return
             self.stats.read += len(entries)

@@ -49,7 +49,7 @@ from sender.send.receipt_matching import ReceiptMatcher
 from sender.send.shard_reader import ShardReader
 from sender.smpp.bind import BindDown, BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
-from sender.smpp.errors import status_code, status_name
+from sender.smpp.errors import error_class, status_code, status_name
 from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
 from sender.sms.numbers import mask_number
 from sender.sms.receipts import canonical_id, parse_receipt
@@ -63,9 +63,10 @@ from sender.store.channel_activity import (
 )
 from sender.store.correlations import correlation_value
 from sender.store.frequency_caps import FrequencyCaps
+from sender.store.lane_moves import Move, move_messages
 from sender.store.opt_outs import OptChange, change_of
 from sender.store.rate_limit import RateLimiter
-from sender.store.run_store import read_send_rules
+from sender.store.run_store import read_send_rules, read_unavailable
 from sender.store.shard_stream import ShardStream
 from sender.store.state_writer import StateWriter
 from sender.store.transitions import StateStore
@@ -120,6 +121,7 @@ class ShardSender:
         self._ready_event = self.reader.ready_event
         self._retrying = 0
         self._unsettled = 0  # marked, outcome not yet buffered
+        self._moving = 0  # failing over, the move not yet durable
         self.receipts = ReceiptMatcher(redis, settings.channel, settings.channel_name,
                                        self.writer, self.stats)
         self._flush_now = asyncio.Event()
@@ -160,6 +162,9 @@ class ShardSender:
             *(asyncio.create_task(self._dispatch(b), name=f"dispatch-{b.name}")
               for b in self.binds if b.submits),
         ]
+        fail_over = self.settings.fail_over
+        if fail_over is not None:
+            tasks.append(asyncio.create_task(self._watch_channel(), name="watch-channel"))
         if self.held is not None:
             tasks.append(asyncio.create_task(self.held.release(
                 self.reader.accept,
@@ -205,6 +210,7 @@ class ShardSender:
 
     def _idle(self) -> bool:
         return (not self._ready and self._retrying == 0 and self._unsettled == 0
+                and self._moving == 0
                 and self.window.held == 0 and len(self.writer) == 0
                 # Held messages keep a shard going, unless it is stopping (they stay
                 # pending and held, for the next run).
@@ -221,7 +227,11 @@ class ShardSender:
 
     async def _dispatch(self, bind: SmppBind) -> None:
         """Feed one bind: slots, tokens, mark, write; repeat."""
+        fail_over = self.settings.fail_over
         while not self._finished:
+            if fail_over is not None and fail_over.diverted:  # its queue moves on
+                await asyncio.sleep(self.settings.window_poll_seconds)
+                continue
             if not self._ready:
                 self._ready_event.clear()
                 await self._ready_event.wait()
@@ -303,6 +313,8 @@ class ShardSender:
             self._submitted(message)
             return
         kind, delay = after_failure(message.failure, message.attempts, self.settings)
+        if kind == ErrorClass.PERMANENT and self._fails_over(message):
+            return
         if kind == ErrorClass.THROTTLED:
             self.stats.throttled += 1
             self.limiter.slow_down()
@@ -372,6 +384,83 @@ class ShardSender:
             self.stats.opted_out += 1
         logger.info("opt-out from %s; %d queued messages dropped", mask_number(number),
                     len(dropped))
+
+    # -- failover (sender.send.failover) ----------------------------------------------
+
+    def _fails_over(self, message: Outgoing) -> bool:
+        """A message that spent its attempts on temporary errors, on a channel with
+        retry.failOver: moved to the next channel that serves it, if there is one."""
+        fail_over = self.settings.fail_over
+        if (fail_over is None or not fail_over.per_message or message.accepted
+                or error_class(message.failure, self.settings.overrides) != ErrorClass.TEMPORARY):
+            return False
+        target = fail_over.target(message.phone)
+        if target is None:
+            return False
+        self._unsettled -= 1
+        self._move([(message, target)], window=True)
+        return True
+
+    def _divert(self) -> None:
+        """The lane's channel is unavailable: every queued message that another channel
+        serves moves to it (none is on the wire); the others wait for the channel."""
+        fail_over = self.settings.fail_over
+        assert fail_over is not None
+        moving, staying = [], []
+        for message in self._ready:
+            target = fail_over.target(message.phone)
+            if target is None:
+                staying.append(message)
+            else:
+                moving.append((message, target))
+        if moving:
+            self._ready.clear()
+            self._ready.extend(staying)
+            self._move(moving, window=False)
+
+    def _move(self, moves: list[tuple[Outgoing, tuple[int, str]]], *, window: bool) -> None:
+        """Move the messages in Redis (sender.store.lane_moves); `window`: they hold a
+        slot of the settle window (they were sent), freed once the move is durable."""
+        fail_over = self.settings.fail_over
+        assert fail_over is not None
+        self._moving += len(moves)
+        if self.caps is not None:
+            for message, _ in moves:  # charged again on the channel that sends it
+                self.caps.refund(message)
+
+        async def move() -> None:
+            try:
+                moved = await move_messages(
+                    self.redis, self.settings.campaign, self.settings.shard,
+                    self.settings.channel_name,
+                    [Move(m.key.partition("/")[2], lane, name) for m, (lane, name) in moves])
+                self.stats.failed_over += sum(1 for key in moved if key)
+                logger.info("%d messages failed over from channel %s", len(moves),
+                            self.settings.channel_name)
+                if fail_over.board is not None:
+                    for lane in {lane for _, (lane, _) in moves}:
+                        fail_over.board.wake(lane)
+            finally:
+                self._moving -= len(moves)
+                if window:
+                    self.window.give(len(moves))
+
+        task = asyncio.ensure_future(move())
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _watch_channel(self) -> None:
+        """Follow the run's unavailable channels (the operator writes them): while this
+        lane's channel is one, its queue moves on; when it is back, it sends again."""
+        fail_over = self.settings.fail_over
+        assert fail_over is not None
+        while not self._finished:
+            unavailable = await read_unavailable(self.redis, self.settings.campaign)
+            if unavailable is not None:
+                fail_over.mark_unavailable(unavailable)
+            if fail_over.diverted:
+                self._divert()
+            await asyncio.sleep(self.settings.window_poll_seconds)
 
     # -- outcomes --------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ not know: routing on it would send nothing there).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import phonenumbers
@@ -69,20 +69,27 @@ class Route:
 
 
 class Router:
-    """Routes numbers to the first route that serves them, in the order given."""
+    """Routes numbers to the first route that serves them, in the order given, passing
+    over the channels `unavailable` names (not Ready, or failed over)."""
 
-    def __init__(self, routes: Sequence[Route]) -> None:
+    def __init__(self, routes: Sequence[Route], unavailable: Collection[str] = ()) -> None:
         self.routes = tuple(routes)
+        self.unavailable = frozenset(unavailable)
         self.needs_carrier = any(route.carriers for route in self.routes)
 
-    def route(self, number: PhoneNumber, e164: str | None = None) -> str | None:
+    def route(self, number: PhoneNumber, e164: str | None = None, *,
+              after: str | None = None) -> str | None:
         """The channel for a parsed, valid number; None when no route serves it
-        (counted Unroutable, with its country)."""
+        (counted Unroutable, with its country). `after`: only the routes after that
+        channel's (where a message fails over to)."""
         e164 = e164 or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         country = phonenumbers.region_code_for_number(number) or ""
         name = carrier.name_for_number(number, "en") if self.needs_carrier else None
-        for route in self.routes:
-            if route.serves(e164, country, name):
+        routes = self.routes
+        if after is not None:
+            routes = routes[1 + next(i for i, r in enumerate(routes) if r.channel == after):]
+        for route in routes:
+            if route.channel not in self.unavailable and route.serves(e164, country, name):
                 return route.channel
         return None
 

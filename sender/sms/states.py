@@ -37,6 +37,9 @@ class State(StrEnum):
     OPTED_OUT = "O"
     CAPPED = "C"
     CANCELLED = "X"
+    MOVED = "M"
+    """Failed over to another channel: M:<the message's key in its new lane>. Counted
+    nowhere (the new key is the message now)."""
 
 
 _FIELD_SAFE = str.maketrans("\t\n", "  ")  # fields travel tab- and line-separated

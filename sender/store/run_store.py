@@ -79,6 +79,13 @@ async def read_send_rules(redis: aioredis.Redis, keys: CampaignKeys) -> SendRule
     return None if raw is None else RunConfig.model_validate_json(raw).send_times.rules()
 
 
+async def read_unavailable(redis: aioredis.Redis, keys: CampaignKeys) -> list[str] | None:
+    """The channels the run's routing passes over, as the operator last wrote them
+    (failed over, or not Ready at the start); None: no run."""
+    raw = await redis.hget(keys.run, "config")
+    return None if raw is None else RunConfig.model_validate_json(raw).unavailable
+
+
 async def record_import_error(redis: aioredis.Redis, keys: CampaignKeys, message: str) -> None:
     await redis.hset(keys.run, "import_error", message[:1024])
 

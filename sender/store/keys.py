@@ -39,12 +39,23 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            NS with a frequencyCap sent NUMBER, scored by
                                            when (sender.store.frequency_caps); G, one of
                                            CAP_GROUPS, is a hash of NUMBER
+    herald:{sticky:NS/NAME:G}:NUMBER       string: the sender address (smpp.sourceAddresses)
+                                           channel NS/NAME sends NUMBER from, with
+                                           sourceSelection Sticky; expires STICKY_SECONDS
+                                           after its last use (sender.store.sticky_sources);
+                                           G, one of STICKY_GROUPS, is a hash of NUMBER
+    herald:{channel:NS/NAME}:gcra:source:ADDRESS  the rate-limit bucket of one address of
+                                           the channel's pool (messagesPerSecond)
 
 A number's cap ledger has a tag of its own, never a campaign's: the cap is checked in
 one script per slot group of a batch (G), apart from the campaign's transitions. Numbers
 spread over CAP_GROUPS slots per namespace, so one script call checks all of a batch's
 numbers of one group: CAP_GROUPS trades a Cluster's spread of that data against calls
 per batch (bench/README.md). Changing it moves every ledger: a new key prefix then.
+
+A number's sticky address is keyed the same way, by its own slot group, never under a
+campaign's tag: a batch's lookups are one MGET-like round trip per group, apart from
+the campaign's scripts. It carries the channel, whose pool it is an address of.
 """
 
 from __future__ import annotations
@@ -58,6 +69,16 @@ SENDERS_GROUP = "senders"  # the consumer group every shard stream is read throu
 OPT_OUT_SET = f"{PREFIX}:optout"
 OPT_OUT_LOG = f"{PREFIX}:optout:log"  # hash: number -> its last opt-out or opt-in
 CAP_GROUPS = 8  # slot groups of the frequency cap ledgers, per namespace (bench/README.md)
+
+
+STICKY_GROUPS = 8  # slot groups of the sticky sender addresses, per channel
+STICKY_SECONDS = 365 * 86400  # a sticky address is forgotten a year after its last use
+
+
+def sticky_source(namespace: str, channel: str, number: str) -> str:
+    """The sticky sender address of an E.164 number on a channel: its group's tag, then it."""
+    group = zlib.crc32(number.encode()) % STICKY_GROUPS
+    return f"{PREFIX}:{{sticky:{namespace}/{channel}:{group}}}:{number}"
 
 
 def frequency_cap(namespace: str, number: str) -> str:
@@ -163,6 +184,10 @@ class ChannelKeys(ObjectKeys):
     @property
     def gcra(self) -> str:
         return f"{self.tag}:gcra"
+
+    def source_gcra(self, address: str) -> str:
+        """The bucket of one sender address of the channel's pool (messagesPerSecond)."""
+        return f"{self.tag}:gcra:source:{address}"
 
     @property
     def binds(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from crds.base import (
     AGE_COLUMN,
@@ -75,6 +75,30 @@ class SourceAddress(HeraldModel):
     """Numbering plan of the address."""
 
 
+class PooledSourceAddress(SourceAddress):
+    """One sender address of a pool, with the recipients it suits and its own limit."""
+
+    countries: list[str] = Field(
+        default_factory=list,
+        max_length=250,
+        json_schema_extra={"items": {"type": "string", "pattern": "^[A-Z]{2}$", "maxLength": 2}},
+    )
+    """ISO 3166-1 alpha-2 codes of the recipients' countries this address sends to, e.g.
+    US, CA (the country of the recipient's number, by phonenumbers). A recipient goes
+    from the addresses that list its country; failing those, from the addresses that
+    list none; failing those too, from any address of the pool."""
+    messages_per_second: int | None = Field(default=None, ge=1, le=100000)
+    """Most messages per second from this address (a carrier limits a long code to
+    about 1), across every sender of every campaign on the channel, within the channel's
+    own rate limit; each part of a long message counts. Unset: only the channel's
+    limit applies."""
+
+
+class SourceSelection(StrEnum):
+    ROUND_ROBIN = "RoundRobin"
+    STICKY = "Sticky"
+
+
 class CaSourceKind(StrEnum):
     CONFIG_MAP = "ConfigMap"
     SECRET = "Secret"
@@ -125,6 +149,10 @@ class SmppSettings(HeraldModel):
                 "!has(self.password)",
                 "a literal password is refused: put it in a Secret and set passwordSecretRef",
             ),
+            (
+                "has(self.sourceAddr) != has(self.sourceAddresses)",
+                "set exactly one of sourceAddr and sourceAddresses",
+            ),
         )
     )
 
@@ -153,13 +181,42 @@ class SmppSettings(HeraldModel):
     """Seconds to wait for a submit_sm_resp before the message is counted unknown."""
     window: int = Field(default=100, ge=1, le=10000)
     """Most submit_sm awaiting their response on one bind."""
-    source_addr: SourceAddress
-    """Sender address."""
+    source_addr: SourceAddress | None = None
+    """The one sender address of every message. Exactly one of sourceAddr and
+    sourceAddresses is set."""
+    source_addresses: list[PooledSourceAddress] | None = Field(
+        default=None, min_length=1, max_length=100, json_schema_extra=list_map("address"))
+    """A pool of sender addresses (long codes, short codes, alphanumeric IDs), at least
+    one. Each message goes from one of them, chosen by sourceSelection among those that
+    suit its recipient's country (see countries). Replies and receipts to any of them
+    are read alike."""
+    source_selection: SourceSelection = SourceSelection.ROUND_ROBIN
+    """How a message's address is chosen from sourceAddresses. RoundRobin: the next of
+    the addresses that suit the recipient, in turn, per sender process. Sticky: a
+    recipient's first message on this channel chooses so, and every later message to it
+    on this channel, of any campaign, goes from that same address (remembered in Redis
+    for a year after its last message); if that address leaves the pool a new one is
+    chosen. No effect with sourceAddr."""
     gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
     """The alphabet for text that needs no UCS-2. SmscDefault: GSM-7 septets,
     data_coding 0. IA5: ASCII octets, data_coding 1. Latin1: ISO-8859-1 octets,
     data_coding 3 (140 per SMS). Text with a character the alphabet lacks goes as UCS-2;
     a Template's status.codings shows which characters and what it costs."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SmppSettings:
+        """The CEL rule's check, for objects read without the API server (tests, tools)."""
+        if (self.source_addr is None) == (self.source_addresses is None):
+            raise ValueError("set exactly one of sourceAddr and sourceAddresses")
+        return self
+
+    @property
+    def sources(self) -> list[PooledSourceAddress]:
+        """The addresses messages go from: the pool, or sourceAddr as a pool of one."""
+        if self.source_addresses is not None:
+            return list(self.source_addresses)
+        assert self.source_addr is not None  # _one_source
+        return [PooledSourceAddress.model_validate(self.source_addr.model_dump())]
 
     @field_validator("tls", mode="before")
     @classmethod

@@ -31,7 +31,14 @@ from crds.campaign import (
     TimeZoneSource,
     WinnerStatus,
 )
-from crds.channel import ErrorClass, Gsm7Coding, Routing, SourceAddress
+from crds.channel import (
+    ErrorClass,
+    Gsm7Coding,
+    PooledSourceAddress,
+    Routing,
+    SourceAddress,
+    SourceSelection,
+)
 from crds.template import TemplateSpec
 from sender.smpp.bind import BindSettings, bind_modes
 from sender.smpp.tls import TlsClient
@@ -214,11 +221,24 @@ class SmppTarget(BaseModel):
     """The carrier's cap on binds of the account, across all pods (spec.maxBinds)."""
     enquire_link_interval_seconds: int = 30
     response_timeout_seconds: int = 30
-    source_addr: SourceAddress
+    source_addr: SourceAddress | None = None
+    """The channel's one address (smpp.sourceAddr); None with a pool."""
+    source_addresses: list[PooledSourceAddress] = Field(default_factory=list)
+    """The channel's pool (smpp.sourceAddresses); empty with one address."""
+    source_selection: SourceSelection = SourceSelection.ROUND_ROBIN
     gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
     default_region: str = ""
     """Region of national-format numbers, for the source of replies."""
     opt_in_keywords: list[str] = Field(default_factory=list)
+
+    @property
+    def sources(self) -> list[PooledSourceAddress]:
+        """The addresses messages go from: the pool, or the one address as a pool of one."""
+        if self.source_addresses:
+            return list(self.source_addresses)
+        if self.source_addr is None:
+            raise ValueError("an SMPP target needs source_addr or source_addresses")
+        return [PooledSourceAddress.model_validate(self.source_addr.model_dump())]
 
     def reply_rules(self) -> ReplyRules:
         """How the processes holding this channel's binds read replies."""

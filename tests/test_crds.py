@@ -130,6 +130,26 @@ BAD = [
     pytest.param("channel.yaml", {"spec": {"smpp": {"tls": {"caRef": {
                      "kind": "Secrets", "name": "smsc-ca"}}}}},
                  "spec.smpp.tls.caRef.kind: 'Secrets' is not one of", id="channel-tls-ca-kind"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"sourceAddresses": [
+                     {"address": "+14155550100", "ton": "International", "npi": "ISDN"}]}}},
+                 "set exactly one of sourceAddr and sourceAddresses",
+                 id="channel-source-and-pool"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"sourceAddr": None}}},
+                 "set exactly one of sourceAddr and sourceAddresses", id="channel-no-source"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"sourceAddr": None,
+                                                    "sourceAddresses": []}}},
+                 "spec.smpp.sourceAddresses: [] should be non-empty", id="channel-empty-pool"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"sourceAddr": None, "sourceAddresses": [
+                     {"address": "+14155550100", "countries": ["USA"]}]}}},
+                 "spec.smpp.sourceAddresses.0.countries.0: 'USA' does not match",
+                 id="channel-pool-country-not-iso"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"sourceAddr": None, "sourceAddresses": [
+                     {"address": "+14155550100", "messagesPerSecond": 0}]}}},
+                 "spec.smpp.sourceAddresses.0.messagesPerSecond: 0 is less than the minimum",
+                 id="channel-pool-rate-zero"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"sourceSelection": "sticky"}}},
+                 "spec.smpp.sourceSelection: 'sticky' is not one of",
+                 id="channel-source-selection-enum"),
     pytest.param("campaign.yaml", {"spec": {"compliance": {"suppressionLists": [
                      {"name": "dnc", "url": "https://x/dnc.csv",
                       "configMapRef": {"name": "dnc"}}]}}},
@@ -295,6 +315,27 @@ def test_winner_settings_pass(winner: dict[str, Any]) -> None:
     manifest = merge_patch(load_example("campaign.yaml"),
                            {"spec": {"holdoutPercent": 49, "winner": winner}})
     assert validate(manifest) == []
+
+
+POOL = [{"address": "+14155550100", "ton": "International", "npi": "ISDN",
+         "countries": ["US", "CA"], "messagesPerSecond": 1},
+        {"address": "10690000", "ton": "National", "countries": ["CN"]},
+        {"address": "Herald", "ton": "Alphanumeric"}]
+
+
+@pytest.mark.parametrize("smpp", [
+    pytest.param({"sourceAddr": None, "sourceAddresses": POOL}, id="pool"),
+    pytest.param({"sourceAddr": None, "sourceAddresses": POOL[:1],
+                  "sourceSelection": "Sticky"}, id="sticky-pool-of-one"),
+    pytest.param({}, id="one-address-as-before"),
+])
+def test_sender_addresses_pass(smpp: dict[str, Any]) -> None:
+    """A pool, or the one sourceAddr that Channels had before pools (unchanged)."""
+    manifest = merge_patch(load_example("channel.yaml"), {"spec": {"smpp": smpp}})
+    assert validate(manifest) == []
+    spec = MODELS["Channel"].model_validate(manifest).spec  # type: ignore[attr-defined]
+    assert [a.address for a in spec.smpp.sources] == (
+        [a["address"] for a in smpp["sourceAddresses"]] if smpp else ["Herald"])
 
 
 @pytest.mark.parametrize("example, patch, reason", BAD)

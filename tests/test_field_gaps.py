@@ -127,6 +127,8 @@ SET = {"systemId": "herald-b", "systemType": "VMA",
 @pytest.mark.parametrize("smpp, bind, source", [
     pytest.param({}, ("herald", ""), ("Herald", ALPHANUMERIC, UNKNOWN), id="example"),
     pytest.param(SET, ("herald-b", "VMA"), ("10690000", NATIONAL, ISDN), id="each-set"),
+    pytest.param({"sourceAddr": None, "sourceAddresses": [SET["sourceAddr"]]}, ("herald", ""),
+                 ("10690000", NATIONAL, ISDN), id="pool-of-one"),
 ])
 async def test_binds_and_submits_carry_the_channels_smpp_settings(
     redis: aioredis.Redis, smsc: Simulator, smpp: dict[str, Any],

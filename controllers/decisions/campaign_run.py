@@ -98,7 +98,8 @@ def smpp_target(spec: ChannelSpec) -> SmppTarget:
         binds=spec.max_binds, max_binds=spec.max_binds,
         enquire_link_interval_seconds=smpp.enquire_link_interval_seconds,
         response_timeout_seconds=smpp.response_timeout_seconds,
-        source_addr=smpp.source_addr, gsm7_coding=smpp.gsm7_coding,
+        source_addr=smpp.source_addr, source_addresses=smpp.source_addresses or [],
+        source_selection=smpp.source_selection, gsm7_coding=smpp.gsm7_coding,
         default_region=spec.default_region, opt_in_keywords=spec.opt_in.keywords,
     )
 

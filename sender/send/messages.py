@@ -64,8 +64,11 @@ class MessageBuilder:
         spec = self.templates[variant]
         return spec.compose(sms_text.render(spec.body, variables))
 
-    def build(self, phone: str, variables: Mapping[str, str], variant: str = "") -> list[SubmitSm]:
-        """The submit_sm PDUs for one recipient: one, or one per concatenated part."""
+    def build(self, phone: str, variables: Mapping[str, str], variant: str = "",
+              source: SourceAddress | None = None) -> list[SubmitSm]:
+        """The submit_sm PDUs for one recipient: one, or one per concatenated part, from
+        `source` (the address chosen from the channel's pool), else the builder's."""
+        source = source or self.source
         text = self.text(variables, variant)
         encoding = sms_text.detect_encoding(text, self.alphabet)
         encode, data_coding, flash_coding = CODINGS[encoding]
@@ -84,8 +87,8 @@ class MessageBuilder:
             esm_class = ESM_UDHI
         return [
             SubmitSm(
-                source_addr_ton=TON[self.source.ton], source_addr_npi=NPI[self.source.npi],
-                source_addr=self.source.address,
+                source_addr_ton=TON[source.ton], source_addr_npi=NPI[source.npi],
+                source_addr=source.address,
                 dest_addr_ton=INTERNATIONAL, dest_addr_npi=ISDN,
                 destination_addr=phone.removeprefix("+"),
                 esm_class=esm_class, registered_delivery=self.registered_delivery,

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crds.campaign import FrequencyCap
-from crds.channel import ErrorClass
+from crds.channel import ErrorClass, PooledSourceAddress
 from sender import metrics
 from sender.send.failover import LaneFailOver
 from sender.smpp.bind import SmppBind
@@ -58,6 +58,11 @@ class ShardSettings:
     fail_over: LaneFailOver | None = None
     """Where the lane's messages go when they leave its channel (a run of several
     channels, sender.send.failover); None: they never leave it."""
+    sources: Sequence[PooledSourceAddress] = ()
+    """The channel's sender addresses (smpp.sourceAddresses, or its one sourceAddr);
+    empty: every message from the builder's address (tests, bench)."""
+    sticky_sources: bool = False
+    """sourceSelection Sticky: each number keeps its address across campaigns."""
 
 
 @dataclass(eq=False)
@@ -82,6 +87,8 @@ class Outgoing:
     closes_at: float = float("inf")
     """When its send time ends (a timestamp on the send times' clock): due later, it
     is held back instead of sent."""
+    source: str = ""
+    """The sender address its PDUs carry (one of the channel's pool)."""
 
     @property
     def accepted(self) -> int:

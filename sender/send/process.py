@@ -35,6 +35,7 @@ from redis.exceptions import ClusterDownError, MasterDownError, ReadOnlyError, T
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from crds.channel import SourceSelection
 from sender.metrics import serve_metrics
 from sender.run_config import RunConfig, TlsMaterial, for_channel
 from sender.send.failover import LaneBoard, LaneFailOver
@@ -93,7 +94,8 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         campaign=(campaign_bucket(campaign.namespace, campaign.name, run.campaign_rate)
                   if run.campaign_rate else None),
     )
-    builder = MessageBuilder(run.templates, smpp.source_addr, gsm7_coding=smpp.gsm7_coding,
+    sources = smpp.sources  # the pool, or the one sourceAddr
+    builder = MessageBuilder(run.templates, sources[0], gsm7_coding=smpp.gsm7_coding,
                              receipts=run.receipts)
     settings = ShardSettings(
         campaign, shard, channel_keys, channel.name,
@@ -108,6 +110,7 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         if len(run.channels) > 1 else None,
         # Always, even with no rules yet: an edited spec may add some while it runs.
         send_times=SendTimes(run.send_times.rules()),
+        sources=sources, sticky_sources=smpp.source_selection == SourceSelection.STICKY,
     )
     binds = smpp.sender_binds(password, tls)
     started = time.monotonic()

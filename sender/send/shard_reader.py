@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from sender.send.held_messages import HeldMessages
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import Outgoing, ShardSettings, ShardStats
+from sender.send.source_choice import SourceChooser
+from sender.send.source_lanes import SourceLanes
 from sender.sms import text as sms_text
 from sender.sms.numbers import mask_number
 from sender.sms.states import RENDER_FAILED, State, Transition, failed, message_key
@@ -69,6 +71,10 @@ class ShardReader:
     stopped: bool = False
     held: HeldMessages | None = None
     """Holds back messages outside their send times (None: none are)."""
+    sources: SourceChooser | None = None
+    """Chooses each message's address from the channel's pool (None: the builder's)."""
+    lanes: SourceLanes | None = None
+    """Where messages of rate-limited addresses wait for their address's tokens."""
 
     async def recover(self) -> None:
         """Settle what this consumer read before a crash or restart (its pending entries)."""
@@ -99,7 +105,8 @@ class ShardReader:
         stream (settings.follow), until stopped rather than until it is drained."""
         follow = FOLLOW_BLOCK_MS if self.settings.follow else None
         while not self.stopped:
-            while len(self.ready) > 2 * self.settings.read_batch:
+            while (len(self.ready) > 2 * self.settings.read_batch
+                   or (self.lanes is not None and self.lanes.full)):
                 self.ready_event.clear()
                 await asyncio.sleep(0.005)
             if self.held is not None and not self.held.everyone_open()[0]:
@@ -125,6 +132,8 @@ class ShardReader:
     def stop(self) -> None:
         self.done = self.stopped = True
         self.ready.clear()
+        if self.lanes is not None:
+            self.lanes.clear()
 
     async def accept(self, entries: Sequence[Entry]) -> None:
         """Turn stream entries into outgoing messages, dropping opted-out numbers (unless
@@ -136,6 +145,7 @@ class ShardReader:
                  else [False] * len(numbers))
         held = self.held
         now = held.now() if held is not None else 0.0
+        going: list[tuple[str, str, str, dict[str, str], float]] = []
         for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
             key = message_key(self.settings.shard, entry_id)
             variant = fields.get("v", "")
@@ -149,17 +159,29 @@ class ShardReader:
                 if until is None:
                     continue  # held back until its time comes
                 closes_at = until
+            going.append((key, number, variant, fields, closes_at))
+        # Chosen for the batch, not per message: with Sticky, one Redis round trip.
+        sources = (await self.sources.choose([g[1] for g in going])
+                   if self.sources is not None else [None] * len(going))
+        lanes = self.lanes
+        for (key, number, variant, fields, closes_at), source in zip(going, sources,
+                                                                     strict=True):
             variables = json.loads(fields.get("x", "{}"))
             try:
-                pdus = self.builder.build(number, variables, variant)
+                pdus = self.builder.build(number, variables, variant, source)
             except (sms_text.TemplateError, KeyError) as exc:
                 self.writer.transition(Transition(key, failed(RENDER_FAILED), variant,
                                                   self.settings.channel_name))
                 self.stats.failed += 1
                 logger.warning("message %s to %s not rendered: %s", key, mask_number(number), exc)
                 continue
-            self.ready.append(Outgoing(key, number, variant, pdus, zone=fields.get("z", ""),
-                                       closes_at=closes_at))
+            message = Outgoing(key, number, variant, pdus, zone=fields.get("z", ""),
+                               closes_at=closes_at,
+                               source=source.address if source is not None else "")
+            if lanes and lanes.limits(message.source):
+                lanes.put(message)
+            else:
+                self.ready.append(message)
         if held is not None:
             await held.put_away()
         self.ready_event.set()

@@ -47,6 +47,8 @@ from sender.send.outgoing import (
 )
 from sender.send.receipt_matching import ReceiptMatcher
 from sender.send.shard_reader import ShardReader
+from sender.send.source_choice import SourceChooser
+from sender.send.source_lanes import SourceLanes
 from sender.smpp.bind import BindDown, BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
 from sender.smpp.errors import error_class, status_code, status_name
@@ -69,6 +71,7 @@ from sender.store.rate_limit import RateLimiter
 from sender.store.run_store import read_send_rules, read_unavailable
 from sender.store.shard_stream import ShardStream
 from sender.store.state_writer import StateWriter
+from sender.store.sticky_sources import StickySources
 from sender.store.transitions import StateStore
 from sender.store.waiting_room import WaitingRoom
 
@@ -119,6 +122,14 @@ class ShardSender:
                                   self.stats, held=self.held)
         self._ready = self.reader.ready  # the same deque: the reader fills, dispatch takes
         self._ready_event = self.reader.ready_event
+        self.lanes: SourceLanes | None = None
+        if settings.sources:  # the channel's pool: chosen per read batch, limited per address
+            channel = settings.channel
+            self.reader.sources = SourceChooser(settings.sources, StickySources(
+                redis, channel.namespace, channel.name) if settings.sticky_sources else None)
+            self.lanes = self.reader.lanes = SourceLanes(
+                redis, channel, settings.sources, self._ready, self._ready_event,
+                settings.read_batch) or None
         self._retrying = 0
         self._unsettled = 0  # marked, outcome not yet buffered
         self._moving = 0  # failing over, the move not yet durable
@@ -165,6 +176,9 @@ class ShardSender:
         fail_over = self.settings.fail_over
         if fail_over is not None:
             tasks.append(asyncio.create_task(self._watch_channel(), name="watch-channel"))
+        if self.lanes is not None:
+            tasks.append(asyncio.create_task(self.lanes.run(lambda: self._finished),
+                                             name="lanes"))
         if self.held is not None:
             tasks.append(asyncio.create_task(self.held.release(
                 self.reader.accept,
@@ -211,6 +225,7 @@ class ShardSender:
     def _idle(self) -> bool:
         return (not self._ready and self._retrying == 0 and self._unsettled == 0
                 and self._moving == 0
+                and (self.lanes is None or self.lanes.waiting == 0)
                 and self.window.held == 0 and len(self.writer) == 0
                 # Held messages keep a shard going, unless it is stopping (they stay
                 # pending and held, for the next run).
@@ -378,6 +393,9 @@ class ShardSender:
         dropped = [m for m in self._ready if m.phone == number]
         for message in dropped:
             self._ready.remove(message)
+        if self.lanes is not None:
+            dropped += self.lanes.drop(number)
+        for message in dropped:
             if self.caps is not None:
                 self.caps.refund(message)
             self.writer.transition(Transition(message.key, State.OPTED_OUT, message.variant))
@@ -505,6 +523,9 @@ class ShardSender:
         async def later() -> None:
             await asyncio.sleep(delay)
             self._retrying -= 1
+            if self.lanes is not None and self.lanes.limits(message.source):
+                self.lanes.put(message, front=True)  # a new try takes a new address token
+                return
             self._ready.appendleft(message)
             self._ready_event.set()
 

@@ -1,0 +1,229 @@
+"""Sender-ID pools (Channel smpp.sourceAddresses): which address each recipient's messages
+go from (country, round robin, sticky across campaigns), per-address rate limits, and
+replies to any address of the pool. Pure choice in tables; the rest with a real
+redis-server and the SMPP simulator over TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from controllers.decisions.campaign_run import channel_target
+from crds.channel import ChannelSpec, PooledSourceAddress
+from herald.local.kube.client import wait_for
+from herald.local.kube.object_writes import merge_patch
+from sender.receive.receiver import ChannelReceiver
+from sender.send.process import run_shard
+from sender.simulator.server import Simulator
+from sender.sms.source_pool import SourcePool, choose_sources, country_of
+from sender.store.channel_activity import read_activity
+from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, sticky_source
+from tests.crd_validation import load_example
+from tests.run_configs import run_config
+from tests.test_channel_receiver import receiver_bind, running, slow_receipts  # noqa: F401
+from tests.test_shard_sender import CHANNEL, simulator  # noqa: F401
+
+
+def address(name: str, *countries: str, rate: int | None = None) -> PooledSourceAddress:
+    return PooledSourceAddress(address=name, countries=list(countries), messages_per_second=rate)
+
+
+US1, US2, CN1, ANY = (address("+14155550001", "US", "CA"), address("+14155550002", "US"),
+                      address("10690001", "CN"), address("Herald"))
+MIXED = SourcePool.of([US1, US2, CN1, ANY])
+NO_GENERIC = SourcePool.of([US1, CN1])
+PLAIN = SourcePool.of([address("A"), address("B"), address("C")])
+
+
+# Each row: the pool, the recipients' countries, what each got (by address), in order.
+@pytest.mark.parametrize("pool, countries, expected", [
+    pytest.param(MIXED, ["US", "US", "US", "US"],
+                 ["+14155550001", "+14155550002", "+14155550001", "+14155550002"],
+                 id="us-round-robin-among-its-two"),
+    pytest.param(MIXED, ["CA", "CA"], ["+14155550001", "+14155550001"],
+                 id="ca-only-on-the-address-listing-it"),
+    pytest.param(MIXED, ["CN", "GB", "", "CN"], ["10690001", "Herald", "Herald", "10690001"],
+                 id="unlisted-countries-go-from-the-generic-address"),
+    pytest.param(NO_GENERIC, ["GB", "GB", "GB"], ["+14155550001", "10690001", "+14155550001"],
+                 id="no-generic-address-any-address"),
+    pytest.param(MIXED, ["US", "CN", "US", "CA", "US"],
+                 ["+14155550001", "10690001", "+14155550002", "+14155550001", "+14155550001"],
+                 id="each-candidate-set-keeps-its-own-turn"),
+    pytest.param(PLAIN, ["", "", "", "", ""], ["A", "B", "C", "A", "B"], id="plain-round-robin"),
+])
+def test_each_recipient_gets_an_address_that_suits_its_country(
+        pool: SourcePool, countries: list[str], expected: list[str]) -> None:
+    chosen, _ = choose_sources(pool, countries, {})
+    assert [pool.addresses[i].address for i in chosen] == expected
+
+
+# Sticky: what Redis remembered for each recipient, and what it gets.
+@pytest.mark.parametrize("remembered, expected", [
+    pytest.param(["C", "C", "C"], ["C", "C", "C"], id="remembered-kept"),
+    pytest.param([None, "A", None], ["A", "A", "B"], id="new-ones-take-turns-others-keep"),
+    pytest.param(["gone", None, "B"], ["A", "B", "B"], id="address-left-the-pool-chosen-anew"),
+])
+def test_sticky_keeps_a_remembered_address_of_the_pool(
+        remembered: list[str | None], expected: list[str]) -> None:
+    chosen, _ = choose_sources(PLAIN, [""] * 3, {}, remembered)
+    assert [PLAIN.addresses[i].address for i in chosen] == expected
+
+
+def test_turns_carry_over_from_batch_to_batch() -> None:
+    _, turns = choose_sources(PLAIN, ["", ""], {})
+    chosen, _ = choose_sources(PLAIN, ["", ""], turns)
+    assert [PLAIN.addresses[i].address for i in chosen] == ["C", "A"]
+
+
+@pytest.mark.parametrize("e164, country", [
+    pytest.param("+14155550100", "US", id="us"), pytest.param("+16135550123", "CA", id="ca"),
+    pytest.param("+8613800000001", "CN", id="cn"), pytest.param("+80012345678", "", id="non-geo"),
+    pytest.param("+999", "", id="unparsable"),
+])
+def test_country_of_a_number(e164: str, country: str) -> None:
+    assert country_of(e164) == country
+
+
+# -- through the sender: run_shard, as a sender pod runs it ----------------------------
+
+US = [f"+1415555{i:04d}" for i in range(40)]
+CA = [f"+1613555{i:04d}" for i in range(10)]
+CN = [f"+86138{i:08d}" for i in range(30)]
+GB = [f"+447400{i:06d}" for i in range(10)]
+
+
+def pool_channel(sim: Simulator, pool: list[dict[str, Any]], **smpp: Any) -> dict[str, Any]:
+    """The example Channel with a pool, on the simulator, as the operator freezes it."""
+    manifest = merge_patch(load_example("channel.yaml"), {"spec": {"smpp": {
+        "host": "127.0.0.1", "port": sim.port, "sourceAddr": None, "sourceAddresses": pool,
+        "responseTimeoutSeconds": 5, **smpp}}})
+    target = channel_target("carrier-a", ChannelSpec.model_validate(manifest["spec"]))
+    return target.model_copy(update={"rate": 100_000, "burst": 100}).model_dump()
+
+
+POOL: list[dict[str, Any]] = [
+    {"address": "+14155550001", "ton": "International", "npi": "ISDN", "countries": ["US", "CA"]},
+    {"address": "+14155550002", "ton": "International", "npi": "ISDN", "countries": ["US"]},
+    {"address": "10690001", "ton": "National", "npi": "ISDN", "countries": ["CN"]},
+    {"address": "Herald", "ton": "Alphanumeric"}]
+
+
+async def send_campaign(redis: aioredis.Redis, sim: Simulator, name: str,
+                        numbers: list[str], channel: dict[str, Any],
+                        stop: asyncio.Event | None = None) -> dict[str, Any]:
+    campaign = CampaignKeys("shop", name)
+    stream = campaign.shard(0)
+    await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
+    pipe = redis.pipeline(transaction=False)
+    for i, phone in enumerate(numbers):
+        pipe.xadd(stream, {"n": phone, "v": "", "x": json.dumps({"code": f"{i}"})})
+    pipe.hset(campaign.counters, "total", len(numbers))
+    await pipe.execute()
+    run = run_config("shop", name, port=sim.port, channel=channel, receipt_wait_seconds=0,
+                     follow=stop is not None)
+    return await asyncio.wait_for(run_shard(run, 0, redis, "herald", stop), 60)
+
+
+def sources_by_number(sim: Simulator) -> dict[str, set[str]]:
+    seen: dict[str, set[str]] = defaultdict(set)
+    for message in sim.accepted:
+        seen["+" + message.destination].add(message.source)
+    return seen
+
+
+async def test_a_shard_goes_out_from_the_pool_by_country_and_in_turn(
+        redis: aioredis.Redis, simulator: Simulator) -> None:  # noqa: F811
+    numbers = [n for group in zip(US[:10], CA, CN[:10], GB, strict=True) for n in group]
+    figures = await send_campaign(redis, simulator, "pool", numbers,
+                                  pool_channel(simulator, POOL))
+    assert figures["submitted"] == 40
+    got = sources_by_number(simulator)
+    assert all(len(got[n]) == 1 for n in numbers)
+    source = {n: next(iter(got[n])) for n in numbers}
+    assert Counter(source[n] for n in US[:10]) == {"+14155550001": 5, "+14155550002": 5}
+    assert {source[n] for n in CA} == {"+14155550001"}
+    assert {source[n] for n in CN[:10]} == {"10690001"}
+    assert {source[n] for n in GB} == {"Herald"}  # no address lists GB: the generic one
+
+
+async def test_sticky_keeps_each_number_on_its_address_in_a_second_campaign(
+        redis: aioredis.Redis, simulator: Simulator) -> None:  # noqa: F811
+    channel = pool_channel(simulator, POOL[:2], sourceSelection="Sticky")
+    await send_campaign(redis, simulator, "first", US, channel)
+    first = {n: s for n, (s,) in sources_by_number(simulator).items()}
+    assert Counter(first.values()) == {"+14155550001": 20, "+14155550002": 20}
+    simulator.reset()
+    # The reverse order: round robin alone would give every one of them the other address.
+    await send_campaign(redis, simulator, "second", US[::-1], channel)
+    second = {n: s for n, (s,) in sources_by_number(simulator).items()}
+    assert second == first
+    assert await redis.get(sticky_source("shop", "carrier-a", US[0])) == first[US[0]]
+    assert 0 < await redis.ttl(sticky_source("shop", "carrier-a", US[0])) <= 365 * 86400
+
+
+async def test_a_rate_limited_address_keeps_its_rate_and_holds_up_no_other(
+        redis: aioredis.Redis, simulator: Simulator) -> None:  # noqa: F811
+    """US numbers go from a long code limited to 5 msg/s; CN ones from an unlimited
+    short code, read interleaved with them. The long code's submits are spaced by its
+    bucket (GCRA, burst 1: the k-th at least (k - 1) / rate after the first, less the
+    limiter's 10 ms lateness); the CN ones are all through before the long code's
+    third."""
+    rate = 5
+    pool: list[dict[str, Any]] = [
+        {"address": "+14155550001", "countries": ["US"], "messagesPerSecond": rate},
+        {"address": "10690001", "countries": ["CN"]}]
+    numbers = [n for pair in zip(US[:8], CN[:8], strict=True) for n in pair] + CN[8:]
+    figures = await send_campaign(redis, simulator, "slow", numbers,
+                                  pool_channel(simulator, pool))
+    assert figures["submitted"] == len(numbers)
+    slow = sorted(m.timestamp for m in simulator.accepted if m.source == "+14155550001")
+    fast = [m.timestamp for m in simulator.accepted if m.source == "10690001"]
+    assert len(slow) == 8 and len(fast) == 30
+    for k, at in enumerate(slow):
+        assert at - slow[0] >= k / rate - 0.02, (k, at - slow[0])
+    assert max(fast) < slow[2]
+
+
+async def test_stop_to_the_second_address_of_the_pool_opts_out(
+        redis: aioredis.Redis, slow_receipts: Simulator) -> None:  # noqa: F811
+    """A recipient sent from the pool's second address replies STOP to it: opted out,
+    by the channel's receiver."""
+    await send_campaign(redis, slow_receipts, "reply", US[:4],
+                        pool_channel(slow_receipts, POOL[:2]))
+    second = [n for n, s in sources_by_number(slow_receipts).items() if s == {"+14155550002"}]
+    assert len(second) == 2
+    receiver = ChannelReceiver(redis, CHANNEL, receiver_bind(slow_receipts))
+    async with running(receiver):
+        await wait_for(lambda: read_activity(redis, CHANNEL, time.time()), timeout=10,
+                       until=lambda a: a.receiver_bound == 1, message="receiver never bound")
+        slow_receipts.inject_mo(second[0].removeprefix("+"), "+14155550002", "STOP")
+        await wait_for(lambda: redis.smembers(OPT_OUT_SET), timeout=10,
+                       until=lambda s: s == {second[0]},
+                       message="a STOP to the pool's second address did not opt out")
+
+
+async def test_stop_to_the_second_address_reaches_a_senders_bind(
+        redis: aioredis.Redis, slow_receipts: Simulator) -> None:  # noqa: F811
+    """The same STOP on a sender's own transceiver bind, while it still sends."""
+    stop = asyncio.Event()
+    sending = asyncio.create_task(send_campaign(
+        redis, slow_receipts, "reply", US[:4], pool_channel(slow_receipts, POOL[:2]), stop))
+    try:
+        await wait_for(lambda: len(slow_receipts.accepted), timeout=10, until=lambda n: n == 4,
+                       message="the shard was not sent")
+        second = [n for n, s in sources_by_number(slow_receipts).items()
+                  if s == {"+14155550002"}]
+        slow_receipts.inject_mo(second[1].removeprefix("+"), "+14155550002", "STOP")
+        await wait_for(lambda: redis.smembers(OPT_OUT_SET), timeout=10,
+                       until=lambda s: s == {second[1]},
+                       message="a STOP to the pool's second address did not opt out")
+    finally:
+        stop.set()
+        figures = await sending
+    assert figures["replies"] == 1

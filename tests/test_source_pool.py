@@ -24,9 +24,11 @@ from sender.simulator.server import Simulator
 from sender.sms.source_pool import SourcePool, choose_sources, country_of
 from sender.store.channel_activity import read_activity
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, sticky_source
+from sender.store.sticky_sources import StickySources
 from tests.crd_validation import load_example
 from tests.run_configs import run_config
 from tests.test_channel_receiver import receiver_bind, running, slow_receipts  # noqa: F401
+from tests.test_long_messages import on_cluster, store  # noqa: F401
 from tests.test_shard_sender import CHANNEL, simulator  # noqa: F401
 
 
@@ -88,6 +90,23 @@ def test_turns_carry_over_from_batch_to_batch() -> None:
 ])
 def test_country_of_a_number(e164: str, country: str) -> None:
     assert country_of(e164) == country
+
+
+async def test_sticky_store_agrees_between_racing_senders(
+        store: aioredis.Redis) -> None:  # noqa: F811
+    """Two senders choosing for the same new numbers: the first write stands and the
+    second gets it back; a replaced address (it left the pool) overwrites. One Redis
+    and a Cluster alike: a batch's numbers spread over slot groups."""
+    one, other = (StickySources(store, "shop", "carrier-a") for _ in range(2))
+    numbers = [f"+86138{i:08d}" for i in range(20)]
+    assert await one.recall(numbers) == [None] * 20
+    assert await one.remember([(n, "A") for n in numbers]) == dict.fromkeys(numbers, "A")
+    assert await other.remember([(n, "B") for n in numbers[:5]],
+                                [(numbers[5], "C")]) == dict.fromkeys(numbers[:5], "A") | {
+                                    numbers[5]: "C"}
+    assert await other.recall(numbers[:7]) == ["A"] * 5 + ["C", "A"]
+    assert 0 < await store.ttl(one.key(numbers[0])) <= 365 * 86400
+    assert one.round_trips == 2  # a pipelined call per slot group is one round trip
 
 
 # -- through the sender: run_shard, as a sender pod runs it ----------------------------

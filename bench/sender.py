@@ -5,7 +5,8 @@
                            [--smsc HOST:PORT --system-id ID --password PW]
                            [--sides herald,peer] [--timeout 600] [--memory] [--redis-url URL]
                            [--frequency-cap N/HOURS[/Category]] [--recipient-windows]
-                           [--channels 2] [--cap-rounds 2]
+                           [--channels 2] [--source-pool N [--sticky-sources]]
+                           [--cap-rounds 2]
 
 By default it starts `herald simulator` on a free loopback port (receipts after 50 ms, no
 window enforced, see --smsc-window) and, when the Herald side runs, a redis-server
@@ -28,6 +29,9 @@ writes it), both open for the whole run so every message is checked and none wai
 `--channels N` runs it with one channel, then with the same messages routed across N
 channels (one lane each, sent side by side as a sender pod sends a shard's lanes, each
 with its own bind and rate limit, to the same SMSC), `--cap-rounds` times each.
+`--source-pool N` is one more such feature: the channel sends from a pool of N addresses
+(smpp.sourceAddresses), each listing the numbers' country, so each message's country is
+looked up and its address chosen in turn; `--sticky-sources` makes it Sticky.
 
 THE HERALD SEAM is `run_herald` below: the one function that calls Herald's engine.
 """
@@ -229,7 +233,8 @@ class Tally:
 async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: int,
                      receipts: bool, receipt_wait: float = RECEIPT_WAIT,
                      frequency_cap: dict[str, Any] | None = None,
-                     send_times: dict[str, Any] | None = None, channels: int = 1) -> RunResult:
+                     send_times: dict[str, Any] | None = None, channels: int = 1,
+                     source_pool: tuple[int, bool] | None = None) -> RunResult:
     """Send `workload(messages)` through Herald's sender engine and report what it measured.
 
     Loads `workload(messages)` into `redis_url` as one shard of one campaign (its load
@@ -240,7 +245,8 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     `frequency_cap` (maxMessages, periodHours, scope) as spec.compliance.frequencyCap;
     `send_times` as RunConfig.send_times, every message with its zone (field z);
     `channels` channels, message i routed to channel i mod `channels` (its lane of the
-    one shard), the lanes sent side by side with `send_lanes`, as `herald send` does. The
+    one shard), the lanes sent side by side with `send_lanes`, as `herald send` does;
+    `source_pool` (N, sticky) a pool of N addresses for CN numbers instead of one. The
     harness runs this in its own process, cancels it after --timeout seconds, measures
     peak RSS and reads the SMSC's record and the messages' states for duplicates and losses.
     """
@@ -276,7 +282,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
                            "variables": [{"name": "i"}]}},
         "channels": [{"name": bench_channel(i), "rate": 1_000_000, "smpp": {
             "host": smsc.host, "port": smsc.port, "system_id": smsc.system_id,
-            "window": window, "source_addr": {"address": SOURCE}}} for i in range(channels)],
+            "window": window, **source_settings(source_pool)}} for i in range(channels)],
         "audience": {"source": {"inline": []}}, "frequency_cap": frequency_cap,
         **({"send_times": send_times} if send_times else {}),
     })
@@ -307,8 +313,20 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
                "limiter_redis_calls": figures["limiter_redis_calls"],
                "capped": figures["capped"], "cap_calls": figures["cap_calls"],
                "cap_waits": figures["cap_waits"],
-               "send_time_zones": figures["send_time_zones"]},
+               "send_time_zones": figures["send_time_zones"],
+               "source_addresses": len(run.channels[0].smpp.sources)},
     )
+
+
+def source_settings(pool: tuple[int, bool] | None) -> dict[str, Any]:
+    """SmppTarget's address fields: SOURCE alone, or a pool of N (every address listing
+    CN, the workload's country, so that each message's country is looked up)."""
+    if pool is None:
+        return {"source_addr": {"address": SOURCE}}
+    size, sticky = pool
+    return {"source_addresses": [{"address": f"{SOURCE}{i:02d}", "countries": ["CN"]}
+                                 for i in range(size)],
+            "source_selection": "Sticky" if sticky else "RoundRobin"}
 
 
 def bench_channel(index: int) -> str:
@@ -342,7 +360,9 @@ async def _side(spec: dict[str, Any]) -> RunResult:
         return await asyncio.wait_for(
             run_herald(smsc, spec["redis_url"], messages, spec["window"], receipts,
                        spec["receipt_wait"], spec.get("frequency_cap"),
-                       spec.get("send_times"), spec.get("channels", 1)), timeout)
+                       spec.get("send_times"), spec.get("channels", 1),
+                       tuple(spec["source_pool"]) if spec.get("source_pool") else None),
+            timeout)
     from aiosmpplib_peer import run_peer  # this folder; imported here so Herald's RSS lacks it
 
     tally = Tally(messages, receipts, spec["receipt_wait"])
@@ -491,7 +511,7 @@ async def forget_bench_keys(redis_url: str) -> None:
     of its namespace (and only those: --redis-url may name a Redis that holds other
     things)."""
     from sender.store.client import connect
-    from sender.store.keys import CampaignKeys, ChannelKeys, frequency_cap
+    from sender.store.keys import CampaignKeys, ChannelKeys, frequency_cap, sticky_source
 
     campaign = CampaignKeys("bench", "run")
     client = connect(redis_url)
@@ -503,8 +523,13 @@ async def forget_bench_keys(redis_url: str) -> None:
         for channel in (ChannelKeys("bench", bench_channel(i)) for i in range(CHANNELS_MAX)):
             await client.delete(channel.receipts, channel.gcra, channel.binds, channel.activity)
         ledgers = frequency_cap("bench", "+").split("}")[0].rsplit(":", 1)[0]  # {cap:bench
-        async for key in client.scan_iter(match=f"{ledgers}:*", count=5000):
-            await client.unlink(key)
+        prefixes = [ledgers, *(sticky_source("bench", bench_channel(i), "+").split("}")[0]
+                               .rsplit(":", 1)[0] for i in range(CHANNELS_MAX))]
+        prefixes += [ChannelKeys("bench", bench_channel(i)).source_gcra("").removesuffix(":")
+                     for i in range(CHANNELS_MAX)]
+        for prefix in prefixes:
+            async for key in client.scan_iter(match=f"{prefix}:*", count=5000):
+                await client.unlink(key)
     finally:
         await client.aclose()
 
@@ -547,7 +572,8 @@ async def herald_states(redis_url: str, received: dict[str, int] | None) -> dict
 def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             smsc: SmscAddress, simulator: LocalSimulator | None, redis_url: str | None,
             workdir: Path, frequency_cap: dict[str, Any] | None = None,
-            send_times: dict[str, Any] | None = None, channels: int = 1) -> dict[str, Any]:
+            send_times: dict[str, Any] | None = None, channels: int = 1,
+            source_pool: tuple[int, bool] | None = None) -> dict[str, Any]:
     """One run of one side: reset the SMSC, run the child, read the SMSC's record.
     `frequency_cap`, `send_times`, `channels`: Herald's run has that
     compliance.frequencyCap, those send times, that many channels."""
@@ -561,6 +587,7 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             "window": args.window, "receipts": args.receipts,
             "receipt_wait": args.receipt_wait_seconds, "timeout": timeout,
             "frequency_cap": frequency_cap, "send_times": send_times, "channels": channels,
+            "source_pool": source_pool,
             "log_path": str(workdir / f"{side}-{messages}.log")}
     output = run_child(spec)
     if "error" in output:
@@ -649,6 +676,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           " on each recipient's own clock, both open during the run (every"
                           " message is checked, none waits), and compare msg/s; with"
                           " --frequency-cap, both are on in the same runs")
+    run.add_argument("--source-pool", type=int, metavar="N",
+                     help="run Herald's side with one source address and with a pool of N"
+                          " (smpp.sourceAddresses, chosen by country then in turn), and"
+                          " compare msg/s; with the other features, all are on together")
+    run.add_argument("--sticky-sources", action="store_true",
+                     help="with --source-pool: sourceSelection Sticky (a Redis lookup per"
+                          " read batch)")
     run.add_argument("--channels", type=int, default=1, metavar="N",
                      help=f"Herald's run with one channel, then routed across N (2 to"
                      f" {CHANNELS_MAX}) to the same SMSC, each with its own bind")
@@ -700,14 +734,20 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--ca-file goes with --tls and --smsc (the simulator makes its own)")
     if args.receipt_wait_seconds < 0:
         parser.error("--receipt-wait-seconds must be 0 or more")
-    if (args.frequency_cap or args.recipient_windows or args.channels > 1) and args.memory:
+    features = (args.frequency_cap or args.recipient_windows or args.channels > 1
+                or args.source_pool)
+    if features and args.memory:
         parser.error("--memory is a mode of its own: not with --frequency-cap,"
-                     " --recipient-windows or --channels")
+                     " --recipient-windows, --channels or --source-pool")
+    if args.source_pool is not None and args.source_pool < 2:
+        parser.error("--source-pool must be 2 or more (one address is the run without)")
+    if args.sticky_sources and not args.source_pool:
+        parser.error("--sticky-sources goes with --source-pool")
     if not 1 <= args.channels <= CHANNELS_MAX:
         parser.error(f"--channels takes 1 to {CHANNELS_MAX}")
     if args.cap_rounds < 1:
         parser.error("--cap-rounds must be 1 or more")
-    solo = args.memory or args.frequency_cap or args.recipient_windows or args.channels > 1
+    solo = args.memory or features
     sides = (args.sides or ("herald" if solo else "herald,peer")).split(",")
     if not sides or set(sides) - set(SIDES):
         parser.error(f"--sides takes a comma-separated list of {', '.join(SIDES)}")
@@ -751,7 +791,8 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                                    "window": args.smsc_window, "faults": args.faults or {}}
         if args.memory:
             return memory_mode(args, smsc, simulator, redis_url, workdir, report)
-        if args.frequency_cap or args.recipient_windows or args.channels > 1:
+        if (args.frequency_cap or args.recipient_windows or args.channels > 1
+                or args.source_pool):
             return features_mode(args, smsc, simulator, redis_url, workdir, report)
         for side in SIDES:
             report[side] = (measure(side, args.messages, args.timeout, args, smsc, simulator,
@@ -814,18 +855,21 @@ def features_mode(args: argparse.Namespace, smsc: SmscAddress,
                   workdir: Path, report: dict[str, Any]) -> dict[str, Any]:
     """Herald with the features off, then on, `--cap-rounds` times: medians and ratio."""
     if "herald" not in args.sides:
-        raise SystemExit("bench: --frequency-cap, --recipient-windows and --channels measure"
-                         " Herald's side: --sides herald")
+        raise SystemExit("bench: --frequency-cap, --recipient-windows, --channels and"
+                         " --source-pool measure Herald's side: --sides herald")
     send_times = open_send_times(datetime.now(UTC)) if args.recipient_windows else None
+    pool = (args.source_pool, args.sticky_sources) if args.source_pool else None
     report |= {"mode": "features", "frequency_cap": args.frequency_cap,
-               "send_times": send_times, "channels": args.channels, "rounds": args.cap_rounds}
+               "send_times": send_times, "channels": args.channels, "rounds": args.cap_rounds,
+               "source_pool": {"addresses": pool[0], "sticky": pool[1]} if pool else None}
     runs: dict[str, list[dict[str, Any]]] = {"herald": [], "herald_on": []}
     for _ in range(args.cap_rounds):
         for name, on in (("herald", False), ("herald_on", True)):
             runs[name].append(measure(
                 "herald", args.messages, args.timeout, args, smsc, simulator, redis_url,
                 workdir, frequency_cap=args.frequency_cap if on else None,
-                send_times=send_times if on else None, channels=args.channels if on else 1))
+                send_times=send_times if on else None, channels=args.channels if on else 1,
+                source_pool=pool if on else None))
     for name, entries in runs.items():
         rates = [run.get("msg_per_s") for run in entries]
         report[name] = {"runs": entries, "msg_per_s": rates,

@@ -84,6 +84,18 @@ def test_features_mode_runs_herald_with_caps_and_windows_off_and_on() -> None:
         assert report[name]["msg_per_s"] == [figures["msg_per_s"]]
 
 
+def test_features_mode_runs_herald_with_one_address_and_with_a_pool() -> None:
+    """--source-pool 3 --sticky-sources: off sends from one address, on from the pool;
+    every message delivered once either way."""
+    report = bench("herald", "--source-pool", "3", "--sticky-sources", "--cap-rounds", "1")
+    assert report["source_pool"] == {"addresses": 3, "sticky": True}
+    for name, addresses in (("herald", 1), ("herald_on", 3)):
+        (figures,) = report[name]["runs"]
+        assert (figures["accepted"], figures["duplicates"], figures["lost"]) == (300, 0, 0)
+        assert figures["states"] == {"delivered": 300}, figures
+        assert figures["source_addresses"] == addresses, figures
+
+
 def test_herald_runs_over_tls_to_a_tls_simulator() -> None:
     """--tls: the simulator serves TLS only, so every message delivered came over it."""
     report = bench("herald", "--tls")

@@ -86,7 +86,8 @@ class PooledSourceAddress(SourceAddress):
     """ISO 3166-1 alpha-2 codes of the recipients' countries this address sends to, e.g.
     US, CA (the country of the recipient's number, by phonenumbers). A recipient goes
     from the addresses that list its country; failing those, from the addresses that
-    list none; failing those too, from any address of the pool."""
+    list none; failing those too, from any address of the pool. A code phonenumbers has
+    no numbers for (UK: GB is meant) is listed in the SourceAddressesValid condition."""
     messages_per_second: int | None = Field(default=None, ge=1, le=100000)
     """Most messages per second from this address (a carrier limits a long code to
     about 1), across every sender of every campaign on the channel, within the channel's
@@ -420,7 +421,10 @@ class ChannelStatus(HeraldModel):
     TLSVerified (with smpp.tls) says whether the SMSC's certificate is checked;
     RoutingValid (when routing names countries or carriers) is False, reason
     UnknownRoutingTarget, while one of them can match no number (a country phonenumbers
-    has no numbers for, a carrier name it does not know), which it lists."""
+    has no numbers for, a carrier name it does not know), which it lists.
+    SourceAddressesValid (when an address of smpp.sourceAddresses lists countries) is
+    False, reason UnknownSourceCountry, while one of those countries has no numbers in
+    phonenumbers (UK, where GB is meant), which it lists with its address."""
 
 
 class Channel(HeraldResource):

@@ -20,7 +20,7 @@ from controllers.decisions.channel_plan import (
     plan_channel,
 )
 from crds.base import find_condition
-from crds.channel import Channel, ChannelSpec, ChannelStatus
+from crds.channel import Channel, ChannelSpec, ChannelStatus, PooledSourceAddress
 from sender.smpp.probe import ProbeResult
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -180,6 +180,37 @@ def test_routing_names_what_can_match_nothing(routing: dict[str, list[str]], sta
     again = plan_channel(routing_spec(**routing), 1, decision.status,
                          ChannelWorld(NOW, GOOD, BOUND))
     assert not [e for e in again.events if e.reason == reasons.UNKNOWN_ROUTING_TARGET]
+
+
+def pool_spec(*countries: list[str]) -> ChannelSpec:
+    smpp = SPEC.smpp.model_copy(update={"source_addr": None, "source_addresses": [
+        PooledSourceAddress(address=f"+1415555000{i}", countries=c)
+        for i, c in enumerate(countries)]})
+    return SPEC.model_copy(update={"smpp": smpp})
+
+
+@pytest.mark.parametrize("spec, status, says", [
+    pytest.param(pool_spec(["US", "CA"], ["GB"]), "True", "every country", id="known"),
+    pytest.param(pool_spec(["US"], ["UK"]), "False", "+14155550001: countries phonenumbers"
+                 " has no numbers for: UK", id="uk-for-gb"),
+])
+def test_a_pool_names_its_countries_that_match_nothing(spec: ChannelSpec, status: str,
+                                                       says: str) -> None:
+    decision = plan_channel(spec, 1, ChannelStatus(), ChannelWorld(NOW, GOOD, BOUND))
+    valid = find_condition(decision.status.conditions, "SourceAddressesValid")
+    assert valid is not None and valid.status == status and says in valid.message
+    warned = [e for e in decision.events if e.reason == reasons.UNKNOWN_SOURCE_COUNTRY]
+    assert len(warned) == (status == "False")
+    ready = find_condition(decision.status.conditions, "Ready")
+    assert ready is not None and ready.status == "True"  # a warning, not a failure
+
+
+def test_a_pool_without_countries_has_no_pool_condition() -> None:
+    with_countries = plan_channel(pool_spec(["CN"]), 1, ChannelStatus(),
+                                  ChannelWorld(NOW, GOOD, BOUND))
+    plain = plan_channel(pool_spec([], []), 2, with_countries.status,
+                         ChannelWorld(NOW, GOOD, BOUND))
+    assert find_condition(plain.status.conditions, "SourceAddressesValid") is None
 
 
 def test_no_countries_or_carriers_no_routing_condition() -> None:

@@ -159,6 +159,26 @@ def routing_condition(spec: ChannelSpec, generation: int | None, now: datetime
         "every country and carrier of spec.routing is known to phonenumbers")
 
 
+def source_pool_condition(spec: ChannelSpec, generation: int | None, now: datetime
+                          ) -> Condition | None:
+    """SourceAddressesValid: whether every country the pool's addresses list has numbers
+    in phonenumbers (UK is no code: GB is); None when no address lists one. False is a
+    warning: such an address still sends to the countries it lists that are known, and
+    the recipients it was meant for go from the pool's other addresses."""
+    pool = spec.smpp.source_addresses or []
+    if not any(a.countries for a in pool):
+        return None
+    problems = [f"{a.address}: {problem}" for a in pool
+                for problem in routing_problems(a.countries, [])]
+    return Condition(
+        type="SourceAddressesValid",
+        status=ConditionStatus.FALSE if problems else ConditionStatus.TRUE,
+        observed_generation=generation, last_transition_time=now,
+        reason=reasons.UNKNOWN_SOURCE_COUNTRY if problems else reasons.SOURCE_COUNTRIES_KNOWN,
+        message="; ".join(problems) if problems else
+        "every country of spec.smpp.sourceAddresses is known to phonenumbers")
+
+
 def plan_channel(
     spec: ChannelSpec, generation: int | None, old: ChannelStatus, world: ChannelWorld
 ) -> ChannelDecision:
@@ -205,7 +225,9 @@ def plan_channel(
                                                   generation, world.now)
     events.extend(ignored_events)
     for kind, warning in (("RoutingValid", routing_condition(spec, generation, world.now)),
-                          ("TLSVerified", tls_condition(spec, generation, world.now))):
+                          ("TLSVerified", tls_condition(spec, generation, world.now)),
+                          ("SourceAddressesValid",
+                           source_pool_condition(spec, generation, world.now))):
         new.conditions = _with_warning(new.conditions, kind, warning, old, events)
     return ChannelDecision(new, tuple(events))
 

@@ -74,6 +74,8 @@ CERTIFICATE_VERIFIED = "CertificateVerified"
 INSECURE_SKIP_VERIFY = "InsecureSkipVerify"
 UNKNOWN_ROUTING_TARGET = "UnknownRoutingTarget"
 ROUTING_KNOWN = "RoutingKnown"
+UNKNOWN_SOURCE_COUNTRY = "UnknownSourceCountry"
+SOURCE_COUNTRIES_KNOWN = "SourceCountriesKnown"
 CHANNEL_IN_USE = "ChannelInUse"
 RECEIVER_FAILED = "ReceiverFailed"
 

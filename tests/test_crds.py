@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import yaml
 
 from controllers.decisions.campaign_recurrence import build_campaign_run
 from crds.base import HeraldResource
@@ -15,6 +17,7 @@ from crds.template import TemplateSpec
 from herald.local.kube.object_writes import merge_patch
 from tests.crd_validation import (
     EXAMPLES,
+    REPO,
     all_rules,
     apply_defaults,
     crd_schemas,
@@ -336,6 +339,18 @@ def test_sender_addresses_pass(smpp: dict[str, Any]) -> None:
     spec = MODELS["Channel"].model_validate(manifest).spec  # type: ignore[attr-defined]
     assert [a.address for a in spec.smpp.sources] == (
         [a["address"] for a in smpp["sourceAddresses"]] if smpp else ["Herald"])
+
+
+def test_the_carrier_guides_pool_is_a_valid_channel() -> None:
+    """docs/carriers.md shows a pool: it must apply over the example Channel."""
+    text = (REPO / "docs" / "carriers.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+                 if "sourceAddresses" in b)
+    patch = yaml.safe_load(block)
+    patch["spec"]["smpp"]["sourceAddr"] = None
+    manifest = merge_patch(load_example("channel.yaml"), patch)
+    assert validate(manifest) == []
+    assert len(MODELS["Channel"].model_validate(manifest).spec.smpp.sources) == 3  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("example, patch, reason", BAD)

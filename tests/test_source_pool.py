@@ -25,6 +25,7 @@ from sender.sms.source_pool import SourcePool, choose_sources, country_of
 from sender.store.channel_activity import read_activity
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, sticky_source
 from sender.store.sticky_sources import StickySources
+from sender.store.transitions import read_counters
 from tests.crd_validation import load_example
 from tests.run_configs import run_config
 from tests.test_channel_receiver import receiver_bind, running, slow_receipts  # noqa: F401
@@ -135,7 +136,8 @@ POOL: list[dict[str, Any]] = [
 
 async def send_campaign(redis: aioredis.Redis, sim: Simulator, name: str,
                         numbers: list[str], channel: dict[str, Any],
-                        stop: asyncio.Event | None = None) -> dict[str, Any]:
+                        stop: asyncio.Event | None = None,
+                        receipt_wait: float = 0.0) -> dict[str, Any]:
     campaign = CampaignKeys("shop", name)
     stream = campaign.shard(0)
     await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
@@ -144,7 +146,8 @@ async def send_campaign(redis: aioredis.Redis, sim: Simulator, name: str,
         pipe.xadd(stream, {"n": phone, "v": "", "x": json.dumps({"code": f"{i}"})})
     pipe.hset(campaign.counters, "total", len(numbers))
     await pipe.execute()
-    run = run_config("shop", name, port=sim.port, channel=channel, receipt_wait_seconds=0,
+    run = run_config("shop", name, port=sim.port, channel=channel,
+                     receipt_wait_seconds=receipt_wait,
                      follow=stop is not None)
     return await asyncio.wait_for(run_shard(run, 0, redis, "herald", stop), 60)
 
@@ -158,10 +161,14 @@ def sources_by_number(sim: Simulator) -> dict[str, set[str]]:
 
 async def test_a_shard_goes_out_from_the_pool_by_country_and_in_turn(
         redis: aioredis.Redis, simulator: Simulator) -> None:  # noqa: F811
+    """Each number from an address that suits its country, in turn among them; its
+    receipt matched whatever the address."""
     numbers = [n for group in zip(US[:10], CA, CN[:10], GB, strict=True) for n in group]
     figures = await send_campaign(redis, simulator, "pool", numbers,
-                                  pool_channel(simulator, POOL))
+                                  pool_channel(simulator, POOL), receipt_wait=10)
     assert figures["submitted"] == 40
+    # Receipts come back whichever address a message went from.
+    assert (await read_counters(redis, CampaignKeys("shop", "pool"))).delivered == 40
     got = sources_by_number(simulator)
     assert all(len(got[n]) == 1 for n in numbers)
     source = {n: next(iter(got[n])) for n in numbers}

@@ -15,22 +15,28 @@ import pytest
 import redis.asyncio as aioredis
 
 from controllers.decisions.campaign_run import channel_target
-from crds.channel import ChannelSpec, PooledSourceAddress
+from crds.channel import ChannelSpec, PooledSourceAddress, SourceAddress
 from herald.local.kube.client import wait_for
 from herald.local.kube.object_writes import merge_patch
 from sender.receive.receiver import ChannelReceiver
+from sender.send.messages import MessageBuilder
+from sender.send.outgoing import ShardSettings
 from sender.send.process import run_shard
+from sender.send.shard_sender import ShardSender
+from sender.send.source_lanes import LANE_LIMIT
 from sender.simulator.server import Simulator
+from sender.smpp.bind import BindSettings
 from sender.sms.source_pool import SourcePool, choose_sources, country_of
 from sender.store.channel_activity import read_activity
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, sticky_source
+from sender.store.rate_limit import RateLimiter, channel_bucket
 from sender.store.sticky_sources import StickySources
 from sender.store.transitions import read_counters
 from tests.crd_validation import load_example
 from tests.run_configs import run_config
 from tests.test_channel_receiver import receiver_bind, running, slow_receipts  # noqa: F401
 from tests.test_long_messages import on_cluster, store  # noqa: F401
-from tests.test_shard_sender import CHANNEL, simulator  # noqa: F401
+from tests.test_shard_sender import CHANNEL, TEMPLATE, simulator  # noqa: F401
 
 
 def address(name: str, *countries: str, rate: int | None = None) -> PooledSourceAddress:
@@ -138,18 +144,23 @@ async def send_campaign(redis: aioredis.Redis, sim: Simulator, name: str,
                         numbers: list[str], channel: dict[str, Any],
                         stop: asyncio.Event | None = None,
                         receipt_wait: float = 0.0) -> dict[str, Any]:
-    campaign = CampaignKeys("shop", name)
-    stream = campaign.shard(0)
-    await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
-    pipe = redis.pipeline(transaction=False)
-    for i, phone in enumerate(numbers):
-        pipe.xadd(stream, {"n": phone, "v": "", "x": json.dumps({"code": f"{i}"})})
-    pipe.hset(campaign.counters, "total", len(numbers))
-    await pipe.execute()
+    await enqueue_numbers(redis, CampaignKeys("shop", name), numbers)
     run = run_config("shop", name, port=sim.port, channel=channel,
                      receipt_wait_seconds=receipt_wait,
                      follow=stop is not None)
     return await asyncio.wait_for(run_shard(run, 0, redis, "herald", stop), 60)
+
+
+async def enqueue_numbers(redis: aioredis.Redis, campaign: CampaignKeys,
+                          numbers: list[str]) -> None:
+    """Shard 0 of `campaign` as the importer leaves it, a `code` for each number."""
+    stream = campaign.shard(0)
+    await redis.xgroup_create(stream, SENDERS_GROUP, id="0", mkstream=True)
+    pipe = redis.pipeline(transaction=False)
+    for i, phone in enumerate(numbers):
+        pipe.xadd(stream, {"n": phone, "v": "", "x": json.dumps({"name": "n", "code": f"{i}"})})
+    pipe.hset(campaign.counters, "total", len(numbers))
+    await pipe.execute()
 
 
 def sources_by_number(sim: Simulator) -> dict[str, set[str]]:
@@ -214,6 +225,27 @@ async def test_a_rate_limited_address_keeps_its_rate_and_holds_up_no_other(
     for k, at in enumerate(slow):
         assert at - slow[0] >= k / rate - 0.02, (k, at - slow[0])
     assert max(fast) < slow[2]
+
+
+async def test_a_slow_address_holds_its_lane_within_bounds(
+        redis: aioredis.Redis, simulator: Simulator) -> None:  # noqa: F811
+    """Every message from one limited address: the reader stops once the lanes hold
+    LANE_LIMIT read batches, so a slow address costs time, never unbounded memory."""
+    numbers = US[:30] + [f"+1415556{i:04d}" for i in range(120)]
+    await enqueue_numbers(redis, CampaignKeys("shop", "spring-sale"), numbers)
+    builder = MessageBuilder({"": TEMPLATE}, SourceAddress(address="unused"))
+    bind = BindSettings(host="127.0.0.1", port=simulator.port, system_id="herald",
+                        password="herald", window=50, response_timeout=5.0)
+    limiter = RateLimiter(redis, channel_bucket("shop", "carrier-a", 100_000))
+    settings = ShardSettings(CampaignKeys("shop", "spring-sale"), 0, CHANNEL, "carrier-a",
+                             read_batch=5, sources=[address("+14155550001", rate=200)])
+    async with ShardSender(redis, settings, builder, [bind], limiter) as sender:
+        stats = await asyncio.wait_for(sender.run(), 60)
+    assert stats.submitted == 150 and {m.source for m in simulator.accepted} == {
+        "+14155550001"}
+    lanes = sender.lanes
+    assert lanes is not None and lanes.limit == LANE_LIMIT * 5
+    assert lanes.limit <= lanes.peak <= lanes.limit + 5
 
 
 async def test_stop_to_the_second_address_of_the_pool_opts_out(

@@ -55,6 +55,9 @@ class SourceLanes:
         self._wake = {a: asyncio.Event() for a in self.limiters}
         self._ready, self._ready_event = ready, ready_event
         self.limit = LANE_LIMIT * read_batch
+        self.peak = 0
+        """The most messages the lanes held at once (a reader stops at `limit`, and the
+        batch it was accepting when the lanes filled goes in whole)."""
 
     def __bool__(self) -> bool:
         return bool(self.limiters)
@@ -77,6 +80,7 @@ class SourceLanes:
             lane.appendleft(message)
         else:
             lane.append(message)
+            self.peak = max(self.peak, self.waiting)
         self._wake[message.source].set()
 
     def drop(self, number: str) -> list[Outgoing]:

@@ -16,8 +16,10 @@ import redis.asyncio as aioredis
 
 from controllers.decisions.campaign_run import channel_target
 from crds.channel import ChannelSpec, PooledSourceAddress, SourceAddress
+from herald.local.demo import audience_csv
 from herald.local.kube.client import wait_for
 from herald.local.kube.object_writes import merge_patch
+from herald.local.stack import running_stack
 from sender.receive.receiver import ChannelReceiver
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import ShardSettings
@@ -28,6 +30,7 @@ from sender.simulator.server import Simulator
 from sender.smpp.bind import BindSettings
 from sender.sms.source_pool import SourcePool, choose_sources, country_of
 from sender.store.channel_activity import read_activity
+from sender.store.client import connect
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, sticky_source
 from sender.store.rate_limit import RateLimiter, channel_bucket
 from sender.store.sticky_sources import StickySources
@@ -285,3 +288,46 @@ async def test_stop_to_the_second_address_reaches_a_senders_bind(
         stop.set()
         figures = await sending
     assert figures["replies"] == 1
+
+
+# -- through the operator: a Channel with a pool, a Campaign on it --------------------
+
+@pytest.mark.timeout(180)
+async def test_a_campaign_on_a_pool_channel_completes_through_the_operator() -> None:
+    """The example Campaign over a Channel with a sticky pool of two: the operator's
+    bind check and receiver take the Channel, the run carries the pool to the sender
+    pods, and every number went from one address of it, remembered for the next."""
+    async with running_stack() as stack:
+        channel = load_example("channel.yaml")
+        smpp = channel["spec"]["smpp"]
+        del smpp["sourceAddr"]
+        smpp |= {"host": "127.0.0.1", "port": stack.simulator.port,
+                 "sourceSelection": "Sticky", "sourceAddresses": [
+                     {"address": "10690001", "ton": "National", "npi": "ISDN"},
+                     {"address": "10690002", "ton": "National", "npi": "ISDN"}]}
+        for doc in (load_example("secret.yaml"), channel, load_example("template.yaml"),
+                    load_example("template-reminder.yaml")):
+            await stack.kube.create(doc)
+        await stack.kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "audience"},
+                                 "data": {"recipients.csv": audience_csv(100)}})
+        campaign = load_example("campaign.yaml")
+        del campaign["spec"]["schedule"]["sendWindow"]  # tests run at any hour
+        campaign["spec"]["audience"] = {"defaultRegion": "CN",
+                                        "configMapRef": {"name": "audience"}}
+        await stack.kube.create(campaign)
+        name = campaign["metadata"]["name"]
+        done = await stack.wait_for_phase("default", name, ("Completed", "Failed"),
+                                          timeout=60)
+        assert done["status"]["phase"] == "Completed", done["status"]
+        got = sources_by_number(stack.simulator)
+        assert got and all(len(s) == 1 for s in got.values())
+        by_address = Counter(next(iter(s)) for s in got.values())
+        assert set(by_address) == {"10690001", "10690002"}, by_address
+        client = connect(stack.redis_url)
+        try:
+            remembered = await asyncio.gather(*(
+                client.get(sticky_source("default", "carrier-a", n)) for n in got))
+        finally:
+            await client.aclose()
+        assert remembered == [next(iter(s)) for s in got.values()]

@@ -148,7 +148,7 @@ async def send_campaign(redis: aioredis.Redis, sim: Simulator, name: str,
                         stop: asyncio.Event | None = None,
                         receipt_wait: float = 0.0) -> dict[str, Any]:
     await enqueue_numbers(redis, CampaignKeys("shop", name), numbers)
-    run = run_config("shop", name, port=sim.port, channel=channel,
+    run = run_config("shop", name, port=sim.port, channels=[channel],
                      receipt_wait_seconds=receipt_wait,
                      follow=stop is not None)
     return await asyncio.wait_for(run_shard(run, 0, redis, "herald", stop), 60)

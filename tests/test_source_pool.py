@@ -23,7 +23,7 @@ from herald.local.stack import running_stack
 from sender.receive.receiver import ChannelReceiver
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import ShardSettings
-from sender.send.process import run_shard
+from sender.send.process import run_shard, send_lanes
 from sender.send.shard_sender import ShardSender
 from sender.send.source_lanes import LANE_LIMIT
 from sender.simulator.server import Simulator
@@ -38,6 +38,15 @@ from sender.store.transitions import read_counters
 from tests.crd_validation import load_example
 from tests.run_configs import run_config
 from tests.test_channel_receiver import receiver_bind, running, slow_receipts  # noqa: F401
+from tests.test_failover import (  # noqa: F401
+    CREDENTIALS,
+    MESSAGES,
+    also_taking,
+    destinations,
+    queue_on_a,
+    taking,
+    two_channels,
+)
 from tests.test_long_messages import on_cluster, store  # noqa: F401
 from tests.test_shard_sender import CHANNEL, TEMPLATE, simulator  # noqa: F401
 
@@ -331,3 +340,19 @@ async def test_a_campaign_on_a_pool_channel_completes_through_the_operator() -> 
         finally:
             await client.aclose()
         assert remembered == [next(iter(s)) for s in got.values()]
+
+
+async def test_a_failing_over_channel_moves_what_waits_for_its_addresses_at_once(
+        redis: aioredis.Redis, also_taking: Simulator, taking: Simulator) -> None:  # noqa: F811
+    """Channel a, unavailable, sends from a long code limited to 1 msg/s: its queue moves
+    to b at once, the messages waiting for the long code's tokens with the rest, rather
+    than at the long code's pace (30 messages: 30 s)."""
+    run = two_channels(also_taking, taking, unavailable=("a",))
+    run.channels[0].smpp.source_addr = None
+    run.channels[0].smpp.source_addresses = [address("+14155550001", rate=1)]
+    await queue_on_a(redis, run)
+    figures = await asyncio.wait_for(
+        send_lanes(run, run.lanes.of_shard(0), redis, CREDENTIALS, asyncio.Event()), 10)
+    assert not also_taking.accepted
+    assert len(destinations(taking)) == MESSAGES and set(destinations(taking).values()) == {1}
+    assert figures["lanes"]["a"]["failed_over"] == MESSAGES

@@ -431,6 +431,15 @@ class ShardSender:
                 staying.append(message)
             else:
                 moving.append((message, target))
+        if self.lanes is not None:
+            # Those waiting for their address's token too: else they would trickle into
+            # the line at that address's rate (a long code's 1/s) to be moved from there.
+            for message in self.lanes.take_all():
+                target = fail_over.target(message.phone)
+                if target is None:
+                    self.lanes.put(message)
+                else:
+                    moving.append((message, target))
         if moving:
             self._ready.clear()
             self._ready.extend(staying)

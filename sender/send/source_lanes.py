@@ -10,6 +10,9 @@ message then takes the channel's token like any other, so both limits hold. Each
 has its own loop: a message waiting for its address's token holds up no message of
 another address, and messages of addresses without a limit never wait in a lane.
 
+A channel whose queue fails over (sender.send.failover) takes its lanes' messages along
+with its line's, at once, not at its addresses' pace.
+
 Two simplifications, said here because they are what the code does:
 
 - After its address's token a message may still wait for the channel's token and a
@@ -94,6 +97,12 @@ class SourceLanes:
             if mine:
                 self._wake[address].set()
         return dropped
+
+    def take_all(self) -> list[Outgoing]:
+        """Take every waiting message out (the channel's queue fails over)."""
+        taken = [message for lane in self._lanes.values() for message in lane]
+        self.clear()
+        return taken
 
     def clear(self) -> None:
         """Forget what waits (the sender stops: the entries stay pending in the stream)."""

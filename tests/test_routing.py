@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
+from phonenumbers import carrier
 
-from sender.sms.routing import Route, Router, carrier_names, routing_problems
+from sender.sms.routing import Route, Router, carrier_name, carrier_names, routing_problems
 
 MOBILE, UNICOM, TELECOM = "+8613800138000", "+8618612345678", "+8618912345678"
 US, HK = "+14155552671", "+85291234567"
@@ -66,3 +67,17 @@ def test_carrier_names_hold_every_language_to_the_english_name() -> None:
 def test_routing_problems(countries: list[str], carriers: list[str],
                           problems: list[str]) -> None:
     assert routing_problems(countries, carriers) == problems
+
+
+CARRIER_SAMPLE = [
+    f"+86{prefix}{i:08d}" for prefix in ("130", "133", "138", "150", "170", "177", "186",
+                                         "189", "199") for i in range(0, 10**8, 7_654_321)
+] + ["+14155552671", "+447700900123", "+447400123456", "+85291234567", "+919812345678",
+     "+6591234567", "+819012345678", "+5511912345678", "+2348031234567", "+8613800138000",
+     "+12025550123", "+8610 6552 9988".replace(" ", "")]  # a Beijing fixed line: no carrier
+
+
+@pytest.mark.parametrize("number", CARRIER_SAMPLE)
+def test_the_cached_carrier_is_phonenumbers_own(number: str) -> None:
+    parsed = phonenumbers.parse(number)
+    assert carrier_name(parsed, number) == carrier.name_for_number(parsed, "en")

@@ -276,7 +276,7 @@ class _Importer:
             number = parsed.e164
             channel = 0
             if s.router is not None:
-                name = s.router.route(parsed.number, number)
+                name = s.router.route(parsed.number, number, kind=parsed.kind)
                 if name is None:
                     region = phonenumbers.region_code_for_number(parsed.number) or "ZZ"
                     drops.append((index, f"{UNROUTABLE}:{region}"))

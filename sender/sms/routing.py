@@ -6,7 +6,9 @@ Pure, phonenumbers only. A route's lists each narrow it and are all that must ho
 phonenumbers' carrier data gives a number's prefix, in any of its languages (China
 Mobile or 中国移动), compared without case; a route names a carrier by any of them and
 matches the number's English name. The carrier is looked up only when some route asks
-for one (it costs about 6 µs a number on top of parsing).
+for one, and by the number's first digits through a cache (`carrier_name`): the lookup
+phonenumbers makes (its number type check, then its prefix table) cost about 6 µs a
+number on top of parsing.
 
 `routing_problems` says what in a routing cannot match anything: a country phonenumbers
 has no numbers for, a carrier name its data does not hold (a typo, or a carrier it does
@@ -20,7 +22,34 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import PhoneNumber, carrier
+from phonenumbers import PhoneNumber, PhoneNumberType
+from phonenumbers.carrierdata import CARRIER_DATA, CARRIER_LONGEST_PREFIX
+
+CARRIER_KINDS = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE,
+                           PhoneNumberType.PAGER})
+"""Number types phonenumbers gives a carrier for (carrier.name_for_number's check)."""
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def carrier_of_prefix(digits: str) -> str:
+    """The English carrier name phonenumbers' data gives numbers whose E.164 digits (no
+    +) start with `digits`, the first CARRIER_LONGEST_PREFIX of them; "" when none. Its
+    lookup reads no more of a number than that, so one answer holds for all of them."""
+    for length in range(len(digits), 0, -1):
+        names = CARRIER_DATA.get(digits[:length])
+        if names is not None and "en" in names:
+            return str(names["en"])
+    return ""
+
+
+def carrier_name(number: PhoneNumber, e164: str, kind: int | None = None) -> str:
+    """What carrier.name_for_number(number, "en") answers, by the cache; `kind` the
+    number's type when the caller has it (the importer does)."""
+    if kind is None:
+        kind = phonenumbers.number_type(number)
+    if kind not in CARRIER_KINDS:
+        return ""
+    return carrier_of_prefix(e164[1:1 + CARRIER_LONGEST_PREFIX])
 
 
 @functools.cache
@@ -78,13 +107,13 @@ class Router:
         self.needs_carrier = any(route.carriers for route in self.routes)
 
     def route(self, number: PhoneNumber, e164: str | None = None, *,
-              after: str | None = None) -> str | None:
+              after: str | None = None, kind: int | None = None) -> str | None:
         """The channel for a parsed, valid number; None when no route serves it
         (counted Unroutable, with its country). `after`: only the routes after that
-        channel's (where a message fails over to)."""
+        channel's (where a message fails over to). `kind`: its type, if known."""
         e164 = e164 or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         country = phonenumbers.region_code_for_number(number) or ""
-        name = carrier.name_for_number(number, "en") if self.needs_carrier else None
+        name = carrier_name(number, e164, kind) if self.needs_carrier else None
         routes = self.routes
         if after is not None:
             routes = routes[1 + next(i for i, r in enumerate(routes) if r.channel == after):]

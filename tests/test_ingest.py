@@ -39,6 +39,7 @@ from sender.ingest_run import IngestRun, token_digest
 from sender.send.process import run_shard
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
+from sender.sms.lanes import Lanes
 from sender.sms.numbers import shard_of
 from sender.store.client import Redis
 from sender.store.ingest_queue import (
@@ -210,10 +211,11 @@ class Api:
             return r.status, await r.json()
 
 
-async def stream(redis: Redis, keys: CampaignKeys) -> list[tuple[str, dict[str, str]]]:
-    """The entries of NUMBER's shard."""
-    return cast(list[tuple[str, dict[str, str]]],
-                await redis.xrange(keys.shard(shard_of(NUMBER, 4))))
+async def stream(redis: Redis, keys: CampaignKeys, lane: int | None = None
+                 ) -> list[tuple[str, dict[str, str]]]:
+    """The entries of NUMBER's shard (of a lane, with several channels)."""
+    return cast(list[tuple[str, dict[str, str]]], await redis.xrange(
+        keys.shard(shard_of(NUMBER, 4) if lane is None else lane)))
 
 
 async def open_campaign(redis: Redis, name: str, **fields: Any) -> CampaignKeys:
@@ -221,7 +223,7 @@ async def open_campaign(redis: Redis, name: str, **fields: Any) -> CampaignKeys:
     keys = CampaignKeys("shop", name)
     run = ingest_run(**fields)
     await redis.hset(keys.run, "config", "{}")
-    await open_trigger_run(redis, keys, run.shards)
+    await open_trigger_run(redis, keys, run.lanes.streams)
     await write_ingest(redis, keys, run)
     return keys
 
@@ -260,6 +262,20 @@ async def test_event_is_queued_once_per_key(redis: Redis, api: Api,
     assert (await read_counters(redis, keys)).total == 2
     logs = caplog.text
     assert TOKEN not in logs and NUMBER not in logs and "+86*******8000" in logs
+
+
+async def test_a_routed_event_goes_to_its_channels_lane_and_total(redis: Redis,
+                                                                  api: Api) -> None:
+    keys = await open_campaign(redis, "routed", channels=ROUTED)
+    status, answer, _ = await api.post("routed", body(phone="+12125550123"))
+    assert status == 202
+    lane = Lanes(4, 3).lane(shard_of("+12125550123", 4), 2)  # channel us, the third
+    assert answer["id"].startswith(f"{lane}-")
+    assert len(await stream(redis, keys, lane)) == 1
+    assert await redis.hget(keys.counters, "channel:us:total") == "1"
+    status, refused, _ = await api.post("routed", body(phone="+85291234567"),
+                                        key="hk-1")
+    assert (status, refused["error"]) == (422, "Unroutable")
 
 
 async def test_key_forgotten_after_retention(redis: Redis) -> None:

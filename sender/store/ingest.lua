@@ -19,14 +19,15 @@
 -- ARGV[9]  the event's fingerprint (a hash of its number and variables)
 -- ARGV[10] the number's IANA zone, written as field z ("" for none)
 -- ARGV[11] where the zone came from, counted zone:<source> ("" counts nothing)
--- ARGV[12] (tests only) the time in ms to use instead of the server's clock
+-- ARGV[12] the channel it is routed to, counted channel:<name>:total ("" counts nothing)
+-- ARGV[13] (tests only) the time in ms to use instead of the server's clock
 --
 -- Returns {outcome, value}: {"closed", ""} (the campaign takes no events: cancelled, or
 -- its run gone), {"repeat", "message key<TAB>fingerprint"} (the key was taken within
 -- the retention, by the event of that fingerprint), {"full", queued} (nothing written),
 -- {"new", message key}. Every key is the campaign's.
 
-local now = tonumber(ARGV[12] or "")
+local now = tonumber(ARGV[13] or "")
 if not now then
   local t = redis.call("TIME")
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -87,5 +88,8 @@ if ARGV[6] ~= "" then
 end
 if ARGV[11] ~= "" then
   redis.call("HINCRBY", KEYS[4], "zone:" .. ARGV[11], 1)
+end
+if ARGV[12] ~= "" then
+  redis.call("HINCRBY", KEYS[4], "channel:" .. ARGV[12] .. ":total", 1)
 end
 return {"new", message}

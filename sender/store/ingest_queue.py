@@ -115,7 +115,8 @@ class IngestQueue:
         args: list[Any] = [
             idempotency_key, ingest.retention_seconds * 1000, ingest.max_queued, shard,
             number, variant, json.dumps(variables, ensure_ascii=False, separators=(",", ":")),
-            NOT_QUEUED, fingerprint, zone, source]
+            NOT_QUEUED, fingerprint, zone, source,
+            ingest.channels[ingest.lanes.channel_of(shard)].name if ingest.channels else ""]
         if now_ms is not None:
             args.append(now_ms)
         reply = cast(list[str], await self._script(

@@ -305,7 +305,8 @@ async def test_stop_to_the_second_address_reaches_a_senders_bind(
 async def test_a_campaign_on_a_pool_channel_completes_through_the_operator() -> None:
     """The example Campaign over a Channel with a sticky pool of two: the operator's
     bind check and receiver take the Channel, the run carries the pool to the sender
-    pods, and every number went from one address of it, remembered for the next."""
+    pods, and every number went from one address of it, remembered: a second campaign
+    to the same numbers sends each from the same address."""
     async with running_stack() as stack:
         channel = load_example("channel.yaml")
         smpp = channel["spec"]["smpp"]
@@ -333,6 +334,22 @@ async def test_a_campaign_on_a_pool_channel_completes_through_the_operator() -> 
         assert got and all(len(s) == 1 for s in got.values())
         by_address = Counter(next(iter(s)) for s in got.values())
         assert set(by_address) == {"10690001", "10690002"}, by_address
+        # A second campaign to the same numbers, listed the other way round (in turn,
+        # they would get the other address): each keeps the address it had.
+        header, *rows = audience_csv(100).splitlines()
+        await stack.kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "audience-reversed"},
+                                 "data": {"recipients.csv": "\n".join(
+                                     [header, *reversed(rows)]) + "\n"}})
+        sent_first = len(stack.simulator.accepted)
+        campaign["metadata"] = {"name": f"{name}-again"}
+        campaign["spec"]["audience"]["configMapRef"] = {"name": "audience-reversed"}
+        await stack.kube.create(campaign)
+        again = await stack.wait_for_phase("default", f"{name}-again", ("Completed", "Failed"),
+                                           timeout=60)
+        assert again["status"]["phase"] == "Completed", again["status"]
+        assert len(stack.simulator.accepted) == 2 * sent_first
+        assert sources_by_number(stack.simulator) == got  # still one address each
         client = connect(stack.redis_url)
         try:
             remembered = await asyncio.gather(*(

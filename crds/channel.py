@@ -312,8 +312,9 @@ class CustomKeyword(HeraldModel):
 
 class KeywordReplies(HeraldModel):
     """Answers to keyword replies, sent by the channel's receiver through the channel's
-    rate limit, from the address the reply was sent to. A number that is opted out gets
-    nothing but the one opt-out confirmation. A reply is answered within 10 minutes of
+    rate limit, from the address the reply was sent to. Each answer is decided when it is
+    about to go: a number opted out then gets nothing but its one opt-out confirmation,
+    and an opt-in by then cancels that confirmation. A reply is answered within 10 minutes of
     its arrival or not at all (the receiver was down longer). The receiver needs binds
     of its own: maxBinds 2 or more (4 with bindMode TransmitterAndReceiver), and the
     operator's channel receivers on; the KeywordReplies condition says whether they are
@@ -396,8 +397,15 @@ class ChannelSpec(HeraldModel):
     opt_in: OptIn = Field(default_factory=OptIn)
     """Replies that opt back in (opt-out replies, TD 退订 STOP..., are always honoured)."""
     keyword_replies: KeywordReplies | None = None
-    """Answers to HELP, opt-outs, opt-ins and the business's own keywords. Unset: replies
-    are read for opt-outs and opt-ins only, and answered with nothing."""
+    """Answers to HELP, opt-outs, opt-ins and the business's own keywords, sent by the
+    channel's receiver through the channel's rate limit, from the address the reply was
+    sent to, whichever bind of the channel took the reply. Each answer is decided when it
+    is about to go: a number opted out then gets nothing but its one opt-out
+    confirmation. A reply not answered within 10 minutes (the receiver was down) is
+    dropped. Needs maxBinds 2 or more (4 with bindMode TransmitterAndReceiver: the
+    receiver then opens a transmitter too) and the operator's channel receivers on; the
+    KeywordReplies condition says whether they are answered. Unset: replies are read for
+    opt-outs and opt-ins only, and answered with nothing."""
 
 
 class DeliveryGuarantee(StrEnum):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -41,6 +42,7 @@ from sender.sms.replies import (
     keyword_collisions,
     read_reply,
 )
+from sender.store.channel_activity import read_activity
 from sender.store.keys import OPT_OUT_SET, RECEIVER_GROUP, labelled
 from sender.store.keyword_replies import (
     REPLY_MAX_AGE_SECONDS,
@@ -292,6 +294,26 @@ async def test_a_reply_to_a_senders_bind_is_answered_by_the_receiver(
         await settled(receiver, 2)
     assert [m.text for m in answers_to(sim, "8613800000008")] == [STOP_TEXT]
     assert [m.text for m in answers_to(sim, "8613800000009")] == [HELP_TEXT]
+
+
+async def test_with_a_receiver_and_transmitter_pair_answers_go_on_the_transmitter(
+    redis: aioredis.Redis, sim: Simulator
+) -> None:
+    """bindMode TransmitterAndReceiver: the carrier takes no transceiver, so the receiver
+    opens a transmitter beside its receiver bind for the answers."""
+    receive = dataclasses.replace(transceiver(sim), mode="Receiver", window=1)
+    transmit = dataclasses.replace(transceiver(sim), mode="Transmitter")
+    receiver = ChannelReceiver(redis, CHANNEL, receive, replies=RULES, answers=target(),
+                               transmitter=transmit, max_binds=4)
+    async with running(receiver):
+        await wait_for(lambda: receiver.binds[1].is_up, timeout=10, message="no transmitter")
+        sim.inject_mo(source="8613800000016", destination=SHORT_CODE, text="help")
+        await settled(receiver, 1)
+        assert sorted(sim.bind_counts.elements()) == ["herald", "herald"]
+        assert (await read_activity(redis, CHANNEL, time.time())).receiver_bound == 2
+    assert [(m.source, m.text) for m in answers_to(sim, "8613800000016")] == [
+        (SHORT_CODE, HELP_TEXT)]
+    assert (await read_activity(redis, CHANNEL, time.time())).bound == 0  # both released
 
 
 def request(phone: int, text: str, *, age: float = 0.0) -> ReplyRequest:

@@ -7,6 +7,11 @@ decide, take the channel's tokens, submit, ack.
       -> channel rate limit (one token per part)  -> mark sending  -> submit_sm
       <- submit_sm_resp: acked; throttled or temporary: again later; permanent: acked
 
+What an answer says, and whether it goes, is decided when it is about to go, from the
+Channel's texts and the number's standing then: a START that came a moment after a
+STOP (before the STOP was answered) cancels the STOP's confirmation, and a HELP from a
+number opted out by then gets nothing.
+
 An answer goes from the address the reply was sent to (its destination_addr, TON and NPI
 as the SMSC wrote them) to the address it came from, with no delivery receipt asked (no
 campaign waits for it). It takes its tokens from the channel's bucket like any campaign

@@ -33,7 +33,7 @@ from sender.simulator.config import SimulatorConfig
 from sender.simulator.records import AcceptedMessage
 from sender.simulator.server import Simulator
 from sender.smpp.bind import BindSettings
-from sender.smpp.codes import ESM_UDHI
+from sender.smpp.codes import ESM_UDHI, CommandStatus
 from sender.sms.replies import (
     Answer,
     KeywordAnswers,
@@ -207,6 +207,7 @@ async def test_help_is_answered_from_the_address_it_was_sent_to(
     assert first.registered_delivery == 0  # no receipt: nothing waits for one
     assert receiver.answering is not None
     assert receiver.answering.limiter.stats.used == 2  # the channel's tokens, one each
+    assert receiver.answering.limiter.channel.key == CHANNEL.gcra  # every sender's bucket
     assert await redis.xpending(CHANNEL.replies, RECEIVER_GROUP) == {
         "pending": 0, "min": None, "max": None, "consumers": []}  # acked once answered
 
@@ -314,6 +315,18 @@ async def test_with_a_receiver_and_transmitter_pair_answers_go_on_the_transmitte
     assert [(m.source, m.text) for m in answers_to(sim, "8613800000016")] == [
         (SHORT_CODE, HELP_TEXT)]
     assert (await read_activity(redis, CHANNEL, time.time())).bound == 0  # both released
+
+
+async def test_a_throttled_answer_goes_again_later(redis: aioredis.Redis, sim: Simulator
+                                                   ) -> None:
+    """Throttling slows an answer down; it never fails it."""
+    sim.throttle_next(2, CommandStatus.ESME_RTHROTTLED)
+    async with running(answering(redis, sim, initialBackoffSeconds=0)) as receiver:
+        sim.inject_mo(source="8613800000017", destination=SHORT_CODE, text="help")
+        await settled(receiver, 1)
+    assert receiver.answering is not None
+    assert receiver.answering.stats.retried == 2 and receiver.answering.stats.failed == 0
+    assert [m.text for m in answers_to(sim, "8613800000017")] == [HELP_TEXT]
 
 
 def request(phone: int, text: str, *, age: float = 0.0) -> ReplyRequest:

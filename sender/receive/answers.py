@@ -221,16 +221,24 @@ class ReplySender:
                 self._done.append(item.entry)
 
     async def _submit(self, answer: _Answer) -> None:
-        """Mark, then write every part, each with a token of the channel's bucket."""
+        """Write every part, each with a window slot and a token of the channel's bucket;
+        the mark goes just before the first write, after the waits (for the bind, for
+        tokens), so that a receiver stopped while waiting leaves no mark on an answer
+        that never went (it would count as unknown, and not be sent, after a restart)."""
         entry = answer.pending.entry
         answer.parts_left, answer.failure, answer.lost = len(answer.pdus), 0, False
-        await self.queue.sending(entry)
         sent = 0
         while sent < len(answer.pdus):
             slots = await self.bind.reserve(len(answer.pdus) - sent)
             tokens = 0
             while tokens < slots:
                 tokens += await self.limiter.acquire(slots - tokens)
+            if sent == 0:
+                try:
+                    await self.queue.sending(entry)
+                except BaseException:
+                    self.bind.release(slots)
+                    raise
             parts = answer.pdus[sent:sent + slots]
             try:
                 self.bind.send([(pdu, answer) for pdu in parts])

@@ -43,7 +43,7 @@ from redis.exceptions import RedisError
 
 from crds.channel import Gsm7Coding
 from sender import metrics
-from sender.receive.answers import ReplySender
+from sender.receive.answers import AnswerStats, ReplySender
 from sender.run_config import ReplyTarget
 from sender.smpp.bind import BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
@@ -90,6 +90,8 @@ class ReceiverStats:
     no defaultRegion on the Channel)."""
     refused: int = 0
     """deliver_sm answered ESME_RX_T_APPN because Redis was behind."""
+    answers: AnswerStats | None = None
+    """What became of the keyword replies it answered (with keywordReplies)."""
 
 
 class ChannelReceiver:
@@ -214,6 +216,8 @@ class ChannelReceiver:
                 if self.answering is not None:
                     await self.answering.flush()  # answers settled, unknown ones too
                 await release_binds(self.redis, self.channel, self.bind_names)
+        if self.answering is not None:
+            self.stats.answers = self.answering.stats
         return self.stats
 
     async def flush(self, *, heartbeat: bool = False) -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 
 from controllers.decisions.campaign_jobs import Owner
 from controllers.decisions.campaign_run import receiver_binds
@@ -191,9 +192,15 @@ def answers_to(sim: Simulator, phone: str) -> list[AcceptedMessage]:
     return [m for m in sim.accepted if m.destination == phone]
 
 
+def answered_metric() -> float:
+    return REGISTRY.get_sample_value("herald_keyword_answers_total", {
+        "channel": CHANNEL.ref, "kind": "Other", "outcome": "answered"}) or 0.0
+
+
 async def test_help_is_answered_from_the_address_it_was_sent_to(
     redis: aioredis.Redis, sim: Simulator
 ) -> None:
+    before = answered_metric()
     async with running(answering(redis, sim)) as receiver:
         sim.inject_mo(source="8613800000001", destination=SHORT_CODE, text="HELP")
         sim.inject_mo(source="8613800000002", destination="10690002", text="帮助")
@@ -208,6 +215,7 @@ async def test_help_is_answered_from_the_address_it_was_sent_to(
     assert receiver.answering is not None
     assert receiver.answering.limiter.stats.used == 2  # the channel's tokens, one each
     assert receiver.answering.limiter.channel.key == CHANNEL.gcra  # every sender's bucket
+    assert answered_metric() == before + 2
     assert await redis.xpending(CHANNEL.replies, RECEIVER_GROUP) == {
         "pending": 0, "min": None, "max": None, "consumers": []}  # acked once answered
 

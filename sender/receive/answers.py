@@ -35,6 +35,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from crds.channel import ErrorClass, Gsm7Coding
+from sender import metrics
 from sender.run_config import ReplyTarget
 from sender.smpp.bind import BindDown, SmppBind
 from sender.smpp.codes import ESM_UDHI, CommandStatus
@@ -175,7 +176,7 @@ class ReplySender:
         fresh = []
         for item in pending:
             if item.was_sending and not self.target.resend_unknown:
-                self.stats.unknown += 1
+                self._note("unknown", item.request.kind)
                 self._done.append(item.entry)
             else:
                 fresh.append(item)
@@ -194,10 +195,10 @@ class ReplySender:
             if answer is not None and answer.label:
                 marks.append((request.number, answer.label, request.text, request.at))
             if answer is None:
-                self.stats.unanswerable += 1
+                self._note("unanswerable", request.kind)
                 self._done.append(item.entry)
             elif now - request.at > REPLY_MAX_AGE_SECONDS:
-                self.stats.stale += 1
+                self._note("stale", request.kind)
                 self._done.append(item.entry)
             else:
                 todo.append((item, answer.text))
@@ -217,7 +218,7 @@ class ReplySender:
                 await self._submit(_Answer(item, answer_pdus(item.request, text, self.coding,
                                                              self._reference)))
             else:
-                self.stats.suppressed += 1
+                self._note("suppressed", item.request.kind)
                 self._done.append(item.entry)
 
     async def _submit(self, answer: _Answer) -> None:
@@ -277,11 +278,11 @@ class ReplySender:
                 self.stats.retried += 1
                 self._later(answer, 0.0)
             else:
-                self.stats.unknown += 1
+                self._note("unknown", answer.pending.request.kind)
                 self._done.append(entry)
             return
         if answer.failure == 0:
-            self.stats.answered += 1
+            self._note("answered", answer.pending.request.kind)
             self._done.append(entry)
             logger.info("answered a %s reply from %s", answer.pending.request.kind, number)
             return
@@ -297,9 +298,14 @@ class ReplySender:
             self.stats.retried += 1
             self._later(answer, delay)
         else:
-            self.stats.failed += 1
+            self._note("failed", answer.pending.request.kind)
             self._done.append(entry)
             logger.warning("an answer to %s failed: %s", number, status_name(answer.failure))
+
+    def _note(self, outcome: str, kind: ReplyKind) -> None:
+        """Count a reply decided: in the figures, and in the metric (sender.metrics)."""
+        setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+        metrics.KEYWORD_ANSWERS.labels(self.channel.ref, kind.value, outcome).inc()
 
     def _later(self, answer: _Answer, delay: float) -> None:
         self._due.append(_Due(time.monotonic() + delay, answer))
@@ -311,7 +317,7 @@ class ReplySender:
         for item in due:
             request = item.answer.pending.request
             if time.time() - request.at > REPLY_MAX_AGE_SECONDS:
-                self.stats.stale += 1
+                self._note("stale", request.kind)
                 self._done.append(item.answer.pending.entry)
             else:
                 await self._submit(item.answer)

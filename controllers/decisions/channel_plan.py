@@ -185,7 +185,8 @@ def keywords_condition(spec: ChannelSpec, generation: int | None, now: datetime,
         return Condition(
             type="KeywordReplies", status=ConditionStatus.TRUE, observed_generation=generation,
             last_transition_time=now, reason=reasons.ANSWERING,
-            message="the channel's receiver answers keyword replies")
+            message="the channel's receiver answers keyword replies while it is bound"
+                    " (status.binds.receiverBound)")
     return Condition(type="KeywordReplies", status=ConditionStatus.FALSE,
                      observed_generation=generation, last_transition_time=now, reason=reason,
                      message=message[:1024])

@@ -23,9 +23,9 @@ per campaign applies them. Bounded: when Redis falls behind and `max_pending` re
 wait, new deliver_sm are answered ESME_RX_T_APPN (temporary application error), which
 tells the SMSC to deliver them again later rather than having them lost.
 
-What a crash loses: receipts answered ESME_ROK and not yet flushed (one flush
-interval's worth). SMPP has no way to ack after the write; a shorter interval narrows
-it.
+What a crash loses: receipts and replies answered ESME_ROK and not yet flushed (one
+flush interval's worth; a reply lost so is neither applied nor answered). SMPP has no
+way to ack after the write; a shorter interval narrows it.
 """
 
 from __future__ import annotations

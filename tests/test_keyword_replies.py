@@ -23,6 +23,7 @@ from controllers.decisions.receiver_deployment import build_receiver_deployment
 from crds.channel import ChannelSpec, CustomKeyword, Gsm7Coding, HelpReply, KeywordReplies
 from crds.channel import SourceAddress as Source
 from herald.local.kube.client import wait_for
+from herald.local.redis_topologies import RedisCluster
 from sender.receive.answers import answer_pdus
 from sender.receive.process import load_settings
 from sender.receive.receiver import ChannelReceiver
@@ -44,7 +45,8 @@ from sender.sms.replies import (
     read_reply,
 )
 from sender.store.channel_activity import read_activity
-from sender.store.keys import OPT_OUT_SET, RECEIVER_GROUP, labelled
+from sender.store.client import connect
+from sender.store.keys import OPT_OUT_CONFIRM, OPT_OUT_SET, RECEIVER_GROUP, labelled, labels
 from sender.store.keyword_replies import (
     REPLY_MAX_AGE_SECONDS,
     Address,
@@ -335,6 +337,28 @@ async def test_a_throttled_answer_goes_again_later(redis: aioredis.Redis, sim: S
     assert receiver.answering is not None
     assert receiver.answering.stats.retried == 2 and receiver.answering.stats.failed == 0
     assert [m.text for m in answers_to(sim, "8613800000017")] == [HELP_TEXT]
+
+
+async def test_answers_on_redis_cluster(redis_cluster: RedisCluster, sim: Simulator) -> None:
+    """The same code on Redis Cluster: the stream, its marks and the channel's bucket
+    share the channel's tag; the opt-out set, its confirmation hash and the labels are
+    plain keys written by plain commands, never a script across slots."""
+    redis = connect(redis_cluster.url)
+    try:
+        phone = "8613800000018"
+        async with running(answering(redis, sim)) as receiver:
+            for done, text in enumerate(("STOP", "STOP", "START", "JOIN", "HELP"), 1):
+                sim.inject_mo(source=phone, destination=SHORT_CODE, text=text)
+                await settled(receiver, done)
+        assert [m.text for m in answers_to(sim, phone)] == [
+            STOP_TEXT, START_TEXT, JOIN_TEXT, HELP_TEXT]
+        assert "vip" in await number_labels(redis, CHANNEL.namespace, number(18))
+        assert (await redis.xpending(CHANNEL.replies, RECEIVER_GROUP))["pending"] == 0
+    finally:
+        await redis.delete(CHANNEL.replies, CHANNEL.replies_sending, OPT_OUT_SET,
+                           OPT_OUT_CONFIRM, labels(CHANNEL.namespace, number(18)),
+                           labelled(CHANNEL.namespace, "vip"))
+        await redis.aclose()
 
 
 def request(phone: int, text: str, *, age: float = 0.0) -> ReplyRequest:

@@ -205,7 +205,10 @@ class ReplyQueue:
         """Ack requests answered (or with nothing to send) and drop their marks."""
         if not entries:
             return
-        pipe = self.redis.pipeline(transaction=True)  # one hash tag: a MULTI is fine
+        # No MULTI (a cluster client's pipeline may not do one); the order is the safety:
+        # acked first, so a crash between leaves a stray mark, never an unmarked pending
+        # entry that a restart would send again.
+        pipe = self.redis.pipeline(transaction=False)
         pipe.xack(self.channel.replies, RECEIVER_GROUP, *entries)
         pipe.hdel(self.channel.replies_sending, *entries)
         await pipe.execute()

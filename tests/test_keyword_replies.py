@@ -389,6 +389,16 @@ async def test_a_restart_does_not_send_again_what_may_have_gone(
     assert await redis.hlen(CHANNEL.replies_sending) == 0
 
 
+async def test_recovery_reads_every_pending_request(redis: aioredis.Redis) -> None:
+    queue = ReplyQueue(redis, CHANNEL)
+    await queue.ensure_group()
+    pipe = redis.pipeline(transaction=False)
+    queue_requests(pipe, CHANNEL, [request(i, "help") for i in range(20, 27)])
+    await pipe.execute()
+    assert len(await queue.read(count=10, block_ms=0)) == 7
+    assert len(await queue.recover(count=3)) == 7  # three pages
+
+
 async def test_resend_unknown_sends_an_answer_again_after_a_restart(
     redis: aioredis.Redis, sim: Simulator
 ) -> None:

@@ -153,10 +153,18 @@ class ReplyQueue:
                 raise
 
     async def recover(self, count: int = 500) -> list[Pending]:
-        """What the last receiver read and did not ack, with whether it was sending."""
-        reply = await self.redis.xreadgroup(RECEIVER_GROUP, RECEIVER_CONSUMER,
-                                            {self.channel.replies: "0"}, count=count)
-        pending = self._entries(reply)
+        """What the last receiver read and did not ack, with whether it was sending: all
+        of it, `count` at a time (reading pending entries after an id moves nothing)."""
+        pending: list[Pending] = []
+        after = "0"
+        while True:
+            reply = await self.redis.xreadgroup(RECEIVER_GROUP, RECEIVER_CONSUMER,
+                                                {self.channel.replies: after}, count=count)
+            page = self._entries(reply)
+            pending += page
+            if len(page) < count:
+                break
+            after = page[-1].entry
         if not pending:
             return []
         marks = await self.redis.hmget(self.channel.replies_sending,

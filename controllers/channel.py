@@ -194,7 +194,7 @@ async def reconcile_channel_now(namespace: str, name: str, memo: Any, *, check: 
                     probe = await check_bind(memo, channel, password, material)
         decision = plan_channel(channel.spec, channel.metadata.generation, channel.status,
                                 ChannelWorld(datetime.now(UTC), seen, probe, activity,
-                                             tls_seen))
+                                             tls_seen, context.config.channel_receivers))
         patch = merge_patch_diff(dict(body.get("status") or {}), decision.status.to_api())
         if patch:
             await context.kube.patch_status(Channel.PLURAL, namespace, name, patch)

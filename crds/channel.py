@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -330,12 +331,82 @@ class RetryPolicy(HeraldModel):
     """Carrier-specific command_status values and their class."""
 
 
+OPT_OUT_KEYWORDS = (
+    "td", "t", "退订", "退定", "tuiding",
+    "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout",
+)  # fmt: skip
+"""Replies that always opt a number out, compared case-folded (sender.sms.replies). Here,
+in the API, so that the schema can refuse a keyword that would collide with one."""
+KEYWORD_MAX = 32
+"""Longest keyword: a reply longer than this, folded, is never a keyword."""
+REPLY_TEXT_MAX = 640
+"""Longest reply text: a few concatenated parts, never a campaign's worth."""
+_KEYWORD_ITEMS: dict[str, Any] = {
+    "items": {"type": "string", "minLength": 1, "maxLength": KEYWORD_MAX}}
+_ALL_KEYWORDS = (
+    "((has(self.keywordReplies) && has(self.keywordReplies.help)"
+    " ? self.keywordReplies.help.keywords : [])"
+    " + (has(self.keywordReplies) && has(self.keywordReplies.custom)"
+    " ? self.keywordReplies.custom.map(c, c.keyword) : [])"
+    " + (has(self.optIn.keywords) ? self.optIn.keywords : []))"
+)
+"""Every keyword a Channel defines, as a CEL list (its rules compare them)."""
+
+
+class HelpReply(HeraldModel):
+    """The answer to HELP: who sends, how to stop, where to get support (CTIA asks
+    every program to answer HELP)."""
+
+    keywords: list[str] = Field(default=["HELP"], min_length=1,
+                                max_length=16, json_schema_extra=_KEYWORD_ITEMS)
+    """Keywords (any case or width) that ask for help, e.g. HELP, INFO, 帮助."""
+    reply: str = Field(min_length=1, max_length=REPLY_TEXT_MAX)
+    """Sent back every time one of the keywords comes, unless the number is opted out."""
+
+
+class CustomKeyword(HeraldModel):
+    """A keyword of the business's own, e.g. JOIN or VIP, with its answer."""
+
+    keyword: str = Field(min_length=1, max_length=KEYWORD_MAX)
+    """The keyword (any case or width)."""
+    reply: str = Field(min_length=1, max_length=REPLY_TEXT_MAX)
+    """Sent back every time the keyword comes, unless the number is opted out."""
+    label: str = Field(default="", max_length=63,
+                       pattern=r"^([a-z0-9]([-a-z0-9_.]*[a-z0-9])?)?$")
+    """Recorded on the number when the keyword comes, opted out or not: in Redis, the
+    hash herald:labels:NAMESPACE:NUMBER (label -> time, channel, keyword) and the set
+    herald:labelled:NAMESPACE:LABEL (its numbers, usable as a campaign's
+    audience.redisKey). Empty: nothing recorded."""
+
+
+class KeywordReplies(HeraldModel):
+    """Answers to keyword replies, sent by the channel's receiver through the channel's
+    rate limit, from the address the reply was sent to. Each answer is decided when it is
+    about to go: a number opted out then gets nothing but its one opt-out confirmation,
+    and an opt-in by then cancels that confirmation. A reply is answered within 10 minutes of
+    its arrival or not at all (the receiver was down longer). The receiver needs binds
+    of its own: maxBinds 2 or more (4 with bindMode TransmitterAndReceiver), and the
+    operator's channel receivers on; the KeywordReplies condition says whether they are
+    answered."""
+
+    help: HelpReply | None = None
+    """The answer to HELP and its localised keywords; unset: HELP gets no answer."""
+    opt_out_reply: str = Field(default="", max_length=REPLY_TEXT_MAX)
+    """Confirmation of an opt-out (TD, 退订, STOP and the other opt-out keywords), sent once
+    per opt-out: a second STOP from a number already opted out gets nothing; after an
+    opt-in, the next opt-out is confirmed again. Empty: opt-outs are not confirmed."""
+    opt_in_reply: str = Field(default="", max_length=REPLY_TEXT_MAX)
+    """Confirmation sent every time one of optIn.keywords comes. Empty: none."""
+    custom: list[CustomKeyword] = Field(default_factory=list, max_length=64,
+                                        json_schema_extra=list_map("keyword"))
+    """Keywords of the business's own, with their answers and labels."""
+
+
 class OptIn(HeraldModel):
     """Replies that opt a number back in, after it opted out."""
 
-    keywords: list[str] = Field(
-        default_factory=list, max_length=32,
-        json_schema_extra={"items": {"type": "string", "minLength": 1, "maxLength": 32}})
+    keywords: list[str] = Field(default_factory=list, max_length=32,
+                                json_schema_extra=_KEYWORD_ITEMS)
     """Keywords (any case or width), e.g. START, UNSTOP, 订阅. Empty: a reply cannot opt a
     number back in. Each opt-in, like each opt-out, is logged with its time, channel and
     keyword (Redis herald:optout:log)."""
@@ -349,6 +420,29 @@ class ChannelSpec(HeraldModel):
             (
                 "self.smpp.bindMode != 'TransmitterAndReceiver' || self.maxBinds >= 2",
                 "bindMode TransmitterAndReceiver opens two binds: maxBinds must be 2 or more",
+            ),
+            (
+                "!has(self.keywordReplies) || self.maxBinds >="
+                " (self.smpp.bindMode == 'TransmitterAndReceiver' ? 4 : 2)",
+                "keyword replies are sent by the channel's receiver, which needs binds of its"
+                " own: maxBinds must be 2 or more (4 with bindMode TransmitterAndReceiver)",
+            ),
+            (
+                "!has(self.keywordReplies) || size(self.keywordReplies.optInReply) == 0"
+                " || (has(self.optIn.keywords) && size(self.optIn.keywords) > 0)",
+                "keywordReplies.optInReply needs optIn.keywords: without them no reply opts in",
+            ),
+            (
+                f"{_ALL_KEYWORDS}.all(k, !(k.lowerAscii() in"
+                f" [{', '.join(repr(k) for k in OPT_OUT_KEYWORDS)}]))",
+                "a keyword of keywordReplies or optIn is an opt-out keyword (TD, 退订, STOP,"
+                " UNSUBSCRIBE, CANCEL, END, QUIT...), which always opts out",
+            ),
+            (
+                f"{_ALL_KEYWORDS}.all(k, {_ALL_KEYWORDS}.exists_one(j,"
+                " j.lowerAscii() == k.lowerAscii()))",
+                "a keyword is defined twice (in keywordReplies.help, keywordReplies.custom or"
+                " optIn, in any case)",
             ),
         )
     )
@@ -372,6 +466,16 @@ class ChannelSpec(HeraldModel):
     STOP from such a number cannot be matched to the recipient and is not applied."""
     opt_in: OptIn = Field(default_factory=OptIn)
     """Replies that opt back in (opt-out replies, TD 退订 STOP..., are always honoured)."""
+    keyword_replies: KeywordReplies | None = None
+    """Answers to HELP, opt-outs, opt-ins and the business's own keywords, sent by the
+    channel's receiver through the channel's rate limit, from the address the reply was
+    sent to, whichever bind of the channel took the reply. Each answer is decided when it
+    is about to go: a number opted out then gets nothing but its one opt-out
+    confirmation. A reply not answered within 10 minutes (the receiver was down) is
+    dropped. Needs maxBinds 2 or more (4 with bindMode TransmitterAndReceiver: the
+    receiver then opens a transmitter too) and the operator's channel receivers on; the
+    KeywordReplies condition says whether they are answered. Unset: replies are read for
+    opt-outs and opt-ins only, and answered with nothing."""
 
 
 class DeliveryGuarantee(StrEnum):
@@ -424,7 +528,11 @@ class ChannelStatus(HeraldModel):
     has no numbers for, a carrier name it does not know), which it lists.
     SourceAddressesValid (when an address of smpp.sourceAddresses lists countries) is
     False, reason UnknownSourceCountry, while one of those countries has no numbers in
-    phonenumbers (UK, where GB is meant), which it lists with its address."""
+    phonenumbers (UK, where GB is meant), which it lists with its address.
+    KeywordReplies (with spec.keywordReplies) is True, reason Answering, when the
+    receiver answers them; False, reason DuplicateKeyword, when two keywords read the
+    same once folded (full-width, punctuation; the schema refuses plain duplicates), or
+    reason NoReceiver when the channel has no receiver to send them."""
 
 
 class Channel(HeraldResource):

@@ -54,6 +54,12 @@ TOKENS = Counter(
     "Tokens asked of the channel's rate-limit bucket, by result: granted, denied (the"
     " bucket was full), expired (granted but not used in time).", ["channel", "result"])
 BINDS_UP = Gauge("herald_binds_up", "Binds this process holds up.", ["channel", "role"])
+KEYWORD_ANSWERS = Counter(
+    "herald_keyword_answers",
+    "Keyword replies the channel receiver decided, by kind (Help and custom ones are"
+    " Other, OptOut, OptIn) and outcome: answered, suppressed (opted out, or the opt-out"
+    " confirmed before), unanswerable (no answer configured), stale, failed, unknown.",
+    ["channel", "kind", "outcome"])
 
 OUTCOME_OF_STATE = {"D": "delivered", "F": "failed", "E": "expired", "U": "unknown",
                     "O": "optedOut", "C": "capped"}

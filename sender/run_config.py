@@ -34,6 +34,7 @@ from crds.campaign import (
 from crds.channel import (
     ErrorClass,
     Gsm7Coding,
+    KeywordReplies,
     PooledSourceAddress,
     Routing,
     SourceAddress,
@@ -270,6 +271,22 @@ class SmppTarget(BaseModel):
         return TlsClient(server_name=self.tls.server_name, ca_pem=material.ca_pem,
                          cert_pem=material.cert_pem, key_pem=material.key_pem,
                          insecure_skip_verify=self.tls.insecure_skip_verify)
+
+
+class ReplyTarget(BaseModel):
+    """What a channel's receiver needs to answer keyword replies (spec.keywordReplies),
+    besides its SMPP settings: the texts, the channel's bucket, its retry policy. The
+    receiver Deployment carries it as JSON in HERALD_CHANNEL_REPLIES."""
+
+    replies: KeywordReplies
+    rate: int = Field(ge=1)
+    """The channel's rate limit: answers take tokens from the senders' bucket."""
+    burst: int = Field(default=1, ge=1)
+    max_attempts: int = 3
+    initial_backoff_seconds: int = 1
+    max_backoff_seconds: int = 60
+    resend_unknown: bool = False
+    error_overrides: dict[int, ErrorClass] = Field(default_factory=dict)
 
 
 class ChannelTarget(BaseModel):

@@ -4,7 +4,7 @@ The order is the server's: apply schema defaults, check the OpenAPI schema, then
 evaluate every CEL `x-kubernetes-validations` rule where it sits, with `self` bound to
 that node and `oldSelf` to the same node of the previous object (transition rules
 run only on updates, as in Kubernetes). cel-python lacks Kubernetes' CEL libraries,
-so the few functions our rules use (`sum`) are registered here.
+so the few functions our rules use (`sum`, `lowerAscii`) are registered here.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ def _k8s_sum(values: celtypes.ListType) -> celtypes.IntType:
     return celtypes.IntType(sum(int(v) for v in values))  # type: ignore[arg-type, misc]
 
 
-K8S_CEL_FUNCTIONS: dict[str, Any] = {"sum": _k8s_sum}
+def _k8s_lower_ascii(value: celtypes.StringType) -> celtypes.StringType:
+    """Kubernetes' strings library: ASCII letters lowered, every other character kept."""
+    return celtypes.StringType("".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c
+                                       for c in str(value)))
+
+
+K8S_CEL_FUNCTIONS: dict[str, Any] = {"sum": _k8s_sum, "lowerAscii": _k8s_lower_ascii}
 
 
 @cache

@@ -150,6 +150,24 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
     "Channel.spec.optIn": Container(),
     "Channel.spec.optIn.keywords": Proven(
         "tests/test_opt_outs.py::test_national_stop_and_start_reach_the_number_sent_to"),
+    "Channel.spec.keywordReplies": Proven(
+        "tests/test_keyword_replies.py::test_keyword_replies_reach_the_receiver_pod"),
+    "Channel.spec.keywordReplies.help": Container(),
+    "Channel.spec.keywordReplies.help.keywords": Proven(
+        "tests/test_keyword_replies.py::test_help_is_answered_from_the_address_it_was_sent_to"),
+    "Channel.spec.keywordReplies.help.reply": Proven(
+        "tests/test_keyword_replies.py::test_help_is_answered_from_the_address_it_was_sent_to"),
+    "Channel.spec.keywordReplies.optOutReply": Proven(
+        "tests/test_keyword_replies.py::test_stop_is_confirmed_once_however_often_it_comes"),
+    "Channel.spec.keywordReplies.optInReply": Proven(
+        "tests/test_keyword_replies.py::test_start_is_confirmed_and_the_next_stop_again"),
+    "Channel.spec.keywordReplies.custom": Container(),
+    "Channel.spec.keywordReplies.custom[].keyword": Proven(
+        "tests/test_keyword_replies.py::test_a_custom_keyword_is_answered_and_records_its_label"),
+    "Channel.spec.keywordReplies.custom[].reply": Proven(
+        "tests/test_keyword_replies.py::test_a_custom_keyword_is_answered_and_records_its_label"),
+    "Channel.spec.keywordReplies.custom[].label": Proven(
+        "tests/test_keyword_replies.py::test_a_custom_keyword_is_answered_and_records_its_label"),
 
     # Template
     "Template.spec.category": Proven("tests/test_template_review.py::test_review_outcome"),

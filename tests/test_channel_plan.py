@@ -20,7 +20,13 @@ from controllers.decisions.channel_plan import (
     plan_channel,
 )
 from crds.base import find_condition
-from crds.channel import Channel, ChannelSpec, ChannelStatus, PooledSourceAddress
+from crds.channel import (
+    Channel,
+    ChannelSpec,
+    ChannelStatus,
+    KeywordReplies,
+    PooledSourceAddress,
+)
 from sender.smpp.probe import ProbeResult
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -218,3 +224,39 @@ def test_no_countries_or_carriers_no_routing_condition() -> None:
                                 ChannelWorld(NOW, GOOD, BOUND))
     plain = plan_channel(SPEC, 2, with_routing.status, ChannelWorld(NOW, GOOD, BOUND))
     assert find_condition(plain.status.conditions, "RoutingValid") is None
+
+
+def keywords(replies: dict[str, object], **spec: object) -> ChannelSpec:
+    return SPEC.model_copy(update={
+        "keyword_replies": KeywordReplies.model_validate(replies), **spec})
+
+
+@pytest.mark.parametrize("spec, receivers, status, reason, says", [
+    pytest.param(SPEC, True, None, None, "", id="none-configured"),
+    pytest.param(keywords({"help": {"reply": "Acme"}}), True, "True", reasons.ANSWERING,
+                 "receiver answers", id="answering"),
+    pytest.param(keywords({"help": {"keywords": ["HELP", "ＨＥＬＰ"], "reply": "Acme"}}), True,
+                 "False", reasons.DUPLICATE_KEYWORD, "'ＨＥＬＰ' (keywordReplies.help.keywords)"
+                 " reads as 'HELP'", id="full-width-duplicate"),
+    pytest.param(keywords({"custom": [{"keyword": "ＴＤ", "reply": "?"}]}), True, "False",
+                 reasons.DUPLICATE_KEYWORD, "opt-out keyword 'td'", id="full-width-opt-out"),
+    pytest.param(keywords({"help": {"reply": "Acme"}}), False, "False", reasons.NO_RECEIVER,
+                 "the operator runs no channel receivers", id="receivers-off"),
+    pytest.param(keywords({"help": {"reply": "Acme"}}, max_binds=1), True, "False",
+                 reasons.NO_RECEIVER, "maxBinds leaves it no bind", id="no-bind-left"),
+])
+def test_keyword_replies_say_whether_they_are_answered(
+    spec: ChannelSpec, receivers: bool, status: str | None, reason: str | None, says: str
+) -> None:
+    world = ChannelWorld(NOW, GOOD, BOUND, receivers=receivers)
+    decision = plan_channel(spec, 1, ChannelStatus(), world)
+    found = find_condition(decision.status.conditions, "KeywordReplies")
+    if status is None:
+        assert found is None
+        return
+    assert found is not None and (found.status, found.reason) == (status, reason)
+    assert says in found.message
+    warnings = [e for e in decision.events if e.reason == reason]
+    assert len(warnings) == (1 if status == "False" else 0)
+    again = plan_channel(spec, 1, decision.status, world)  # no change: no second Event
+    assert not [e for e in again.events if e.reason == reason]

@@ -158,6 +158,36 @@ BAD = [
     pytest.param("channel.yaml", {"spec": {"smpp": {"sourceSelection": "sticky"}}},
                  "spec.smpp.sourceSelection: 'sticky' is not one of",
                  id="channel-source-selection-enum"),
+    pytest.param("channel.yaml", {"spec": {"maxBinds": 1, "keywordReplies": {
+                     "help": {"reply": "Acme: reply STOP to opt out"}}}},
+                 "keyword replies are sent by the channel's receiver",
+                 id="channel-keywords-need-a-receiver-bind"),
+    pytest.param("channel.yaml", {"spec": {"maxBinds": 3, "smpp": {
+                     "bindMode": "TransmitterAndReceiver"}, "keywordReplies": {
+                     "help": {"reply": "Acme: reply STOP to opt out"}}}},
+                 "keyword replies are sent by the channel's receiver",
+                 id="channel-keywords-need-a-receiver-pair"),
+    pytest.param("channel.yaml", {"spec": {"keywordReplies": {"optInReply": "Welcome back"}}},
+                 "optInReply needs optIn.keywords", id="channel-opt-in-reply-without-keywords"),
+    pytest.param("channel.yaml", {"spec": {"keywordReplies": {"custom": [
+                     {"keyword": "Stop", "reply": "?"}]}}},
+                 "is an opt-out keyword", id="channel-custom-keyword-is-opt-out"),
+    pytest.param("channel.yaml", {"spec": {"optIn": {"keywords": ["TD"]}}},
+                 "is an opt-out keyword", id="channel-opt-in-keyword-is-opt-out"),
+    pytest.param("channel.yaml", {"spec": {"optIn": {"keywords": ["START"]}, "keywordReplies": {
+                     "custom": [{"keyword": "start", "reply": "?"}]}}},
+                 "a keyword is defined twice", id="channel-keyword-in-custom-and-opt-in"),
+    pytest.param("channel.yaml", {"spec": {"keywordReplies": {
+                     "help": {"keywords": ["HELP", "INFO"], "reply": "Acme"},
+                     "custom": [{"keyword": "Info", "reply": "?"}]}}},
+                 "a keyword is defined twice", id="channel-keyword-in-help-and-custom"),
+    pytest.param("channel.yaml", {"spec": {"keywordReplies": {
+                     "help": {"keywords": ["HELP", "help"], "reply": "Acme"}}}},
+                 "a keyword is defined twice", id="channel-help-keyword-twice"),
+    pytest.param("channel.yaml", {"spec": {"keywordReplies": {"custom": [
+                     {"keyword": "JOIN", "reply": "Welcome", "label": "VIP"}]}}},
+                 "spec.keywordReplies.custom.0.label: 'VIP' does not match",
+                 id="channel-label-not-lowercase"),
     pytest.param("campaign.yaml", {"spec": {"compliance": {"suppressionLists": [
                      {"name": "dnc", "url": "https://x/dnc.csv",
                       "configMapRef": {"name": "dnc"}}]}}},

@@ -290,7 +290,7 @@ def test_the_receiver_reads_replies_by_the_channels_region_and_keywords(
     (pod_container,) = deployment["spec"]["template"]["spec"]["containers"]
     for env in pod_container["env"]:  # the password (valueFrom its Secret) as the example's
         monkeypatch.setenv(env["name"], env.get("value", "s3cr3t"))
-    _, _, rules = load_settings()
+    rules = load_settings().replies
     found = read_reply(*reply, rules)
     assert (found.number, found.kind) == read
 

@@ -127,8 +127,10 @@ def binds_per_unit(spec: ChannelSpec) -> int:
 
 def receiver_binds(spec: ChannelSpec, receivers: bool) -> int:
     """Binds the channel's receiver takes: one, when receivers are on and the carrier's
-    cap leaves senders at least one unit (one bind, or a pair)."""
-    return 1 if receivers and spec.max_binds - 1 >= binds_per_unit(spec) else 0
+    cap leaves senders at least one unit (one bind, or a pair); two when it answers
+    keyword replies under bindMode TransmitterAndReceiver (a receiver, a transmitter)."""
+    own = 2 if spec.keyword_replies is not None and binds_per_unit(spec) == 2 else 1
+    return own if receivers and spec.max_binds - own >= binds_per_unit(spec) else 0
 
 
 def senders_target(name: str, spec: ChannelSpec, senders: int, receivers: bool) -> ChannelTarget:

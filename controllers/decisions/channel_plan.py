@@ -9,7 +9,9 @@ material that cannot be read, a handshake or certificate that fails, or a refuse
 is a Ready=False condition with its reason and one Event, never an exception: the
 handler retries on its timer, so a fixed Secret or a carrier back up turns the channel
 Ready by itself. With TLS, a TLSVerified condition says whether the SMSC's certificate
-is checked (False, with a Warning, under insecureSkipVerify).
+is checked (False, with a Warning, under insecureSkipVerify). With keywordReplies, a
+KeywordReplies condition says whether they are answered: False, with a Warning, when
+two keywords read the same once folded, or when there is no receiver to answer them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controllers.decisions import reasons
+from controllers.decisions.campaign_run import receiver_binds
 from controllers.decisions.events import Event
 from controllers.decisions.unimplemented import channel_ignored, with_ignored
 from crds.base import Condition, ConditionStatus, find_condition, set_condition
@@ -30,6 +33,7 @@ from crds.channel import (
     DeliveryGuarantee,
 )
 from sender.smpp.probe import ProbeResult
+from sender.sms.replies import keyword_collisions
 from sender.sms.routing import routing_problems
 
 SMPP_PASSWORD_MAX = 8  # SMPP 3.4 section 4.1.1: password is C-Octet String of 9 with the NUL
@@ -78,6 +82,8 @@ class ChannelWorld:
     activity: ActivitySeen | None = None
     tls: TlsSeen = TlsSeen()
     """Read with the Secret (when spec.smpp.tls names a CA or a client certificate)."""
+    receivers: bool = True
+    """The operator keeps a receiver per Channel (HERALD_CHANNEL_RECEIVERS)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,33 @@ def source_pool_condition(spec: ChannelSpec, generation: int | None, now: dateti
         "every country of spec.smpp.sourceAddresses is known to phonenumbers")
 
 
+def keywords_condition(spec: ChannelSpec, generation: int | None, now: datetime,
+                       receivers: bool) -> Condition | None:
+    """KeywordReplies: whether the channel's receiver answers them; None without
+    keywordReplies. Keywords that fold alike are listed (the first listed answers);
+    without a receiver nothing is answered, and the message says what would fix it."""
+    if spec.keyword_replies is None:
+        return None
+    problems = keyword_collisions(spec.keyword_replies, spec.opt_in.keywords)
+    if problems:
+        reason, message = reasons.DUPLICATE_KEYWORD, "; ".join(problems)
+    elif not receiver_binds(spec, receivers):
+        reason = reasons.NO_RECEIVER
+        message = ("keyword replies are answered by the channel's receiver, and this channel"
+                   " has none: " + ("the operator runs no channel receivers"
+                                    " (HERALD_CHANNEL_RECEIVERS)" if not receivers else
+                                    "maxBinds leaves it no bind"))
+    else:
+        return Condition(
+            type="KeywordReplies", status=ConditionStatus.TRUE, observed_generation=generation,
+            last_transition_time=now, reason=reasons.ANSWERING,
+            message="the channel's receiver answers keyword replies while it is bound"
+                    " (status.binds.receiverBound)")
+    return Condition(type="KeywordReplies", status=ConditionStatus.FALSE,
+                     observed_generation=generation, last_transition_time=now, reason=reason,
+                     message=message[:1024])
+
+
 def plan_channel(
     spec: ChannelSpec, generation: int | None, old: ChannelStatus, world: ChannelWorld
 ) -> ChannelDecision:
@@ -227,7 +260,9 @@ def plan_channel(
     for kind, warning in (("RoutingValid", routing_condition(spec, generation, world.now)),
                           ("TLSVerified", tls_condition(spec, generation, world.now)),
                           ("SourceAddressesValid",
-                           source_pool_condition(spec, generation, world.now))):
+                           source_pool_condition(spec, generation, world.now)),
+                          ("KeywordReplies", keywords_condition(spec, generation, world.now,
+                                                                world.receivers))):
         new.conditions = _with_warning(new.conditions, kind, warning, old, events)
     return ChannelDecision(new, tuple(events))
 

@@ -1,4 +1,5 @@
-"""A Channel's receiver Deployment: one `herald receiver` pod holding a Receiver bind.
+"""A Channel's receiver Deployment: one `herald receiver` pod holding a Receiver bind
+(with spec.keywordReplies, a Transceiver, or a Receiver and a Transmitter, to answer).
 
 Pure builder (no kopf, kubernetes or redis). The pod gets the channel's SMPP settings
 as JSON in its env and the password from the channel's Secret, so an edited Channel,
@@ -25,6 +26,7 @@ from controllers.decisions.pod_spec import (
 )
 from crds.base import API_VERSION, GROUP
 from crds.channel import ChannelSpec
+from sender.run_config import ReplyTarget
 
 RECEIVER = "receiver"
 CHANNEL_LABEL = f"{GROUP}/channel"
@@ -61,6 +63,9 @@ def build_receiver_deployment(owner: Owner, spec: ChannelSpec, pods: PodSettings
         secret_env("HERALD_SMPP_PASSWORD", secret.name, secret.key),
         *tls.env,
     ]
+    answers = reply_target(spec)
+    if answers is not None:
+        env.insert(1, {"name": "HERALD_CHANNEL_REPLIES", "value": answers.model_dump_json()})
     labels = receiver_labels(owner.name)
     main = container(RECEIVER, ["receiver", "--channel", owner.ref], pods, tls.mounts, env,
                      metrics=True)
@@ -88,6 +93,19 @@ def build_receiver_deployment(owner: Owner, spec: ChannelSpec, pods: PodSettings
         },
         "spec": deployment_spec,
     }
+
+
+def reply_target(spec: ChannelSpec) -> ReplyTarget | None:
+    """What the receiver answers keyword replies with; None: it answers none."""
+    if spec.keyword_replies is None:
+        return None
+    retry = spec.retry
+    return ReplyTarget(
+        replies=spec.keyword_replies, rate=spec.rate_limit.messages_per_second,
+        burst=spec.rate_limit.burst, max_attempts=retry.max_attempts,
+        initial_backoff_seconds=retry.initial_backoff_seconds,
+        max_backoff_seconds=retry.max_backoff_seconds, resend_unknown=retry.resend_unknown,
+        error_overrides={o.command_status: o.error_class for o in retry.overrides})
 
 
 def spec_hash(deployment_spec: Manifest) -> str:

@@ -7,7 +7,15 @@ Channel (a Deployment of `herald receiver`):
 
     deliver_sm (receipt) -> channel receipts hash -> transition of the campaign it names
     deliver_sm (reply)   -> opt-out set (and its log) when the text is an opt-out
-                            keyword, or out of it for the channel's opt-in keywords
+                            keyword, or out of it for the channel's opt-in keywords;
+                            a request on the channel's replies stream when it may be
+                            a keyword (short, from a number)
+    replies stream       -> answers (spec.keywordReplies), from every bind of the
+                            channel, submitted here (sender.receive.answers)
+
+With keyword replies the receiver submits too: its bind is a transceiver, or with
+bindMode TransmitterAndReceiver a receiver and a transmitter (two of the carrier's
+binds), and answers take tokens from the channel's rate limit as campaigns do.
 
 Everything is batched: receipts wait in memory for the next flush (every
 `flush_interval`), then one HMGET finds their campaigns and one transitions.lua call
@@ -15,9 +23,9 @@ per campaign applies them. Bounded: when Redis falls behind and `max_pending` re
 wait, new deliver_sm are answered ESME_RX_T_APPN (temporary application error), which
 tells the SMSC to deliver them again later rather than having them lost.
 
-What a crash loses: receipts answered ESME_ROK and not yet flushed (one flush
-interval's worth). SMPP has no way to ack after the write; a shorter interval narrows
-it.
+What a crash loses: receipts and replies answered ESME_ROK and not yet flushed (one
+flush interval's worth; a reply lost so is neither applied nor answered). SMPP has no
+way to ack after the write; a shorter interval narrows it.
 """
 
 from __future__ import annotations
@@ -33,7 +41,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from crds.channel import Gsm7Coding
 from sender import metrics
+from sender.receive.answers import AnswerStats, ReplySender
+from sender.run_config import ReplyTarget
 from sender.smpp.bind import BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
 from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
@@ -58,7 +69,9 @@ from sender.store.correlations import (
     look_up,
 )
 from sender.store.keys import ChannelKeys
+from sender.store.keyword_replies import Address, ReplyRequest, request_of
 from sender.store.opt_outs import OptChange, change_of
+from sender.store.rate_limit import RateLimiter, channel_bucket
 
 logger = logging.getLogger(__name__)
 
@@ -77,24 +90,45 @@ class ReceiverStats:
     no defaultRegion on the Channel)."""
     refused: int = 0
     """deliver_sm answered ESME_RX_T_APPN because Redis was behind."""
+    answers: AnswerStats | None = None
+    """What became of the keyword replies it answered (with keywordReplies)."""
 
 
 class ChannelReceiver:
-    """Holds one bind (Receiver mode) and folds what comes in into Redis."""
+    """Holds one bind (Receiver mode, or Transceiver to answer keywords; or a Receiver
+    and a Transmitter) and folds what comes in into Redis."""
 
     def __init__(self, redis: aioredis.Redis, channel: ChannelKeys, bind: BindSettings, *,
                  max_binds: int = 0, flush_interval: float = 0.2,
-                 max_pending: int = 50_000, replies: ReplyRules | None = None) -> None:
+                 max_pending: int = 50_000, replies: ReplyRules | None = None,
+                 answers: ReplyTarget | None = None, transmitter: BindSettings | None = None,
+                 coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT) -> None:
         self.redis = redis
         self.channel = channel
-        (self.bind_name,) = bind_names(RECEIVER_PREFIX.rstrip("/"), 1)
-        gate = BindSlot(redis, channel, self.bind_name, max_binds) if max_binds else None
-        self.bind = SmppBind(bind, self, name=f"{bind.system_id}@receiver", gate=gate)
+        settings = [bind] if transmitter is None else [bind, transmitter]
+        self.bind_names = bind_names(RECEIVER_PREFIX.rstrip("/"), len(settings))
+        self.bind_name = self.bind_names[0]
+        self.binds = [
+            SmppBind(b, self, name=f"{b.system_id}@receiver" + (f"#{i}" if i else ""),
+                     gate=BindSlot(redis, channel, name, max_binds) if max_binds else None)
+            for i, (b, name) in enumerate(zip(settings, self.bind_names, strict=True))]
+        self.bind = self.binds[0]
+        self.answering: ReplySender | None = None
+        if answers is not None:
+            submitting = next((b for b in self.binds if b.submits), None)
+            if submitting is None:
+                raise ValueError("keyword replies need a bind that submits: a Transceiver"
+                                 " or a Transmitter beside the Receiver")
+            limiter = RateLimiter(redis, channel_bucket(channel.namespace, channel.name,
+                                                        answers.rate, answers.burst),
+                                  batch=1)  # a few answers must not hold campaigns' tokens
+            self.answering = ReplySender(redis, channel, submitting, limiter, answers, coding)
         self.flush_interval = flush_interval
         self.max_pending = max_pending
         self.stats = ReceiverStats()
         self._receipts: list[PendingReceipt] = []
         self._opt_changes: list[OptChange] = []
+        self._requests: list[ReplyRequest] = []
         self.replies = replies or ReplyRules()
         self._replies = 0
         self._applier = ReceiptApplier(redis, channel)
@@ -102,13 +136,17 @@ class ChannelReceiver:
     # -- what the bind reports (BindListener) ---------------------------------------------
 
     def submit_done(self, ref: Any, status: int, message_id: str) -> None:
-        """A receiver submits nothing."""
+        """Only answers are submitted here."""
+        if self.answering is not None:
+            self.answering.submit_done(ref, status, message_id)
 
     def lost(self, refs: Sequence[Any], reason: str) -> None:
-        """A receiver submits nothing."""
+        if self.answering is not None:
+            self.answering.lost(refs, reason)
 
     def deliver(self, pdu: DeliverSm) -> int:
-        if len(self._receipts) + len(self._opt_changes) >= self.max_pending:
+        if (len(self._receipts) + len(self._opt_changes) + len(self._requests)
+                >= self.max_pending):
             self.stats.refused += 1
             return CommandStatus.ESME_RX_T_APPN  # Redis is behind: the SMSC retries later
         if pdu.esm_class & ESM_DELIVERY_RECEIPT:
@@ -124,7 +162,13 @@ class ChannelReceiver:
             self._replies += 1
             reply = read_reply(pdu.source_addr, pdu.source_addr_ton,
                                reply_text(pdu.payload, pdu.data_coding), self.replies)
-            change = change_of(reply, self.channel.ref, time.time())
+            now = time.time()
+            request = request_of(
+                reply, Address(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi),
+                Address(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi), now)
+            if request is not None:
+                self._requests.append(request)
+            change = change_of(reply, self.channel.ref, now, request.ref if request else "")
             if change is not None:
                 self._opt_changes.append(change)
                 logger.info("%s from %s", reply.kind, mask_number(change.number))
@@ -137,8 +181,11 @@ class ChannelReceiver:
     # -- the run ---------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> ReceiverStats:
-        """Hold the bind and flush until `stop` is set; flush what is left, unbind."""
-        bind_task = asyncio.create_task(self.bind.run(), name=self.bind.name)
+        """Hold the binds, answer keywords and flush until `stop` is set; flush what is
+        left, unbind."""
+        bind_tasks = [asyncio.create_task(b.run(), name=b.name) for b in self.binds]
+        answer_task = (asyncio.create_task(self.answering.run(stop), name="answers")
+                       if self.answering is not None else None)
         noted = 0.0
         try:
             while not stop.is_set():
@@ -153,23 +200,37 @@ class ChannelReceiver:
                 except (RedisError, OSError) as error:
                     logger.warning("receiver: Redis write failed, will retry: %s", error)
         finally:
-            await self.bind.stop()
-            bind_task.cancel()
-            await asyncio.gather(bind_task, return_exceptions=True)
+            if answer_task is not None:  # it may wait on a bind that is down: no longer
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(2.0):
+                        await asyncio.shield(answer_task)
+                answer_task.cancel()
+                await asyncio.gather(answer_task, return_exceptions=True)
+            for bind in self.binds:
+                await bind.stop()
+            for task in bind_tasks:
+                task.cancel()
+            await asyncio.gather(*bind_tasks, return_exceptions=True)
             with contextlib.suppress(RedisError, OSError):
-                await self.flush()  # the last receipts; the bind is now down
-                await release_binds(self.redis, self.channel, [self.bind_name])
+                await self.flush()  # the last receipts; the binds are now down
+                if self.answering is not None:
+                    await self.answering.flush()  # answers settled, unknown ones too
+                await release_binds(self.redis, self.channel, self.bind_names)
+        if self.answering is not None:
+            self.stats.answers = self.answering.stats
         return self.stats
 
     async def flush(self, *, heartbeat: bool = False) -> None:
         """Write opt-outs and apply receipts that can be matched; keep the others."""
         receipts, self._receipts = self._receipts, []
         changes, self._opt_changes = self._opt_changes, []
+        requests, self._requests = self._requests, []
         replies, self._replies = self._replies, 0
         try:
-            await self._write_activity(changes, replies, heartbeat)
+            await self._write_activity(changes, requests, replies, heartbeat)
         except BaseException:
             self._opt_changes[:0], self._replies = changes, self._replies + replies
+            self._requests[:0] = requests
             self._receipts[:0] = receipts
             raise
         try:
@@ -185,14 +246,17 @@ class ChannelReceiver:
             self.stats.unmatched += dropped
             await count_activity(self.redis, self.channel, UNMATCHED, dropped)
 
-    async def _write_activity(self, changes: list[OptChange], replies: int,
-                              heartbeat: bool) -> None:
+    async def _write_activity(self, changes: list[OptChange], requests: list[ReplyRequest],
+                              replies: int, heartbeat: bool) -> None:
         binds: dict[str, bool] = {}
         if heartbeat:
-            binds[self.bind_name] = self.bind.gate.held if self.bind.gate else self.bind.is_up
-            metrics.BINDS_UP.labels(self.channel.ref, "receiver").set(int(self.bind.is_up))
+            for name, bind in zip(self.bind_names, self.binds, strict=True):
+                binds[name] = bind.gate.held if bind.gate else bind.is_up
+            metrics.BINDS_UP.labels(self.channel.ref, "receiver").set(
+                sum(int(b.is_up) for b in self.binds))
         await record_receiver_activity(self.redis, self.channel, opt_changes=changes,
-                                       replies=replies, binds=binds, now=time.time())
+                                       replies=replies, binds=binds, now=time.time(),
+                                       requests=requests)
         ins = sum(1 for c in changes if c.opted_in)
         self.stats.opt_outs += len(changes) - ins
         self.stats.opt_ins += ins

@@ -5,6 +5,9 @@
       -> rate-limit tokens  ->  mark `submitting`  ->  write
       <- submit_sm_resp: submitted / retry / failed      <- deliver_sm: receipts, replies
 
+A reply that may be a keyword goes to the channel's replies stream, for the channel's
+receiver to answer (sender.store.keyword_replies): a sender only passes it on.
+
 Crash safety rests on two rules. A message is marked `submitting` in Redis before its
 PDU is written, so after a SIGKILL the pending entries tell exactly which messages may
 be on the SMSC's side (`submitting`: counted unknown, not resent) and which never left
@@ -65,6 +68,7 @@ from sender.store.channel_activity import (
 )
 from sender.store.correlations import correlation_value
 from sender.store.frequency_caps import FrequencyCaps
+from sender.store.keyword_replies import Address, request_of
 from sender.store.lane_moves import Move, move_messages
 from sender.store.opt_outs import OptChange, change_of
 from sender.store.rate_limit import RateLimiter
@@ -375,9 +379,17 @@ class ShardSender:
             self.stats.replies += 1
             reply = read_reply(pdu.source_addr, pdu.source_addr_ton,
                                reply_text(pdu.payload, pdu.data_coding), self.settings.replies)
-            change = change_of(reply, self.settings.channel.ref, time.time())
+            now = time.time()
+            request = request_of(
+                reply, Address(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi),
+                Address(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi), now)
+            change = change_of(reply, self.settings.channel.ref, now,
+                               request.ref if request else "")
             if change is not None:
                 self._opt_change(change)
+            if request is not None:  # after its opt change: the confirmation claim is in it
+                self.writer.reply_request(request)
+                self._flush_now.set()
         return CommandStatus.ESME_ROK
 
     def _opt_change(self, change: OptChange) -> None:

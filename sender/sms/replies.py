@@ -8,6 +8,9 @@ the channel's default region, by phonenumbers where it is not plainly internatio
 
 Opting out is always on (TD, 退订, STOP and the other keywords of OPT_OUT_KEYWORDS);
 opting back in by reply only where the Channel lists keywords for it (optIn.keywords).
+What a keyword is answered with (spec.keywordReplies) is `KeywordAnswers`: HELP and the
+business's own keywords by their folded text, the opt-out and opt-in confirmations by
+the kind of reply.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from enum import StrEnum
 
 import phonenumbers
 
-OPT_OUT_KEYWORDS = frozenset({
-    "td", "t", "退订", "退定", "tuiding",
-    "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout",
-})  # fmt: skip
+from crds.channel import KEYWORD_MAX, KeywordReplies
+from crds.channel import OPT_OUT_KEYWORDS as _OPT_OUT_KEYWORDS
+
+OPT_OUT_KEYWORDS = frozenset(_OPT_OUT_KEYWORDS)
+"""As the API lists them (crds.channel), where the schema refuses a keyword that is one."""
 _STRIP = string.punctuation + "。，！？、；：“”‘’（）【】《》 \t\r\n\u3000"
 _SEPARATORS = str.maketrans("", "", " -.()/\u00a0")
 
@@ -56,6 +60,9 @@ class Reply:
     kind: ReplyKind
     keyword: str
     """The reply's text, folded, when it is a keyword; else empty."""
+    text: str = ""
+    """The reply's text, folded, when it is short enough to be a keyword of any kind
+    (KEYWORD_MAX); else empty: nothing to answer."""
 
 
 def fold(text: str) -> str:
@@ -81,10 +88,82 @@ def read_reply(source_addr: str, ton: int, text: str, rules: ReplyRules) -> Repl
     number = mo_number(source_addr, ton, rules.default_region)
     folded = fold(text)
     if folded in OPT_OUT_KEYWORDS:
-        return Reply(number, ReplyKind.OPT_OUT, folded)
+        return Reply(number, ReplyKind.OPT_OUT, folded, folded)
     if folded in rules.opt_in_keywords:
-        return Reply(number, ReplyKind.OPT_IN, folded)
-    return Reply(number, ReplyKind.OTHER, "")
+        return Reply(number, ReplyKind.OPT_IN, folded, folded)
+    return Reply(number, ReplyKind.OTHER, "", folded if 0 < len(folded) <= KEYWORD_MAX else "")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a keyword reply is answered with."""
+
+    text: str
+    label: str = ""
+    """Recorded on the number (a custom keyword's label); empty: none."""
+
+
+@dataclass(frozen=True)
+class KeywordAnswers:
+    """A channel's answers to keywords (spec.keywordReplies), by folded keyword."""
+
+    by_keyword: dict[str, Answer]
+    """HELP's keywords and the custom ones."""
+    opt_out: str = ""
+    """The opt-out confirmation; empty: none."""
+    opt_in: str = ""
+    """The opt-in confirmation; empty: none."""
+
+    @classmethod
+    def of(cls, replies: KeywordReplies | None) -> KeywordAnswers:
+        if replies is None:
+            return cls({})
+        answers: dict[str, Answer] = {}
+        # setdefault: of two keywords that fold alike (refused, and reported by the
+        # KeywordReplies condition), the first listed answers, HELP's before custom.
+        if replies.help is not None:
+            for keyword in replies.help.keywords:
+                answers.setdefault(fold(keyword), Answer(replies.help.reply))
+        for custom in replies.custom:
+            answers.setdefault(fold(custom.keyword), Answer(custom.reply, custom.label))
+        return cls(answers, replies.opt_out_reply, replies.opt_in_reply)
+
+    def answer(self, kind: ReplyKind, text: str) -> Answer | None:
+        """The answer to a reply of `kind` whose folded text is `text`; None: none."""
+        if kind == ReplyKind.OPT_OUT:
+            return Answer(self.opt_out) if self.opt_out else None
+        if kind == ReplyKind.OPT_IN:
+            return Answer(self.opt_in) if self.opt_in else None
+        return self.by_keyword.get(text)
+
+
+def keyword_collisions(replies: KeywordReplies | None, opt_in_keywords: list[str]
+                       ) -> list[str]:
+    """Keywords of a channel that read the same once folded, as the replies are read:
+    each a message naming where it is defined. The schema refuses plain duplicates (in
+    any ASCII case); this also finds full-width forms, punctuation and an opt-out
+    keyword spelled another way (ＳＴＯＰ, "help!")."""
+    places: list[tuple[str, str]] = [(k, "optIn.keywords") for k in opt_in_keywords]
+    if replies is not None:
+        if replies.help is not None:
+            places += [(k, "keywordReplies.help.keywords") for k in replies.help.keywords]
+        places += [(c.keyword, "keywordReplies.custom") for c in replies.custom]
+    seen: dict[str, tuple[str, str]] = {}
+    problems = []
+    for keyword, place in places:
+        folded = fold(keyword)
+        if not folded:
+            problems.append(f"{keyword!r} ({place}) is no keyword: nothing is left once"
+                            " case, width and punctuation are folded")
+        elif folded in OPT_OUT_KEYWORDS:
+            problems.append(f"{keyword!r} ({place}) reads as the opt-out keyword"
+                            f" {folded!r}, which always opts out")
+        elif folded in seen:
+            first, where = seen[folded]
+            problems.append(f"{keyword!r} ({place}) reads as {first!r} ({where})")
+        else:
+            seen[folded] = (keyword, place)
+    return problems
 
 
 def mo_number(source_addr: str, ton: int, default_region: str = "") -> str | None:

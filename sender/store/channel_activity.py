@@ -30,6 +30,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from sender.store.keys import ChannelKeys
+from sender.store.keyword_replies import ReplyRequest, queue_requests
 from sender.store.opt_outs import OptChange, queue_changes
 
 logger = logging.getLogger(__name__)
@@ -69,13 +70,16 @@ def note_binds(pipe: Any, channel: ChannelKeys, binds: Mapping[str, bool], now: 
 async def record_receiver_activity(
     redis: aioredis.Redis, channel: ChannelKeys, *, opt_changes: Sequence[OptChange],
     replies: int, binds: Mapping[str, bool], now: float,
+    requests: Sequence[ReplyRequest] = (),
 ) -> None:
     """One round trip for what a receiver's flush writes: opt-outs and opt-ins (the
-    shared set and its log), the channel's reply and opt-out totals, its bind's slot."""
-    if not (opt_changes or replies or binds):
+    shared set and its log), keyword-reply requests, the channel's reply and opt-out
+    totals, its binds' slots."""
+    if not (opt_changes or replies or binds or requests):
         return
     pipe = redis.pipeline(transaction=False)
     queue_changes(pipe, opt_changes, channel.activity)
+    queue_requests(pipe, channel, requests)
     if replies:
         pipe.hincrby(channel.activity, REPLIES, replies)
     note_binds(pipe, channel, binds, now)
@@ -180,5 +184,6 @@ async def read_activity(redis: aioredis.Redis, channel: ChannelKeys, now: float
 
 async def forget_channel(redis: aioredis.Redis, channel: ChannelKeys) -> None:
     """Drop the channel's keys (the Channel was deleted)."""
-    await redis.delete(channel.binds, channel.activity, channel.receipts, channel.gcra)
+    await redis.delete(channel.binds, channel.activity, channel.receipts, channel.gcra,
+                       channel.replies, channel.replies_sending)
 

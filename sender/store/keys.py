@@ -34,7 +34,21 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
     herald:{channel:NS/NAME}:gcra          the channel's rate-limit bucket
     herald:{channel:NS/NAME}:binds         sorted set: bind name -> time last seen up
     herald:{channel:NS/NAME}:activity      hash: submitted, receipts, replies... (totals)
+    herald:{channel:NS/NAME}:replies       stream: replies (MO) short enough to be keywords,
+                                           from every bind of the channel, for the
+                                           receiver to answer (sender.store.keyword_replies);
+                                           capped at REPLIES_MAXLEN entries
+    herald:{channel:NS/NAME}:replies:sending  hash: stream id of an answer whose submit_sm
+                                           went out -> unix time; gone once answered
     herald:optout                          set of E.164 numbers that opted out
+    herald:optout:confirm                  hash: number -> id of the opt-out reply whose
+                                           confirmation is owed (set once per opt-out,
+                                           HSETNX; an opt-in deletes it)
+    herald:labels:NS:NUMBER                hash: label -> "UNIX_TIME CHANNEL KEYWORD", the
+                                           labels custom keywords recorded on NUMBER for
+                                           the Channels of namespace NS
+    herald:labelled:NS:LABEL               set of the numbers that carry LABEL in NS (a
+                                           campaign's audience.redisKey can name it)
     herald:{cap:NS:G}:NUMBER               sorted set: the messages campaigns of namespace
                                            NS with a frequencyCap sent NUMBER, scored by
                                            when (sender.store.frequency_caps); G, one of
@@ -46,6 +60,11 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            G, one of STICKY_GROUPS, is a hash of NUMBER
     herald:{channel:NS/NAME}:gcra:source:ADDRESS  the rate-limit bucket of one address of
                                            the channel's pool (messagesPerSecond)
+
+Labels are per namespace, as the Channels that record them and the campaigns that
+read them are; a hash per number answers "what is this number" in one read, the set per
+label "who is this" (the audience). Neither has a hash tag: a label is written with
+two plain commands (a pipeline without a transaction), never by a script.
 
 A number's cap ledger has a tag of its own, never a campaign's: the cap is checked in
 one script per slot group of a batch (G), apart from the campaign's transitions. Numbers
@@ -68,6 +87,8 @@ PREFIX = "herald"
 SENDERS_GROUP = "senders"  # the consumer group every shard stream is read through
 OPT_OUT_SET = f"{PREFIX}:optout"
 OPT_OUT_LOG = f"{PREFIX}:optout:log"  # hash: number -> its last opt-out or opt-in
+OPT_OUT_CONFIRM = f"{PREFIX}:optout:confirm"  # hash: number -> reply owed a confirmation
+RECEIVER_GROUP = "receiver"  # the consumer group a channel's replies stream is read through
 CAP_GROUPS = 8  # slot groups of the frequency cap ledgers, per namespace (bench/README.md)
 
 
@@ -199,6 +220,26 @@ class ChannelKeys(ObjectKeys):
         """Running totals of what crossed the channel, for its measured throughput."""
         return f"{self.tag}:activity"
 
+    @property
+    def replies(self) -> str:
+        """Replies that may be keywords, for the channel's receiver to answer."""
+        return f"{self.tag}:replies"
+
+    @property
+    def replies_sending(self) -> str:
+        """Answers whose submit_sm went out and is not yet answered."""
+        return f"{self.tag}:replies:sending"
+
+
+
+def labels(namespace: str, number: str) -> str:
+    """The labels custom keywords recorded on an E.164 number, in a namespace."""
+    return f"{PREFIX}:labels:{namespace}:{number}"
+
+
+def labelled(namespace: str, label: str) -> str:
+    """The numbers that carry a label, in a namespace."""
+    return f"{PREFIX}:labelled:{namespace}:{label}"
 
 
 def campaign_from_ref(ref: str) -> CampaignKeys:

@@ -20,7 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from sender.sms.replies import Reply, ReplyKind
-from sender.store.keys import OPT_OUT_LOG, OPT_OUT_SET
+from sender.store.keys import OPT_OUT_CONFIRM, OPT_OUT_LOG, OPT_OUT_SET
 
 OPT_OUTS = "optOuts"
 OPT_INS = "optIns"
@@ -38,22 +38,34 @@ class OptChange:
     channel: str
     """NAMESPACE/NAME of the channel the reply came on."""
     keyword: str
+    confirm_ref: str = ""
+    """For an opt-out: the ref of its keyword-reply request, claimed as the number's owed
+    confirmation (sender.store.keyword_replies); empty: none claimed."""
 
 
-def change_of(reply: Reply, channel: str, at: float) -> OptChange | None:
+def change_of(reply: Reply, channel: str, at: float, confirm_ref: str = "") -> OptChange | None:
     """The change a reply asks for, if any (None too when its number is unknown)."""
     if reply.number is None or reply.kind == ReplyKind.OTHER:
         return None
-    return OptChange(reply.number, reply.kind == ReplyKind.OPT_IN, at, channel, reply.keyword)
+    opted_in = reply.kind == ReplyKind.OPT_IN
+    return OptChange(reply.number, opted_in, at, channel, reply.keyword,
+                     "" if opted_in else confirm_ref)
 
 
 def queue_changes(pipe: Any, changes: Sequence[OptChange], channel_activity: str) -> None:
-    """Queue the changes on a pipeline (transaction=False): set, log, channel totals."""
+    """Queue the changes on a pipeline (transaction=False): set, log, channel totals. An
+    opt-out with a confirm_ref claims the number's confirmation unless one is owed
+    already (HSETNX); an opt-in forgets it, so that the next opt-out is confirmed again
+    (sender.store.keyword_replies). In order: STOP, START, STOP in one batch owes the
+    second STOP's."""
     for change in changes:
         if change.opted_in:
             pipe.srem(OPT_OUT_SET, change.number)
+            pipe.hdel(OPT_OUT_CONFIRM, change.number)
         else:
             pipe.sadd(OPT_OUT_SET, change.number)
+            if change.confirm_ref:
+                pipe.hsetnx(OPT_OUT_CONFIRM, change.number, change.confirm_ref)
         word = "in" if change.opted_in else "out"
         pipe.hset(OPT_OUT_LOG, change.number,
                   f"{word} {change.at:.0f} {change.channel} {change.keyword}")

@@ -1,7 +1,8 @@
 """Ordered, batched writes of a sender's results to Redis.
 
 Everything a sender records goes through one ordered buffer flushed in one round trip:
-receipt correlations (channel keys), opt-outs, frequency cap refunds (each number's
+receipt correlations (channel keys), opt-outs, keyword-reply requests (the channel's
+replies stream, for its receiver to answer), frequency cap refunds (each number's
 ledger), and message transitions (campaign keys, through transitions.lua, which also
 acks stream entries). Order matters: a message
 that was throttled goes submitting -> queued -> submitting, and the second mark must
@@ -24,6 +25,7 @@ from sender import metrics
 from sender.sms.states import Transition
 from sender.store.channel_activity import SUBMITTED, note_binds
 from sender.store.keys import ChannelKeys
+from sender.store.keyword_replies import ReplyRequest, queue_requests
 from sender.store.opt_outs import OptChange, queue_changes
 from sender.store.transitions import StateStore
 
@@ -34,13 +36,15 @@ class _Batch:
     receipts: dict[str, str] = field(default_factory=dict)
     forget_receipts: list[str] = field(default_factory=list)
     opt_changes: list[OptChange] = field(default_factory=list)
+    requests: list[ReplyRequest] = field(default_factory=list)
     cap_refunds: list[tuple[str, str]] = field(default_factory=list)
     binds: dict[str, bool] = field(default_factory=dict)
     binds_at: float = 0.0
     after: list[Callable[[], None]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.transitions) + len(self.receipts) + len(self.opt_changes)
+        return (len(self.transitions) + len(self.receipts) + len(self.opt_changes)
+                + len(self.requests))
 
 
 class StateWriter:
@@ -76,6 +80,10 @@ class StateWriter:
         """A reply that opts a number out (or back in): written first at the next flush."""
         self._batch.opt_changes.append(change)
 
+    def reply_request(self, request: ReplyRequest) -> None:
+        """A reply that may be a keyword, for the channel's receiver to answer."""
+        self._batch.requests.append(request)
+
     def refund_cap(self, ledger: str, member: str) -> None:
         """Give a message's frequency cap charge back (sender.store.frequency_caps): its
         ledger key and member, removed at the next flush."""
@@ -96,7 +104,7 @@ class StateWriter:
             # Receipt correlations first: a receipt may come the moment the SMSC answers.
             # The channel's activity rides along: submits so far, binds up.
             if (batch.receipts or batch.opt_changes or batch.forget_receipts or batch.binds
-                    or batch.cap_refunds):
+                    or batch.cap_refunds or batch.requests):
                 pipe = self._redis.pipeline(transaction=False)
                 if batch.receipts:
                     pipe.hincrby(self.channel.activity, SUBMITTED, len(batch.receipts))
@@ -108,6 +116,7 @@ class StateWriter:
                 if batch.forget_receipts:
                     pipe.hdel(self.channel.receipts, *batch.forget_receipts)
                 queue_changes(pipe, batch.opt_changes, self.channel.activity)
+                queue_requests(pipe, self.channel, batch.requests)
                 for ledger, member in batch.cap_refunds:
                     pipe.zrem(ledger, member)
                 await pipe.execute()

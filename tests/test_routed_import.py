@@ -126,3 +126,14 @@ def test_a_run_written_with_one_channel_reads_as_a_run_of_it() -> None:
     body["channel"] = body.pop("channels")[0]
     old = RunConfig.model_validate(body)
     assert [c.name for c in old.channels] == ["any"] and old.streams == SHARDS
+
+
+async def test_routed_numbers_are_counted_by_channel_and_country(redis: aioredis.Redis) -> None:
+    """The pre-send plan prices each channel's messages by country (campaign_presend)."""
+    run = routed_run({"name": "cn", "countries": ["CN"]}, {"name": "world"})
+    await import_routed(redis, run, MOBILE + US + HK + [MOBILE[0]])  # one duplicate
+
+    fields = cast(dict[str, str], await redis.hgetall(KEYS.counters))
+    assert {k: int(v) for k, v in fields.items() if ":country:" in k} == {
+        "channel:cn:country:CN": 3, "channel:world:country:US": 2,
+        "channel:world:country:HK": 1}

@@ -14,8 +14,10 @@ enqueueing or counting a row twice, even with two importers at once.
 
 Counters added to the campaign's counters hash, beside total, invalid, suppressed and
 optedOut: `imported` (entries queued), `drop:<DropReason>`, `suppress:Duplicate`,
-`suppress:Filtered`, `suppress:SuppressionList`, `variant:<name>:total`, and with a
-test group (spec.winner) `awaitingWinner` and `variant:<name>:awaitingWinner`.
+`suppress:Filtered`, `suppress:SuppressionList`, `variant:<name>:total`, with channels
+`channel:<name>:total` and `channel:<name>:country:<CC>` (the number's ISO 3166 region,
+ZZ for none: the pre-send plan's cost), and with a test group (spec.winner)
+`awaitingWinner` and `variant:<name>:awaitingWinner`.
 
 A shard entry has the fields n (E.164), v (variant, may be empty), x (the variables as
 compact JSON) and, when recipients are timed by their own clocks (`recipient_zones`), z:
@@ -216,6 +218,8 @@ class _Candidate:
     """Where its zone came from (TIME_ZONE_SOURCES), counted once it is queued."""
     channel: int = 0
     """Index of the channel it is routed to, in the run's order."""
+    country: str = "ZZ"
+    """ISO 3166-1 region of its number (phonenumbers; ZZ: none), for the plan's cost."""
 
 
 @dataclass
@@ -275,10 +279,11 @@ class _Importer:
                 continue
             number = parsed.e164
             channel = 0
+            found = phonenumbers.region_code_for_number(parsed.number) or ""
+            region = found or "ZZ"
             if s.router is not None:
-                name = s.router.route(parsed.number, number, kind=parsed.kind)
+                name = s.router.route(parsed.number, number, kind=parsed.kind, country=found)
                 if name is None:
-                    region = phonenumbers.region_code_for_number(parsed.number) or "ZZ"
                     drops.append((index, f"{UNROUTABLE}:{region}"))
                     continue
                 channel = s.channels.index(name)
@@ -304,7 +309,7 @@ class _Importer:
                 _recipient_zone(row.get(zone, "") if zone else "", number_zone)
                 if s.recipient_zones else ("", ()))
             candidates.append(_Candidate(index, number, _compact(variables), recipient_zone,
-                                         sources, channel))
+                                         sources, channel, region))
         return _Batch(start, start + len(rows), candidates, drops)
 
     def _decide(self, batch: _Batch, seen: set[str], opted_out: set[str],
@@ -345,6 +350,7 @@ class _Importer:
             counts["imported"] += 1
             if s.channels:
                 counts[f"channel:{s.channels[c.channel]}:total"] += 1
+                counts[f"channel:{s.channels[c.channel]}:country:{c.country}"] += 1
             counts.update(f"zone:{source}" for source in c.zone_sources)
             if variant:
                 counts[f"variant:{variant}:total"] += 1

@@ -107,12 +107,15 @@ class Router:
         self.needs_carrier = any(route.carriers for route in self.routes)
 
     def route(self, number: PhoneNumber, e164: str | None = None, *,
-              after: str | None = None, kind: int | None = None) -> str | None:
+              after: str | None = None, kind: int | None = None,
+              country: str | None = None) -> str | None:
         """The channel for a parsed, valid number; None when no route serves it
         (counted Unroutable, with its country). `after`: only the routes after that
-        channel's (where a message fails over to). `kind`: its type, if known."""
+        channel's (where a message fails over to). `kind`: its type, `country` its
+        region ("" for none), if known."""
         e164 = e164 or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        country = phonenumbers.region_code_for_number(number) or ""
+        if country is None:
+            country = phonenumbers.region_code_for_number(number) or ""
         name = carrier_name(number, e164, kind) if self.needs_carrier else None
         routes = self.routes
         if after is not None:

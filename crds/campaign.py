@@ -527,6 +527,17 @@ class CampaignSpec(HeraldModel):
                 " not: leave compliance.suppressionLists empty",
             ),
             (
+                "!has(self.dryRun) || !self.dryRun || self.trigger != 'Api'",
+                "a trigger Api campaign has no audience to plan: dryRun needs trigger"
+                " Audience",
+            ),
+            (
+                "!has(self.dryRun) || !self.dryRun || !has(self.schedule.recurrence)"
+                " || self.schedule.recurrence == ''",
+                "a recurring campaign plans each run in its CampaignRun's status.plan and"
+                " sends it: dryRun is for a one-shot campaign",
+            ),
+            (
                 "self.trigger != 'Api' || !has(self.winner)",
                 "a trigger Api campaign sends each event as it comes: it has no test group"
                 " to choose a winner from",
@@ -588,6 +599,14 @@ class CampaignSpec(HeraldModel):
     """Sender pods running at once (one shard each)."""
     compliance: Compliance = Field(default_factory=Compliance)
     """Opt-out, frequency and duplicate rules."""
+    dry_run: bool = False
+    """Import the audience and stop at the pre-send plan (status.plan: audience, messages,
+    segments, estimated cost, ETA), phase Planned, Ready False with reason DryRun: no
+    sender Job is created and no message is sent. Set back to false, the campaign sends
+    the run it imported, without importing again: the recipients the plan counted. It
+    applies until sending starts; set true once the sender Job exists, it changes
+    nothing (pause with paused). Not with trigger Api (no audience to plan) nor with
+    recurrence (each run's CampaignRun shows its plan, and sends it)."""
     paused: bool = False
     """Suspend sending; set back to false to resume where it stopped. A recurring
     campaign pauses its active runs and starts none while paused (its ticks then count
@@ -608,6 +627,7 @@ class CampaignPhase(StrEnum):
     IMPORTING = "Importing"
     RUNNING = "Running"
     PAUSED = "Paused"
+    PLANNED = "Planned"
     COMPLETED = "Completed"
     FAILED = "Failed"
     CANCELLED = "Cancelled"
@@ -704,6 +724,108 @@ class ReasonCount(HeraldModel):
     """Rows."""
 
 
+class PlanCountry(HeraldModel):
+    """One country's share of a channel in the plan."""
+
+    country: str = Field(max_length=2)
+    """ISO 3166-1 alpha-2 region of the numbers (phonenumbers); ZZ for none."""
+    messages: int = 0
+    """Messages to numbers of this country routed to the channel."""
+    segments: int = 0
+    """Their estimated segments (as the plan's)."""
+    price_per_segment: str | None = None
+    """The Channel's price of a segment to this country (its pricing.countries entry,
+    else pricing.pricePerSegment); empty: unpriced."""
+    estimated_cost: str | None = None
+    """segments x pricePerSegment, in the channel's currency, rounded to 1/10000;
+    empty when unpriced."""
+
+
+class PlanChannel(HeraldModel):
+    """One channel's share of the plan."""
+
+    name: str
+    """Channel name."""
+    messages: int = 0
+    """Messages the import routed to this channel."""
+    segments: int = 0
+    """Their estimated segments, measured on this channel's smpp.gsm7Coding."""
+    segments_per_second: int = 0
+    """The channel's rateLimit.messagesPerSecond (each segment takes a token) as the run
+    took it."""
+    estimated_cost: str | None = None
+    """The sum over its priced countries, in currency; empty without pricing."""
+    currency: str | None = None
+    """The Channel's pricing.currency."""
+    unpriced_countries: list[str] = Field(
+        default_factory=list, max_length=250,
+        json_schema_extra={"items": {"type": "string", "maxLength": 2}})
+    """Countries of its messages the Channel's pricing prices not: left out of
+    estimatedCost."""
+    countries: list[PlanCountry] = Field(
+        default_factory=list, max_length=250, json_schema_extra=list_map("country"))
+    """Its messages by country of the number, with their cost."""
+
+
+class PlanVariant(HeraldModel):
+    """One A/B variant's share of the plan."""
+
+    name: str
+    """Variant name."""
+    messages: int = 0
+    """Recipients the import gave this variant (the holdout group is not one)."""
+    segments_per_message: int = 0
+    """Segments of its Template's preview (status.preview: the body with each
+    variable's example, signature and opt-out text) on the first channel's gsm7Coding."""
+    segments: int = 0
+    """Its estimated segments over every channel (each measured on its own coding)."""
+
+
+class PresendPlan(HeraldModel):
+    """What the run will send, worked out once the import is done and before the first
+    submit (the operator keeps it while the run sends, and after)."""
+
+    time: datetime
+    """When the plan was made: the ETA counts from then (or from when sending starts,
+    for a dryRun campaign set to send)."""
+    rows: int = 0
+    """Rows the audience source held."""
+    audience: int = 0
+    """Recipients to send to: the rows left after invalid numbers, dedupe, the filter,
+    suppression lists, opt-outs, the holdout group and numbers no channel serves.
+    compliance.frequencyCap, checked as each message goes out, may still skip some."""
+    messages: int = 0
+    """Messages to send: one a recipient."""
+    segments: int = 0
+    """Estimated submit_sm: each message counted as the segments of its template's
+    rendered preview (status.preview of the Template) on its channel's gsm7Coding.
+    Recipients' own variable values may make a message longer or shorter. A winner
+    campaign's rest is counted with the variants' weights."""
+    estimated_cost: str | None = None
+    """The channels' estimatedCost summed, a decimal string in currency; empty when no
+    channel is priced or their currencies differ. Leaves out unpriced countries (each
+    channel's unpricedCountries)."""
+    currency: str | None = None
+    """ISO 4217 currency of estimatedCost."""
+    segments_per_second: int = 0
+    """The effective rate: the lower of rateLimit.messagesPerSecond and the sum of the
+    channels' rate limits, each channel sending its own share at most at its own rate."""
+    eta: datetime | None = None
+    """When the last segment would go: segments at the effective rate (each channel's
+    share at its own rate at most), from time, counting only the hours the send window
+    and quiet hours leave open in schedule.timeZone (quiet hours are timed in the
+    campaign's zone here, not each recipient's). Assumes no other campaign shares the
+    channels and no throttling or retries; empty when the window never opens."""
+    variants: list[PlanVariant] = Field(default_factory=list,
+                                        json_schema_extra=list_map("name"))
+    """Messages and segments per variant (spec.variants; empty with templateRef)."""
+    channels: list[PlanChannel] = Field(default_factory=list,
+                                        json_schema_extra=list_map("name"))
+    """Messages, segments and cost per channel."""
+    message: str = Field(default="", max_length=MESSAGE_MAX)
+    """The plan in words, with what its estimate leaves out."""
+
+
 class WinnerReason(StrEnum):
     SIGNIFICANT = "Significant"
     FALLBACK = "Fallback"
@@ -795,6 +917,9 @@ class CampaignStatus(HeraldModel):
     windows: ZoneFromColumn (columns.timeZone), ZoneFromNumber (its prefix),
     CampaignZone (neither gave a single zone: schedule.timeZone), and UnknownZone (the
     row's column held no IANA zone; also counted under where its zone came from)."""
+    plan: PresendPlan | None = None
+    """The pre-send plan (spec.dryRun stops at it): audience, segments, estimated cost
+    and ETA, once the import is done; empty for a trigger Api campaign."""
     next_window_time: datetime | None = None
     """When the next waiting message's window opens (send window or end of quiet
     hours). Empty while none waits."""
@@ -818,7 +943,8 @@ class CampaignStatus(HeraldModel):
     """Spec fields edited since the run started that it does not apply: templateRef,
     variants, holdoutPercent, channels, audience, compliance, trigger and winner.testPercent
     are fixed for a run (the rest of winner applies until the winner is chosen).
-    paused, cancel, senders, rateLimit, sendWindow and ingest apply while it runs."""
+    paused, cancel, senders, rateLimit, sendWindow and ingest apply while it runs, and
+    dryRun until sending starts."""
     message: str | None = Field(default=None, max_length=MESSAGE_MAX)
     """One line summary."""
     conditions: list[Condition] = Field(default_factory=list, json_schema_extra=list_map("type"))
@@ -844,6 +970,12 @@ class Campaign(HeraldResource):
          "description": "Delivered over messages with a final outcome."},
         {"name": "Awaiting", "type": "integer", "jsonPath": ".status.counters.submitted",
          "priority": 1, "description": "Accepted by the SMSC, receipt not yet in."},
+        {"name": "Cost", "type": "string", "jsonPath": ".status.plan.estimatedCost",
+         "priority": 1, "description": "Estimated cost of the plan, in Currency."},
+        {"name": "Currency", "type": "string", "jsonPath": ".status.plan.currency",
+         "priority": 1},
+        {"name": "ETA", "type": "string", "jsonPath": ".status.plan.eta", "priority": 1,
+         "description": "When the plan's last segment would go."},
         REASON_COLUMN,
         AGE_COLUMN,
     )

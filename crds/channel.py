@@ -412,6 +412,40 @@ class OptIn(HeraldModel):
     keyword (Redis herald:optout:log)."""
 
 
+DECIMAL_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,6})?$"
+"""A non-negative decimal written as a string (the API allows no floats): 0.045, 12."""
+
+
+class CountryPrice(HeraldModel):
+    """The price of one segment to the numbers of one country."""
+
+    country: str = Field(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")
+    """ISO 3166-1 alpha-2 code of the recipients' country, e.g. CN: the region
+    phonenumbers gives the number (+852 is HK, not CN), as in routing.countries. A code
+    phonenumbers has no numbers for (UK: GB is meant) prices no number."""
+    price_per_segment: str = Field(min_length=1, max_length=16, pattern=DECIMAL_PATTERN)
+    """Price of one segment (one submit_sm: a message of three parts costs three), in
+    pricing.currency, as a decimal string, e.g. "0.045"."""
+
+
+class Pricing(HeraldModel):
+    """What the carrier charges per segment, by the recipient's country. Used only to
+    estimate a campaign's cost before it sends (Campaign status.plan.estimatedCost):
+    nothing is billed or capped by it."""
+
+    currency: str = Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")
+    """ISO 4217 code of the prices, e.g. USD, CNY. A campaign whose channels price in
+    different currencies gives each channel's cost but no total."""
+    price_per_segment: str | None = Field(default=None, min_length=1, max_length=16,
+                                          pattern=DECIMAL_PATTERN)
+    """Price of one segment to a country that countries does not list, as a decimal
+    string. Empty: such countries are unpriced (the plan lists them, and leaves them out
+    of its cost)."""
+    countries: list[CountryPrice] = Field(
+        default_factory=list, max_length=250, json_schema_extra=list_map("country"))
+    """Prices per country, one entry a country."""
+
+
 class ChannelSpec(HeraldModel):
     """A carrier connection."""
 
@@ -476,6 +510,9 @@ class ChannelSpec(HeraldModel):
     receiver then opens a transmitter too) and the operator's channel receivers on; the
     KeywordReplies condition says whether they are answered. Unset: replies are read for
     opt-outs and opt-ins only, and answered with nothing."""
+    pricing: Pricing | None = None
+    """Price per segment by country, from which a campaign's pre-send plan estimates
+    its cost (status.plan). Empty: campaigns through this channel show no cost for it."""
 
 
 class DeliveryGuarantee(StrEnum):

@@ -168,6 +168,16 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_keyword_replies.py::test_a_custom_keyword_is_answered_and_records_its_label"),
     "Channel.spec.keywordReplies.custom[].label": Proven(
         "tests/test_keyword_replies.py::test_a_custom_keyword_is_answered_and_records_its_label"),
+    "Channel.spec.pricing": Container(),
+    "Channel.spec.pricing.currency": Proven(
+        "tests/test_campaign_presend.py::test_cost_per_channel_and_country"),
+    "Channel.spec.pricing.pricePerSegment": Proven(
+        "tests/test_campaign_presend.py::test_cost_per_channel_and_country"),
+    "Channel.spec.pricing.countries": Container(),
+    "Channel.spec.pricing.countries[].country": Proven(
+        "tests/test_campaign_presend.py::test_cost_per_channel_and_country"),
+    "Channel.spec.pricing.countries[].pricePerSegment": Proven(
+        "tests/test_campaign_presend.py::test_cost_per_channel_and_country"),
 
     # Template
     "Template.spec.category": Proven("tests/test_template_review.py::test_review_outcome"),
@@ -373,6 +383,8 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_suppression_lists.py::test_listed_numbers_are_suppressed_from_files_and_urls"),
     "Campaign.spec.compliance.suppressionLists[].column": Proven(
         "tests/test_suppression_lists.py::test_listed_numbers_are_suppressed_from_files_and_urls"),
+    "Campaign.spec.dryRun": Proven(
+        "tests/test_campaign_operator.py::test_a_dry_run_stops_at_its_plan_then_sends_it"),
     "Campaign.spec.paused": Proven(
         "tests/test_campaign_operator.py::test_pause_and_resume_send_everything_once"),
     "Campaign.spec.cancel": Proven(

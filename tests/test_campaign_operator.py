@@ -250,3 +250,48 @@ async def test_operator_killed_mid_run_resumes_without_reimport_or_resend(
     assert "Timer 'reconcile' succeeded." not in logged  # ...but not each timer run
     importer = await kube.get("batch/v1", "Job", NS, f"{CAMPAIGN}-import")
     assert stack.jobs.runs[importer["metadata"]["uid"]].attempts == 1  # imported once
+
+
+async def test_a_dry_run_stops_at_its_plan_then_sends_it(stack: Stack) -> None:
+    """spec.dryRun imports and plans, and sends nothing; set to false, the run sends the
+    recipients the plan counted, without importing again (the simulator is the judge)."""
+    kube = stack.kube
+    await kube.patch(API_VERSION, "Channel", NS, "carrier-a", {"spec": {"pricing": {
+        "currency": "CNY", "countries": [{"country": "CN", "pricePerSegment": "0.045"}]}}})
+    await kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "audience"},
+                       "data": {"recipients.csv": audience_csv(300)}})
+    await kube.create(campaign_body(dryRun=True, audience={
+        "defaultRegion": "CN", "configMapRef": {"name": "audience"}}))
+    planned = await stack.wait_for_phase(NS, CAMPAIGN, ("Planned", "Failed"), timeout=TIMEOUT)
+    status = planned["status"]
+    assert status["phase"] == "Planned", status
+    ready = {c["type"]: c for c in status["conditions"]}["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "DryRun")
+    plan = status["plan"]
+    c = status["counters"]
+    assert plan["rows"] == c["total"] == 300
+    assert plan["audience"] == plan["messages"] == (
+        c["total"] - c["invalid"] - c["suppressed"] - c.get("optedOut", 0)
+        - c.get("holdout", 0) - c.get("unroutable", 0))
+    assert 0 < plan["audience"] < 300  # the demo rows have invalid and duplicate numbers
+    assert sum(v["messages"] for v in plan["variants"]) == plan["audience"]
+    (channel,) = plan["channels"]
+    assert channel["countries"] == [{
+        "country": "CN", "messages": plan["audience"], "segments": plan["segments"],
+        "pricePerSegment": "0.045", "estimatedCost": plan["estimatedCost"]}]
+    assert plan["currency"] == "CNY" and plan["eta"]
+    assert not [j for j in await kube.list("batch/v1", "Job", NS)
+                if j["metadata"]["name"] == f"{CAMPAIGN}-send"]
+    assert stack.simulator.accepted == []
+    await events_include(stack, planned, "DryRun")
+
+    await kube.patch(API_VERSION, "Campaign", NS, CAMPAIGN, {"spec": {"dryRun": False}})
+    done = await stack.wait_for_phase(NS, CAMPAIGN, ("Completed", "Failed"), timeout=TIMEOUT)
+    assert done["status"]["phase"] == "Completed", done["status"]
+    done = await wait_delivered(stack, plan["audience"])
+    assert len(accepted_once(stack)) == plan["audience"] == done["status"]["counters"]["sent"]
+    assert done["status"]["plan"]["audience"] == plan["audience"]
+    assert done["status"]["counters"]["segmentsSubmitted"] == plan["segments"], plan
+    importer = await kube.get("batch/v1", "Job", NS, f"{CAMPAIGN}-import")
+    assert stack.jobs.runs[importer["metadata"]["uid"]].attempts == 1  # imported once

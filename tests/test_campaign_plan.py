@@ -282,7 +282,9 @@ def test_printer_columns_read_right_on_a_completed_campaign() -> None:
              if c["name"] != "Age"}
     assert cells == {"Phase": "Completed", "Ready": "True", "Progress": "100", "Sent": "9084",
                      "Delivered": "9000", "Failed": "50", "Delivery": "99.1%",
-                     "Awaiting": "0", "Reason": reasons.COMPLETED}
+                     "Awaiting": "0", "Reason": reasons.COMPLETED,
+                     # The plan of a run without import counters, through an unpriced channel
+                     "Cost": "<none>", "Currency": "<none>", "ETA": "2026-11-23T04:00:00Z"}
     assert plan.status.message == ("sent 9,084 messages (12,105 segments): 9,000 delivered,"
                                    " 50 failed, 34 expired")
 

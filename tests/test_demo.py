@@ -26,6 +26,9 @@ def test_demo_runs_the_example_campaign_through_the_operator() -> None:
     assert counters["delivered"] > 9_000 and counters["invalid"] > 0
     assert counters["optedOut"] > 0
     assert {v["name"] for v in status["variants"]} == {"discount", "reminder"}
+    plan = status["plan"]  # the example Channel prices CN numbers
+    assert plan["rows"] == 10_000 and 0 < plan["audience"] < 10_000
+    assert plan["currency"] == "CNY" and plan["estimatedCost"] and plan["eta"]
     # kopf's bookkeeping stays out of what the demo prints.
     assert not any(k.startswith("sms.herald.dev/")
                    for k in campaign["metadata"].get("annotations", {}))

@@ -17,6 +17,8 @@ The run, in the order the checks below follow:
     importing             -> Importing, until the importer marks the import done
                              (its Job failing for good                     -> Failed)
     nothing to send       -> Failed (NoValidRecipients)
+    spec.dryRun           -> no sender Job: Planned (DryRun) with status.plan, until
+                             dryRun turns false (then on as below, no new import)
     sending               -> the Indexed sender Job, suspended while paused or
                              outside the send window (Running/Paused/Scheduled)
                              (its Job failing for good                     -> Failed)
@@ -50,6 +52,7 @@ from controllers.decisions.campaign_jobs import (
     build_import_job,
     build_sender_job,
 )
+from controllers.decisions.campaign_presend import PlanInputs, presend_plan
 from controllers.decisions.campaign_run import (
     build_run_config,
     frozen_changes,
@@ -83,6 +86,7 @@ from crds.campaign import (
     CampaignStatus,
     CampaignTrigger,
     Counters,
+    PresendPlan,
     TimeZoneSource,
     Winner,
     WinnerMetric,
@@ -113,8 +117,8 @@ WAITING_SECONDS = 30.0
 """At most this long between reconciles of a campaign waiting for its start time or its
 send window (it wakes when they come, and a spec change wakes it at once)."""
 LIVE_FIELDS = "paused, cancel, senders (up to the run's shards), rateLimit (from the next" \
-              " sender start), schedule.sendWindow, ingest and winner (but testPercent," \
-              " until the winner is chosen)"
+              " sender start), schedule.sendWindow, ingest, winner (but testPercent," \
+              " until the winner is chosen) and dryRun (until sending starts)"
 
 
 @dataclass
@@ -446,6 +450,9 @@ def _sending_run(
                else "")))
     config = run.config
     job = world.sender_job
+    if spec.dry_run and not trigger and job is None and world.winner_job is None:
+        return _Outcome(CampaignPhase.PLANNED, reasons.DRY_RUN, "dry run",  # + the plan
+                        wake_at=world.now + timedelta(seconds=WAITING_SECONDS))
     # A winner campaign's test group sent: the decision, then the rest's own Job (once
     # decided, whatever became of the first Job).
     rest = config.lanes.rest and (
@@ -577,6 +584,13 @@ def _status(
     generation = campaign.metadata.generation
     new = old.model_copy(deep=True)
     new.observed_generation = generation
+    if run is not None and run.import_done and _ready_reason(old) not in FINISHED and (
+            campaign.spec.trigger != CampaignTrigger.API):
+        new.plan = _presend(campaign.spec, old, run, world, outcome, settings)
+        if outcome.reason == reasons.DRY_RUN:
+            outcome = dataclasses.replace(outcome, message=(
+                f"dry run, nothing sent: {new.plan.message}; set spec.dryRun to false to"
+                " send this plan"))
     new.phase = outcome.phase
     new.message = outcome.message
     if run is not None:
@@ -630,6 +644,21 @@ def _status(
         conditions = set_condition(conditions, new_condition)
     new.conditions = conditions
     return new
+
+
+def _presend(spec: CampaignSpec, old: CampaignStatus, run: RunSeen, world: CampaignWorld,
+             outcome: _Outcome, settings: PlanSettings) -> PresendPlan:
+    """The pre-send plan, counted from when it was first made; from now once a dry run
+    is set to send (its ETA starts then)."""
+    basis = world.now
+    if old.plan is not None and not (_ready_reason(old) == reasons.DRY_RUN
+                                     and outcome.reason != reasons.DRY_RUN):
+        basis = old.plan.time
+    return presend_plan(run.config, run.fields, run.counters.total, PlanInputs(
+        basis=basis,
+        campaign_rate=spec.rate_limit.messages_per_second if spec.rate_limit else None,
+        send_times=send_times(spec, run.config.templates, settings.marketing_quiet_hours),
+        pricing={name: seen.spec.pricing for name, seen in world.channels.items()}))
 
 
 def _ready_reason(status: CampaignStatus) -> str:

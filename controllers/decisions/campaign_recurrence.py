@@ -49,7 +49,7 @@ at its next tick, and a spec change wakes it at once)."""
 CANCELLED_SECONDS = 60.0
 EPSILON = timedelta(microseconds=1)
 LIVE_PHASES = (CampaignPhase.PENDING, CampaignPhase.SCHEDULED, CampaignPhase.IMPORTING,
-               CampaignPhase.RUNNING, CampaignPhase.PAUSED)
+               CampaignPhase.RUNNING, CampaignPhase.PAUSED, CampaignPhase.PLANNED)
 
 
 @dataclass(frozen=True)

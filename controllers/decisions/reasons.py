@@ -52,6 +52,7 @@ DELIVERING_WELL = "FailureRatioNormal"
 NOT_STALLED = "NotStalled"
 EDIT_NOT_APPLIED = "EditNotApplied"
 AWAITING_WINNER = "AwaitingWinner"
+DRY_RUN = "DryRun"
 WINNER_CHOSEN = "WinnerChosen"
 RUN_RESET = "StaleRunReset"
 

@@ -2,7 +2,8 @@
 -- recurring Campaign, which has the same status).
 -- Progressing: being deleted, not yet observed at this generation, pending, importing,
 --   running, or cancelling.
--- Suspended: paused, or scheduled (waiting for its start time or send window).
+-- Suspended: paused, scheduled (waiting for its start time or send window), or planned
+--   (a dry run stopped at its plan, waiting for spec.dryRun false).
 -- Healthy: Completed, or Cancelled as asked.
 -- Degraded: Failed; Stalled (a missing or unapproved template, no Ready channel, no
 --   progress); Degraded (the failure ratio crossed the operator's threshold).
@@ -49,7 +50,7 @@ elseif recurring and ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
 elseif phase == "Cancelled" and not (ready and ready.reason == "Cancelling") then
   hs.status = "Healthy"
-elseif phase == "Paused" or phase == "Scheduled" then
+elseif phase == "Paused" or phase == "Scheduled" or phase == "Planned" then
   hs.status = "Suspended"
 else
   hs.status = "Progressing"

@@ -602,7 +602,8 @@ class CampaignSpec(HeraldModel):
     dry_run: bool = False
     """Import the audience and stop at the pre-send plan (status.plan: audience, messages,
     segments, estimated cost, ETA), phase Planned, Ready False with reason DryRun: no
-    sender Job is created and no message is sent. Set back to false, the campaign sends
+    sender Job is created and no message is sent. The import waits for
+    schedule.startTime, not for the send window. Set back to false, the campaign sends
     the run it imported, without importing again: the recipients the plan counted. It
     applies until sending starts; set true once the sender Job exists, it changes
     nothing (pause with paused). Not with trigger Api (no audience to plan) nor with
@@ -809,10 +810,12 @@ class PresendPlan(HeraldModel):
     """ISO 4217 currency of estimatedCost."""
     segments_per_second: int = 0
     """The effective rate: the lower of rateLimit.messagesPerSecond and the sum of the
-    channels' rate limits, each channel sending its own share at most at its own rate."""
+    rate limits of the channels with messages, each channel sending its own share at
+    most at its own rate."""
     eta: datetime | None = None
     """When the last segment would go: segments at the effective rate (each channel's
-    share at its own rate at most), from time, counting only the hours the send window
+    share at its own rate at most; with spec.winner, the test group's share first, then
+    decideAfterSeconds, then the rest), from time, counting only the hours the send window
     and quiet hours leave open in schedule.timeZone (quiet hours are timed in the
     campaign's zone here, not each recipient's). Assumes no other campaign shares the
     channels and no throttling or retries; empty when the window never opens."""

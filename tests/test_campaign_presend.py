@@ -318,3 +318,26 @@ def test_kubectl_get_shows_cost_and_eta() -> None:
     assert (cells["Phase"], cells["Reason"]) == ("Planned", reasons.DRY_RUN)
     assert (cells["Cost"], cells["Currency"], cells["ETA"]) == (
         "3.60", "CNY", "2026-11-23T04:00:01Z")  # 80 CN segments at 0.045
+
+
+def test_a_dry_run_imports_outside_the_send_window_and_its_eta_waits_for_it() -> None:
+    night = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    p = plan_campaign(DRY, world(now=night), SETTINGS)
+    assert p.status.phase == "Importing"
+    assert any("import" in job["metadata"]["name"] for job in p.actions.create)
+    planned = plan_campaign(DRY, dry_world(now=night), SETTINGS).status
+    assert planned.phase == "Planned" and planned.plan is not None
+    # 80 segments at 1,000/s once the example's window opens at 09:00 there
+    assert planned.plan.eta == datetime(2026, 11, 24, 1, 0, 1, tzinfo=UTC)
+
+
+def test_a_winner_campaign_waits_for_its_decision_between_test_group_and_rest() -> None:
+    run = config(("cmcc", 10, "SmscDefault"), templates=AB, variants=[("a", 50), ("b", 50)])
+    run.audience.test_percent, run.audience.holdout_percent = 10, 20
+    fields = routed(cmcc={"CN": 800}) | {"variant:a:total": 400, "variant:b:total": 400}
+    p = presend_plan(run, fields, 1000, PlanInputs(
+        basis=NOW, campaign_rate=None, send_times=SendTimesConfig(), pricing={},
+        winner_wait_seconds=3600))
+    # 1,200 segments at 10/s: 120 s; the test group (10 of the 80% not held out) 15 s,
+    # an hour's wait, then 105 s
+    assert p.eta == NOW + timedelta(seconds=120 + 3600)

@@ -325,7 +325,7 @@ def _before_run(
     if window.error:
         return _Outcome(CampaignPhase.PENDING, reasons.INVALID_SCHEDULE, window.error,
                         stalled=True)
-    if not window.open:
+    if not window.open and not spec.dry_run:  # a dry run plans now (its ETA waits)
         return _Outcome(CampaignPhase.SCHEDULED, reasons.OUTSIDE_SEND_WINDOW, window.message,
                         wake_at=window.opens_at)
     config = _run_config(owner, spec, templates, world, settings)
@@ -658,7 +658,8 @@ def _presend(spec: CampaignSpec, old: CampaignStatus, run: RunSeen, world: Campa
         basis=basis,
         campaign_rate=spec.rate_limit.messages_per_second if spec.rate_limit else None,
         send_times=send_times(spec, run.config.templates, settings.marketing_quiet_hours),
-        pricing={name: seen.spec.pricing for name, seen in world.channels.items()}))
+        pricing={name: seen.spec.pricing for name, seen in world.channels.items()},
+        winner_wait_seconds=spec.winner.decide_after_seconds if spec.winner else 0))
 
 
 def _ready_reason(status: CampaignStatus) -> str:

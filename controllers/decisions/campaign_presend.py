@@ -18,7 +18,8 @@ Estimates, as the descriptions in crds.campaign.PresendPlan say:
   variants, the variants' shares of a channel's messages are taken to be their shares of
   the audience (a variant is chosen by a hash of the number, whatever its country).
 - ETA: each channel sends its own share at most at its own rate, and all together at
-  most at the campaign's rate; the send window and quiet hours are stepped through on
+  most at the campaign's rate; a winner campaign waits decideAfterSeconds between its
+  test group and the rest; the send window and quiet hours are stepped through on
   the wall clock of schedule.timeZone (sender.sms.send_times), quiet hours included
   there, not in each recipient's zone.
 """
@@ -61,6 +62,9 @@ class PlanInputs:
     send_times: SendTimesConfig
     pricing: Mapping[str, Pricing | None]
     """By channel name; a channel missing here is unpriced."""
+    winner_wait_seconds: int = 0
+    """spec.winner.decideAfterSeconds: a winner campaign sends its test group, waits
+    this long, then sends the rest."""
 
 
 def presend_plan(config: RunConfig, fields: Mapping[str, int], total_rows: int,
@@ -96,8 +100,7 @@ def presend_plan(config: RunConfig, fields: Mapping[str, int], total_rows: int,
     rate = min(channel_rate, inputs.campaign_rate) if inputs.campaign_rate else channel_rate
     if segments and rate:
         send_seconds = max(send_seconds, segments / rate)
-    eta = (finish_time(inputs.send_times.rules(), inputs.send_times.time_zone, inputs.basis,
-                       math.ceil(send_seconds)) if rate or not segments else None)
+    eta = _eta(config, inputs, math.ceil(send_seconds)) if rate or not segments else None
     cost, currency, mixed = _total_cost(channels)
     plan = PresendPlan(
         time=inputs.basis, rows=total_rows, audience=audience, messages=audience,
@@ -207,6 +210,21 @@ def _money(amount: Decimal) -> str:
 def _whole(value: Fraction) -> int:
     """Rounded half up: segments are whole."""
     return math.floor(value + Fraction(1, 2))
+
+
+def _eta(config: RunConfig, inputs: PlanInputs, seconds: int) -> datetime | None:
+    """When `seconds` of sending are done from the basis; a winner campaign's test group
+    (its share of those not held out) first, then the decision's wait, then the rest."""
+    rules, zone_name = inputs.send_times.rules(), inputs.send_times.time_zone
+    test = config.audience.test_percent
+    if not test or not inputs.winner_wait_seconds:
+        return finish_time(rules, zone_name, inputs.basis, seconds)
+    first = math.ceil(seconds * Fraction(test, 100 - config.audience.holdout_percent))
+    tested = finish_time(rules, zone_name, inputs.basis, first)
+    if tested is None:
+        return None
+    decided = tested + timedelta(seconds=inputs.winner_wait_seconds)
+    return finish_time(rules, zone_name, decided, seconds - first)
 
 
 @functools.lru_cache(maxsize=256)

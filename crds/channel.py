@@ -422,7 +422,8 @@ class CountryPrice(HeraldModel):
     country: str = Field(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")
     """ISO 3166-1 alpha-2 code of the recipients' country, e.g. CN: the region
     phonenumbers gives the number (+852 is HK, not CN), as in routing.countries. A code
-    phonenumbers has no numbers for (UK: GB is meant) prices no number."""
+    phonenumbers has no numbers for (UK: GB is meant) prices no number; the PricingValid
+    condition lists it."""
     price_per_segment: str = Field(min_length=1, max_length=16, pattern=DECIMAL_PATTERN)
     """Price of one segment (one submit_sm: a message of three parts costs three), in
     pricing.currency, as a decimal string, e.g. "0.045"."""
@@ -566,6 +567,8 @@ class ChannelStatus(HeraldModel):
     SourceAddressesValid (when an address of smpp.sourceAddresses lists countries) is
     False, reason UnknownSourceCountry, while one of those countries has no numbers in
     phonenumbers (UK, where GB is meant), which it lists with its address.
+    PricingValid (when pricing lists countries) is False, reason UnknownPricingCountry,
+    while one of them has no numbers in phonenumbers, which it lists.
     KeywordReplies (with spec.keywordReplies) is True, reason Answering, when the
     receiver answers them; False, reason DuplicateKeyword, when two keywords read the
     same once folded (full-width, punctuation; the schema refuses plain duplicates), or

@@ -26,6 +26,7 @@ from crds.channel import (
     ChannelStatus,
     KeywordReplies,
     PooledSourceAddress,
+    Pricing,
 )
 from sender.smpp.probe import ProbeResult
 
@@ -209,6 +210,28 @@ def test_a_pool_names_its_countries_that_match_nothing(spec: ChannelSpec, status
     assert len(warned) == (status == "False")
     ready = find_condition(decision.status.conditions, "Ready")
     assert ready is not None and ready.status == "True"  # a warning, not a failure
+
+
+@pytest.mark.parametrize("countries, status, says", [
+    pytest.param(["CN", "GB"], "True", "every country", id="known"),
+    pytest.param(["CN", "UK"], "False", "countries phonenumbers has no numbers for: UK",
+                 id="uk-for-gb"),
+])
+def test_pricing_names_its_countries_that_match_nothing(countries: list[str], status: str,
+                                                        says: str) -> None:
+    spec = SPEC.model_copy(update={"pricing": Pricing.model_validate({
+        "currency": "USD", "countries": [{"country": c, "pricePerSegment": "0.01"}
+                                         for c in countries]})})
+    decision = plan_channel(spec, 1, ChannelStatus(), ChannelWorld(NOW, GOOD, BOUND))
+    valid = find_condition(decision.status.conditions, "PricingValid")
+    assert valid is not None and valid.status == status and says in valid.message
+    warned = [e for e in decision.events if e.reason == reasons.UNKNOWN_PRICING_COUNTRY]
+    assert len(warned) == (status == "False")
+    ready = find_condition(decision.status.conditions, "Ready")
+    assert ready is not None and ready.status == "True"  # a warning, not a failure
+    unpriced = plan_channel(SPEC.model_copy(update={"pricing": None}), 2, decision.status,
+                            ChannelWorld(NOW, GOOD, BOUND))
+    assert find_condition(unpriced.status.conditions, "PricingValid") is None
 
 
 def test_a_pool_without_countries_has_no_pool_condition() -> None:

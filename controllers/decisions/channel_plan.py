@@ -185,6 +185,24 @@ def source_pool_condition(spec: ChannelSpec, generation: int | None, now: dateti
         "every country of spec.smpp.sourceAddresses is known to phonenumbers")
 
 
+def pricing_condition(spec: ChannelSpec, generation: int | None, now: datetime
+                      ) -> Condition | None:
+    """PricingValid: whether every country spec.pricing prices has numbers in
+    phonenumbers (UK is no code: GB is); None without per-country prices. False is a
+    warning: such a price prices no number, and the campaigns' plans list the countries
+    they found unpriced."""
+    pricing = spec.pricing
+    if pricing is None or not pricing.countries:
+        return None
+    problems = routing_problems([c.country for c in pricing.countries], [])
+    return Condition(
+        type="PricingValid", status=ConditionStatus.FALSE if problems else ConditionStatus.TRUE,
+        observed_generation=generation, last_transition_time=now,
+        reason=reasons.UNKNOWN_PRICING_COUNTRY if problems else reasons.PRICING_COUNTRIES_KNOWN,
+        message="; ".join(problems) if problems else
+        "every country of spec.pricing is known to phonenumbers")
+
+
 def keywords_condition(spec: ChannelSpec, generation: int | None, now: datetime,
                        receivers: bool) -> Condition | None:
     """KeywordReplies: whether the channel's receiver answers them; None without
@@ -261,6 +279,7 @@ def plan_channel(
                           ("TLSVerified", tls_condition(spec, generation, world.now)),
                           ("SourceAddressesValid",
                            source_pool_condition(spec, generation, world.now)),
+                          ("PricingValid", pricing_condition(spec, generation, world.now)),
                           ("KeywordReplies", keywords_condition(spec, generation, world.now,
                                                                 world.receivers))):
         new.conditions = _with_warning(new.conditions, kind, warning, old, events)

@@ -784,7 +784,9 @@ class PlanVariant(HeraldModel):
 
 class PresendPlan(HeraldModel):
     """What the run will send, worked out once the import is done and before the first
-    submit (the operator keeps it while the run sends, and after)."""
+    submit. Until the campaign finishes it is worked out again from the import's counts
+    with the current rateLimit, send window and Channel prices (counted from `time`, so
+    it changes only when one of those does); after, it stays as it was."""
 
     time: datetime
     """When the plan was made: the ETA counts from then (or from when sending starts,

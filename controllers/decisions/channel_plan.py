@@ -156,13 +156,9 @@ def routing_condition(spec: ChannelSpec, generation: int | None, now: datetime
     routing = spec.routing
     if not routing.countries and not routing.carriers:
         return None
-    problems = routing_problems(routing.countries, routing.carriers)
-    return Condition(
-        type="RoutingValid", status=ConditionStatus.FALSE if problems else ConditionStatus.TRUE,
-        observed_generation=generation, last_transition_time=now,
-        reason=reasons.UNKNOWN_ROUTING_TARGET if problems else reasons.ROUTING_KNOWN,
-        message="; ".join(problems) if problems else
-        "every country and carrier of spec.routing is known to phonenumbers")
+    return _known("RoutingValid", routing_problems(routing.countries, routing.carriers),
+                  (reasons.UNKNOWN_ROUTING_TARGET, reasons.ROUTING_KNOWN),
+                  "every country and carrier of spec.routing", generation, now)
 
 
 def source_pool_condition(spec: ChannelSpec, generation: int | None, now: datetime
@@ -176,13 +172,9 @@ def source_pool_condition(spec: ChannelSpec, generation: int | None, now: dateti
         return None
     problems = [f"{a.address}: {problem}" for a in pool
                 for problem in routing_problems(a.countries, [])]
-    return Condition(
-        type="SourceAddressesValid",
-        status=ConditionStatus.FALSE if problems else ConditionStatus.TRUE,
-        observed_generation=generation, last_transition_time=now,
-        reason=reasons.UNKNOWN_SOURCE_COUNTRY if problems else reasons.SOURCE_COUNTRIES_KNOWN,
-        message="; ".join(problems) if problems else
-        "every country of spec.smpp.sourceAddresses is known to phonenumbers")
+    return _known("SourceAddressesValid", problems,
+                  (reasons.UNKNOWN_SOURCE_COUNTRY, reasons.SOURCE_COUNTRIES_KNOWN),
+                  "every country of spec.smpp.sourceAddresses", generation, now)
 
 
 def pricing_condition(spec: ChannelSpec, generation: int | None, now: datetime
@@ -194,13 +186,20 @@ def pricing_condition(spec: ChannelSpec, generation: int | None, now: datetime
     pricing = spec.pricing
     if pricing is None or not pricing.countries:
         return None
-    problems = routing_problems([c.country for c in pricing.countries], [])
+    return _known("PricingValid", routing_problems([c.country for c in pricing.countries], []),
+                  (reasons.UNKNOWN_PRICING_COUNTRY, reasons.PRICING_COUNTRIES_KNOWN),
+                  "every country of spec.pricing", generation, now)
+
+
+def _known(kind: str, problems: list[str], why: tuple[str, str], everything: str,
+           generation: int | None, now: datetime) -> Condition:
+    """A condition saying whether the names a spec field lists are known to phonenumbers:
+    False (a warning) with `why[0]` and the problems, else True with `why[1]`."""
     return Condition(
-        type="PricingValid", status=ConditionStatus.FALSE if problems else ConditionStatus.TRUE,
+        type=kind, status=ConditionStatus.FALSE if problems else ConditionStatus.TRUE,
         observed_generation=generation, last_transition_time=now,
-        reason=reasons.UNKNOWN_PRICING_COUNTRY if problems else reasons.PRICING_COUNTRIES_KNOWN,
-        message="; ".join(problems) if problems else
-        "every country of spec.pricing is known to phonenumbers")
+        reason=why[0] if problems else why[1],
+        message="; ".join(problems) if problems else f"{everything} is known to phonenumbers")
 
 
 def keywords_condition(spec: ChannelSpec, generation: int | None, now: datetime,

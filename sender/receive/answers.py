@@ -39,7 +39,7 @@ from sender import metrics
 from sender.run_config import ReplyTarget
 from sender.smpp.bind import BindDown, SmppBind
 from sender.smpp.codes import ESM_UDHI, CommandStatus
-from sender.smpp.errors import error_class, status_name
+from sender.smpp.errors import after_failure, resend_lost, status_name
 from sender.smpp.pdu import SubmitSm
 from sender.sms import text as sms_text
 from sender.sms.numbers import mask_number
@@ -273,7 +273,8 @@ class ReplySender:
         entry, number = answer.pending.entry, mask_number(answer.pending.request.number)
         target = self.target
         if answer.lost:
-            if target.resend_unknown and answer.attempts + 1 < target.max_attempts:
+            if resend_lost(answer.attempts, resend_unknown=target.resend_unknown,
+                           max_attempts=target.max_attempts):
                 answer.attempts += 1
                 self.stats.retried += 1
                 self._later(answer, 0.0)
@@ -286,14 +287,15 @@ class ReplySender:
             self._done.append(entry)
             logger.info("answered a %s reply from %s", answer.pending.request.kind, number)
             return
-        kind = error_class(answer.failure, target.error_overrides)
+        kind, delay = after_failure(
+            answer.failure, answer.attempts, max_attempts=target.max_attempts,
+            initial_backoff=target.initial_backoff_seconds,
+            max_backoff=target.max_backoff_seconds, overrides=target.error_overrides)
         if kind == ErrorClass.THROTTLED:  # slows down, never fails (the age limit ends it)
             self.limiter.slow_down()
             self.stats.retried += 1
             self._later(answer, target.initial_backoff_seconds)
-        elif kind == ErrorClass.TEMPORARY and answer.attempts + 1 < target.max_attempts:
-            delay = min(target.initial_backoff_seconds * 2 ** answer.attempts,
-                        target.max_backoff_seconds)
+        elif kind == ErrorClass.TEMPORARY:
             answer.attempts += 1
             self.stats.retried += 1
             self._later(answer, delay)

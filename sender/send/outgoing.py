@@ -12,8 +12,8 @@ from crds.campaign import FrequencyCap
 from crds.channel import ErrorClass, PooledSourceAddress
 from sender import metrics
 from sender.send.failover import LaneFailOver
+from sender.smpp import errors
 from sender.smpp.bind import SmppBind
-from sender.smpp.errors import error_class
 from sender.smpp.pdu import SubmitSm
 from sender.sms.replies import ReplyRules
 from sender.sms.send_times import SendTimes
@@ -149,22 +149,16 @@ class SettleWindow:
 
 def after_failure(status: int, attempts: int, settings: ShardSettings
                   ) -> tuple[ErrorClass, float]:
-    """What a failed submit's error class means for its message, and after how long it
-    goes out again: THROTTLED at once (the limiter slows instead), TEMPORARY with
-    exponential backoff while attempts remain, else PERMANENT (it fails)."""
-    kind = error_class(status, settings.overrides)
-    if kind == ErrorClass.THROTTLED:
-        return kind, 0.0
-    if kind == ErrorClass.TEMPORARY and attempts + 1 < settings.max_attempts:
-        return kind, min(settings.initial_backoff * 2 ** attempts, settings.max_backoff)
-    return ErrorClass.PERMANENT, 0.0
+    """sender.smpp.errors.after_failure with the shard's channel's retry policy."""
+    return errors.after_failure(status, attempts, max_attempts=settings.max_attempts,
+                                initial_backoff=settings.initial_backoff,
+                                max_backoff=settings.max_backoff, overrides=settings.overrides)
 
 
 def resend_lost(attempts: int, settings: ShardSettings) -> bool:
-    """Whether a submit that got no answer (its bind dropped, or no response in time)
-    goes out again: only with resendUnknown, and only while attempts remain, so an SMSC
-    that drops every bind does not get the same message for ever."""
-    return settings.resend_unknown and attempts + 1 < settings.max_attempts
+    """sender.smpp.errors.resend_lost with the shard's channel's policy."""
+    return errors.resend_lost(attempts, resend_unknown=settings.resend_unknown,
+                              max_attempts=settings.max_attempts)
 
 
 class SenderGauges:

@@ -32,6 +32,28 @@ def error_class(status: int, overrides: Mapping[int, ErrorClass] | None = None) 
     return DEFAULT_CLASSES.get(status, ErrorClass.PERMANENT)
 
 
+def after_failure(status: int, attempts: int, *, max_attempts: int, initial_backoff: float,
+                  max_backoff: float, overrides: Mapping[int, ErrorClass] | None = None,
+                  ) -> tuple[ErrorClass, float]:
+    """What a refused submit means for its message, after `attempts` retries so far, and
+    after how long it goes out again: THROTTLED at once (the limiter slows instead),
+    TEMPORARY with exponential backoff while attempts remain, else PERMANENT (it fails,
+    or fails over). The one rule for campaign messages and keyword answers alike."""
+    kind = error_class(status, overrides)
+    if kind == ErrorClass.THROTTLED:
+        return kind, 0.0
+    if kind == ErrorClass.TEMPORARY and attempts + 1 < max_attempts:
+        return kind, min(initial_backoff * 2 ** attempts, max_backoff)
+    return ErrorClass.PERMANENT, 0.0
+
+
+def resend_lost(attempts: int, *, resend_unknown: bool, max_attempts: int) -> bool:
+    """Whether a submit that got no answer (its bind dropped, or no response in time)
+    goes out again: only with resendUnknown, and only while attempts remain, so an SMSC
+    that drops every bind does not get the same message for ever."""
+    return resend_unknown and attempts + 1 < max_attempts
+
+
 def status_code(status: int) -> str:
     """How a status is shown in counters and status: 0x0000000B."""
     return f"0x{status:08X}"

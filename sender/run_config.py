@@ -273,35 +273,34 @@ class SmppTarget(BaseModel):
                          insecure_skip_verify=self.tls.insecure_skip_verify)
 
 
-class ReplyTarget(BaseModel):
+class ChannelPolicy(BaseModel):
+    """A channel's rate limit and retry policy (spec.rateLimit, spec.retry), as every
+    process that submits through it takes them: senders and the receiver's answers."""
+
+    rate: int = Field(ge=1)
+    """Messages per second: one bucket for every submit through the channel."""
+    burst: int = Field(default=1, ge=1)
+    max_attempts: int = 3
+    initial_backoff_seconds: int = 1
+    max_backoff_seconds: int = 60
+    resend_unknown: bool = False
+    error_overrides: dict[int, ErrorClass] = Field(default_factory=dict)
+
+
+class ReplyTarget(ChannelPolicy):
     """What a channel's receiver needs to answer keyword replies (spec.keywordReplies),
-    besides its SMPP settings: the texts, the channel's bucket, its retry policy. The
+    besides its SMPP settings: the texts, and the channel's bucket and retry policy. The
     receiver Deployment carries it as JSON in HERALD_CHANNEL_REPLIES."""
 
     replies: KeywordReplies
-    rate: int = Field(ge=1)
-    """The channel's rate limit: answers take tokens from the senders' bucket."""
-    burst: int = Field(default=1, ge=1)
-    max_attempts: int = 3
-    initial_backoff_seconds: int = 1
-    max_backoff_seconds: int = 60
-    resend_unknown: bool = False
-    error_overrides: dict[int, ErrorClass] = Field(default_factory=dict)
 
 
-class ChannelTarget(BaseModel):
+class ChannelTarget(ChannelPolicy):
     name: str
     smpp: SmppTarget
-    rate: int = Field(ge=1)
-    burst: int = Field(default=1, ge=1)
-    max_attempts: int = 3
-    initial_backoff_seconds: int = 1
-    max_backoff_seconds: int = 60
-    resend_unknown: bool = False
     fail_over: bool = False
     """retry.failOver: a message that spent max_attempts on temporary errors moves to the
     next channel that serves it instead of failing."""
-    error_overrides: dict[int, ErrorClass] = Field(default_factory=dict)
     routing: Routing = Field(default_factory=Routing)
     """Which recipients the channel serves (Channel.spec.routing); empty: any."""
 

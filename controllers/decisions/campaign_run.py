@@ -104,20 +104,20 @@ def smpp_target(spec: ChannelSpec) -> SmppTarget:
     )
 
 
+def channel_policy(spec: ChannelSpec) -> dict[str, Any]:
+    """The fields of sender.run_config.ChannelPolicy: the channel's rate and retries."""
+    retry = spec.retry
+    return {"rate": spec.rate_limit.messages_per_second, "burst": spec.rate_limit.burst,
+            "max_attempts": retry.max_attempts,
+            "initial_backoff_seconds": retry.initial_backoff_seconds,
+            "max_backoff_seconds": retry.max_backoff_seconds,
+            "resend_unknown": retry.resend_unknown,
+            "error_overrides": {o.command_status: o.error_class for o in retry.overrides}}
+
+
 def channel_target(name: str, spec: ChannelSpec) -> ChannelTarget:
-    return ChannelTarget(
-        name=name,
-        smpp=smpp_target(spec),
-        rate=spec.rate_limit.messages_per_second,
-        burst=spec.rate_limit.burst,
-        max_attempts=spec.retry.max_attempts,
-        initial_backoff_seconds=spec.retry.initial_backoff_seconds,
-        max_backoff_seconds=spec.retry.max_backoff_seconds,
-        resend_unknown=spec.retry.resend_unknown,
-        fail_over=spec.retry.fail_over,
-        error_overrides={o.command_status: o.error_class for o in spec.retry.overrides},
-        routing=spec.routing,
-    )
+    return ChannelTarget(name=name, smpp=smpp_target(spec), fail_over=spec.retry.fail_over,
+                         routing=spec.routing, **channel_policy(spec))
 
 
 def binds_per_unit(spec: ChannelSpec) -> int:

@@ -15,7 +15,7 @@ import hashlib
 import json
 
 from controllers.decisions.campaign_jobs import COMPONENT_LABEL, Owner, child_name
-from controllers.decisions.campaign_run import smpp_target
+from controllers.decisions.campaign_run import channel_policy, smpp_target
 from controllers.decisions.pod_spec import (
     Manifest,
     PodSettings,
@@ -99,13 +99,7 @@ def reply_target(spec: ChannelSpec) -> ReplyTarget | None:
     """What the receiver answers keyword replies with; None: it answers none."""
     if spec.keyword_replies is None:
         return None
-    retry = spec.retry
-    return ReplyTarget(
-        replies=spec.keyword_replies, rate=spec.rate_limit.messages_per_second,
-        burst=spec.rate_limit.burst, max_attempts=retry.max_attempts,
-        initial_backoff_seconds=retry.initial_backoff_seconds,
-        max_backoff_seconds=retry.max_backoff_seconds, resend_unknown=retry.resend_unknown,
-        error_overrides={o.command_status: o.error_class for o in retry.overrides})
+    return ReplyTarget(replies=spec.keyword_replies, **channel_policy(spec))
 
 
 def spec_hash(deployment_spec: Manifest) -> str:

@@ -19,6 +19,7 @@ from sender.store.client import connect
 from sender.store.keys import ChannelKeys
 from sender.store.keyword_replies import number_labels
 from tests.test_campaign_operator import NS, TIMEOUT, apply_examples
+from tests.test_channel_operator import channel_status
 
 pytestmark = pytest.mark.timeout(180)
 CHANNEL = "carrier-a"
@@ -36,12 +37,6 @@ async def stack() -> AsyncIterator[Stack]:
     async with running_stack() as running:
         await apply_examples(running)
         yield running
-
-
-async def channel_status(stack: Stack) -> dict[str, Any]:
-    body = await stack.kube.get(API_VERSION, "Channel", NS, CHANNEL)
-    status: dict[str, Any] = body.get("status", {})
-    return status
 
 
 def answers_to(stack: Stack, phone: str) -> list[AcceptedMessage]:

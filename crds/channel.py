@@ -248,8 +248,10 @@ class Routing(HeraldModel):
     """Which recipients this channel serves: a number must match every list that is set
     (country and prefix and carrier); an empty list takes any. A campaign's import routes
     each recipient to the first of its channels, in spec.channels order, that serves it
-    and was Ready when the run started; a number none serves is counted unroutable, by
-    country (status.unroutableCountries), and not sent. Fixed for a run once it starts."""
+    and is not passed over (not Ready when the run started, or failed over since: see
+    retry.failoverAfterSeconds); a number none serves is counted unroutable, by country
+    (status.unroutableCountries), and not sent. A trigger campaign's events are routed
+    as they come. Fixed for a run once it starts."""
 
     countries: list[str] = Field(
         default_factory=list,

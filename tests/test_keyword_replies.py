@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from controllers.decisions.campaign_jobs import Owner
 from controllers.decisions.campaign_run import receiver_binds
@@ -337,6 +338,32 @@ async def test_a_throttled_answer_goes_again_later(redis: aioredis.Redis, sim: S
     assert receiver.answering is not None
     assert receiver.answering.stats.retried == 2 and receiver.answering.stats.failed == 0
     assert [m.text for m in answers_to(sim, "8613800000017")] == [HELP_TEXT]
+
+
+async def test_a_redis_error_mid_answer_loses_neither_the_reply_nor_window_slots(
+    redis: aioredis.Redis, sim: Simulator
+) -> None:
+    """Redis fails while an answer waits for its token: the slots it held go back, and the
+    reply, read but not yet in hand, is read again from the pending list and answered."""
+    receiver = answering(redis, sim)
+    assert receiver.answering is not None
+    limiter = receiver.answering.limiter
+    acquire, failures = limiter.acquire, []
+
+    async def failing_once(count: int) -> int:
+        if not failures:
+            failures.append(count)
+            raise RedisConnectionError("Redis went away")
+        return await acquire(count)
+
+    limiter.acquire = failing_once  # type: ignore[method-assign]
+    async with running(receiver):
+        sim.inject_mo(source="8613800000019", destination=SHORT_CODE, text="HELP")
+        got = await wait_for(lambda: answers_to(sim, "8613800000019"), timeout=15,
+                             message="the reply was never answered after the error")
+        await settled(receiver, 1)
+    assert failures and [m.text for m in got] == [HELP_TEXT]
+    assert receiver.bind.free_slots == receiver.bind.settings.window  # none leaked
 
 
 async def test_answers_on_redis_cluster(redis_cluster: RedisCluster, sim: Simulator) -> None:

@@ -138,6 +138,9 @@ class ReplySender:
         self.stats = AnswerStats()
         self._done: list[str] = []
         self._due: list[_Due] = []
+        self._taken: set[str] = set()
+        """Entries this process has in hand (on the wire, due again, settled and not yet
+        acked): reading the pending list again after a Redis error passes over them."""
         self._reference = 0
 
     # -- the loop -------------------------------------------------------------------
@@ -155,6 +158,9 @@ class ReplySender:
                 await self._answer(await self.queue.read(block_ms=block_ms))
                 await self._retry_due()
             except (RedisError, OSError) as error:
+                # What was read and not yet taken in hand is pending in the stream: read
+                # the pending list again, not only new entries, or it waits for a restart.
+                recovered = False
                 logger.warning("answers: Redis failed, will retry: %s", error)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
@@ -168,16 +174,22 @@ class ReplySender:
         except BaseException:
             self._done[:0] = done
             raise
+        self._taken.difference_update(done)
+
+    def _settle(self, entry: str) -> None:
+        """The reply is decided: acked at the next flush."""
+        self._done.append(entry)
+        self._taken.add(entry)
 
     async def _recover(self) -> None:
         """What the last receiver left: answers maybe on the wire are unknown (sent again
         only with resendUnknown); the others are answered now."""
-        pending = await self.queue.recover()
+        pending = [p for p in await self.queue.recover() if p.entry not in self._taken]
         fresh = []
         for item in pending:
             if item.was_sending and not self.target.resend_unknown:
                 self._note("unknown", item.request.kind)
-                self._done.append(item.entry)
+                self._settle(item.entry)
             else:
                 fresh.append(item)
         if pending:
@@ -196,10 +208,10 @@ class ReplySender:
                 marks.append((request.number, answer.label, request.text, request.at))
             if answer is None:
                 self._note("unanswerable", request.kind)
-                self._done.append(item.entry)
+                self._settle(item.entry)
             elif now - request.at > REPLY_MAX_AGE_SECONDS:
                 self._note("stale", request.kind)
-                self._done.append(item.entry)
+                self._settle(item.entry)
             else:
                 todo.append((item, answer.text))
         await record_labels(self.redis, self.channel.namespace, self.channel.ref, marks)
@@ -219,7 +231,7 @@ class ReplySender:
                                                              self._reference)))
             else:
                 self._note("suppressed", item.request.kind)
-                self._done.append(item.entry)
+                self._settle(item.entry)
 
     async def _submit(self, answer: _Answer) -> None:
         """Write every part, each with a window slot and a token of the channel's bucket;
@@ -231,15 +243,16 @@ class ReplySender:
         sent = 0
         while sent < len(answer.pdus):
             slots = await self.bind.reserve(len(answer.pdus) - sent)
-            tokens = 0
-            while tokens < slots:
-                tokens += await self.limiter.acquire(slots - tokens)
-            if sent == 0:
-                try:
+            try:
+                tokens = 0
+                while tokens < slots:
+                    tokens += await self.limiter.acquire(slots - tokens)
+                if sent == 0:
                     await self.queue.sending(entry)
-                except BaseException:
-                    self.bind.release(slots)
-                    raise
+                    self._taken.add(entry)
+            except BaseException:  # nothing of these slots went out: give them back
+                self.bind.release(slots)
+                raise
             parts = answer.pdus[sent:sent + slots]
             try:
                 self.bind.send([(pdu, answer) for pdu in parts])
@@ -280,11 +293,11 @@ class ReplySender:
                 self._later(answer, 0.0)
             else:
                 self._note("unknown", answer.pending.request.kind)
-                self._done.append(entry)
+                self._settle(entry)
             return
         if answer.failure == 0:
             self._note("answered", answer.pending.request.kind)
-            self._done.append(entry)
+            self._settle(entry)
             logger.info("answered a %s reply from %s", answer.pending.request.kind, number)
             return
         kind, delay = after_failure(
@@ -301,7 +314,7 @@ class ReplySender:
             self._later(answer, delay)
         else:
             self._note("failed", answer.pending.request.kind)
-            self._done.append(entry)
+            self._settle(entry)
             logger.warning("an answer to %s failed: %s", number, status_name(answer.failure))
 
     def _note(self, outcome: str, kind: ReplyKind) -> None:
@@ -310,16 +323,20 @@ class ReplySender:
         metrics.KEYWORD_ANSWERS.labels(self.channel.ref, kind.value, outcome).inc()
 
     def _later(self, answer: _Answer, delay: float) -> None:
+        self._taken.add(answer.pending.entry)
         self._due.append(_Due(time.monotonic() + delay, answer))
 
     async def _retry_due(self) -> None:
         now = time.monotonic()
-        due = [d for d in self._due if d.at <= now]
-        self._due = [d for d in self._due if d.at > now]
-        for item in due:
+        for item in [d for d in self._due if d.at <= now]:
+            self._due.remove(item)  # one at a time: a Redis error leaves the rest due
             request = item.answer.pending.request
             if time.time() - request.at > REPLY_MAX_AGE_SECONDS:
                 self._note("stale", request.kind)
-                self._done.append(item.answer.pending.entry)
-            else:
+                self._settle(item.answer.pending.entry)
+                continue
+            try:
                 await self._submit(item.answer)
+            except BaseException:
+                self._due.append(item)
+                raise

@@ -348,7 +348,7 @@ async def test_a_redis_error_mid_answer_loses_neither_the_reply_nor_window_slots
     receiver = answering(redis, sim)
     assert receiver.answering is not None
     limiter = receiver.answering.limiter
-    acquire, failures = limiter.acquire, []
+    acquire, failures = limiter.acquire, list[int]()
 
     async def failing_once(count: int) -> int:
         if not failures:
@@ -356,7 +356,7 @@ async def test_a_redis_error_mid_answer_loses_neither_the_reply_nor_window_slots
             raise RedisConnectionError("Redis went away")
         return await acquire(count)
 
-    limiter.acquire = failing_once  # type: ignore[method-assign]
+    limiter.acquire = failing_once  # type: ignore[method-assign, assignment]
     async with running(receiver):
         sim.inject_mo(source="8613800000019", destination=SHORT_CODE, text="HELP")
         got = await wait_for(lambda: answers_to(sim, "8613800000019"), timeout=15,

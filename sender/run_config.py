@@ -231,6 +231,8 @@ class SmppTarget(BaseModel):
     default_region: str = ""
     """Region of national-format numbers, for the source of replies."""
     opt_in_keywords: list[str] = Field(default_factory=list)
+    keyword_replies: bool = False
+    """The Channel answers keyword replies (spec.keywordReplies is set)."""
 
     @property
     def sources(self) -> list[PooledSourceAddress]:
@@ -243,7 +245,7 @@ class SmppTarget(BaseModel):
 
     def reply_rules(self) -> ReplyRules:
         """How the processes holding this channel's binds read replies."""
-        return ReplyRules.of(self.default_region, self.opt_in_keywords)
+        return ReplyRules.of(self.default_region, self.opt_in_keywords, self.keyword_replies)
 
     def bind_settings(self, password: str, tls: TlsMaterial | None = None,
                       **overrides: Any) -> BindSettings:

@@ -71,7 +71,7 @@ REPLIES = KeywordReplies(
     opt_out_reply=STOP_TEXT, opt_in_reply=START_TEXT,
     custom=[CustomKeyword(keyword="JOIN", reply=JOIN_TEXT, label="vip"),
             CustomKeyword(keyword="QUOTE", reply="Today's quote: 42")])
-RULES = ReplyRules.of("CN", ["START", "UNSTOP"])
+RULES = ReplyRules.of("CN", ["START", "UNSTOP"], answered=True)
 ANSWERS = KeywordAnswers.of(REPLIES)
 
 
@@ -458,11 +458,15 @@ async def test_a_receiver_without_keyword_replies_leaves_the_stream_alone(
 ) -> None:
     receiver = ChannelReceiver(redis, CHANNEL, BindSettings(
         host="127.0.0.1", port=sim.port, system_id="herald", password="herald",
-        mode="Receiver", window=1, response_timeout=5.0), replies=RULES)
+        mode="Receiver", window=1, response_timeout=5.0),
+        replies=ReplyRules.of("CN", ["START", "UNSTOP"]))
     async with running(receiver):
-        sim.inject_mo(source="8613800000015", destination=SHORT_CODE, text="HELP")
-        await wait_for(lambda: redis.xlen(CHANNEL.replies), timeout=10,
-                       until=lambda n: n == 1, message="the reply was not passed on")
+        sim.inject_mo(source="8613800000015", destination=SHORT_CODE, text="STOP")
+        await wait_for(lambda: receiver.stats.opt_outs, timeout=10,
+                       until=lambda n: n == 1, message="the opt-out was not applied")
+    # The opt-out is kept; the number and its text are not queued for a reader
+    # that does not exist.
+    assert await redis.xlen(CHANNEL.replies) == 0
     assert sim.accepted == []
 
 

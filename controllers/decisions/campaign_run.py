@@ -101,6 +101,7 @@ def smpp_target(spec: ChannelSpec) -> SmppTarget:
         source_addr=smpp.source_addr, source_addresses=smpp.source_addresses or [],
         source_selection=smpp.source_selection, gsm7_coding=smpp.gsm7_coding,
         default_region=spec.default_region, opt_in_keywords=spec.opt_in.keywords,
+        keyword_replies=spec.keyword_replies is not None,
     )
 
 

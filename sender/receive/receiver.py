@@ -165,7 +165,8 @@ class ChannelReceiver:
             now = time.time()
             request = request_of(
                 reply, Address(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi),
-                Address(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi), now)
+                Address(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi), now
+            ) if self.replies.answered else None
             if request is not None:
                 self._requests.append(request)
             change = change_of(reply, self.channel.ref, now, request.ref if request else "")

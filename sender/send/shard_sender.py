@@ -382,7 +382,8 @@ class ShardSender:
             now = time.time()
             request = request_of(
                 reply, Address(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi),
-                Address(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi), now)
+                Address(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi), now
+            ) if self.settings.replies.answered else None
             change = change_of(reply, self.settings.channel.ref, now,
                                request.ref if request else "")
             if change is not None:

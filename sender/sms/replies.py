@@ -47,10 +47,14 @@ class ReplyRules:
     """ISO 3166 alpha-2 region for source numbers in national format."""
     opt_in_keywords: frozenset[str] = frozenset()
     """Folded keywords that opt a number back in; empty: replies cannot opt in."""
+    answered: bool = False
+    """The channel answers keyword replies (spec.keywordReplies): replies are passed on
+    to its receiver; else none is kept (a reply's number and text stay out of Redis)."""
 
     @classmethod
-    def of(cls, default_region: str, opt_in_keywords: list[str]) -> ReplyRules:
-        return cls(default_region, frozenset(fold(k) for k in opt_in_keywords))
+    def of(cls, default_region: str, opt_in_keywords: list[str], answered: bool = False
+           ) -> ReplyRules:
+        return cls(default_region, frozenset(fold(k) for k in opt_in_keywords), answered)
 
 
 @dataclass(frozen=True)

@@ -300,7 +300,8 @@ async def apply_campaign_plan(campaign: Campaign, plan: CampaignPlan, world: Cam
         count = await cancel_remaining(
             context.redis, keys, config.streams,
             rest_from=config.lanes.first if config.lanes.rest else None,
-            rest_variant=config.rest_variant)
+            rest_variant=config.rest_variant,
+            channels=[config.channel_of(lane).name for lane in range(config.streams)])
         logger.info("campaign %s/%s: %d messages counted cancelled", namespace, name, count)
     if plan.delete_run and world.run is not None:
         await delete_run(context.redis, keys, world.run.config.streams)

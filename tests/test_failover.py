@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from sender.run_config import RunConfig, TlsMaterial
 from sender.send.process import send_lanes
@@ -21,6 +22,7 @@ from sender.simulator.server import Simulator
 from sender.smpp.codes import CommandStatus
 from sender.sms.states import State, message_key
 from sender.store.keys import SENDERS_GROUP, CampaignKeys
+from sender.store.lane_moves import Move, move_messages
 from sender.store.run_store import write_run
 from sender.store.transitions import read_counters
 from tests.run_configs import fill_shard, run_config
@@ -137,3 +139,48 @@ async def test_an_unavailable_channel_moves_its_queue_and_keeps_what_only_it_ser
     assert not figures["stopped"]
     counters = await read_counters(redis, CAMPAIGN)
     assert (counters.delivered, counters.queued) == (MESSAGES, 0)
+
+
+async def test_a_waiting_message_let_go_by_its_window_moves_and_leaves_the_waiting_count(
+        redis: aioredis.Redis) -> None:
+    # Lane 0 (channel a) holds four messages as the sender left them: one waiting but let
+    # go by its send window, one queued, one the SMSC took, one a stop settled.
+    ids = [await redis.xadd(CAMPAIGN.shard(0), {"n": f"+8613900000{i:03d}", "v": "x"})
+           for i in range(4)]
+    await redis.xgroup_create(CAMPAIGN.shard(0), SENDERS_GROUP, id="0")
+    await redis.xreadgroup(SENDERS_GROUP, "sender", {CAMPAIGN.shard(0): ">"})
+    await redis.hset(CAMPAIGN.state, mapping={
+        message_key(0, ids[0]): State.WAITING, message_key(0, ids[2]): "s:abc",
+        message_key(0, ids[3]): State.OPTED_OUT})
+    await redis.hset(CAMPAIGN.counters, mapping={
+        "waiting": 1, "variant:x:waiting": 1, "channel:a:waiting": 1, "channel:a:total": 4})
+
+    moved = await move_messages(redis, CAMPAIGN, 0, "a",
+                                [Move(entry_id, 1, "b", "x") for entry_id in ids])
+
+    assert [key is not None for key in moved] == [True, True, False, False]
+    assert await redis.xlen(CAMPAIGN.shard(1)) == 2
+    fields = {k: int(v) for k, v in (await redis.hgetall(CAMPAIGN.counters)).items()}
+    assert (fields["waiting"], fields["variant:x:waiting"], fields["channel:a:waiting"]) == (
+        0, 0, 0)
+    assert (fields["channel:a:total"], fields["channel:b:total"], fields["failedOver"]) == (
+        2, 2, 2)
+    pending: Any = await redis.xpending(CAMPAIGN.shard(0), SENDERS_GROUP)
+    assert pending["pending"] == 2  # the two settled ones stay for their sender to ack
+
+
+async def test_a_move_that_redis_refuses_crashes_the_lane_instead_of_dropping_its_messages(
+        redis: aioredis.Redis, refusing: Simulator, taking: Simulator) -> None:
+    run = two_channels(refusing, taking)
+    await queue_on_a(redis, run)
+    await redis.delete(CAMPAIGN.shard(1))
+    await redis.set(CAMPAIGN.shard(1), "not a stream")  # every XADD to lane b fails
+
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await send_lanes(run, [0], redis, CREDENTIALS, asyncio.Event())
+
+    # Nothing moved and nothing settled: every message is still lane a's, pending for
+    # the recovery of the next start.
+    pending: Any = await redis.xpending(CAMPAIGN.shard(0), SENDERS_GROUP)
+    assert pending["pending"] == MESSAGES
+    assert not await moved_keys(redis)

@@ -112,3 +112,6 @@ async def test_senders_honour_respect_opt_outs(
     assert len(simulator.accepted) == sent
     counters = await read_counters(redis, CAMPAIGN)
     assert counters.opted_out == 10 - sent
+    # status.channels[] too: else the channel's queued (total less the rest) never empties
+    by_channel = await redis.hget(CAMPAIGN.counters, "channel:carrier-a:optedOut")
+    assert int(by_channel or 0) == 10 - sent

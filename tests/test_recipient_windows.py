@@ -133,6 +133,7 @@ async def test_quiet_hours_hold_each_recipient_on_their_own_clock(
             return (await read_counters(redis, CAMPAIGN)).waiting == 50
         await until(held, 10, "New York's half waiting")
         assert set(sent_to(simulator)) == SHANGHAI_ONES
+        assert await redis.hget(CAMPAIGN.counters, "channel:carrier-a:waiting") == "50"
         held_until: Any = await redis.zrange(CAMPAIGN.waiting(0), 0, -1, withscores=True)
         assert {score for _, score in held_until} == {at("2026-12-02T13:00:00")}
         assert not task.done(), "the shard is not done while messages wait"
@@ -148,6 +149,7 @@ async def test_quiet_hours_hold_each_recipient_on_their_own_clock(
     assert {int(m.destination[-8:]) for m in simulator.accepted[50:]} == NEW_YORK_ONES
     counters = await read_counters(redis, CAMPAIGN)
     assert (counters.waiting, counters.queued, counters.delivered) == (0, 0, 100)
+    assert await redis.hget(CAMPAIGN.counters, "channel:carrier-a:waiting") == "0"
     assert stats.held == 50
     assert await redis.zcard(CAMPAIGN.waiting(0)) == 0
 

@@ -38,8 +38,10 @@ class CapGate:
     """Charges one shard's messages ahead of their submits; drops the capped ones."""
 
     def __init__(self, caps: FrequencyCaps, ready: deque[Outgoing], writer: StateWriter,
-                 stats: ShardStats, categories: Mapping[str, Category], window: int) -> None:
+                 stats: ShardStats, categories: Mapping[str, Category], window: int,
+                 channel: str = "") -> None:
         self.caps = caps
+        self._channel = channel  # the lane's, for its channel:<name>:capped
         self._ready = ready  # the sender's line, shared with its reader: changed in place
         self._writer = writer
         self._stats = stats
@@ -100,7 +102,7 @@ class CapGate:
             else:
                 refused.add(id(message))
                 self._writer.transition(Transition(message.key, self._state,
-                                                   message.variant))
+                                                   message.variant, self._channel))
         if refused:
             self._stats.capped += len(refused)
             keep = [m for m in self._ready if id(m) not in refused]

@@ -90,7 +90,7 @@ class HeldMessages:
                                               self.channel_name))
             self.stats.failed += 1
             return
-        self.writer.transition(Transition(key, State.WAITING, variant))
+        self.writer.transition(Transition(key, State.WAITING, variant, self.channel_name))
         self._holds.append((entry_id, until))
         self.stats.held += 1
 

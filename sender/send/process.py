@@ -124,6 +124,8 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
             await sending
         stopper.cancel()
         sent_at = time.monotonic()
+        if board is not None:  # it moves no more: the lanes after it need not wait
+            board.finished(shard)  # for its receipts too (send_lanes says so again)
         if run.receipt_wait_seconds and not stopped and sending.exception() is None:
             await sender.wait_for_receipts(run.receipt_wait_seconds)
         figures = dataclasses.asdict(sending.result())

@@ -112,15 +112,19 @@ class ShardReader:
             if self.held is not None and not self.held.everyone_open()[0]:
                 await asyncio.sleep(self.held.poll_seconds)  # the campaign's window is shut
                 continue
+            # Asked before the read: a feeder that moves its last messages in and stops
+            # between an empty read and this question would otherwise end the lane with
+            # those messages unread.
+            fail_over = self.settings.fail_over
+            board = fail_over.board if fail_over is not None else None
+            fed = board is not None and board.feeders_running(self.settings.shard)
             entries = await self.stream.read(NEW, block_ms=follow)
             if self.stopped:
                 return  # read after the stop: left pending for the next run
             if not entries:
                 if follow:
                     continue
-                fail_over = self.settings.fail_over
-                board = fail_over.board if fail_over is not None else None
-                if board is not None and board.feeders_running(self.settings.shard):
+                if board is not None and fed:
                     # A lane of an earlier channel may still move messages into this one.
                     await board.wait(self.settings.shard)
                     continue
@@ -150,7 +154,8 @@ class ShardReader:
             key = message_key(self.settings.shard, entry_id)
             variant = fields.get("v", "")
             if out:
-                self.writer.transition(Transition(key, State.OPTED_OUT, variant))
+                self.writer.transition(Transition(key, State.OPTED_OUT, variant,
+                                                  self.settings.channel_name))
                 self.stats.opted_out += 1
                 continue
             closes_at = float("inf")

@@ -141,12 +141,16 @@ class ShardSender:
                                        self.writer, self.stats)
         self._flush_now = asyncio.Event()
         self._timers: set[asyncio.Future[None]] = set()
+        # Moves to other lanes in flight: not timers (stopping must not cancel a move
+        # half done on this side), and one that fails crashes the run (see _move).
+        self._moves: set[asyncio.Task[None]] = set()
+        self._crashed: BaseException | None = None
         self._finished = False
         cap = settings.frequency_cap
         self.caps = None if cap is None else CapGate(
             FrequencyCaps(redis, settings.campaign, cap), self._ready, self.writer,
             self.stats, {variant: t.category for variant, t in builder.templates.items()},
-            self.window.size)
+            self.window.size, settings.channel_name)
 
     # -- the run ---------------------------------------------------------------------
 
@@ -189,11 +193,13 @@ class ShardSender:
                 room_for_more=lambda: len(self._ready) <= 2 * self.settings.read_batch,
                 finished=lambda: self._finished or self.reader.stopped), name="release"))
         try:
-            while not (self.reader.done and self._idle()):
+            while self._crashed is None and not (self.reader.done and self._idle()):
                 done, _ = await asyncio.wait(tasks, timeout=0.05,
                                              return_when=asyncio.FIRST_EXCEPTION)
                 for task in done:
                     task.result()  # re-raise a crashed loop
+            if self._crashed is not None:
+                raise self._crashed
             await self.writer.flush()
         finally:
             # The loops end on this flag at their next turn; cancelling is the backstop.
@@ -293,8 +299,10 @@ class ShardSender:
             self.window.give(held - len(batch))
             if not batch:
                 continue
+            channel = self.settings.channel_name  # a waiting one leaves its channel's count
             for message in batch:
-                self.writer.transition(Transition(message.key, State.SUBMITTING, message.variant))
+                self.writer.transition(Transition(message.key, State.SUBMITTING,
+                                                  message.variant, channel))
                 message.parts_left = len(message.pdus)
                 message.smsc_ids = [""] * message.parts_left
             self._unsettled += len(batch)
@@ -411,7 +419,8 @@ class ShardSender:
         for message in dropped:
             if self.caps is not None:
                 self.caps.refund(message)
-            self.writer.transition(Transition(message.key, State.OPTED_OUT, message.variant))
+            self.writer.transition(Transition(message.key, State.OPTED_OUT, message.variant,
+                                              self.settings.channel_name))
             self.stats.opted_out += 1
         logger.info("opt-out from %s; %d queued messages dropped", mask_number(number),
                     len(dropped))
@@ -473,21 +482,30 @@ class ShardSender:
                 moved = await move_messages(
                     self.redis, self.settings.campaign, self.settings.shard,
                     self.settings.channel_name,
-                    [Move(m.key.partition("/")[2], lane, name) for m, (lane, name) in moves])
-                self.stats.failed_over += sum(1 for key in moved if key)
-                logger.info("%d messages failed over from channel %s", len(moves),
-                            self.settings.channel_name)
+                    [Move(m.key.partition("/")[2], lane, name, m.variant)
+                     for m, (lane, name) in moves])
+                count = sum(1 for key in moved if key)
+                self.stats.failed_over += count
+                # A refused one was settled meanwhile (a receipt, a stop, a cancel): its
+                # outcome is recorded, and it is no longer this sender's to send.
+                logger.info("%d messages failed over from channel %s (%d already settled)",
+                            count, self.settings.channel_name, len(moves) - count)
                 if fail_over.board is not None:
                     for lane in {lane for _, (lane, _) in moves}:
                         fail_over.board.wake(lane)
+            except Exception as error:
+                # Redis failed mid-move: the script is atomic, so each message is in one
+                # lane or the other; the run crashes (before it could look idle) and
+                # the restarted run's recovery reads them anew.
+                self._crashed = self._crashed or error
             finally:
                 self._moving -= len(moves)
                 if window:
                     self.window.give(len(moves))
 
         task = asyncio.ensure_future(move())
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
+        self._moves.add(task)
+        task.add_done_callback(self._moves.discard)
 
     async def _watch_channel(self) -> None:
         """Follow the run's unavailable channels (the operator writes them): while this

@@ -5,15 +5,19 @@
     herald:{campaign:NS/NAME}:state     the old message key -> M:<new message key>
 
 A message is never on two channels at once: one script checks that the message has not
-left the sender's hands (its state absent, queued, or submitting with the answer just
-in: a temporary error, the last attempt spent), copies its entry to the new lane, acks
-it in the old one and marks the old key moved, all under the campaign's hash tag, so a
-crash leaves it in one lane or the other, never both and never neither. A message whose
-submit got no answer (unknown) is never moved; one a receipt or a stop settled is not.
+left the sender's hands (its state absent, queued, waiting but let go by its send
+window, or submitting with the answer just in: a temporary error, the last attempt
+spent), copies its entry to the new lane, acks it in the old one and marks the old key
+moved, all under the campaign's hash tag, so a crash leaves it in one lane or the other,
+never both and never neither. A message whose submit got no answer (unknown) is never
+moved; one a receipt or a stop settled is not: the script refuses it, and the sender
+drops it from its queue (its outcome is already recorded).
 
 Counters: the old channel's `total` goes down and the new one's up (status.channels[]
 stays each channel's share), and `failedOver` and `channel:<from>:failedOver` count the
-moves. The campaign's own total does not change: the message is still the one message.
+moves. A waiting message leaves `waiting` (campaign, variant and old channel): on the
+new lane it is queued, and its send window is checked again there. The campaign's own
+total does not change: the message is still the one message.
 """
 
 from __future__ import annotations
@@ -36,15 +40,18 @@ class Move:
     entry_id: str
     target: int
     target_channel: str
+    variant: str = ""
 
 
 _MOVE_LUA = f"""
 local state, counters, source = KEYS[1], KEYS[2], KEYS[3]
 local group, lane, channel = ARGV[1], ARGV[2], ARGV[3]
-local movable = {{[""] = true, {State.QUEUED.value} = true, {State.SUBMITTING.value} = true}}
+local movable = {{[""] = true, {State.QUEUED.value} = true, {State.SUBMITTING.value} = true,
+                 {State.WAITING.value} = true}}
 local moved = {{}}
-for i = 4, #ARGV, 4 do
+for i = 4, #ARGV, 5 do
   local id, slot, target, to_channel = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
+  local variant = ARGV[i + 4]
   local key = lane .. "/" .. id
   local code = string.sub(redis.call("HGET", state, key) or "", 1, 1)
   local entry = redis.call("XRANGE", source, id, id)
@@ -57,6 +64,13 @@ for i = 4, #ARGV, 4 do
     redis.call("HINCRBY", counters, "channel:" .. to_channel .. ":total", 1)
     redis.call("HINCRBY", counters, "channel:" .. channel .. ":{FAILED_OVER}", 1)
     redis.call("HINCRBY", counters, "{FAILED_OVER}", 1)
+    if code == "{State.WAITING.value}" then  -- queued on its new lane
+      redis.call("HINCRBY", counters, "waiting", -1)
+      redis.call("HINCRBY", counters, "channel:" .. channel .. ":waiting", -1)
+      if variant ~= "" then
+        redis.call("HINCRBY", counters, "variant:" .. variant .. ":waiting", -1)
+      end
+    end
     moved[#moved + 1] = new_key
   else
     moved[#moved + 1] = ""
@@ -76,9 +90,9 @@ async def move_messages(redis: Redis, keys: CampaignKeys, lane: int, channel: st
     slot = {target: i + 1 for i, target in enumerate(targets)}  # KEYS[3 + slot]
     args: list[Any] = [SENDERS_GROUP, lane, channel]
     for move in moves:
-        args += [move.entry_id, slot[move.target], move.target, move.target_channel]
-    script = redis.register_script(_MOVE_LUA)
-    raw: list[Any] = await script(
+        args += [move.entry_id, slot[move.target], move.target, move.target_channel,
+                 move.variant]
+    raw: list[Any] = await redis.register_script(_MOVE_LUA)(
         keys=[keys.state, keys.counters, keys.shard(lane), *map(keys.shard, targets)],
         args=args)
     texts = [value.decode() if isinstance(value, bytes) else str(value) for value in raw]

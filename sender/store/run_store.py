@@ -14,6 +14,7 @@ in one round trip per fold (`read_run`). Every key is the campaign's hash tag.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,14 +105,15 @@ async def hand_rest_over(redis: aioredis.Redis, keys: CampaignKeys, variant: str
 
 async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: int, *,
                            rest_from: int | None = None, rest_variant: str | None = None,
-                           ) -> int:
+                           channels: Sequence[str] = ()) -> int:
     """Count every message not yet sent `cancelled` (call once no sender runs).
 
     Queued and waiting ones become cancelled; one caught `submitting` (its sender was killed) is
     unknown, as a sender's recovery would have it. Idempotent: the transitions are, and
     the run is flagged when done. `shards`: the streams; from `rest_from` on, a winner
     campaign's rest, whose entries count as `rest_variant` (None: their own) once handed
-    over (done here first, if the winner was not chosen yet).
+    over (done here first, if the winner was not chosen yet). `channels`: each stream's
+    channel name, so that status.channels[] counts them too (empty: not per channel).
     """
     store = StateStore(redis, keys)
     cancelled = 0
@@ -119,6 +121,7 @@ async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: in
         await hand_rest_over(redis, keys, rest_variant or "")
     for shard in range(shards):
         override = rest_variant if rest_from is not None and shard >= rest_from else None
+        channel = channels[shard] if channels else ""
         stream = keys.shard(shard)
         start = "-"
         while True:
@@ -135,9 +138,9 @@ async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: in
                 variant = override or fields.get("v") or ""
                 key = message_key(shard, entry_id)
                 if code in ("", State.QUEUED, State.WAITING):
-                    moves.append(Transition(key, State.CANCELLED, variant))
+                    moves.append(Transition(key, State.CANCELLED, variant, channel))
                 elif code == State.SUBMITTING:
-                    moves.append(Transition(key, State.UNKNOWN, variant))
+                    moves.append(Transition(key, State.UNKNOWN, variant, channel))
             cancelled += await store.apply(moves, ack_shard=shard)
     await redis.delete(*(keys.waiting(shard) for shard in range(shards)))
     await redis.hset(keys.run, "cancelled", 1)

@@ -145,7 +145,7 @@ async def test_a_waiting_message_let_go_by_its_window_moves_and_leaves_the_waiti
         redis: aioredis.Redis) -> None:
     # Lane 0 (channel a) holds four messages as the sender left them: one waiting but let
     # go by its send window, one queued, one the SMSC took, one a stop settled.
-    ids = [await redis.xadd(CAMPAIGN.shard(0), {"n": f"+8613900000{i:03d}", "v": "x"})
+    ids = [str(await redis.xadd(CAMPAIGN.shard(0), {"n": f"+8613900000{i:03d}", "v": "x"}))
            for i in range(4)]
     await redis.xgroup_create(CAMPAIGN.shard(0), SENDERS_GROUP, id="0")
     await redis.xreadgroup(SENDERS_GROUP, "sender", {CAMPAIGN.shard(0): ">"})

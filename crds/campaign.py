@@ -576,8 +576,9 @@ class CampaignSpec(HeraldModel):
     with variants. Empty: every recipient gets its weighted variant."""
     channels: list[ChannelRef] = Field(min_length=1, max_length=8)
     """Channels in order of preference: the import routes each recipient to the first
-    that serves its number (the Channel's spec.routing) and is Ready when the run starts,
-    and each channel sends its share at its own rate. Later ones take over: a message
+    that serves its number (the Channel's spec.routing) and is Ready when the run starts
+    (a number only channels not Ready serve waits for the first of them), and each
+    channel sends its share at its own rate. Later ones take over: a message
     that exhausts its retries (the Channel's retry.failOver), or the queue of a channel
     not Ready for its retry.failoverAfterSeconds, moves to the next channel that serves
     the number."""

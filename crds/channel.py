@@ -249,9 +249,10 @@ class Routing(HeraldModel):
     (country and prefix and carrier); an empty list takes any. A campaign's import routes
     each recipient to the first of its channels, in spec.channels order, that serves it
     and is not passed over (not Ready when the run started, or failed over since: see
-    retry.failoverAfterSeconds); a number none serves is counted unroutable, by country
-    (status.unroutableCountries), and not sent. A trigger campaign's events are routed
-    as they come. Fixed for a run once it starts."""
+    retry.failoverAfterSeconds); a number that only passed-over channels serve is queued
+    for the first of them and waits until it is Ready; a number none serves is counted
+    unroutable, by country (status.unroutableCountries), and not sent. A trigger
+    campaign's events are routed as they come. Fixed for a run once it starts."""
 
     countries: list[str] = Field(
         default_factory=list,
@@ -321,7 +322,9 @@ class RetryPolicy(HeraldModel):
     """A campaign's run passes over this channel once it has been not Ready this long:
     its queued messages (none of them on the wire) move to the next channel in the
     campaign's order that serves them, and new ones route there, until it is Ready again.
-    Messages no other channel serves wait for it. 0: never."""
+    Messages no other channel serves wait for it. A channel not Ready when a run starts
+    is passed over from the start. 0: never, not even then (its messages wait for it).
+    """
     resend_unknown: bool = False
     """Resend messages whose submit_sm got no response (the bind dropped, or no response
     came within responseTimeoutSeconds, or a sender was killed with them on the wire),

@@ -63,4 +63,4 @@ class IngestRun(BaseModel):
             return None
         return Router([Route.of(c.name, c.routing.countries, c.routing.prefixes,
                                 c.routing.carriers) for c in self.channels],
-                      [c.name for c in self.channels if not c.available])
+                      [c.name for c in self.channels if not c.available], waits=True)

@@ -377,17 +377,19 @@ class RunConfig(BaseModel):
         """The channel lane `lane` sends through."""
         return self.channels[self.lanes.channel_of(lane)]
 
-    def router(self) -> Router:
+    def router(self, *, waits: bool = False) -> Router:
         """Routes a number to its channel: the first in the campaign's order that serves
-        it and is not unavailable."""
-        return Router([c.route() for c in self.channels], self.unavailable)
+        it and is not unavailable. `waits`: else the first unavailable one that serves it,
+        where it waits for the channel (an import); without, None (a failover)."""
+        return Router([c.route() for c in self.channels], self.unavailable, waits=waits)
 
     def import_router(self) -> Router | None:
         """The router the import takes; None when there is nothing to decide (one channel
-        that serves any number), which spares it the cost of routing."""
+        that serves any number), which spares it the cost of routing. A number only a
+        passed-over channel serves is queued for it, not counted unroutable."""
         if len(self.channels) == 1 and not self.channels[0].route().narrows:
             return None
-        return self.router()
+        return self.router(waits=True)
 
 
     @property

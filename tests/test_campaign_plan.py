@@ -175,6 +175,17 @@ def test_the_run_holds_every_channel_and_routing_passes_over_one_not_ready() -> 
     assert "carrier-a passed over, not Ready" in (plan.status.message or "")
 
 
+def test_a_channel_whose_failover_after_is_zero_is_never_passed_over_even_at_the_start(
+        ) -> None:
+    two = campaign(channels=[{"name": "carrier-a"}, {"name": "carrier-b"}])
+    never = CHANNEL_SPEC.model_copy(update={
+        "retry": CHANNEL_SPEC.retry.model_copy(update={"failover_after_seconds": 0})})
+    channels = {"carrier-a": ChannelSeen(never, ready=False, reason="BindFailed"),
+                "carrier-b": ChannelSeen(CHANNEL_SPEC, ready=True)}
+    run = plan_campaign(two, world(channels=channels), SETTINGS).actions.write_run
+    assert run is not None and run.unavailable == []
+
+
 def test_the_sender_job_holds_every_channel_of_the_run() -> None:
     two = campaign(channels=[{"name": "carrier-a"}, {"name": "carrier-b"}])
     ready = ChannelSeen(CHANNEL_SPEC, ready=True)

@@ -138,12 +138,14 @@ def test_event_zone_when_recipients_are_timed(number: str, zone: str) -> None:
 
 
 ROUTED = [{"name": "cn", "routing": {"countries": ["CN"]}},
-          {"name": "down", "available": False}, {"name": "us", "routing": {"prefixes": ["+1"]}}]
+          {"name": "down", "available": False, "routing": {"prefixes": ["+1", "+61"]}},
+          {"name": "us", "routing": {"prefixes": ["+1"]}}]
 
 
 @pytest.mark.parametrize("number, channel", [
     pytest.param(NUMBER, 0, id="first-that-serves"),
     pytest.param("+12125550123", 2, id="unavailable-passed-over"),
+    pytest.param("+61412345678", 1, id="only-the-unavailable-serves-it-waits-for-it"),
 ])
 def test_an_event_is_queued_in_the_lane_of_its_channel(number: str, channel: int) -> None:
     run = ingest_run(channels=ROUTED)

@@ -72,6 +72,10 @@ THREE_NETWORKS = ({"name": "cmcc", "carriers": ["China Mobile"]},
     pytest.param(({"name": "cn", "countries": ["CN"]}, {"name": "backup"}), ("cn",),
                  {"cn": [], "backup": MOBILE + UNICOM + TELECOM + US + HK},
                  id="an-unavailable-channel-is-passed-over"),
+    # What only the unavailable channel serves waits in its lane, not counted unroutable.
+    pytest.param(({"name": "cn", "countries": ["CN"]}, {"name": "world", "countries": ["US"]}),
+                 ("cn",), {"cn": MOBILE + UNICOM + TELECOM, "world": US},
+                 id="what-only-an-unavailable-channel-serves-waits-for-it"),
 ])
 async def test_each_number_is_queued_for_the_first_channel_that_serves_it(
         redis: aioredis.Redis, channels: tuple[dict[str, Any], ...],

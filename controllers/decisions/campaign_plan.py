@@ -339,12 +339,14 @@ def _before_run(
 def _run_config(owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec],
                 world: CampaignWorld, settings: PlanSettings) -> RunConfig:
     """The run over every channel of the campaign that exists, in its order; routing
-    passes over those not Ready now (at least one is)."""
+    passes over those not Ready now (at least one is) for numbers another serves, unless
+    their retry.failoverAfterSeconds is 0 (never)."""
     channels = [(c.name, seen.spec) for c in spec.channels
                 if (seen := world.channels.get(c.name)) is not None]
     return build_run_config(owner, spec, templates, channels, settings.receipt_wait_seconds,
-                            unavailable=[name for name, _ in channels
-                                         if not world.channels[name].ready],
+                            unavailable=[name for name, channel in channels
+                                         if not world.channels[name].ready
+                                         and channel.retry.failover_after_seconds],
                             receivers=settings.channel_receivers,
                             marketing_quiet_hours=settings.marketing_quiet_hours)
 

@@ -99,11 +99,15 @@ class Route:
 
 class Router:
     """Routes numbers to the first route that serves them, in the order given, passing
-    over the channels `unavailable` names (not Ready, or failed over)."""
+    over the channels `unavailable` names (not Ready, or failed over). `waits`: a number
+    that only unavailable channels serve takes the first of them, to wait there until it
+    is back (an import, an event); else it has no route (a failover: nowhere to move)."""
 
-    def __init__(self, routes: Sequence[Route], unavailable: Collection[str] = ()) -> None:
+    def __init__(self, routes: Sequence[Route], unavailable: Collection[str] = (), *,
+                 waits: bool = False) -> None:
         self.routes = tuple(routes)
         self.unavailable = frozenset(unavailable)
+        self.waits = waits
         self.needs_carrier = any(route.carriers for route in self.routes)
 
     def route(self, number: PhoneNumber, e164: str | None = None, *,
@@ -120,10 +124,14 @@ class Router:
         routes = self.routes
         if after is not None:
             routes = routes[1 + next(i for i, r in enumerate(routes) if r.channel == after):]
+        waiting_for = None
         for route in routes:
-            if route.channel not in self.unavailable and route.serves(e164, country, name):
-                return route.channel
-        return None
+            if route.serves(e164, country, name):
+                if route.channel not in self.unavailable:
+                    return route.channel
+                if self.waits and waiting_for is None:
+                    waiting_for = route.channel
+        return waiting_for
 
 
 def routing_problems(countries: Sequence[str], carriers: Sequence[str]) -> list[str]:

@@ -12,8 +12,8 @@ what was sent."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import pytest
@@ -27,6 +27,8 @@ from crds.channel import ChannelSpec
 from crds.template import Category, TemplateSpec
 from herald.local.kube.client import wait_for
 from sender.run_config import RunConfig
+from sender.send.cap_gate import CapGate
+from sender.send.outgoing import Outgoing, ShardStats
 from sender.send.process import run_shard
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
@@ -39,8 +41,9 @@ from sender.store.frequency_caps import (
     cap_allows,
     cap_member,
 )
-from sender.store.keys import CAP_GROUPS, CampaignKeys, frequency_cap
-from sender.store.transitions import read_counters
+from sender.store.keys import CAP_GROUPS, CampaignKeys, ChannelKeys, frequency_cap
+from sender.store.state_writer import StateWriter
+from sender.store.transitions import StateStore, read_counters
 from tests.crd_validation import load_example
 from tests.run_configs import fill_shard
 from tests.test_long_messages import on_cluster, store
@@ -375,3 +378,47 @@ async def test_a_message_charged_before_a_crash_is_sent_after_it(
         "maxMessages": 1, "periodHours": DAY}), 0, redis, "herald")
     assert (figures["submitted"], figures["capped"]) == (0, count)
     assert set(received(smsc).values()) == {1}
+
+
+class HeldCharges(FrequencyCaps):
+    """The real caps, whose next charge waits for the test's go once it has its batch."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.asked, self.go = asyncio.Event(), asyncio.Event()
+
+    async def charge(self, charges: Sequence[CapCharge], *, now_ms: int | None = None
+                     ) -> list[bool]:
+        self.asked.set()
+        await self.go.wait()
+        return await super().charge(charges, now_ms=now_ms)
+
+
+@pytest.mark.parametrize("leave", ["moved-to-another-channel", "opted-out"])
+async def test_a_message_that_leaves_the_line_while_its_charge_is_in_flight_is_refunded(
+    redis: aioredis.Redis, leave: str,
+) -> None:
+    """A channel's queue failing over (or an opt-out) takes messages out of the line
+    while their charge is on its way: it lands, and goes back, else the number would
+    be charged here and again by the channel that sends it (a cap of 1: never sent)."""
+    keys = CampaignKeys(NS, "diverted")
+    caps = HeldCharges(redis, keys, cap())
+    line: deque[Outgoing] = deque(
+        Outgoing(message_key(0, f"{i}-0"), f"{PREFIX}{i:08d}", "", []) for i in range(6))
+    writer = StateWriter(redis, StateStore(redis, keys), 0, ChannelKeys(NS, "carrier-a"))
+    gate = CapGate(caps, line, writer, ShardStats(), {"": Category.MARKETING}, 6, "carrier-a")
+    charging = asyncio.create_task(gate.charge_ahead(2))
+    await asyncio.wait_for(caps.asked.wait(), 5)
+    kept = line.pop()  # stays in the line: its charge stands
+    if leave == "opted-out":
+        line.popleft()
+    else:
+        line.clear()
+    line.append(kept)
+    caps.go.set()
+    assert await asyncio.wait_for(charging, 5) == min(2, len(line))  # the charged head
+    await writer.flush()
+
+    charged = [n for n in (f"{PREFIX}{i:08d}" for i in range(6)) if await charges(redis, n)]
+    assert charged == ([f"{PREFIX}{i:08d}" for i in (1, 2, 3, 4, 5)] if leave == "opted-out"
+                       else [kept.phone])

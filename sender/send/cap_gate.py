@@ -9,9 +9,10 @@ charged at most two windows before its submit_sm, Redis sees one round trip per 
 or so (the client's cost is per script call: a call per slot group, so bigger batches
 cost less per message, bench/README.md), and a capped message takes no token and no
 slot: it leaves the line at once, counted capped with the cap it met.
-A message the SMSC refuses for good, or one dropped from the line by an opt-out, is
-refunded, and so is the line when the sender stops (a pause, a cancel, a drained node):
-its messages stay pending, and the run that sends them charges them then.
+A message the SMSC refuses for good, or one dropped from the line by an opt-out or
+moved to another channel (also while its charge is in flight), is refunded, and so is
+the line when the sender stops (a pause, a cancel, a drained node): its messages stay
+pending, and the run that sends them charges them then.
 """
 
 from __future__ import annotations
@@ -93,13 +94,18 @@ class CapGate:
         self._settle(todo, allowed)
 
     def _settle(self, todo: Sequence[Outgoing], allowed: Sequence[bool]) -> None:
+        # An uncharged message cannot be sent, so one that left the line while its charge
+        # was in flight was dropped (an opt-out), moved to another channel (whose sender
+        # charges it under its new key) or the line went (a stop): its charge goes back.
+        in_line = {id(m) for m in self._ready}
         refused: set[int] = set()
         for message, ok in zip(todo, allowed, strict=True):
+            gone = self._stopped or id(message) not in in_line
             if ok:
                 message.charged = True
-                if self._stopped:  # landed after the stop: the line is gone
+                if gone:
                     self.refund(message)
-            else:
+            elif not gone:
                 refused.add(id(message))
                 self._writer.transition(Transition(message.key, self._state,
                                                    message.variant, self._channel))

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +41,8 @@ from sender.smpp.bind import BindDown, SmppBind
 from sender.smpp.codes import ESM_UDHI, CommandStatus
 from sender.smpp.errors import after_failure, resend_lost, status_name
 from sender.smpp.pdu import SubmitSm
-from sender.sms import text as sms_text
 from sender.sms.numbers import mask_number
+from sender.sms.payloads import ALPHABET, payloads
 from sender.sms.replies import KeywordAnswers, ReplyKind
 from sender.store.keys import ChannelKeys
 from sender.store.keyword_replies import (
@@ -56,36 +56,18 @@ from sender.store.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
-_ALPHABETS = {Gsm7Coding.SMSC_DEFAULT: sms_text.Encoding.GSM7,
-              Gsm7Coding.IA5: sms_text.Encoding.IA5,
-              Gsm7Coding.LATIN1: sms_text.Encoding.LATIN1}
-_CODINGS: dict[sms_text.Encoding, tuple[Callable[[str], bytes], int]] = {
-    sms_text.Encoding.GSM7: (sms_text.encode_gsm7_unpacked, 0x00),
-    sms_text.Encoding.IA5: (sms_text.encode_ia5, 0x01),
-    sms_text.Encoding.LATIN1: (sms_text.encode_latin1, 0x03),
-    sms_text.Encoding.UCS2: (sms_text.encode_ucs2, 0x08),
-}
-"""The channel's alphabets as campaign messages use them (sender.send.messages), which
-the receiver, another process, does not import."""
-
-
 def answer_pdus(request: ReplyRequest, text: str, coding: Gsm7Coding,
                 reference: int) -> list[SubmitSm]:
     """The submit_sm of an answer: from the address the reply went to, back to its
     sender; in the channel's alphabet (UCS-2 when the text needs it), in concatenated
     parts when long. Pure."""
-    encoding = sms_text.detect_encoding(text, _ALPHABETS[coding])
-    encode, data_coding = _CODINGS[encoding]
-    payloads = [encode(part) for part in sms_text.split_segments(text, encoding)]
-    esm_class = 0
-    if len(payloads) > 1:
-        payloads = sms_text.encode_udh_parts(payloads, reference % 256)
-        esm_class = ESM_UDHI
+    encoded = payloads(text, ALPHABET[coding], reference)
     return [SubmitSm(source_addr_ton=request.via.ton, source_addr_npi=request.via.npi,
                      source_addr=request.via.addr, dest_addr_ton=request.to.ton,
                      dest_addr_npi=request.to.npi, destination_addr=request.to.addr,
-                     esm_class=esm_class, data_coding=data_coding, short_message=payload)
-            for payload in payloads]
+                     esm_class=ESM_UDHI if encoded.concatenated else 0,
+                     data_coding=encoded.data_coding, short_message=payload)
+            for payload in encoded.parts]
 
 
 @dataclass

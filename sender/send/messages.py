@@ -11,13 +11,14 @@ without class bits). Pure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from crds.channel import Gsm7Coding, NumberingPlan, SourceAddress, TypeOfNumber
 from crds.template import TemplateSpec
 from sender.smpp.codes import ESM_UDHI, Tag
 from sender.smpp.pdu import SubmitSm
 from sender.sms import text as sms_text
+from sender.sms.payloads import ALPHABET, payloads
 
 TON = {t: i for i, t in enumerate(TypeOfNumber)}  # SMPP 3.4 5.2.5 order
 NPI = {
@@ -26,18 +27,6 @@ NPI = {
     NumberingPlan.PRIVATE: 9, NumberingPlan.ERMES: 10, NumberingPlan.INTERNET: 14,
     NumberingPlan.WAP_CLIENT_ID: 18,
 }  # fmt: skip
-ALPHABET = {Gsm7Coding.SMSC_DEFAULT: sms_text.Encoding.GSM7, Gsm7Coding.IA5: sms_text.Encoding.IA5,
-            Gsm7Coding.LATIN1: sms_text.Encoding.LATIN1}
-"""The alphabet each channel coding sends text in (UCS-2 when the text needs more)."""
-CODINGS: dict[sms_text.Encoding, tuple[Callable[[str], bytes], int, int | None]] = {
-    sms_text.Encoding.GSM7: (sms_text.encode_gsm7_unpacked, 0x00, 0x10),
-    sms_text.Encoding.IA5: (sms_text.encode_ia5, 0x01, None),
-    sms_text.Encoding.LATIN1: (sms_text.encode_latin1, 0x03, None),
-    sms_text.Encoding.UCS2: (sms_text.encode_ucs2, 0x08, 0x18),
-}
-"""Encoder, data_coding, and data_coding of a class-0 (flash) message where one exists
-(GSM 03.38 section 4: 0x1X, alphabet in bits 3-2, class in bits 1-0)."""
-UCS2_DATA_CODING = 8
 FLASH_SUBUNIT: dict[int, bytes] = {Tag.DEST_ADDR_SUBUNIT: b"\x01"}  # SMPP 3.4 5.3.2.1: MS display
 INTERNATIONAL, ISDN = 1, 1
 
@@ -70,20 +59,16 @@ class MessageBuilder:
         `source` (the address chosen from the channel's pool), else the builder's."""
         source = source or self.source
         text = self.text(variables, variant)
-        encoding = sms_text.detect_encoding(text, self.alphabet)
-        encode, data_coding, flash_coding = CODINGS[encoding]
-        tlvs: dict[int, bytes] = {}
+        encoded = payloads(text, self.alphabet, self._reference + 1)
+        data_coding, tlvs = encoded.data_coding, {}
         if self.templates[variant].flash:
-            if flash_coding is None:
+            if encoded.flash_coding is None:
                 tlvs = FLASH_SUBUNIT
             else:
-                data_coding = flash_coding
-        parts = sms_text.split_segments(text, encoding)
-        payloads = [encode(part) for part in parts]
+                data_coding = encoded.flash_coding
         esm_class = 0
-        if len(payloads) > 1:
+        if encoded.concatenated:  # each long message a reference of its own
             self._reference = (self._reference + 1) % 256
-            payloads = sms_text.encode_udh_parts(payloads, self._reference)
             esm_class = ESM_UDHI
         return [
             SubmitSm(
@@ -94,5 +79,5 @@ class MessageBuilder:
                 esm_class=esm_class, registered_delivery=self.registered_delivery,
                 data_coding=data_coding, short_message=payload, tlvs=tlvs,
             )
-            for payload in payloads
+            for payload in encoded.parts
         ]

@@ -50,7 +50,7 @@ from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
 from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
 from sender.sms.numbers import mask_number
 from sender.sms.receipts import parse_receipt
-from sender.sms.replies import ReplyRules, read_reply, reply_text
+from sender.sms.replies import ReplyRules
 from sender.store.channel_activity import (
     HEARTBEAT_SECONDS,
     RECEIPTS,
@@ -69,8 +69,8 @@ from sender.store.correlations import (
     look_up,
 )
 from sender.store.keys import ChannelKeys
-from sender.store.keyword_replies import Address, ReplyRequest, request_of
-from sender.store.opt_outs import OptChange, change_of
+from sender.store.keyword_replies import ReplyRequest, take_reply
+from sender.store.opt_outs import OptChange
 from sender.store.rate_limit import RateLimiter, channel_bucket
 
 logger = logging.getLogger(__name__)
@@ -160,16 +160,10 @@ class ChannelReceiver:
         else:
             self.stats.replies += 1
             self._replies += 1
-            reply = read_reply(pdu.source_addr, pdu.source_addr_ton,
-                               reply_text(pdu.payload, pdu.data_coding), self.replies)
-            now = time.time()
-            request = request_of(
-                reply, Address(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi),
-                Address(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi), now
-            ) if self.replies.answered else None
-            if request is not None:
-                self._requests.append(request)
-            change = change_of(reply, self.channel.ref, now, request.ref if request else "")
+            taken = take_reply(pdu, self.replies, self.channel.ref, time.time())
+            reply, change = taken.reply, taken.change
+            if taken.request is not None:
+                self._requests.append(taken.request)
             if change is not None:
                 self._opt_changes.append(change)
                 logger.info("%s from %s", reply.kind, mask_number(change.number))

@@ -58,7 +58,6 @@ from sender.smpp.errors import error_class, status_code, status_name
 from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
 from sender.sms.numbers import mask_number
 from sender.sms.receipts import canonical_id, parse_receipt
-from sender.sms.replies import read_reply, reply_text
 from sender.sms.states import State, Transition, failed, submitted
 from sender.store.channel_activity import (
     HEARTBEAT_SECONDS,
@@ -68,9 +67,9 @@ from sender.store.channel_activity import (
 )
 from sender.store.correlations import correlation_value
 from sender.store.frequency_caps import FrequencyCaps
-from sender.store.keyword_replies import Address, request_of
+from sender.store.keyword_replies import take_reply
 from sender.store.lane_moves import Move, move_messages
-from sender.store.opt_outs import OptChange, change_of
+from sender.store.opt_outs import OptChange
 from sender.store.rate_limit import RateLimiter
 from sender.store.run_store import read_send_rules, read_unavailable
 from sender.store.shard_stream import ShardStream
@@ -385,19 +384,12 @@ class ShardSender:
                 self.receipts.receipt(receipt.smsc_id, receipt.state, receipt.error)
         else:
             self.stats.replies += 1
-            reply = read_reply(pdu.source_addr, pdu.source_addr_ton,
-                               reply_text(pdu.payload, pdu.data_coding), self.settings.replies)
-            now = time.time()
-            request = request_of(
-                reply, Address(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi),
-                Address(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi), now
-            ) if self.settings.replies.answered else None
-            change = change_of(reply, self.settings.channel.ref, now,
-                               request.ref if request else "")
-            if change is not None:
-                self._opt_change(change)
-            if request is not None:  # after its opt change: the confirmation claim is in it
-                self.writer.reply_request(request)
+            taken = take_reply(pdu, self.settings.replies, self.settings.channel.ref,
+                               time.time())
+            if taken.change is not None:
+                self._opt_change(taken.change)
+            if taken.request is not None:  # after its opt change, which holds its claim
+                self.writer.reply_request(taken.request)
                 self._flush_now.set()
         return CommandStatus.ESME_ROK
 

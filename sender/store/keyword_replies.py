@@ -36,7 +36,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from sender.sms.replies import Reply, ReplyKind
+from sender.smpp.pdu import DeliverSm
+from sender.sms.replies import Reply, ReplyKind, ReplyRules, read_reply, reply_text
 from sender.store.keys import (
     OPT_OUT_CONFIRM,
     OPT_OUT_SET,
@@ -45,6 +46,7 @@ from sender.store.keys import (
     labelled,
     labels,
 )
+from sender.store.opt_outs import OptChange, change_of
 
 REPLIES_MAXLEN = 10_000
 """Most requests a channel's stream keeps (approximately): with no receiver reading it
@@ -106,6 +108,31 @@ def request_of(reply: Reply, source: Address, destination: Address, at: float
         return None
     return ReplyRequest(secrets.token_hex(8), reply.number, reply.kind, reply.text, source,
                         destination, at)
+
+
+@dataclass(frozen=True)
+class TakenReply:
+    """What one reply a bind took asks of Redis, beside counting it."""
+
+    reply: Reply
+    change: OptChange | None
+    """Its opt-out or opt-in, if it is one."""
+    request: ReplyRequest | None
+    """Its request to be answered, if the channel answers keywords and it may be one."""
+
+
+def take_reply(pdu: DeliverSm, rules: ReplyRules, channel: str, now: float) -> TakenReply:
+    """Read a deliver_sm that is not a receipt (a sender's transceiver and the channel
+    receiver alike): its reply, its opt change and its request. The change carries the
+    request's ref, its claim on the confirmation (see the module's text). Pure."""
+    reply = read_reply(pdu.source_addr, pdu.source_addr_ton,
+                       reply_text(pdu.payload, pdu.data_coding), rules)
+    request = request_of(
+        reply, Address(pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi),
+        Address(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi), now,
+    ) if rules.answered else None
+    return TakenReply(reply, change_of(reply, channel, now, request.ref if request else ""),
+                      request)
 
 
 def queue_requests(pipe: Any, channel: ChannelKeys, requests: Sequence[ReplyRequest]) -> None:

@@ -29,6 +29,8 @@ from sender.sms.routing import Router
 WAKE_SECONDS = 1.0
 """How long a drained lane waits before it looks again for messages moved into it (it
 is woken at once when they are moved from this process)."""
+TARGETS_KEPT = 100_000
+"""Numbers whose target a lane remembers (LaneFailOver.target) before it starts over."""
 
 
 @dataclass(eq=False)
@@ -80,6 +82,9 @@ class LaneFailOver:
     """The lane's channel has retry.failOver: a message that spent its attempts on
     temporary errors moves on rather than failing."""
     board: LaneBoard | None = None
+    _targets: dict[str, tuple[int, str] | None] = field(default_factory=dict, repr=False)
+    """Each number's target while the unavailable channels stay the same: a diverted
+    lane looks at what stays in its queue every poll, and parsing is the cost."""
 
     @property
     def channel(self) -> str:
@@ -87,7 +92,10 @@ class LaneFailOver:
 
     def mark_unavailable(self, names: Iterable[str]) -> None:
         """The channels routing now passes over (the run's unavailable list)."""
-        self.router = Router(self.router.routes, frozenset(names))
+        unavailable = frozenset(names)
+        if unavailable != self.router.unavailable:
+            self.router = Router(self.router.routes, unavailable)
+            self._targets.clear()
 
     @property
     def diverted(self) -> bool:
@@ -97,9 +105,15 @@ class LaneFailOver:
     def target(self, number: str) -> tuple[int, str] | None:
         """The lane and channel a message to `number` moves to: the next channel after
         this lane's that serves it and is available; None when there is none."""
+        if number in self._targets:
+            return self._targets[number]
+        if len(self._targets) >= TARGETS_KEPT:
+            self._targets.clear()
         name = self.router.route(phonenumbers.parse(number), number, after=self.channel)
-        if name is None:
-            return None
-        shard = self.lane % self.lanes.shards
-        return (self.lanes.lane(shard, self.channels.index(name), self.lanes.is_rest(self.lane)),
-                name)
+        target = None
+        if name is not None:
+            shard = self.lane % self.lanes.shards
+            target = (self.lanes.lane(shard, self.channels.index(name),
+                                      self.lanes.is_rest(self.lane)), name)
+        self._targets[number] = target
+        return target

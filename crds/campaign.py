@@ -650,7 +650,8 @@ class Counters(HeraldModel):
     """Held out of the campaign by holdoutPercent: recorded, never sent."""
     unroutable: int = 0
     """Valid numbers no channel of the campaign serves (each Channel's spec.routing):
-    never sent; status.unroutableCountries gives their countries."""
+    never sent; status.unroutableCountries gives their countries. Routing comes before
+    dedupe, the filter and opt-outs, so a number listed twice counts twice here."""
     awaiting_winner: int = 0
     """Beyond spec.winner.testPercent: held in Redis until the winner is chosen, then
     queued with the winner's template (or their own variant's, by the fallback)."""
@@ -787,7 +788,8 @@ class PresendPlan(HeraldModel):
     """What the run will send, worked out once the import is done and before the first
     submit. Until the campaign finishes it is worked out again from the import's counts
     with the current rateLimit, send window and Channel prices (counted from `time`, so
-    it changes only when one of those does); after, it stays as it was."""
+    it changes only when one of those does, or when messages fail over: each channel's
+    share follows them to the channel that sends them); after, it stays as it was."""
 
     time: datetime
     """When the plan was made: the ETA counts from then (or from when sending starts,

@@ -317,7 +317,9 @@ class RetryPolicy(HeraldModel):
     fail_over: bool = False
     """After the last attempt on a temporary error, move the message to the campaign's
     next channel that serves its number instead of failing it (it fails when there is
-    none). A message whose submit got no answer is never moved: the SMSC may have it."""
+    none). A message whose submit got no answer is never moved: the SMSC may have it;
+    nor is a long one of which the SMSC took some parts: it fails, as the recipient
+    has part of it."""
     failover_after_seconds: int = Field(default=300, ge=0, le=86400)
     """A campaign's run passes over this channel once it has been not Ready this long:
     its queued messages (none of them on the wire) move to the next channel in the

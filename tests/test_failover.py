@@ -76,7 +76,8 @@ async def queue_on_a(redis: aioredis.Redis, run: RunConfig) -> None:
     await write_run(redis, run)
     await fill_shard(redis, CAMPAIGN, MESSAGES, "+86139")
     await redis.xgroup_create(CAMPAIGN.shard(1), SENDERS_GROUP, id="0", mkstream=True)
-    await redis.hset(CAMPAIGN.counters, "channel:a:total", MESSAGES)
+    await redis.hset(CAMPAIGN.counters, mapping={"channel:a:total": MESSAGES,
+                                                  "channel:a:country:CN": MESSAGES})
 
 
 def destinations(smsc: Simulator) -> Counter[str]:
@@ -106,6 +107,8 @@ async def test_a_message_that_spends_its_attempts_moves_to_the_next_channel(
         assert (counters.delivered, counters.failed, counters.queued) == (MESSAGES, 0, 0)
         assert (fields["failedOver"], fields["channel:a:total"],
                 fields["channel:b:total"]) == (MESSAGES, 0, MESSAGES)
+        assert (fields["channel:a:country:CN"], fields["channel:b:country:CN"]) == (
+            0, MESSAGES)  # status.plan's split by channel follows the moves
         assert len(await moved_keys(redis)) == MESSAGES
         assert figures["lanes"]["a"]["failed_over"] == MESSAGES
     else:  # the control: without failOver they fail on a, and b sends nothing
@@ -153,10 +156,11 @@ async def test_a_waiting_message_let_go_by_its_window_moves_and_leaves_the_waiti
         message_key(0, ids[0]): State.WAITING, message_key(0, ids[2]): "s:abc",
         message_key(0, ids[3]): State.OPTED_OUT})
     await redis.hset(CAMPAIGN.counters, mapping={
-        "waiting": 1, "variant:x:waiting": 1, "channel:a:waiting": 1, "channel:a:total": 4})
+        "waiting": 1, "variant:x:waiting": 1, "channel:a:waiting": 1, "channel:a:total": 4,
+        "channel:a:country:CN": 4})
 
     moved = await move_messages(redis, CAMPAIGN, 0, "a",
-                                [Move(entry_id, 1, "b", "x") for entry_id in ids])
+                                [Move(entry_id, 1, "b", "x", "CN") for entry_id in ids])
 
     assert [key is not None for key in moved] == [True, True, False, False]
     assert await redis.xlen(CAMPAIGN.shard(1)) == 2
@@ -165,6 +169,7 @@ async def test_a_waiting_message_let_go_by_its_window_moves_and_leaves_the_waiti
         0, 0, 0)
     assert (fields["channel:a:total"], fields["channel:b:total"], fields["failedOver"]) == (
         2, 2, 2)
+    assert (fields["channel:a:country:CN"], fields["channel:b:country:CN"]) == (2, 2)
     pending: Any = await redis.xpending(CAMPAIGN.shard(0), SENDERS_GROUP)
     assert pending["pending"] == 2  # the two settled ones stay for their sender to ack
 

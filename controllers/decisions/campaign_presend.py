@@ -40,10 +40,10 @@ from crds.campaign import PlanChannel, PlanCountry, PlanVariant, PresendPlan
 from crds.channel import Gsm7Coding, Pricing
 from crds.template import TemplateSpec
 from sender.run_config import RunConfig, SendTimesConfig
+from sender.sms.numbers import NO_COUNTRY
 from sender.sms.send_times import SendRules, next_change, zone
 
 HOLDOUT = "holdout"
-NO_COUNTRY = "ZZ"
 MAX_WINDOW_STEPS = 4000
 """Openings and closings the ETA steps through before it gives up (a year of a window
 with quiet hours is about 1,500)."""

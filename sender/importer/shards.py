@@ -57,7 +57,7 @@ from sender.importer.report import (
 )
 from sender.sms.audience_filter import FilterRowError
 from sender.sms.lanes import Lanes
-from sender.sms.numbers import DropReason, Recipient, parse_number, shard_of
+from sender.sms.numbers import NO_COUNTRY, DropReason, Recipient, parse_number, shard_of
 from sender.sms.routing import Router
 from sender.sms.send_times import zone as time_zone
 from sender.sms.variants import HoldoutPicker, TestGroupPicker, VariantPicker
@@ -218,7 +218,7 @@ class _Candidate:
     """Where its zone came from (TIME_ZONE_SOURCES), counted once it is queued."""
     channel: int = 0
     """Index of the channel it is routed to, in the run's order."""
-    country: str = "ZZ"
+    country: str = NO_COUNTRY
     """ISO 3166-1 region of its number (phonenumbers; ZZ: none), for the plan's cost."""
 
 
@@ -280,7 +280,7 @@ class _Importer:
             number = parsed.e164
             channel = 0
             found = phonenumbers.region_code_for_number(parsed.number) or ""
-            region = found or "ZZ"
+            region = found or NO_COUNTRY
             if s.router is not None:
                 name = s.router.route(parsed.number, number, kind=parsed.kind, country=found)
                 if name is None:

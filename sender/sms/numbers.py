@@ -129,6 +129,17 @@ def _parse(raw: str, default_region: str) -> tuple[PhoneNumber, int] | DropReaso
     return number, kind
 
 
+NO_COUNTRY = "ZZ"
+"""The region a number's country counts go under when phonenumbers gives it none
+(CLDR's code for an unknown region)."""
+
+
+def region_of(number: PhoneNumber | str) -> str:
+    """The ISO 3166 region a number's counts go under (a parsed one, or E.164)."""
+    parsed = phonenumbers.parse(number) if isinstance(number, str) else number
+    return phonenumbers.region_code_for_number(parsed) or NO_COUNTRY
+
+
 def mask_number(number: str) -> str:
     """A number as logs may show it: country code and last four digits only.
 

@@ -13,11 +13,12 @@ never both and never neither. A message whose submit got no answer (unknown) is 
 moved; one a receipt or a stop settled is not: the script refuses it, and the sender
 drops it from its queue (its outcome is already recorded).
 
-Counters: the old channel's `total` goes down and the new one's up (status.channels[]
-stays each channel's share), and `failedOver` and `channel:<from>:failedOver` count the
-moves. A waiting message leaves `waiting` (campaign, variant and old channel): on the
-new lane it is queued, and its send window is checked again there. The campaign's own
-total does not change: the message is still the one message.
+Counters: the old channel's `total` and `country:<CC>` go down and the new one's up
+(status.channels[] and status.plan stay each channel's share), and `failedOver` and
+`channel:<from>:failedOver` count the moves. A waiting message leaves `waiting`
+(campaign, variant and old channel): on the new lane it is queued, and its send window
+is checked again there. The campaign's own total does not change: the message is still
+the one message.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Move:
     target: int
     target_channel: str
     variant: str = ""
+    country: str = ""
+    """The number's region as the import counted it (ZZ for none); "": not counted."""
 
 
 _MOVE_LUA = f"""
@@ -49,9 +52,9 @@ local group, lane, channel = ARGV[1], ARGV[2], ARGV[3]
 local movable = {{[""] = true, {State.QUEUED.value} = true, {State.SUBMITTING.value} = true,
                  {State.WAITING.value} = true}}
 local moved = {{}}
-for i = 4, #ARGV, 5 do
+for i = 4, #ARGV, 6 do
   local id, slot, target, to_channel = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
-  local variant = ARGV[i + 4]
+  local variant, country = ARGV[i + 4], ARGV[i + 5]
   local key = lane .. "/" .. id
   local code = string.sub(redis.call("HGET", state, key) or "", 1, 1)
   local entry = redis.call("XRANGE", source, id, id)
@@ -64,6 +67,10 @@ for i = 4, #ARGV, 5 do
     redis.call("HINCRBY", counters, "channel:" .. to_channel .. ":total", 1)
     redis.call("HINCRBY", counters, "channel:" .. channel .. ":{FAILED_OVER}", 1)
     redis.call("HINCRBY", counters, "{FAILED_OVER}", 1)
+    if country ~= "" then
+      redis.call("HINCRBY", counters, "channel:" .. channel .. ":country:" .. country, -1)
+      redis.call("HINCRBY", counters, "channel:" .. to_channel .. ":country:" .. country, 1)
+    end
     if code == "{State.WAITING.value}" then  -- queued on its new lane
       redis.call("HINCRBY", counters, "waiting", -1)
       redis.call("HINCRBY", counters, "channel:" .. channel .. ":waiting", -1)
@@ -91,7 +98,7 @@ async def move_messages(redis: Redis, keys: CampaignKeys, lane: int, channel: st
     args: list[Any] = [SENDERS_GROUP, lane, channel]
     for move in moves:
         args += [move.entry_id, slot[move.target], move.target, move.target_channel,
-                 move.variant]
+                 move.variant, move.country]
     raw: list[Any] = await redis.register_script(_MOVE_LUA)(
         keys=[keys.state, keys.counters, keys.shard(lane), *map(keys.shard, targets)],
         args=args)

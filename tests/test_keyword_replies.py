@@ -53,8 +53,8 @@ from sender.store.keyword_replies import (
     Address,
     ReplyQueue,
     ReplyRequest,
+    add_requests,
     number_labels,
-    queue_requests,
 )
 from sender.store.rate_limit import RateLimiter, channel_bucket
 from tests.crd_validation import load_example
@@ -401,9 +401,7 @@ async def test_a_restart_does_not_send_again_what_may_have_gone(
     not yet sent: after the restart the first is unknown, not resent; the second goes."""
     queue = ReplyQueue(redis, CHANNEL)
     await queue.ensure_group()
-    pipe = redis.pipeline(transaction=False)
-    queue_requests(pipe, CHANNEL, [request(10, "help"), request(11, "help")])
-    await pipe.execute()
+    await add_requests(redis, CHANNEL, [request(10, "help"), request(11, "help")])
     read = await queue.read(count=10, block_ms=0)
     assert len(read) == 2
     await queue.sending(read[0].entry)  # the crash came after this submit went out
@@ -419,9 +417,7 @@ async def test_a_restart_does_not_send_again_what_may_have_gone(
 async def test_recovery_reads_every_pending_request(redis: aioredis.Redis) -> None:
     queue = ReplyQueue(redis, CHANNEL)
     await queue.ensure_group()
-    pipe = redis.pipeline(transaction=False)
-    queue_requests(pipe, CHANNEL, [request(i, "help") for i in range(20, 27)])
-    await pipe.execute()
+    await add_requests(redis, CHANNEL, [request(i, "help") for i in range(20, 27)])
     assert len(await queue.read(count=10, block_ms=0)) == 7
     assert len(await queue.recover(count=3)) == 7  # three pages
 
@@ -431,9 +427,7 @@ async def test_resend_unknown_sends_an_answer_again_after_a_restart(
 ) -> None:
     queue = ReplyQueue(redis, CHANNEL)
     await queue.ensure_group()
-    pipe = redis.pipeline(transaction=False)
-    queue_requests(pipe, CHANNEL, [request(12, "help")])
-    await pipe.execute()
+    await add_requests(redis, CHANNEL, [request(12, "help")])
     (read,) = await queue.read(count=10, block_ms=0)
     await queue.sending(read.entry)
     async with running(answering(redis, sim, resend_unknown=True)) as receiver:
@@ -443,10 +437,8 @@ async def test_resend_unknown_sends_an_answer_again_after_a_restart(
 
 async def test_an_old_reply_is_not_answered(redis: aioredis.Redis, sim: Simulator) -> None:
     """A HELP that waited longer than REPLY_MAX_AGE_SECONDS (no receiver was up) is noise."""
-    pipe = redis.pipeline(transaction=False)
-    queue_requests(pipe, CHANNEL, [request(13, "help", age=REPLY_MAX_AGE_SECONDS + 5),
-                                   request(14, "help")])
-    await pipe.execute()
+    await add_requests(redis, CHANNEL, [request(13, "help", age=REPLY_MAX_AGE_SECONDS + 5),
+                                        request(14, "help")])
     async with running(answering(redis, sim)) as receiver:
         await settled(receiver, 2)
     assert receiver.answering is not None and receiver.answering.stats.stale == 1

@@ -30,7 +30,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from sender.store.keys import ChannelKeys
-from sender.store.keyword_replies import ReplyRequest, queue_requests
+from sender.store.keyword_replies import ReplyRequest, add_requests
 from sender.store.opt_outs import OptChange, queue_changes
 
 logger = logging.getLogger(__name__)
@@ -73,17 +73,17 @@ async def record_receiver_activity(
     requests: Sequence[ReplyRequest] = (),
 ) -> None:
     """One round trip for what a receiver's flush writes: opt-outs and opt-ins (the
-    shared set and its log), keyword-reply requests, the channel's reply and opt-out
-    totals, its binds' slots."""
+    shared set and its log), the channel's reply and opt-out totals, its binds' slots;
+    then, if there are any, keyword-reply requests (add_requests says why after)."""
     if not (opt_changes or replies or binds or requests):
         return
     pipe = redis.pipeline(transaction=False)
     queue_changes(pipe, opt_changes, channel.activity)
-    queue_requests(pipe, channel, requests)
     if replies:
         pipe.hincrby(channel.activity, REPLIES, replies)
     note_binds(pipe, channel, binds, now)
     await pipe.execute()
+    await add_requests(redis, channel, requests)
 
 
 async def count_activity(redis: aioredis.Redis, channel: ChannelKeys, name: str,

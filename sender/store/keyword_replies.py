@@ -135,13 +135,20 @@ def take_reply(pdu: DeliverSm, rules: ReplyRules, channel: str, now: float) -> T
                       request)
 
 
-def queue_requests(pipe: Any, channel: ChannelKeys, requests: Sequence[ReplyRequest]) -> None:
-    """Queue the requests on a pipeline (transaction=False). An opt-out's claim on its
-    confirmation rides with its opt-out change (OptChange.confirm_ref, queue_changes),
-    in the order the replies came."""
+async def add_requests(redis: aioredis.Redis, channel: ChannelKeys,
+                       requests: Sequence[ReplyRequest]) -> None:
+    """Add the requests to the channel's stream, once their opt changes are written (an
+    opt-out's claim on its confirmation rides with the change: OptChange.confirm_ref,
+    queue_changes). A round trip of their own, not the changes' pipeline: on a Redis
+    Cluster a pipeline's commands to different nodes keep no order, and the receiver
+    could read a request before its claim is there (and send no confirmation)."""
+    if not requests:
+        return
+    pipe = redis.pipeline(transaction=False)
     for request in requests:
         fields: dict[Any, Any] = request.fields()  # redis-py's Mapping is invariant
         pipe.xadd(channel.replies, fields, maxlen=REPLIES_MAXLEN, approximate=True)
+    await pipe.execute()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sender import metrics
 from sender.sms.states import Transition
 from sender.store.channel_activity import SUBMITTED, note_binds
 from sender.store.keys import ChannelKeys
-from sender.store.keyword_replies import ReplyRequest, queue_requests
+from sender.store.keyword_replies import ReplyRequest, add_requests
 from sender.store.opt_outs import OptChange, queue_changes
 from sender.store.transitions import StateStore
 
@@ -116,10 +116,10 @@ class StateWriter:
                 if batch.forget_receipts:
                     pipe.hdel(self.channel.receipts, *batch.forget_receipts)
                 queue_changes(pipe, batch.opt_changes, self.channel.activity)
-                queue_requests(pipe, self.channel, batch.requests)
                 for ledger, member in batch.cap_refunds:
                     pipe.zrem(ledger, member)
                 await pipe.execute()
+                await add_requests(self._redis, self.channel, batch.requests)
             _, outcomes = await self.store.apply_outcomes(batch.transitions,
                                                           ack_shard=self.shard)
             metrics.count_outcomes(self.store.keys.ref, self.channel.namespace, outcomes)

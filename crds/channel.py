@@ -93,7 +93,8 @@ class PooledSourceAddress(SourceAddress):
     """Most messages per second from this address (a carrier limits a long code to
     about 1), across every sender of every campaign on the channel, within the channel's
     own rate limit; each part of a long message counts. Unset: only the channel's
-    limit applies."""
+    limit applies. For answers to keyword replies (keywordReplies) it is not yet
+    implemented: they take only the channel's limit."""
 
 
 class SourceSelection(StrEnum):

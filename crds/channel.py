@@ -198,8 +198,9 @@ class SmppSettings(HeraldModel):
     the addresses that suit the recipient, in turn, per sender process. Sticky: a
     recipient's first message on this channel chooses so, and every later message to it
     on this channel, of any campaign, goes from that same address (remembered in Redis
-    for a year after its last message); if that address leaves the pool a new one is
-    chosen. No effect with sourceAddr."""
+    for a year after its last message); if that address leaves the pool, or its
+    countries no longer list the recipient's, a new one is chosen. No effect with
+    sourceAddr."""
     gsm7_coding: Gsm7Coding = Gsm7Coding.SMSC_DEFAULT
     """The alphabet for text that needs no UCS-2. SmscDefault: GSM-7 septets,
     data_coding 0. IA5: ASCII octets, data_coding 1. Latin1: ISO-8859-1 octets,

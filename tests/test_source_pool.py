@@ -96,6 +96,14 @@ def test_sticky_keeps_a_remembered_address_of_the_pool(
     assert [PLAIN.addresses[i].address for i in chosen] == expected
 
 
+def test_sticky_chooses_anew_when_the_remembered_address_no_longer_lists_the_country(
+        ) -> None:
+    # US recipients remembered on the CN code (its countries were edited since), and
+    # on a US one: the first is chosen again among the US addresses, the second kept.
+    chosen, _ = choose_sources(MIXED, ["US", "US"], {}, ["10690001", "+14155550002"])
+    assert [MIXED.addresses[i].address for i in chosen] == ["+14155550001", "+14155550002"]
+
+
 def test_turns_carry_over_from_batch_to_batch() -> None:
     _, turns = choose_sources(PLAIN, ["", ""], {})
     chosen, _ = choose_sources(PLAIN, ["", ""], turns)

@@ -42,9 +42,9 @@ class SourceChooser:
         if self.sticky is not None and remembered is not None:
             new = [(n, addresses[i].address) for n, r, i in zip(unique, remembered, chosen,
                                                                  strict=True) if r is None]
-            replaced = [(n, addresses[i].address)
+            replaced = [(n, addresses[i].address)  # left the pool, or no longer suits it
                         for n, r, i in zip(unique, remembered, chosen, strict=True)
-                        if r is not None and self.pool.index_of(r) is None]
+                        if r is not None and addresses[i].address != r]
             theirs = await self.sticky.remember(new, replaced)
             for position, number in enumerate(unique):
                 index = self.pool.index_of(theirs.get(number, ""))

@@ -100,17 +100,18 @@ def choose_sources(pool: SourcePool, countries: Sequence[str],
     `countries` has one entry per recipient ("" when unknown or not needed); `turns`,
     per candidate set, how many recipients that set served before (this process's round
     robin state); `remembered`, for sticky selection, each recipient's address from
-    before (None: none yet). A remembered address still in the pool is kept and takes
-    no turn."""
+    before (None: none yet). A remembered address still in the pool, and still one that
+    suits the recipient (its countries edited since may no longer list the number's),
+    is kept and takes no turn."""
     after = dict(turns)
     chosen: list[int] = []
     for position, country in enumerate(countries):
+        candidates = pool.candidates(country)
         if remembered is not None and remembered[position] is not None:
             kept = pool.index_of(remembered[position] or "")
-            if kept is not None:
+            if kept is not None and kept in candidates:
                 chosen.append(kept)
                 continue
-        candidates = pool.candidates(country)
         turn = after.get(candidates, 0)
         chosen.append(candidates[turn % len(candidates)])
         after[candidates] = (turn + 1) % len(candidates)

@@ -755,7 +755,8 @@ class PlanChannel(HeraldModel):
     """Their estimated segments, measured on this channel's smpp.gsm7Coding."""
     segments_per_second: int = 0
     """The channel's rateLimit.messagesPerSecond (each segment takes a token) as the run
-    took it."""
+    took it; less when every address of its smpp.sourceAddresses has a messagesPerSecond
+    and they add up to less."""
     estimated_cost: str | None = None
     """The sum over its priced countries, in currency; empty without pricing."""
     currency: str | None = None

@@ -306,6 +306,15 @@ class ChannelTarget(ChannelPolicy):
     routing: Routing = Field(default_factory=Routing)
     """Which recipients the channel serves (Channel.spec.routing); empty: any."""
 
+    @property
+    def sending_rate(self) -> int:
+        """Segments per second the channel can send: its rate, or less when every
+        address of its pool has a messagesPerSecond of its own and they add up to less."""
+        limits = [a.messages_per_second for a in self.smpp.sources]
+        if all(limits):
+            return min(self.rate, sum(limit or 0 for limit in limits))
+        return self.rate
+
     def route(self) -> Route:
         routing = self.routing
         return Route.of(self.name, routing.countries, routing.prefixes, routing.carriers)

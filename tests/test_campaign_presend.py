@@ -16,7 +16,7 @@ from controllers.decisions.campaign_presend import PlanInputs, finish_time, pres
 from controllers.decisions.campaign_world import JobSeen
 from crds.base import find_condition
 from crds.campaign import Campaign, CampaignStatus, Counters, PresendPlan, QuietHours, SendWindow
-from crds.channel import Pricing
+from crds.channel import PooledSourceAddress, Pricing
 from herald.local.demo import column_value
 from sender.run_config import RunConfig, SendTimesConfig
 from tests.test_campaign_plan import (
@@ -77,6 +77,15 @@ def costs(p: PresendPlan) -> dict[str, Any]:
 
 ONE = config(("cmcc", 100, "SmscDefault"))
 TWO = config(("cmcc", 100, "SmscDefault"), ("intl", 50, "SmscDefault"))
+
+
+def pooled(*limits: int | None) -> RunConfig:
+    """ONE, sending from a pool of long codes with these messagesPerSecond each."""
+    channel = ONE.channels[0]
+    smpp = channel.smpp.model_copy(update={"source_addr": None, "source_addresses": [
+        PooledSourceAddress(address=f"+1415555000{i}", messages_per_second=limit)
+        for i, limit in enumerate(limits)]})
+    return ONE.model_copy(update={"channels": [channel.model_copy(update={"smpp": smpp})]})
 
 
 @pytest.mark.parametrize("run, fields, prices, total, currency, channels", [
@@ -180,6 +189,10 @@ SHANGHAI_DAY = SendTimesConfig(time_zone="Asia/Shanghai",
                  NOW + timedelta(seconds=20), id="the-slow-channel-decides"),
     pytest.param(TWO, routed(cmcc={"CN": 1000}), None, None, 100,
                  NOW + timedelta(seconds=10), id="an-idle-channel-adds-no-rate"),
+    pytest.param(pooled(1, 4), routed(cmcc={"CN": 1000}), None, None, 5,
+                 NOW + timedelta(seconds=200), id="a-pool-of-limited-addresses-is-slower"),
+    pytest.param(pooled(1, None), routed(cmcc={"CN": 1000}), None, None, 100,
+                 NOW + timedelta(seconds=10), id="an-unlimited-address-of-the-pool"),
     pytest.param(ONE, routed(cmcc={"CN": 1000}), None, SHANGHAI_DAY, 100,
                  NOW + timedelta(seconds=10), id="inside-the-window"),  # NOW: 12:00 there
     pytest.param(ONE, routed(cmcc={"CN": 30 * 3600 * 100}), None, SHANGHAI_DAY, 100,

@@ -90,11 +90,12 @@ def presend_plan(config: RunConfig, fields: Mapping[str, int], total_rows: int,
         messages = sum(countries.values())
         for v, share in shares.items():
             variant_segments[v] += messages * share * per_message[v].get(coding, 1)
-        channel = _channel(target.name, countries, average, target.rate,
+        sending_rate = target.sending_rate
+        channel = _channel(target.name, countries, average, sending_rate,
                            inputs.pricing.get(target.name))
         channels.append(channel)
         if channel.segments:
-            send_seconds = max(send_seconds, channel.segments / target.rate)
+            send_seconds = max(send_seconds, channel.segments / sending_rate)
     segments = sum(c.segments for c in channels)
     channel_rate = sum(c.segments_per_second for c in channels if c.messages)
     rate = min(channel_rate, inputs.campaign_rate) if inputs.campaign_rate else channel_rate

@@ -118,12 +118,12 @@ def parse_event(raw: bytes, ingest: IngestRun) -> Event | Problem:
     zone = parsed.zone() if ingest.recipient_zones else ""
     channel = 0
     if ingest.router is not None:
-        name = ingest.router.route(parsed.number, number)
+        country = phonenumbers.region_code_for_number(parsed.number) or ""
+        name = ingest.router.route(parsed.number, number, kind=parsed.kind, country=country)
         if name is None:
             return Problem(422, "Unroutable", (
                 f"no channel of the campaign serves {mask_number(number)}"
-                f" ({phonenumbers.region_code_for_number(parsed.number) or 'no country'});"
-                " see the Channels' spec.routing"))
+                f" ({country or 'no country'}); see the Channels' spec.routing"))
         channel = [c.name for c in ingest.channels].index(name)
     variables = _variables(body.get("variables", {}))
     if isinstance(variables, Problem):

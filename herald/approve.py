@@ -14,8 +14,9 @@ from crds.base import API_VERSION
 from crds.template import Template, TemplateApproval
 
 
-async def approve_template(name: str, namespace: str, *, note: str = "") -> int:
-    kube = Kube(load_client_config())
+async def approve_template(name: str, namespace: str, *, note: str = "",
+                           kube: Kube | None = None) -> int:
+    kube = kube or Kube(load_client_config())
     body = await kube.get(Template.PLURAL, namespace, name)
     if body is None:
         print(f"error: template {namespace}/{name} not found", file=sys.stderr)

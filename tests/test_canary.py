@@ -38,6 +38,8 @@ from herald.local.kube.client import wait_for
 from herald.local.stack import Stack, running_stack
 from sender.simulator.config import OutcomeWeights, SimulatorConfig
 from sender.sms.variants import TestGroupPicker
+from sender.store.client import connect
+from sender.store.keys import OPT_OUT_SET
 from tests.test_campaign_operator import (
     CAMPAIGN,
     NS,
@@ -303,6 +305,26 @@ def test_auto_pause_suspends_the_senders_when_the_run_goes_badly() -> None:
     assert event.type == "Warning" and "30 of 100" in event.message
 
 
+def test_auto_pause_trips_on_opt_outs() -> None:
+    well = Counters(total=1000, delivered=100, sent=100, queued=900)
+    c = campaign(autoPause=AUTO | {"maxOptOutPercent": 5})
+    run = run_of(c, well, import_done=True)
+    counted = plan_campaign(c, world(run=dataclasses.replace(run, guard_opt_outs=5),
+                                     sender_job=RUNNING), SETTINGS)
+    assert ready(counted) == ("Running", reasons.SENDING)  # 5%: at the threshold
+    plan = plan_campaign(c, world(run=dataclasses.replace(run, guard_opt_outs=6),
+                                  sender_job=RUNNING), SETTINGS)
+    assert ready(plan) == ("Paused", reasons.AUTO_PAUSED) and plan.actions.sender_suspend
+    assert plan.status.auto_pause is not None
+    assert plan.status.auto_pause.reason == reasons.OPT_OUT_RATIO_EXCEEDED
+    assert plan.status.auto_pause.figures.opt_out_ratio == "6.0%"
+    # Without a threshold the count is not judged (the handler does not even read it).
+    plain = campaign(autoPause=AUTO)
+    plan = plan_campaign(plain, world(run=dataclasses.replace(run, guard_opt_outs=60),
+                                      sender_job=RUNNING), SETTINGS)
+    assert ready(plan) == ("Running", reasons.SENDING)
+
+
 def test_a_resumed_auto_pause_judges_only_what_came_after() -> None:
     bad = Counters(total=1000, delivered=70, failed=30, sent=100, queued=900)
     c, run, w = auto_run(bad)
@@ -454,6 +476,35 @@ async def test_a_passing_canary_sends_the_whole_audience(delivering: Stack) -> N
     await events_include(stack, done, reasons.AWAITING_CANARY, reasons.CANARY_PASSED,
                          "Completed")
     assert "canary passed" in await event_message(stack, done, reasons.CANARY_PASSED)
+
+
+@pytest.mark.timeout(240)
+async def test_a_canary_whose_recipients_opt_out_fails(delivering: Stack) -> None:
+    stack = delivering
+    await stack.kube.create(campaign_body(audience=inline(AUDIENCE), canary={
+        "percent": PERCENT, "holdSeconds": 10, "maxOptOutPercent": 5}))
+    await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+                   until=ready_reason(reasons.AWAITING_CANARY), message="never awaited")
+    # A third of the canary share replies 退订 while the judgement waits.
+    stopping = sorted(IN_CANARY)[::3]
+    for number in stopping:
+        stack.simulator.inject_mo(number.lstrip("+"), "Herald", "退订")
+    client = connect(stack.redis_url)
+    try:
+        await wait_for(lambda: client.smismember(OPT_OUT_SET, stopping), timeout=TIMEOUT,
+                       until=all, message="the replies were not taken")
+    finally:
+        await client.aclose()
+    paused = await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+                            until=ready_reason(reasons.CANARY_FAILED),
+                            message="the canary never failed")
+    canary = paused["status"]["canary"]
+    assert canary["reason"] == reasons.OPT_OUT_RATIO_EXCEEDED
+    assert canary["figures"]["optedOut"] == len(stopping)
+    assert canary["figures"]["sent"] == len(IN_CANARY)
+    assert sorted(destinations(stack)) == sorted(IN_CANARY)
+    message = await event_message(stack, paused, reasons.CANARY_FAILED)
+    assert f"{len(stopping)} of {len(IN_CANARY)} accepted opted out" in message
 
 
 @pytest.mark.timeout(240)

@@ -31,7 +31,7 @@ from controllers.campaign_recurrence import RunIndex, delete_runs, reconcile_rec
 from controllers.channel import ChannelIndex
 from controllers.config import OperatorConfig
 from controllers.context import OperatorContext
-from controllers.decisions.campaign_guard import canary_due, holds
+from controllers.decisions.campaign_guard import canary_due, holds, may_resume
 from controllers.decisions.campaign_jobs import (
     COMPONENT_LABEL,
     IMPORTER,
@@ -245,17 +245,12 @@ async def _test_opt_outs(context: OperatorContext, campaign: Campaign, config: R
                                  since.timestamp() if since is not None else 0.0)
 
 
-GUARD_OPT_OUT_SECONDS = 60.0
-"""How often spec.autoPause.maxOptOutPercent's opt-outs are counted (a scan of the run's
-queues) while the campaign sends."""
-
-
 async def _guard_opt_outs(context: OperatorContext, campaign: Campaign, config: RunConfig,
                           first_job: JobSeen | None, now: datetime) -> int | None:
     """The run's opt-outs for spec.canary and spec.autoPause (RunSeen.guard_opt_outs):
     the canary share's, read once its judgement is due; the whole run's for autoPause,
-    read again every GUARD_OPT_OUT_SECONDS (kept in the context), and at once while it
-    holds the campaign paused (a person's resume takes them as its baseline)."""
+    read again every config.opt_out_count_seconds (kept in the context), and at once when a
+    person takes its pause over (the resume takes them as its baseline)."""
     spec = campaign.spec
     if spec.cancel or finished(campaign.status) is not None:
         return None
@@ -275,8 +270,11 @@ async def _guard_opt_outs(context: OperatorContext, campaign: Campaign, config: 
         return None
     key = (keys.namespace, keys.name)
     read_at, count = context.guard_opt_outs.get(key, (None, 0))
-    if (read_at is None or time.monotonic() - read_at >= GUARD_OPT_OUT_SECONDS
-            or holds(config.auto_pause)):
+    last = config.auto_pause
+    taken_over = (last is not None and holds(last)
+                  and may_resume(last, spec.paused, campaign.metadata.generation))
+    every = context.config.opt_out_count_seconds
+    if read_at is None or time.monotonic() - read_at >= every or taken_over:
         count = sum((await opted_out_since(context.redis, keys, config.streams,
                                            start)).values())
         context.guard_opt_outs[key] = (time.monotonic(), count)

@@ -524,8 +524,8 @@ class AutoPause(HeraldModel):
     max_opt_out_percent: int | None = Field(default=None, ge=0, le=100)
     """Pause when more than this percent of the messages the SMSC accepted went to
     recipients who opted out since the campaign started (a STOP reply to any channel);
-    the operator counts them by reading the run's queues, at most once a minute. Empty:
-    opt-outs are not judged."""
+    the operator counts them by reading the run's queues, once a minute (the operator's
+    HERALD_OPT_OUT_COUNT_SECONDS). Empty: opt-outs are not judged."""
     min_messages: int = Field(default=100, ge=1, le=1000000)
     """Messages with a final outcome (for the opt-out ratio: accepted) needed before
     either ratio is judged, so that one failure among the first two does not pause."""

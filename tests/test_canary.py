@@ -544,3 +544,28 @@ async def test_auto_pause_stops_a_failing_run_and_a_person_resumes_it(
     assert sorted(destinations(stack)) == sorted(E164)
     assert (conditions(done)["AutoPaused"]["status"],
             conditions(done)["AutoPaused"]["reason"]) == ("False", reasons.RESUMED)
+
+
+@pytest.mark.timeout(240)
+async def test_auto_pause_counts_the_runs_opt_outs_and_pauses_on_them() -> None:
+    async with running_stack(config={"opt_out_count_seconds": 1.0}) as stack:
+        await apply_examples(stack)
+        await stack.kube.create(campaign_body(
+            audience=inline(AUDIENCE), rateLimit={"messagesPerSecond": 20},
+            autoPause={"maxFailurePercent": 100, "maxOptOutPercent": 5, "minMessages": 40}))
+        await wait_delivered(stack, 60)
+        # A third of those sent so far reply 退订.
+        stopping = sorted(set(destinations(stack)))[:60:3]
+        for number in stopping:
+            stack.simulator.inject_mo(number.lstrip("+"), "Herald", "退订")
+        paused = await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+                                until=ready_reason(reasons.AUTO_PAUSED),
+                                message="the run never paused itself")
+        trip = paused["status"]["autoPause"]
+        assert trip["reason"] == reasons.OPT_OUT_RATIO_EXCEEDED
+        assert trip["figures"]["optedOut"] * 100 > 5 * trip["figures"]["sent"]
+        assert trip["figures"]["optedOut"] <= len(stopping)
+        await wait_for(lambda: stack.kube.get("batch/v1", "Job", NS, f"{CAMPAIGN}-send"),
+                       timeout=TIMEOUT, message="sender pods still running",
+                       until=lambda j: j["spec"].get("suspend") and not j["status"].get("active"))
+        assert len(destinations(stack)) < AUDIENCE

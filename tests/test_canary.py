@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from controllers.decisions import reasons
 from controllers.decisions.campaign_guard import (
@@ -36,10 +37,12 @@ from crds.campaign import (
 )
 from herald.local.kube.client import wait_for
 from herald.local.stack import Stack, running_stack
+from sender.send.process import load_run
 from sender.simulator.config import OutcomeWeights, SimulatorConfig
 from sender.sms.variants import TestGroupPicker
 from sender.store.client import connect
 from sender.store.keys import OPT_OUT_SET
+from sender.store.run_store import write_run
 from tests.test_campaign_operator import (
     CAMPAIGN,
     NS,
@@ -273,6 +276,42 @@ def test_cancelling_a_failed_canary_cancels_the_rest() -> None:
     cancelled = campaign(canary=SPEC, cancel=True)
     plan = plan_campaign(cancelled.model_copy(update={"status": status}), w, SETTINGS)
     assert plan.actions.cancel_remaining and ready(plan)[1] == reasons.CANCELLING
+
+
+def test_an_operator_restart_keeps_a_failed_canary_paused() -> None:
+    c, _run, w, _status = failed_canary()
+    # Restarted with the status lost: the run's config in Redis holds the judgement.
+    plan = plan_campaign(c, w, SETTINGS)
+    assert ready(plan) == ("Paused", reasons.CANARY_FAILED)
+    assert plan.actions.create == () and plan.actions.write_run is None
+    assert plan.status.canary is not None and plan.status.canary.result == GuardResult.FAILED
+
+
+async def test_the_rest_senders_refuse_until_the_canary_passed_or_a_person_resumed(
+    redis: aioredis.Redis,
+) -> None:
+    _c, run, _w, _status = failed_canary()
+    config = run.config
+    ref = f"{config.campaign.namespace}/{config.campaign.name}"
+    await write_run(redis, config)
+    with pytest.raises(SystemExit, match="no winner or passed canary"):
+        await load_run(redis, ref, 0, rest=0)
+    assert config.canary is not None
+    resumed = config.model_copy(update={"canary": config.canary.model_copy(
+        update={"resumed": True})})
+    await write_run(redis, resumed)
+    assert (await load_run(redis, ref, 0, rest=0)).rest_released
+
+
+def test_the_plan_of_a_canary_campaign_waits_hold_seconds_before_the_rest() -> None:
+    def eta(**spec: Any) -> Any:
+        c = campaign(dryRun=True, **spec)
+        run = run_of(c, Counters(total=100, queued=100), import_done=True)
+        plan = plan_campaign(c, world(run=run), SETTINGS).status.plan
+        assert plan is not None and plan.eta is not None
+        return plan.eta
+
+    assert eta(canary=SPEC | {"holdSeconds": 600}) - eta() == timedelta(seconds=600)
 
 
 AUTO = {"maxFailurePercent": 20, "minMessages": 100}

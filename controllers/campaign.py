@@ -31,7 +31,7 @@ from controllers.campaign_recurrence import RunIndex, delete_runs, reconcile_rec
 from controllers.channel import ChannelIndex
 from controllers.config import OperatorConfig
 from controllers.context import OperatorContext
-from controllers.decisions.campaign_guard import canary_due, holds, may_resume
+from controllers.decisions.campaign_guard import canary_due, canary_run, holds, may_resume
 from controllers.decisions.campaign_jobs import (
     COMPONENT_LABEL,
     IMPORTER,
@@ -42,12 +42,7 @@ from controllers.decisions.campaign_jobs import (
     import_job_name,
     sender_job_name,
 )
-from controllers.decisions.campaign_plan import (
-    canary_run,
-    finished,
-    plan_campaign,
-    reconcile_due,
-)
+from controllers.decisions.campaign_plan import finished, plan_campaign, reconcile_due
 from controllers.decisions.campaign_run import template_names
 from controllers.decisions.campaign_stats import Sample, sent
 from controllers.decisions.campaign_trigger import TOKEN_RECHECK_SECONDS, TokenSeen

@@ -344,6 +344,20 @@ def test_auto_pause_suspends_the_senders_when_the_run_goes_badly() -> None:
     assert event.type == "Warning" and "30 of 100" in event.message
 
 
+def test_a_campaign_that_finished_is_not_held_paused() -> None:
+    bad = Counters(total=1000, delivered=700, failed=300, sent=1000)
+    c, run, w = auto_run(bad)
+    tripped = plan_campaign(c, w, SETTINGS).actions.write_run
+    assert tripped is not None and tripped.auto_pause is not None
+    # The senders finished before the suspension reached them: Completed, not held.
+    done = dataclasses.replace(w, run=dataclasses.replace(run, config=tripped),
+                               sender_job=JobSeen(complete=True))
+    plan = plan_campaign(c, done, SETTINGS)
+    assert ready(plan) == ("Completed", reasons.COMPLETED)
+    assert condition(plan, "AutoPaused") == (ConditionStatus.FALSE, reasons.FINISHED)
+    assert plan.status.auto_pause == tripped.auto_pause  # what happened stays told
+
+
 def test_auto_pause_trips_on_opt_outs() -> None:
     well = Counters(total=1000, delivered=100, sent=100, queued=900)
     c = campaign(autoPause=AUTO | {"maxOptOutPercent": 5})
@@ -488,9 +502,9 @@ async def test_a_failing_canary_pauses_after_its_share_and_a_person_sends_the_re
     counters_add_up(done["status"])
     assert done["status"]["counters"].get("awaitingWinner", 0) == 0
     after = conditions(done)
-    assert after["CanaryFailed"]["status"] == "True"
+    assert after["CanaryFailed"]["status"] == "True" and done["status"]["canary"]["resumed"]
     assert (after["AutoPaused"]["status"], after["AutoPaused"]["reason"]) == (
-        "False", reasons.RESUMED)
+        "False", reasons.FINISHED)
 
 
 @pytest.mark.timeout(240)
@@ -581,8 +595,9 @@ async def test_auto_pause_stops_a_failing_run_and_a_person_resumes_it(
     await patch_spec(stack, {"paused": False})
     done = await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT + 30)
     assert sorted(destinations(stack)) == sorted(E164)
+    assert done["status"]["autoPause"]["resumed"]
     assert (conditions(done)["AutoPaused"]["status"],
-            conditions(done)["AutoPaused"]["reason"]) == ("False", reasons.RESUMED)
+            conditions(done)["AutoPaused"]["reason"]) == ("False", reasons.FINISHED)
 
 
 @pytest.mark.timeout(240)

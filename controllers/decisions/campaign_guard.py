@@ -22,13 +22,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from controllers.decisions.campaign_world import RunSeen
 from controllers.decisions.reasons import (
+    AWAITING_CANARY,
+    CANARY_FAILED,
     CANARY_PASSED,
     FAILURE_RATIO_EXCEEDED,
+    FINISHED,
     NO_FINAL_OUTCOME,
     OPT_OUT_RATIO_EXCEEDED,
+    RESUMED,
+    WITHIN_THRESHOLDS,
 )
-from crds.campaign import AutoPause, Canary, Counters, GuardFigures, GuardResult, GuardStatus
+from crds.base import Condition, ConditionStatus, set_condition
+from crds.campaign import (
+    AutoPause,
+    CampaignSpec,
+    CampaignStatus,
+    Canary,
+    Counters,
+    GuardFigures,
+    GuardResult,
+    GuardStatus,
+)
+from sender.run_config import RunConfig
 
 
 def _ratio(count: int, of: int) -> str | None:
@@ -147,3 +164,74 @@ def may_resume(guard: GuardStatus, paused: bool, generation: int | None) -> bool
 
 
 RESUME_HINT = ("to go on anyway, set spec.paused to true, then back to false")
+
+
+# -- in the plan (controllers.decisions.campaign_plan) ---------------------------------
+
+
+def canary_run(config: RunConfig) -> bool:
+    """Whether the run sends a canary share first (spec.canary.percent as it started)."""
+    return bool(config.frozen_fields.get("canary.percent"))
+
+
+def auto_pause_config(spec: CampaignSpec, run: RunSeen, now: datetime,
+                      generation: int | None) -> RunConfig:
+    """The run's config with spec.autoPause applied: a new trip recorded, or a person's
+    takeover of the last one (its figures then the baseline of the next judgement)."""
+    config = run.config
+    last = config.auto_pause
+    if holds(last):
+        assert last is not None
+        if not may_resume(last, spec.paused, generation):
+            return config
+        return config.model_copy(update={
+            "auto_pause": last.model_copy(update={"resumed": True}),
+            "auto_pause_since": figures_of(run.counters, run.guard_opt_outs)})
+    policy = spec.auto_pause
+    if policy is None or spec.paused:
+        return config
+    opt_outs = run.guard_opt_outs if policy.max_opt_out_percent is not None else None
+    figures = figures_of(run.counters, opt_outs, config.auto_pause_since)
+    trip = judge_auto_pause(figures, policy, now, generation)
+    return config if trip is None else config.model_copy(update={"auto_pause": trip})
+
+
+def guard_conditions(spec: CampaignSpec, new: CampaignStatus, conditions: list[Condition],
+                     now: datetime, *, final: bool = False) -> list[Condition]:
+    """CanaryFailed (with spec.canary) and AutoPaused (with spec.canary or autoPause):
+    whether the canary failed, and whether the campaign holds itself paused now (never
+    once it is `final`: Completed, Failed or Cancelled)."""
+    canary, auto = new.canary, new.auto_pause
+
+    def condition(type_: str, status: ConditionStatus, reason: str, message: str
+                  ) -> Condition:
+        return Condition(type=type_, status=status, observed_generation=new.observed_generation,
+                         last_transition_time=now, reason=reason, message=message)
+
+    if spec.canary is not None or canary is not None:
+        if canary is None or canary.result is None:
+            held = condition("CanaryFailed", ConditionStatus.UNKNOWN, AWAITING_CANARY,
+                             canary.message if canary else "the canary share is being sent")
+        else:
+            failed = canary.result == GuardResult.FAILED
+            held = condition("CanaryFailed", ConditionStatus.TRUE if failed
+                             else ConditionStatus.FALSE, canary.reason, canary.message
+                             + ("; resumed by a person" if canary.resumed else ""))
+        conditions = set_condition(conditions, held)
+    if spec.canary is not None or spec.auto_pause is not None or auto is not None:
+        by = next((g for g in (canary, auto) if holds(g)), None)
+        if final:
+            paused = condition("AutoPaused", ConditionStatus.FALSE, FINISHED,
+                               "the campaign has finished")
+        elif by is not None:
+            paused = condition("AutoPaused", ConditionStatus.TRUE, CANARY_FAILED
+                               if by is canary else by.reason, by.message)
+        else:
+            was = next((g for g in (auto, canary) if g is not None and g.resumed), None)
+            paused = condition(
+                "AutoPaused", ConditionStatus.FALSE,
+                RESUMED if was else WITHIN_THRESHOLDS,
+                f"resumed by a person after: {was.message}" if was else
+                "within the thresholds of spec.canary and spec.autoPause")
+        conditions = set_condition(conditions, paused)
+    return conditions

@@ -49,11 +49,12 @@ from controllers.decisions.campaign_audience import (
 from controllers.decisions.campaign_failover import channel_availability
 from controllers.decisions.campaign_guard import (
     RESUME_HINT,
+    auto_pause_config,
     canary_due,
+    canary_run,
     canary_waiting,
     figures_of,
-    holds,
-    judge_auto_pause,
+    guard_conditions,
     judge_canary,
     may_resume,
 )
@@ -591,11 +592,6 @@ def _awaiting_winner(spec: CampaignSpec, run: RunSeen, world: CampaignWorld, job
                     actions=Actions(write_run=run.config.model_copy(update={"winner": decision})))
 
 
-def canary_run(config: RunConfig) -> bool:
-    """Whether the run sends a canary share first (spec.canary.percent as it started)."""
-    return bool(config.frozen_fields.get("canary.percent"))
-
-
 def _canary_policy(spec: CampaignSpec, config: RunConfig) -> Canary:
     """The canary's thresholds: the spec's, or the defaults if it was taken away."""
     return spec.canary or Canary(percent=int(config.frozen_fields["canary.percent"]))
@@ -634,28 +630,6 @@ def _canary_failed(spec: CampaignSpec, run: RunSeen, generation: int | None) -> 
     return _Outcome(CampaignPhase.PAUSED, reasons.CANARY_FAILED, (
         f"{canary.message}; {run.counters.awaiting_winner:,} messages not sent;"
         f" {RESUME_HINT} to send them"))
-
-
-def auto_pause_config(spec: CampaignSpec, run: RunSeen, now: datetime,
-                      generation: int | None) -> RunConfig:
-    """The run's config with spec.autoPause applied: a new trip recorded, or a person's
-    takeover of the last one (its figures then the baseline of the next judgement)."""
-    config = run.config
-    last = config.auto_pause
-    if holds(last):
-        assert last is not None
-        if not may_resume(last, spec.paused, generation):
-            return config
-        return config.model_copy(update={
-            "auto_pause": last.model_copy(update={"resumed": True}),
-            "auto_pause_since": figures_of(run.counters, run.guard_opt_outs)})
-    policy = spec.auto_pause
-    if policy is None or spec.paused:
-        return config
-    opt_outs = run.guard_opt_outs if policy.max_opt_out_percent is not None else None
-    figures = figures_of(run.counters, opt_outs, config.auto_pause_since)
-    trip = judge_auto_pause(figures, policy, now, generation)
-    return config if trip is None else config.model_copy(update={"auto_pause": trip})
 
 
 def _rules_text(times: SendTimesConfig) -> str:
@@ -746,45 +720,9 @@ def _status(
                   f" (threshold {settings.degraded_failure_percent}%)"),
     ):
         conditions = set_condition(conditions, new_condition)
-    new.conditions = _guard_conditions(campaign.spec, new, conditions, world.now)
+    new.conditions = guard_conditions(campaign.spec, new, conditions, world.now,
+                                      final=outcome.phase in FINAL)
     return new
-
-
-def _guard_conditions(spec: CampaignSpec, new: CampaignStatus, conditions: list[Condition],
-                      now: datetime) -> list[Condition]:
-    """CanaryFailed (with spec.canary) and AutoPaused (with spec.canary or autoPause):
-    whether the canary failed, and whether the campaign holds itself paused now."""
-    canary, auto = new.canary, new.auto_pause
-
-    def condition(type_: str, status: ConditionStatus, reason: str, message: str
-                  ) -> Condition:
-        return Condition(type=type_, status=status, observed_generation=new.observed_generation,
-                         last_transition_time=now, reason=reason, message=message)
-
-    if spec.canary is not None or canary is not None:
-        if canary is None or canary.result is None:
-            held = condition("CanaryFailed", ConditionStatus.UNKNOWN, reasons.AWAITING_CANARY,
-                             canary.message if canary else "the canary share is being sent")
-        else:
-            failed = canary.result == GuardResult.FAILED
-            held = condition("CanaryFailed", ConditionStatus.TRUE if failed
-                             else ConditionStatus.FALSE, canary.reason, canary.message
-                             + ("; resumed by a person" if canary.resumed else ""))
-        conditions = set_condition(conditions, held)
-    if spec.canary is not None or spec.auto_pause is not None or auto is not None:
-        by = next((g for g in (canary, auto) if holds(g)), None)
-        if by is not None:
-            paused = condition("AutoPaused", ConditionStatus.TRUE, reasons.CANARY_FAILED
-                               if by is canary else by.reason, by.message)
-        else:
-            was = next((g for g in (auto, canary) if g is not None and g.resumed), None)
-            paused = condition(
-                "AutoPaused", ConditionStatus.FALSE,
-                reasons.RESUMED if was else reasons.WITHIN_THRESHOLDS,
-                f"resumed by a person after: {was.message}" if was else
-                "within the thresholds of spec.canary and spec.autoPause")
-        conditions = set_condition(conditions, paused)
-    return conditions
 
 
 def _presend(spec: CampaignSpec, old: CampaignStatus, run: RunSeen, world: CampaignWorld,

@@ -66,6 +66,7 @@ OPT_OUT_RATIO_EXCEEDED = "OptOutRatioExceeded"
 NO_FINAL_OUTCOME = "NoFinalOutcome"
 WITHIN_THRESHOLDS = "WithinThresholds"
 RESUMED = "Resumed"
+FINISHED = "Finished"
 
 # Channel: why it is (not) Ready.
 SECRET_NOT_FOUND = "SecretNotFound"

@@ -462,7 +462,7 @@ async def test_a_failing_canary_pauses_after_its_share_and_a_person_sends_the_re
 ) -> None:
     stack = failing_30
     await stack.kube.create(campaign_body(audience=inline(AUDIENCE), canary={
-        "percent": PERCENT, "holdSeconds": 1, "maxFailurePercent": 10}))
+        "percent": PERCENT, "holdSeconds": 3, "maxFailurePercent": 10}))
     paused = await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT + 30,
                             until=ready_reason(reasons.CANARY_FAILED),
                             message="the canary never failed")
@@ -474,7 +474,8 @@ async def test_a_failing_canary_pauses_after_its_share_and_a_person_sends_the_re
     canary = status["canary"]
     figures = canary["figures"]
     assert (canary["result"], canary["reason"]) == ("Failed", reasons.FAILURE_RATIO_EXCEEDED)
-    assert figures["final"] == len(IN_CANARY) == figures["sent"]
+    # Judged on what had a final outcome: a receipt later than holdSeconds is left out.
+    assert 0 < figures["final"] <= len(IN_CANARY) == figures["sent"]
     assert figures["failed"] * 100 > 10 * figures["final"]
     assert status["counters"]["awaitingWinner"] == AUDIENCE - len(IN_CANARY)
     held = conditions(paused)
@@ -511,7 +512,7 @@ async def test_a_failing_canary_pauses_after_its_share_and_a_person_sends_the_re
 async def test_a_passing_canary_sends_the_whole_audience(delivering: Stack) -> None:
     stack = delivering
     await stack.kube.create(campaign_body(audience=inline(AUDIENCE), canary={
-        "percent": PERCENT, "holdSeconds": 1, "maxFailurePercent": 10,
+        "percent": PERCENT, "holdSeconds": 3, "maxFailurePercent": 10,
         "maxOptOutPercent": 5}))
     await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
                    until=ready_reason(reasons.AWAITING_CANARY), message="never awaited")
@@ -520,8 +521,8 @@ async def test_a_passing_canary_sends_the_whole_audience(delivering: Stack) -> N
     assert sorted(destinations(stack)) == sorted(E164)
     canary = done["status"]["canary"]
     assert (canary["result"], canary["reason"]) == ("Passed", reasons.CANARY_PASSED)
-    assert canary["figures"]["final"] == len(IN_CANARY) == canary["figures"]["sent"]
-    assert canary["figures"]["optedOut"] == 0
+    assert 0 < canary["figures"]["final"] <= len(IN_CANARY) == canary["figures"]["sent"]
+    assert canary["figures"]["failed"] == 0 and canary["figures"]["optedOut"] == 0
     passed = conditions(done)
     assert (passed["CanaryFailed"]["status"], passed["CanaryFailed"]["reason"]) == (
         "False", reasons.CANARY_PASSED)
@@ -566,7 +567,7 @@ async def test_auto_pause_stops_a_failing_run_and_a_person_resumes_it(
 ) -> None:
     stack = failing_30
     await stack.kube.create(campaign_body(
-        audience=inline(AUDIENCE), rateLimit={"messagesPerSecond": 40},
+        audience=inline(AUDIENCE), rateLimit={"messagesPerSecond": 20},
         autoPause={"maxFailurePercent": 10, "minMessages": 40}))
     paused = await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
                             until=ready_reason(reasons.AUTO_PAUSED),

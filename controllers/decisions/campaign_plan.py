@@ -132,7 +132,8 @@ WAITING_SECONDS = 30.0
 send window (it wakes when they come, and a spec change wakes it at once)."""
 LIVE_FIELDS = "paused, cancel, senders (up to the run's shards), rateLimit (from the next" \
               " sender start), schedule.sendWindow, ingest, winner (but testPercent," \
-              " until the winner is chosen) and dryRun (until sending starts)"
+              " until the winner is chosen), canary (but percent, until it is judged)," \
+              " autoPause and dryRun (until sending starts)"
 
 
 @dataclass

@@ -487,6 +487,9 @@ async def test_a_failing_canary_pauses_after_its_share_and_a_person_sends_the_re
             f" failed or expired ({figures['failureRatio']}, maxFailurePercent 10)")
     assert said in message and f"{AUDIENCE - len(IN_CANARY)} messages not sent" in message
     assert len(destinations(stack)) == len(IN_CANARY)  # it stays paused
+    # An operator restart keeps it so: the judgement is in the run's config in Redis.
+    await stack.stop_operator()
+    await stack.start_operator()
 
     # A person takes the pause over, then resumes: the rest goes, once each.
     await patch_spec(stack, {"paused": True})
@@ -504,6 +507,8 @@ async def test_a_failing_canary_pauses_after_its_share_and_a_person_sends_the_re
     assert done["status"]["counters"].get("awaitingWinner", 0) == 0
     after = conditions(done)
     assert after["CanaryFailed"]["status"] == "True" and done["status"]["canary"]["resumed"]
+    events = await events_include(stack, done, reasons.CANARY_FAILED, "Completed")
+    assert events.count(reasons.CANARY_FAILED) == 1
     assert (after["AutoPaused"]["status"], after["AutoPaused"]["reason"]) == (
         "False", reasons.FINISHED)
 

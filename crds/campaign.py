@@ -646,12 +646,21 @@ class CampaignSpec(HeraldModel):
     """Test the variants on part of the audience, then send the rest the winner. Only
     with variants. Empty: every recipient gets its weighted variant."""
     canary: Canary | None = None
-    """Send a share of the audience first and go on only if its failure and opt-out
-    ratios stay under the thresholds; else the campaign pauses itself. Empty: the whole
-    audience goes at once."""
+    """Send percent of the audience first; holdSeconds after those senders finished,
+    judge them: within maxFailurePercent and maxOptOutPercent the rest goes (condition
+    CanaryFailed False, a CanaryPassed Event); over one, the campaign pauses itself
+    without touching spec (phase Paused, Ready reason and condition CanaryFailed True,
+    a Warning CanaryFailed Event and status.canary with the figures) and the rest waits,
+    counted awaitingWinner. To send it anyway, set paused to true (after the pause; the
+    Ready reason turns Paused), then back to false. Not with winner nor trigger Api.
+    Empty: the whole audience goes at once."""
     auto_pause: AutoPause | None = None
     """Pause the campaign by itself when the run's failure or opt-out ratio passes a
-    threshold. Empty: it never pauses by itself."""
+    threshold (once minMessages count): the sender Jobs are suspended without touching
+    spec (phase Paused, Ready reason and condition AutoPaused True, a Warning AutoPaused
+    Event and status.autoPause with the figures). To resume, set paused to true (after
+    the pause; the Ready reason turns Paused), then back to false; from then on only
+    what comes after is judged. Empty: it never pauses by itself."""
     channels: list[ChannelRef] = Field(min_length=1, max_length=8)
     """Channels in order of preference: the import routes each recipient to the first
     that serves its number (the Channel's spec.routing) and is Ready when the run starts,

@@ -31,6 +31,7 @@ from controllers.campaign_recurrence import RunIndex, delete_runs, reconcile_rec
 from controllers.channel import ChannelIndex
 from controllers.config import OperatorConfig
 from controllers.context import OperatorContext
+from controllers.decisions.campaign_guard import canary_due, canary_run, holds, may_resume
 from controllers.decisions.campaign_jobs import (
     COMPONENT_LABEL,
     IMPORTER,
@@ -182,7 +183,10 @@ async def observe_campaign(
                       ingest_closed=state.ingest_closed,
                       test_opt_outs=await _test_opt_outs(context, campaign, state.config,
                                                          one(jobs, (namespace, name, SENDER)),
-                                                         now))
+                                                         now),
+                      guard_opt_outs=await _guard_opt_outs(context, campaign, state.config,
+                                                           one(jobs, (namespace, name, SENDER)),
+                                                           now))
     previous, last_progress = context.campaign_samples.get((namespace, name), (None, None))
     return CampaignWorld(
         now=now, templates=template_seen, channels=channel_seen, run=run, audience=audience,
@@ -234,6 +238,42 @@ async def _test_opt_outs(context: OperatorContext, campaign: Campaign, config: R
     keys = CampaignKeys(campaign.metadata.namespace or "", campaign.metadata.name)
     return await opted_out_since(context.redis, keys, config.lanes.first,
                                  since.timestamp() if since is not None else 0.0)
+
+
+async def _guard_opt_outs(context: OperatorContext, campaign: Campaign, config: RunConfig,
+                          first_job: JobSeen | None, now: datetime) -> int | None:
+    """The run's opt-outs for spec.canary and spec.autoPause (RunSeen.guard_opt_outs):
+    the canary share's, read once its judgement is due; the whole run's for autoPause,
+    read again every config.opt_out_count_seconds (kept in the context), and at once when a
+    person takes its pause over (the resume takes them as its baseline)."""
+    spec = campaign.spec
+    if spec.cancel or finished(campaign.status) is not None:
+        return None
+    keys = CampaignKeys(campaign.metadata.namespace or "", campaign.metadata.name)
+    since = campaign.status.start_time
+    start = since.timestamp() if since is not None else 0.0
+    if canary_run(config) and not config.rest_released and config.canary is None:
+        policy = spec.canary
+        if (policy is None or policy.max_opt_out_percent is None or first_job is None
+                or not first_job.complete
+                or now < canary_due(policy, first_job.completion_time, now)):
+            return None
+        return sum((await opted_out_since(context.redis, keys, config.lanes.first,
+                                          start)).values())
+    policy_auto = spec.auto_pause
+    if policy_auto is None or policy_auto.max_opt_out_percent is None:
+        return None
+    key = (keys.namespace, keys.name)
+    read_at, count = context.guard_opt_outs.get(key, (None, 0))
+    last = config.auto_pause
+    taken_over = (last is not None and holds(last)
+                  and may_resume(last, spec.paused, campaign.metadata.generation))
+    every = context.config.opt_out_count_seconds
+    if read_at is None or time.monotonic() - read_at >= every or taken_over:
+        count = sum((await opted_out_since(context.redis, keys, config.streams,
+                                           start)).values())
+        context.guard_opt_outs[key] = (time.monotonic(), count)
+    return count
 
 
 async def audience_seen(context: OperatorContext, namespace: str, audience: Audience,
@@ -397,4 +437,5 @@ async def forget_run(namespace: str | None, name: str, memo: Any) -> None:
     context.campaign_samples.pop((namespace or "", name), None)
     context.campaign_due.pop((namespace or "", name), None)
     context.ingest_tokens.pop((namespace or "", name), None)
+    context.guard_opt_outs.pop((namespace or "", name), None)
     metrics.forget_campaign(f"{namespace}/{name}")

@@ -40,6 +40,9 @@ class OperatorConfig:
     """How often a Channel's Secret and bind are checked again."""
     stall_seconds: int = 300
     degraded_failure_percent: int = 20
+    opt_out_count_seconds: float = 60.0
+    """How often the opt-outs of a campaign with spec.autoPause.maxOptOutPercent are
+    counted (a scan of its run's queues in Redis) while it sends."""
     channel_receivers: bool = True
     """Keep a receiver Deployment per Channel (late receipts, replies). Off for carriers
     that allow no extra bind: receipts then come only while senders run."""
@@ -77,6 +80,8 @@ class OperatorConfig:
             channel_receivers=env("HERALD_CHANNEL_RECEIVERS", "true").lower() != "false",
             degraded_failure_percent=int(env("HERALD_DEGRADED_FAILURE_PERCENT",
                                              cls.degraded_failure_percent)),
+            opt_out_count_seconds=float(env("HERALD_OPT_OUT_COUNT_SECONDS",
+                                            cls.opt_out_count_seconds)),
             marketing_quiet_hours=parse_quiet_hours(
                 env("HERALD_MARKETING_QUIET_HOURS", "21:00-08:00")),
         )

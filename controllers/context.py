@@ -64,6 +64,8 @@ class OperatorContext:
     CampaignPlan.requeue_after_seconds."""
     ingest_tokens: dict[ObjectKey, tuple[float, TokenSeen]] = field(default_factory=dict)
     """Each trigger Api Campaign's token as last read, and when (time.monotonic())."""
+    guard_opt_outs: dict[ObjectKey, tuple[float, int]] = field(default_factory=dict)
+    """Each autoPause Campaign's run opt-outs as last counted, and when (time.monotonic())."""
     status_writes: Counter[ObjectKey] = field(default_factory=Counter)
     """Status writes per Campaign since the start (tests read it)."""
     clock: Callable[[], datetime] = utc_now

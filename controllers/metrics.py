@@ -36,7 +36,8 @@ CHANNEL_BINDS = Gauge(
 STATUS_WRITES = Counter("herald_status_writes", "Status writes to the Kubernetes API.", ["kind"])
 
 COUNTER_STATES = [field.alias or name for name, field in Counters.model_fields.items()]
-CAMPAIGN_CONDITIONS = ("Ready", "Progressing", "Degraded", "Stalled")
+CAMPAIGN_CONDITIONS = ("Ready", "Progressing", "Degraded", "Stalled", "CanaryFailed",
+                       "AutoPaused")
 
 
 def export_campaign(ref: str, status: CampaignStatus) -> None:

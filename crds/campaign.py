@@ -475,6 +475,62 @@ class Winner(HeraldModel):
     after it, this changes nothing."""
 
 
+class Canary(HeraldModel):
+    """Send a share of the audience first, and the rest only if it went well: holdSeconds
+    after the share's senders finished, its failure ratio and (if maxOptOutPercent is
+    set) its opt-out ratio are judged against the thresholds. Within them, the rest goes
+    (condition CanaryFailed False, reason CanaryPassed). Over one, the campaign pauses
+    itself without touching spec: phase Paused, Ready reason and condition CanaryFailed
+    True with the figures, and a Warning Event CanaryFailed with them. The rest waits,
+    counted awaitingWinner, until a person takes the pause over: set spec.paused to true
+    (after the pause: status then says reason Paused), then back to false, and the rest
+    is sent. Not with winner (its test group already goes first) nor trigger Api."""
+
+    percent: int = Field(ge=1, le=50)
+    """Percent of the audience in the canary share, a share of the same whole as
+    holdoutPercent, chosen among the recipients not held out by a stable hash of the
+    number (the same number is in it in every run, whatever its variant or shard).
+    Invalid, suppressed and opted-out rows are in no share. Fixed for a run."""
+    hold_seconds: int = Field(default=300, ge=0, le=86400)
+    """How long after the canary share's senders finished (each waits for receipts as it
+    does at the end of any run) to wait for late receipts and opt-out replies before
+    judging; at most a day."""
+    max_failure_percent: int = Field(default=10, ge=0, le=100)
+    """The canary fails when more than this percent of its messages with a final outcome
+    (delivered, failed, expired) failed or expired, the complement of
+    status.deliveryRatio; messages still awaiting a receipt, and unknown ones, are left
+    out. It fails too when none has a final outcome (no receipt came at all). 100:
+    never on failures."""
+    max_opt_out_percent: int | None = Field(default=None, ge=0, le=100)
+    """The canary fails when more than this percent of its messages the SMSC accepted
+    went to recipients who opted out since the campaign started (a STOP reply to any
+    channel, status.startTime on). Empty: opt-outs are not judged."""
+
+
+class AutoPause(HeraldModel):
+    """Pause the campaign by itself when the whole run goes badly, judged at every status
+    fold once minMessages messages have a final outcome: over a threshold, it pauses
+    without touching spec (the sender Jobs are suspended; phase Paused, Ready reason and
+    condition AutoPaused True with the figures, and a Warning Event AutoPaused with
+    them). A person resumes by taking the pause over: set spec.paused to true (after the
+    pause: status then says reason Paused), then back to false. From then on the run is
+    judged afresh, on the outcomes since the resume only. The same figures as the chart's
+    HeraldDeliveryRatioLow alert (deliveryRatioThreshold 0.8 is maxFailurePercent 20)."""
+
+    max_failure_percent: int = Field(default=20, ge=0, le=100)
+    """Pause when more than this percent of the run's messages with a final outcome
+    (delivered, failed, expired) failed or expired; unknown messages, and those awaiting
+    a receipt, are left out. 100: never on failures."""
+    max_opt_out_percent: int | None = Field(default=None, ge=0, le=100)
+    """Pause when more than this percent of the messages the SMSC accepted went to
+    recipients who opted out since the campaign started (a STOP reply to any channel);
+    the operator counts them by reading the run's queues, once a minute (the operator's
+    HERALD_OPT_OUT_COUNT_SECONDS). Empty: opt-outs are not judged."""
+    min_messages: int = Field(default=100, ge=1, le=1000000)
+    """Messages with a final outcome (for the opt-out ratio: accepted) needed before
+    either ratio is judged, so that one failure among the first two does not pause."""
+
+
 class CampaignSpec(HeraldModel):
     """What to send, to whom, through which channels, when and how fast."""
 
@@ -557,6 +613,21 @@ class CampaignSpec(HeraldModel):
                 " && self.variants.exists(v, v.name == self.winner.manual))",
                 "winner.manual must name one of the variants",
             ),
+            (
+                "!has(self.canary) || !has(self.winner)",
+                "canary and winner both send a first share: set one of them",
+            ),
+            (
+                "!has(self.canary) || self.trigger != 'Api'",
+                "a trigger Api campaign sends each event as it comes: it has no audience"
+                " to send a canary share of",
+            ),
+            (
+                "!has(self.canary) || (has(self.holdoutPercent) ? self.holdoutPercent : 0)"
+                " + self.canary.percent < 100",
+                "holdoutPercent + canary.percent must leave part of the audience for the"
+                " rest (below 100)",
+            ),
         )
     )
 
@@ -574,6 +645,22 @@ class CampaignSpec(HeraldModel):
     winner: Winner | None = None
     """Test the variants on part of the audience, then send the rest the winner. Only
     with variants. Empty: every recipient gets its weighted variant."""
+    canary: Canary | None = None
+    """Send percent of the audience first; holdSeconds after those senders finished,
+    judge them: within maxFailurePercent and maxOptOutPercent the rest goes (condition
+    CanaryFailed False, a CanaryPassed Event); over one, the campaign pauses itself
+    without touching spec (phase Paused, Ready reason and condition CanaryFailed True,
+    a Warning CanaryFailed Event and status.canary with the figures) and the rest waits,
+    counted awaitingWinner. To send it anyway, set paused to true (after the pause; the
+    Ready reason turns Paused), then back to false. Not with winner nor trigger Api.
+    Empty: the whole audience goes at once."""
+    auto_pause: AutoPause | None = None
+    """Pause the campaign by itself when the run's failure or opt-out ratio passes a
+    threshold (once minMessages count): the sender Jobs are suspended without touching
+    spec (phase Paused, Ready reason and condition AutoPaused True, a Warning AutoPaused
+    Event and status.autoPause with the figures). To resume, set paused to true (after
+    the pause; the Ready reason turns Paused), then back to false; from then on only
+    what comes after is judged. Empty: it never pauses by itself."""
     channels: list[ChannelRef] = Field(min_length=1, max_length=8)
     """Channels in order of preference: the import routes each recipient to the first
     that serves its number (the Channel's spec.routing) and is Ready when the run starts
@@ -610,7 +697,9 @@ class CampaignSpec(HeraldModel):
     nothing (pause with paused). Not with trigger Api (no audience to plan) nor with
     recurrence (each run's CampaignRun shows its plan, and sends it)."""
     paused: bool = False
-    """Suspend sending; set back to false to resume where it stopped. A recurring
+    """Suspend sending; set back to false to resume where it stopped. A campaign that
+    paused itself (canary, autoPause: status says CanaryFailed or AutoPaused) resumes when
+    this is set to true after the pause and then back to false. A recurring
     campaign pauses its active runs and starts none while paused (its ticks then count
     as missed, see schedule.startingDeadlineSeconds)."""
     cancel: bool = Field(
@@ -654,7 +743,9 @@ class Counters(HeraldModel):
     dedupe, the filter and opt-outs, so a number listed twice counts twice here."""
     awaiting_winner: int = 0
     """Beyond spec.winner.testPercent: held in Redis until the winner is chosen, then
-    queued with the winner's template (or their own variant's, by the fallback)."""
+    queued with the winner's template (or their own variant's, by the fallback). With
+    spec.canary: beyond the canary share, held until it passed (or a person resumed the
+    campaign it paused), then queued with their own variants."""
     capped: int = 0
     """Not sent: the number had reached compliance.frequencyCap when its turn came (each
     such message's state records the cap it met)."""
@@ -876,6 +967,50 @@ class WinnerStatus(HeraldModel):
     """The decision in words."""
 
 
+class GuardFigures(HeraldModel):
+    """The figures a canary or autoPause judgement was made on."""
+
+    final: int = 0
+    """Messages with a final outcome: delivered, failed or expired."""
+    failed: int = 0
+    """Of those, failed or expired."""
+    failure_ratio: str | None = None
+    """failed over final, to one decimal, e.g. "30.2%"; empty while final is 0."""
+    sent: int = 0
+    """Messages the SMSC accepted (counters.sent)."""
+    opted_out: int | None = None
+    """Of their recipients, those who opted out since the campaign started; empty when
+    opt-outs are not judged (maxOptOutPercent empty)."""
+    opt_out_ratio: str | None = None
+    """optedOut over sent, to one decimal; empty when not judged or sent is 0."""
+
+
+class GuardResult(StrEnum):
+    PASSED = "Passed"
+    FAILED = "Failed"
+
+
+class GuardStatus(HeraldModel):
+    """A canary's judgement (spec.canary) or the last autoPause trip (spec.autoPause)."""
+
+    result: GuardResult | None = None
+    """Passed or Failed; empty while a canary waits for its judgement."""
+    reason: str = ""
+    """Why: CanaryPassed, FailureRatioExceeded, OptOutRatioExceeded or NoFinalOutcome."""
+    figures: GuardFigures = Field(default_factory=GuardFigures)
+    """The figures judged (a canary's, live while it waits)."""
+    decision_time: datetime | None = None
+    """When it was judged; while a canary waits, when it will be."""
+    generation: int | None = None
+    """The Campaign's metadata.generation when it was judged: spec.paused set true at a
+    later generation takes a pause over."""
+    resumed: bool = False
+    """A person took the pause over (spec.paused set to true after it): the campaign
+    goes on when spec.paused is false."""
+    message: str = Field(default="", max_length=MESSAGE_MAX)
+    """The judgement in words, with the figures and the thresholds."""
+
+
 class RunReference(HeraldModel):
     """One CampaignRun of a recurring campaign."""
 
@@ -911,6 +1046,12 @@ class CampaignStatus(HeraldModel):
     """Counters per A/B variant."""
     winner: WinnerStatus | None = None
     """The A/B test's winner (spec.winner): its figures while it waits, then the decision."""
+    canary: GuardStatus | None = None
+    """The canary's judgement (spec.canary): its figures while it waits, then Passed or
+    Failed."""
+    auto_pause: GuardStatus | None = None
+    """The last time spec.autoPause paused the campaign, with the figures; empty while it
+    never did."""
     channels: list[Breakdown] = Field(default_factory=list, json_schema_extra=list_map("name"))
     """Counters per channel."""
     top_errors: list[ErrorCount] = Field(default_factory=list)
@@ -950,14 +1091,16 @@ class CampaignStatus(HeraldModel):
         default_factory=list, max_length=16,
         json_schema_extra={"items": {"type": "string", "maxLength": 64}})
     """Spec fields edited since the run started that it does not apply: templateRef,
-    variants, holdoutPercent, channels, audience, compliance, trigger and winner.testPercent
-    are fixed for a run (the rest of winner applies until the winner is chosen).
-    paused, cancel, senders, rateLimit, sendWindow and ingest apply while it runs, and
-    dryRun until sending starts."""
+    variants, holdoutPercent, channels, audience, compliance, trigger, winner.testPercent
+    and canary.percent are fixed for a run (the rest of winner applies until the winner
+    is chosen, the rest of canary until it is judged). paused, cancel, senders,
+    rateLimit, sendWindow, ingest and autoPause apply while it runs, and dryRun until
+    sending starts."""
     message: str | None = Field(default=None, max_length=MESSAGE_MAX)
     """One line summary."""
     conditions: list[Condition] = Field(default_factory=list, json_schema_extra=list_map("type"))
-    """Ready, Progressing, Degraded, Stalled."""
+    """Ready, Progressing, Degraded, Stalled; CanaryFailed with spec.canary (True: the
+    canary failed and the campaign paused itself) and AutoPaused with spec.autoPause."""
 
 
 class Campaign(HeraldResource):

@@ -26,6 +26,9 @@ from crds.campaign import (
     ColumnMapping,
     FileFormat,
     FrequencyCap,
+    GuardFigures,
+    GuardResult,
+    GuardStatus,
     QuietHours,
     SendWindow,
     TimeZoneSource,
@@ -361,6 +364,16 @@ class RunConfig(BaseModel):
     """The A/B winner once chosen (spec.winner): the rest streams go with its variant
     (none with the fallback KeepWeights: each entry keeps its own). Written once, before
     the rest's sender Job exists; status.winner repeats it."""
+    canary: GuardStatus | None = None
+    """spec.canary's judgement once made: Passed, the rest goes (with each entry's own
+    variant); Failed, it waits until a person takes the pause over (`resumed`). Written
+    before the rest's sender Job exists; status.canary repeats it."""
+    auto_pause: GuardStatus | None = None
+    """spec.autoPause's last trip: while Failed and not `resumed`, the senders stay
+    suspended; status.autoPause repeats it."""
+    auto_pause_since: GuardFigures | None = None
+    """The run's figures when a person last resumed an autoPause: the next judgement
+    counts only what came after."""
 
     @model_validator(mode="before")
     @classmethod
@@ -400,6 +413,21 @@ class RunConfig(BaseModel):
             return None
         return self.router(waits=True)
 
+
+    @property
+    def rest_released(self) -> bool:
+        """Whether the rest streams may be sent: the winner is chosen, or the canary
+        passed, or a person resumed the campaign its failure paused."""
+        if self.winner is not None:
+            return True
+        canary = self.canary
+        return canary is not None and (canary.result == GuardResult.PASSED or canary.resumed)
+
+    @property
+    def self_paused(self) -> bool:
+        """Whether the campaign paused itself and no person has taken the pause over."""
+        return any(g is not None and g.result == GuardResult.FAILED and not g.resumed
+                   for g in (self.canary, self.auto_pause))
 
     @property
     def rest_variant(self) -> str | None:

@@ -236,6 +236,24 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_trigger_plan.py::test_live_edits_reach_the_ingest_pods"),
     "Campaign.spec.ingest.retentionSeconds": Proven(
         "tests/test_ingest.py::test_key_forgotten_after_retention"),
+    "Campaign.spec.canary": Container(),
+    "Campaign.spec.canary.percent": Proven(
+        "tests/test_canary.py::test_a_failing_canary_pauses_after_its_share_and_a_person_sends"
+        "_the_rest"),
+    "Campaign.spec.canary.holdSeconds": Proven(
+        "tests/test_canary.py::test_the_judgement_waits_for_hold_seconds"),
+    "Campaign.spec.canary.maxFailurePercent": Proven(
+        "tests/test_canary.py::test_a_failing_canary_pauses_after_its_share_and_a_person_sends"
+        "_the_rest"),
+    "Campaign.spec.canary.maxOptOutPercent": Proven(
+        "tests/test_canary.py::test_an_opt_out_judgement_waits_for_the_opt_outs"),
+    "Campaign.spec.autoPause": Container(),
+    "Campaign.spec.autoPause.maxFailurePercent": Proven(
+        "tests/test_canary.py::test_auto_pause_stops_a_failing_run_and_a_person_resumes_it"),
+    "Campaign.spec.autoPause.maxOptOutPercent": Proven(
+        "tests/test_canary.py::test_auto_pause_trips_on_opt_outs"),
+    "Campaign.spec.autoPause.minMessages": Proven(
+        "tests/test_canary.py::test_auto_pause_suspends_the_senders_when_the_run_goes_badly"),
     "Campaign.spec.winner": Container(),
     "Campaign.spec.winner.testPercent": Proven(
         "tests/test_ab_winner.py::test_a_winner_campaign_sends_the_rest_the_winner"),

@@ -128,7 +128,7 @@ def test_every_alert_names_metrics_that_exist() -> None:
     alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
     assert alerts.keys() == {"HeraldChannelNotBound", "HeraldDeliveryRatioLow",
                              "HeraldCampaignStalled", "HeraldThrottlingStorm",
-                             "HeraldRateLimitSaturated"}
+                             "HeraldRateLimitSaturated", "HeraldCampaignPausedItself"}
     known = exported_metrics()
     for name, alert in alerts.items():
         used = metric_names(alert["expr"])

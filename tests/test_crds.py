@@ -272,6 +272,24 @@ BAD = [
                                                        "confidencePercent": 99.5}}},
                  "spec.winner.confidencePercent: 99.5 is not of type 'integer'",
                  id="campaign-winner-float-confidence"),
+    pytest.param("campaign.yaml", {"spec": {"winner": {"testPercent": 10},
+                                            "canary": {"percent": 10}}},
+                 "canary and winner both send a first share", id="campaign-canary-and-winner"),
+    pytest.param("campaign-order-shipped.yaml", {"spec": {"canary": {"percent": 10}}},
+                 "it has no audience to send a canary share of", id="campaign-trigger-canary"),
+    pytest.param("campaign.yaml", {"spec": {"holdoutPercent": 50, "canary": {"percent": 50}}},
+                 "holdoutPercent + canary.percent must leave part of the audience",
+                 id="campaign-holdout-and-canary-leave-nothing"),
+    pytest.param("campaign.yaml", {"spec": {"canary": {"percent": 60}}},
+                 "spec.canary.percent: 60 is greater than the maximum",
+                 id="campaign-canary-over-50"),
+    pytest.param("campaign.yaml", {"spec": {"canary": {"percent": 10,
+                                                       "maxFailurePercent": 2.5}}},
+                 "spec.canary.maxFailurePercent: 2.5 is not of type 'integer'",
+                 id="campaign-canary-float-threshold"),
+    pytest.param("campaign.yaml", {"spec": {"autoPause": {"minMessages": 0}}},
+                 "spec.autoPause.minMessages: 0 is less than the minimum of 1",
+                 id="campaign-auto-pause-no-messages"),
     pytest.param("template.yaml", {"spec": {"category": "Promotion"}},
                  "spec.category: 'Promotion' is not one of", id="template-unknown-category"),
     pytest.param("template.yaml", {"spec": {"signature": None}},
@@ -374,6 +392,20 @@ def test_winner_settings_pass(winner: dict[str, Any]) -> None:
     manifest = merge_patch(load_example("campaign.yaml"),
                            {"spec": {"holdoutPercent": 49, "winner": winner}})
     assert validate(manifest) == []
+
+
+@pytest.mark.parametrize("spec", [
+    pytest.param({"canary": {"percent": 10}}, id="canary-defaults"),
+    pytest.param({"holdoutPercent": 49, "canary": {
+        "percent": 50, "holdSeconds": 0, "maxFailurePercent": 0, "maxOptOutPercent": 100}},
+        id="canary-every-field"),
+    pytest.param({"autoPause": {}}, id="auto-pause-defaults"),
+    pytest.param({"canary": {"percent": 1}, "autoPause": {
+        "maxFailurePercent": 100, "maxOptOutPercent": 1, "minMessages": 1}},
+        id="canary-and-auto-pause"),
+])
+def test_canary_and_auto_pause_settings_pass(spec: dict[str, Any]) -> None:
+    assert validate(merge_patch(load_example("campaign.yaml"), {"spec": spec})) == []
 
 
 POOL = [{"address": "+14155550100", "ton": "International", "npi": "ISDN",

@@ -47,6 +47,17 @@ from controllers.decisions.campaign_audience import (
     suppression_problem,
 )
 from controllers.decisions.campaign_failover import channel_availability
+from controllers.decisions.campaign_guard import (
+    RESUME_HINT,
+    auto_pause_config,
+    canary_due,
+    canary_run,
+    canary_waiting,
+    figures_of,
+    guard_conditions,
+    judge_canary,
+    may_resume,
+)
 from controllers.decisions.campaign_jobs import (
     Owner,
     build_import_job,
@@ -85,7 +96,10 @@ from crds.campaign import (
     CampaignSpec,
     CampaignStatus,
     CampaignTrigger,
+    Canary,
     Counters,
+    GuardResult,
+    GuardStatus,
     PresendPlan,
     TimeZoneSource,
     Winner,
@@ -118,7 +132,8 @@ WAITING_SECONDS = 30.0
 send window (it wakes when they come, and a spec change wakes it at once)."""
 LIVE_FIELDS = "paused, cancel, senders (up to the run's shards), rateLimit (from the next" \
               " sender start), schedule.sendWindow, ingest, winner (but testPercent," \
-              " until the winner is chosen) and dryRun (until sending starts)"
+              " until the winner is chosen), canary (but percent, until it is judged)," \
+              " autoPause and dryRun (until sending starts)"
 
 
 @dataclass
@@ -137,6 +152,8 @@ class _Outcome:
     """status.winner while the A/B decision waits, or the decision just made."""
     events: tuple[Event, ...] = ()
     """Events of what the run did besides its phase (a channel failed over)."""
+    canary: GuardStatus | None = None
+    """status.canary while the canary waits, or the judgement just made."""
 
 
 def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettings) -> CampaignPlan:
@@ -455,14 +472,19 @@ def _sending_run(
     if spec.dry_run and not trigger and job is None and world.winner_job is None:
         return _Outcome(CampaignPhase.PLANNED, reasons.DRY_RUN, "dry run",  # + the plan
                         wake_at=world.now + timedelta(seconds=WAITING_SECONDS))
-    # A winner campaign's test group sent: the decision, then the rest's own Job (once
-    # decided, whatever became of the first Job).
+    # A winner campaign's test group, or a canary share, sent: the decision, then the
+    # rest's own Job (once decided, whatever became of the first Job).
     rest = config.lanes.rest and (
-        config.winner is not None or (job is not None and job.complete))
+        config.rest_released or (job is not None and job.complete))
     if rest:
-        if config.winner is None:
-            assert job is not None
-            return _awaiting_winner(spec, run, world, job)
+        if not config.rest_released:
+            if not canary_run(config):
+                assert job is not None
+                return _awaiting_winner(spec, run, world, job)
+            if config.canary is None:
+                assert job is not None
+                return _awaiting_canary(spec, run, world, job, owner.generation)
+            return _canary_failed(spec, run, owner.generation)
         job = world.winner_job
     if job is not None and job.failed:
         return _Outcome(CampaignPhase.FAILED, reasons.SENDERS_FAILED,
@@ -470,15 +492,16 @@ def _sending_run(
     if job is not None and job.complete:
         return _Outcome(CampaignPhase.COMPLETED, reasons.COMPLETED,
                         stats.completed_message(counters))
-    suspend = spec.paused or not window.open
+    guarded = auto_pause_config(spec, run, world.now, owner.generation)
+    suspend = spec.paused or not window.open or guarded.self_paused
     parallelism = min(spec.senders, config.shards)
     actions = Actions()
     rate = spec.rate_limit.messages_per_second if spec.rate_limit else None
     times = send_times(spec, config.templates, settings.marketing_quiet_hours)
     if (rate != config.campaign_rate or times != config.send_times  # senders reread these
-            or unavailable != config.unavailable):
-        config = config.model_copy(update={"campaign_rate": rate, "send_times": times,
-                                           "unavailable": unavailable})
+            or unavailable != config.unavailable or guarded != config):
+        config = guarded.model_copy(update={"campaign_rate": rate, "send_times": times,
+                                            "unavailable": unavailable})
         actions = Actions(write_run=config)
     if trigger and (ingest := ingest_run(spec, config, world.token)) != run.ingest:
         actions = dataclasses.replace(actions, write_ingest=ingest)
@@ -499,6 +522,10 @@ def _sending_run(
         if job.parallelism != parallelism:
             actions = dataclasses.replace(actions, sender_parallelism=parallelism)
         actions = dataclasses.replace(actions, patch_winner_job=rest)
+    if config.self_paused:
+        assert config.auto_pause is not None
+        return _Outcome(CampaignPhase.PAUSED, reasons.AUTO_PAUSED,
+                        f"{config.auto_pause.message}; {RESUME_HINT}", actions=actions)
     if spec.paused:
         return _Outcome(CampaignPhase.PAUSED, reasons.PAUSED,
                         "paused; set spec.paused to false to resume", actions=actions)
@@ -507,8 +534,9 @@ def _sending_run(
                         window.error or window.message, stalled=bool(window.error),
                         actions=actions, wake_at=window.opens_at)
     progress_at = world.last_progress
-    if rest and progress_at is not None and config.winner and config.winner.decision_time:
-        progress_at = max(progress_at, config.winner.decision_time)  # nothing went before
+    decided = config.winner or config.canary
+    if rest and progress_at is not None and decided and decided.decision_time:
+        progress_at = max(progress_at, decided.decision_time)  # nothing went before
     stalled = (counters.queued > 0 and progress_at is not None
                and world.now - progress_at > timedelta(seconds=settings.stall_seconds))
     if stalled:
@@ -520,6 +548,10 @@ def _sending_run(
     if rest and config.winner is not None:
         message = (f"sending the rest with the winner {config.winner.variant}" if
                    config.winner.variant else "sending the rest by the variants' weights"
+                   ) + f" through {_channels_text(config)}"
+    elif rest and config.canary is not None:
+        message = ("sending the rest, the canary passed" if not config.canary.resumed
+                   else "sending the rest, resumed after the canary failed"
                    ) + f" through {_channels_text(config)}"
     reason = reasons.SENDING
     if trigger:
@@ -561,6 +593,46 @@ def _awaiting_winner(spec: CampaignSpec, run: RunSeen, world: CampaignWorld, job
     return _Outcome(CampaignPhase.RUNNING, reasons.AWAITING_WINNER, decision.message,
                     progressing=True, winner=decision,
                     actions=Actions(write_run=run.config.model_copy(update={"winner": decision})))
+
+
+def _canary_policy(spec: CampaignSpec, config: RunConfig) -> Canary:
+    """The canary's thresholds: the spec's, or the defaults if it was taken away."""
+    return spec.canary or Canary(percent=int(config.frozen_fields["canary.percent"]))
+
+
+def _awaiting_canary(spec: CampaignSpec, run: RunSeen, world: CampaignWorld, job: JobSeen,
+                     generation: int | None) -> _Outcome:
+    """The canary share is sent: wait holdSeconds for its receipts and replies, then
+    judge it once, into the run's config (passed: the next reconcile sends the rest)."""
+    policy = _canary_policy(spec, run.config)
+    judged = policy.max_opt_out_percent is not None
+    figures = figures_of(run.counters, run.guard_opt_outs if judged else None)
+    due = canary_due(policy, job.completion_time, world.now)
+    if world.now < due or (judged and run.guard_opt_outs is None):  # read once due
+        return _Outcome(CampaignPhase.RUNNING, reasons.AWAITING_CANARY, (
+            f"the canary share is sent; {run.counters.awaiting_winner:,} messages wait for"
+            f" its judgement at {due.isoformat()}"), progressing=True, wake_at=due,
+            canary=canary_waiting(figures, due))
+    decision = judge_canary(figures, policy, world.now, generation)
+    return _Outcome(CampaignPhase.RUNNING, reasons.AWAITING_CANARY, decision.message,
+                    progressing=True, canary=decision,
+                    actions=Actions(write_run=run.config.model_copy(
+                        update={"canary": decision})))
+
+
+def _canary_failed(spec: CampaignSpec, run: RunSeen, generation: int | None) -> _Outcome:
+    """The canary failed: the rest waits until a person takes the pause over."""
+    canary = run.config.canary
+    assert canary is not None
+    if may_resume(canary, spec.paused, generation):
+        resumed = canary.model_copy(update={"resumed": True})
+        return _Outcome(CampaignPhase.PAUSED, reasons.PAUSED, (
+            "paused by spec.paused, which took over the failed canary's pause; set it to"
+            " false to send the rest"), canary=resumed,
+            actions=Actions(write_run=run.config.model_copy(update={"canary": resumed})))
+    return _Outcome(CampaignPhase.PAUSED, reasons.CANARY_FAILED, (
+        f"{canary.message}; {run.counters.awaiting_winner:,} messages not sent;"
+        f" {RESUME_HINT} to send them"))
 
 
 def _rules_text(times: SendTimesConfig) -> str:
@@ -612,6 +684,13 @@ def _status(
         new.next_window_time = run.next_window
         if run.config.winner is not None:
             new.winner = run.config.winner
+    if run is not None:
+        if run.config.canary is not None:
+            new.canary = run.config.canary
+        written = outcome.actions.write_run
+        new.auto_pause = (written or run.config).auto_pause
+    if outcome.canary is not None:
+        new.canary = outcome.canary
     if outcome.winner is not None:
         new.winner = outcome.winner
     elif outcome.phase in FINAL and new.winner is not None and new.winner.reason is None:
@@ -644,7 +723,8 @@ def _status(
                   f" (threshold {settings.degraded_failure_percent}%)"),
     ):
         conditions = set_condition(conditions, new_condition)
-    new.conditions = conditions
+    new.conditions = guard_conditions(campaign.spec, new, conditions, world.now,
+                                      final=outcome.phase in FINAL)
     return new
 
 
@@ -661,7 +741,8 @@ def _presend(spec: CampaignSpec, old: CampaignStatus, run: RunSeen, world: Campa
         campaign_rate=spec.rate_limit.messages_per_second if spec.rate_limit else None,
         send_times=send_times(spec, run.config.templates, settings.marketing_quiet_hours),
         pricing={name: seen.spec.pricing for name, seen in world.channels.items()},
-        winner_wait_seconds=spec.winner.decide_after_seconds if spec.winner else 0))
+        winner_wait_seconds=(spec.winner.decide_after_seconds if spec.winner else
+                             spec.canary.hold_seconds if spec.canary else 0)))
 
 
 def _ready_reason(status: CampaignStatus) -> str:
@@ -675,7 +756,7 @@ WARNING_REASONS = frozenset({
     reasons.CHANNEL_NOT_READY, reasons.IMPORT_FAILED, reasons.NO_VALID_RECIPIENTS,
     reasons.SENDERS_FAILED, reasons.NO_PROGRESS, reasons.INVALID_SCHEDULE,
     reasons.OPT_OUTS_REQUIRED, reasons.INVALID_FILTER, reasons.SUPPRESSION_LIST_NOT_FOUND,
-    reasons.INGEST_TOKEN_NOT_FOUND,
+    reasons.INGEST_TOKEN_NOT_FOUND, reasons.CANARY_FAILED, reasons.AUTO_PAUSED,
 })
 
 
@@ -690,6 +771,9 @@ def _events(old: CampaignStatus, new: CampaignStatus) -> list[Event]:
     if (new.winner is not None and new.winner.reason is not None
             and (old.winner is None or old.winner.reason is None)):
         events.append(Event("Normal", reasons.WINNER_CHOSEN, new.winner.message))
+    if (new.canary is not None and new.canary.result == GuardResult.PASSED
+            and (old.canary is None or old.canary.result is None)):
+        events.append(Event("Normal", reasons.CANARY_PASSED, new.canary.message))
     was = find_condition(old.conditions, "Degraded")
     now = find_condition(new.conditions, "Degraded")
     if now is not None and now.status == ConditionStatus.TRUE and (

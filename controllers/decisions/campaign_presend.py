@@ -19,7 +19,8 @@ Estimates, as the descriptions in crds.campaign.PresendPlan say:
   the audience (a variant is chosen by a hash of the number, whatever its country).
 - ETA: each channel sends its own share at most at its own rate, and all together at
   most at the campaign's rate; a winner campaign waits decideAfterSeconds between its
-  test group and the rest; the send window and quiet hours are stepped through on
+  test group and the rest, a canary campaign holdSeconds between its share and the rest
+  (as if it passed); the send window and quiet hours are stepped through on
   the wall clock of schedule.timeZone (sender.sms.send_times), quiet hours included
   there, not in each recipient's zone.
 """
@@ -63,8 +64,9 @@ class PlanInputs:
     pricing: Mapping[str, Pricing | None]
     """By channel name; a channel missing here is unpriced."""
     winner_wait_seconds: int = 0
-    """spec.winner.decideAfterSeconds: a winner campaign sends its test group, waits
-    this long, then sends the rest."""
+    """spec.winner.decideAfterSeconds (or spec.canary.holdSeconds): a winner campaign
+    sends its test group (a canary campaign its share), waits this long, then sends the
+    rest."""
 
 
 def presend_plan(config: RunConfig, fields: Mapping[str, int], total_rows: int,

@@ -34,7 +34,7 @@ from sender.run_config import (
 # Spec fields a run takes once, at its start; edits to them later do not apply. A dotted
 # name is a field inside one (the rest of spec.winner applies until the decision).
 FROZEN_FIELDS = ("templateRef", "variants", "holdoutPercent", "channels", "audience",
-                 "compliance", "trigger", "winner.testPercent")
+                 "compliance", "trigger", "winner.testPercent", "canary.percent")
 
 
 def template_names(spec: CampaignSpec) -> dict[str, str]:
@@ -189,7 +189,8 @@ def import_settings(spec: CampaignSpec, recipient_zones: bool = False) -> Import
         dedupe=spec.compliance.dedupe,
         respect_opt_outs=spec.compliance.respect_opt_outs,
         holdout_percent=spec.holdout_percent,
-        test_percent=spec.winner.test_percent if spec.winner else 0,
+        test_percent=(spec.winner.test_percent if spec.winner else
+                      spec.canary.percent if spec.canary else 0),
         recipient_zones=recipient_zones,
         suppression_lists=[
             SuppressionSource(name=s.name, column=s.column, url=s.url or "",

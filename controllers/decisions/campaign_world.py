@@ -103,6 +103,10 @@ class RunSeen:
     test_opt_outs: Mapping[str, int] | None = None
     """Per variant, the winner test group's recipients who opted out since it was sent;
     read for spec.winner.metric OptOutRatio once the decision is due (else None)."""
+    guard_opt_outs: int | None = None
+    """Recipients the run's accepted messages went to who opted out since it started:
+    the canary share's once its judgement is due (spec.canary.maxOptOutPercent), the
+    whole run's at most once a minute (spec.autoPause.maxOptOutPercent); else None."""
 
 
 @dataclass(frozen=True)

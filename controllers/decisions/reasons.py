@@ -55,6 +55,18 @@ AWAITING_WINNER = "AwaitingWinner"
 DRY_RUN = "DryRun"
 WINNER_CHOSEN = "WinnerChosen"
 RUN_RESET = "StaleRunReset"
+# spec.canary and spec.autoPause (controllers.decisions.campaign_guard): the Ready reason
+# of a campaign that paused itself, the CanaryFailed and AutoPaused conditions, Events.
+AWAITING_CANARY = "AwaitingCanary"
+CANARY_PASSED = "CanaryPassed"
+CANARY_FAILED = "CanaryFailed"
+AUTO_PAUSED = "AutoPaused"
+FAILURE_RATIO_EXCEEDED = "FailureRatioExceeded"
+OPT_OUT_RATIO_EXCEEDED = "OptOutRatioExceeded"
+NO_FINAL_OUTCOME = "NoFinalOutcome"
+WITHIN_THRESHOLDS = "WithinThresholds"
+RESUMED = "Resumed"
+FINISHED = "Finished"
 
 # Channel: why it is (not) Ready.
 SECRET_NOT_FOUND = "SecretNotFound"

@@ -253,8 +253,9 @@ async def load_run(redis: Redis, ref: str, shard: int, rest: int | None = None) 
     if run is None:
         raise SystemExit(f"herald send: no run of campaign {ref} in Redis")
     if rest is not None:
-        if run.winner is None or not run.lanes.rest:
-            raise SystemExit(f"herald send: campaign {ref} has no winner to send the rest")
+        if not run.rest_released or not run.lanes.rest:
+            raise SystemExit(f"herald send: campaign {ref} has no winner or passed canary"
+                             " to send the rest")
         if rest >= run.shards:
             raise SystemExit(f"herald send: rest shard {rest} of a run with {run.shards}")
         return run

@@ -6,7 +6,8 @@
 --   (a dry run stopped at its plan, waiting for spec.dryRun false).
 -- Healthy: Completed, or Cancelled as asked.
 -- Degraded: Failed; Stalled (a missing or unapproved template, no Ready channel, no
---   progress); Degraded (the failure ratio crossed the operator's threshold).
+--   progress); Degraded (the failure ratio crossed the operator's threshold); AutoPaused
+--   (its canary failed or autoPause tripped: it waits for a person).
 local hs = {}
 if obj.metadata.deletionTimestamp ~= nil then
   hs.status = "Progressing"
@@ -33,7 +34,7 @@ if phase == "Failed" then
   hs.message = ready and said(ready) or "Failed"
   return hs
 end
-for _, kind in ipairs({"Stalled", "Degraded"}) do
+for _, kind in ipairs({"AutoPaused", "Stalled", "Degraded"}) do
   local condition = conditions[kind]
   if condition ~= nil and condition.status == "True" then
     hs.status = "Degraded"

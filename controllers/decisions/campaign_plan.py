@@ -346,7 +346,8 @@ def _run_config(owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateS
                             unavailable=[name for name, _ in channels
                                          if not world.channels[name].ready],
                             receivers=settings.channel_receivers,
-                            marketing_quiet_hours=settings.marketing_quiet_hours)
+                            marketing_quiet_hours=settings.marketing_quiet_hours,
+                            links_base_url=settings.links_base_url)
 
 
 def _channels_text(config: RunConfig) -> str:

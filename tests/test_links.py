@@ -1,0 +1,350 @@
+"""Tracked links: {link:URL} in a template, a short link per recipient, `herald links`.
+
+The decisions as tables: codes, targets, rendering, the review (a link that is not
+http(s) rejects, the segment count is the short link's), bots, the A/B winner on click
+ratio, the status fold. Then end to end on a real redis-server: a campaign with a link
+sent by the real sender to the simulator, the short links read back from the delivered
+texts and followed over real HTTP through a running `herald links`: a browser's clicks
+count (two by one recipient: two clicks, one clicker), a link preview's and a HEAD are
+redirected but not counted, an expired link is 410, an unknown one 404.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from controllers.config import parse_links_base_url
+from controllers.decisions import reasons
+from controllers.decisions.campaign_jobs import Owner
+from controllers.decisions.campaign_run import build_run_config
+from controllers.decisions.campaign_stats import breakdowns
+from controllers.decisions.campaign_winner import Arm, arms_of, decide_winner
+from controllers.decisions.template_review import TemplateWorld, review_template
+from crds.campaign import CampaignSpec, Winner, WinnerMetric, WinnerReason
+from crds.template import TemplateSpec, TemplateStatus
+from herald.local.kube.client import wait_for
+from sender.links.bots import counts_as_click, is_bot
+from sender.links.process import serving
+from sender.send.process import run_shard
+from sender.simulator.config import SimulatorConfig
+from sender.simulator.server import Simulator
+from sender.sms import links as sms_links
+from sender.sms import text as sms_text
+from sender.store.client import Redis
+from sender.store.keys import CampaignKeys, short_link
+from sender.store.links import GONE_SECONDS, read_clicks, read_link
+from sender.store.transitions import read_counters
+from tests.run_configs import fill_shard, run_config
+from tests.test_campaign_plan import CHANNEL_SPEC
+from tests.test_template_review import NOW
+
+BASE = "https://go.example.test"
+TARGET = "https://shop.example/spring-sale?utm_source=sms&utm_campaign=spring-2027"
+BROWSER = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15"
+           " (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
+ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
+           " Chrome/120.0.0.0 Mobile Safari/537.36")
+WHATSAPP = "WhatsApp/2.23.20.0 A"
+IMESSAGE = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML,"
+            " like Gecko) Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot"
+            " Twitterbot/1.0")
+
+
+# -- codes and targets -------------------------------------------------------------------
+
+def test_a_code_is_eight_base62_characters_from_the_whole_space() -> None:
+    assert sms_links.new_code(lambda n: 0) == "00000000"
+    assert sms_links.new_code(lambda n: n - 1) == "zzzzzzzz"
+    assert sms_links.CODE_SPACE == 62 ** 8 > 2 ** 47
+    codes = {sms_links.new_code() for _ in range(2000)}
+    assert len(codes) == 2000 and all(sms_links.is_code(c) for c in codes)
+    assert not sms_links.is_code("healthz") and not sms_links.is_code("abc-defg")
+    assert sms_links.short_link(BASE + "/", "aB3dE5gH") == BASE + "/aB3dE5gH"
+    assert len(sms_links.sample_link(BASE)) == len(BASE) + 1 + sms_links.CODE_LENGTH
+
+
+@pytest.mark.parametrize("url, problem", [
+    pytest.param("https://shop.example/a?b=1#c", None, id="https"),
+    pytest.param("http://shop.example", None, id="http"),
+    pytest.param("ftp://shop.example/file", "is not an http(s) URL", id="ftp"),
+    pytest.param("javascript:alert(1)", "is not an http(s) URL", id="javascript"),
+    pytest.param("shop.example/sale", "is not an http(s) URL", id="no-scheme"),
+    pytest.param("https:///path", "has no host", id="no-host"),
+    pytest.param("https://shop.example/a b", "spaces", id="space"),
+    pytest.param("https://shop.example/" + "a" * 2100, "at most 2048", id="too-long"),
+])
+def test_a_links_target_is_an_http_url(url: str, problem: str | None) -> None:
+    found = sms_links.target_problem(url)
+    assert (found is None) if problem is None else (problem in (found or ""))
+
+
+@pytest.mark.parametrize("text, ok", [
+    pytest.param("https://go.example.com", True, id="host"),
+    pytest.param("https://example.com/l/", True, id="path"),
+    pytest.param("", True, id="none"),
+    pytest.param("go.example.com", False, id="no-scheme"),
+    pytest.param("https://go.example.com/?x=1", False, id="query"),
+])
+def test_the_operator_refuses_a_base_url_that_cannot_be_one(text: str, ok: bool) -> None:
+    if ok:
+        assert parse_links_base_url(text) == text.rstrip("/")
+    else:
+        with pytest.raises(ValueError, match="HERALD_LINKS_BASE_URL"):
+            parse_links_base_url(text)
+
+
+def test_a_record_round_trips_and_a_foreign_value_is_none() -> None:
+    record = sms_links.LinkRecord("shop/spring", "0/1-0", "a", "carrier-a",
+                                  sms_links.url_id(TARGET), 1_800_000_000)
+    assert sms_links.LinkRecord.decode(record.encode()) == record
+    assert sms_links.LinkRecord.decode("garbage") is None
+
+
+# -- rendering -------------------------------------------------------------------------
+
+def test_links_are_placeholders_of_their_own() -> None:
+    body = "Hi {name}: {link:https://a.example/x} or {link:https://b.example} {link:https://a.example/x}"
+    assert sms_text.find_variables(body) == ["name"]
+    assert sms_text.find_links(body) == ["https://a.example/x", "https://b.example"]
+    shorts = {"https://a.example/x": "https://go/A", "https://b.example": "https://go/B"}
+    assert (sms_text.render(body, {"name": "Ann"}, shorts)
+            == "Hi Ann: https://go/A or https://go/B https://go/A")
+    with pytest.raises(sms_text.MissingVariables, match=r"link:https://b\.example"):
+        sms_text.render(body, {"name": "Ann"}, {"https://a.example/x": "https://go/A"})
+    assert sms_text.malformed_placeholders("see {link:}") == [
+        "'{link:}': a link needs its target, as in {link:https://…}"]
+    assert sms_text.find_variables("{link}") == ["link"]  # a variable named link
+
+
+# -- review ----------------------------------------------------------------------------
+
+def review(body: str, base: str = BASE) -> TemplateStatus:
+    spec = TemplateSpec.model_validate({"category": "Notification", "body": body})
+    return review_template(spec, 1, TemplateStatus(), TemplateWorld(links_base_url=base),
+                           NOW).status
+
+
+def test_the_segment_count_is_the_short_links_not_the_targets() -> None:
+    body = ("Spring sale: 20% off everything until Sunday. "
+            + "{link:" + TARGET + "/" + "x" * 150 + "}")
+    status = review(body)
+    assert status.phase == "Approved", status.findings
+    assert status.preview == body.split("{")[0] + sms_links.sample_link(BASE)
+    assert (status.characters, status.segments) == (len(status.preview), 1)
+    long = sms_text.count_segments(sms_text.render(body, {}, {TARGET + "/" + "x" * 150:
+                                                             TARGET + "/" + "x" * 150}))
+    assert long.segments == 2  # what it would cost sent as it is
+
+
+@pytest.mark.parametrize("body, base, reason, says", [
+    pytest.param("Go {link:ftp://shop.example/x}", BASE, reasons.BAD_LINK,
+                 "is not an http(s) URL", id="not-http"),
+    pytest.param("Go {link:shop.example}", BASE, reasons.BAD_LINK, "is not an http(s) URL",
+                 id="no-scheme"),
+    pytest.param("Go {link:https://shop.example}", "", reasons.LINKS_NOT_CONFIGURED,
+                 "links.baseUrl", id="no-links-domain"),
+])
+def test_a_bad_link_rejects_the_template_saying_why(body: str, base: str, reason: str,
+                                                    says: str) -> None:
+    status = review(body, base)
+    assert status.phase == "Rejected"
+    (finding,) = [f for f in status.findings if f.reason == reason]
+    assert says in finding.message
+    ready = status.conditions[0]
+    assert (ready.status, ready.reason) == ("False", reasons.REJECTED)
+    assert says in ready.message
+
+
+def test_the_run_carries_links_only_when_a_template_has_some() -> None:
+    spec = CampaignSpec.model_validate({
+        "templateRef": {"name": "t"}, "channels": [{"name": "carrier-a"}],
+        "audience": {"inline": [{"phone": "+8613800138000"}]},
+        "links": {"expireAfterSeconds": 7200}})
+    owner = Owner(namespace="shop", name="spring", uid="u", generation=1)
+    linked = {"": TemplateSpec.model_validate({"category": "Notification",
+                                               "body": "{link:https://a.example}"})}
+    plain = {"": TemplateSpec.model_validate({"category": "Notification", "body": "Hi"})}
+    channels = [("carrier-a", CHANNEL_SPEC)]
+    run = build_run_config(owner, spec, linked, channels, 1.0, links_base_url=BASE)
+    assert run.links is not None
+    assert (run.links.base_url, run.links.expire_after_seconds) == (BASE, 7200)
+    assert build_run_config(owner, spec, plain, channels, 1.0, links_base_url=BASE).links is None
+
+
+# -- bots ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("agent, bot", [
+    pytest.param(BROWSER, False, id="iphone-safari"),
+    pytest.param(ANDROID, False, id="android-chrome"),
+    pytest.param(WHATSAPP, True, id="whatsapp-preview"),
+    pytest.param(IMESSAGE, True, id="imessage-preview"),
+    pytest.param("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+                 True, id="facebook"),
+    pytest.param("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", True,
+                 id="slack"),
+    pytest.param("TelegramBot (like TwitterBot)", True, id="telegram"),
+    pytest.param("Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5", True,
+                 id="skype"),
+    pytest.param("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+                 True, id="googlebot"),
+    pytest.param("Viber/19.0", True, id="viber"),
+    pytest.param("", True, id="no-agent"),
+])
+def test_link_previews_and_crawlers_are_bots(agent: str, bot: bool) -> None:
+    assert is_bot(agent) is bot
+
+
+@pytest.mark.parametrize("method, headers, counted", [
+    pytest.param("GET", {"User-Agent": BROWSER}, True, id="browser-get"),
+    pytest.param("HEAD", {"User-Agent": BROWSER}, False, id="head"),
+    pytest.param("GET", {"User-Agent": BROWSER, "Sec-Purpose": "prefetch"}, False,
+                 id="prefetch"),
+    pytest.param("GET", {"User-Agent": WHATSAPP}, False, id="preview"),
+    pytest.param("GET", {}, False, id="no-agent"),
+])
+def test_what_counts_as_a_click(method: str, headers: dict[str, str], counted: bool) -> None:
+    assert counts_as_click(method, headers) is counted
+
+
+# -- winner and status -------------------------------------------------------------------
+
+CLICK_POLICY = Winner.model_validate({"testPercent": 10, "minSamplePerVariant": 100,
+                                      "metric": "ClickRatio"})
+
+
+@pytest.mark.parametrize("fields, variant, reason", [
+    pytest.param({"variant:a:sent": 1000, "variant:a:clickers": 40,
+                  "variant:b:sent": 1000, "variant:b:clickers": 90}, "b",
+                 WinnerReason.SIGNIFICANT, id="most-clickers-win"),
+    pytest.param({"variant:a:sent": 1000, "variant:a:clickers": 41, "variant:a:clicks": 400,
+                  "variant:b:sent": 1000, "variant:b:clickers": 40}, "",
+                 WinnerReason.FALLBACK, id="clicks-are-not-clickers"),
+    pytest.param({"variant:a:sent": 50, "variant:a:clickers": 40,
+                  "variant:b:sent": 1000, "variant:b:clickers": 90}, "",
+                 WinnerReason.FALLBACK, id="too-few-sent"),
+])
+def test_the_click_ratio_winner(fields: dict[str, int], variant: str,
+                                reason: WinnerReason) -> None:
+    arms = arms_of(fields, ["a", "b"], WinnerMetric.CLICK_RATIO)
+    assert [(a.sample, a.count) for a in arms] == [
+        (fields.get(f"variant:{v}:sent", 0), fields.get(f"variant:{v}:clickers", 0))
+        for v in "ab"]
+    decision = decide_winner(arms, CLICK_POLICY, NOW)
+    assert (decision.variant, decision.reason) == (variant, reason)
+    if reason == WinnerReason.SIGNIFICANT:
+        assert "clicked" in decision.message
+
+
+def test_a_click_ratio_decision_names_clicks() -> None:
+    decision = decide_winner([Arm("a", 500, 100), Arm("b", 500, 20)], CLICK_POLICY, NOW)
+    assert decision.message.startswith("a wins") and "20.0% against b 4.0% clicked" in (
+        decision.message)
+
+
+def test_clicks_fold_per_variant_and_channel() -> None:
+    fields = {"variant:a:total": 3, "variant:a:delivered": 3, "variant:a:clicks": 4,
+              "variant:a:clickers": 2, "channel:carrier-a:clicks": 4,
+              "channel:carrier-a:clickers": 2}
+    (a,) = breakdowns(fields, "variant")
+    assert (a.counters.clicks, a.counters.clickers, a.counters.queued) == (4, 2, 0)
+    (carrier,) = breakdowns(fields, "channel")
+    assert (carrier.counters.clicks, carrier.counters.clickers) == (4, 2)
+
+
+# -- end to end --------------------------------------------------------------------------
+
+LINK_RE = re.compile(re.escape(BASE) + r"/([0-9A-Za-z]{8})")
+
+
+class Clock:
+    def __init__(self) -> None:
+        import time
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def links(redis: Redis) -> AsyncIterator[tuple[str, Clock]]:
+    clock = Clock()
+    async with serving(redis, "127.0.0.1", 0, clock=clock) as port:
+        yield f"http://127.0.0.1:{port}", clock
+
+
+async def follow(server: str, code: str, agent: str | None, method: str = "GET"
+                 ) -> tuple[int, dict[str, Any]]:
+    headers = {"User-Agent": agent} if agent is not None else {}
+    async with aiohttp.ClientSession(skip_auto_headers=["User-Agent"]) as session, \
+            session.request(method, f"{server}/{code}", headers=headers,
+                            allow_redirects=False) as response:
+        body = await response.json() if response.content_type == "application/json" else {}
+        return response.status, {"location": response.headers.get("Location"),
+                                 "cache": response.headers.get("Cache-Control"), **body}
+
+
+async def test_clicks_through_the_real_redirect_server(
+        redis: Redis, links: tuple[str, Clock]) -> None:
+    """Sent by the sender to the simulator, followed over HTTP: a browser's clicks
+    count, a preview's and a HEAD redirect uncounted, expired 410, unknown 404."""
+    server, clock = links
+    keys = CampaignKeys("shop", "spring")
+    body = "Spring sale, code {code}: " + "{link:" + TARGET + "}"
+    async with Simulator(SimulatorConfig(port=0, receipt_delay_ms=5, window=0,
+                                         seed=3)) as smsc:
+        run = run_config("shop", "spring", port=smsc.port, body=body,
+                         links={"base_url": BASE, "expire_after_seconds": 3600})
+        await fill_shard(redis, keys, 3, "+861380013")
+        figures = await run_shard(run, 0, redis, "herald")
+        assert figures["submitted"] == 3
+        await wait_for(lambda: len(smsc.accepted) >= 3, timeout=20, message="three sent")
+        texts = sorted(m.text for m in smsc.accepted)
+    codes = [match.group(1) for text in texts if (match := LINK_RE.search(text))]
+    assert len(set(codes)) == 3, texts  # one short link per recipient, in place of TARGET
+    assert all(TARGET not in text for text in texts)
+    record = await read_link(redis, codes[0])
+    assert record is not None and record.campaign == keys.ref and record.channel == "carrier-a"
+    assert await redis.ttl(short_link(codes[0])) > 3600 + GONE_SECONDS - 60
+
+    # One recipient clicks twice in a browser: two clicks, one clicker.
+    for _ in range(2):
+        status, answer = await follow(server, codes[0], BROWSER)
+        assert (status, answer["location"], answer["cache"]) == (302, TARGET, "no-store")
+    # A WhatsApp preview of another's, an iMessage preview and a HEAD: redirected, not counted.
+    assert (await follow(server, codes[1], WHATSAPP))[0] == 302
+    assert (await follow(server, codes[1], IMESSAGE))[0] == 302
+    assert (await follow(server, codes[2], BROWSER, "HEAD"))[0] == 302
+    assert (await follow(server, codes[2], None))[0] == 302  # no User-Agent
+
+    counters = await read_counters(redis, keys)
+    assert (counters.clicks, counters.clickers) == (2, 1)
+    assert (counters.total, counters.queued) == (3, 0)  # clicks are no state
+    fields = {str(k): int(v) for k, v in (await redis.hgetall(keys.counters)).items()}
+    (channel,) = breakdowns(fields, "channel")
+    assert (channel.name, channel.counters.clicks, channel.counters.clickers) == (
+        "carrier-a", 2, 1)
+    assert record is not None
+    first = await read_clicks(redis, keys, record.message)
+    assert first is not None and first[1] == 2 and abs(first[0] - clock.now) < 2
+    assert await read_clicks(redis, keys, "0/none") is None
+
+    # An Android browser on the second recipient's: now two clickers.
+    assert (await follow(server, codes[1], ANDROID))[0] == 302
+    counters = await read_counters(redis, keys)
+    assert (counters.clicks, counters.clickers) == (3, 2)
+
+    status, answer = await follow(server, "zzzzzzzz", BROWSER)
+    assert (status, answer["error"]) == (404, "LinkNotFound")
+    assert (await follow(server, "not-a-code", BROWSER))[0] == 404
+    clock.now += 3600 + 60  # past the deadline: Gone, and no click counted
+    status, answer = await follow(server, codes[0], BROWSER)
+    assert (status, answer["error"]) == (410, "LinkExpired")
+    assert "expired at" in answer["message"]
+    assert (await read_counters(redis, keys)).clicks == 3
+    async with aiohttp.ClientSession() as session, session.get(f"{server}/healthz") as health:
+        assert health.status == 200

@@ -27,6 +27,7 @@ from controllers.decisions.campaign_winner import Arm, arms_of, decide_winner
 from controllers.decisions.template_review import TemplateWorld, review_template
 from crds.campaign import CampaignSpec, Winner, WinnerMetric, WinnerReason
 from crds.template import TemplateSpec, TemplateStatus
+from herald.cli import parser
 from herald.local.kube.client import wait_for
 from sender.links.bots import counts_as_click, is_bot
 from sender.links.process import serving
@@ -348,3 +349,46 @@ async def test_clicks_through_the_real_redirect_server(
     assert (await read_counters(redis, keys)).clicks == 3
     async with aiohttp.ClientSession() as session, session.get(f"{server}/healthz") as health:
         assert health.status == 200
+
+
+# -- the chart ---------------------------------------------------------------------------
+
+def test_the_chart_runs_herald_links_behind_a_service_and_tells_the_operator() -> None:
+    """links.enabled: one `herald links` Deployment and Service (port 80), a policy
+    letting phones in, and the operator told the base URL (so the review accepts
+    links); off by default: none of it, and templates with links are rejected."""
+    from tests.test_chart import env_of, only, render, selects
+    full = render("full")
+    deployment = only(full, "Deployment", "herald-links")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    args = parser().parse_args(container["args"])
+    assert (args.run.__name__, args.port) == ("run_links", 8080)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["HERALD_REDIS_URL"] == env_of(full)["HERALD_REDIS_URL"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    service = only(full, "Service", "herald-links")
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http"}]
+    assert selects({"matchLabels": service["spec"]["selector"]},
+                   deployment["spec"]["template"]["metadata"]["labels"])
+    policy = only(full, "NetworkPolicy", "herald-links")
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+    assert env_of(full)["HERALD_LINKS_BASE_URL"]["value"] == "https://go.example.com"
+    default = render("default")
+    assert not [d for d in default if d["metadata"]["name"].endswith("-links")]
+    assert "HERALD_LINKS_BASE_URL" not in env_of(default)
+
+
+@pytest.mark.parametrize("flags, complaint", [
+    pytest.param(("--set", "links.enabled=true"), "links.enabled needs links.baseUrl",
+                 id="no-base-url"),
+    pytest.param(("--set", "links.enabled=true", "--set", "links.baseUrl=go.example.com"),
+                 "baseUrl", id="no-scheme"),
+    pytest.param(("--set", "links.enabled=true", "--set",
+                  "links.baseUrl=https://go.example.com/?x=1"), "baseUrl", id="query"),
+])
+def test_the_chart_refuses_links_without_a_usable_base_url(flags: tuple[str, ...],
+                                                           complaint: str) -> None:
+    from tests.test_chart import test_values_schema_refuses_bad_values
+    test_values_schema_refuses_bad_values(flags, complaint)

@@ -392,3 +392,25 @@ def test_the_chart_refuses_links_without_a_usable_base_url(flags: tuple[str, ...
                                                            complaint: str) -> None:
     from tests.test_chart import test_values_schema_refuses_bad_values
     test_values_schema_refuses_bad_values(flags, complaint)
+
+
+def test_the_links_bench_prints_the_report() -> None:
+    """bench/links.py: every request redirected by each side, Herald's browser clicks
+    all counted and its previews none. No timing is asserted."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parent.parent
+    run = subprocess.run(
+        [sys.executable, str(repo / "bench" / "links.py"), "--requests", "200",
+         "--concurrency", "4", "--links", "300", "--warmup", "20"], cwd=repo,
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert (report["requests"], report["concurrency"], report["links"]) == (200, 4, 300)
+    for side in ("herald", "bots", "redis", "floor"):
+        assert report[side]["statuses"] == {"302": 200}, report
+        assert {"requests_per_s", "p50_ms", "p99_ms"} <= report[side].keys()
+    assert (report["herald"]["clicks"], report["bots"]["clicks"]) == (200, 0)
+    assert report["ratio_to_redis"] > 0 and report["ratio_to_floor"] > 0

@@ -487,7 +487,9 @@ class CampaignLinks(HeraldModel):
 
     expire_after_seconds: int = Field(default=30 * 86400, ge=3600, le=366 * 86400)
     """How long a recipient's short link works from when its message was sent; after it,
-    `herald links` answers 410 Gone for a day, then 404. Taken when a run starts."""
+    `herald links` answers 410 Gone for a day, then 404. The campaign's Redis keys (its
+    clicks and counters, which the links count into) are kept until then, beyond the
+    operator's retention if need be. Taken when a run starts."""
 
 
 class CampaignSpec(HeraldModel):

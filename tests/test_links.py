@@ -25,6 +25,7 @@ from controllers.decisions.campaign_run import build_run_config
 from controllers.decisions.campaign_stats import breakdowns
 from controllers.decisions.campaign_winner import Arm, arms_of, decide_winner
 from controllers.decisions.template_review import TemplateWorld, review_template
+from crds.base import API_VERSION
 from crds.campaign import CampaignSpec, Winner, WinnerMetric, WinnerReason
 from crds.template import TemplateSpec, TemplateStatus
 from herald.cli import parser
@@ -36,9 +37,10 @@ from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
 from sender.sms import links as sms_links
 from sender.sms import text as sms_text
+from sender.sms.links import GONE_SECONDS
 from sender.store.client import Redis
 from sender.store.keys import CampaignKeys, short_link
-from sender.store.links import GONE_SECONDS, read_clicks, read_link
+from sender.store.links import read_clicks, read_link
 from sender.store.transitions import read_counters
 from tests.run_configs import fill_shard, run_config
 from tests.test_campaign_plan import CHANNEL_SPEC
@@ -175,6 +177,39 @@ def test_the_run_carries_links_only_when_a_template_has_some() -> None:
     assert run.links is not None
     assert (run.links.base_url, run.links.expire_after_seconds) == (BASE, 7200)
     assert build_run_config(owner, spec, plain, channels, 1.0, links_base_url=BASE).links is None
+
+
+@pytest.mark.parametrize("links, days, deleted", [
+    pytest.param(None, 8, True, id="no-links-retention"),
+    pytest.param(30 * 86400, 8, False, id="links-keep-the-keys"),
+    pytest.param(30 * 86400, 30, False, id="until-their-gone-day-ends"),
+    pytest.param(30 * 86400, 32, True, id="then-deleted"),
+    pytest.param(3600, 8, True, id="short-links-retention-rules"),
+])
+def test_a_campaigns_keys_outlive_its_links(links: int | None, days: int,
+                                             deleted: bool) -> None:
+    """Clicks count into the campaign's keys: they stay while its links answer."""
+    import dataclasses
+    from datetime import timedelta
+
+    from controllers.decisions.campaign_plan import plan_campaign
+    from controllers.decisions.campaign_world import JobSeen
+    from crds.campaign import Counters
+    from sender.run_config import LinkSettings
+    from tests.test_campaign_plan import NOW as PLAN_NOW
+    from tests.test_campaign_plan import SETTINGS, campaign, run_of, world
+
+    c = campaign()
+    sent = Counters(total=100, delivered=100, sent=100)
+    run = run_of(c, sent, import_done=True)
+    if links is not None:
+        run = dataclasses.replace(run, config=run.config.model_copy(update={
+            "links": LinkSettings(base_url=BASE, expire_after_seconds=links)}))
+    completed = plan_campaign(c, world(run=run, sender_job=JobSeen(complete=True)), SETTINGS)
+    assert completed.status.completion_time == PLAN_NOW
+    later = plan_campaign(campaign(status=completed.status), world(
+        run=run, now=PLAN_NOW + timedelta(days=days)), SETTINGS)
+    assert later.delete_run is deleted
 
 
 # -- bots ------------------------------------------------------------------------------
@@ -349,6 +384,79 @@ async def test_clicks_through_the_real_redirect_server(
     assert (await read_counters(redis, keys)).clicks == 3
     async with aiohttp.ClientSession() as session, session.get(f"{server}/healthz") as health:
         assert health.status == 200
+
+
+# -- the operator ------------------------------------------------------------------------
+
+def linked_template(name: str, body: str) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": "Template", "metadata": {"name": name},
+            "spec": {"category": "Notification", "body": body,
+                     "variables": [{"name": "name"}]}}
+
+
+@pytest.mark.timeout(180)
+async def test_clicks_reach_the_campaigns_status_per_variant_and_channel() -> None:
+    """The operator end to end (herald.local.stack) with a links domain: an A/B campaign
+    with a link in each variant's template is sent; its recipients' short links, read
+    from the simulator, are clicked through `herald links`; the Campaign's status counts
+    the clicks and clickers, in all and per variant and channel. A template with an ftp
+    link is rejected, saying why."""
+    from herald.local.stack import running_stack
+    from sender.store.client import connect
+    from tests.test_campaign_operator import TIMEOUT, apply_examples, inline
+
+    async with running_stack(config={"links_base_url": BASE}) as stack:
+        await apply_examples(stack)
+        kube = stack.kube
+        for name, body in (("sale-a", "A {name}: {link:https://shop.example/a}"),
+                           ("sale-b", "B {name}: {link:https://shop.example/b}"),
+                           ("bad-link", "C {name}: {link:ftp://shop.example/c}")):
+            await kube.create(linked_template(name, body))
+        await kube.create({
+            "apiVersion": API_VERSION, "kind": "Campaign", "metadata": {"name": "spring"},
+            "spec": {"variants": [{"name": "a", "templateRef": {"name": "sale-a"}, "weight": 50},
+                                  {"name": "b", "templateRef": {"name": "sale-b"}, "weight": 50}],
+                     "channels": [{"name": "carrier-a"}], "audience": inline(10)}})
+        await stack.wait_for_phase("default", "spring", "Completed", timeout=TIMEOUT)
+        texts = [m.text for m in stack.simulator.accepted]
+        by_variant: dict[str, list[str]] = {"A": [], "B": []}
+        for text in texts:
+            match = LINK_RE.search(text)
+            assert match is not None, text
+            by_variant[text[0]].append(match.group(1))
+        assert len(texts) == 10 and by_variant["A"] and by_variant["B"], texts
+
+        redis = connect(stack.redis_url)
+        try:
+            async with serving(redis, "127.0.0.1", 0) as port:
+                server = f"http://127.0.0.1:{port}"
+                a, b = by_variant["A"][0], by_variant["B"][0]
+                for code, agent in ((a, BROWSER), (a, BROWSER), (b, WHATSAPP), (b, ANDROID)):
+                    status, answer = await follow(server, code, agent)
+                    assert status == 302
+                    assert answer["location"] == ("https://shop.example/a" if code == a
+                                                  else "https://shop.example/b")
+        finally:
+            await redis.aclose()
+
+        def clicks(status: dict[str, Any]) -> dict[str, tuple[int, int]]:
+            rows = {"": status.get("counters", {})}
+            rows |= {f"variant {v['name']}": v["counters"] for v in status.get("variants", [])}
+            rows |= {f"channel {c['name']}": c["counters"] for c in status.get("channels", [])}
+            return {k: (c.get("clicks", 0), c.get("clickers", 0)) for k, c in rows.items()}
+
+        done = await wait_for(lambda: stack.campaign("default", "spring"), timeout=TIMEOUT,
+                              message="clicks not in the status",
+                              until=lambda c: clicks(c.get("status", {})).get("") == (3, 2))
+        assert clicks(done["status"]) == {"": (3, 2), "variant a": (2, 1),
+                                          "variant b": (1, 1), "channel carrier-a": (3, 2)}
+
+        rejected = await wait_for(
+            lambda: kube.get(API_VERSION, "Template", "default", "bad-link"), timeout=TIMEOUT,
+            message="bad-link not rejected",
+            until=lambda t: t.get("status", {}).get("phase") == "Rejected")
+        (finding,) = rejected["status"]["findings"]
+        assert finding["reason"] == "BadLink" and "not an http(s) URL" in finding["message"]
 
 
 # -- the chart ---------------------------------------------------------------------------

@@ -32,6 +32,8 @@ SAMPLE_CODE = "aB3dE5gH"
 """The code the template review's preview shows: as long as every code, all GSM-7."""
 TARGET_MAX = 2048
 """Longest target URL: what browsers and most servers take."""
+GONE_SECONDS = 86400
+"""How long an expired link's record is kept, for a clear 410 rather than a 404."""
 FIELD_SEPARATOR = "\x1f"  # ASCII unit separator: in no name, key or URL id
 
 

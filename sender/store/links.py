@@ -23,12 +23,9 @@ from typing import cast
 
 from redis.exceptions import NoScriptError
 
-from sender.sms.links import LinkRecord
+from sender.sms.links import GONE_SECONDS, LinkRecord
 from sender.store.client import Redis
 from sender.store.keys import CampaignKeys, campaign_from_ref, short_link
-
-GONE_SECONDS = 86400
-"""How long an expired link's record is kept, for a clear 410 rather than a 404."""
 
 # KEYS: clicks, counters; ARGV: message key, now (unix), variant, channel.
 # Returns {1 if the recipient's first click else 0, its clicks so far}.

@@ -212,6 +212,18 @@ def test_a_campaigns_keys_outlive_its_links(links: int | None, days: int,
     assert later.delete_run is deleted
 
 
+def test_the_presend_plan_counts_the_short_link() -> None:
+    """A link whose target alone would make the message two segments plans one."""
+    from tests.test_campaign_presend import config, plan, routed
+    body = "Spring sale, 20% off: {link:" + TARGET + "/" + "x" * 150 + "}"
+    run = config(("cmcc", 10, "SmscDefault"), templates={"": body})
+    fields = routed(cmcc={"CN": 100})
+    assert plan(run, fields, {}).segments == 200  # no links domain in the run: as it is
+    from sender.run_config import LinkSettings
+    linked = run.model_copy(update={"links": LinkSettings(base_url=BASE)})
+    assert plan(linked, fields, {}).segments == 100
+
+
 # -- bots ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("agent, bot", [

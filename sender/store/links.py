@@ -9,10 +9,11 @@
 
 A sender claims a batch's codes in one round trip (SET NX each, pipelined) before the
 messages are handed to the binds: a code is in Redis before its link can be read. A
-record is some 100 bytes (key, value, expiry): the target URL is in the campaign's
-table, not in each. A click is one GET and one script on the campaign's tag, which
-counts it atomically there: a recipient's first click counts a clicker, every click a
-click. Between the two a crash may lose one click's count, never count one twice.
+record takes about 230 bytes of Redis memory (key, value of some 80 bytes, expiry;
+measured over 100,000): the target URL is in the campaign's table, not in each. A click
+is one GET and one script on the campaign's tag, which counts it atomically there: a
+recipient's first click counts a clicker, every click a click. Between the two a crash
+may lose one click's count, never count one twice.
 """
 
 from __future__ import annotations

@@ -394,8 +394,11 @@ async def test_clicks_through_the_real_redirect_server(
     assert (status, answer["error"]) == (410, "LinkExpired")
     assert "expired at" in answer["message"]
     assert (await read_counters(redis, keys)).clicks == 3
-    async with aiohttp.ClientSession() as session, session.get(f"{server}/healthz") as health:
-        assert health.status == 200
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{server}/healthz") as health:
+            assert health.status == 200
+        async with session.get(f"{server}/robots.txt") as robots:
+            assert "Disallow: /" in await robots.text()
 
 
 # -- the operator ------------------------------------------------------------------------

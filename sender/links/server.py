@@ -5,6 +5,7 @@ counted.
     HEAD /{code}     the same answer, never counted
                      404 for no such code (or one long expired), 410 for an expired one
     GET  /healthz    200 once Redis answers
+    GET  /robots.txt crawlers asked to follow none of them
 
 Everything comes from Redis (sender.store.links): the code's record, the campaign's
 table of targets (kept here, LRU, as it never changes for a url id). A click that cannot
@@ -50,12 +51,17 @@ class LinksApi:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self.health)  # before /{code}: it is no code
+        app.router.add_get("/robots.txt", self.robots)
         app.router.add_get("/{code}", self.follow)  # GET routes answer HEAD as well
         return app
 
     async def health(self, request: web.Request) -> web.Response:
         await self.redis.ping()
         return web.json_response({"ok": True})
+
+    async def robots(self, request: web.Request) -> web.Response:
+        """Well-behaved crawlers are asked not to follow the links at all."""
+        return web.Response(text="User-agent: *\nDisallow: /\n")
 
     async def _target(self, record: LinkRecord) -> str | None:
         key = (record.campaign, record.target)

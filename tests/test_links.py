@@ -32,15 +32,16 @@ from herald.cli import parser
 from herald.local.kube.client import wait_for
 from sender.links.bots import counts_as_click, is_bot
 from sender.links.process import serving
+from sender.run_config import LinkSettings
 from sender.send.process import run_shard
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
 from sender.sms import links as sms_links
 from sender.sms import text as sms_text
-from sender.sms.links import GONE_SECONDS
+from sender.sms.links import GONE_SECONDS, LinkRecord
 from sender.store.client import Redis
 from sender.store.keys import CampaignKeys, short_link
-from sender.store.links import read_clicks, read_link
+from sender.store.links import Click, read_clicks, read_link
 from sender.store.transitions import read_counters
 from tests.run_configs import fill_shard, run_config
 from tests.test_campaign_plan import CHANNEL_SPEC
@@ -195,7 +196,6 @@ def test_a_campaigns_keys_outlive_its_links(links: int | None, days: int,
     from controllers.decisions.campaign_plan import plan_campaign
     from controllers.decisions.campaign_world import JobSeen
     from crds.campaign import Counters
-    from sender.run_config import LinkSettings
     from tests.test_campaign_plan import NOW as PLAN_NOW
     from tests.test_campaign_plan import SETTINGS, campaign, run_of, world
 
@@ -219,7 +219,6 @@ def test_the_presend_plan_counts_the_short_link() -> None:
     run = config(("cmcc", 10, "SmscDefault"), templates={"": body})
     fields = routed(cmcc={"CN": 100})
     assert plan(run, fields, {}).segments == 200  # no links domain in the run: as it is
-    from sender.run_config import LinkSettings
     linked = run.model_copy(update={"links": LinkSettings(base_url=BASE)})
     assert plan(linked, fields, {}).segments == 100
 
@@ -537,3 +536,34 @@ def test_the_links_bench_prints_the_report() -> None:
         assert {"requests_per_s", "p50_ms", "p99_ms"} <= report[side].keys()
     assert (report["herald"]["clicks"], report["bots"]["clicks"]) == (200, 0)
     assert report["ratio_to_redis"] > 0 and report["ratio_to_floor"] > 0
+
+
+async def test_links_and_clicks_on_redis_cluster(redis_cluster: Any) -> None:
+    """On a Redis Cluster the records spread over slots (a pipeline of plain SETs) and
+    a click is one script on its campaign's tag: the same code works there."""
+    from sender.send.link_codes import LinkCodes
+    from sender.store.client import connect
+    from sender.store.links import ClickCounter, read_target
+
+    redis = connect(redis_cluster.url)
+    try:
+        keys = CampaignKeys("shop", "cluster-spring")
+        codes = LinkCodes(redis, keys, "carrier-a",
+                          LinkSettings(base_url=BASE, expire_after_seconds=3600),
+                          {"": [TARGET]})
+        links = await codes.assign([(f"0/{i}-0", "") for i in range(50)])
+        found = [LINK_RE.search(link_set[TARGET]) for link_set in links if link_set]
+        assert len({m.group(1) for m in found if m}) == 50
+        counter = ClickCounter(redis)
+        record: LinkRecord | None = None
+        for match in found[:3]:
+            assert match is not None
+            record = await read_link(redis, match.group(1))
+            assert record is not None and await read_target(redis, record) == TARGET
+            assert (await counter.count(record, 1_800_000_000)).first
+        assert record is not None
+        assert (await counter.count(record, 1_800_000_001)) == Click(first=False, count=2)
+        counters = await read_counters(redis, keys)
+        assert (counters.clicks, counters.clickers) == (4, 3)
+    finally:
+        await redis.aclose()

@@ -567,3 +567,25 @@ async def test_links_and_clicks_on_redis_cluster(redis_cluster: Any) -> None:
         assert (counters.clicks, counters.clickers) == (4, 3)
     finally:
         await redis.aclose()
+
+
+def test_the_campaign_plan_decides_a_click_ratio_winner_from_the_counters() -> None:
+    """Through the plan, as the operator runs it: the test's clickers per variant, from
+    the counters hash, choose the winner (here the one delivering less)."""
+    import dataclasses
+
+    from controllers.decisions.campaign_plan import plan_campaign
+    from tests.test_ab_winner import TESTED, after_test
+    from tests.test_campaign_plan import SETTINGS
+
+    c, run, w = after_test({"metric": "ClickRatio"}, done_ago=60)
+    clicked = TESTED | {"variant:discount:sent": 100, "variant:reminder:sent": 100,
+                        "variant:discount:clickers": 5, "variant:reminder:clickers": 30}
+    plan = plan_campaign(c, dataclasses.replace(w, run=dataclasses.replace(
+        run, fields=clicked)), SETTINGS)
+    decided = plan.actions.write_run
+    assert decided is not None and decided.winner is not None
+    assert (decided.winner.variant, decided.winner.reason) == ("reminder",
+                                                               WinnerReason.SIGNIFICANT)
+    assert [(a.name, a.sample, a.count) for a in decided.winner.arms] == [
+        ("discount", 100, 5), ("reminder", 100, 30)]

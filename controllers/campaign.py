@@ -141,6 +141,7 @@ def plan_settings(config: OperatorConfig) -> PlanSettings:
         receipt_wait_seconds=config.receipt_wait_seconds,
         channel_receivers=config.channel_receivers,
         marketing_quiet_hours=config.marketing_quiet_hours,
+        links_base_url=config.links_base_url,
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from controllers.decisions.pod_spec import PodSettings
 from crds.campaign import CLOCK_PATTERN, QuietHours
 from crds.template import Category
+from sender.sms.links import base_url_problem
 
 # ConfigMaps with this label hold sensitive words, one per line in any data key.
 # Those in the operator's namespace apply everywhere; others to their own namespace.
@@ -49,6 +50,9 @@ class OperatorConfig:
     marketing_quiet_hours: QuietHours | None = field(default_factory=QuietHours)
     """Quiet hours of campaigns with a Marketing template that set none of their own
     (recipient-local); None: none."""
+    links_base_url: str = ""
+    """The base URL of tracked links' short links (`herald links` serves it); "": the
+    install has none, and templates with {link:URL} are rejected."""
 
     def pod_settings(self) -> PodSettings:
         return PodSettings(image=self.image, redis_url=self.pod_redis_url or self.redis_url,
@@ -84,7 +88,19 @@ class OperatorConfig:
                                             cls.opt_out_count_seconds)),
             marketing_quiet_hours=parse_quiet_hours(
                 env("HERALD_MARKETING_QUIET_HOURS", "21:00-08:00")),
+            links_base_url=parse_links_base_url(env("HERALD_LINKS_BASE_URL", "")),
         )
+
+
+def parse_links_base_url(text: str) -> str:
+    """"https://go.example" -> it; "" -> none; a URL that cannot be one fails the start,
+    loudly."""
+    text = text.strip()
+    if text:
+        problem = base_url_problem(text)
+        if problem is not None:
+            raise ValueError(f"HERALD_LINKS_BASE_URL: {problem}")
+    return text.rstrip("/")
 
 
 def parse_quiet_hours(text: str) -> QuietHours | None:

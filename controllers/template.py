@@ -73,6 +73,7 @@ def observe_template(
         sensitive_words=frozenset(words),
         approvals=tuple(approvals.get((namespace, name), ())),
         manual_categories=config.manual_review_categories,
+        links_base_url=config.links_base_url,
     )
 
 

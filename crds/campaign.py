@@ -430,6 +430,7 @@ class Ingest(HeraldModel):
 class WinnerMetric(StrEnum):
     DELIVERY_RATIO = "DeliveryRatio"
     OPT_OUT_RATIO = "OptOutRatio"
+    CLICK_RATIO = "ClickRatio"
 
 
 class WinnerFallback(StrEnum):
@@ -456,8 +457,10 @@ class Winner(HeraldModel):
     """What makes the best variant. DeliveryRatio: delivered over test messages with a
     final outcome (delivered, failed, expired); the highest wins. OptOutRatio: recipients
     who opted out (a STOP reply to any channel, logged since the campaign started,
-    status.startTime) over test messages the SMSC accepted; the lowest wins. A click
-    ratio is not yet implemented: Herald has no link tracking yet."""
+    status.startTime) over test messages the SMSC accepted; the lowest wins. ClickRatio:
+    recipients who clicked a tracked link ({link:URL}, spec.links; previews and crawlers
+    not counted) over test messages the SMSC accepted; the highest wins. Clicks come
+    later than receipts: give decideAfterSeconds the time recipients take to read."""
     confidence_percent: int = Field(default=95, ge=80, le=99)
     """The best variant wins only if a two-sided two-proportion z-test against every other
     variant gives a p-value (Bonferroni-corrected for the comparisons) at most 1 -
@@ -529,6 +532,20 @@ class AutoPause(HeraldModel):
     min_messages: int = Field(default=100, ge=1, le=1000000)
     """Messages with a final outcome (for the opt-out ratio: accepted) needed before
     either ratio is judged, so that one failure among the first two does not pause."""
+
+
+class CampaignLinks(HeraldModel):
+    """Tracked links: each {link:URL} of the campaign's templates is sent as a short link
+    of the install's links domain (the chart's links.baseUrl), one per recipient, which
+    `herald links` redirects to URL, counting the recipient's clicks (status clicks and
+    clickers, per variant and channel). Link previews and crawlers are redirected but not
+    counted."""
+
+    expire_after_seconds: int = Field(default=30 * 86400, ge=3600, le=366 * 86400)
+    """How long a recipient's short link works from when its message was sent; after it,
+    `herald links` answers 410 Gone for a day, then 404. The campaign's Redis keys (its
+    clicks and counters, which the links count into) are kept until then, beyond the
+    operator's retention if need be. Taken when a run starts."""
 
 
 class CampaignSpec(HeraldModel):
@@ -687,6 +704,8 @@ class CampaignSpec(HeraldModel):
     """Sender pods running at once (one shard each)."""
     compliance: Compliance = Field(default_factory=Compliance)
     """Opt-out, frequency and duplicate rules."""
+    links: CampaignLinks = Field(default_factory=CampaignLinks)
+    """Tracked links ({link:URL} in a template): how long they work."""
     dry_run: bool = False
     """Import the audience and stop at the pre-send plan (status.plan: audience, messages,
     segments, estimated cost, ETA), phase Planned, Ready False with reason DryRun: no
@@ -778,6 +797,11 @@ class Counters(HeraldModel):
     """submit_sm the SMSC accepted so far: a message of three parts counts three, and a
     part accepted twice (its message was resent after another part was refused) twice.
     What carriers bill. A running total, not one of the states above."""
+    clicks: int = 0
+    """Clicks on the messages' tracked links ({link:URL}, spec.links) so far, link
+    previews and crawlers not counted: a running total, not a state."""
+    clickers: int = 0
+    """Recipients who clicked one of their links at least once (unique clicks)."""
 
 
 class Breakdown(HeraldModel):

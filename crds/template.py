@@ -83,7 +83,9 @@ class TemplateSpec(HeraldModel):
     category: Category
     """Marketing, Notification or Verification. Marketing requires signature and optOutText."""
     body: str = Field(min_length=1, max_length=BODY_MAX)
-    """Message text; {variable} placeholders are filled per recipient, {{ and }} are braces."""
+    """Message text; {variable} placeholders are filled per recipient, {{ and }} are braces.
+    {link:URL} (an http(s) URL) is sent as a short link of the install's links domain,
+    one per recipient, whose clicks the campaign counts (see the Campaign's spec.links)."""
     variables: list[TemplateVariable] = Field(
         default_factory=list, max_length=64, json_schema_extra=list_map("name")
     )
@@ -214,7 +216,9 @@ class TemplateStatus(HeraldModel):
     variables: VariableUsage | None = None
     """Declared against used variables."""
     preview: str | None = None
-    """The full message rendered with each variable's example."""
+    """The full message rendered with each variable's example, and each {link:URL} as a
+    short link as long as the ones recipients get (the install's links domain and a
+    sample code), which is what its length and segments count."""
     content_hash: str | None = None
     """Hash of the reviewed content; a TemplateApproval must name this hash."""
     approval: str | None = None

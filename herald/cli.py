@@ -8,6 +8,7 @@
     herald send       send one shard of a campaign (a sender Job pod's process)
     herald receiver   hold a channel's receiver bind: late receipts, replies (its Deployment)
     herald ingest     serve the ingest API of trigger Api campaigns (its Deployment)
+    herald links      serve the short links of tracked links (its Deployment)
     herald simulator  run the SMPP 3.4 simulator (an SMSC for tests and demos)
 """
 
@@ -111,6 +112,12 @@ def run_ingest(args: argparse.Namespace) -> int:
     return main(args.host, args.port)
 
 
+def run_links(args: argparse.Namespace) -> int:
+    from sender.links.process import main
+
+    return main(args.host, args.port)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="herald", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -190,6 +197,17 @@ def parser() -> argparse.ArgumentParser:
                         help="port (default HERALD_INGEST_PORT, else 8080; 0: any free)")
     ingest.set_defaults(run=run_ingest)
 
+    links = commands.add_parser(
+        "links", help="serve the short links of tracked links (its Deployment)",
+        description="GET /CODE redirects a recipient's short link to its target and counts"
+                    " the click (not a link preview's or crawler's); GET /healthz. Reads"
+                    " everything from Redis (HERALD_REDIS_URL, HERALD_REDIS_PASSWORD);"
+                    " runs until SIGTERM.")
+    links.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    links.add_argument("--port", type=int,
+                       help="port (default HERALD_LINKS_PORT, else 8080; 0: any free)")
+    links.set_defaults(run=run_links)
+
     sim = commands.add_parser(
         "simulator", help="run the SMPP 3.4 simulator",
         description="An SMPP 3.4 server with binds, windowing, latency, throttling, outcome "
@@ -215,7 +233,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 LOG_LEVELS = {"operator": logging.INFO, "simulator": logging.INFO, "demo": logging.ERROR,
-              "ingest": logging.INFO}
+              "ingest": logging.INFO, "links": logging.INFO}
 """What each command logs; the pods' processes (send, import, receiver) log warnings and
 errors: their figures go to stdout, their progress to Redis and status."""
 

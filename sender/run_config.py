@@ -323,6 +323,15 @@ class ChannelTarget(ChannelPolicy):
         return Route.of(self.name, routing.countries, routing.prefixes, routing.carriers)
 
 
+class LinkSettings(BaseModel):
+    """Tracked links of a run whose templates have {link:URL} (sender.sms.links)."""
+
+    base_url: str
+    """The install's short-link base (HERALD_LINKS_BASE_URL), e.g. https://go.example."""
+    expire_after_seconds: int = 30 * 86400
+    """spec.links.expireAfterSeconds: how long a link works from when it was sent."""
+
+
 class RunConfig(BaseModel):
     """One run of one campaign."""
 
@@ -360,6 +369,9 @@ class RunConfig(BaseModel):
     follow: bool = False
     """The senders follow their streams until stopped (a trigger Api campaign, whose
     messages come as events are posted); else a shard is done once drained."""
+    links: LinkSettings | None = None
+    """Short links of the templates' {link:URL}; None when they have none (or the
+    install has no links base URL, which the template review refuses)."""
     winner: WinnerStatus | None = None
     """The A/B winner once chosen (spec.winner): the rest streams go with its variant
     (none with the fallback KeepWeights: each entry keeps its own). Written once, before

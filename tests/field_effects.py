@@ -259,7 +259,7 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_ab_winner.py::test_a_winner_campaign_sends_the_rest_the_winner"),
     "Campaign.spec.winner.decideAfterSeconds": Proven(
         "tests/test_ab_winner.py::test_the_decision_waits_for_decide_after_seconds"),
-    "Campaign.spec.winner.metric": Partly("tests/test_ab_winner.py::test_decide_winner"),
+    "Campaign.spec.winner.metric": Proven("tests/test_links.py::test_the_click_ratio_winner"),
     "Campaign.spec.winner.confidencePercent": Proven(
         "tests/test_ab_winner.py::test_decide_winner"),
     "Campaign.spec.winner.minSamplePerVariant": Proven(
@@ -401,6 +401,9 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_suppression_lists.py::test_listed_numbers_are_suppressed_from_files_and_urls"),
     "Campaign.spec.compliance.suppressionLists[].column": Proven(
         "tests/test_suppression_lists.py::test_listed_numbers_are_suppressed_from_files_and_urls"),
+    "Campaign.spec.links": Container(),
+    "Campaign.spec.links.expireAfterSeconds": Proven(
+        "tests/test_links.py::test_the_run_carries_links_only_when_a_template_has_some"),
     "Campaign.spec.dryRun": Proven(
         "tests/test_campaign_operator.py::test_a_dry_run_stops_at_its_plan_then_sends_it"),
     "Campaign.spec.paused": Proven(

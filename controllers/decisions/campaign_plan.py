@@ -109,6 +109,7 @@ from crds.campaign import (
 from crds.template import Category, TemplateSpec
 from sender.run_config import RunConfig, SendTimesConfig
 from sender.sms.audience_filter import filter_error
+from sender.sms.links import GONE_SECONDS
 from sender.sms.send_times import never_opens
 
 FINAL = (CampaignPhase.COMPLETED, CampaignPhase.FAILED, CampaignPhase.CANCELLED)
@@ -186,7 +187,10 @@ def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettin
     plan = CampaignPlan(status=status, events=tuple(events), reset_run=stale,
                         actions=outcome.actions)
     if outcome.phase in FINAL and run is not None and status.completion_time is not None:
-        expires = status.completion_time + timedelta(seconds=settings.retention_seconds)
+        keep = settings.retention_seconds
+        if run.config.links is not None:  # its links answer (and count) until they expire
+            keep = max(keep, run.config.links.expire_after_seconds + GONE_SECONDS)
+        expires = status.completion_time + timedelta(seconds=keep)
         if world.now >= expires and not any(j and j.active for j in (world.sender_job,
                                                                        world.winner_job)):
             plan = dataclasses.replace(plan, delete_run=True)
@@ -365,7 +369,8 @@ def _run_config(owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateS
                                          if not world.channels[name].ready
                                          and channel.retry.failover_after_seconds],
                             receivers=settings.channel_receivers,
-                            marketing_quiet_hours=settings.marketing_quiet_hours)
+                            marketing_quiet_hours=settings.marketing_quiet_hours,
+                            links_base_url=settings.links_base_url)
 
 
 def _channels_text(config: RunConfig) -> str:

@@ -77,7 +77,9 @@ def presend_plan(config: RunConfig, fields: Mapping[str, int], total_rows: int,
     variants = _variant_counts(config, fields, audience)
     shares = {v: Fraction(n, audience) if audience else Fraction(0)
               for v, n in variants.items()}
-    per_message = {v: _segments_by_coding(config.templates[v]) if v in config.templates
+    base_url = config.links.base_url if config.links is not None else ""
+    per_message = {v: _segments_by_coding(config.templates[v], base_url)
+                   if v in config.templates
                    else {} for v in variants}
     routed = any(key.startswith("channel:") and key.endswith(":total") for key in fields)
     channels = []
@@ -150,9 +152,11 @@ def _preview_segments(text: str) -> tuple[tuple[Gsm7Coding, int], ...]:
     return tuple((m.name, m.segments) for m in measure_codings(text))
 
 
-def _segments_by_coding(template: TemplateSpec) -> dict[Gsm7Coding, int]:
-    """Segments of the template's preview on a channel of each gsm7Coding."""
-    return dict(_preview_segments(preview(template)))
+def _segments_by_coding(template: TemplateSpec, links_base_url: str = ""
+                        ) -> dict[Gsm7Coding, int]:
+    """Segments of the template's preview (short links as long as the recipients') on a
+    channel of each gsm7Coding."""
+    return dict(_preview_segments(preview(template, links_base_url)))
 
 
 def _channel(name: str, countries: Mapping[str, int], average: Fraction, rate: int,

@@ -24,12 +24,14 @@ from sender.run_config import (
     AudienceSource,
     ChannelTarget,
     ImportSettings,
+    LinkSettings,
     RunConfig,
     SendTimesConfig,
     SmppTarget,
     SuppressionSource,
     TlsTarget,
 )
+from sender.sms.text import find_links
 
 # Spec fields a run takes once, at its start; edits to them later do not apply. A dotted
 # name is a field inside one (the rest of spec.winner applies until the decision).
@@ -203,7 +205,7 @@ def build_run_config(
     owner: Owner, spec: CampaignSpec, templates: dict[str, TemplateSpec],
     channels: Sequence[tuple[str, ChannelSpec]], receipt_wait_seconds: float, *,
     unavailable: Sequence[str] = (), receivers: bool = True,
-    marketing_quiet_hours: QuietHours | None = None,
+    marketing_quiet_hours: QuietHours | None = None, links_base_url: str = "",
 ) -> RunConfig:
     """Everything the importer and senders need, resolved now and frozen for the run:
     `channels` the campaign's that exist, in its order, `unavailable` those of them
@@ -228,4 +230,8 @@ def build_run_config(
         send_times=times,
         receipt_wait_seconds=receipt_wait_seconds,
         follow=spec.trigger == CampaignTrigger.API,
+        links=(LinkSettings(base_url=links_base_url,
+                            expire_after_seconds=spec.links.expire_after_seconds)
+               if links_base_url and any(find_links(t.body) for t in templates.values())
+               else None),
     )

@@ -1,8 +1,8 @@
 """The A/B winner (spec.winner): which variant the rest of the audience gets.
 
 Pure. The test group's messages were sent by weight; once its senders finished and
-decideAfterSeconds passed, `decide_winner` compares the variants' ratios (delivery: the
-highest is best; opt-out: the lowest) with a
+decideAfterSeconds passed, `decide_winner` compares the variants' ratios (delivery and
+clicks: the highest is best; opt-out: the lowest) with a
 two-sided two-proportion z-test (pooled), the best variant against each other one, the
 largest p-value corrected for the comparisons (Bonferroni, times their number, at most
 1). The best wins when that p-value is at most 1 - confidencePercent/100 and every
@@ -56,12 +56,15 @@ def arms_of(fields: Mapping[str, int], variants: Sequence[str],
             metric: WinnerMetric = WinnerMetric.DELIVERY_RATIO,
             opted_out: Mapping[str, int] | None = None) -> list[Arm]:
     """The variants' figures from the counters hash (campaign_stats), in spec order;
-    OptOutRatio's counts come from `opted_out` (sender.store.ab_opt_outs), 0 without."""
+    OptOutRatio's counts come from `opted_out` (sender.store.ab_opt_outs), 0 without;
+    ClickRatio's are the variants' clickers (sender.store.links)."""
     def get(variant: str, name: str) -> int:
         return fields.get(f"variant:{variant}:{name}", 0)
 
     if metric == WinnerMetric.OPT_OUT_RATIO:
         return [Arm(v, get(v, "sent"), (opted_out or {}).get(v, 0)) for v in variants]
+    if metric == WinnerMetric.CLICK_RATIO:  # unique clickers of the messages accepted
+        return [Arm(v, get(v, "sent"), get(v, "clickers")) for v in variants]
     return [Arm(v, get(v, "delivered") + get(v, "failed") + get(v, "expired"),
                 get(v, "delivered")) for v in variants]
 
@@ -113,8 +116,10 @@ def decide_winner(arms: Sequence[Arm], policy: Winner, now: datetime) -> WinnerS
     p = min(1.0, max(two_proportion_p(best, o) for o in others) * len(others))
     alpha = (100 - policy.confidence_percent) / 100
     runner_up = max(others, key=lambda a: sign * a.ratio)
+    measured = {WinnerMetric.OPT_OUT_RATIO: "opted out",
+                WinnerMetric.CLICK_RATIO: "clicked"}.get(policy.metric, "delivered")
     said = (f"{best.name} {100 * best.ratio:.1f}% against {runner_up.name}"
-            f" {100 * runner_up.ratio:.1f}% {'opted out' if lowest else 'delivered'},"
+            f" {100 * runner_up.ratio:.1f}% {measured},"
             f" p-value {p_text(p)}")
     if p > alpha or sign * best.ratio <= sign * runner_up.ratio:
         return fallback(f"no significant winner at {policy.confidence_percent}%"

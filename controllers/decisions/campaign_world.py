@@ -41,6 +41,8 @@ class PlanSettings:
     """Channels keep a receiver, which takes one of their binds."""
     marketing_quiet_hours: QuietHours | None = field(default_factory=QuietHours)
     """Quiet hours of a Marketing campaign that sets none (the operator's default)."""
+    links_base_url: str = ""
+    """The base URL of short links (tracked links), "" for none."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ Users grep for these and alert on them; renaming one is an API change.
 # Template review: findings.
 MALFORMED_PLACEHOLDER = "MalformedPlaceholder"
 UNDECLARED_VARIABLE = "UndeclaredVariable"
+BAD_LINK = "BadLink"
+LINKS_NOT_CONFIGURED = "LinksNotConfigured"
 UNUSED_VARIABLE = "UnusedVariable"
 MISSING_SIGNATURE = "MissingSignature"
 MISSING_OPT_OUT_TEXT = "MissingOptOutText"

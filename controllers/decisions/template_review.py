@@ -29,6 +29,7 @@ from crds.template import (
     TemplateStatus,
     VariableUsage,
 )
+from sender.sms import links as sms_links
 from sender.sms import text as sms_text
 
 # Concatenated messages beyond this are refused by most carriers or arrive broken.
@@ -61,6 +62,9 @@ class TemplateWorld:
     approvals: tuple[ApprovalSeen, ...] = ()
     manual_categories: frozenset[Category] = frozenset()
     """Categories the operator's policy always reviews manually, whatever spec.review says."""
+    links_base_url: str = ""
+    """The base URL of short links (the operator's HERALD_LINKS_BASE_URL); "": the
+    install has none, and a template with a {link:URL} cannot be sent."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,19 @@ def check_marketing_rules(spec: TemplateSpec) -> list[ReviewFinding]:
             reasons.MISSING_OPT_OUT_TEXT,
             "Marketing templates need optOutText, e.g. 回T退订 or 'Reply STOP to opt out'",
         ))
+    return findings
+
+
+def check_links(spec: TemplateSpec, base_url: str) -> list[ReviewFinding]:
+    """Each {link:URL} must be an http(s) URL, and the install must have short links."""
+    targets = sms_text.find_links(spec.body)
+    findings = [error(reasons.BAD_LINK, f"{{link:…}}: {problem}")
+                for url in targets if (problem := sms_links.target_problem(url))]
+    if targets and not base_url:
+        findings.append(error(
+            reasons.LINKS_NOT_CONFIGURED,
+            "the body has {link:…} but this install has no short-link domain: the"
+            " platform team sets the chart's links.baseUrl (HERALD_LINKS_BASE_URL)"))
     return findings
 
 
@@ -202,12 +219,16 @@ def measure_codings(text: str) -> list[CodingMeasure]:
     return measures
 
 
-def preview(spec: TemplateSpec) -> str:
-    """The full message with each variable's example (or its placeholder when none)."""
+def preview(spec: TemplateSpec, links_base_url: str = "") -> str:
+    """The full message with each variable's example (or its placeholder when none) and
+    each {link:URL} as a short link as long as the recipients' (sender.sms.links; its
+    placeholder without a base URL)."""
     values = {name: "{" + name + "}" for name in sms_text.find_variables(spec.body)}
     values.update({v.name: v.example for v in spec.variables if v.example})
+    links = {url: sms_links.sample_link(links_base_url) if links_base_url
+             else "{link:" + url + "}" for url in sms_text.find_links(spec.body)}
     try:
-        body = sms_text.render(spec.body, values)
+        body = sms_text.render(spec.body, values, links)
     except sms_text.TemplateError:
         body = spec.body  # malformed placeholders are reported as findings
     return spec.compose(body)
@@ -262,7 +283,8 @@ def review_template(
     """Review a template: the status it should carry and the Events for what changed."""
     usage, findings = check_variables(spec)
     findings += check_marketing_rules(spec)
-    text = preview(spec)
+    findings += check_links(spec, world.links_base_url)
+    text = preview(spec, world.links_base_url)
     whole_text = spec.compose(spec.body)  # words hidden in the raw body count too
     hits = find_sensitive_words(f"{whole_text}\n{text}", world.sensitive_words)
     if hits:

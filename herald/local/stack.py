@@ -82,6 +82,7 @@ class Stack:
             "HERALD_MARKETING_QUIET_HOURS": (
                 f"{quiet.start}-{quiet.end}" if (quiet := config.marketing_quiet_hours)
                 else "None"),
+            "HERALD_LINKS_BASE_URL": config.links_base_url,
         }
         with log.open("ab") as out:
             return await asyncio.create_subprocess_exec(

@@ -48,17 +48,25 @@ class MessageBuilder:
         self.registered_delivery = 1 if receipts else 0
         self._reference = 0
 
-    def text(self, variables: Mapping[str, str], variant: str = "") -> str:
-        """The message as the recipient reads it. Raises sms_text.MissingVariables."""
+    def text(self, variables: Mapping[str, str], variant: str = "",
+             links: Mapping[str, str] | None = None) -> str:
+        """The message as the recipient reads it, each {link:URL} as links[URL] (its
+        short link). Raises sms_text.MissingVariables."""
         spec = self.templates[variant]
-        return spec.compose(sms_text.render(spec.body, variables))
+        return spec.compose(sms_text.render(spec.body, variables, links))
+
+    def link_targets(self, variant: str = "") -> list[str]:
+        """The target URLs of the variant's {link:URL}, in order (none: no links)."""
+        return sms_text.find_links(self.templates[variant].body)
 
     def build(self, phone: str, variables: Mapping[str, str], variant: str = "",
-              source: SourceAddress | None = None) -> list[SubmitSm]:
+              source: SourceAddress | None = None,
+              links: Mapping[str, str] | None = None) -> list[SubmitSm]:
         """The submit_sm PDUs for one recipient: one, or one per concatenated part, from
-        `source` (the address chosen from the channel's pool), else the builder's."""
+        `source` (the address chosen from the channel's pool), else the builder's, its
+        links the short links `links` maps their targets to."""
         source = source or self.source
-        text = self.text(variables, variant)
+        text = self.text(variables, variant, links)
         encoded = payloads(text, self.alphabet, self._reference + 1)
         data_coding, tlvs = encoded.data_coding, {}
         if self.templates[variant].flash:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from crds.campaign import FrequencyCap
 from crds.channel import ErrorClass, PooledSourceAddress
 from sender import metrics
+from sender.run_config import LinkSettings
 from sender.send.failover import LaneFailOver
 from sender.smpp import errors
 from sender.smpp.bind import SmppBind
@@ -63,6 +64,8 @@ class ShardSettings:
     empty: every message from the builder's address (tests, bench)."""
     sticky_sources: bool = False
     """sourceSelection Sticky: each number keeps its address across campaigns."""
+    links: LinkSettings | None = None
+    """Short links of the templates' {link:URL} (sender.send.link_codes); None: none."""
 
 
 @dataclass(eq=False)

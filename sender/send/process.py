@@ -111,6 +111,7 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
         # Always, even with no rules yet: an edited spec may add some while it runs.
         send_times=SendTimes(run.send_times.rules()),
         sources=sources, sticky_sources=smpp.source_selection == SourceSelection.STICKY,
+        links=run.links,
     )
     binds = smpp.sender_binds(password, tls)
     started = time.monotonic()

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sender.send.held_messages import HeldMessages
+from sender.send.link_codes import LinkCodes
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import Outgoing, ShardSettings, ShardStats
 from sender.send.source_choice import SourceChooser
@@ -75,6 +76,8 @@ class ShardReader:
     """Chooses each message's address from the channel's pool (None: the builder's)."""
     lanes: SourceLanes | None = None
     """Where messages of rate-limited addresses wait for their address's tokens."""
+    links: LinkCodes | None = None
+    """Hands out the short links of templates with {link:URL} (None: none have)."""
 
     async def recover(self) -> None:
         """Settle what this consumer read before a crash or restart (its pending entries)."""
@@ -168,12 +171,15 @@ class ShardReader:
         # Chosen for the batch, not per message: with Sticky, one Redis round trip.
         sources = (await self.sources.choose([g[1] for g in going])
                    if self.sources is not None else [None] * len(going))
+        # Claimed in Redis before any of them can be sent: a click finds its code.
+        links = (await self.links.assign([(g[0], g[2]) for g in going])
+                 if self.links is not None else [None] * len(going))
         lanes = self.lanes
-        for (key, number, variant, fields, closes_at), source in zip(going, sources,
-                                                                     strict=True):
+        for (key, number, variant, fields, closes_at), source, link_set in zip(
+                going, sources, links, strict=True):
             variables = json.loads(fields.get("x", "{}"))
             try:
-                pdus = self.builder.build(number, variables, variant, source)
+                pdus = self.builder.build(number, variables, variant, source, link_set)
             except (sms_text.TemplateError, KeyError) as exc:
                 self.writer.transition(Transition(key, failed(RENDER_FAILED), variant,
                                                   self.settings.channel_name))

@@ -38,6 +38,7 @@ from crds.channel import ErrorClass
 from sender import metrics
 from sender.send.cap_gate import CapGate
 from sender.send.held_messages import HeldMessages
+from sender.send.link_codes import LinkCodes
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import (
     Outgoing,
@@ -123,6 +124,11 @@ class ShardSender:
             read_rules=lambda: read_send_rules(redis, settings.campaign))
         self.reader = ShardReader(settings, self.stream, self.store, self.writer, builder,
                                   self.stats, held=self.held)
+        if settings.links is not None:
+            targets = {variant: builder.link_targets(variant) for variant in builder.templates}
+            if any(targets.values()):
+                self.reader.links = LinkCodes(redis, settings.campaign, settings.channel_name,
+                                              settings.links, targets)
         self._ready = self.reader.ready  # the same deque: the reader fills, dispatch takes
         self._ready_event = self.reader.ready_event
         self.lanes: SourceLanes | None = None

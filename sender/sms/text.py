@@ -329,6 +329,8 @@ def encode_ucs2(text: str) -> bytes:
 
 # Template variables: {name} is filled per recipient; {{ and }} are literal braces. Names are
 # ASCII like crds.template.VARIABLE_NAME_PATTERN, since they are keys of contact data.
+# {link:URL} is a tracked link (sender.sms.links): filled with the recipient's short link.
+LINK_PREFIX = "link:"
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME_CHARS_RE = re.compile(r"[A-Za-z0-9_]+")
 # {{, }}, {inner}, an unclosed "{..." up to the next brace, or a stray "}".
@@ -363,8 +365,10 @@ class _ParsedBody:
     literals: tuple[str, ...]
     """Text around the placeholders, braces unescaped: one more than names."""
     names: tuple[str, ...]
-    """Placeholder names in order, repeats kept."""
+    """Placeholder names in order, repeats kept; a link's is "link:URL"."""
     problems: tuple[str, ...]
+    links: tuple[str, ...] = ()
+    """Target URLs of the {link:URL} placeholders, unique, in order of first use."""
 
 
 def _placeholder_problem(inner: str) -> str:
@@ -396,10 +400,13 @@ def _parse(body: str) -> _ParsedBody:
         token, inner, unclosed = match.group(), match.group(1), match.group(2)
         if token in ("{{", "}}"):
             pending.append(token[0])
-        elif inner is not None and _NAME_RE.fullmatch(inner):
+        elif inner is not None and (_NAME_RE.fullmatch(inner)
+                                    or (inner.startswith(LINK_PREFIX) and inner != LINK_PREFIX)):
             literals.append("".join(pending))
             pending = []
             names.append(inner)
+        elif inner == LINK_PREFIX:
+            problems.append("'{link:}': a link needs its target, as in {link:https://…}")
         elif inner is not None:
             problems.append(f"{_excerpt(token)!r}: {_placeholder_problem(inner)}")
         elif unclosed is not None:
@@ -409,12 +416,20 @@ def _parse(body: str) -> _ParsedBody:
             problems.append(f"'}}' at offset {offset} closes nothing; write }}}} for a brace")
     pending.append(body[position:])
     literals.append("".join(pending))
-    return _ParsedBody(tuple(literals), tuple(names), tuple(problems))
+    links = tuple(dict.fromkeys(n[len(LINK_PREFIX):] for n in names if n[0] == "l"
+                                and n.startswith(LINK_PREFIX)))
+    return _ParsedBody(tuple(literals), tuple(names), tuple(problems), links)
 
 
 def find_variables(body: str) -> list[str]:
-    """Variable names used in body, unique, in order of first use (malformed ones skipped)."""
-    return list(dict.fromkeys(_parse(body).names))
+    """Variable names used in body, unique, in order of first use (malformed ones and
+    links skipped)."""
+    return [n for n in dict.fromkeys(_parse(body).names) if not n.startswith(LINK_PREFIX)]
+
+
+def find_links(body: str) -> list[str]:
+    """Target URLs of the body's {link:URL} placeholders, unique, in order of first use."""
+    return list(_parse(body).links)
 
 
 def malformed_placeholders(body: str) -> list[str]:
@@ -422,14 +437,19 @@ def malformed_placeholders(body: str) -> list[str]:
     return list(_parse(body).problems)
 
 
-def render(body: str, values: Mapping[str, str]) -> str:
-    """Body with each {name} replaced by values[name] (inserted as is) and {{ }} unescaped.
+def render(body: str, values: Mapping[str, str],
+           links: Mapping[str, str] | None = None) -> str:
+    """Body with each {name} replaced by values[name] (inserted as is), each {link:URL}
+    by links[URL] (the recipient's short link), and {{ }} unescaped.
 
-    Raises MalformedTemplate before MissingVariables; extra values are ignored.
+    Raises MalformedTemplate before MissingVariables (a link without its short link is
+    missing as "link:URL"); extra values are ignored.
     """
     parsed = _parse(body)
     if parsed.problems:
         raise MalformedTemplate(parsed.problems)
+    if parsed.links:
+        values = {**values, **{LINK_PREFIX + url: short for url, short in (links or {}).items()}}
     missing = tuple(dict.fromkeys(name for name in parsed.names if name not in values))
     if missing:
         raise MissingVariables(missing)

@@ -29,6 +29,13 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            its message id (sender.store.ingest_queue)
     herald:{campaign:NS/NAME}:idempotency:age  sorted set: those keys, scored by when
                                            (ms), to forget them after the retention
+    herald:{campaign:NS/NAME}:links        hash: url id -> target URL of the templates'
+                                           tracked links (sender.store.links)
+    herald:{campaign:NS/NAME}:clicks       hash: message key -> "FIRST_UNIX COUNT", the
+                                           clicks on that recipient's links
+    herald:link:CODE                       string: what a short link's code stands for
+                                           (sender.sms.links.LinkRecord); expires a day
+                                           after the link does
     herald:{channel:NS/NAME}:receipts      hash: SMSC message id -> campaign and message key
                                            (and which part, for a long message)
     herald:{channel:NS/NAME}:gcra          the channel's rate-limit bucket
@@ -71,6 +78,11 @@ one script per slot group of a batch (G), apart from the campaign's transitions.
 spread over CAP_GROUPS slots per namespace, so one script call checks all of a batch's
 numbers of one group: CAP_GROUPS trades a Cluster's spread of that data against calls
 per batch (bench/README.md). Changing it moves every ledger: a new key prefix then.
+
+A short link's record is found by its code alone (a request carries nothing else), so
+it has no campaign's tag: one plain SET when the message is built, one GET when it is
+clicked; the click is then counted by a script on the campaign's tag (its clicks and
+counters), never across the two.
 
 A number's sticky address is keyed the same way, by its own slot group, never under a
 campaign's tag: a batch's lookups are one MGET-like round trip per group, apart from
@@ -190,6 +202,16 @@ class CampaignKeys(ObjectKeys):
         """When each Idempotency-Key was first taken, to forget it after the retention."""
         return f"{self.tag}:idempotency:age"
 
+    @property
+    def links(self) -> str:
+        """url id -> target URL of the campaign's tracked links."""
+        return f"{self.tag}:links"
+
+    @property
+    def clicks(self) -> str:
+        """message key -> first click and count, of recipients who clicked."""
+        return f"{self.tag}:clicks"
+
 
 
 @dataclass(frozen=True)
@@ -230,6 +252,11 @@ class ChannelKeys(ObjectKeys):
         """Answers whose submit_sm went out and is not yet answered."""
         return f"{self.tag}:replies:sending"
 
+
+
+def short_link(code: str) -> str:
+    """The record of a short link's code (sender.sms.links)."""
+    return f"{PREFIX}:link:{code}"
 
 
 def labels(namespace: str, number: str) -> str:

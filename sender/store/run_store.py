@@ -153,7 +153,7 @@ async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> 
         *(keys.shard(i) for i in range(shards)), *(keys.waiting(i) for i in range(shards)),
         keys.state, keys.counters, keys.parts,
         keys.gcra, keys.import_progress, keys.seen, keys.suppressed, keys.holdout,
-        keys.idempotency, keys.idempotency_age, keys.run)
+        keys.idempotency, keys.idempotency_age, keys.links, keys.clicks, keys.run)
 
 
 

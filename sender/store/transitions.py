@@ -90,7 +90,7 @@ async def read_counters(redis: aioredis.Redis, keys: CampaignKeys) -> Counters:
     return counters_from_fields({k: int(v) for k, v in raw.items()})
 
 
-CUMULATIVE = ("sent", "segments_submitted", "failed_over")
+CUMULATIVE = ("sent", "segments_submitted", "failed_over", "clicks", "clickers")
 """Counters that add up what happened (never go down), not messages in a state."""
 
 

@@ -1,0 +1,1 @@
+"""`herald links`: the short-link redirect server of tracked links (sender.sms.links)."""

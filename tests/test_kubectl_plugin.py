@@ -16,10 +16,28 @@ from typing import Any
 import pytest
 import yaml
 
+from controllers.decisions import reasons
 from herald.local.demo import audience_csv
+from herald.local.kube.client import wait_for
 from herald.local.stack import Stack, running_stack
 from herald.plugin import views
-from tests.test_campaign_operator import CAMPAIGN, NS, TIMEOUT, apply_examples, campaign_body
+from tests.test_campaign_operator import (
+    CAMPAIGN,
+    NS,
+    TIMEOUT,
+    apply_examples,
+    campaign_body,
+    inline,
+)
+from tests.test_canary import (  # noqa: F401  (failing_30: a fixture)
+    AUDIENCE,
+    E164,
+    IN_CANARY,
+    PERCENT,
+    destinations,
+    failing_30,
+    ready_reason,
+)
 
 REPO = Path(__file__).parent.parent
 KUBECTL = REPO / ".tools" / "bin" / "kubectl"
@@ -236,3 +254,28 @@ async def test_bad_input_gets_a_clear_message(completed: tuple[Stack, Plugin],
     _, plugin = completed
     ran = await plugin(*args)
     assert ran.code == code and message in ran.err, ran
+
+
+@pytest.mark.timeout(240)
+async def test_resume_sends_the_rest_of_a_canary_that_paused_the_campaign(
+        failing_30: Stack) -> None:  # noqa: F811
+    """A canary over its failure threshold pauses the campaign in status, not in spec;
+    `kubectl herald resume` takes the pause over (paused true, the operator says Paused)
+    and lifts it (paused false): the rest is sent, once each."""
+    stack, plugin = failing_30, Plugin(failing_30.cluster.kubeconfig)
+    await stack.kube.create(campaign_body(audience=inline(AUDIENCE), canary={
+        "percent": PERCENT, "holdSeconds": 3, "maxFailurePercent": 10}))
+    await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT + 30,
+                   until=ready_reason(reasons.CANARY_FAILED), message="the canary never failed")
+
+    shown = await plugin("status", CAMPAIGN)
+    assert f"Campaign {NS}/{CAMPAIGN}: Paused" in shown.out
+    assert "AutoPaused" in shown.out and "CanaryFailed" in shown.out
+    assert sorted(destinations(stack)) == sorted(IN_CANARY)
+
+    resumed = await plugin("resume", CAMPAIGN)
+    assert resumed.code == 0, resumed.err
+    assert "it had paused itself: AutoPaused" in resumed.out
+    await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT + 30)
+    assert sorted(destinations(stack)) == sorted(E164)
+    assert (await stack.campaign(NS, CAMPAIGN))["spec"]["paused"] is False

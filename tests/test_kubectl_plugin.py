@@ -78,6 +78,9 @@ RUNNING = {
         "submitRatePerSecond": 12, "deliveryRatio": "96.8%",
         "plan": {"audience": 100, "segments": 100, "estimatedCost": "4.50",
                  "currency": "CNY", "eta": "2026-12-03T12:10:00Z"},
+        "canary": {"result": "Failed", "reason": "FailureRatioExceeded", "resumed": True,
+                   "figures": {"final": 20, "failed": 6, "failureRatio": "30.0%",
+                               "sent": 20}},
         "variants": [{"name": "a", "counters": {"total": 50, "sent": 20, "delivered": 15}}],
         "channels": [{"name": "cmcc", "counters": {"total": 100, "sent": 40}}],
         "conditions": [{"type": "Ready", "status": "False", "reason": "Sending",
@@ -98,6 +101,8 @@ def test_the_status_view_holds_what_the_operator_wrote_and_the_newest_events() -
                      "[############------------------]  40%  sent 40 of 100",
                      "submitting 12/s, delivered 96.8% of those with an outcome",
                      "100 recipients, 100 segments, about 4.50 CNY, done by 2026-12-03T12:10",
+                     "Canary     Failed (FailureRatioExceeded): 6 of 20 with an outcome"
+                     " failed (30.0%); resumed by a person",
                      "VARIANT", "CHANNEL", "cmcc", "Ready       False    Sending   5m"):
         assert expected in text, expected
 

@@ -20,7 +20,7 @@ EVENTS_SHOWN = 10
 BREAKDOWN_COLUMNS = (("TOTAL", "total"), ("QUEUED", "queued"), ("SENT", "sent"),
                      ("DELIVERED", "delivered"), ("FAILED", "failed"),
                      ("EXPIRED", "expired"), ("UNKNOWN", "unknown"),
-                     ("OPTED OUT", "optedOut"))
+                     ("OPTED OUT", "optedOut"), ("CLICKED", "clickers"))
 
 
 # -- status ------------------------------------------------------------------------------
@@ -41,6 +41,8 @@ def campaign_status(campaign: Object, events: Sequence[Object]) -> dict[str, Any
         "submitRatePerSecond": status.get("submitRatePerSecond"),
         "deliveryRatio": status.get("deliveryRatio"),
         "plan": status.get("plan"),
+        "canary": status.get("canary"),
+        "autoPause": status.get("autoPause"),
         "message": status.get("message") or "",
         "variants": status.get("variants") or [],
         "channels": status.get("channels") or [],
@@ -74,6 +76,9 @@ def status_lines(view: Mapping[str, Any], now: datetime) -> list[str]:
     plan = view["plan"]
     if plan:
         lines.append("Plan       " + plan_text(plan))
+    for label, guard in (("Canary", view["canary"]), ("AutoPause", view["autoPause"])):
+        if guard:
+            lines.append(f"{label:<10} " + guard_text(guard))
     if counters:
         shown = [f"{key} {value:,}" for key, value in counters.items() if value]
         lines.append("Counters   " + (", ".join(shown) if shown else "none yet"))
@@ -114,6 +119,20 @@ def plan_text(plan: Mapping[str, Any]) -> str:
     if plan.get("eta"):
         parts.append(f"done by {plan['eta']}")
     return ", ".join(parts)
+
+
+def guard_text(guard: Mapping[str, Any]) -> str:
+    """A canary's or autoPause's judgement: its result and figures, or that it waits."""
+    figures = guard.get("figures") or {}
+    text = (f"{guard['result']} ({guard.get('reason', '')})" if guard.get("result")
+            else "waiting for its judgement")
+    text += (f": {figures.get('failed', 0):,} of {figures.get('final', 0):,} with an"
+             f" outcome failed ({figures.get('failureRatio') or '-'})")
+    if figures.get("optedOut") is not None:
+        text += f", {figures['optedOut']:,} opted out ({figures.get('optOutRatio') or '-'})"
+    if guard.get("resumed"):
+        text += "; resumed by a person"
+    return text
 
 
 def _to_send(counters: Mapping[str, int]) -> int:

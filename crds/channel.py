@@ -92,9 +92,9 @@ class PooledSourceAddress(SourceAddress):
     messages_per_second: int | None = Field(default=None, ge=1, le=100000)
     """Most messages per second from this address (a carrier limits a long code to
     about 1), across every sender of every campaign on the channel, within the channel's
-    own rate limit; each part of a long message counts. Unset: only the channel's
-    limit applies. For answers to keyword replies (keywordReplies) it is not yet
-    implemented: they take only the channel's limit."""
+    own rate limit; each part of a long message counts, and so do the answers to
+    keyword replies (keywordReplies) sent from it. Unset: only the channel's limit
+    applies."""
 
 
 class SourceSelection(StrEnum):

@@ -298,6 +298,10 @@ class ReplyTarget(ChannelPolicy):
     receiver Deployment carries it as JSON in HERALD_CHANNEL_REPLIES."""
 
     replies: KeywordReplies
+    source_rates: dict[str, int] = Field(default_factory=dict)
+    """The messagesPerSecond of each address of the channel's pool that has one: an
+    answer from such an address takes a token of its bucket too, shared with the
+    campaigns sending from it."""
 
 
 class ChannelTarget(ChannelPolicy):

@@ -105,7 +105,7 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_field_gaps.py::test_binds_and_submits_carry_the_channels_smpp_settings"),
     "Channel.spec.smpp.sourceAddresses[].countries": Proven(
         "tests/test_source_pool.py::test_a_shard_goes_out_from_the_pool_by_country_and_in_turn"),
-    "Channel.spec.smpp.sourceAddresses[].messagesPerSecond": Partly(  # not keyword answers
+    "Channel.spec.smpp.sourceAddresses[].messagesPerSecond": Proven(
         "tests/test_source_pool.py::test_a_rate_limited_address_keeps_its_rate_and_holds_up_no_other"),
     "Channel.spec.smpp.sourceSelection": Proven(
         "tests/test_source_pool.py::test_sticky_keeps_each_number_on_its_address_in_a_second_campaign"),

@@ -20,7 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from controllers.decisions.campaign_jobs import Owner
 from controllers.decisions.campaign_run import receiver_binds
 from controllers.decisions.pod_spec import PodSettings
-from controllers.decisions.receiver_deployment import build_receiver_deployment
+from controllers.decisions.receiver_deployment import build_receiver_deployment, reply_target
 from crds.channel import ChannelSpec, CustomKeyword, Gsm7Coding, HelpReply, KeywordReplies
 from crds.channel import SourceAddress as Source
 from herald.local.kube.client import wait_for
@@ -433,6 +433,32 @@ async def test_resend_unknown_sends_an_answer_again_after_a_restart(
     async with running(answering(redis, sim, resend_unknown=True)) as receiver:
         await settled(receiver, 1)
     assert [m.text for m in sim.accepted] == [HELP_TEXT]
+
+
+def test_the_receivers_reply_target_carries_the_pools_address_rates() -> None:
+    body = load_example("channel.yaml")["spec"]
+    del body["smpp"]["sourceAddr"]
+    body["smpp"]["sourceAddresses"] = [{"address": "+14155550001", "messagesPerSecond": 1},
+                                       {"address": SHORT_CODE}]
+    body["keywordReplies"] = {"help": {"keywords": ["HELP"], "reply": HELP_TEXT}}
+    found = reply_target(ChannelSpec.model_validate(body))
+    assert found is not None and found.source_rates == {"+14155550001": 1}
+
+
+async def test_answers_from_a_rate_limited_pool_address_keep_its_rate(
+        redis: aioredis.Redis, sim: Simulator) -> None:
+    """Four HELPs to a short code of the pool limited to 2 msg/s: the answers go at its
+    rate (the k-th at least k / 2 s after the first, less the limiter's lateness),
+    though the channel's own bucket would let them all go at once."""
+    rate = 2
+    await add_requests(redis, CHANNEL, [request(i, "help") for i in range(30, 34)])
+    async with running(answering(redis, sim, source_rates={f"+{SHORT_CODE}": rate})
+                       ) as receiver:
+        await settled(receiver, 4)
+    times = sorted(m.timestamp for m in sim.accepted)
+    assert len(times) == 4
+    for k, at in enumerate(times):
+        assert at - times[0] >= k / rate - 0.02, (k, at - times[0])
 
 
 async def test_an_old_reply_is_not_answered(redis: aioredis.Redis, sim: Simulator) -> None:

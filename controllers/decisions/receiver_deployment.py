@@ -99,7 +99,10 @@ def reply_target(spec: ChannelSpec) -> ReplyTarget | None:
     """What the receiver answers keyword replies with; None: it answers none."""
     if spec.keyword_replies is None:
         return None
-    return ReplyTarget(replies=spec.keyword_replies, **channel_policy(spec))
+    rates = {a.address: a.messages_per_second for a in spec.smpp.source_addresses or ()
+             if a.messages_per_second}
+    return ReplyTarget(replies=spec.keyword_replies, source_rates=rates,
+                       **channel_policy(spec))
 
 
 def spec_hash(deployment_spec: Manifest) -> str:

@@ -15,7 +15,8 @@ number opted out by then gets nothing.
 An answer goes from the address the reply was sent to (its destination_addr, TON and NPI
 as the SMSC wrote them) to the address it came from, with no delivery receipt asked (no
 campaign waits for it). It takes its tokens from the channel's bucket like any campaign
-message, so answers and campaigns together stay within the carrier's rate. An answer's
+message, and from its address's when the pool limits that address (messagesPerSecond),
+so answers and campaigns together stay within the carrier's rates. An answer's
 entry is acked only once its submit is answered; one on the wire when the bind dropped
 or the receiver stopped is unknown, sent again only under retry.resendUnknown
 (at-most-once otherwise, as for campaigns).
@@ -52,7 +53,7 @@ from sender.store.keyword_replies import (
     ReplyRequest,
     record_labels,
 )
-from sender.store.rate_limit import RateLimiter
+from sender.store.rate_limit import Bucket, RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,12 @@ class ReplySender:
         self.channel = channel
         self.bind = bind
         self.limiter = limiter
+        # A pool address's own bucket (messagesPerSecond), found by the address the
+        # reply came to as the SMSC wrote it: with or without its "+".
+        self.source_limiters = {
+            address.lstrip("+"): RateLimiter(redis, Bucket(channel.source_gcra(address), rate),
+                                             batch=1)
+            for address, rate in target.source_rates.items()}
         self.target = target
         self.answers = KeywordAnswers.of(target.replies)
         self.coding = coding
@@ -226,9 +233,10 @@ class ReplySender:
         while sent < len(answer.pdus):
             slots = await self.bind.reserve(len(answer.pdus) - sent)
             try:
-                tokens = 0
-                while tokens < slots:
-                    tokens += await self.limiter.acquire(slots - tokens)
+                for limiter in self._limiters(answer):
+                    tokens = 0
+                    while tokens < slots:
+                        tokens += await limiter.acquire(slots - tokens)
                 if sent == 0:
                     await self.queue.sending(entry)
                     self._taken.add(entry)
@@ -247,6 +255,12 @@ class ReplySender:
                     self._parts_settled(answer, len(answer.pdus) - sent)
                 return
             sent += len(parts)
+
+    def _limiters(self, answer: _Answer) -> list[RateLimiter]:
+        """The buckets an answer's parts take tokens of: the channel's, and its
+        address's when the pool limits it."""
+        source = self.source_limiters.get(answer.pending.request.via.addr.lstrip("+"))
+        return [self.limiter] if source is None else [self.limiter, source]
 
     # -- what the bind reports --------------------------------------------------------
 

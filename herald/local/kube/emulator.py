@@ -42,14 +42,20 @@ Herald) depends on each of these behaviours:
    that removes the last finalizer deletes the object.
 10. CRDs written through the API register or drop their resources in discovery (kopf
     rescans when its CRD watch fires). Their structural schema applies to writes:
-    unknown fields are pruned and defaults filled in, so what Herald reads back is
-    what a real cluster would store.
+    unknown fields and nulls are pruned and defaults filled in, so what Herald reads
+    back is what a real cluster would store; then the schema and its CEL rules validate
+    the result, and what a real cluster refuses is refused with its 422 Invalid, field
+    by field, so that a manifest is not accepted here to fail later in a confusing way.
 11. Errors are Kubernetes Status bodies: 404 NotFound, 409 AlreadyExists or Conflict,
     422 Invalid, 400 BadRequest, 415 UnsupportedMediaType. Namespaced objects need
     their namespace to exist.
 12. /api/v1/namespaces[/name[/status]] reach the namespaces resource: kmock 0.8 reads
     them as "the namespace called X" and fails on the bare collection, which kopf lists
     when it serves chosen namespaces.
+13. What kubectl needs beyond that: the core group-version named "v1" in discovery (kmock
+    says "/v1"), OpenAPI v3 documents (openapi_documents) for `kubectl explain` and for
+    apply's server-side field validation, `fieldValidation=Strict` refusing fields the
+    schema does not declare, and lists as Tables with a CRD's printer columns.
 
 Writes happen in kmock's fallback reactions, so a test can still intercept a request
 with kmock's DSL (``emulator['patch', kmock.resource(...)] << 500``); an intercepted
@@ -64,6 +70,7 @@ The pure parts live beside it:
 - object_selectors: labelSelector and fieldSelector (7);
 - watch_events: the change log's entries, the events a watch sees, bookmarks (2, 7, 8);
 - crd_registration: a CRD's served resources and schemas, its status (10);
+- schema_validation: what the schema and CEL rules refuse, in the API server's words (10);
 - api_errors: Status bodies for failures (11).
 """
 
@@ -84,7 +91,13 @@ import jsonpointer
 import kmock
 from kmock import Response  # type: ignore[attr-defined]  # exported, but not in its __all__
 
-from herald.local.kube.api_errors import conflict, not_found, object_failure, status_response
+from herald.local.kube.api_errors import (
+    conflict,
+    invalid,
+    not_found,
+    object_failure,
+    status_response,
+)
 from herald.local.kube.crd_registration import CRDS, crd_status, served_versions
 from herald.local.kube.object_selectors import (
     SelectorError,
@@ -101,6 +114,15 @@ from herald.local.kube.object_writes import (
     now_rfc3339,
     omit_empty,
 )
+from herald.local.kube.openapi_documents import (
+    group_version_document,
+    group_version_path,
+    index_document,
+    unknown_fields,
+)
+from herald.local.kube.protobuf_bodies import CONTENT_TYPE as PROTOBUF
+from herald.local.kube.protobuf_bodies import UnsupportedBody, decode
+from herald.local.kube.schema_validation import validate_custom_resource
 from herald.local.kube.watch_events import Change, bookmark, seen_as
 
 Key = tuple[Any, ...]  # (kmock.resource, namespace or None, name), as in emulator.objects
@@ -111,6 +133,10 @@ NAMESPACES = kmock.resource("", "v1", "namespaces")
 # its parser expects a namespace (no namespace can be called "-"), and read it as None.
 _NO_NAMESPACE = "-"
 _NAMESPACE_URL = re.compile(r"/api/v1/namespaces(?:/(?P<name>[^/]+)(?P<sub>/status|/finalize)?)?/?")
+
+
+class _Unsupported(Exception):
+    """A request body in an encoding this server does not read."""
 
 
 @attrs.define(kw_only=True)
@@ -150,6 +176,8 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     # -- routing --------------------------------------------------------------------------
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        if raw_request.path.startswith("/openapi/v3"):
+            return self._serve_openapi(raw_request.path.removeprefix("/openapi/v3").strip("/"))
         match = _NAMESPACE_URL.fullmatch(raw_request.path)
         if match:
             path = f"/api/v1/namespaces/{_NO_NAMESPACE}/namespaces"
@@ -163,10 +191,42 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         # without versions. Our writes happen in the _serve_* fallbacks below instead.
         return await super(kmock.KubernetesEmulator, self)._handle(request)
 
+    async def _serve_version(self, request: kmock.Request) -> Any:
+        # kmock calls the core group-version "/v1"; kubectl's RESTMapper then finds no
+        # kind of it ("no matches for kind Secret in version v1").
+        document = await super()._serve_version(request)
+        if isinstance(document, dict) and document.get("groupVersion", "").startswith("/"):
+            document["groupVersion"] = document["groupVersion"][1:]
+        return document
+
     def _get_resources(self) -> list[kmock.resource]:
         # Discovery serves the registered resources only; kmock adds those of any stored
         # object, even of a deleted CRD.
         return kmock.KubernetesScaffold._get_resources(self)
+
+    def _serve_openapi(self, path: str) -> aiohttp.web.StreamResponse:
+        """/openapi/v3 and its group-version documents, for kubectl explain and apply."""
+        by_group_version: dict[str, list[kmock.resource]] = {}
+        for resource in self._get_resources():
+            if isinstance(resource.group, str) and isinstance(resource.version, str):
+                key = group_version_path(resource.group, resource.version)
+                by_group_version.setdefault(key, []).append(resource)
+        if not path:
+            return aiohttp.web.json_response(index_document(
+                (str(r[0].group), str(r[0].version)) for r in by_group_version.values()))
+        if path not in by_group_version:
+            return aiohttp.web.json_response(status=404, data={
+                "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404,
+                "reason": "NotFound", "message": f"the server could not find {path}"})
+        kinds = []
+        for resource in by_group_version[path]:
+            info = self.resources[resource]
+            if info.kind and "/" not in str(resource.plural):
+                kinds.append((info.kind, str(resource.plural), bool(info.namespaced),
+                              self._schemas.get(resource)))
+        first = by_group_version[path][0]
+        return aiohttp.web.json_response(group_version_document(
+            str(first.group), str(first.version), kinds))
 
     # NB: every _serve_* returns a Response with an explicit status: kmock copies a
     # returned Response's status into the reaction's shared Response, so an implicit 200
@@ -336,14 +396,57 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         schema = self._schemas.get(request.resource)  # type: ignore[arg-type]
         return conform(schema, obj, root=True) if schema else obj
 
+    def _undeclared(self, request: kmock.Request, info: kmock.ResourceInfo, obj: Any,
+                    ) -> Response | None:
+        """400 BadRequest for fields the schema does not declare, when the client asks for
+        fieldValidation=Strict (as kubectl apply and create do by default)."""
+        schema = self._schemas.get(request.resource)  # type: ignore[arg-type]
+        if not schema or request.params.get("fieldValidation") != "Strict":
+            return None
+        unknown = unknown_fields(schema, obj)
+        if not unknown:
+            return None
+        assert request.resource is not None  # for type checkers: it has a schema
+        kind, version = info.kind or "", request.resource.version
+        fields = ", ".join(f'unknown field "{field}"' for field in sorted(unknown))
+        return status_response(400, "BadRequest", f'{kind} in version "{version}" cannot be '
+                               f"handled as a {kind}: strict decoding error: {fields}")
+
+    def _refused(self, request: kmock.Request, info: kmock.ResourceInfo, obj: Body,
+                 old: Body | None = None) -> Response | None:
+        """422 Invalid when the CRD's schema or CEL rules refuse the write, else None."""
+        schema = self._schemas.get(request.resource)  # type: ignore[arg-type]
+        errors = validate_custom_resource(schema, obj, old) if schema else []
+        if not errors:
+            return None
+        assert request.resource is not None  # for type checkers: it has a schema
+        return invalid(info.kind or "", str(request.resource.group), obj["metadata"]["name"],
+                       errors)
+
+    @staticmethod
+    def _payload(request: kmock.Request) -> Any:
+        """The request's object: JSON, or what kubectl's typed commands send as protobuf."""
+        content_type = {k.lower(): v for k, v in request.headers.items()}.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() != PROTOBUF:
+            return request.data
+        try:
+            return decode(request.body)
+        except UnsupportedBody as e:
+            raise _Unsupported(str(e)) from None
+
     async def _serve_create(self, request: kmock.Request) -> Response:
         info = self._info(request)
         if info is None:
             return not_found(request)
-        if not isinstance(request.data, dict) or not isinstance(request.data.get("metadata", {}),
-                                                                dict):
+        try:
+            data = self._payload(request)
+        except _Unsupported as e:
+            return status_response(415, "UnsupportedMediaType", f"{e}: send application/json")
+        if not isinstance(data, dict) or not isinstance(data.get("metadata", {}), dict):
             return status_response(400, "BadRequest", "the object must be a JSON object")
-        body = self._conform(request, copy.deepcopy(request.data))
+        if (undeclared := self._undeclared(request, info, data)) is not None:
+            return undeclared
+        body = self._conform(request, copy.deepcopy(data))
         meta = body.setdefault("metadata", {})
 
         namespaced = self._namespaced(request, info)
@@ -374,6 +477,8 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
             body.pop("status", None)  # status is written only through /status
         if request.resource == CRDS:
             body["status"] = crd_status(body)
+        if (refused := self._refused(request, info, body)) is not None:
+            return refused
         return Response(status=201, payload=self._commit(key, "ADDED", body, None))
 
     def _generate_name(self, request: kmock.Request, namespace: str | None, prefix: Any,
@@ -399,7 +504,11 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     async def _serve_replace(self, request: kmock.Request) -> Response:  # PUT
         if request.resource is None or request.name is None:
             return status_response(405, "MethodNotAllowed", "PUT needs an object URL")
-        return self._update(request, lambda stored: copy.deepcopy(request.data))
+        try:
+            data = self._payload(request)
+        except _Unsupported as e:
+            return status_response(415, "UnsupportedMediaType", f"{e}: send application/json")
+        return self._update(request, lambda stored: copy.deepcopy(data))
 
     def _update(self, request: kmock.Request, write: Callable[[Body], Any]) -> Response:
         info = self._info(request)
@@ -418,6 +527,8 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
             return status_response(422, "Invalid", str(e))  # incl. a failed "test" op
         if not isinstance(intended, dict) or not isinstance(intended.get("metadata", {}), dict):
             return status_response(400, "BadRequest", "the object must be a JSON object")
+        if (undeclared := self._undeclared(request, info, intended)) is not None:
+            return undeclared
 
         # A resourceVersion in what the client wrote is a precondition, as in kube-apiserver.
         sent = intended.get("metadata", {}).get("resourceVersion")
@@ -441,6 +552,8 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
             if field in old["metadata"]:
                 meta[field] = old["metadata"][field]
         omit_empty(meta)
+        if (refused := self._refused(request, info, new, old)) is not None:
+            return refused
 
         if new == old:  # a no-op is not written: no new version, no event
             return Response(status=200, payload=old)

@@ -159,3 +159,20 @@ def test_unknown_fields_are_named_by_their_paths() -> None:
     manifest = {"apiVersion": "x/v1", "kind": "X", "metadata": {"name": "a"}, "status": {},
                 "spec": {"items": [{"name": "a"}, {"name": "b", "nmae": "c"}]}}
     assert unknown_fields(schema, manifest) == ["status", "spec.items[1].nmae"]
+
+
+async def test_kubectl_get_is_answered_with_a_table_of_printer_columns(
+        kube: KubeClient) -> None:
+    await kube.create(load_example("template.yaml"))
+    path = await kube.path(API_VERSION, "Template", "default")
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    async with kube.session.get(kube.server + path, headers={"Accept": accept}) as response:
+        listed = await response.json()
+    assert listed["kind"] == "Table"
+    names = [c["name"] for c in listed["columnDefinitions"]]
+    assert names[0] == "Name" and names[-1] == "Age" and "Category" in names
+    (row,) = listed["rows"]
+    assert row["cells"][0] == load_example("template.yaml")["metadata"]["name"]
+    assert row["cells"][names.index("Category")] == "Marketing"
+    assert row["cells"][-1].endswith("s")  # an age, as the server words it
+    assert row["object"]["kind"] == "PartialObjectMetadata"

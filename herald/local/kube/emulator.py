@@ -123,6 +123,7 @@ from herald.local.kube.openapi_documents import (
 from herald.local.kube.protobuf_bodies import CONTENT_TYPE as PROTOBUF
 from herald.local.kube.protobuf_bodies import UnsupportedBody, decode
 from herald.local.kube.schema_validation import validate_custom_resource
+from herald.local.kube.tables import table, wants_table
 from herald.local.kube.watch_events import Change, bookmark, seen_as
 
 Key = tuple[Any, ...]  # (kmock.resource, namespace or None, name), as in emulator.objects
@@ -147,6 +148,7 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     _changes: list[Change] = attrs.field(factory=list, init=False)  # _changes[n-1] is rev. n
     _changed: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)  # new per write
     _schemas: dict[kmock.resource, Body] = attrs.field(factory=dict, init=False)
+    _columns: dict[kmock.resource, list[Body]] = attrs.field(factory=dict, init=False)
     _stopping: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -166,10 +168,11 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     def register_crd(self, crd: Mapping[str, Any]) -> list[kmock.resource]:
         """Serve a CRD's served versions, as kube-apiserver does once it is created."""
         registered = []
-        for resource, info, schema in served_versions(crd):
+        for resource, info, schema, columns in served_versions(crd):
             self.resources[resource] = info
             if schema:
                 self._schemas[resource] = schema
+            self._columns[resource] = columns
             registered.append(resource)
         return registered
 
@@ -288,10 +291,21 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         kind = info.kind or str(request.resource.plural).capitalize()
         return {"apiVersion": f"{group}/{version}" if group else version, "kind": kind}
 
+    def _table_columns(self, request: kmock.Request) -> list[Body] | None:
+        """A CRD's printer columns when the client asks for a Table (kubectl get)."""
+        accept = {k.lower(): v for k, v in request.headers.items()}.get("accept", "")
+        if request.resource in self._columns and wants_table(accept):
+            return self._columns[request.resource]
+        return None
+
     async def _serve_fetch(self, request: kmock.Request) -> Response:
         info = self._info(request)
         obj = self._stored(self._key(request, info)) if info else None
-        return not_found(request) if obj is None else Response(status=200, payload=obj)
+        if obj is None:
+            return not_found(request)
+        if (columns := self._table_columns(request)) is not None:
+            return Response(status=200, payload=table(columns, [obj], str(self._revision)))
+        return Response(status=200, payload=obj)
 
     async def _serve_list(self, request: kmock.Request) -> Response:
         info = self._info(request)
@@ -301,6 +315,9 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
             selected = self._selection(request)
         except SelectorError as e:
             return status_response(400, "BadRequest", str(e))
+        if (columns := self._table_columns(request)) is not None:
+            return Response(status=200, payload=table(
+                columns, self._current(request, selected), str(self._revision)))
         type_meta = self._type_meta(request, info)
         return Response(status=200, payload={
             "apiVersion": type_meta["apiVersion"], "kind": f"{type_meta['kind']}List",
@@ -320,7 +337,19 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         except (SelectorError, ValueError) as e:
             return status_response(400, "BadRequest", str(e))
         stream = self._watch(request, info, selected, since, timeout)
-        return Response(status=200, payload=stream)
+        if (columns := self._table_columns(request)) is not None:
+            stream = self._as_tables(stream, columns)
+        # As kube-apiserver: kubectl reads no stream of application/octet-stream.
+        return Response(status=200, payload=stream, headers={"Content-Type": "application/json"})
+
+    async def _as_tables(self, events: AsyncIterator[Any], columns: list[Body],
+                         ) -> AsyncIterator[Any]:
+        """A watch's events with each object a one-row Table (kubectl get -w)."""
+        async for event in events:
+            if isinstance(event, dict) and event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                version = event["object"]["metadata"].get("resourceVersion", "")
+                event = {**event, "object": table(columns, [event["object"]], version)}
+            yield event
 
     async def _watch(
             self, request: kmock.Request, info: kmock.ResourceInfo,
@@ -386,6 +415,7 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
                         self._commit(key, "DELETED", copy.deepcopy(obj.raw), obj.raw)
                 del self.resources[resource]
                 self._schemas.pop(resource, None)
+                self._columns.pop(resource, None)
 
     def _conform(self, request: kmock.Request, obj: Body) -> Body:
         if obj.get("kind") == "Secret" and isinstance(obj.get("stringData"), dict):

@@ -24,7 +24,7 @@ import pytest
 
 from herald.local.kube.client import wait_for
 from herald.local.kube.object_writes import merge_patch
-from herald.local.up import SIMULATOR_SERVICE, SIMULATOR_SERVICE_PORT
+from herald.local.up import FOUR_COMMANDS, SIMULATOR_SERVICE, SIMULATOR_SERVICE_PORT
 from herald.local.up_state import UpState
 from sender.smpp.tls import SERVICE_ADDRESSES_ENV, service_address
 from tests.crd_validation import load_example
@@ -104,9 +104,10 @@ def local_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalUp]:
 
 def test_the_banner_names_the_kubeconfig_and_the_commands(local_up: LocalUp) -> None:
     banner = "".join(local_up.output)
-    assert str(local_up.kubeconfig) in banner
-    for command in readme_block("then, in four commands", "sh").splitlines():
-        assert command.split(" -f ")[0].split(" --from")[0] in banner, command
+    assert f"export KUBECONFIG={local_up.kubeconfig}\n" in banner
+    commands = readme_block("then, in four commands", "sh").splitlines()
+    assert tuple(commands) == FOUR_COMMANDS
+    assert "".join(f"  {command}\n" for command in commands) in banner
     state = UpState.read(local_up.kubeconfig)
     assert state is not None and state.pid == local_up.process.pid
     assert local_up.kubeconfig.exists()
@@ -138,6 +139,15 @@ async def test_the_readme_sends_my_own_csv_in_four_commands(local_up: LocalUp) -
     header, *lines = shown.splitlines()
     assert header.split()[:3] == ["NAME", "PHASE", "READY"], shown
     assert any(line.split()[:2] == ["my-campaign", "Completed"] for line in lines), shown
+
+
+def test_kubectl_discovers_the_api_as_on_a_cluster(local_up: LocalUp) -> None:
+    """Short names, categories and `get all` resolve with no warning or error."""
+    for args in (["get", "all"], ["get", "ns"], ["get", "sms"], ["get", "cm", "my-list"],
+                 ["api-resources", "--api-group=sms.herald.dev"]):
+        result = local_up.kubectl(*args)
+        assert "Warning" not in result.stderr, (args, result.stderr)
+    assert "campaigns" in local_up.kubectl("api-resources", "--categories=sms").stdout
 
 
 def test_kubectl_explain_teaches_the_audience(local_up: LocalUp) -> None:

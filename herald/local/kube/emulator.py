@@ -197,9 +197,14 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     async def _serve_version(self, request: kmock.Request) -> Any:
         # kmock calls the core group-version "/v1"; kubectl's RESTMapper then finds no
         # kind of it ("no matches for kind Secret in version v1").
+        # Subresources have no names or categories of their own: kmock gives them
+        # their resource's, and `kubectl get all` then asks for pods/proxy.
         document = await super()._serve_version(request)
         if isinstance(document, dict) and document.get("groupVersion", "").startswith("/"):
             document["groupVersion"] = document["groupVersion"][1:]
+        for entry in document.get("resources", []) if isinstance(document, dict) else []:
+            if "/" in entry.get("name", ""):
+                entry.update(shortNames=[], categories=[], singularName="")
         return document
 
     def _get_resources(self) -> list[kmock.resource]:

@@ -64,16 +64,15 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_local(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    if args.action == "down":
-        from herald.local.up_state import down
-
-        return down(Path(args.kubeconfig))
     try:
         from herald.local.up import main
+        from herald.local.up_state import down
     except ModuleNotFoundError as error:  # the image leaves out herald.local and kmock
-        raise SystemExit(f"herald local up needs Herald's local extra ({error.name} is"
+        raise SystemExit(f"herald local needs Herald's local extra ({error.name} is"
                          " missing): run it from a checkout") from None
 
+    if args.action == "down":
+        return down(Path(args.kubeconfig))
     return main(Path(args.kubeconfig), smpp_port=args.smpp_port)
 
 

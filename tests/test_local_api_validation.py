@@ -176,3 +176,22 @@ async def test_kubectl_get_is_answered_with_a_table_of_printer_columns(
     assert row["cells"][names.index("Category")] == "Marketing"
     assert row["cells"][-1].endswith("s")  # an age, as the server words it
     assert row["object"]["kind"] == "PartialObjectMetadata"
+
+
+@pytest.mark.parametrize("manifest, refusal", [
+    pytest.param({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "My_List"}},
+                 'ConfigMap "My_List" is invalid: metadata.name: Invalid value: "My_List": a '
+                 "lowercase RFC 1123 subdomain must consist of", id="configmap"),
+    pytest.param(merge_patch(load_example("template.yaml"), {"metadata": {"name": "Sale!"}}),
+                 'Template.sms.herald.dev "Sale!" is invalid: metadata.name: Invalid value: '
+                 '"Sale!": a lowercase RFC 1123 subdomain', id="custom-resource"),
+    pytest.param({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a.b"}},
+                 'Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": a lowercase'
+                 " RFC 1123 label must consist of", id="namespace"),
+])
+async def test_names_a_cluster_refuses_are_refused(kube: KubeClient, manifest: dict[str, Any],
+                                                   refusal: str) -> None:
+    with pytest.raises(KubeApiError) as refused_write:
+        await kube.create(manifest)
+    assert refused_write.value.status == 422
+    assert refused_write.value.body["message"].startswith(refusal)

@@ -122,13 +122,14 @@ from herald.local.kube.openapi_documents import (
 )
 from herald.local.kube.protobuf_bodies import CONTENT_TYPE as PROTOBUF
 from herald.local.kube.protobuf_bodies import UnsupportedBody, decode
-from herald.local.kube.schema_validation import validate_custom_resource
+from herald.local.kube.schema_validation import name_errors, validate_custom_resource
 from herald.local.kube.tables import table, wants_table
 from herald.local.kube.watch_events import Change, bookmark, seen_as
 
 Key = tuple[Any, ...]  # (kmock.resource, namespace or None, name), as in emulator.objects
 
 NAMESPACES = kmock.resource("", "v1", "namespaces")
+_SUBDOMAIN_NAMED = {"ConfigMap", "Secret", "Job", "Deployment"}
 
 # kmock cannot parse the namespaces' own URLs. We rewrite them to put this marker where
 # its parser expects a namespace (no namespace can be called "-"), and read it as None.
@@ -447,6 +448,18 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         return status_response(400, "BadRequest", f'{kind} in version "{version}" cannot be '
                                f"handled as a {kind}: strict decoding error: {fields}")
 
+    def _bad_name(self, request: kmock.Request, info: kmock.ResourceInfo, name: str,
+                  ) -> Response | None:
+        """422 for a name kube-apiserver refuses: custom resources, ConfigMaps, Secrets and
+        Jobs take RFC 1123 subdomains, namespaces labels (other kinds are not checked)."""
+        assert request.resource is not None  # for type checkers: a Kubernetes URL here
+        checked = request.resource in self._schemas or info.kind in _SUBDOMAIN_NAMED
+        errors = name_errors(name, label=request.resource == NAMESPACES) if (
+            checked or request.resource == NAMESPACES) else []
+        if not errors:
+            return None
+        return invalid(info.kind or "", str(request.resource.group), name, errors)
+
     def _refused(self, request: kmock.Request, info: kmock.ResourceInfo, obj: Body,
                  old: Body | None = None) -> Response | None:
         """422 Invalid when the CRD's schema or CEL rules refuse the write, else None."""
@@ -497,6 +510,8 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         if not name:
             return status_response(422, "Invalid", "metadata.name: Required value: "
                                    "name or generateName is required")
+        if (bad_name := self._bad_name(request, info, name)) is not None:
+            return bad_name
         key = (request.resource, namespace, name)
         if self._stored(key) is not None:
             return object_failure(409, "AlreadyExists", request.resource, name,

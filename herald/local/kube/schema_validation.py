@@ -128,6 +128,34 @@ def _type_matches(wanted: str, value: Any) -> bool:
         wanted == "integer" and isinstance(value, float) and value.is_integer())
 
 
+# -- metadata -------------------------------------------------------------------------------
+
+_DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-'"
+    " or '.', and must start and end with an alphanumeric character (e.g. 'example.com',"
+    f" regex used for validation is '{_DNS_SUBDOMAIN}')")
+_LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-',"
+    " and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc',"
+    f" regex used for validation is '{_DNS_LABEL}')")
+
+
+def name_errors(name: str, *, label: bool = False) -> list[FieldError]:
+    """What kube-apiserver says of an object's name: an RFC 1123 subdomain (a label, for
+    namespaces), in apimachinery's words."""
+    pattern, longest, message = ((_DNS_LABEL, 63, _LABEL_MESSAGE) if label
+                                 else (_DNS_SUBDOMAIN, 253, _SUBDOMAIN_MESSAGE))
+    errors = []
+    if len(name) > longest:
+        errors.append(FieldError(INVALID, "metadata.name", name,
+                                 f"must be no more than {longest} characters"))
+    if not re.fullmatch(pattern, name):
+        errors.append(FieldError(INVALID, "metadata.name", name, message))
+    return errors
+
+
 # -- the structural schema ----------------------------------------------------------------
 
 

@@ -159,7 +159,7 @@ def test_kubectl_explain_teaches_the_audience(local_up: LocalUp) -> None:
 
 # A bound, an enum and a CEL rule broken, each in its own manifest (a cluster checks CEL
 # only once types and enums are right), and what kubectl prints of the API server's answer
-# to each (the Status message, as for any apply of several objects).
+# to each (the Status message, as for any apply of several objects). Then a typo.
 REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"spec": {"rateLimit": {"messagesPerSecond": 0}}},
      'Error from server (Invalid): error when creating "bad.json": Campaign.sms.herald.dev '
@@ -191,6 +191,13 @@ def test_kubectl_apply_of_what_a_cluster_refuses_fails_with_its_message(
     one = local_up.kubectl("apply", "-f", "-", check=False, stdin=documents[2])
     assert one.stderr == ('The Campaign "bad-cel" is invalid: spec: Invalid value: "object": '
                           "variant weights must sum to 100\n")
+    typo = merge_patch(load_example("campaign.yaml"), {"metadata": {"name": "bad-typo"},
+                                                       "spec": {"rateLimit": {"mps": 10}}})
+    one = local_up.kubectl("apply", "-f", "-", check=False, stdin=json.dumps(typo))
+    assert one.stderr == (
+        'Error from server (BadRequest): error when creating "STDIN": Campaign in version '
+        '"v1alpha1" cannot be handled as a Campaign: strict decoding error: unknown field '
+        '"spec.rateLimit.mps"\n')
     listed = local_up.kubectl("get", "campaigns", "-o", "name").stdout
     assert "bad-" not in listed
 
@@ -262,4 +269,25 @@ def test_herald_local_down_stops_it_all(local_up: LocalUp) -> None:
     assert down.returncode == 0, down.stdout + down.stderr
     assert local_up.process.wait(timeout=30) == 0
     assert UpState.read(local_up.kubeconfig) is None
+    assert {pid for pid in started if alive(pid)} == set()
+
+
+def test_ctrl_c_stops_it_all(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "herald", "local", "up", "--kubeconfig", str(kubeconfig)],
+        cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=os.environ | {"PYTHONPATH": str(REPO)})
+    output: list[str] = []
+    try:
+        _read_banner(process, output)
+        started = descendants(process.pid)
+        assert started, "no redis-server under herald local up"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert UpState.read(kubeconfig) is None
     assert {pid for pid in started if alive(pid)} == set()

@@ -139,6 +139,9 @@ async def test_the_readme_sends_my_own_csv_in_four_commands(local_up: LocalUp) -
     header, *lines = shown.splitlines()
     assert header.split()[:3] == ["NAME", "PHASE", "READY"], shown
     assert any(line.split()[:2] == ["my-campaign", "Completed"] for line in lines), shown
+    logs = re.search(r"their logs are in (\S+)/\.", "".join(local_up.output))
+    assert logs, local_up.output
+    assert list(Path(logs[1]).glob("*my-campaign-send*.log")), "no sender pod's log"
 
 
 def test_kubectl_discovers_the_api_as_on_a_cluster(local_up: LocalUp) -> None:

@@ -40,7 +40,7 @@ FOUR_COMMANDS = (
 )
 
 
-def banner(kubeconfig: Path, server: str, simulator_port: int) -> str:
+def banner(kubeconfig: Path, server: str, simulator_port: int, pods: Path) -> str:
     commands = "\n".join(f"  {command}" for command in FOUR_COMMANDS)
     return f"""\
 Herald's local stack is up: a Kubernetes API at {server}, a redis-server, the SMPP
@@ -53,7 +53,8 @@ Kubeconfig: {kubeconfig}
 {commands}
 
 (my-list.csv and my-campaign.yaml, a Campaign with audience.configMapRef my-list: see
-README.md, "Try it with your own kubectl".)
+README.md, "Try it with your own kubectl".) Jobs' pods run as processes here, with no Pod
+objects for kubectl logs: their logs are in {pods}/.
 Ctrl-C here, or `herald local down` in another shell, stops everything."""
 
 
@@ -74,7 +75,8 @@ async def serve(kubeconfig: Path, *, smpp_port: int = 0) -> int:
         state = UpState(os.getpid(), stack.cluster.url, str(kubeconfig))
         state.write()
         try:
-            print(banner(kubeconfig, stack.cluster.url, stack.simulator.port), flush=True)
+            print(banner(kubeconfig, stack.cluster.url, stack.simulator.port,
+                         stack.jobs.workdir), flush=True)
             await stop.wait()
             print("Stopping the local stack ...", flush=True)
         finally:

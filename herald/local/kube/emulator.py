@@ -53,9 +53,12 @@ Herald) depends on each of these behaviours:
     them as "the namespace called X" and fails on the bare collection, which kopf lists
     when it serves chosen namespaces.
 13. What kubectl needs beyond that: the core group-version named "v1" in discovery (kmock
-    says "/v1"), OpenAPI v3 documents (openapi_documents) for `kubectl explain` and for
-    apply's server-side field validation, `fieldValidation=Strict` refusing fields the
-    schema does not declare, and lists as Tables with a CRD's printer columns.
+    says "/v1") and subresources without their resource's short names; OpenAPI v3
+    documents for `kubectl explain` and for apply's server-side field validation;
+    `fieldValidation=Strict` refusing fields the schema does not declare; protobuf
+    bodies of ConfigMaps and Secrets (`kubectl create configmap` sends no JSON); names
+    checked as RFC 1123 subdomains; lists, objects and watch events as Tables with a
+    CRD's printer columns when asked for them.
 
 Writes happen in kmock's fallback reactions, so a test can still intercept a request
 with kmock's DSL (``emulator['patch', kmock.resource(...)] << 500``); an intercepted
@@ -71,7 +74,8 @@ The pure parts live beside it:
 - watch_events: the change log's entries, the events a watch sees, bookmarks (2, 7, 8);
 - crd_registration: a CRD's served resources and schemas, its status (10);
 - schema_validation: what the schema and CEL rules refuse, in the API server's words (10);
-- api_errors: Status bodies for failures (11).
+- api_errors: Status bodies for failures (11);
+- openapi_documents, protobuf_bodies, tables: what kubectl reads and sends (13).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,12 +69,15 @@ class LocalUp:
 
 
 def _read_banner(process: subprocess.Popen[str], output: list[str]) -> None:
-    """Lines of local up's stdout until its banner's last line (or its exit)."""
+    """Lines of local up's output until its banner's last line (or its exit); the rest
+    (its warnings) is read on in the background, so that a full pipe never blocks it."""
     assert process.stdout is not None
+    stream = process.stdout
     deadline = time.monotonic() + STARTUP
-    for line in process.stdout:
+    for line in stream:
         output.append(line)
         if "stops everything" in line:
+            threading.Thread(target=lambda: output.extend(stream), daemon=True).start()
             return
         assert time.monotonic() < deadline, "herald local up printed no banner in time"
     raise AssertionError(f"herald local up exited: {''.join(output)}")

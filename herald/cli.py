@@ -4,6 +4,7 @@
     herald approve    approve a Manual-review template's current content
     herald crds       write the CRD YAML from the API models
     herald demo       run the main job locally on embedded defaults
+    herald local      up: the local stack in the foreground, for your own kubectl; down
     herald import     import a campaign's audience into Redis (the importer pod's process)
     herald send       send one shard of a campaign (a sender Job pod's process)
     herald receiver   hold a channel's receiver bind: late receipts, replies (its Deployment)
@@ -59,6 +60,21 @@ def run_demo(args: argparse.Namespace) -> int:
                          " run it from a checkout with `make demo`") from None
 
     return main(output=str(args.output), redis_url=args.redis)
+
+
+def run_local(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    try:
+        from herald.local.up import main
+        from herald.local.up_state import down
+    except ModuleNotFoundError as error:  # the image leaves out herald.local and kmock
+        raise SystemExit(f"herald local needs Herald's local extra ({error.name} is"
+                         " missing): run it from a checkout") from None
+
+    if args.action == "down":
+        return down(Path(args.kubeconfig))
+    return main(Path(args.kubeconfig), smpp_port=args.smpp_port)
 
 
 def run_simulator(args: argparse.Namespace) -> int:
@@ -161,6 +177,21 @@ def parser() -> argparse.ArgumentParser:
                       help="use this Redis (redis://, rediss://, redis+sentinel://,"
                            " redis+cluster://) instead of starting a redis-server")
     demo.set_defaults(run=run_demo)
+
+    local = commands.add_parser(
+        "local", help="the local stack for your own kubectl: up (foreground), down",
+        description="up: start a Kubernetes API, Redis, the SMPP simulator, local Job runners"
+                    " and the operator on loopback, write a kubeconfig for kubectl, and run"
+                    " until Ctrl-C or `herald local down`. down: stop the one started with"
+                    " that kubeconfig, from another shell.")
+    local.add_argument("action", choices=["up", "down"])
+    local.add_argument("--kubeconfig", default=".herald/kubeconfig",
+                       help="the kubeconfig to write (up) or whose stack to stop (down);"
+                            " default .herald/kubeconfig")
+    local.add_argument("--smpp-port", type=int, default=0,
+                       help="the simulator's port on 127.0.0.1 (default: any free one; the"
+                            " example Channel's herald-simulator:2775 reaches it either way)")
+    local.set_defaults(run=run_local)
 
     # The pods' processes: each reads its work from Redis, named by one object.
     pod_processes = [

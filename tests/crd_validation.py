@@ -3,41 +3,26 @@
 The order is the server's: apply schema defaults, check the OpenAPI schema, then
 evaluate every CEL `x-kubernetes-validations` rule where it sits, with `self` bound to
 that node and `oldSelf` to the same node of the previous object (transition rules
-run only on updates, as in Kubernetes). cel-python lacks Kubernetes' CEL libraries,
-so the few functions our rules use (`sum`, `lowerAscii`) are registered here.
+run only on updates, as in Kubernetes). The schema check is jsonschema's, a second
+opinion beside the local API's own validator (herald.local.kube.schema_validation);
+the CEL evaluation is that module's, which the local API runs on every write.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import celpy
-import celpy.celtypes as celtypes
 import jsonschema
 import yaml
-from celpy.adapter import json_to_cel
 
 from crds.generate import committed_crds
+from herald.local.kube.schema_validation import evaluate_rule, is_transition_rule, rule_sites
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
-
-
-def _k8s_sum(values: celtypes.ListType) -> celtypes.IntType:
-    return celtypes.IntType(sum(int(v) for v in values))  # type: ignore[arg-type, misc]
-
-
-def _k8s_lower_ascii(value: celtypes.StringType) -> celtypes.StringType:
-    """Kubernetes' strings library: ASCII letters lowered, every other character kept."""
-    return celtypes.StringType("".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c
-                                       for c in str(value)))
-
-
-K8S_CEL_FUNCTIONS: dict[str, Any] = {"sum": _k8s_sum, "lowerAscii": _k8s_lower_ascii}
 
 
 @cache
@@ -75,33 +60,6 @@ def _default(schema: dict[str, Any], obj: Any) -> None:
             _default(schema["items"], item)
 
 
-def _rule_sites(
-    schema: dict[str, Any], obj: Any, old: Any, path: str
-) -> Iterator[tuple[str, dict[str, Any], Any, Any]]:
-    """(path, rule, self, oldSelf) for every CEL rule reachable in `obj`."""
-    for rule in schema.get("x-kubernetes-validations", []):
-        yield path, rule, obj, old
-    if isinstance(obj, dict):
-        for name, prop in schema.get("properties", {}).items():
-            if name in obj:
-                old_value = old.get(name) if isinstance(old, dict) else None
-                yield from _rule_sites(prop, obj[name], old_value, f"{path}.{name}".lstrip("."))
-    elif isinstance(obj, list) and "items" in schema:
-        # Kubernetes correlates old list items only for map lists; Herald's transition
-        # rules sit on objects, not list items, so items get no oldSelf.
-        for index, item in enumerate(obj):
-            yield from _rule_sites(schema["items"], item, None, f"{path}[{index}]")
-
-
-def _evaluate(rule: str, self_value: Any, old_value: Any) -> bool:
-    env = celpy.Environment()
-    program = env.program(env.compile(rule), functions=K8S_CEL_FUNCTIONS)
-    activation = {"self": json_to_cel(self_value)}
-    if old_value is not None:
-        activation["oldSelf"] = json_to_cel(old_value)
-    return bool(program.evaluate(activation))
-
-
 def validate(manifest: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
     """Error messages the API server would give for `manifest` (empty when valid)."""
     schema = crd_schemas()[(manifest["apiVersion"], manifest["kind"])]
@@ -115,10 +73,11 @@ def validate(manifest: dict[str, Any], old: dict[str, Any] | None = None) -> lis
     ]
     if errors:  # the server stops before CEL when the schema fails
         return errors
-    for path, rule, self_value, old_value in _rule_sites(schema, obj, old_obj, ""):
-        if "oldSelf" in rule["rule"] and old_value is None:
+    for path, _, rule, self_value, old_value in rule_sites(schema, obj, old_obj):
+        if is_transition_rule(rule["rule"]) and old_value is None:
             continue  # a transition rule: only on update
-        if not _evaluate(rule["rule"], self_value, old_value):
+        result = evaluate_rule(rule["rule"], self_value, old_value)
+        if isinstance(result, Exception) or not bool(result):
             errors.append(f"{path or '<root>'}: {rule['message']}")
     return errors
 

@@ -17,7 +17,6 @@ import asyncio
 import csv
 import io
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from crds.base import API_VERSION
 from crds.campaign import Campaign
 from herald.local.demo_audience import demo_opt_outs, demo_rows
 from herald.local.kube import KubeClient, wait_for
+from herald.local.kube.tables import json_path_value
 from herald.local.stack import Stack, running_stack
 from sender.simulator.config import SimulatorConfig
 from sender.store.client import RedisUrlError, connect, parse_url
@@ -252,23 +252,11 @@ def progress_line(body: dict[str, Any], seconds: float) -> str:
             f" failed or expired · {status.get('submitRatePerSecond', 0):,} msg/s")
 
 
-_JSON_PATH_STEP = re.compile(r'\.(\w+)|\[\?\(@\.(\w+)=="([^"]*)"\)\]')
-
-
 def column_value(obj: dict[str, Any], json_path: str) -> str:
     """One cell of a printer column, as kubectl prints it: the JSONPath subset CRDs here
     use (`.status.counters.sent`, `.status.conditions[?(@.type=="Ready")].reason`)."""
-    node: Any = obj
-    for name, key, value in _JSON_PATH_STEP.findall(json_path):
-        if name:
-            node = node.get(name) if isinstance(node, dict) else None
-        elif isinstance(node, list):
-            node = next((i for i in node if isinstance(i, dict) and i.get(key) == value), None)
-        else:
-            node = None
-        if node is None:
-            return "<none>"
-    return str(node)
+    value = json_path_value(obj, json_path)
+    return "<none>" if value is None else str(value)
 
 
 def campaign_table(body: dict[str, Any]) -> str:

@@ -66,15 +66,34 @@ class TlsFailed(ConnectionError):
         self.message = message
 
 
+# Where a name:port is reached instead, as `name:port=host:port[,...]`: what cluster DNS
+# and a Service do in a cluster. `herald local up` sets it, so that the example Channel's
+# `herald-simulator:2775` reaches the local simulator as it is written; unset in a cluster.
+SERVICE_ADDRESSES_ENV = "HERALD_SERVICE_ADDRESSES"
+
+
+def service_address(host: str, port: int) -> tuple[str, int]:
+    """The address host:port is reached at: its own, or the one SERVICE_ADDRESSES_ENV maps
+    it to."""
+    for entry in os.environ.get(SERVICE_ADDRESSES_ENV, "").split(","):
+        name, _, target = entry.strip().partition("=")
+        if name == f"{host}:{port}" and target:
+            target_host, _, target_port = target.rpartition(":")
+            return target_host, int(target_port)
+    return host, port
+
+
 async def open_connection(
     host: str, port: int, tls: TlsClient | None, timeout: float, *, limit: int = 1 << 16,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """TCP to host:port, then the TLS handshake when `tls` is set.
+    """TCP to host:port (or where SERVICE_ADDRESSES_ENV sends it), then the TLS handshake
+    when `tls` is set, checking the certificate for `host` as written.
 
     Raises OSError or TimeoutError when the TCP connect fails, TlsFailed when TLS does.
     """
     async with asyncio.timeout(timeout):
-        reader, writer = await asyncio.open_connection(host, port, limit=limit)
+        reader, writer = await asyncio.open_connection(*service_address(host, port),
+                                                       limit=limit)
     if tls is None:
         return reader, writer
     server_name = tls.server_name or host

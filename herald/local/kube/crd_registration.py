@@ -16,9 +16,14 @@ CRDS = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 CRD_VERBS = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
 
+# A CRD without additionalPrinterColumns is listed with its age, after its name.
+DEFAULT_COLUMNS = [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+
+
 def served_versions(crd: Mapping[str, Any],
-                    ) -> list[tuple[kmock.resource, kmock.ResourceInfo, Body | None]]:
-    """A CRD's served versions: (resource, its discovery info, its openAPIV3Schema)."""
+                    ) -> list[tuple[kmock.resource, kmock.ResourceInfo, Body | None, list[Body]]]:
+    """A CRD's served versions: (resource, its discovery info, its openAPIV3Schema, its
+    printer columns)."""
     spec, names = crd["spec"], crd["spec"]["names"]
     served = []
     for version in spec.get("versions", []):
@@ -32,7 +37,8 @@ def served_versions(crd: Mapping[str, Any],
             shortnames=names.get("shortNames", []), categories=names.get("categories", []),
             verbs=CRD_VERBS, subresources=set(subresources))
         schema = (version.get("schema") or spec.get("validation") or {}).get("openAPIV3Schema")
-        served.append((resource, info, schema))
+        columns = version.get("additionalPrinterColumns") or DEFAULT_COLUMNS
+        served.append((resource, info, schema, list(columns)))
     return served
 
 

@@ -42,14 +42,23 @@ Herald) depends on each of these behaviours:
    that removes the last finalizer deletes the object.
 10. CRDs written through the API register or drop their resources in discovery (kopf
     rescans when its CRD watch fires). Their structural schema applies to writes:
-    unknown fields are pruned and defaults filled in, so what Herald reads back is
-    what a real cluster would store.
+    unknown fields and nulls are pruned and defaults filled in, so what Herald reads
+    back is what a real cluster would store; then the schema and its CEL rules validate
+    the result, and what a real cluster refuses is refused with its 422 Invalid, field
+    by field, so that a manifest is not accepted here to fail later in a confusing way.
 11. Errors are Kubernetes Status bodies: 404 NotFound, 409 AlreadyExists or Conflict,
     422 Invalid, 400 BadRequest, 415 UnsupportedMediaType. Namespaced objects need
     their namespace to exist.
 12. /api/v1/namespaces[/name[/status]] reach the namespaces resource: kmock 0.8 reads
     them as "the namespace called X" and fails on the bare collection, which kopf lists
     when it serves chosen namespaces.
+13. What kubectl needs beyond that: the core group-version named "v1" in discovery (kmock
+    says "/v1") and subresources without their resource's short names; OpenAPI v3
+    documents for `kubectl explain` and for apply's server-side field validation;
+    `fieldValidation=Strict` refusing fields the schema does not declare; protobuf
+    bodies of ConfigMaps and Secrets (`kubectl create configmap` sends no JSON); names
+    checked as RFC 1123 subdomains; lists, objects and watch events as Tables with a
+    CRD's printer columns when asked for them.
 
 Writes happen in kmock's fallback reactions, so a test can still intercept a request
 with kmock's DSL (``emulator['patch', kmock.resource(...)] << 500``); an intercepted
@@ -64,7 +73,9 @@ The pure parts live beside it:
 - object_selectors: labelSelector and fieldSelector (7);
 - watch_events: the change log's entries, the events a watch sees, bookmarks (2, 7, 8);
 - crd_registration: a CRD's served resources and schemas, its status (10);
-- api_errors: Status bodies for failures (11).
+- schema_validation: what the schema and CEL rules refuse, in the API server's words (10);
+- api_errors: Status bodies for failures (11);
+- openapi_documents, protobuf_bodies, tables: what kubectl reads and sends (13).
 """
 
 from __future__ import annotations
@@ -84,7 +95,13 @@ import jsonpointer
 import kmock
 from kmock import Response  # type: ignore[attr-defined]  # exported, but not in its __all__
 
-from herald.local.kube.api_errors import conflict, not_found, object_failure, status_response
+from herald.local.kube.api_errors import (
+    conflict,
+    invalid,
+    not_found,
+    object_failure,
+    status_response,
+)
 from herald.local.kube.crd_registration import CRDS, crd_status, served_versions
 from herald.local.kube.object_selectors import (
     SelectorError,
@@ -101,16 +118,31 @@ from herald.local.kube.object_writes import (
     now_rfc3339,
     omit_empty,
 )
+from herald.local.kube.openapi_documents import (
+    group_version_document,
+    group_version_path,
+    index_document,
+    unknown_fields,
+)
+from herald.local.kube.protobuf_bodies import CONTENT_TYPE as PROTOBUF
+from herald.local.kube.protobuf_bodies import UnsupportedBody, decode
+from herald.local.kube.schema_validation import name_errors, validate_custom_resource
+from herald.local.kube.tables import table, wants_table
 from herald.local.kube.watch_events import Change, bookmark, seen_as
 
 Key = tuple[Any, ...]  # (kmock.resource, namespace or None, name), as in emulator.objects
 
 NAMESPACES = kmock.resource("", "v1", "namespaces")
+_SUBDOMAIN_NAMED = {"ConfigMap", "Secret", "Job", "Deployment"}
 
 # kmock cannot parse the namespaces' own URLs. We rewrite them to put this marker where
 # its parser expects a namespace (no namespace can be called "-"), and read it as None.
 _NO_NAMESPACE = "-"
 _NAMESPACE_URL = re.compile(r"/api/v1/namespaces(?:/(?P<name>[^/]+)(?P<sub>/status|/finalize)?)?/?")
+
+
+class _Unsupported(Exception):
+    """A request body in an encoding this server does not read."""
 
 
 @attrs.define(kw_only=True)
@@ -121,6 +153,7 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     _changes: list[Change] = attrs.field(factory=list, init=False)  # _changes[n-1] is rev. n
     _changed: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)  # new per write
     _schemas: dict[kmock.resource, Body] = attrs.field(factory=dict, init=False)
+    _columns: dict[kmock.resource, list[Body]] = attrs.field(factory=dict, init=False)
     _stopping: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -140,16 +173,19 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     def register_crd(self, crd: Mapping[str, Any]) -> list[kmock.resource]:
         """Serve a CRD's served versions, as kube-apiserver does once it is created."""
         registered = []
-        for resource, info, schema in served_versions(crd):
+        for resource, info, schema, columns in served_versions(crd):
             self.resources[resource] = info
             if schema:
                 self._schemas[resource] = schema
+            self._columns[resource] = columns
             registered.append(resource)
         return registered
 
     # -- routing --------------------------------------------------------------------------
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        if raw_request.path.startswith("/openapi/v3"):
+            return self._serve_openapi(raw_request.path.removeprefix("/openapi/v3").strip("/"))
         match = _NAMESPACE_URL.fullmatch(raw_request.path)
         if match:
             path = f"/api/v1/namespaces/{_NO_NAMESPACE}/namespaces"
@@ -163,10 +199,47 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         # without versions. Our writes happen in the _serve_* fallbacks below instead.
         return await super(kmock.KubernetesEmulator, self)._handle(request)
 
+    async def _serve_version(self, request: kmock.Request) -> Any:
+        # kmock calls the core group-version "/v1"; kubectl's RESTMapper then finds no
+        # kind of it ("no matches for kind Secret in version v1").
+        # Subresources have no names or categories of their own: kmock gives them
+        # their resource's, and `kubectl get all` then asks for pods/proxy.
+        document = await super()._serve_version(request)
+        if isinstance(document, dict) and document.get("groupVersion", "").startswith("/"):
+            document["groupVersion"] = document["groupVersion"][1:]
+        for entry in document.get("resources", []) if isinstance(document, dict) else []:
+            if "/" in entry.get("name", ""):
+                entry.update(shortNames=[], categories=[], singularName="")
+        return document
+
     def _get_resources(self) -> list[kmock.resource]:
         # Discovery serves the registered resources only; kmock adds those of any stored
         # object, even of a deleted CRD.
         return kmock.KubernetesScaffold._get_resources(self)
+
+    def _serve_openapi(self, path: str) -> aiohttp.web.StreamResponse:
+        """/openapi/v3 and its group-version documents, for kubectl explain and apply."""
+        by_group_version: dict[str, list[kmock.resource]] = {}
+        for resource in self._get_resources():
+            if isinstance(resource.group, str) and isinstance(resource.version, str):
+                key = group_version_path(resource.group, resource.version)
+                by_group_version.setdefault(key, []).append(resource)
+        if not path:
+            return aiohttp.web.json_response(index_document(
+                (str(r[0].group), str(r[0].version)) for r in by_group_version.values()))
+        if path not in by_group_version:
+            return aiohttp.web.json_response(status=404, data={
+                "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404,
+                "reason": "NotFound", "message": f"the server could not find {path}"})
+        kinds = []
+        for resource in by_group_version[path]:
+            info = self.resources[resource]
+            if info.kind and "/" not in str(resource.plural):
+                kinds.append((info.kind, str(resource.plural), bool(info.namespaced),
+                              self._schemas.get(resource)))
+        first = by_group_version[path][0]
+        return aiohttp.web.json_response(group_version_document(
+            str(first.group), str(first.version), kinds))
 
     # NB: every _serve_* returns a Response with an explicit status: kmock copies a
     # returned Response's status into the reaction's shared Response, so an implicit 200
@@ -228,10 +301,21 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         kind = info.kind or str(request.resource.plural).capitalize()
         return {"apiVersion": f"{group}/{version}" if group else version, "kind": kind}
 
+    def _table_columns(self, request: kmock.Request) -> list[Body] | None:
+        """A CRD's printer columns when the client asks for a Table (kubectl get)."""
+        accept = {k.lower(): v for k, v in request.headers.items()}.get("accept", "")
+        if request.resource in self._columns and wants_table(accept):
+            return self._columns[request.resource]
+        return None
+
     async def _serve_fetch(self, request: kmock.Request) -> Response:
         info = self._info(request)
         obj = self._stored(self._key(request, info)) if info else None
-        return not_found(request) if obj is None else Response(status=200, payload=obj)
+        if obj is None:
+            return not_found(request)
+        if (columns := self._table_columns(request)) is not None:
+            return Response(status=200, payload=table(columns, [obj], str(self._revision)))
+        return Response(status=200, payload=obj)
 
     async def _serve_list(self, request: kmock.Request) -> Response:
         info = self._info(request)
@@ -241,6 +325,9 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
             selected = self._selection(request)
         except SelectorError as e:
             return status_response(400, "BadRequest", str(e))
+        if (columns := self._table_columns(request)) is not None:
+            return Response(status=200, payload=table(
+                columns, self._current(request, selected), str(self._revision)))
         type_meta = self._type_meta(request, info)
         return Response(status=200, payload={
             "apiVersion": type_meta["apiVersion"], "kind": f"{type_meta['kind']}List",
@@ -260,7 +347,19 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         except (SelectorError, ValueError) as e:
             return status_response(400, "BadRequest", str(e))
         stream = self._watch(request, info, selected, since, timeout)
-        return Response(status=200, payload=stream)
+        if (columns := self._table_columns(request)) is not None:
+            stream = self._as_tables(stream, columns)
+        # As kube-apiserver: kubectl reads no stream of application/octet-stream.
+        return Response(status=200, payload=stream, headers={"Content-Type": "application/json"})
+
+    async def _as_tables(self, events: AsyncIterator[Any], columns: list[Body],
+                         ) -> AsyncIterator[Any]:
+        """A watch's events with each object a one-row Table (kubectl get -w)."""
+        async for event in events:
+            if isinstance(event, dict) and event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                version = event["object"]["metadata"].get("resourceVersion", "")
+                event = {**event, "object": table(columns, [event["object"]], version)}
+            yield event
 
     async def _watch(
             self, request: kmock.Request, info: kmock.ResourceInfo,
@@ -326,6 +425,7 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
                         self._commit(key, "DELETED", copy.deepcopy(obj.raw), obj.raw)
                 del self.resources[resource]
                 self._schemas.pop(resource, None)
+                self._columns.pop(resource, None)
 
     def _conform(self, request: kmock.Request, obj: Body) -> Body:
         if obj.get("kind") == "Secret" and isinstance(obj.get("stringData"), dict):
@@ -336,14 +436,69 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         schema = self._schemas.get(request.resource)  # type: ignore[arg-type]
         return conform(schema, obj, root=True) if schema else obj
 
+    def _undeclared(self, request: kmock.Request, info: kmock.ResourceInfo, obj: Any,
+                    ) -> Response | None:
+        """400 BadRequest for fields the schema does not declare, when the client asks for
+        fieldValidation=Strict (as kubectl apply and create do by default)."""
+        schema = self._schemas.get(request.resource)  # type: ignore[arg-type]
+        if not schema or request.params.get("fieldValidation") != "Strict":
+            return None
+        unknown = unknown_fields(schema, obj)
+        if not unknown:
+            return None
+        assert request.resource is not None  # for type checkers: it has a schema
+        kind, version = info.kind or "", request.resource.version
+        fields = ", ".join(f'unknown field "{field}"' for field in sorted(unknown))
+        return status_response(400, "BadRequest", f'{kind} in version "{version}" cannot be '
+                               f"handled as a {kind}: strict decoding error: {fields}")
+
+    def _bad_name(self, request: kmock.Request, info: kmock.ResourceInfo, name: str,
+                  ) -> Response | None:
+        """422 for a name kube-apiserver refuses: custom resources, ConfigMaps, Secrets and
+        Jobs take RFC 1123 subdomains, namespaces labels (other kinds are not checked)."""
+        assert request.resource is not None  # for type checkers: a Kubernetes URL here
+        checked = request.resource in self._schemas or info.kind in _SUBDOMAIN_NAMED
+        errors = name_errors(name, label=request.resource == NAMESPACES) if (
+            checked or request.resource == NAMESPACES) else []
+        if not errors:
+            return None
+        return invalid(info.kind or "", str(request.resource.group), name, errors)
+
+    def _refused(self, request: kmock.Request, info: kmock.ResourceInfo, obj: Body,
+                 old: Body | None = None) -> Response | None:
+        """422 Invalid when the CRD's schema or CEL rules refuse the write, else None."""
+        schema = self._schemas.get(request.resource)  # type: ignore[arg-type]
+        errors = validate_custom_resource(schema, obj, old) if schema else []
+        if not errors:
+            return None
+        assert request.resource is not None  # for type checkers: it has a schema
+        return invalid(info.kind or "", str(request.resource.group), obj["metadata"]["name"],
+                       errors)
+
+    @staticmethod
+    def _payload(request: kmock.Request) -> Any:
+        """The request's object: JSON, or what kubectl's typed commands send as protobuf."""
+        content_type = {k.lower(): v for k, v in request.headers.items()}.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() != PROTOBUF:
+            return request.data
+        try:
+            return decode(request.body)
+        except UnsupportedBody as e:
+            raise _Unsupported(str(e)) from None
+
     async def _serve_create(self, request: kmock.Request) -> Response:
         info = self._info(request)
         if info is None:
             return not_found(request)
-        if not isinstance(request.data, dict) or not isinstance(request.data.get("metadata", {}),
-                                                                dict):
+        try:
+            data = self._payload(request)
+        except _Unsupported as e:
+            return status_response(415, "UnsupportedMediaType", f"{e}: send application/json")
+        if not isinstance(data, dict) or not isinstance(data.get("metadata", {}), dict):
             return status_response(400, "BadRequest", "the object must be a JSON object")
-        body = self._conform(request, copy.deepcopy(request.data))
+        if (undeclared := self._undeclared(request, info, data)) is not None:
+            return undeclared
+        body = self._conform(request, copy.deepcopy(data))
         meta = body.setdefault("metadata", {})
 
         namespaced = self._namespaced(request, info)
@@ -359,6 +514,8 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         if not name:
             return status_response(422, "Invalid", "metadata.name: Required value: "
                                    "name or generateName is required")
+        if (bad_name := self._bad_name(request, info, name)) is not None:
+            return bad_name
         key = (request.resource, namespace, name)
         if self._stored(key) is not None:
             return object_failure(409, "AlreadyExists", request.resource, name,
@@ -374,6 +531,8 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
             body.pop("status", None)  # status is written only through /status
         if request.resource == CRDS:
             body["status"] = crd_status(body)
+        if (refused := self._refused(request, info, body)) is not None:
+            return refused
         return Response(status=201, payload=self._commit(key, "ADDED", body, None))
 
     def _generate_name(self, request: kmock.Request, namespace: str | None, prefix: Any,
@@ -399,7 +558,11 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     async def _serve_replace(self, request: kmock.Request) -> Response:  # PUT
         if request.resource is None or request.name is None:
             return status_response(405, "MethodNotAllowed", "PUT needs an object URL")
-        return self._update(request, lambda stored: copy.deepcopy(request.data))
+        try:
+            data = self._payload(request)
+        except _Unsupported as e:
+            return status_response(415, "UnsupportedMediaType", f"{e}: send application/json")
+        return self._update(request, lambda stored: copy.deepcopy(data))
 
     def _update(self, request: kmock.Request, write: Callable[[Body], Any]) -> Response:
         info = self._info(request)
@@ -418,6 +581,8 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
             return status_response(422, "Invalid", str(e))  # incl. a failed "test" op
         if not isinstance(intended, dict) or not isinstance(intended.get("metadata", {}), dict):
             return status_response(400, "BadRequest", "the object must be a JSON object")
+        if (undeclared := self._undeclared(request, info, intended)) is not None:
+            return undeclared
 
         # A resourceVersion in what the client wrote is a precondition, as in kube-apiserver.
         sent = intended.get("metadata", {}).get("resourceVersion")
@@ -441,6 +606,8 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
             if field in old["metadata"]:
                 meta[field] = old["metadata"][field]
         omit_empty(meta)
+        if (refused := self._refused(request, info, new, old)) is not None:
+            return refused
 
         if new == old:  # a no-op is not written: no new version, no event
             return Response(status=200, payload=old)

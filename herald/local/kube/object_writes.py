@@ -60,7 +60,8 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def conform(schema: Mapping[str, Any], value: Any, *, root: bool = False) -> Any:
-    """A structural schema's effect on a write: prune unknown fields, fill in defaults."""
+    """A structural schema's effect on a write: prune unknown fields and nulls (where the
+    schema is not nullable), fill in defaults."""
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [conform(schema["items"], item) for item in value]
     if not isinstance(value, dict):
@@ -73,7 +74,8 @@ def conform(schema: Mapping[str, Any], value: Any, *, root: bool = False) -> Any
         if root and key in ("apiVersion", "kind", "metadata"):  # the server's, not the schema's
             result[key] = item
         elif key in properties:
-            result[key] = conform(properties[key], item)
+            if item is not None or properties[key].get("nullable"):
+                result[key] = conform(properties[key], item)
         elif isinstance(additional, dict):
             result[key] = conform(additional, item)
         elif preserved:

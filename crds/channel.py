@@ -498,7 +498,9 @@ class ChannelSpec(HeraldModel):
     max_binds: int = Field(default=1, ge=1, le=64)
     """Most simultaneous binds the carrier allows for this account. Herald keeps every
     bind it opens within it, across all pods and campaigns: the channel's receiver takes
-    one when this is 2 or more, senders share the rest."""
+    one when this is 2 or more, senders share the rest: a campaign's run divides them
+    among its sender pods (a bind that finds no free slot waits for one), except a
+    trigger Api campaign, which runs until cancelled and opens one a pod."""
     routing: Routing = Field(default_factory=Routing)
     """Recipients this channel serves, when a campaign has several channels or this one
     serves only some numbers. Empty: every number."""

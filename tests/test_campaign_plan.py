@@ -400,18 +400,20 @@ def test_degraded_when_failures_cross_the_threshold(counters: Counters, degraded
     assert condition is not None and (condition.status == "True") is degraded
 
 
-@pytest.mark.parametrize("max_binds, senders, receivers, per_pod", [
-    pytest.param(4, 2, True, 1, id="receiver-takes-one"),
-    pytest.param(4, 2, False, 2, id="no-receiver"),
-    pytest.param(1, 1, True, 1, id="one-bind-no-receiver"),
-    pytest.param(3, 8, True, 1, id="more-pods-than-binds"),
-    pytest.param(9, 2, True, 4, id="split"),
+@pytest.mark.parametrize("max_binds, senders, receivers, per_pod, endless", [
+    pytest.param(4, 2, True, 1, False, id="receiver-takes-one"),
+    pytest.param(4, 2, False, 2, False, id="no-receiver"),
+    pytest.param(1, 1, True, 1, False, id="one-bind-no-receiver"),
+    pytest.param(3, 8, True, 1, False, id="more-pods-than-binds"),
+    pytest.param(9, 2, True, 4, False, id="split"),
+    # A trigger Api run never ends: it leaves the channel's other campaigns their binds.
+    pytest.param(9, 2, True, 1, True, id="trigger-api-one-a-pod"),
 ])
 def test_sender_pods_share_the_binds_the_receiver_leaves(
-    max_binds: int, senders: int, receivers: bool, per_pod: int
+    max_binds: int, senders: int, receivers: bool, per_pod: int, endless: bool
 ) -> None:
     spec = CHANNEL_SPEC.model_copy(update={"max_binds": max_binds})
-    target = senders_target("carrier-a", spec, senders, receivers)
+    target = senders_target("carrier-a", spec, senders, receivers, endless=endless)
     assert (target.smpp.binds, target.smpp.max_binds) == (per_pod, max_binds)
 
 

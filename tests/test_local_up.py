@@ -56,9 +56,12 @@ class LocalUp:
 
     def kubectl(self, *args: str, check: bool = True, stdin: str | None = None,
                 ) -> subprocess.CompletedProcess[str]:
+        # PATH: the venv's bin first, where kubectl finds the kubectl-herald plugin.
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         result = subprocess.run([str(KUBECTL), *args], cwd=self.workdir, text=True,
                                 capture_output=True, timeout=60, input=stdin,
-                                env=os.environ | {"KUBECONFIG": str(self.kubeconfig)})
+                                env=os.environ | {"KUBECONFIG": str(self.kubeconfig),
+                                                  "PATH": path})
         if check:
             assert result.returncode == 0, result.stderr
         return result
@@ -143,6 +146,9 @@ async def test_the_readme_sends_my_own_csv_in_four_commands(local_up: LocalUp) -
     header, *lines = shown.splitlines()
     assert header.split()[:3] == ["NAME", "PHASE", "READY"], shown
     assert any(line.split()[:2] == ["my-campaign", "Completed"] for line in lines), shown
+    status = local_up.kubectl("herald", "status", "my-campaign").stdout  # the plugin
+    assert "Campaign default/my-campaign: Completed" in status, status
+    assert f"100%  sent {len(rows)} of {len(rows)}" in status, status
     logs = re.search(r"their logs are in (\S+)/\.", "".join(local_up.output))
     assert logs, local_up.output
     assert list(Path(logs[1]).glob("*my-campaign-send*.log")), "no sender pod's log"

@@ -136,13 +136,16 @@ def receiver_binds(spec: ChannelSpec, receivers: bool) -> int:
     return own if receivers and spec.max_binds - own >= binds_per_unit(spec) else 0
 
 
-def senders_target(name: str, spec: ChannelSpec, senders: int, receivers: bool) -> ChannelTarget:
+def senders_target(name: str, spec: ChannelSpec, senders: int, receivers: bool, *,
+                   endless: bool = False) -> ChannelTarget:
     """The channel as a run's sender pods use it: the binds its cap leaves after the
     receiver's, shared among the pods (each opens at least one; a bind that finds no
-    free slot waits for one)."""
+    free slot waits for one). `endless`: a trigger Api run, which holds its binds until
+    it is cancelled; each pod opens one, leaving the rest to the channel's other
+    campaigns (its events come one at a time: one bind's window carries them)."""
     target = channel_target(name, spec)
     free = (spec.max_binds - receiver_binds(spec, receivers)) // binds_per_unit(spec)
-    target.smpp.binds = max(1, free // max(1, senders))
+    target.smpp.binds = 1 if endless else max(1, free // max(1, senders))
     return target
 
 
@@ -219,7 +222,8 @@ def build_run_config(
         frozen_fields=frozen_fields(spec),
         shards=spec.senders,
         templates=templates,
-        channels=[senders_target(name, channel, spec.senders, receivers)
+        channels=[senders_target(name, channel, spec.senders, receivers,
+                                 endless=spec.trigger == CampaignTrigger.API)
                   for name, channel in channels],
         unavailable=list(unavailable),
         campaign_rate=spec.rate_limit.messages_per_second if spec.rate_limit else None,

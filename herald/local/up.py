@@ -33,7 +33,7 @@ SIMULATOR_SERVICE_PORT = 2775
 # The README's four commands ("Try it with your own kubectl"; a test holds them equal).
 # Not all of examples/: its trigger Api campaign would hold the channel's binds.
 FOUR_COMMANDS = (
-    "kubectl apply -f examples/secret.yaml -f examples/channel.yaml -f examples/template.yaml",
+    "kubectl apply -f examples/",
     "kubectl create configmap my-list --from-file=recipients.csv=my-list.csv",
     "kubectl apply -f my-campaign.yaml",
     "kubectl get campaigns -w",

@@ -16,38 +16,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
 
-from aiohttp import web
-
+from sender import http_serving
 from sender.ingest.server import IngestApi
-from sender.signals import install_stop_signals
 from sender.store.client import Redis, connect_from_env
 
 DEFAULT_PORT = 8080
 
 
-@contextlib.asynccontextmanager
-async def serving(redis: Redis, host: str, port: int) -> AsyncIterator[int]:
+def serving(redis: Redis, host: str, port: int
+            ) -> contextlib.AbstractAsyncContextManager[int]:
     """The API listening on host:port while the block runs; yields the port it got."""
-    runner = web.AppRunner(IngestApi(redis).app(), access_log=None, handle_signals=False,
-                           shutdown_timeout=10.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    try:
-        yield int(runner.addresses[0][1])
-    finally:
-        await runner.cleanup()
+    return http_serving.serving(IngestApi(redis).app(), host, port)
 
 
 async def serve(host: str, port: int) -> None:
-    stop = asyncio.Event()
-    install_stop_signals(asyncio.get_running_loop(), stop.set)
     redis = connect_from_env()
     try:
-        async with serving(redis, host, port):
-            await stop.wait()
+        await http_serving.serve_until_stopped(IngestApi(redis).app(), host, port)
     finally:
         await redis.aclose()
 

@@ -15,40 +15,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-from aiohttp import web
-
+from sender import http_serving
 from sender.links.server import LinksApi
-from sender.signals import install_stop_signals
 from sender.store.client import Redis, connect_from_env
 
 DEFAULT_PORT = 8080
 
 
-@contextlib.asynccontextmanager
-async def serving(redis: Redis, host: str, port: int,
-                  clock: Callable[[], float] | None = None) -> AsyncIterator[int]:
+def serving(redis: Redis, host: str, port: int,
+            clock: Callable[[], float] | None = None
+            ) -> contextlib.AbstractAsyncContextManager[int]:
     """The redirects listening on host:port while the block runs; yields the port."""
     api = LinksApi(redis) if clock is None else LinksApi(redis, clock=clock)
-    runner = web.AppRunner(api.app(), access_log=None, handle_signals=False,
-                           shutdown_timeout=10.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    try:
-        yield int(runner.addresses[0][1])
-    finally:
-        await runner.cleanup()
+    return http_serving.serving(api.app(), host, port)
 
 
 async def serve(host: str, port: int) -> None:
-    stop = asyncio.Event()
-    install_stop_signals(asyncio.get_running_loop(), stop.set)
     redis = connect_from_env()
     try:
-        async with serving(redis, host, port):
-            await stop.wait()
+        await http_serving.serve_until_stopped(LinksApi(redis).app(), host, port)
     finally:
         await redis.aclose()
 

@@ -121,6 +121,13 @@ def run_links(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if args.campaign:  # the export Job's pod
+        from sender.export.process import main as job_main
+
+        return job_main(args.campaign)
+    if not args.name or not args.output:
+        raise SystemExit("herald export: give CAMPAIGN and -o FILE|s3://BUCKET/KEY (or"
+                         " --campaign NAMESPACE/NAME in the export Job's pod)")
     from herald.plugin.cli import main
 
     argv = ["export", args.name, "-o", args.output]
@@ -231,11 +238,14 @@ def parser() -> argparse.ArgumentParser:
                     " code, segments, clicks; numbers masked unless --unmasked. To a file"
                     " or s3://BUCKET/KEY. The Campaign from the kubeconfig (KUBECONFIG), the"
                     " rows from Redis (--redis, else HERALD_REDIS_URL).")
-    export.add_argument("name", metavar="CAMPAIGN")
+    export.add_argument("name", metavar="CAMPAIGN", nargs="?")
+    export.add_argument("--campaign", metavar="NAMESPACE/NAME",
+                        help="the export Job's pod: spec.export's settings from its"
+                             " environment, the result recorded for status.export")
     export.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
     export.add_argument("--kubeconfig", help="default: KUBECONFIG, else ~/.kube/config")
     export.add_argument("--context", help="the kubeconfig context to use")
-    add_arguments(export)
+    add_arguments(export, output_required=False)
     export.set_defaults(run=run_export)
 
     sim = commands.add_parser(

@@ -7,10 +7,13 @@ record of what it accepted."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import io
+import json
 import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,8 @@ from sender.export.destinations import S3Credentials, s3_client
 from sender.export.rows import COLUMNS
 from sender.simulator.config import Outcome, PrefixRule, SimulatorConfig
 from sender.sms.numbers import mask_number
+from sender.store.client import connect
+from sender.store.keys import CampaignKeys
 from tests.test_campaign_operator import CAMPAIGN, NS, TIMEOUT, apply_examples, campaign_body
 from tests.test_kubectl_plugin import KUBECTL
 
@@ -162,3 +167,105 @@ async def test_bad_export_input_gets_a_clear_message(sent: Stack, tmp_path: Path
                                  env=env | extra_env)
         assert code in (1, 2) and message in err, (args, err)
         assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+# -- spec.export: the operator's export Job --------------------------------------------------
+
+def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+
+async def exported(stack: Stack) -> dict[str, Any]:
+    """The campaign once status.export says the export was written."""
+    body: dict[str, Any] = await wait_for(
+        lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT, message="no export written",
+        until=lambda c: ((c.get("status") or {}).get("export") or {}).get("completionTime"))
+    return body
+
+
+async def test_spec_export_to_a_claim_is_written_before_the_keys_go(tmp_path: Path) -> None:
+    # Retention 0: the run's keys would go the moment the campaign completes; the export
+    # holds them until it is written, then they go.
+    async with running_stack(workdir=tmp_path, config={"retention_seconds": 0}) as stack:
+        await apply_examples(stack)
+        await stack.kube.create(campaign_body(audience=audience(50), export={
+            "destination": {"persistentVolumeClaim": {"claimName": "results",
+                                                      "path": "runs/double-eleven.csv"}}}))
+        done = await exported(stack)
+        status = done["status"]["export"]
+        assert (status["location"], status["format"], status["rows"], status["unmasked"]) == (
+            "pvc://results/runs/double-eleven.csv", "Csv", 50, False)
+        rows = list(csv.DictReader(io.StringIO(
+            (tmp_path / "pvc" / "results" / "runs" / "double-eleven.csv").read_text())))
+        assert len(rows) == 50
+        assert {r["number"] for r in rows} == {
+            mask_number("+" + m.destination.lstrip("+")) for m in stack.simulator.accepted}
+        job = await stack.kube.get("batch/v1", "Job", NS, f"{CAMPAIGN}-export")
+        assert job["spec"]["template"]["spec"]["volumes"][0] == {
+            "name": "export", "persistentVolumeClaim": {"claimName": "results"}}
+        redis = connect(stack.redis_url)
+        try:
+            await wait_for(lambda: redis.exists(CampaignKeys(NS, CAMPAIGN).run),
+                           timeout=TIMEOUT, until=lambda n: n == 0,
+                           message="the run's keys outlived the retention and the export")
+        finally:
+            await redis.aclose()
+        reasons = [e["reason"] for e in await stack.kube.events_for(done)]
+        assert "ExportWritten" in reasons
+
+
+async def test_spec_export_to_s3_unmasked_through_its_secret(sent_with_export: Stack,
+                                                             s3_server: S3Credentials) -> None:
+    stack = sent_with_export
+    done = await exported(stack)
+    status = done["status"]["export"]
+    assert (status["location"], status["format"], status["rows"], status["unmasked"]) == (
+        "s3://exports/double-eleven.parquet", "Parquet", AUDIENCE, True)
+    client = s3_client(s3_server)
+    local = Path(tempfile.mkdtemp()) / "export.parquet"
+    client.download_file("exports", "double-eleven.parquet", str(local))
+    rows = pq.read_table(local).to_pylist()
+    assert {r["number"]: r["state"] for r in rows} == expected_states(stack)
+
+
+async def test_spec_export_that_cannot_be_written_fails_with_an_event(
+        s3_server: S3Credentials) -> None:
+    async with running_stack() as stack:
+        await apply_examples(stack)
+        await stack.kube.create(secret("exports-s3", {
+            "accessKeyId": s3_server.access_key_id,
+            "secretAccessKey": s3_server.secret_access_key,
+            "endpoint": s3_server.endpoint, "region": s3_server.region}))
+        await stack.kube.create(campaign_body(audience=audience(20), export={
+            "destination": {"url": "s3://no-such-bucket/x.csv",
+                            "credentialsSecretRef": {"name": "exports-s3"}}}))
+        failed = await wait_for(
+            lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT, message="no export error",
+            until=lambda c: ((c.get("status") or {}).get("export") or {}).get("error"))
+        assert "cannot write s3://no-such-bucket/x.csv" in failed["status"]["export"]["error"]
+        assert s3_server.secret_access_key not in json.dumps(failed)
+
+
+@pytest.fixture
+async def sent_with_export(s3_server: S3Credentials) -> AsyncIterator[Stack]:
+    """As `sent`, the campaign with spec.export to S3, full numbers through the Secret
+    that holds the bucket's credentials."""
+    rules = [PrefixRule(prefix=UNDELIVERABLE, outcome=Outcome.UNDELIVERABLE),
+             PrefixRule(prefix=REFUSED, outcome=Outcome.ERROR)]
+    client = s3_client(s3_server)
+    if "exports" not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket="exports")
+    config = SimulatorConfig(port=0, receipt_delay_ms=20, seed=7, rules=rules)
+    async with running_stack(simulator=config) as stack:
+        await apply_examples(stack)
+        await stack.kube.create(secret("exports-s3", {
+            "accessKeyId": s3_server.access_key_id,
+            "secretAccessKey": s3_server.secret_access_key,
+            "endpoint": s3_server.endpoint, "region": s3_server.region}))
+        await stack.kube.create(campaign_body(audience=audience(AUDIENCE), export={
+            "format": "Parquet", "unmaskedSecretRef": {"name": "exports-s3"},
+            "destination": {"url": "s3://exports/double-eleven.parquet",
+                            "credentialsSecretRef": {"name": "exports-s3"}}}))
+        await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT)
+        yield stack

@@ -7,16 +7,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
+from controllers.decisions.campaign_export import ExportPlan, build_export_job, plan_export
+from controllers.decisions.campaign_jobs import Owner
+from controllers.decisions.pod_spec import PodSettings
+from crds.campaign import CampaignExport, ExportFormat, ExportStatus
 from sender.export.destinations import ExportError, S3Credentials, s3_client
 from sender.export.process import export_run
 from sender.export.rows import COLUMNS, Decoded, decode_clicks, decode_state, export_row
-from sender.export.writers import ExportFormat
 from sender.sms.links import LinkRecord
 from sender.sms.states import State, Transition, failed, submitted
 from sender.store.client import Redis
@@ -208,3 +212,78 @@ async def test_s3_export_to_a_missing_bucket_leaves_nothing(redis: Redis,
         await export_run(redis, KEYS, "s3://no-such-bucket/x.csv", ExportFormat.CSV,
                          credentials=s3_server)
     assert json.dumps(str(s3_server)).find("herald-secret") == -1  # repr hides the secret
+
+
+# -- the operator's decisions (controllers.decisions.campaign_export) -------------------------
+
+OWNER = Owner("shop", "sale", "uid-1")
+TO_S3 = CampaignExport.model_validate({
+    "format": "Parquet", "unmaskedSecretRef": {"name": "s3"},
+    "destination": {"url": "s3://exports/sale.parquet", "credentialsSecretRef": {"name": "s3"}}})
+TO_CLAIM = CampaignExport.model_validate({"destination": {"persistentVolumeClaim": {
+    "claimName": "results", "path": "runs/sale.csv"}}})
+RECORD = json.dumps({"rows": 7, "location": "pvc://results/runs/sale.csv", "format": "Csv",
+                     "unmasked": False, "completionTime": "2026-12-03T12:00:00+00:00"})
+
+
+def export_plan(export: CampaignExport | None = TO_CLAIM, old: ExportStatus | None = None,
+                **seen: Any) -> ExportPlan:
+    world: dict[str, Any] = {"final": True, "record": "", "error": "", "job_failed": False,
+             "job_message": "", "job_exists": False} | seen
+    return plan_export(OWNER, export, old, pods=PodSettings(), **world)
+
+
+@pytest.mark.parametrize("plan, jobs, owed, status, events", [
+    pytest.param(export_plan(final=False), 0, False, None, [], id="running-no-job-yet"),
+    pytest.param(export_plan(None), 0, False, None, [], id="no-export-asked"),
+    pytest.param(export_plan(), 1, True, ("pvc://results/runs/sale.csv", None, ""), [],
+                 id="finished-the-job-is-created"),
+    pytest.param(export_plan(job_exists=True, error="cannot write x"), 0, True,
+                 ("pvc://results/runs/sale.csv", None, "cannot write x"), [],
+                 id="retrying-shows-the-error"),
+    pytest.param(export_plan(record=RECORD), 0, False, ("pvc://results/runs/sale.csv", 7, ""),
+                 ["ExportWritten"], id="written"),
+    pytest.param(export_plan(record=RECORD, old=ExportStatus(
+        completion_time=datetime(2026, 12, 3, 12, tzinfo=UTC))), 0, False,
+                 ("pvc://results/runs/sale.csv", 7, ""), [], id="written-event-once"),
+    pytest.param(export_plan(job_exists=True, job_failed=True, error="cannot write x"), 0,
+                 False, ("pvc://results/runs/sale.csv", None, "cannot write x"),
+                 ["ExportFailed"], id="failed-for-good-the-keys-may-go"),
+    pytest.param(export_plan(None, record=RECORD), 0, False,
+                 ("pvc://results/runs/sale.csv", 7, ""), ["ExportWritten"],
+                 id="spec-dropped-after-the-export-keeps-its-status"),
+])
+def test_export_plan(plan: ExportPlan, jobs: int, owed: bool,
+                     status: tuple[str, int | None, str] | None, events: list[str]) -> None:
+    assert (len(plan.create), plan.owed) == (jobs, owed)
+    assert (None if plan.status is None else (plan.status.location, plan.status.rows,
+                                              plan.status.error)) == status
+    assert [e.reason for e in plan.events] == events
+
+
+def test_export_job_of_a_url_takes_its_credentials_from_the_secret() -> None:
+    job = build_export_job(OWNER, TO_S3, PodSettings())
+    pod = job["spec"]["template"]["spec"]
+    (exporter,) = pod["containers"]
+    assert exporter["args"] == ["export", "--campaign", "shop/sale"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in exporter["env"]}
+    assert env["HERALD_EXPORT_DESTINATION"] == "s3://exports/sale.parquet"
+    assert (env["HERALD_EXPORT_FORMAT"], env["HERALD_EXPORT_UNMASKED"]) == ("Parquet", "true")
+    assert env["AWS_SECRET_ACCESS_KEY"] == {"secretKeyRef": {"name": "s3",
+                                                             "key": "secretAccessKey"}}
+    assert env["AWS_ENDPOINT_URL"] == {"secretKeyRef": {"name": "s3", "key": "endpoint",
+                                                        "optional": True}}
+    assert job["metadata"]["name"] == "sale-export"
+    assert job["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+
+
+def test_export_job_of_a_claim_mounts_it() -> None:
+    pod = build_export_job(OWNER, TO_CLAIM, PodSettings())["spec"]["template"]["spec"]
+    (exporter,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in exporter["env"]}
+    assert env["HERALD_EXPORT_DESTINATION"] == "/export/runs/sale.csv"
+    assert env["HERALD_EXPORT_UNMASKED"] == "false"
+    assert {"name": "export", "mountPath": "/export"} in exporter["volumeMounts"]
+    assert {"name": "export", "persistentVolumeClaim": {"claimName": "results"}} in pod[
+        "volumes"]
+    assert not any(name.startswith("AWS_") for name in env)

@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # `herald`'s parser imports this module: the rest comes when it runs
+    from crds.campaign import ExportFormat
     from herald.plugin.kube import Cluster
     from sender.export.destinations import S3Credentials
     from sender.export.process import ExportResult
-    from sender.export.writers import ExportFormat
     from sender.store.keys import CampaignKeys
 
 SECRET_KEYS = {"access_key_id": "accessKeyId", "secret_access_key": "secretAccessKey",
@@ -37,8 +37,8 @@ SECRET_KEYS = {"access_key_id": "accessKeyId", "secret_access_key": "secretAcces
 """The keys of an S3 credentials Secret (spec.export.destination.credentialsSecretRef)."""
 
 
-def add_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("-o", "--output", required=True, metavar="FILE|s3://BUCKET/KEY",
+def add_arguments(sub: argparse.ArgumentParser, *, output_required: bool = True) -> None:
+    sub.add_argument("-o", "--output", required=output_required, metavar="FILE|s3://BUCKET/KEY",
                      help="where to write the export")
     sub.add_argument("--format", choices=("csv", "parquet"),
                      help="default: parquet for a name ending .parquet, else csv")
@@ -53,10 +53,11 @@ def add_arguments(sub: argparse.ArgumentParser) -> None:
 
 
 def export_format(args: argparse.Namespace) -> ExportFormat:
-    from sender.export.writers import ExportFormat
+    from crds.campaign import ExportFormat
+    from sender.export.writers import format_of
 
     if args.format:
-        return ExportFormat.of(args.format)
+        return format_of(args.format)
     return ExportFormat.PARQUET if args.output.endswith(".parquet") else ExportFormat.CSV
 
 

@@ -1,7 +1,8 @@
 """Where an export goes: a local path (a PVC's mount, in a pod) or an S3-compatible URL.
 
     /any/path/export.csv      written beside as `<name>.partial`, renamed when complete:
-                              a reader never sees half a file under the name
+                              a reader never sees half a file under the name; missing
+                              folders are made
     s3://BUCKET/KEY           streamed as an S3 multipart upload in PART_BYTES parts
                               (boto3), completed when the rows are all written, aborted
                               on an error: the object appears whole or not at all
@@ -150,6 +151,7 @@ def open_destination(destination: str, credentials: S3Credentials | None = None
 def _local(path: Path) -> Iterator[BinaryIO]:
     partial = path.with_name(path.name + ".partial")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         file = partial.open("wb")
     except OSError as error:
         raise ExportError(f"cannot write {path}: {error.strerror or error}") from None

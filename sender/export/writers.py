@@ -1,5 +1,6 @@
-"""The export's file formats: CSV (the stdlib's csv) and Parquet (pyarrow), written a
-page of rows at a time to a binary sink (sender.export.destinations).
+"""The export's file formats (crds.campaign.ExportFormat): CSV (the stdlib's csv) and
+Parquet (pyarrow), written a page of rows at a time to a binary sink
+(sender.export.destinations).
 
 CSV: a header row of COLUMNS, UTF-8, RFC 4180 quoting; firstClick as ISO 8601 UTC, an
 empty cell for none. Parquet: one row group each ROW_GROUP rows (pages are gathered
@@ -12,26 +13,21 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Any, BinaryIO, Protocol
 
+from crds.campaign import ExportFormat
 from sender.export.rows import COLUMNS, ExportRow, iso_time
 
 ROW_GROUP = 100_000
 """Rows of one Parquet row group."""
 
 
-class ExportFormat(StrEnum):
-    CSV = "Csv"
-    PARQUET = "Parquet"
-
-    @classmethod
-    def of(cls, text: str) -> ExportFormat:
-        """From the CLI's csv|parquet or the API's Csv|Parquet."""
-        for member in cls:
-            if member.value.lower() == text.lower():
-                return member
-        raise ValueError(f"unknown export format {text!r}: Csv or Parquet")
+def format_of(text: str) -> ExportFormat:
+    """From the CLI's csv|parquet or the API's Csv|Parquet."""
+    for member in ExportFormat:
+        if member.value.lower() == text.lower():
+            return member
+    raise ValueError(f"unknown export format {text!r}: Csv or Parquet")
 
 
 class RowWriter(Protocol):
@@ -58,19 +54,26 @@ class CsvWriter:
         self._text.detach()  # the sink is its owner's to close
 
 
+def parquet_schema() -> Any:
+    """The Parquet file's schema (pyarrow.Schema), COLUMNS in order."""
+    import pyarrow as pa
+
+    fields: list[Any] = [
+        pa.field("number", pa.string()), pa.field("variant", pa.string()),
+        pa.field("channel", pa.string()), pa.field("state", pa.string()),
+        pa.field("error", pa.string()), pa.field("segments", pa.int32()),
+        pa.field("firstClick", pa.timestamp("s", tz="UTC")),
+        pa.field("clicks", pa.int32()), pa.field("message", pa.string())]
+    return pa.schema(fields)
+
+
 class ParquetWriter:
     def __init__(self, sink: BinaryIO, row_group: int = ROW_GROUP) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self._pa = pa
-        fields: list[Any] = [
-            pa.field("number", pa.string()), pa.field("variant", pa.string()),
-            pa.field("channel", pa.string()), pa.field("state", pa.string()),
-            pa.field("error", pa.string()), pa.field("segments", pa.int32()),
-            pa.field("firstClick", pa.timestamp("s", tz="UTC")),
-            pa.field("clicks", pa.int32()), pa.field("message", pa.string())]
-        self.schema = pa.schema(fields)
+        self.schema = parquet_schema()
         self._writer = pq.ParquetWriter(sink, self.schema, compression="zstd")
         self._row_group = row_group
         self._held: list[ExportRow] = []

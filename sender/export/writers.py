@@ -3,8 +3,9 @@ Parquet (pyarrow), written a page of rows at a time to a binary sink
 (sender.export.destinations).
 
 CSV: a header row of COLUMNS, UTF-8, RFC 4180 quoting; firstClick as ISO 8601 UTC, an
-empty cell for none. Parquet: one row group each ROW_GROUP rows (pages are gathered
-until then, so memory is one row group), firstClick a timestamp in seconds, UTC;
+empty cell for none. Parquet: a row group each ROW_GROUP rows or so (each page becomes an
+Arrow record batch at once, and the batches are written together when they reach it,
+so memory is one row group in Arrow's columns), firstClick a timestamp in seconds, UTC;
 segments and firstClick null where the run has none.
 """
 
@@ -76,26 +77,30 @@ class ParquetWriter:
         self.schema = parquet_schema()
         self._writer = pq.ParquetWriter(sink, self.schema, compression="zstd")
         self._row_group = row_group
-        self._held: list[ExportRow] = []
+        self._held: list[Any] = []
+        """Pages as Arrow record batches (compact), until they make a row group."""
+        self._held_rows = 0
 
     def write(self, rows: Sequence[ExportRow]) -> None:
-        self._held.extend(rows)
-        while len(self._held) >= self._row_group:
-            group, self._held = self._held[:self._row_group], self._held[self._row_group:]
-            self._flush(group)
-
-    def _flush(self, rows: Sequence[ExportRow]) -> None:
-        columns = list(zip(*(r.values() for r in rows), strict=True))
-        table = self._pa.Table.from_arrays(
+        if not rows:
+            return
+        columns = zip(*(r.values() for r in rows), strict=True)
+        self._held.append(self._pa.RecordBatch.from_arrays(
             [self._pa.array(values, type=field.type)
              for values, field in zip(columns, self.schema, strict=True)],
-            schema=self.schema)
-        self._writer.write_table(table, row_group_size=len(rows))
+            schema=self.schema))
+        self._held_rows += len(rows)
+        if self._held_rows >= self._row_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._held:
+            table = self._pa.Table.from_batches(self._held, schema=self.schema)
+            self._writer.write_table(table, row_group_size=len(table))
+            self._held, self._held_rows = [], 0
 
     def close(self) -> None:
-        if self._held:
-            self._flush(self._held)
-            self._held = []
+        self._flush()
         self._writer.close()
 
 

@@ -4,9 +4,11 @@
     herald:{campaign:NS/NAME}:state     message key "<lane>/<entry id>" -> state code
     herald:{campaign:NS/NAME}:clicks    message key -> "FIRST_UNIX COUNT"
 
-One page is one XRANGE of COUNT entries of one lane, then one round trip with an HMGET
-of their states and one of their clicks: memory stays one page whatever the run's size,
-and the reads are the run's own keys (one hash tag), so they run on Redis Cluster too.
+One page is one script call: an XRANGE of COUNT entries of one lane, an HMGET of their
+states and one of their clicks, in one round trip (the client sends no message keys:
+packing 2,000 of them was a third of the export's time). Memory stays one page whatever
+the run's size, and the keys are the run's own (one hash tag), so it runs on Redis
+Cluster too.
 Nothing is written: an export may run while late receipts still come in, and reads
 each message as it is at that moment.
 """
@@ -43,23 +45,33 @@ class MessageRecord:
         return message_key(self.lane, self.entry_id)
 
 
+# KEYS: the lane's stream, the state hash, the clicks hash; ARGV: start id ("-" or
+# "(ID"), count, lane. One page: its entries, and each one's state and clicks.
+_PAGE_LUA = """
+local entries = redis.call("XRANGE", KEYS[1], ARGV[1], "+", "COUNT", ARGV[2])
+if #entries == 0 then return {{}, {}, {}} end
+local fields = {}
+for i, entry in ipairs(entries) do fields[i] = ARGV[3] .. "/" .. entry[1] end
+return {entries, redis.call("HMGET", KEYS[2], unpack(fields)),
+        redis.call("HMGET", KEYS[3], unpack(fields))}
+"""
+
+
 async def lane_pages(redis: Redis, keys: CampaignKeys, lane: int, page: int = PAGE
                      ) -> AsyncIterator[list[MessageRecord]]:
     """Every entry of one lane, in stream order, a page at a time."""
+    script = redis.register_script(_PAGE_LUA)
     start = "-"
     while True:
-        reply: Any = await redis.xrange(keys.shard(lane), min=start, count=page)
-        entries = cast(list[tuple[str, dict[str, str]]], reply)
+        reply: Any = await script(keys=[keys.shard(lane), keys.state, keys.clicks],
+                                  args=[start, page, lane])
+        entries, states, clicks = cast(tuple[list[Any], list[Any], list[Any]], reply)
         if not entries:
             return
         start = "(" + entries[-1][0]
-        messages = [message_key(lane, entry_id) for entry_id, _ in entries]
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.state, messages)
-            pipe.hmget(keys.clicks, messages)
-            states, clicks = await pipe.execute()
-        yield [MessageRecord(lane, entry_id, fields, state, click)
-               for (entry_id, fields), state, click in zip(entries, states, clicks,
-                                                           strict=True)]
+        yield [MessageRecord(lane, entry_id, dict(zip(flat[::2], flat[1::2], strict=True)),
+                             state, click)
+               for (entry_id, flat), state, click in zip(entries, states, clicks,
+                                                         strict=True)]
         if len(entries) < page:
             return

@@ -228,6 +228,15 @@ async def test_spec_export_to_s3_unmasked_through_its_secret(sent_with_export: S
     rows = pq.read_table(local).to_pylist()
     assert {r["number"]: r["state"] for r in rows} == expected_states(stack)
 
+    # By hand: the Campaign names the Secret that gates full numbers, and this caller
+    # may read it, so --unmasked shows them.
+    out = local.with_name("by-hand.csv")
+    code, said, err = await run(str(KUBECTL), "herald", "export", CAMPAIGN, "-o", str(out),
+                                "--unmasked", env=plugin_env(stack))
+    assert code == 0 and "full numbers" in said, err
+    by_hand = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert {r["number"]: r["state"] for r in by_hand} == expected_states(stack)
+
 
 async def test_spec_export_that_cannot_be_written_fails_with_an_event(
         s3_server: S3Credentials) -> None:

@@ -4,13 +4,15 @@ writer, in the same run.
 
     python bench/export.py                   # 1,000,000 recipients
     python bench/export.py --rows 100000
+    python bench/export.py --rows 100000 --times-cost   # what storing times would cost
 
 Starts a redis-server (herald.local.redis) and fills one run straight into it, as the
 importer and the senders would leave it (nothing is sent): a RunConfig of 4 shards on
 one channel, `--rows` stream entries (n, v, x, z) spread over the 4 lanes, and their
 states: 90% delivered, 5% failed (F:001), 5% submitted (s:<smsc id>); 2% have clicks.
 It reports the Redis bytes per recipient of that run (INFO used_memory before and after
-the fill, divided by the rows).
+the fill, divided by the rows); with --times-cost, what storing each message's submit
+and done times would add (MEMORY USAGE): a second hash, or a suffix of the state value.
 
 Each side runs in a child process of its own (peak RSS is the child's `ru_maxrss`):
 
@@ -43,7 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -107,6 +109,48 @@ async def fill(url: str, rows: int) -> float:
         return (after - before) / rows
     finally:
         await redis.aclose()
+
+
+def base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        n, rest = divmod(n, 36)
+        text = digits[rest] + text
+        if not n:
+            return text
+
+
+async def times_cost(url: str, rows: int) -> dict[str, int]:
+    """What storing each message's submit and done times would cost in Redis, per
+    recipient, two ways (on the filled run; both undone after): a second hash of
+    message key -> "SUBMIT DONE", or the times appended to the state value
+    ("D@SUBMIT,DONE"); the times as seconds since the run's start, in base 36."""
+    redis = connect(url)
+    times_key = KEYS.tag + ":times"
+    try:
+        state_before = int(await redis.memory_usage(KEYS.state, samples=0) or 0)
+        used_before = int((await redis.info("memory"))["used_memory"])
+        states = cast(list[tuple[str, str]], list((await redis.hgetall(KEYS.state)).items()))
+        for start in range(0, rows, FILL_BATCH):
+            await redis.hset(times_key, mapping={
+                key: f"{base36(3600 + i % 7200)} {base36(3700 + i % 7200)}"
+                for i, (key, _) in enumerate(states[start:start + FILL_BATCH], start)})
+        second_hash = int(await redis.memory_usage(times_key, samples=0) or 0)
+        used_after = int((await redis.info("memory"))["used_memory"])
+        await redis.delete(times_key)
+        for start in range(0, rows, FILL_BATCH):
+            await redis.hset(KEYS.state, mapping={
+                key: f"{value}@{base36(3600 + i % 7200)},{base36(3700 + i % 7200)}"
+                for i, (key, value) in enumerate(states[start:start + FILL_BATCH], start)})
+        state_after = int(await redis.memory_usage(KEYS.state, samples=0) or 0)
+        await redis.hset(KEYS.state, mapping=dict(states))
+    finally:
+        await redis.aclose()
+    return {"state_hash": round(state_before / rows),
+            "second_hash": round(second_hash / rows),
+            "second_hash_used_memory": round((used_after - used_before) / rows),
+            "in_state_value": round((state_after - state_before) / rows)}
 
 
 async def load_rows(url: str) -> list[Any]:
@@ -208,6 +252,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--timeout", type=float, default=900, help="seconds per side")
+    parser.add_argument("--times-cost", action="store_true",
+                        help="also: the Redis bytes per recipient that storing submit and"
+                             " done times would take, two ways (times_bytes_per_recipient)")
     parser.add_argument("--child", nargs=3, metavar=("SIDE", "URL", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -223,6 +270,9 @@ def main() -> int:
                 "rows": args.rows, "redis_bytes_per_recipient": round(per_recipient),
                 "baseline_rss_mb": run_child("baseline", server.url, work / "none",
                                              args.timeout).get("peak_rss_mb")}
+            if args.times_cost:
+                report["times_bytes_per_recipient"] = asyncio.run(
+                    times_cost(server.url, args.rows))
             for side, name in (("herald_csv", "export.csv"), ("peer_csv", "peer.csv"),
                                ("herald_parquet", "export.parquet"),
                                ("peer_parquet", "peer.parquet")):

@@ -593,19 +593,7 @@ class ExportDestination(HeraldModel):
 
 
 class CampaignExport(HeraldModel):
-    """Every recipient's result, written once the campaign finished (Completed, Failed
-    or Cancelled) by an export Job (`herald export`): one row a recipient, with its
-    number (masked, e.g. +86*******8000, unless unmaskedSecretRef), variant, channel,
-    state (as status.counters names it: delivered, failed, queued, awaitingWinner...),
-    error code (a failure's SMSC command_status or receipt error, a capped message's
-    cap), segments (the parts the SMSC accepted, only while the message awaits its
-    receipt: a settled message's are not kept), first click time and clicks, and its
-    message key. Submit and done times are not recorded per message and not exported
-    (not implemented). A message failed over to another channel is one row, on the
-    channel it ended on. The run's Redis keys are kept past the operator's retention
-    until the export is written or its Job failed for good; status.export says where it
-    went and how many rows. Receipts that come after the export are not in it. Taken
-    when the campaign finishes; changing it later writes no second export."""
+    """A finished campaign's per-recipient export (spec.export)."""
 
     model_config = ConfigDict(json_schema_extra=validations(
         ("!has(self.unmaskedSecretRef) || (has(self.destination.credentialsSecretRef)"
@@ -785,9 +773,22 @@ class CampaignSpec(HeraldModel):
     links: CampaignLinks = Field(default_factory=CampaignLinks)
     """Tracked links ({link:URL} in a template): how long they work."""
     export: CampaignExport | None = None
-    """Write every recipient's result to a file or an S3-compatible URL once the
-    campaign finished. Empty: no export (`kubectl herald export` still makes one while
-    the run's Redis keys last)."""
+    """Every recipient's result, written once the campaign finished (Completed, Failed
+    or Cancelled) by an export Job (`herald export`): one row a recipient, with its
+    number (masked, e.g. +86*******8000, unless unmaskedSecretRef), variant, channel,
+    state (as status.counters names it: delivered, failed, queued, awaitingWinner...),
+    error code (a failure's SMSC command_status or receipt error, a capped message's
+    cap), segments (the parts the SMSC accepted, only while the message awaits its
+    receipt: a settled message's are not kept), first click time and clicks, and its
+    message key. Submit and done times are not recorded per message and not exported
+    (not implemented). A message failed over to another channel is one row, on the
+    channel it ended on. The run's Redis keys are kept past the operator's retention
+    until the export is written or its Job failed for good; status.export says where it
+    went and how many rows. The export starts as soon as the campaign finished:
+    receipts that come after it are not in it. Set on a finished campaign whose run's
+    keys are still in Redis, it is written then; once written, a change writes no second
+    export. Empty: no export (`kubectl herald export` still makes one while the
+    run's Redis keys last)."""
     dry_run: bool = False
     """Import the audience and stop at the pre-send plan (status.plan: audience, messages,
     segments, estimated cost, ETA), phase Planned, Ready False with reason DryRun: no

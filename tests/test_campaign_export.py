@@ -167,6 +167,9 @@ async def test_bad_export_input_gets_a_clear_message(sent: Stack, tmp_path: Path
                                  env=env | extra_env)
         assert code in (1, 2) and message in err, (args, err)
         assert not list(tmp_path.iterdir())  # nothing half-written
+    code, _, err = await run(str(KUBECTL), "herald", "export", "no-such", "-o",
+                             str(tmp_path / "x.csv"), env=plugin_env(sent))
+    assert code == 1 and "campaign no-such not found in namespace default" in err, err
 
 
 # -- spec.export: the operator's export Job --------------------------------------------------

@@ -11,7 +11,8 @@ implementation of a person's export of a campaign's per-recipient results.
                 accessKeyId, secretAccessKey, and optionally endpoint and region), else
                 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION
 
-The Campaign is read from the cluster (kubeconfig as kubectl finds it) to check that the
+CAMPAIGN may also name a CampaignRun (one run of a recurring campaign). The Campaign is
+read from the cluster (kubeconfig as kubectl finds it) to check that the
 run in Redis is this Campaign's (same uid) and for its export settings; the rows come
 from Redis, a page at a time (sender.export).
 """
@@ -88,14 +89,18 @@ def secret_data(cluster: Cluster, name: str, why: str) -> dict[str, str]:
 
 def run(cluster: Cluster, args: argparse.Namespace) -> int:
     from crds.campaign import Campaign
+    from crds.campaign_run import CampaignRun
     from herald.plugin.kube import PluginError
     from sender.export.destinations import ExportError, is_url
     from sender.store.client import RedisUrlError, connect, connect_from_env
     from sender.store.keys import CampaignKeys
 
-    campaign = cluster.get(Campaign.PLURAL, args.name)
+    # A recurring campaign's runs are CampaignRuns, each with its own run in Redis.
+    campaign = cluster.get(Campaign.PLURAL, args.name) or cluster.get(CampaignRun.PLURAL,
+                                                                      args.name)
     if campaign is None:
-        raise PluginError(f"campaign {args.name} not found in namespace {cluster.namespace}")
+        raise PluginError(f"campaign {args.name} not found in namespace {cluster.namespace}"
+                          " (nor a CampaignRun of that name)")
     spec_export = (campaign.get("spec") or {}).get("export") or {}
     if args.unmasked:
         ref = (spec_export.get("unmaskedSecretRef") or {}).get("name")

@@ -82,9 +82,15 @@ class S3Sink(io.RawIOBase):
         return len(view)
 
     def _send(self, body: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         number = len(self._parts) + 1
-        reply = self._client.upload_part(Bucket=self.bucket, Key=self.key, PartNumber=number,
-                                         UploadId=self._upload, Body=body)
+        try:
+            reply = self._client.upload_part(Bucket=self.bucket, Key=self.key,
+                                             PartNumber=number, UploadId=self._upload,
+                                             Body=body)
+        except (BotoCoreError, ClientError) as error:
+            raise ExportError(f"cannot write s3://{self.bucket}/{self.key}: {error}") from None
         self._parts.append({"PartNumber": number, "ETag": reply["ETag"]})
 
     def complete(self) -> None:
@@ -158,8 +164,10 @@ def _local(path: Path) -> Iterator[BinaryIO]:
     try:
         with file:
             yield file
-    except BaseException:
+        os.replace(partial, path)
+    except BaseException as error:
         with contextlib.suppress(OSError):
             partial.unlink()
+        if isinstance(error, OSError):  # a full disk, a claim gone read-only
+            raise ExportError(f"cannot write {path}: {error.strerror or error}") from None
         raise
-    os.replace(partial, path)

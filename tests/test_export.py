@@ -249,6 +249,11 @@ def export_plan(export: CampaignExport | None = TO_CLAIM, old: ExportStatus | No
     pytest.param(export_plan(job_exists=True, job_failed=True, error="cannot write x"), 0,
                  False, ("pvc://results/runs/sale.csv", None, "cannot write x"),
                  ["ExportFailed"], id="failed-for-good-the-keys-may-go"),
+    pytest.param(export_plan(None, final=False, old=ExportStatus(
+        location="pvc://results/runs/sale.csv", rows=7,
+        completion_time=datetime(2026, 12, 3, 12, tzinfo=UTC))), 0, False,
+                 ("pvc://results/runs/sale.csv", 7, ""), [],
+                 id="written-status-outlives-the-keys-and-the-spec"),
     pytest.param(export_plan(None, record=RECORD), 0, False,
                  ("pvc://results/runs/sale.csv", 7, ""), ["ExportWritten"],
                  id="spec-dropped-after-the-export-keeps-its-status"),

@@ -107,8 +107,9 @@ def plan_export(owner: Owner, export: CampaignExport | None, old: ExportStatus |
                             f"exported {done.rows or 0} recipients to {done.location}"
                             f" ({shown})"),)
         return ExportPlan(done, events=events)
-    if export is None or not final:
-        return ExportPlan(old if export is not None else None)
+    if export is None or not final:  # a written export's status outlives the keys
+        written = old is not None and old.completion_time is not None
+        return ExportPlan(old if export is not None or written else None)
     status = ExportStatus(location=location_of(export), format=export.format,
                           unmasked=export.unmasked_secret_ref is not None, error=error)
     if job_failed:

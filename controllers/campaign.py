@@ -31,6 +31,7 @@ from controllers.campaign_recurrence import RunIndex, delete_runs, reconcile_rec
 from controllers.channel import ChannelIndex
 from controllers.config import OperatorConfig
 from controllers.context import OperatorContext
+from controllers.decisions.campaign_export import EXPORTER
 from controllers.decisions.campaign_guard import canary_due, canary_run, holds, may_resume
 from controllers.decisions.campaign_jobs import (
     COMPONENT_LABEL,
@@ -106,13 +107,13 @@ def templates_seen(
 def campaign_jobs(
     namespace: str | None, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[tuple[str, str, str], JobSeen]:
-    """(namespace, campaign, importer|sender|winner) -> the Job as last seen (winner: the
-    sender Job of a winner campaign's rest)."""
+    """(namespace, campaign, importer|sender|winner|exporter) -> the Job as last seen
+    (winner: the sender Job of a winner campaign's rest; exporter: spec.export's)."""
     owners = [o for o in meta.get("ownerReferences", [])
               if o.get("kind") in ("Campaign", "CampaignRun")]
     labels = meta.get("labels", {})
     component = labels.get(COMPONENT_LABEL, "")
-    if not owners or component not in (IMPORTER, SENDER):
+    if not owners or component not in (IMPORTER, SENDER, EXPORTER):
         return {}
     if component == SENDER and labels.get(STAGE_LABEL) == WINNER:
         component = WINNER
@@ -181,7 +182,8 @@ async def observe_campaign(
                                    else None),
                       import_done=state.import_done, import_error=state.import_error,
                       cancel_done=state.cancel_done, ingest=state.ingest,
-                      ingest_closed=state.ingest_closed,
+                      ingest_closed=state.ingest_closed, export=state.export,
+                      export_error=state.export_error,
                       test_opt_outs=await _test_opt_outs(context, campaign, state.config,
                                                          one(jobs, (namespace, name, SENDER)),
                                                          now),
@@ -195,6 +197,7 @@ async def observe_campaign(
         import_job=one(jobs, (namespace, name, IMPORTER)),
         sender_job=one(jobs, (namespace, name, SENDER)),
         winner_job=one(jobs, (namespace, name, WINNER)),
+        export_job=one(jobs, (namespace, name, EXPORTER)),
         previous=previous, last_progress=last_progress,
     )
 

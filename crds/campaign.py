@@ -548,6 +548,72 @@ class CampaignLinks(HeraldModel):
     operator's retention if need be. Taken when a run starts."""
 
 
+class ExportFormat(StrEnum):
+    CSV = "Csv"
+    PARQUET = "Parquet"
+
+
+class ExportVolume(HeraldModel):
+    """A PersistentVolumeClaim of the namespace, and the file's path on it."""
+
+    claim_name: str = Field(min_length=1, max_length=NAME_MAX)
+    """The claim, mounted read-write in the export Job's pod (ReadWriteOnce needs that
+    pod scheduled where the claim is attached; ReadWriteMany anywhere)."""
+    path: str = Field(default="export.csv", min_length=1, max_length=SHORT_TEXT_MAX,
+                      pattern=r"^[^/].*$")
+    """The file's path inside the claim, relative (no leading /). Written as
+    PATH.partial, renamed to PATH when complete; an earlier file of that name is
+    replaced."""
+
+
+class ExportDestination(HeraldModel):
+    """Where the export goes: a file on a PersistentVolumeClaim, or an object at an
+    S3-compatible URL."""
+
+    model_config = ConfigDict(json_schema_extra=validations(
+        ("has(self.persistentVolumeClaim) != has(self.url)",
+         "set exactly one of persistentVolumeClaim or url"),
+        ("!has(self.url) || has(self.credentialsSecretRef)",
+         "an export URL needs credentials: set credentialsSecretRef to a Secret with"
+         " accessKeyId and secretAccessKey (and endpoint and region for a server not AWS's)"),
+        ("has(self.url) || !has(self.credentialsSecretRef)",
+         "credentialsSecretRef is for a url destination"),
+    ))
+
+    persistent_volume_claim: ExportVolume | None = None
+    """A file on a claim of the namespace."""
+    url: str | None = Field(default=None, max_length=MESSAGE_MAX, pattern=r"^s3://[^/]+/.+$")
+    """s3://BUCKET/KEY on any S3-compatible server (AWS, MinIO, Ceph...): uploaded as a
+    multipart upload while the rows are read, completed at the end (the object appears
+    whole or not at all); an object of that key is replaced."""
+    credentials_secret_ref: LocalObjectReference | None = None
+    """A Secret of the namespace with accessKeyId and secretAccessKey, and optionally
+    endpoint (the server's URL, e.g. https://minio.example:9000; empty: AWS) and region.
+    Required with url."""
+
+
+class CampaignExport(HeraldModel):
+    """A finished campaign's per-recipient export (spec.export)."""
+
+    model_config = ConfigDict(json_schema_extra=validations(
+        ("!has(self.unmaskedSecretRef) || (has(self.destination.credentialsSecretRef)"
+         " && self.destination.credentialsSecretRef.name == self.unmaskedSecretRef.name)",
+         "full numbers go only to a url whose credentialsSecretRef is unmaskedSecretRef:"
+         " only who can read that Secret can read the export"),
+    ))
+
+    format: ExportFormat = ExportFormat.CSV
+    """Csv (UTF-8, a header row, RFC 4180 quoting, times in ISO 8601 UTC) or Parquet
+    (zstd-compressed row groups of 100,000 rows; firstClick a UTC timestamp)."""
+    destination: ExportDestination
+    """A file on a PersistentVolumeClaim, or an S3-compatible URL with its credentials."""
+    unmasked_secret_ref: LocalObjectReference | None = None
+    """Export full numbers: only to a url destination whose credentialsSecretRef names
+    this same Secret, so reading the export takes reading that Secret. `kubectl herald
+    export --unmasked` also checks it: it shows full numbers only to a caller whose own
+    RBAC lets them read this Secret. Empty: numbers are masked."""
+
+
 class CampaignSpec(HeraldModel):
     """What to send, to whom, through which channels, when and how fast."""
 
@@ -706,6 +772,23 @@ class CampaignSpec(HeraldModel):
     """Opt-out, frequency and duplicate rules."""
     links: CampaignLinks = Field(default_factory=CampaignLinks)
     """Tracked links ({link:URL} in a template): how long they work."""
+    export: CampaignExport | None = None
+    """Every recipient's result, written once the campaign finished (Completed, Failed
+    or Cancelled) by an export Job (`herald export`): one row a recipient, with its
+    number (masked, e.g. +86*******8000, unless unmaskedSecretRef), variant, channel,
+    state (as status.counters names it: delivered, failed, queued, awaitingWinner...),
+    error code (a failure's SMSC command_status or receipt error, a capped message's
+    cap), segments (the parts the SMSC accepted, only while the message awaits its
+    receipt: a settled message's are not kept), first click time and clicks, and its
+    message key. Submit and done times are not recorded per message and not exported
+    (not implemented). A message failed over to another channel is one row, on the
+    channel it ended on. The run's Redis keys are kept past the operator's retention
+    until the export is written or its Job failed for good; status.export says where it
+    went and how many rows. The export starts as soon as the campaign finished:
+    receipts that come after it are not in it. Set on a finished campaign whose run's
+    keys are still in Redis, it is written then; once written, a change writes no second
+    export. Empty: no export (`kubectl herald export` still makes one while the
+    run's Redis keys last)."""
     dry_run: bool = False
     """Import the audience and stop at the pre-send plan (status.plan: audience, messages,
     segments, estimated cost, ETA), phase Planned, Ready False with reason DryRun: no
@@ -1048,6 +1131,24 @@ class RunReference(HeraldModel):
     """When it finished."""
 
 
+class ExportStatus(HeraldModel):
+    """The per-recipient export (spec.export)."""
+
+    location: str = ""
+    """Where it was written: the claim and path (pvc://CLAIM/PATH) or the s3:// URL."""
+    format: ExportFormat | None = None
+    """Csv or Parquet, as spec.export.format said."""
+    rows: int | None = None
+    """Recipients written."""
+    unmasked: bool = False
+    """Full numbers (spec.export.unmaskedSecretRef), else masked."""
+    completion_time: datetime | None = None
+    """When the export was complete; empty while its Job runs."""
+    error: str = ""
+    """Why its last attempt failed; its Job retries, and after its backoffLimit the
+    campaign's Redis keys go after the retention without an export."""
+
+
 class CampaignStatus(HeraldModel):
     """Progress and delivery statistics, folded from Redis at a bounded rate."""
 
@@ -1073,6 +1174,8 @@ class CampaignStatus(HeraldModel):
     canary: GuardStatus | None = None
     """The canary's judgement (spec.canary): its figures while it waits, then Passed or
     Failed."""
+    export: ExportStatus | None = None
+    """The per-recipient export (spec.export): where it went and how many rows."""
     auto_pause: GuardStatus | None = None
     """The last time spec.autoPause paused the campaign, with the figures; empty while it
     never did."""

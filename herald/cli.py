@@ -11,6 +11,8 @@
     herald ingest     serve the ingest API of trigger Api campaigns (its Deployment)
     herald links      serve the short links of tracked links (its Deployment)
     herald simulator  run the SMPP 3.4 simulator (an SMSC for tests and demos)
+    herald export     a campaign's per-recipient results as CSV or Parquet (as kubectl
+                      herald export: herald.plugin.export)
 """
 
 from __future__ import annotations
@@ -134,6 +136,26 @@ def run_links(args: argparse.Namespace) -> int:
     return main(args.host, args.port)
 
 
+def run_export(args: argparse.Namespace) -> int:
+    if args.campaign:  # the export Job's pod
+        from sender.export.process import main as job_main
+
+        return job_main(args.campaign)
+    if not args.name or not args.output:
+        raise SystemExit("herald export: give CAMPAIGN and -o FILE|s3://BUCKET/KEY (or"
+                         " --campaign NAMESPACE/NAME in the export Job's pod)")
+    from herald.plugin.cli import main
+
+    argv = ["export", args.name, "-o", args.output]
+    for flag, value in (("--format", args.format), ("--redis", args.redis),
+                        ("--credentials-secret", args.credentials_secret),
+                        ("-n", args.namespace), ("--kubeconfig", args.kubeconfig),
+                        ("--context", args.context)):
+        if value:
+            argv += [flag, value]
+    return main([*argv, *(["--unmasked"] if args.unmasked else [])])
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="herald", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -238,6 +260,24 @@ def parser() -> argparse.ArgumentParser:
     links.add_argument("--port", type=int,
                        help="port (default HERALD_LINKS_PORT, else 8080; 0: any free)")
     links.set_defaults(run=run_links)
+
+    from herald.plugin.export import add_arguments
+
+    export = commands.add_parser(
+        "export", help="a campaign's per-recipient results as CSV or Parquet",
+        description="Every recipient of the campaign's run: variant, channel, state, error"
+                    " code, segments, clicks; numbers masked unless --unmasked. To a file"
+                    " or s3://BUCKET/KEY. The Campaign from the kubeconfig (KUBECONFIG), the"
+                    " rows from Redis (--redis, else HERALD_REDIS_URL).")
+    export.add_argument("name", metavar="CAMPAIGN", nargs="?")
+    export.add_argument("--campaign", metavar="NAMESPACE/NAME",
+                        help="the export Job's pod: spec.export's settings from its"
+                             " environment, the result recorded for status.export")
+    export.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
+    export.add_argument("--kubeconfig", help="default: KUBECONFIG, else ~/.kube/config")
+    export.add_argument("--context", help="the kubeconfig context to use")
+    add_arguments(export, output_required=False)
+    export.set_defaults(run=run_export)
 
     sim = commands.add_parser(
         "simulator", help="run the SMPP 3.4 simulator",

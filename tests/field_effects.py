@@ -404,6 +404,26 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
     "Campaign.spec.links": Container(),
     "Campaign.spec.links.expireAfterSeconds": Proven(
         "tests/test_links.py::test_the_run_carries_links_only_when_a_template_has_some"),
+    "Campaign.spec.export": Proven(
+        "tests/test_campaign_export.py::test_spec_export_to_a_claim_is_written_before_the_keys_go"),
+    "Campaign.spec.export.format": Proven(
+        "tests/test_campaign_export.py::test_spec_export_to_s3_unmasked_through_its_secret"),
+    "Campaign.spec.export.destination": Container(),
+    "Campaign.spec.export.destination.persistentVolumeClaim": Container(),
+    "Campaign.spec.export.destination.persistentVolumeClaim.claimName": Proven(
+        "tests/test_campaign_export.py::test_spec_export_to_a_claim_is_written_before_the_keys_go"),
+    "Campaign.spec.export.destination.persistentVolumeClaim.path": Proven(
+        "tests/test_campaign_export.py::test_spec_export_to_a_claim_is_written_before_the_keys_go"),
+    "Campaign.spec.export.destination.url": Proven(
+        "tests/test_campaign_export.py::test_spec_export_to_s3_unmasked_through_its_secret"),
+    "Campaign.spec.export.destination.credentialsSecretRef": Proven(
+        "tests/test_campaign_export.py::test_spec_export_to_s3_unmasked_through_its_secret"),
+    "Campaign.spec.export.destination.credentialsSecretRef.name": Proven(
+        "tests/test_campaign_export.py::test_spec_export_to_s3_unmasked_through_its_secret"),
+    "Campaign.spec.export.unmaskedSecretRef": Proven(
+        "tests/test_campaign_export.py::test_spec_export_to_s3_unmasked_through_its_secret"),
+    "Campaign.spec.export.unmaskedSecretRef.name": Proven(
+        "tests/test_campaign_export.py::test_spec_export_to_s3_unmasked_through_its_secret"),
     "Campaign.spec.dryRun": Proven(
         "tests/test_campaign_operator.py::test_a_dry_run_stops_at_its_plan_then_sends_it"),
     "Campaign.spec.paused": Proven(

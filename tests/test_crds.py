@@ -293,6 +293,36 @@ BAD = [
     pytest.param("campaign.yaml", {"spec": {"autoPause": {"minMessages": 0}}},
                  "spec.autoPause.minMessages: 0 is less than the minimum of 1",
                  id="campaign-auto-pause-no-messages"),
+    pytest.param("campaign.yaml", {"spec": {"export": {"destination": {
+        "url": "s3://exports/run.csv"}}}},
+                 "an export URL needs credentials: set credentialsSecretRef",
+                 id="campaign-export-url-without-credentials"),
+    pytest.param("campaign.yaml", {"spec": {"export": {"destination": {
+        "url": "s3://exports/run.csv", "credentialsSecretRef": {"name": "s3"},
+        "persistentVolumeClaim": {"claimName": "results"}}}}},
+                 "set exactly one of persistentVolumeClaim or url",
+                 id="campaign-export-two-destinations"),
+    pytest.param("campaign.yaml", {"spec": {"export": {"destination": {
+        "persistentVolumeClaim": {"claimName": "results"},
+        "credentialsSecretRef": {"name": "s3"}}}}},
+                 "credentialsSecretRef is for a url destination",
+                 id="campaign-export-claim-with-credentials"),
+    pytest.param("campaign.yaml", {"spec": {"export": {"destination": {
+        "url": "https://exports.example/run.csv", "credentialsSecretRef": {"name": "s3"}}}}},
+                 "spec.export.destination.url: 'https://exports.example/run.csv' does not"
+                 " match", id="campaign-export-url-not-s3"),
+    pytest.param("campaign.yaml", {"spec": {"export": {
+        "unmaskedSecretRef": {"name": "numbers"}, "destination": {
+            "url": "s3://exports/run.csv", "credentialsSecretRef": {"name": "s3"}}}}},
+                 "full numbers go only to a url whose credentialsSecretRef is"
+                 " unmaskedSecretRef", id="campaign-export-unmasked-elsewhere"),
+    pytest.param("campaign.yaml", {"spec": {"export": {
+        "unmaskedSecretRef": {"name": "s3"}, "destination": {
+            "persistentVolumeClaim": {"claimName": "results"}}}}},
+                 "full numbers go only to a url", id="campaign-export-unmasked-to-a-claim"),
+    pytest.param("campaign.yaml", {"spec": {"export": {"format": "Xlsx", "destination": {
+        "persistentVolumeClaim": {"claimName": "results"}}}}},
+                 "spec.export.format: 'Xlsx' is not one of", id="campaign-export-format"),
     pytest.param("template.yaml", {"spec": {"category": "Promotion"}},
                  "spec.category: 'Promotion' is not one of", id="template-unknown-category"),
     pytest.param("template.yaml", {"spec": {"signature": None}},

@@ -183,3 +183,8 @@ def _job(owner: Owner, name: str, component: str, spec: dict[str, Any]) -> dict[
         },
         "spec": spec,
     }
+
+
+job_labels = _labels
+"""The labels of a campaign's Job of `component` (the export's: campaign_export)."""
+job_manifest = _job

@@ -28,7 +28,8 @@ The run, in the order the checks below follow:
                              then the winner's sender Job sends the rest -> Completed
 
 Once final (Completed, Failed, Cancelled) a campaign stays so; its counters keep
-folding while late receipts come in, and its Redis keys go after the retention.
+folding while late receipts come in, its spec.export is written (campaign_export), and
+its Redis keys go after the retention (not before the export is written or failed).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from controllers.decisions.campaign_audience import (
     audience_problem,
     suppression_problem,
 )
+from controllers.decisions.campaign_export import plan_export
 from controllers.decisions.campaign_failover import channel_availability
 from controllers.decisions.campaign_guard import (
     RESUME_HINT,
@@ -184,9 +186,22 @@ def plan_campaign(campaign: Campaign, world: CampaignWorld, settings: PlanSettin
         events.insert(0, Event("Normal", reasons.RUN_RESET,
                                "Redis held a run of an earlier campaign of this name;"
                                " it was deleted"))
+    actions = outcome.actions
+    export = plan_export(
+        owner, spec.export, old.export, final=outcome.phase in FINAL and run is not None,
+        record=run.export if run is not None else "",
+        error=run.export_error if run is not None else "",
+        job_failed=world.export_job is not None and world.export_job.failed,
+        job_message=world.export_job.message if world.export_job is not None else "",
+        job_exists=world.export_job is not None, pods=settings.pods)
+    status.export = export.status
+    events.extend(export.events)
+    if export.create:
+        actions = dataclasses.replace(actions, create=(*actions.create, *export.create))
     plan = CampaignPlan(status=status, events=tuple(events), reset_run=stale,
-                        actions=outcome.actions)
-    if outcome.phase in FINAL and run is not None and status.completion_time is not None:
+                        actions=actions)
+    if outcome.phase in FINAL and run is not None and status.completion_time is not None \
+            and not export.owed:  # the export is written before the keys go
         keep = settings.retention_seconds
         if run.config.links is not None:  # its links answer (and count) until they expire
             keep = max(keep, run.config.links.expire_after_seconds + GONE_SECONDS)

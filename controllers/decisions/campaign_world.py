@@ -105,6 +105,10 @@ class RunSeen:
     test_opt_outs: Mapping[str, int] | None = None
     """Per variant, the winner test group's recipients who opted out since it was sent;
     read for spec.winner.metric OptOutRatio once the decision is due (else None)."""
+    export: str = ""
+    """The export Job's result as its pod recorded it (JSON; sender.export.process)."""
+    export_error: str = ""
+    """Why the export's last attempt failed."""
     guard_opt_outs: int | None = None
     """Recipients the run's accepted messages went to who opted out since it started:
     the canary share's once its judgement is due (spec.canary.maxOptOutPercent), the
@@ -130,6 +134,8 @@ class CampaignWorld:
     sender_job: JobSeen | None = None
     winner_job: JobSeen | None = None
     """The sender Job of a winner campaign's rest (spec.winner)."""
+    export_job: JobSeen | None = None
+    """The Job writing spec.export (controllers.decisions.campaign_export)."""
     previous: stats.Sample | None = None
     """The last fold's sample, for the submit rate."""
     last_progress: datetime | None = None

@@ -107,3 +107,7 @@ RUN_REPLACED = "RunReplaced"
 MISSED_SCHEDULE = "MissedSchedule"
 LAST_RUN_FAILED = "LastRunFailed"
 LAST_RUN_SUCCEEDED = "LastRunSucceeded"
+
+# A finished Campaign's spec.export (controllers.decisions.campaign_export): Events.
+EXPORT_WRITTEN = "ExportWritten"
+EXPORT_FAILED = "ExportFailed"

@@ -5,6 +5,8 @@
     approve TEMPLATE           approve a Manual-review template's current content
     pause|resume|cancel CAMPAIGN
     trace CAMPAIGN             Campaign -> runs -> Jobs -> pods, and the channels' binds
+    export CAMPAIGN -o DEST    every recipient's variant, channel, state, error, clicks
+                               as CSV or Parquet to a file or s3:// (herald.plugin.export)
 
 `-o json|yaml` prints a view's structure instead of its text. Exit status: 0 done,
 1 an error (a message on stderr says which), 2 bad usage.
@@ -28,7 +30,7 @@ from crds.campaign import Campaign
 from crds.campaign_run import CAMPAIGN_LABEL, CampaignRun
 from crds.channel import Channel
 from crds.template import Template
-from herald.plugin import views
+from herald.plugin import export, views
 from herald.plugin.kube import Cluster, Object, PluginError
 
 SELF_PAUSED = ("AutoPaused",)
@@ -73,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
                                      help="seconds to wait for the operator to take over a"
                                           " pause the campaign made itself")
     command("cancel", "cancel a campaign for good (spec.cancel: true)", "CAMPAIGN")
+    export.add_arguments(command(
+        "export", "every recipient's results (numbers masked) as CSV or Parquet, to a file"
+        " or an S3-compatible URL", "CAMPAIGN"))
     return main
 
 
@@ -165,7 +170,7 @@ def trace(cluster: Cluster, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Cluster, argparse.Namespace], int]] = {
     "status": status, "preview": preview, "approve": approve, "pause": pause,
-    "resume": resume, "cancel": cancel, "trace": trace,
+    "resume": resume, "cancel": cancel, "trace": trace, "export": export.run,
 }
 
 

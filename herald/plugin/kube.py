@@ -65,6 +65,19 @@ class Cluster:
                                      VERSION, self.namespace, plural, name, {"spec": spec})
         return dict(patched)
 
+    def secret(self, name: str, why: str) -> Object:
+        """A Secret of the namespace, read with the caller's own credentials: RBAC
+        decides. `why` tells the caller what the Secret is for when it is refused."""
+        try:
+            found = _call(self.core.read_namespaced_secret, name, self.namespace)
+        except ApiException as error:
+            if error.status in (401, 403, 404):
+                state = "not found" if error.status == 404 else "not readable by you"
+                raise PluginError(f"secret {name} ({why}) is {state} in namespace"
+                                  f" {self.namespace}") from None
+            raise PluginError(_api_message(error)) from None
+        return dict(self.core.api_client.sanitize_for_serialization(found))
+
     def events_of(self, obj: Object) -> list[Object]:
         """The Events about one object (by its uid, as kubectl describe finds them)."""
         uid = obj["metadata"].get("uid")

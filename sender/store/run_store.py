@@ -6,7 +6,9 @@
                                     ingest and ingest_closed of a trigger Api campaign
                                     (sender.store.ingest_queue),
                                     rest_handed (1 once a winner campaign's rest
-                                    went to the winner: hand_rest_over)
+                                    went to the winner: hand_rest_over), export
+                                    (the export's result, JSON: record_export) and
+                                    export_error (its last failed attempt's message)
 
 The operator writes the config before it creates any Job and reads everything back
 in one round trip per fold (`read_run`). Every key is the campaign's hash tag.
@@ -30,6 +32,7 @@ from sender.store.keys import CampaignKeys
 from sender.store.transitions import StateStore, counters_from_fields
 
 CANCEL_BATCH = 1000
+EXPORT_FIELD, EXPORT_ERROR_FIELD = "export", "export_error"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class RunState:
     """A trigger Api campaign's ingest settings as last written (sender.store.ingest_queue)."""
     ingest_closed: bool = False
     """It takes no more events (cancelled)."""
+    export: str = ""
+    """The export Job's result as it recorded it (JSON, sender.export.process); "": none."""
+    export_error: str = ""
+    """Why the export's last attempt failed."""
 
 
 async def write_run(redis: aioredis.Redis, config: RunConfig) -> None:
@@ -71,6 +78,8 @@ async def read_run(redis: aioredis.Redis, keys: CampaignKeys) -> RunState:
         ingest=(IngestRun.model_validate_json(run[INGEST_FIELD]) if INGEST_FIELD in run
                 else None),
         ingest_closed=CLOSED_FIELD in run,
+        export=run.get(EXPORT_FIELD, ""),
+        export_error=run.get(EXPORT_ERROR_FIELD, ""),
     )
 
 
@@ -85,6 +94,18 @@ async def read_unavailable(redis: aioredis.Redis, keys: CampaignKeys) -> list[st
     (failed over, or not Ready at the start); None: no run."""
     raw = await redis.hget(keys.run, "config")
     return None if raw is None else RunConfig.model_validate_json(raw).unavailable
+
+
+async def record_export(redis: aioredis.Redis, keys: CampaignKeys, result: str) -> None:
+    """The export Job's result (JSON), which status.export shows; clears its error."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hset(keys.run, EXPORT_FIELD, result)
+        pipe.hdel(keys.run, EXPORT_ERROR_FIELD)
+        await pipe.execute()
+
+
+async def record_export_error(redis: aioredis.Redis, keys: CampaignKeys, message: str) -> None:
+    await redis.hset(keys.run, EXPORT_ERROR_FIELD, message[:1024])
 
 
 async def record_import_error(redis: aioredis.Redis, keys: CampaignKeys, message: str) -> None:

@@ -86,7 +86,8 @@ class LocalPods:
     async def _volumes(self, namespace: str, pod_spec: Body, container: Body,
                        root: Path) -> dict[str, Path]:
         """Write ConfigMap, Secret and projected volumes (of ConfigMaps and Secrets);
-        return mountPath -> local directory."""
+        return mountPath -> local directory. A PersistentVolumeClaim is the directory
+        pvc/CLAIM of the workdir, the same for every pod that mounts it."""
         volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
         mounts: dict[str, Path] = {}
         for mount in container.get("volumeMounts", []):
@@ -95,6 +96,11 @@ class LocalPods:
                 sources = volume["projected"].get("sources", [])
             elif "configMap" in volume or "secret" in volume:
                 sources = [volume]
+            elif "persistentVolumeClaim" in volume:  # one directory a claim, shared
+                claim = self.workdir / "pvc" / volume["persistentVolumeClaim"]["claimName"]
+                claim.mkdir(parents=True, exist_ok=True)
+                mounts[mount["mountPath"]] = claim
+                continue
             else:
                 continue
             local = root / mount["name"]

@@ -37,6 +37,36 @@ class Sample:
     sent: int
 
 
+@dataclass(frozen=True)
+class TimelineMark:
+    """The last sample the operator wrote to a run's timeline (sender.store.run_timeline)."""
+
+    at: datetime
+    values: tuple[int, int, int, int]
+    """sent, delivered, failed, expired, as `timeline_values`."""
+    moved: bool
+    """They differed from the sample before."""
+
+
+def timeline_values(counters: Counters) -> tuple[int, int, int, int]:
+    return counters.sent, counters.delivered, counters.failed, counters.expired
+
+
+def next_timeline_mark(last: TimelineMark | None, now: datetime, counters: Counters,
+                       every_seconds: float) -> TimelineMark | None:
+    """The sample to append to the run's timeline now, or None: the first fold's, then
+    one at most every `every_seconds` while the counters move, and one more once they
+    stopped (so a pause reads as a flat line, not as a slow rate spread over it)."""
+    values = timeline_values(counters)
+    if last is None:
+        return TimelineMark(now, values, moved=False)
+    if (now - last.at).total_seconds() < every_seconds:
+        return None
+    if values == last.values and not last.moved:
+        return None
+    return TimelineMark(now, values, moved=values != last.values)
+
+
 def sent(counters: Counters) -> int:
     """Messages that left the queue for the SMSC so far, accepted or not (the submit
     rate's count, and the sign of progress); `counters.sent` counts those it accepted."""

@@ -10,6 +10,7 @@
     herald ingest     serve the ingest API of trigger Api campaigns (its Deployment)
     herald links      serve the short links of tracked links (its Deployment)
     herald simulator  run the SMPP 3.4 simulator (an SMSC for tests and demos)
+    herald report     a campaign's report, or a namespace's summary, as one HTML page
 """
 
 from __future__ import annotations
@@ -118,6 +119,17 @@ def run_links(args: argparse.Namespace) -> int:
     return main(args.host, args.port)
 
 
+def run_report(args: argparse.Namespace) -> int:
+    from herald.plugin.kube import Cluster, PluginError
+    from herald.report import command
+
+    try:
+        return command.run(Cluster(args.kubeconfig, args.context, args.namespace), args)
+    except PluginError as error:
+        print(f"herald report: {error}", file=sys.stderr)
+        return 1
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="herald", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -207,6 +219,18 @@ def parser() -> argparse.ArgumentParser:
     links.add_argument("--port", type=int,
                        help="port (default HERALD_LINKS_PORT, else 8080; 0: any free)")
     links.set_defaults(run=run_links)
+
+    from herald.report.command import SUMMARY, add_arguments
+
+    report = commands.add_parser("report", help=SUMMARY, description=SUMMARY + "; the"
+                                 " Campaigns from the kubeconfig (KUBECONFIG, as kubectl),"
+                                 " the rates over time from Herald's Redis")
+    add_arguments(report)
+    report.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
+    report.add_argument("--kubeconfig", help="the kubeconfig file (default: KUBECONFIG,"
+                                             " else ~/.kube/config)")
+    report.add_argument("--context", help="the kubeconfig context to use")
+    report.set_defaults(run=run_report)
 
     sim = commands.add_parser(
         "simulator", help="run the SMPP 3.4 simulator",

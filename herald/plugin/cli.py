@@ -5,6 +5,8 @@
     approve TEMPLATE           approve a Manual-review template's current content
     pause|resume|cancel CAMPAIGN
     trace CAMPAIGN             Campaign -> runs -> Jobs -> pods, and the channels' binds
+    report CAMPAIGN|--since 7d one HTML page: a campaign's report, or a summary (herald
+                               report's, herald.report.command)
 
 `-o json|yaml` prints a view's structure instead of its text. Exit status: 0 done,
 1 an error (a message on stderr says which), 2 bad usage.
@@ -30,6 +32,7 @@ from crds.channel import Channel
 from crds.template import Template
 from herald.plugin import views
 from herald.plugin.kube import Cluster, Object, PluginError
+from herald.report import command as report_command
 
 SELF_PAUSED = ("AutoPaused",)
 """Conditions True while a campaign holds itself paused (a failed canary, autoPause): a
@@ -73,6 +76,13 @@ def parser() -> argparse.ArgumentParser:
                                      help="seconds to wait for the operator to take over a"
                                           " pause the campaign made itself")
     command("cancel", "cancel a campaign for good (spec.cancel: true)", "CAMPAIGN")
+    report = commands.add_parser("report", help=report_command.SUMMARY,
+                                 description=report_command.SUMMARY)
+    report_command.add_arguments(report)
+    report.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
+    report.add_argument("--kubeconfig", help="the kubeconfig file (default: KUBECONFIG,"
+                                             " else ~/.kube/config)")
+    report.add_argument("--context", help="the kubeconfig context to use")
     return main
 
 
@@ -165,7 +175,7 @@ def trace(cluster: Cluster, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Cluster, argparse.Namespace], int]] = {
     "status": status, "preview": preview, "approve": approve, "pause": pause,
-    "resume": resume, "cancel": cancel, "trace": trace,
+    "resume": resume, "cancel": cancel, "trace": trace, "report": report_command.run,
 }
 
 

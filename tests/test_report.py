@@ -425,6 +425,13 @@ async def test_the_report_page_renders_offline_with_the_campaigns_numbers(
             for r in _rows(dumped.out, "variants")} == {
         name: (c.get("sent", 0), c.get("delivered", 0), c.get("failed", 0))
         for name, c in variants.items()}
+    for bar in _bars(dom, "variant-delivery"):  # the ratio charts are the status's ratios
+        c = variants[bar["data-label"]]
+        final = c.get("delivered", 0) + c.get("failed", 0) + c.get("expired", 0)
+        assert float(bar["data-value"]) == pytest.approx(100 * c["delivered"] / final,
+                                                         abs=1e-3)
+        assert float(bar["data-low"]) < float(bar["data-value"]) < float(bar["data-high"])
+    assert len(_bars(dom, "variant-delivery")) == 2
     assert counters["failed"] > 0 and {e["data-code"]: int(e["data-count"])
                                        for e in dom.having("data-code")} == {
         e["code"]: e["count"] for e in status["topErrors"]}

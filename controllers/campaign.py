@@ -17,6 +17,7 @@ remove the campaign's Redis keys (its Jobs go with it by their ownerReferences).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime
@@ -73,7 +74,7 @@ from sender.store.run_store import (
     read_run,
     write_run,
 )
-from sender.store.run_timeline import TimelineSample, append_sample
+from sender.store.run_timeline import TIMELINE_MAX, TimelineSample, append_sample
 from sender.store.waiting_room import next_opening
 
 logger = logging.getLogger(__name__)
@@ -380,12 +381,13 @@ async def sample_timeline(context: OperatorContext, key: tuple[str, str], plan: 
     if world.run is None:
         return
     mark = next_timeline_mark(context.timeline_marks.get(key), world.now, world.run.counters,
-                              context.config.timeline_sample_seconds)
+                              context.config.timeline_sample_seconds, TIMELINE_MAX)
     if mark is None:
         return
-    await append_sample(context.redis, CampaignKeys(*key),
-                        TimelineSample(mark.at.timestamp(), *mark.values))
-    context.timeline_marks[key] = mark
+    first = await append_sample(context.redis, CampaignKeys(*key),
+                                TimelineSample(mark.at.timestamp(), *mark.values))
+    context.timeline_marks[key] = dataclasses.replace(
+        mark, first=datetime.fromtimestamp(first, UTC))  # after a restart: the run's start
 
 
 REDIS_RETRY_SECONDS = 2

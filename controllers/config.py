@@ -46,7 +46,8 @@ class OperatorConfig:
     counted (a scan of its run's queues in Redis) while it sends."""
     timeline_sample_seconds: float = 10.0
     """How often at most a running campaign's counters are sampled into its run's
-    timeline in Redis (the rate charts of `herald report`); the newest 4,320 are kept."""
+    timeline in Redis (the rate charts of `herald report`); less often once a run is
+    long, so that at most 4,320 samples span all of it (sender.store.run_timeline)."""
     channel_receivers: bool = True
     """Keep a receiver Deployment per Channel (late receipts, replies). Off for carriers
     that allow no extra bind: receipts then come only while senders run."""

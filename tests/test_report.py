@@ -75,8 +75,9 @@ def counters(sent: int, delivered: int = 0) -> Counters:
     return Counters(sent=sent, delivered=delivered)
 
 
-def mark(seconds: float, sent: int, moved: bool = True) -> TimelineMark:
-    return TimelineMark(T0 + timedelta(seconds=seconds), (sent, 0, 0, 0), moved)
+def mark(seconds: float, sent: int, moved: bool = True, first: float = 0) -> TimelineMark:
+    return TimelineMark(T0 + timedelta(seconds=seconds), (sent, 0, 0, 0), moved,
+                        first=T0 + timedelta(seconds=first))
 
 
 @pytest.mark.parametrize("last, seconds, now_counters, expected", [
@@ -86,12 +87,15 @@ def mark(seconds: float, sent: int, moved: bool = True) -> TimelineMark:
     pytest.param(mark(0, 9), 10, counters(9), mark(10, 9, moved=False), id="one-flat-after"),
     pytest.param(mark(0, 9, moved=False), 60, counters(9), None, id="still-flat"),
     pytest.param(mark(0, 9, moved=False), 60, counters(12), mark(60, 12), id="moves-again"),
+    # A long run: 1,100 s of samples, 10 at most: one every 1,100 / 5 s, not every 10 s.
+    pytest.param(mark(1000, 5), 1100, counters(9), None, id="long-run-samples-less"),
+    pytest.param(mark(1000, 5), 1300, counters(9), mark(1300, 9), id="long-run-due"),
 ])
 def test_the_timeline_samples_at_most_every_interval_while_counters_move(
         last: TimelineMark | None, seconds: float, now_counters: Counters,
         expected: TimelineMark | None) -> None:
     assert next_timeline_mark(last, T0 + timedelta(seconds=seconds), now_counters,
-                              every_seconds=10) == expected
+                              every_seconds=10, most=10) == expected
 
 
 def test_rates_are_per_second_between_samples() -> None:
@@ -284,12 +288,15 @@ def test_the_summary_counts_each_campaign_once_on_its_day_and_week() -> None:
 
 # -- the timeline in Redis -------------------------------------------------------------
 
-async def test_the_timeline_keeps_the_newest_samples_and_goes_with_the_run(
+async def test_a_full_timeline_keeps_every_other_sample_and_goes_with_the_run(
         redis: Redis) -> None:
     keys = CampaignKeys("shop", "sale")
-    for i in range(7):
-        await append_sample(redis, keys, TimelineSample(100.0 + i, i, i, 0, 0), most=5)
-    assert [s.sent for s in await read_timeline(redis, keys)] == [2, 3, 4, 5, 6]
+    firsts = [await append_sample(redis, keys, TimelineSample(100.0 + i, i, i, 0, 0), most=5)
+              for i in range(9)]
+    assert firsts == [100.0] * 9  # the oldest sample stays: the run's start
+    # 0..5 thinned to 0 2 4 5 when the sixth came, then 6; 7 thinned them to 0 4 6 7; 8.
+    assert [s.sent for s in await read_timeline(redis, keys)] == [0, 4, 6, 7, 8]
+    assert (await read_timeline(redis, keys))[1] == TimelineSample(104.0, 4, 4, 0, 0)
     await redis.rpush(keys.timeline, "from a later version")  # skipped, not a crash
     assert len(await read_timeline(redis, keys)) == 5
     await delete_run(redis, keys, shards=1)

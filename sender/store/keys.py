@@ -35,7 +35,8 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            clicks on that recipient's links
     herald:{campaign:NS/NAME}:timeline     list: "UNIX SENT DELIVERED FAILED EXPIRED"
                                            samples of the counters, oldest first, one a
-                                           status fold at most every few seconds, capped
+                                           status fold at most every few seconds, at most
+                                           TIMELINE_MAX: thinned when full
                                            (sender.store.run_timeline; `herald report`)
     herald:link:CODE                       string: what a short link's code stands for
                                            (sender.sms.links.LinkRecord); expires a day

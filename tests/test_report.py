@@ -30,7 +30,7 @@ from herald.report import svg
 from herald.report.figures import campaign_report, rates, wilson_interval
 from herald.report.meanings import error_meaning
 from herald.report.page import render_report
-from herald.report.summary import parse_window, summarize
+from herald.report.summary import parse_window, render_summary, summarize
 from sender.store.keys import CampaignKeys
 from sender.store.run_store import delete_run
 from sender.store.run_timeline import TimelineSample, append_sample, read_timeline
@@ -285,6 +285,14 @@ def test_the_summary_counts_each_campaign_once_on_its_day_and_week() -> None:
             totals["optedOut"]) == (4, 116, 4, 8, 4)
     assert {k: str(v) for k, v in totals["cost"].items()} == {"CNY": "4.50"}
 
+    page = render_summary("shop", view)
+    assert not re.search(r"https?:", page)
+    assert [(r["data-period"], r["data-sent"]) for r in _rows(page, "weeks", "data-period")] == [
+        ("2026-W47", "1"), ("2026-W49", "5"), ("2026-W50", "110")]
+    assert {b["data-label"]: b["data-value"] for b in _bars(Elements(page), "day-sent")} == {
+        "2026-11-20": "1", "2026-12-06": "5", "2026-12-07": "110"}
+    assert "4.50 CNY" in page
+
 
 # -- the timeline in Redis -------------------------------------------------------------
 
@@ -495,4 +503,6 @@ async def test_kubectl_herald_report_without_redis_and_the_summary(
         ("1", str(status["counters"]["sent"]))]
     bad = await run(str(KUBECTL), "herald", "report", "--since", "7y", env=env)
     assert bad.code == 1 and "give hours, days or weeks" in bad.err
+    both = await run(str(KUBECTL), "herald", "report", CAMPAIGN, "--since", "7d", env=env)
+    assert both.code == 1 and "give a CAMPAIGN, or --since WINDOW" in both.err
 

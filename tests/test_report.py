@@ -274,12 +274,12 @@ def test_the_summary_counts_each_campaign_once_on_its_day_and_week() -> None:
         campaign("recurring", "2026-12-08T09:00:00Z", sent=1000, recurring=True),
     ], timedelta(days=7), SUMMARY_NOW)
     assert [(r["name"], r["day"]) for r in view["campaigns"]] == [
-        ("ended-in-window", "2026-11-20"), ("sun", "2026-12-06"), ("mon", "2026-12-07"),
+        ("ended-in-window", "2026-12-03"), ("sun", "2026-12-06"), ("mon", "2026-12-07"),
         ("mon-late", "2026-12-07")]
     assert [(d["period"], d["campaigns"], d["sent"]) for d in view["days"]] == [
-        ("2026-11-20", 1, 1), ("2026-12-06", 1, 5), ("2026-12-07", 2, 110)]
+        ("2026-12-03", 1, 1), ("2026-12-06", 1, 5), ("2026-12-07", 2, 110)]
     assert [(w["period"], w["sent"]) for w in view["weeks"]] == [
-        ("2026-W47", 1), ("2026-W49", 5), ("2026-W50", 110)]
+        ("2026-W49", 6), ("2026-W50", 110)]
     totals = view["totals"]
     assert (totals["campaigns"], totals["sent"], totals["failed"], totals["clicks"],
             totals["optedOut"]) == (4, 116, 4, 8, 4)
@@ -288,9 +288,9 @@ def test_the_summary_counts_each_campaign_once_on_its_day_and_week() -> None:
     page = render_summary("shop", view)
     assert not re.search(r"https?:", page)
     assert [(r["data-period"], r["data-sent"]) for r in _rows(page, "weeks", "data-period")] == [
-        ("2026-W47", "1"), ("2026-W49", "5"), ("2026-W50", "110")]
+        ("2026-W49", "6"), ("2026-W50", "110")]
     assert {b["data-label"]: b["data-value"] for b in _bars(Elements(page), "day-sent")} == {
-        "2026-11-20": "1", "2026-12-06": "5", "2026-12-07": "110"}
+        "2026-12-03": "1", "2026-12-06": "5", "2026-12-07": "110"}
     assert "4.50 CNY" in page
 
 

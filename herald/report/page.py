@@ -16,8 +16,9 @@ h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.8em;
 border-bottom:1px solid #ddd;padding-bottom:.2em}
 .meta{color:#555} .note{color:#555;font-size:.9em;max-width:60em}
 table{border-collapse:collapse;margin:.6em 0} th,td{padding:.25em .7em;text-align:right;
-border-bottom:1px solid #eee} th{background:#f4f4f5} td:first-child,th:first-child{
-text-align:left} td.text{text-align:left}
+border-bottom:1px solid #eee;white-space:nowrap} th{background:#f4f4f5}
+td:first-child,th:first-child{text-align:left} td.text{text-align:left}
+td.text:last-child{white-space:normal}
 dl.counters{display:grid;grid-template-columns:repeat(auto-fill,minmax(9em,1fr));gap:.4em}
 dl.counters div{background:#f4f4f5;padding:.4em .6em;border-radius:4px}
 dt{font-size:.8em;color:#555} dd{margin:0;font-size:1.3em;font-weight:bold}

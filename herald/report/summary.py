@@ -2,8 +2,8 @@
 
 Pure functions over the Campaigns (and CampaignRuns) read: those that started or
 completed in the window, each counted once, on the day (UTC) and ISO week it started
-(or completed, when it never recorded a start). A campaign's counters are its totals:
-one that ran over midnight counts on the day it started.
+(or completed, when it started before the window or recorded no start). A campaign's
+counters are its totals: one that ran over midnight counts on the day it started.
 """
 
 from __future__ import annotations
@@ -43,13 +43,11 @@ def timestamp(text: Any) -> datetime | None:
 
 
 def counted_at(obj: Object, since: datetime, now: datetime) -> datetime | None:
-    """When the campaign counts (its start, else its completion), if it started or
-    completed within since..now; None: it is not in the window."""
+    """When the campaign counts: its start if that is within since..now, else its
+    completion if that is; None: neither is, it is not in the window."""
     status = obj.get("status") or {}
     start, end = timestamp(status.get("startTime")), timestamp(status.get("completionTime"))
-    if not any(t is not None and since <= t <= now for t in (start, end)):
-        return None
-    return start or end
+    return next((t for t in (start, end) if t is not None and since <= t <= now), None)
 
 
 def day(at: datetime) -> str:
@@ -137,8 +135,8 @@ def render_summary(namespace: str, view: Mapping[str, Any]) -> str:
                          for r in view["campaigns"]],
                         [{"name": r["name"], "sent": r["sent"]} for r in view["campaigns"]]),
              '<p class="note">Each campaign counts once, with its totals, on the day (UTC) and'
-             " ISO week it started (or finished, if it recorded no start). Cost is the"
-             " pre-send plan's estimate (status.plan.estimatedCost), not the carriers'"
+             " ISO week it started (or finished, if it started before the window). Cost is"
+             " the pre-send plan's estimate (status.plan.estimatedCost), not the carriers'"
              " bill.</p>"]
     return page.document(f"Campaigns of {namespace}", body)
 

@@ -220,7 +220,7 @@ def parser() -> argparse.ArgumentParser:
                        help="port (default HERALD_LINKS_PORT, else 8080; 0: any free)")
     links.set_defaults(run=run_links)
 
-    from herald.report.command import SUMMARY, add_arguments
+    from herald.report.arguments import SUMMARY, add_arguments
 
     report = commands.add_parser("report", help=SUMMARY, description=SUMMARY + "; the"
                                  " Campaigns from the kubeconfig (KUBECONFIG, as kubectl),"

@@ -23,28 +23,14 @@ from redis.exceptions import RedisError
 from crds.campaign import Campaign
 from crds.campaign_run import CampaignRun
 from herald.plugin.kube import Cluster, PluginError
+from herald.report.arguments import SUMMARY, add_arguments
 from herald.report.figures import campaign_report
 from herald.report.page import render_report
 from herald.report.summary import parse_window, render_summary, summarize
 from sender.store.run_timeline import TimelineSample
 
 REDIS_CONNECT_SECONDS = 3.0
-SUMMARY = "write a campaign's report, or a summary of the namespace's campaigns, as HTML"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", metavar="CAMPAIGN", nargs="?",
-                        help="the campaign (or CampaignRun) to report on")
-    parser.add_argument("--since", metavar="WINDOW",
-                        help="instead: every campaign started or finished in the last 24h,"
-                             " 7d, 30d..., per day and per week")
-    parser.add_argument("-o", "--output", metavar="FILE", default="-",
-                        help="the HTML file to write (default: stdout)")
-    parser.add_argument("--redis", metavar="URL",
-                        help="Herald's Redis, for the rates over time (default:"
-                             " HERALD_REDIS_URL; HERALD_REDIS_PASSWORD its password)")
-
-
+__all__ = ["SUMMARY", "add_arguments", "run"]
 def run(cluster: Cluster, args: argparse.Namespace, now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     if (args.name is None) == (args.since is None):

@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from controllers.decisions.campaign_stats import TimelineMark, next_timeline_mark
 from crds.campaign import Counters
 from herald.local.demo import audience_csv
+from herald.local.kube.client import wait_for
 from herald.local.stack import Stack, running_stack
 from herald.report import svg
 from herald.report.figures import campaign_report, rates, wilson_interval
@@ -403,6 +404,10 @@ async def sent() -> AsyncIterator[Stack]:
             audience={"defaultRegion": "CN", "configMapRef": {"name": "audience"}},
             rateLimit={"messagesPerSecond": 50}))
         await stack.wait_for_phase(NS, CAMPAIGN, "Completed", timeout=TIMEOUT)
+        # Receipts may come after Completed: the status is final once none is awaited.
+        await wait_for(lambda: stack.campaign(NS, CAMPAIGN), timeout=TIMEOUT,
+                       until=lambda c: c["status"]["counters"].get("submitted", 0) == 0,
+                       message="receipts still awaited")
         yield stack
 
 

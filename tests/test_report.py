@@ -222,6 +222,21 @@ def test_the_page_is_self_contained_and_its_numbers_are_the_statuss() -> None:
     assert "The time series is not available: no Redis given." in "".join(dom.text)
 
 
+@pytest.mark.parametrize("samples, drawn, note", [
+    pytest.param(5, 4, "", id="rates-between-samples"),
+    pytest.param(1, 0, "The time series is not available: the run's timeline has fewer than"
+                 " two samples.", id="one-sample"),
+])
+def test_the_rate_chart_needs_two_samples(samples: int, drawn: int, note: str) -> None:
+    timeline = [TimelineSample(1000.0 + 10 * i, 40 * i, 30 * i, i, 0) for i in range(samples)]
+    dom = Elements(render_report(campaign_report(CAMPAIGN_OBJ, timeline, "", NOW)))
+    lines = dom.having("data-series")
+    assert [int(line["data-points"]) for line in lines] == ([drawn, drawn] if drawn else [])
+    if drawn:
+        assert dom.having("data-series", "sent per second")[0]["data-max"] == "4"
+    assert note in "".join(dom.text)
+
+
 def _bars(dom: Elements, chart: str) -> list[dict[str, str]]:
     """The bars of one chart (the elements after its <svg> up to the next one's)."""
     found, inside = [], False

@@ -29,6 +29,7 @@ $(TOOLS): tools/install_k8s_tools.py | $(STAMP)
 
 test: $(STAMP) $(TOOLS) lint typecheck
 	@tools/ensure-redis.sh
+	@tools/ensure-chromium.sh
 	$(BIN)/python -m crds.generate --check
 	$(BIN)/python -m pytest
 

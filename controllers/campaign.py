@@ -17,6 +17,7 @@ remove the campaign's Redis keys (its Jobs go with it by their ownerReferences).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime
@@ -45,7 +46,7 @@ from controllers.decisions.campaign_jobs import (
 )
 from controllers.decisions.campaign_plan import finished, plan_campaign, reconcile_due
 from controllers.decisions.campaign_run import template_names
-from controllers.decisions.campaign_stats import Sample, sent
+from controllers.decisions.campaign_stats import Sample, next_timeline_mark, sent
 from controllers.decisions.campaign_trigger import TOKEN_RECHECK_SECONDS, TokenSeen
 from controllers.decisions.campaign_winner import decision_due
 from controllers.decisions.campaign_world import (
@@ -74,6 +75,7 @@ from sender.store.run_store import (
     read_run,
     write_run,
 )
+from sender.store.run_timeline import TIMELINE_MAX, TimelineSample, append_sample
 from sender.store.waiting_room import next_opening
 
 logger = logging.getLogger(__name__)
@@ -372,6 +374,25 @@ def remember_sample(memo: Any, key: tuple[str, str], world: CampaignWorld) -> No
     context.campaign_samples[key] = (Sample(world.now, count), last_progress)
 
 
+async def sample_timeline(context: OperatorContext, key: tuple[str, str], plan: CampaignPlan,
+                          world: CampaignWorld) -> None:
+    """Append this fold's counters to the run's timeline when one is due (at most every
+    timeline_sample_seconds, while they move): `herald report` draws its rates."""
+    if plan.delete_run or plan.reset_run:
+        context.timeline_marks.pop(key, None)  # its timeline went with the run
+        return
+    if world.run is None:
+        return
+    mark = next_timeline_mark(context.timeline_marks.get(key), world.now, world.run.counters,
+                              context.config.timeline_sample_seconds, TIMELINE_MAX)
+    if mark is None:
+        return
+    first = await append_sample(context.redis, CampaignKeys(*key),
+                                TimelineSample(mark.at.timestamp(), *mark.values))
+    context.timeline_marks[key] = dataclasses.replace(
+        mark, first=datetime.fromtimestamp(first, UTC))  # after a restart: the run's start
+
+
 REDIS_RETRY_SECONDS = 2
 
 
@@ -406,6 +427,7 @@ async def reconcile_one(
                                        campaign_jobs, now)
         plan = plan_campaign(campaign, world, context.plan_settings)
         await apply_campaign_plan(campaign, plan, world, memo)
+        await sample_timeline(context, key, plan, world)
     except (RedisError, OSError) as error:
         # Redis away (a failover, a restart): try again soon, not after kopf's default
         # 60 s backoff for a failed timer.
@@ -442,4 +464,5 @@ async def forget_run(namespace: str | None, name: str, memo: Any) -> None:
     context.campaign_due.pop((namespace or "", name), None)
     context.ingest_tokens.pop((namespace or "", name), None)
     context.guard_opt_outs.pop((namespace or "", name), None)
+    context.timeline_marks.pop((namespace or "", name), None)
     metrics.forget_campaign(f"{namespace}/{name}")

@@ -44,6 +44,10 @@ class OperatorConfig:
     opt_out_count_seconds: float = 60.0
     """How often the opt-outs of a campaign with spec.autoPause.maxOptOutPercent are
     counted (a scan of its run's queues in Redis) while it sends."""
+    timeline_sample_seconds: float = 10.0
+    """How often at most a running campaign's counters are sampled into its run's
+    timeline in Redis (the rate charts of `herald report`); less often once a run is
+    long, so that at most 4,320 samples span all of it (sender.store.run_timeline)."""
     channel_receivers: bool = True
     """Keep a receiver Deployment per Channel (late receipts, replies). Off for carriers
     that allow no extra bind: receipts then come only while senders run."""
@@ -81,6 +85,8 @@ class OperatorConfig:
             channel_recheck_seconds=float(env("HERALD_CHANNEL_RECHECK_SECONDS",
                                               cls.channel_recheck_seconds)),
             stall_seconds=int(env("HERALD_STALL_SECONDS", cls.stall_seconds)),
+            timeline_sample_seconds=float(env("HERALD_TIMELINE_SAMPLE_SECONDS",
+                                              cls.timeline_sample_seconds)),
             channel_receivers=env("HERALD_CHANNEL_RECEIVERS", "true").lower() != "false",
             degraded_failure_percent=int(env("HERALD_DEGRADED_FAILURE_PERCENT",
                                              cls.degraded_failure_percent)),

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controllers.config import OperatorConfig
-from controllers.decisions.campaign_stats import Sample
+from controllers.decisions.campaign_stats import Sample, TimelineMark
 from controllers.decisions.campaign_trigger import TokenSeen
 from controllers.decisions.campaign_world import PlanSettings
 from controllers.kube import CoreKube, Deployments, Kube
@@ -59,6 +59,8 @@ class OperatorContext:
     campaign_samples: dict[ObjectKey, tuple[Sample | None, datetime | None]] = field(
         default_factory=dict)
     """Each Campaign's last sample and last progress, for its rate and stall check."""
+    timeline_marks: dict[ObjectKey, TimelineMark] = field(default_factory=dict)
+    """The last sample each Campaign's run timeline got (sender.store.run_timeline)."""
     campaign_due: dict[ObjectKey, float] = field(default_factory=dict)
     """When each Campaign wants its next reconcile (time.monotonic()); see
     CampaignPlan.requeue_after_seconds."""

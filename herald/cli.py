@@ -13,6 +13,7 @@
     herald simulator  run the SMPP 3.4 simulator (an SMSC for tests and demos)
     herald export     a campaign's per-recipient results as CSV or Parquet (as kubectl
                       herald export: herald.plugin.export)
+    herald report     a campaign's report, or a namespace's summary, as one HTML page
 """
 
 from __future__ import annotations
@@ -156,6 +157,17 @@ def run_export(args: argparse.Namespace) -> int:
     return main([*argv, *(["--unmasked"] if args.unmasked else [])])
 
 
+def run_report(args: argparse.Namespace) -> int:
+    from herald.plugin.kube import Cluster, PluginError
+    from herald.report import command
+
+    try:
+        return command.run(Cluster(args.kubeconfig, args.context, args.namespace), args)
+    except PluginError as error:
+        print(f"herald report: {error}", file=sys.stderr)
+        return 1
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="herald", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -261,7 +273,7 @@ def parser() -> argparse.ArgumentParser:
                        help="port (default HERALD_LINKS_PORT, else 8080; 0: any free)")
     links.set_defaults(run=run_links)
 
-    from herald.plugin.export import add_arguments
+    from herald.plugin.export import add_arguments as add_export_arguments
 
     export = commands.add_parser(
         "export", help="a campaign's per-recipient results as CSV or Parquet",
@@ -276,8 +288,20 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
     export.add_argument("--kubeconfig", help="default: KUBECONFIG, else ~/.kube/config")
     export.add_argument("--context", help="the kubeconfig context to use")
-    add_arguments(export, output_required=False)
+    add_export_arguments(export, output_required=False)
     export.set_defaults(run=run_export)
+
+    from herald.report.arguments import SUMMARY, add_arguments
+
+    report = commands.add_parser("report", help=SUMMARY, description=SUMMARY + "; the"
+                                 " Campaigns from the kubeconfig (KUBECONFIG, as kubectl),"
+                                 " the rates over time from Herald's Redis")
+    add_arguments(report)
+    report.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
+    report.add_argument("--kubeconfig", help="the kubeconfig file (default: KUBECONFIG,"
+                                             " else ~/.kube/config)")
+    report.add_argument("--context", help="the kubeconfig context to use")
+    report.set_defaults(run=run_report)
 
     sim = commands.add_parser(
         "simulator", help="run the SMPP 3.4 simulator",

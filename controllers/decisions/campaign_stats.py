@@ -37,6 +37,48 @@ class Sample:
     sent: int
 
 
+@dataclass(frozen=True)
+class TimelineMark:
+    """The last sample the operator wrote to a run's timeline (sender.store.run_timeline)."""
+
+    at: datetime
+    values: tuple[int, int, int, int]
+    """sent, delivered, failed, expired, as `timeline_values`."""
+    moved: bool
+    """They differed from the sample before."""
+    first: datetime
+    """When the timeline's oldest sample was taken."""
+
+
+def timeline_values(counters: Counters) -> tuple[int, int, int, int]:
+    return counters.sent, counters.delivered, counters.failed, counters.expired
+
+
+def timeline_interval(last: TimelineMark, now: datetime, every_seconds: float,
+                      most: int) -> float:
+    """Seconds between samples: `every_seconds`, or more once the run is long enough
+    that its `most` samples would not span it (its span over half of `most`). The store
+    halves the list when it is full, so the samples keep covering the whole run at a
+    resolution within a factor of two of the same everywhere."""
+    span = (now - last.first).total_seconds()
+    return max(every_seconds, span / max(1, most // 2))
+
+
+def next_timeline_mark(last: TimelineMark | None, now: datetime, counters: Counters,
+                       every_seconds: float, most: int) -> TimelineMark | None:
+    """The sample to append to the run's timeline now, or None: the first fold's, then
+    one at most every `timeline_interval` while the counters move, and one more once
+    they stopped (so a pause reads as a flat line, not as a slow rate spread over it)."""
+    values = timeline_values(counters)
+    if last is None:
+        return TimelineMark(now, values, moved=False, first=now)
+    if (now - last.at).total_seconds() < timeline_interval(last, now, every_seconds, most):
+        return None
+    if values == last.values and not last.moved:
+        return None
+    return TimelineMark(now, values, moved=values != last.values, first=last.first)
+
+
 def sent(counters: Counters) -> int:
     """Messages that left the queue for the SMSC so far, accepted or not (the submit
     rate's count, and the sign of progress); `counters.sent` counts those it accepted."""

@@ -7,6 +7,8 @@
     trace CAMPAIGN             Campaign -> runs -> Jobs -> pods, and the channels' binds
     export CAMPAIGN -o DEST    every recipient's variant, channel, state, error, clicks
                                as CSV or Parquet to a file or s3:// (herald.plugin.export)
+    report CAMPAIGN|--since 7d one HTML page: a campaign's report, or a summary (herald
+                               report's, herald.report.command)
 
 `-o json|yaml` prints a view's structure instead of its text. Exit status: 0 done,
 1 an error (a message on stderr says which), 2 bad usage.
@@ -32,6 +34,7 @@ from crds.channel import Channel
 from crds.template import Template
 from herald.plugin import export, views
 from herald.plugin.kube import Cluster, Object, PluginError
+from herald.report import command as report_command
 
 SELF_PAUSED = ("AutoPaused",)
 """Conditions True while a campaign holds itself paused (a failed canary, autoPause): a
@@ -78,6 +81,13 @@ def parser() -> argparse.ArgumentParser:
     export.add_arguments(command(
         "export", "every recipient's results (numbers masked) as CSV or Parquet, to a file"
         " or an S3-compatible URL", "CAMPAIGN"))
+    report = commands.add_parser("report", help=report_command.SUMMARY,
+                                 description=report_command.SUMMARY)
+    report_command.add_arguments(report)
+    report.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
+    report.add_argument("--kubeconfig", help="the kubeconfig file (default: KUBECONFIG,"
+                                             " else ~/.kube/config)")
+    report.add_argument("--context", help="the kubeconfig context to use")
     return main
 
 
@@ -171,6 +181,7 @@ def trace(cluster: Cluster, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[Cluster, argparse.Namespace], int]] = {
     "status": status, "preview": preview, "approve": approve, "pause": pause,
     "resume": resume, "cancel": cancel, "trace": trace, "export": export.run,
+    "report": report_command.run,
 }
 
 

@@ -33,6 +33,11 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            tracked links (sender.store.links)
     herald:{campaign:NS/NAME}:clicks       hash: message key -> "FIRST_UNIX COUNT", the
                                            clicks on that recipient's links
+    herald:{campaign:NS/NAME}:timeline     list: "UNIX SENT DELIVERED FAILED EXPIRED"
+                                           samples of the counters, oldest first, one a
+                                           status fold at most every few seconds, at most
+                                           TIMELINE_MAX: thinned when full
+                                           (sender.store.run_timeline; `herald report`)
     herald:link:CODE                       string: what a short link's code stands for
                                            (sender.sms.links.LinkRecord); expires a day
                                            after the link does
@@ -211,6 +216,11 @@ class CampaignKeys(ObjectKeys):
     def clicks(self) -> str:
         """message key -> first click and count, of recipients who clicked."""
         return f"{self.tag}:clicks"
+
+    @property
+    def timeline(self) -> str:
+        """The run's counters sampled over time, for `herald report`'s rate charts."""
+        return f"{self.tag}:timeline"
 
 
 

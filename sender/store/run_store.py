@@ -169,12 +169,14 @@ async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: in
 
 
 async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> None:
-    """Every key of the campaign: streams, states, counters, buckets, import, run."""
+    """Every key of the campaign: streams, states, counters, buckets, import, timeline,
+    run."""
     await redis.delete(
         *(keys.shard(i) for i in range(shards)), *(keys.waiting(i) for i in range(shards)),
         keys.state, keys.counters, keys.parts,
         keys.gcra, keys.import_progress, keys.seen, keys.suppressed, keys.holdout,
-        keys.idempotency, keys.idempotency_age, keys.links, keys.clicks, keys.run)
+        keys.idempotency, keys.idempotency_age, keys.links, keys.clicks, keys.timeline,
+        keys.run)
 
 
 

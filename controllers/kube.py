@@ -21,9 +21,9 @@ from crds.base import GROUP, VERSION
 def load_client_config() -> kubernetes.client.ApiClient:
     """In a pod: the service account. Elsewhere: the kubeconfig (KUBECONFIG or ~/.kube)."""
     try:
-        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+        kubernetes.config.load_incluster_config()
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+        kubernetes.config.load_kube_config()
     return kubernetes.client.ApiClient()
 
 
@@ -91,7 +91,7 @@ class CoreKube:
         try:
             await asyncio.to_thread(
                 self._batch.create_namespaced_job,  # the client takes plain dicts too
-                body["metadata"]["namespace"], body)  # type: ignore[arg-type]
+                body["metadata"]["namespace"], body)
         except ApiException as exc:
             if exc.status == 409:
                 return False
@@ -160,12 +160,12 @@ class Deployments:
         meta = body["metadata"]
         if existing is None:
             await asyncio.to_thread(self._apps.create_namespaced_deployment,
-                                    meta["namespace"], body)  # type: ignore[arg-type]
+                                    meta["namespace"], body)
             return
         replacement = {**body, "metadata": {
             **meta, "resourceVersion": existing["metadata"].get("resourceVersion")}}
         await asyncio.to_thread(self._apps.replace_namespaced_deployment, meta["name"],
-                                meta["namespace"], replacement)  # type: ignore[arg-type]
+                                meta["namespace"], replacement)
 
     async def delete(self, namespace: str, name: str) -> None:
         """Delete it (its pods with it); absent is fine."""

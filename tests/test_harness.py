@@ -503,7 +503,7 @@ async def test_deleting_a_crd_removes_its_resource(kube: KubeClient) -> None:
 
 def test_kubeconfig_loads_in_the_official_client(cluster: EmulatedCluster) -> None:
     config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+    kubernetes.config.load_kube_config(
         config_file=str(cluster.kubeconfig), client_configuration=config)
     assert config.host == cluster.url
 

@@ -30,7 +30,7 @@ class Cluster:
             if kubeconfig is not None or context is not None:
                 raise PluginError(f"no usable kubeconfig: {error}") from None
             try:  # no kubeconfig at all: in a pod, its service account, as kubectl does
-                kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+                kubernetes.config.load_incluster_config()
             except kubernetes.config.ConfigException:
                 raise PluginError(f"no usable kubeconfig: {error}") from None
             client, active = kubernetes.client.ApiClient(), {"context": {
@@ -108,13 +108,13 @@ def _from_kubeconfig(kubeconfig: str | None, context: str | None
                      ) -> tuple[kubernetes.client.ApiClient, dict[str, Any]]:
     """The client of the kubeconfig's context (`context`, else its current one), and
     that context's entry."""
-    contexts, current = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+    contexts, current = kubernetes.config.list_kube_config_contexts(
         config_file=kubeconfig)
     if context is not None:
         current = next((c for c in contexts if c["name"] == context), None)
         if current is None:
             raise kubernetes.config.ConfigException(f"context {context!r} not found")
-    client = kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
+    client = kubernetes.config.new_client_from_config(
         config_file=kubeconfig, context=context)
     return client, dict(current)
 

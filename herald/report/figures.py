@@ -96,7 +96,7 @@ def countries(status: Object) -> list[dict[str, Any]]:
             entry = found[country.get("country", "ZZ")]
             entry["messages"] += country.get("messages", 0)
             entry["segments"] += country.get("segments", 0)
-            cost = _decimal(country.get("estimatedCost"))
+            cost = decimal_or_none(country.get("estimatedCost"))
             if cost is not None:
                 entry["cost"] += cost
                 entry["currencies"].add(channel.get("currency") or "")
@@ -170,7 +170,8 @@ def campaign_report(campaign: Object, timeline: Sequence[TimelineSample] | None,
     }
 
 
-def _decimal(text: Any) -> Decimal | None:
+def decimal_or_none(text: Any) -> Decimal | None:
+    """A money figure of the status (a string like "4.50"); None when unset or unreadable."""
     if text in (None, ""):
         return None
     try:

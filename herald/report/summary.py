@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from html import escape
 from typing import Any
 
 from herald.report import page, svg
+from herald.report.figures import decimal_or_none
 
 Object = Mapping[str, Any]
 FIGURES = (("sent", "sent"), ("delivered", "delivered"), ("failed", "failed"),
@@ -64,7 +65,7 @@ def campaign_row(obj: Object, at: datetime) -> dict[str, Any]:
     counters = status.get("counters") or {}
     plan = status.get("plan") or {}
     cost: dict[str, Decimal] = {}
-    amount = _decimal(plan.get("estimatedCost"))
+    amount = decimal_or_none(plan.get("estimatedCost"))
     if amount is not None:
         cost[plan.get("currency") or ""] = amount
     return {"kind": obj.get("kind", "Campaign"), "name": obj["metadata"]["name"],
@@ -139,12 +140,3 @@ def render_summary(namespace: str, view: Mapping[str, Any]) -> str:
              " the pre-send plan's estimate (status.plan.estimatedCost), not the carriers'"
              " bill.</p>"]
     return page.document(f"Campaigns of {namespace}", body)
-
-
-def _decimal(text: Any) -> Decimal | None:
-    if text in (None, ""):
-        return None
-    try:
-        return Decimal(str(text))
-    except InvalidOperation:
-        return None

@@ -887,15 +887,6 @@ class Counters(HeraldModel):
     """Recipients who clicked one of their links at least once (unique clicks)."""
 
 
-class Breakdown(HeraldModel):
-    """Counters for one variant or channel."""
-
-    name: str
-    """Variant or channel name."""
-    counters: Counters
-    """Its message counts."""
-
-
 class ErrorCount(HeraldModel):
     """An SMPP error code and how often it was seen."""
 
@@ -905,6 +896,18 @@ class ErrorCount(HeraldModel):
     """Symbolic name, e.g. ESME_RTHROTTLED."""
     count: int
     """Occurrences."""
+
+
+class Breakdown(HeraldModel):
+    """Counters for one variant or channel."""
+
+    name: str
+    """Variant or channel name."""
+    counters: Counters
+    """Its message counts."""
+    top_errors: list[ErrorCount] = Field(default_factory=list, max_length=5)
+    """A channel's most frequent failure codes, most first (the campaign's are
+    status.topErrors); empty for a variant."""
 
 
 class CountryCount(HeraldModel):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from controllers.decisions import campaign_stats as stats
 from controllers.decisions import reasons
 from controllers.decisions.campaign_jobs import Owner
 from controllers.decisions.campaign_plan import (
@@ -485,3 +486,15 @@ def test_a_timer_tick_reconciles_only_when_due(generation: int, observed: int | 
     body = {"metadata": {"generation": generation},
             "status": {"observedGeneration": observed} if observed else {}}
     assert reconcile_due(body, due_at, now=99.5) is expected
+
+
+def test_each_channel_breakdown_has_its_own_top_errors() -> None:
+    fields = {"channel:a:total": 10, "channel:a:failed": 4, "channel:a:error:0x0000000B": 3,
+              "channel:a:error:069": 1, "channel:b:total": 5, "error:0x0000000B": 3,
+              "variant:x:total": 15}
+    a, b = stats.breakdowns(fields, "channel")
+    assert [(e.code, e.name, e.count) for e in a.top_errors] == [
+        ("0x0000000B", "ESME_RINVDSTADR", 3), ("069", "", 1)]
+    assert (a.counters.failed, b.top_errors) == (4, [])
+    (x,) = stats.breakdowns(fields, "variant")
+    assert x.top_errors == []

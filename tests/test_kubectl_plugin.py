@@ -82,7 +82,9 @@ RUNNING = {
                    "figures": {"final": 20, "failed": 6, "failureRatio": "30.0%",
                                "sent": 20}},
         "variants": [{"name": "a", "counters": {"total": 50, "sent": 20, "delivered": 15}}],
-        "channels": [{"name": "cmcc", "counters": {"total": 100, "sent": 40}}],
+        "channels": [{"name": "cmcc", "counters": {"total": 100, "sent": 40},
+                      "topErrors": [{"code": "0x00000058", "name": "ESME_RTHROTTLED",
+                                     "count": 3}]}],
         "conditions": [{"type": "Ready", "status": "False", "reason": "Sending",
                         "lastTransitionTime": "2026-12-03T11:55:00Z", "message": "sending"}],
     },
@@ -103,7 +105,8 @@ def test_the_status_view_holds_what_the_operator_wrote_and_the_newest_events() -
                      "100 recipients, 100 segments, about 4.50 CNY, done by 2026-12-03T12:10",
                      "Canary     Failed (FailureRatioExceeded): 6 of 20 with an outcome"
                      " failed (30.0%); resumed by a person",
-                     "VARIANT", "CHANNEL", "cmcc", "Ready       False    Sending   5m"):
+                     "VARIANT", "CHANNEL", "cmcc", "Ready       False    Sending   5m",
+                     "cmcc      0x00000058   ESME_RTHROTTLED   3"):
         assert expected in text, expected
 
 

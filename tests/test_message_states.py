@@ -214,6 +214,7 @@ async def test_receipts_after_a_long_message_failed_change_nothing(
     assert (counters.failed, counters.delivered, counters.submitted) == (1, 0, 0)
     fields = await redis.hgetall(KEYS.counters)
     assert fields["error:069"] == "1" and fields["channel:ch1:failed"] == "1"
+    assert fields["channel:ch1:error:069"] == "1"  # status.channels[].topErrors
 
 
 async def test_sent_counts_what_the_smsc_accepted_and_segments_what_it_bills(

@@ -468,8 +468,13 @@ async def test_the_report_page_renders_offline_with_the_campaigns_numbers(
         assert float(bar["data-low"]) < float(bar["data-value"]) < float(bar["data-high"])
     assert len(_bars(dom, "variant-delivery")) == 2
     assert counters["failed"] > 0 and {e["data-code"]: int(e["data-count"])
-                                       for e in dom.having("data-code")} == {
+                                       for e in dom.having("data-code")
+                                       if "data-channel" not in e} == {
         e["code"]: e["count"] for e in status["topErrors"]}
+    assert {(e["data-channel"], e["data-code"]): int(e["data-count"])
+            for e in dom.having("data-channel")} == {
+        (c["name"], e["code"]): e["count"] for c in status["channels"]
+        for e in c["topErrors"]} != {}  # each channel's own, from its counters
     rate = dom.having("data-series", "sent per second")
     assert rate and int(rate[0]["data-points"]) >= 2, "the timeline's rates are drawn"
     assert {c["data-chart"] for c in dom.having("data-chart")} >= {

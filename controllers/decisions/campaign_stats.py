@@ -7,6 +7,7 @@ Lua transitions and the importer keep beside them:
     variant:<name>:<counter>   per A/B variant (`total` from the importer)
     channel:<name>:<counter>   per channel
     error:<code>               failures by SMPP command_status or receipt error
+    channel:<name>:error:<code>  the same per channel
     drop:<reason>              invalid rows by reason (importer)
     suppress:<reason>          suppressed rows by reason (importer)
     unroutable:<country>       numbers no channel serves, by country (importer)
@@ -142,27 +143,35 @@ def submit_rate(previous: Sample | None, now: datetime, counters: Counters) -> i
 def breakdowns(fields: Mapping[str, int], prefix: str) -> list[Breakdown]:
     """Counters per variant or channel (`prefix` "variant" or "channel"), sorted by name."""
     grouped: dict[str, dict[str, int]] = defaultdict(dict)
+    errors: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for key, value in fields.items():
-        parts = key.split(":")
+        parts = key.split(":", 3)
         if len(parts) == 3 and parts[0] == prefix:
             grouped[parts[1]][parts[2]] = value
+        elif len(parts) == 4 and parts[0] == prefix and parts[2] == "error":
+            errors[parts[1]].append((parts[3], value))
     result = []
     for name in sorted(grouped):
         counters = Counters.model_validate(grouped[name])
         if counters.total:
             settled = sum(getattr(counters, f) for f in SETTLED)
             counters = counters.model_copy(update={"queued": max(0, counters.total - settled)})
-        result.append(Breakdown(name=name, counters=counters))
+        result.append(Breakdown(name=name, counters=counters,
+                                top_errors=_most(errors.get(name, []), TOP_ERRORS)))
     return result
 
 
 def top_errors(fields: Mapping[str, int], limit: int = TOP_ERRORS) -> list[ErrorCount]:
     """The most frequent failure codes, most frequent first."""
-    errors = [(key.split(":", 1)[1], count) for key, count in fields.items()
-              if key.startswith("error:") and count > 0]
-    errors.sort(key=lambda item: (-item[1], item[0]))
+    return _most([(key.split(":", 1)[1], count) for key, count in fields.items()
+                  if key.startswith("error:")], limit)
+
+
+def _most(errors: list[tuple[str, int]], limit: int) -> list[ErrorCount]:
+    found = sorted((item for item in errors if item[1] > 0),
+                   key=lambda item: (-item[1], item[0]))
     return [ErrorCount(code=code, name=_error_name(code), count=count)
-            for code, count in errors[:limit]]
+            for code, count in found[:limit]]
 
 
 def dropped_reasons(fields: Mapping[str, int]) -> list[ReasonCount]:

@@ -90,6 +90,10 @@ def status_lines(view: Mapping[str, Any], now: datetime) -> list[str]:
     if view["topErrors"]:
         lines += ["", *table(["ERROR", "NAME", "COUNT"], [
             [e["code"], e.get("name", ""), f"{e['count']:,}"] for e in view["topErrors"]])]
+    by_channel = [[row["name"], e["code"], e.get("name", ""), f"{e['count']:,}"]
+                  for row in view["channels"] for e in row.get("topErrors") or []]
+    if by_channel:
+        lines += ["", *table(["CHANNEL", "ERROR", "NAME", "COUNT"], by_channel)]
     if view["conditions"]:
         lines += ["", *table(["CONDITION", "STATUS", "REASON", "AGE", "MESSAGE"], [
             [c["type"], c["status"], c.get("reason", ""),

@@ -112,9 +112,17 @@ def countries(status: Object) -> list[dict[str, Any]]:
 
 
 def errors(status: Object) -> list[dict[str, Any]]:
-    return [{"code": e.get("code", ""), "name": e.get("name", ""), "count": e.get("count", 0),
-             "meaning": error_meaning(str(e.get("code", "")))}
-            for e in status.get("topErrors") or []]
+    """The campaign's top errors, then each channel's, with their meaning."""
+    rows = [{"channel": "", **_error(e)} for e in status.get("topErrors") or []]
+    for channel in status.get("channels") or []:
+        rows += [{"channel": channel.get("name", ""), **_error(e)}
+                 for e in channel.get("topErrors") or []]
+    return rows
+
+
+def _error(e: Object) -> dict[str, Any]:
+    return {"code": e.get("code", ""), "name": e.get("name", ""), "count": e.get("count", 0),
+            "meaning": error_meaning(str(e.get("code", "")))}
 
 
 def rates(timeline: Sequence[TimelineSample]) -> dict[str, list[tuple[float, float]]]:

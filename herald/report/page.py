@@ -95,11 +95,19 @@ def render_report(view: Mapping[str, Any]) -> str:
     body.append(_timeline(view))
 
     body.append("<h2>Top errors</h2>")
-    if view["errors"]:
+    campaign_errors = [e for e in view["errors"] if not e["channel"]]
+    if campaign_errors:
         body.append(table("errors", ["Code", "Name", "Count", "Meaning"],
                           [[e["code"], e["name"], e["count"], e["meaning"]]
-                           for e in view["errors"]],
-                          [{"code": e["code"], "count": e["count"]} for e in view["errors"]]))
+                           for e in campaign_errors],
+                          [{"code": e["code"], "count": e["count"]} for e in campaign_errors]))
+        by_channel = [e for e in view["errors"] if e["channel"]]
+        if by_channel:
+            body.append(table("channel-errors", ["Channel", "Code", "Name", "Count"],
+                              [[e["channel"], e["code"], e["name"], e["count"]]
+                               for e in by_channel],
+                              [{"channel": e["channel"], "code": e["code"],
+                                "count": e["count"]} for e in by_channel]))
     else:
         body.append('<p class="note" data-field="no-errors">No failures with an error code.</p>')
 

@@ -104,7 +104,11 @@ local function move(key, from, new, variant, channel, segments)
   -- sent: accepted by the SMSC, never taken back; an unknown one proves it by a receipt.
   if to == "s" or (from == "U" and received[to]) then add("sent", 1, variant, channel) end
   if segments > 0 then add("segmentsSubmitted", segments, variant, channel) end
-  if to == "F" then add("error:" .. string.sub(new, 3), 1, "", "") end
+  if to == "F" then
+    local code = string.sub(new, 3)
+    add("error:" .. code, 1, "", "")
+    if channel ~= "" then add("channel:" .. channel .. ":error:" .. code, 1, "", "") end
+  end
   if acked[to] and KEYS[4] then acks[#acks + 1] = string.match(key, "/(.*)$") end
 end
 

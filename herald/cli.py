@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 
 def run_operator(args: argparse.Namespace) -> int:
@@ -145,26 +146,27 @@ def run_export(args: argparse.Namespace) -> int:
     if not args.name or not args.output:
         raise SystemExit("herald export: give CAMPAIGN and -o FILE|s3://BUCKET/KEY (or"
                          " --campaign NAMESPACE/NAME in the export Job's pod)")
-    from herald.plugin.cli import main
+    from herald.plugin import export
 
-    argv = ["export", args.name, "-o", args.output]
-    for flag, value in (("--format", args.format), ("--redis", args.redis),
-                        ("--credentials-secret", args.credentials_secret),
-                        ("-n", args.namespace), ("--kubeconfig", args.kubeconfig),
-                        ("--context", args.context)):
-        if value:
-            argv += [flag, value]
-    return main([*argv, *(["--unmasked"] if args.unmasked else [])])
+    return _with_cluster("herald export", args, export.run)
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from herald.plugin.kube import Cluster, PluginError
     from herald.report import command
 
+    return _with_cluster("herald report", args, command.run)
+
+
+def _with_cluster(command: str, args: argparse.Namespace,
+                  run: Callable[[Any, argparse.Namespace], int]) -> int:
+    """run(cluster, args) as its kubectl herald subcommand does, with the cluster of the
+    arguments' kubeconfig, context and namespace."""
+    from herald.plugin.kube import Cluster, PluginError
+
     try:
-        return command.run(Cluster(args.kubeconfig, args.context, args.namespace), args)
+        return run(Cluster(args.kubeconfig, args.context, args.namespace), args)
     except PluginError as error:
-        print(f"herald report: {error}", file=sys.stderr)
+        print(f"{command}: {error}", file=sys.stderr)
         return 1
 
 
@@ -273,6 +275,7 @@ def parser() -> argparse.ArgumentParser:
                        help="port (default HERALD_LINKS_PORT, else 8080; 0: any free)")
     links.set_defaults(run=run_links)
 
+    from herald.plugin.arguments import add_cluster_arguments
     from herald.plugin.export import add_arguments as add_export_arguments
 
     export = commands.add_parser(
@@ -285,9 +288,7 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--campaign", metavar="NAMESPACE/NAME",
                         help="the export Job's pod: spec.export's settings from its"
                              " environment, the result recorded for status.export")
-    export.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
-    export.add_argument("--kubeconfig", help="default: KUBECONFIG, else ~/.kube/config")
-    export.add_argument("--context", help="the kubeconfig context to use")
+    add_cluster_arguments(export)
     add_export_arguments(export, output_required=False)
     export.set_defaults(run=run_export)
 
@@ -297,10 +298,7 @@ def parser() -> argparse.ArgumentParser:
                                  " Campaigns from the kubeconfig (KUBECONFIG, as kubectl),"
                                  " the rates over time from Herald's Redis")
     add_arguments(report)
-    report.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
-    report.add_argument("--kubeconfig", help="the kubeconfig file (default: KUBECONFIG,"
-                                             " else ~/.kube/config)")
-    report.add_argument("--context", help="the kubeconfig context to use")
+    add_cluster_arguments(report)
     report.set_defaults(run=run_report)
 
     sim = commands.add_parser(

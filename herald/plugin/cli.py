@@ -33,6 +33,7 @@ from crds.campaign_run import CAMPAIGN_LABEL, CampaignRun
 from crds.channel import Channel
 from crds.template import Template
 from herald.plugin import export, views
+from herald.plugin.arguments import add_cluster_arguments
 from herald.plugin.kube import Cluster, Object, PluginError
 from herald.report import command as report_command
 
@@ -57,10 +58,7 @@ def parser() -> argparse.ArgumentParser:
     def command(name: str, summary: str, target: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=summary)
         sub.add_argument("name", metavar=target)
-        sub.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
-        sub.add_argument("--kubeconfig", help="the kubeconfig file (default: KUBECONFIG,"
-                                              " else ~/.kube/config)")
-        sub.add_argument("--context", help="the kubeconfig context to use")
+        add_cluster_arguments(sub)
         return sub
 
     for name, summary in (("status", "a campaign's phase, progress, breakdowns and Events"),
@@ -84,10 +82,7 @@ def parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help=report_command.SUMMARY,
                                  description=report_command.SUMMARY)
     report_command.add_arguments(report)
-    report.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
-    report.add_argument("--kubeconfig", help="the kubeconfig file (default: KUBECONFIG,"
-                                             " else ~/.kube/config)")
-    report.add_argument("--context", help="the kubeconfig context to use")
+    add_cluster_arguments(report)
     return main
 
 
@@ -137,10 +132,7 @@ def approve(cluster: Cluster, args: argparse.Namespace) -> int:
 
 
 def pause(cluster: Cluster, args: argparse.Namespace) -> int:
-    _campaign(cluster, args.name)
-    cluster.patch_spec(Campaign.PLURAL, args.name, {"paused": True})
-    print(f"campaign.sms.herald.dev/{args.name} paused")
-    return 0
+    return _set_spec(cluster, args.name, {"paused": True}, "paused")
 
 
 def resume(cluster: Cluster, args: argparse.Namespace) -> int:
@@ -160,10 +152,7 @@ def resume(cluster: Cluster, args: argparse.Namespace) -> int:
 
 
 def cancel(cluster: Cluster, args: argparse.Namespace) -> int:
-    _campaign(cluster, args.name)
-    cluster.patch_spec(Campaign.PLURAL, args.name, {"cancel": True})
-    print(f"campaign.sms.herald.dev/{args.name} cancelled")
-    return 0
+    return _set_spec(cluster, args.name, {"cancel": True}, "cancelled")
 
 
 def trace(cluster: Cluster, args: argparse.Namespace) -> int:
@@ -186,6 +175,14 @@ COMMANDS: dict[str, Callable[[Cluster, argparse.Namespace], int]] = {
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+def _set_spec(cluster: Cluster, name: str, spec: Object, done: str) -> int:
+    """Patch an existing campaign's spec and say so, as kubectl patch does."""
+    _campaign(cluster, name)
+    cluster.patch_spec(Campaign.PLURAL, name, spec)
+    print(f"campaign.sms.herald.dev/{name} {done}")
+    return 0
+
 
 def _campaign(cluster: Cluster, name: str) -> Object:
     campaign = cluster.get(Campaign.PLURAL, name)

@@ -153,10 +153,12 @@ BAD_INPUT = [
     (("-o", "s3://exports/x.csv", "--credentials-secret", "no-such"), {},
      "secret no-such (which holds the S3 credentials) is not found"),
     (("-o", "x.csv"), {"HERALD_REDIS_URL": "memcached://here"}, "memcached"),
+    (("-o", "x.csv", "--redis", "redis://127.0.0.1:9"), {}, "error: Redis: ConnectionError"),
     (("-o", "x.csv", "--format", "xlsx"), {}, "invalid choice: 'xlsx'"),
 ]
 """(arguments, environment, what stderr says): a URL without credentials, full numbers
-the campaign does not offer, a missing Secret, a bad Redis URL, an unknown format."""
+the campaign does not offer, a missing Secret, a bad Redis URL, a Redis that does not
+answer, an unknown format."""
 
 
 async def test_bad_export_input_gets_a_clear_message(sent: Stack, tmp_path: Path) -> None:

@@ -14,12 +14,17 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from controllers.decisions.campaign_export import ExportPlan, build_export_job, plan_export
+from controllers.decisions.campaign_export import (
+    ExportPlan,
+    build_export_job,
+    export_status,
+    plan_export,
+)
 from controllers.decisions.campaign_jobs import Owner
 from controllers.decisions.pod_spec import PodSettings
 from crds.campaign import CampaignExport, ExportFormat, ExportStatus
 from sender.export.destinations import ExportError, S3Credentials, s3_client
-from sender.export.process import export_run
+from sender.export.process import export_run, job_settings
 from sender.export.rows import COLUMNS, Decoded, decode_clicks, decode_state, export_row
 from sender.sms.links import LinkRecord
 from sender.sms.states import State, Transition, failed, submitted
@@ -308,3 +313,18 @@ def test_the_bench_runs_and_reports_both_sides() -> None:
     for side in ("herald_csv", "peer_csv", "herald_parquet", "peer_parquet"):
         assert report[side]["rows"] == 2000 and report[side]["peak_rss_mb"] > 0, report
     assert report["redis_bytes_per_recipient"] > 0
+
+
+@pytest.mark.parametrize("record", [
+    pytest.param("", id="none"), pytest.param("{not json", id="not-json"),
+    pytest.param("[1]", id="not-an-object"),
+    pytest.param('{"rows": "many"}', id="not-a-status"),
+])
+def test_an_unreadable_export_record_is_no_status_not_a_crash(record: str) -> None:
+    assert export_status(record) is None
+
+
+def test_an_unknown_export_format_in_the_pod_is_an_export_error() -> None:
+    with pytest.raises(ExportError, match="HERALD_EXPORT_FORMAT 'xlsx' is not one of"):
+        job_settings({"HERALD_EXPORT_DESTINATION": "/tmp/x.csv",
+                      "HERALD_EXPORT_FORMAT": "xlsx"})

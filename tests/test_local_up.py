@@ -25,7 +25,13 @@ import pytest
 
 from herald.local.kube.client import wait_for
 from herald.local.kube.object_writes import merge_patch
-from herald.local.up import FOUR_COMMANDS, SIMULATOR_SERVICE, SIMULATOR_SERVICE_PORT
+from herald.local.kube.server import write_kubeconfig
+from herald.local.up import (
+    FOUR_COMMANDS,
+    SIMULATOR_SERVICE,
+    SIMULATOR_SERVICE_PORT,
+    unusable_kubeconfig,
+)
 from herald.local.up_state import UpState
 from sender.smpp.tls import SERVICE_ADDRESSES_ENV, service_address
 from tests.crd_validation import load_example
@@ -304,3 +310,18 @@ def test_ctrl_c_stops_it_all(tmp_path: Path) -> None:
             process.wait()
     assert UpState.read(kubeconfig) is None
     assert {pid for pid in started if alive(pid)} == set()
+
+
+def test_local_up_refuses_a_kubeconfig_it_did_not_write(tmp_path: Path) -> None:
+    """Before anything starts: someone's own kubeconfig is never replaced."""
+    mine = tmp_path / "config"
+    mine.write_text("apiVersion: v1\nkind: Config\ncurrent-context: prod\n", encoding="utf-8")
+    assert "exists and is not a kubeconfig local up wrote" in (unusable_kubeconfig(mine) or "")
+    assert "is a directory" in (unusable_kubeconfig(tmp_path) or "")
+    ours = write_kubeconfig(tmp_path / "ours", "http://127.0.0.1:1")
+    assert unusable_kubeconfig(ours) is None  # its own, from an earlier run: reused
+    assert unusable_kubeconfig(tmp_path / "new" / "kubeconfig") is None
+
+
+def test_two_kubeconfigs_of_one_folder_keep_two_states(tmp_path: Path) -> None:
+    assert UpState.path(tmp_path / "a") != UpState.path(tmp_path / "b")

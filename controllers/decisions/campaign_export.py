@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from controllers.decisions import reasons
 from controllers.decisions.campaign_jobs import Owner, child_name, job_labels, job_manifest
 from controllers.decisions.events import Event
@@ -90,7 +92,10 @@ def export_status(record: str) -> ExportStatus | None:
         return None
     if not isinstance(data, dict):
         return None
-    return ExportStatus.model_validate(data)
+    try:
+        return ExportStatus.model_validate(data)
+    except ValidationError:
+        return None
 
 
 def plan_export(owner: Owner, export: CampaignExport | None, old: ExportStatus | None, *,

@@ -19,7 +19,9 @@ import signal
 import sys
 from pathlib import Path
 
-from herald.local.kube.server import write_kubeconfig
+import yaml
+
+from herald.local.kube.server import EMULATOR_CONTEXT, write_kubeconfig
 from herald.local.stack import running_stack
 from herald.local.up_state import UpState, running
 from sender.simulator.config import SimulatorConfig
@@ -90,5 +92,30 @@ def main(kubeconfig: Path, smpp_port: int = 0) -> int:
         print(f"herald local up: already running for {kubeconfig} (process {other.pid},"
               f" {other.server}); `herald local down` stops it", file=sys.stderr)
         return 1
-    kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    problem = unusable_kubeconfig(kubeconfig)
+    if problem:
+        print(f"herald local up: {problem}", file=sys.stderr)
+        return 1
     return asyncio.run(serve(kubeconfig.absolute(), smpp_port=smpp_port))
+
+
+def unusable_kubeconfig(kubeconfig: Path) -> str | None:
+    """Why local up may not write `kubeconfig` (None: it may), checked before anything
+    starts: a file that is not a kubeconfig it wrote is someone's, not to be replaced."""
+    if kubeconfig.is_dir():
+        return f"{kubeconfig} is a directory; give a file path"
+    if kubeconfig.exists():
+        try:
+            current = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            current = None
+        if not (isinstance(current, dict) and current.get("current-context") == EMULATOR_CONTEXT):
+            return (f"{kubeconfig} exists and is not a kubeconfig local up wrote: it would be"
+                    " replaced; give another --kubeconfig")
+    try:
+        kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"cannot create {kubeconfig.parent}: {error.strerror}"
+    if not os.access(kubeconfig.parent, os.W_OK):
+        return f"cannot write in {kubeconfig.parent}"
+    return None

@@ -17,7 +17,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-STATE_FILE = "local-up.json"
+STATE_SUFFIX = ".local-up.json"
+"""Beside its kubeconfig, named after it: two kubeconfigs of one folder, two stacks."""
 DOWN_TIMEOUT = 60.0  # what the stack may take to stop its pods (their grace) and itself
 
 
@@ -29,7 +30,7 @@ class UpState:
 
     @staticmethod
     def path(kubeconfig: Path) -> Path:
-        return kubeconfig.parent / STATE_FILE
+        return kubeconfig.with_name(kubeconfig.name + STATE_SUFFIX)
 
     def write(self) -> Path:
         path = self.path(Path(self.kubeconfig))
@@ -87,7 +88,11 @@ def down(kubeconfig: Path, *, timeout: float = DOWN_TIMEOUT) -> int:
         state.remove()
         print(f"herald local down: process {state.pid} is gone; removed its stale state file")
         return 0
-    os.kill(state.pid, signal.SIGTERM)
+    try:
+        os.kill(state.pid, signal.SIGTERM)
+    except PermissionError:
+        print(f"herald local down: process {state.pid} is not yours to stop")
+        return 1
     deadline = time.monotonic() + timeout
     while is_local_up(state.pid):
         if time.monotonic() > deadline:

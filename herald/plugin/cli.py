@@ -124,11 +124,17 @@ def preview(cluster: Cluster, args: argparse.Namespace) -> int:
 
 
 def approve(cluster: Cluster, args: argparse.Namespace) -> int:
+    from kubernetes.client.exceptions import ApiException
+
     from controllers.kube import Kube
     from herald.approve import approve_template
+    from herald.plugin.kube import api_message
 
-    return asyncio.run(approve_template(args.name, cluster.namespace, note=args.note,
-                                        kube=Kube(cluster.custom.api_client)))
+    try:
+        return asyncio.run(approve_template(args.name, cluster.namespace, note=args.note,
+                                            kube=Kube(cluster.custom.api_client)))
+    except ApiException as error:  # 409: this content is approved already; 403: RBAC
+        raise PluginError(api_message(error)) from None
 
 
 def pause(cluster: Cluster, args: argparse.Namespace) -> int:

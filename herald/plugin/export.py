@@ -88,6 +88,8 @@ def secret_data(cluster: Cluster, name: str, why: str) -> dict[str, str]:
 
 
 def run(cluster: Cluster, args: argparse.Namespace) -> int:
+    from redis.exceptions import RedisError
+
     from crds.campaign import Campaign
     from crds.campaign_run import CampaignRun
     from herald.plugin.kube import PluginError
@@ -129,8 +131,8 @@ def run(cluster: Cluster, args: argparse.Namespace) -> int:
         result = asyncio.run(_export(redis, keys, uid, args, credentials))
     except ExportError as error:
         raise PluginError(str(error)) from None
-    except OSError as error:  # Redis does not answer
-        raise PluginError(f"Redis does not answer: {error}") from None
+    except (RedisError, OSError) as error:  # Redis does not answer, or refuses the login
+        raise PluginError(f"Redis: {type(error).__name__}: {error}") from None
     shown = "full numbers" if result.unmasked else "numbers masked"
     print(f"exported {result.rows:,} recipients of campaign {keys.ref} to {result.location}"
           f" ({export_format(args).value}, {shown}) in {result.seconds:.1f}s")

@@ -51,7 +51,7 @@ class Cluster:
         except ApiException as error:
             if error.status == 404:
                 return None
-            raise PluginError(_api_message(error)) from None
+            raise PluginError(api_message(error)) from None
         return dict(found)
 
     def list_of(self, plural: str, label_selector: str = "") -> list[Object]:
@@ -75,7 +75,7 @@ class Cluster:
                 state = "not found" if error.status == 404 else "not readable by you"
                 raise PluginError(f"secret {name} ({why}) is {state} in namespace"
                                   f" {self.namespace}") from None
-            raise PluginError(_api_message(error)) from None
+            raise PluginError(api_message(error)) from None
         return dict(self.core.api_client.sanitize_for_serialization(found))
 
     def events_of(self, obj: Object) -> list[Object]:
@@ -101,7 +101,7 @@ class Cluster:
         try:
             return _call(method, *args, **kwargs)
         except ApiException as error:
-            raise PluginError(_api_message(error)) from None
+            raise PluginError(api_message(error)) from None
 
 
 def _from_kubeconfig(kubeconfig: str | None, context: str | None
@@ -130,7 +130,7 @@ def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
         raise
 
 
-def _api_message(error: ApiException) -> str:
+def api_message(error: ApiException) -> str:
     """The Status message the API server sent (kubectl prints the same), or its code."""
     import json
 

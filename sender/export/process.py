@@ -94,8 +94,16 @@ def job_settings(env: Mapping[str, str]) -> tuple[str, str, ExportFormat, bool,
         credentials = S3Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"],
                                     env.get("AWS_ENDPOINT_URL", ""), env.get("AWS_REGION", ""))
     return (destination, env.get("HERALD_EXPORT_LOCATION") or destination,
-            ExportFormat(env.get("HERALD_EXPORT_FORMAT") or ExportFormat.CSV),
+            _format(env.get("HERALD_EXPORT_FORMAT") or ExportFormat.CSV),
             env.get("HERALD_EXPORT_UNMASKED") == "true", credentials)
+
+
+def _format(text: str) -> ExportFormat:
+    try:
+        return ExportFormat(text)
+    except ValueError:
+        raise ExportError(f"HERALD_EXPORT_FORMAT {text!r} is not one of"
+                          f" {', '.join(f.value for f in ExportFormat)}") from None
 
 
 async def run_job(redis: Redis, keys: CampaignKeys, env: Mapping[str, str]) -> ExportResult:

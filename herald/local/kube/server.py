@@ -30,8 +30,12 @@ class EmulatedCluster:
     client: KubeClient
 
 
+EMULATOR_CONTEXT = "herald-emulator"
+"""The context (and cluster, and user) of every kubeconfig written for the emulator."""
+
+
 def write_kubeconfig(path: pathlib.Path, server: str, namespace: str = "default") -> pathlib.Path:
-    name = "herald-emulator"
+    name = EMULATOR_CONTEXT
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": name,
         "clusters": [{"name": name, "cluster": {"server": server}}],

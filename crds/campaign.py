@@ -553,6 +553,11 @@ class ExportFormat(StrEnum):
     PARQUET = "Parquet"
 
 
+_PATH_SEGMENT = r"(?:[^/.][^/]*|\.[^/.][^/]*|\.\.[^/]+|\.)"
+"""One part of a relative path, neither empty nor "..": the API server's regular
+expressions (RE2) have no lookahead to say it more briefly."""
+
+
 class ExportVolume(HeraldModel):
     """A PersistentVolumeClaim of the namespace, and the file's path on it."""
 
@@ -560,8 +565,9 @@ class ExportVolume(HeraldModel):
     """The claim, mounted read-write in the export Job's pod (ReadWriteOnce needs that
     pod scheduled where the claim is attached; ReadWriteMany anywhere)."""
     path: str = Field(default="export.csv", min_length=1, max_length=SHORT_TEXT_MAX,
-                      pattern=r"^[^/].*$")
-    """The file's path inside the claim, relative (no leading /). Written as
+                      pattern=rf"^{_PATH_SEGMENT}(?:/{_PATH_SEGMENT})*$")
+    """The file's path inside the claim, relative (no leading /, no empty or .. part: it
+    stays inside the claim). Written as
     PATH.partial, renamed to PATH when complete; an earlier file of that name is
     replaced."""
 
@@ -611,7 +617,8 @@ class CampaignExport(HeraldModel):
     """Export full numbers: only to a url destination whose credentialsSecretRef names
     this same Secret, so reading the export takes reading that Secret. `kubectl herald
     export --unmasked` also checks it: it shows full numbers only to a caller whose own
-    RBAC lets them read this Secret. Empty: numbers are masked."""
+    RBAC lets them read this Secret. The gate is Kubernetes RBAC: whoever can read the
+    campaign's Redis can read full numbers there. Empty: numbers are masked."""
 
 
 class CampaignSpec(HeraldModel):
@@ -736,7 +743,9 @@ class CampaignSpec(HeraldModel):
     a Warning CanaryFailed Event and status.canary with the figures) and the rest waits,
     counted awaitingWinner. To send it anyway, set paused to true (after the pause; the
     Ready reason turns Paused), then back to false. Not with winner nor trigger Api.
-    Empty: the whole audience goes at once."""
+    Removed once the share went, the share is still judged, by the default thresholds
+    (holdSeconds 300, maxFailurePercent 10, opt-outs not judged). Empty: the whole
+    audience goes at once."""
     auto_pause: AutoPause | None = None
     """Pause the campaign by itself when the run's failure or opt-out ratio passes a
     threshold (once minMessages count): the sender Jobs are suspended without touching
@@ -773,8 +782,10 @@ class CampaignSpec(HeraldModel):
     links: CampaignLinks = Field(default_factory=CampaignLinks)
     """Tracked links ({link:URL} in a template): how long they work."""
     export: CampaignExport | None = None
-    """Every recipient's result, written once the campaign finished (Completed, Failed
-    or Cancelled) by an export Job (`herald export`): one row a recipient, with its
+    """Every queued recipient's result, written once the campaign finished (Completed,
+    Failed or Cancelled) by an export Job (`herald export`): one row a recipient the
+    import queued (not the rows it dropped as invalid, suppressed, duplicate or
+    unroutable, nor the holdout group: status.counters counts those), with its
     number (masked, e.g. +86*******8000, unless unmaskedSecretRef), variant, channel,
     state (as status.counters names it: delivered, failed, queued, awaitingWinner...),
     error code (a failure's SMSC command_status or receipt error, a capped message's

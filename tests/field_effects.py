@@ -246,12 +246,12 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_canary.py::test_a_failing_canary_pauses_after_its_share_and_a_person_sends"
         "_the_rest"),
     "Campaign.spec.canary.maxOptOutPercent": Proven(
-        "tests/test_canary.py::test_an_opt_out_judgement_waits_for_the_opt_outs"),
+        "tests/test_canary.py::test_a_canary_whose_recipients_opt_out_fails"),
     "Campaign.spec.autoPause": Container(),
     "Campaign.spec.autoPause.maxFailurePercent": Proven(
         "tests/test_canary.py::test_auto_pause_stops_a_failing_run_and_a_person_resumes_it"),
     "Campaign.spec.autoPause.maxOptOutPercent": Proven(
-        "tests/test_canary.py::test_auto_pause_trips_on_opt_outs"),
+        "tests/test_canary.py::test_auto_pause_counts_the_runs_opt_outs_and_pauses_on_them"),
     "Campaign.spec.autoPause.minMessages": Proven(
         "tests/test_canary.py::test_auto_pause_suspends_the_senders_when_the_run_goes_badly"),
     "Campaign.spec.winner": Container(),
@@ -259,7 +259,8 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_ab_winner.py::test_a_winner_campaign_sends_the_rest_the_winner"),
     "Campaign.spec.winner.decideAfterSeconds": Proven(
         "tests/test_ab_winner.py::test_the_decision_waits_for_decide_after_seconds"),
-    "Campaign.spec.winner.metric": Proven("tests/test_links.py::test_the_click_ratio_winner"),
+    "Campaign.spec.winner.metric": Proven(
+        "tests/test_links.py::test_the_campaign_plan_decides_a_click_ratio_winner_from_the_counters"),
     "Campaign.spec.winner.confidencePercent": Proven(
         "tests/test_ab_winner.py::test_decide_winner"),
     "Campaign.spec.winner.minSamplePerVariant": Proven(
@@ -403,7 +404,7 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_suppression_lists.py::test_listed_numbers_are_suppressed_from_files_and_urls"),
     "Campaign.spec.links": Container(),
     "Campaign.spec.links.expireAfterSeconds": Proven(
-        "tests/test_links.py::test_the_run_carries_links_only_when_a_template_has_some"),
+        "tests/test_links.py::test_clicks_through_the_real_redirect_server"),
     "Campaign.spec.export": Proven(
         "tests/test_campaign_export.py::test_spec_export_to_a_claim_is_written_before_the_keys_go"),
     "Campaign.spec.export.format": Proven(

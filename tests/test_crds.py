@@ -320,6 +320,10 @@ BAD = [
         "unmaskedSecretRef": {"name": "s3"}, "destination": {
             "persistentVolumeClaim": {"claimName": "results"}}}}},
                  "full numbers go only to a url", id="campaign-export-unmasked-to-a-claim"),
+    pytest.param("campaign.yaml", {"spec": {"export": {"destination": {
+        "persistentVolumeClaim": {"claimName": "results", "path": "runs/../../etc/x.csv"}}}}},
+                 "spec.export.destination.persistentVolumeClaim.path: 'runs/../../etc/x.csv'"
+                 " does not match", id="campaign-export-path-out-of-the-claim"),
     pytest.param("campaign.yaml", {"spec": {"export": {"format": "Xlsx", "destination": {
         "persistentVolumeClaim": {"claimName": "results"}}}}},
                  "spec.export.format: 'Xlsx' is not one of", id="campaign-export-format"),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 
 from sender.sms.lanes import Lanes
+from sender.sms.numbers import NO_COUNTRY, region_of
 from sender.sms.routing import Router
 
 WAKE_SECONDS = 1.0
@@ -85,6 +86,8 @@ class LaneFailOver:
     _targets: dict[str, tuple[int, str] | None] = field(default_factory=dict, repr=False)
     """Each number's target while the unavailable channels stay the same: a diverted
     lane looks at what stays in its queue every poll, and parsing is the cost."""
+    _regions: dict[str, str] = field(default_factory=dict, repr=False)
+    """The region of each number looked at, from the same parse (a move counts it)."""
 
     @property
     def channel(self) -> str:
@@ -109,7 +112,11 @@ class LaneFailOver:
             return self._targets[number]
         if len(self._targets) >= TARGETS_KEPT:
             self._targets.clear()
-        name = self.router.route(phonenumbers.parse(number), number, after=self.channel)
+            self._regions.clear()
+        parsed = phonenumbers.parse(number)
+        country = phonenumbers.region_code_for_number(parsed) or ""
+        self._regions[number] = country or NO_COUNTRY
+        name = self.router.route(parsed, number, after=self.channel, country=country)
         target = None
         if name is not None:
             shard = self.lane % self.lanes.shards
@@ -117,3 +124,8 @@ class LaneFailOver:
                                       self.lanes.is_rest(self.lane)), name)
         self._targets[number] = target
         return target
+
+    def region(self, number: str) -> str:
+        """The region a move counts the number under (sender.store.lane_moves)."""
+        found = self._regions.get(number)
+        return found if found is not None else region_of(number)

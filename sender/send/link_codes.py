@@ -34,6 +34,8 @@ class LinkCodes:
         self._settings = settings
         self._targets = {variant: list(urls) for variant, urls in targets.items() if urls}
         """Target URLs by variant, of the variants with links."""
+        self._ids = {url: url_id(url) for urls in self._targets.values() for url in urls}
+        """Each target's id in the run's table (a hash of it: once, not per message)."""
         self._clock = clock
         self._draw = draw
         self._registered = False
@@ -47,15 +49,16 @@ class LinkCodes:
         """For each (message key, variant): its links, target URL -> short link (None
         for a variant without links)."""
         if not self._registered:
-            await register_targets(self._redis, self._campaign, {
-                url_id(url): url for urls in self._targets.values() for url in urls})
+            await register_targets(self._redis, self._campaign,
+                                   {target: url for url, target in self._ids.items()})
             self._registered = True
         deadline = int(self._clock()) + self._settings.expire_after_seconds
         wanted: list[tuple[int, str, LinkRecord]] = []
         for index, (key, variant) in enumerate(messages):
             for url in self._targets.get(variant, ()):
                 wanted.append((index, url, LinkRecord(
-                    self._campaign.ref, key, variant, self._channel, url_id(url), deadline)))
+                    self._campaign.ref, key, variant, self._channel, self._ids[url],
+                    deadline)))
         codes = [self._draw() for _ in wanted]
         todo = list(range(len(wanted)))
         for _ in range(MAX_CLAIMS):

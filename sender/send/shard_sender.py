@@ -57,7 +57,7 @@ from sender.smpp.bind import BindDown, BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
 from sender.smpp.errors import error_class, status_code, status_name
 from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
-from sender.sms.numbers import mask_number, region_of
+from sender.sms.numbers import mask_number
 from sender.sms.receipts import canonical_id, parse_receipt
 from sender.sms.states import State, Transition, failed, submitted
 from sender.store.channel_activity import (
@@ -480,7 +480,8 @@ class ShardSender:
                 moved = await move_messages(
                     self.redis, self.settings.campaign, self.settings.shard,
                     self.settings.channel_name,
-                    [Move(m.key.partition("/")[2], lane, name, m.variant, region_of(m.phone))
+                    [Move(m.key.partition("/")[2], lane, name, m.variant,
+                          fail_over.region(m.phone))
                      for m, (lane, name) in moves])
                 count = sum(1 for key in moved if key)
                 self.stats.failed_over += count

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
-
-from redis.exceptions import NoScriptError
+from typing import Any, cast
 
 from sender.sms.links import GONE_SECONDS, LinkRecord
 from sender.store.client import Redis
@@ -92,23 +90,13 @@ class ClickCounter:
     """Counts clicks in their campaigns' hashes: one script call each."""
 
     def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._sha = ""
+        # redis-py's script: EVALSHA, loaded again if a restarted Redis lost it
+        self._script = redis.register_script(_CLICK_LUA)
 
     async def count(self, record: LinkRecord, now: int) -> Click:
         keys = campaign_from_ref(record.campaign)
-        if not self._sha:
-            self._sha = await self._redis.script_load(_CLICK_LUA)
-        for attempt in (1, 2):
-            try:
-                reply = await self._redis.evalsha(
-                    self._sha, 2, keys.clicks, keys.counters, record.message, str(now),
-                    record.variant, record.channel)
-                break
-            except NoScriptError:  # a restarted or failed-over Redis
-                if attempt == 2:
-                    raise
-                self._sha = await self._redis.script_load(_CLICK_LUA)
+        reply: Any = await self._script(keys=[keys.clicks, keys.counters], args=[
+            record.message, str(now), record.variant, record.channel])
         first, count = reply
         return Click(bool(int(first)), int(count))
 

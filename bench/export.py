@@ -4,15 +4,16 @@ writer, in the same run.
 
     python bench/export.py                   # 1,000,000 recipients
     python bench/export.py --rows 100000
-    python bench/export.py --rows 100000 --times-cost   # what storing times would cost
+    python bench/export.py --rows 100000 --stamp-cost   # what the states' stamps cost
 
 Starts a redis-server (herald.local.redis) and fills one run straight into it, as the
 importer and the senders would leave it (nothing is sent): a RunConfig of 4 shards on
 one channel, `--rows` stream entries (n, v, x, z) spread over the 4 lanes, and their
-states: 90% delivered, 5% failed (F:001), 5% submitted (s:<smsc id>); 2% have clicks.
-It reports the Redis bytes per recipient of that run (INFO used_memory before and after
-the fill, divided by the rows); with --times-cost, what storing each message's submit
-and done times would add (MEMORY USAGE): a second hash, or a suffix of the state value.
+states as transitions.lua stamps them (segments, submit and done times): 90% delivered,
+5% failed by receipt (F:001), 5% submitted (s:<smsc id>); 2% have clicks. It reports
+the Redis bytes per recipient of that run (INFO used_memory before and after the fill,
+divided by the rows); with --stamp-cost, what the stamps take of it (MEMORY USAGE of
+the state hash with them and with the same values unstamped).
 
 Each side runs in a child process of its own (peak RSS is the child's `ru_maxrss`):
 
@@ -97,8 +98,11 @@ async def fill(url: str, rows: int) -> float:
             for i in range(start, start + count):
                 key = f"{i % SHARDS}/{1_700_000_000_000 + i}-0"
                 bucket = i % 20
+                submitted = 1_767_225_600 + i // 1000  # a thousand a second
                 states.setdefault("s", {})[key] = (
-                    "F:001" if bucket == 0 else f"s:{i:016x}" if bucket == 1 else "D")
+                    f"F:001~1,{submitted},{submitted + 3}" if bucket == 0
+                    else f"s:{i:016x}~1,{submitted}," if bucket == 1
+                    else f"D~1,{submitted},{submitted + 3}")
                 if i % 50 == 0:
                     clicks[key] = f"{1_767_225_600 + i} {1 + i % 3}"
             pipe.hset(KEYS.state, mapping=states["s"])  # type: ignore[arg-type]
@@ -111,46 +115,24 @@ async def fill(url: str, rows: int) -> float:
         await redis.aclose()
 
 
-def base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    text = ""
-    while True:
-        n, rest = divmod(n, 36)
-        text = digits[rest] + text
-        if not n:
-            return text
+async def stamp_cost(url: str, rows: int) -> dict[str, int]:
+    """The state hash's bytes per recipient with the stamps and without them (the filled
+    run's values, their stamps cut off, then put back)."""
+    from sender.sms.states import STAMP
 
-
-async def times_cost(url: str, rows: int) -> dict[str, int]:
-    """What storing each message's submit and done times would cost in Redis, per
-    recipient, two ways (on the filled run; both undone after): a second hash of
-    message key -> "SUBMIT DONE", or the times appended to the state value
-    ("D@SUBMIT,DONE"); the times as seconds since the run's start, in base 36."""
     redis = connect(url)
-    times_key = KEYS.tag + ":times"
     try:
-        state_before = int(await redis.memory_usage(KEYS.state, samples=0) or 0)
-        used_before = int((await redis.info("memory"))["used_memory"])
+        stamped = int(await redis.memory_usage(KEYS.state, samples=0) or 0)
         states = cast(list[tuple[str, str]], list((await redis.hgetall(KEYS.state)).items()))
         for start in range(0, rows, FILL_BATCH):
-            await redis.hset(times_key, mapping={
-                key: f"{base36(3600 + i % 7200)} {base36(3700 + i % 7200)}"
-                for i, (key, _) in enumerate(states[start:start + FILL_BATCH], start)})
-        second_hash = int(await redis.memory_usage(times_key, samples=0) or 0)
-        used_after = int((await redis.info("memory"))["used_memory"])
-        await redis.delete(times_key)
-        for start in range(0, rows, FILL_BATCH):
             await redis.hset(KEYS.state, mapping={
-                key: f"{value}@{base36(3600 + i % 7200)},{base36(3700 + i % 7200)}"
-                for i, (key, value) in enumerate(states[start:start + FILL_BATCH], start)})
-        state_after = int(await redis.memory_usage(KEYS.state, samples=0) or 0)
+                key: value.partition(STAMP)[0] for key, value in states[start:start + FILL_BATCH]})
+        unstamped = int(await redis.memory_usage(KEYS.state, samples=0) or 0)
         await redis.hset(KEYS.state, mapping=dict(states))
     finally:
         await redis.aclose()
-    return {"state_hash": round(state_before / rows),
-            "second_hash": round(second_hash / rows),
-            "second_hash_used_memory": round((used_after - used_before) / rows),
-            "in_state_value": round((state_after - state_before) / rows)}
+    return {"state_hash": round(stamped / rows), "state_hash_unstamped": round(unstamped / rows),
+            "stamps": round((stamped - unstamped) / rows)}
 
 
 async def load_rows(url: str) -> list[Any]:
@@ -183,14 +165,16 @@ async def herald_side(url: str, out: Path, fmt: str) -> int:
 
 
 def peer_csv(rows: list[Any], out: Path) -> None:
-    from sender.export.rows import COLUMNS, iso_time
+    from sender.export.rows import COLUMNS
+    from sender.sms.states import iso_time
 
     with out.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(COLUMNS)
         writer.writerows((r.number, r.variant, r.channel, r.state, r.error,
-                          "" if r.segments is None else r.segments, iso_time(r.first_click),
-                          r.clicks, r.message) for r in rows)
+                          "" if r.segments is None else r.segments, iso_time(r.submitted),
+                          iso_time(r.done), iso_time(r.first_click), r.clicks, r.message)
+                         for r in rows)
 
 
 def peer_parquet(rows: list[Any], out: Path) -> None:
@@ -252,9 +236,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--timeout", type=float, default=900, help="seconds per side")
-    parser.add_argument("--times-cost", action="store_true",
-                        help="also: the Redis bytes per recipient that storing submit and"
-                             " done times would take, two ways (times_bytes_per_recipient)")
+    parser.add_argument("--stamp-cost", action="store_true",
+                        help="also: the state hash's bytes per recipient with and without"
+                             " the stamps (stamp_bytes_per_recipient)")
     parser.add_argument("--child", nargs=3, metavar=("SIDE", "URL", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -270,9 +254,9 @@ def main() -> int:
                 "rows": args.rows, "redis_bytes_per_recipient": round(per_recipient),
                 "baseline_rss_mb": run_child("baseline", server.url, work / "none",
                                              args.timeout).get("peak_rss_mb")}
-            if args.times_cost:
-                report["times_bytes_per_recipient"] = asyncio.run(
-                    times_cost(server.url, args.rows))
+            if args.stamp_cost:
+                report["stamp_bytes_per_recipient"] = asyncio.run(
+                    stamp_cost(server.url, args.rows))
             for side, name in (("herald_csv", "export.csv"), ("peer_csv", "peer.csv"),
                                ("herald_parquet", "export.parquet"),
                                ("peer_parquet", "peer.parquet")):

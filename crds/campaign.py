@@ -610,7 +610,7 @@ class CampaignExport(HeraldModel):
 
     format: ExportFormat = ExportFormat.CSV
     """Csv (UTF-8, a header row, RFC 4180 quoting, times in ISO 8601 UTC) or Parquet
-    (zstd-compressed row groups of 100,000 rows; firstClick a UTC timestamp)."""
+    (zstd-compressed row groups of 100,000 rows; the times UTC timestamps in seconds)."""
     destination: ExportDestination
     """A file on a PersistentVolumeClaim, or an S3-compatible URL with its credentials."""
     unmasked_secret_ref: LocalObjectReference | None = None
@@ -789,10 +789,11 @@ class CampaignSpec(HeraldModel):
     number (masked, e.g. +86*******8000, unless unmaskedSecretRef), variant, channel,
     state (as status.counters names it: delivered, failed, queued, awaitingWinner...),
     error code (a failure's SMSC command_status or receipt error, a capped message's
-    cap), segments (the parts the SMSC accepted, only while the message awaits its
-    receipt: a settled message's are not kept), first click time and clicks, and its
-    message key. Submit and done times are not recorded per message and not exported
-    (not implemented). A message failed over to another channel is one row, on the
+    cap), segments (the parts the SMSC accepted), submitted (when the SMSC accepted it)
+    and done (when it reached its final state) times, first click time and clicks, and
+    its message key; what the run did not see is empty (no submit time for a message
+    the SMSC never took or whose submit went unanswered, no done time before it is
+    final). A message failed over to another channel is one row, on the
     channel it ended on. The run's Redis keys are kept past the operator's retention
     until the export is written or its Job failed for good; status.export says where it
     went and how many rows. The export starts as soon as the campaign finished:
@@ -928,6 +929,18 @@ class CountryCount(HeraldModel):
     """ISO 3166-1 alpha-2 region of the numbers; ZZ for numbers of no country."""
     count: int
     """Numbers."""
+
+
+class CountryErrors(HeraldModel):
+    """The failures of one country's numbers."""
+
+    country: str = Field(max_length=2)
+    """ISO 3166-1 alpha-2 region of the numbers; ZZ for numbers of no country."""
+    failed: int
+    """Messages to its numbers that failed (at submit, by receipt, or never sent: render,
+    NoSendTime)."""
+    top_errors: list[ErrorCount] = Field(default_factory=list, max_length=5)
+    """Its most frequent failure codes, most first."""
 
 
 class ReasonCount(HeraldModel):
@@ -1197,6 +1210,10 @@ class CampaignStatus(HeraldModel):
     """Counters per channel."""
     top_errors: list[ErrorCount] = Field(default_factory=list)
     """Most frequent error codes."""
+    errors_by_country: list[CountryErrors] = Field(
+        default_factory=list, max_length=10, json_schema_extra=list_map("country"))
+    """The countries whose numbers failed most (at most 10), with their top error codes:
+    a carrier refusing one country's numbers shows here before it shows in the total."""
     invalid_reasons: list[ReasonCount] = Field(default_factory=list)
     """Why rows were dropped at import."""
     unroutable_countries: list[CountryCount] = Field(default_factory=list,

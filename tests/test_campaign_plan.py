@@ -498,3 +498,20 @@ def test_each_channel_breakdown_has_its_own_top_errors() -> None:
     assert (a.counters.failed, b.top_errors) == (4, [])
     (x,) = stats.breakdowns(fields, "variant")
     assert x.top_errors == []
+
+
+@pytest.mark.parametrize("fields, shown", [
+    pytest.param({}, [], id="no-failures"),
+    pytest.param({"country:CN:error:0x0000000B": 3, "country:CN:error:069": 4,
+                  "country:HK:error:069": 1, "channel:a:error:069": 5, "error:069": 5},
+                 [("CN", 7, [("069", 4), ("0x0000000B", 3)]), ("HK", 1, [("069", 1)])],
+                 id="most-failed-first-with-their-codes"),
+    pytest.param({f"country:C{chr(65 + i)}:error:001": 1 + i for i in range(12)},
+                 [(f"C{chr(65 + i)}", 1 + i, [("001", 1 + i)]) for i in range(11, 1, -1)],
+                 id="ten-countries-shown"),
+    pytest.param({"country:GB:error:001": 0}, [], id="a-count-gone-to-zero"),
+])
+def test_errors_by_country(fields: dict[str, int],
+                           shown: list[tuple[str, int, list[tuple[str, int]]]]) -> None:
+    assert [(c.country, c.failed, [(e.code, e.count) for e in c.top_errors])
+            for c in stats.errors_by_country(fields)] == shown

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -24,7 +25,7 @@ from sender.smpp.bind import BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus
 from sender.smpp.pdu import DeliverSm
 from sender.sms.receipts import canonical_id
-from sender.sms.states import State, submitted
+from sender.sms.states import State, parse_state, submitted
 from sender.store.channel_activity import read_activity
 from sender.store.correlations import Correlation, PendingReceipt, ReceiptApplier, correlation_value
 from sender.store.keys import OPT_OUT_SET, CampaignKeys
@@ -117,8 +118,34 @@ async def test_a_receipt_waits_for_its_submitted_transition(
 
     assert again == ([receipt] if kept else []) and moved == applied
     assert (await redis.hexists(CHANNEL.receipts, "1a")) == kept
-    now = (await store.states(["0/1-0"]))[0]
+    now = parse_state((await store.states(["0/1-0"]))[0]).code
     assert (now == State.DELIVERED) == (applied == 1 or state == State.DELIVERED)
+
+
+@pytest.mark.parametrize("number, country", [
+    pytest.param("+8613800000001", "CN", id="sole-region-code"),
+    pytest.param("+14165550123", "CA", id="shared-code-read-whole"),
+    pytest.param("+80012345678", "ZZ", id="no-country"),
+])
+async def test_a_failed_receipt_is_counted_by_its_numbers_country(
+    redis: aioredis.Redis, number: str, country: str
+) -> None:
+    """Through the channel's correlations: the number is read from its shard entry."""
+    entry = await redis.xadd(CAMPAIGN.shard(2), {"n": number, "v": ""})
+    key = f"2/{entry!s}"
+    await redis.hset(CAMPAIGN.state, key, submitted("ab"))
+    receipts = [PendingReceipt("ab", State.FAILED, "001", time.monotonic()),
+                PendingReceipt("cd", State.DELIVERED, "000", time.monotonic())]
+    await redis.hset(CAMPAIGN.state, "2/1-0", submitted("cd"))
+    found = [Correlation("ab", CAMPAIGN.ref, key, "", "c"),
+             Correlation("cd", CAMPAIGN.ref, "2/1-0", "", "c")]
+
+    again, moved = await ReceiptApplier(redis, CHANNEL).apply(list(zip(receipts, found,
+                                                                       strict=True)))
+    assert (again, moved) == ([], 2)
+    fields = cast(dict[str, str], await redis.hgetall(CAMPAIGN.counters))
+    assert {k: v for k, v in fields.items() if k.startswith("country:")} == {
+        f"country:{country}:error:001": "1"}
 
 
 async def test_a_receipt_for_another_campaign_is_applied_there(
@@ -134,7 +161,8 @@ async def test_a_receipt_for_another_campaign_is_applied_there(
                                destination_addr="Herald", esm_class=ESM_DELIVERY_RECEIPT,
                                short_message=b"id:255 sub:001 dlvrd:001 stat:DELIVRD err:000"))
     await receiver.flush()
-    assert (await StateStore(redis, other).states(["0/9-0"])) == [State.DELIVERED.value]
+    (now,) = await StateStore(redis, other).states(["0/9-0"])
+    assert parse_state(now).code == State.DELIVERED
     assert (await read_counters(redis, other)).delivered == 1
 
 
@@ -195,5 +223,5 @@ async def test_a_sender_applies_another_shards_receipt_through_the_applier(
 
     await redis.hset(CAMPAIGN.state, "1/5-0", submitted("ab"))
     await sender.receipts.match_in_redis()
-    assert await redis.hget(CAMPAIGN.state, "1/5-0") == State.DELIVERED.value
+    assert parse_state(cast(str, await redis.hget(CAMPAIGN.state, "1/5-0"))).code == State.DELIVERED
     assert sender.receipts._unmatched == [] and len(sender.writer) == 0  # not via shard 0's writer

@@ -58,6 +58,16 @@ from tests.run_configs import run_config
     pytest.param(None, True, Decoded("awaitingWinner"), id="rest-not-released"),
     pytest.param("D", True, Decoded("delivered"), id="rest-sent-keeps-its-state"),
     pytest.param("Z", False, Decoded("unknownCode:Z"), id="a-code-of-a-later-version"),
+    pytest.param("s:a1 a2~2,1764750000,", False,
+                 Decoded("submitted", segments=2, submitted=1764750000), id="submitted-stamped"),
+    pytest.param("D~2,1764750000,1764750009", False,
+                 Decoded("delivered", segments=2, submitted=1764750000, done=1764750009),
+                 id="delivered-keeps-its-segments-and-times"),
+    pytest.param("F:0x0000000b~,,1764750001", False,
+                 Decoded("failed", error="0x0000000b", done=1764750001), id="refused-stamped"),
+    pytest.param("C:2/168h Namespace~,,1764750001", False,
+                 Decoded("capped", error="2/168h Namespace", done=1764750001),
+                 id="capped-stamped"),
 ])
 def test_state_decoding(code: str | None, held: bool, decoded: Decoded | None) -> None:
     assert decode_state(code, held=held) == decoded
@@ -105,7 +115,8 @@ async def two_channel_run(redis: Redis) -> dict[str, tuple[str, str, str, int]]:
     moved = await move_messages(redis, KEYS, 0, "carrier-a", [Move(ids[6], 1, "carrier-b")])
     new_key = moved[0]
     assert new_key is not None
-    store = StateStore(redis, KEYS)
+    now = [SUBMITTED_AT]
+    store = StateStore(redis, KEYS, clock=lambda: now[0])
     key = [f"0/{i}" for i in ids]
     await store.apply([Transition(k, State.SUBMITTING, channel="carrier-a") for k in key[:5]]
                       + [Transition(new_key, State.SUBMITTING, channel="carrier-b")])
@@ -116,6 +127,7 @@ async def two_channel_run(redis: Redis) -> dict[str, tuple[str, str, str, int]]:
         Transition(key[3], State.UNKNOWN, channel="carrier-a"),
         Transition(new_key, submitted("m6"), channel="carrier-b", segments=1),
     ])
+    now[0] = DONE_AT
     await store.apply([Transition(key[0], State.DELIVERED, channel="carrier-a"),
                        Transition(new_key, failed("receipt"), channel="carrier-b")])
     clicks = ClickCounter(redis)
@@ -129,6 +141,11 @@ async def two_channel_run(redis: Redis) -> dict[str, tuple[str, str, str, int]]:
             NUMBERS[4]: ("carrier-a", "submitting", "", 0),
             NUMBERS[5]: ("carrier-a", "queued", "", 0),
             NUMBERS[6]: ("carrier-b", "failed", "receipt", 0)}
+
+
+SUBMITTED_AT = 1_764_750_000  # 2025-12-03T08:20:00Z
+DONE_AT = SUBMITTED_AT + 7
+"""The clock of two_channel_run's transitions: at submit, then at the receipts."""
 
 
 def csv_rows(data: str) -> list[dict[str, str]]:
@@ -148,8 +165,13 @@ async def test_csv_export_has_one_row_a_recipient_where_it_ended(redis: Redis,
             for r in rows} == expected
     by_number = {r["number"]: r for r in rows}
     assert by_number[NUMBERS[0]]["firstClick"] == "2026-01-01T00:00:00Z"
-    assert by_number[NUMBERS[1]]["segments"] == "2"  # its ids are still on it
-    assert by_number[NUMBERS[0]]["segments"] == ""  # settled: the ids are gone
+    assert {n: (r["segments"], r["submitted"], r["done"]) for n, r in by_number.items()} == {
+        NUMBERS[0]: ("1", "2025-12-03T08:20:00Z", "2025-12-03T08:20:07Z"),
+        NUMBERS[1]: ("2", "2025-12-03T08:20:00Z", ""),  # its receipt not in yet
+        NUMBERS[2]: ("", "", "2025-12-03T08:20:00Z"),  # refused at submit
+        NUMBERS[3]: ("", "", ""),  # unknown: never answered
+        NUMBERS[4]: ("", "", ""), NUMBERS[5]: ("", "", ""),
+        NUMBERS[6]: ("1", "2025-12-03T08:20:00Z", "2025-12-03T08:20:07Z")}
     assert not (tmp_path / "run.csv.partial").exists()
 
 
@@ -166,6 +188,9 @@ async def test_parquet_export_masks_numbers_by_default(redis: Redis, tmp_path: P
             for r in rows} == masked
     clicked = next(r for r in rows if r["clicks"])
     assert clicked["firstClick"].timestamp() == 1767225600
+    assert (clicked["segments"], clicked["submitted"].timestamp(),
+            clicked["done"].timestamp()) == (1, SUBMITTED_AT, DONE_AT)
+    assert sorted(r["submitted"] is None for r in rows) == [False] * 3 + [True] * 4
 
 
 async def test_export_of_a_run_that_is_gone_says_so(redis: Redis, tmp_path: Path) -> None:

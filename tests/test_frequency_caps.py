@@ -32,7 +32,7 @@ from sender.send.outgoing import Outgoing, ShardStats
 from sender.send.process import run_shard
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
-from sender.sms.states import State, message_key
+from sender.sms.states import State, message_key, parse_state
 from sender.store.frequency_caps import (
     HOUR_MS,
     KEEP_MEMBER,
@@ -267,8 +267,8 @@ async def test_two_campaigns_racing_for_the_same_numbers_never_pass_the_cap(
     assert min(c.sent for c in counters) > 0  # they did race: both got some numbers first
     # The state of a capped message names the cap it met.
     keys = CampaignKeys(NS, "summer" if counters[1].capped else "spring")
-    states = await store.hvals(keys.state)
-    assert f"{State.CAPPED}:1/24h Namespace" in states
+    states = [parse_state(v) for v in cast(list[str], await store.hvals(keys.state))]
+    assert (State.CAPPED, "1/24h Namespace") in {(v.code, v.detail) for v in states}
 
 
 async def test_category_scope_counts_only_the_same_category(

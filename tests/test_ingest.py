@@ -183,6 +183,15 @@ def test_message_ids() -> None:
                  id="submitted"),
     pytest.param("D", {"state": "delivered"}, id="delivered"),
     pytest.param("F:0x00000045", {"state": "failed", "error": "0x00000045"}, id="failed"),
+    pytest.param("s:ab12 cd34~2,1764672000,",
+                 {"state": "submitted", "smscMessageIds": ["ab12", "cd34"], "segments": 2,
+                  "submitTime": "2025-12-02T10:40:00Z"}, id="submitted-stamped"),
+    pytest.param("F:0x00000045~,,1764672005",
+                 {"state": "failed", "error": "0x00000045", "doneTime": "2025-12-02T10:40:05Z"},
+                 id="refused-stamped"),
+    pytest.param("D~1,1764672000,1764672003",
+                 {"state": "delivered", "segments": 1, "submitTime": "2025-12-02T10:40:00Z",
+                  "doneTime": "2025-12-02T10:40:03Z"}, id="delivered-stamped"),
 ])
 def test_state_view(code: str, view: dict[str, Any]) -> None:
     assert state_view(code) == view

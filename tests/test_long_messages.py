@@ -5,6 +5,7 @@ single parts of a message their own outcome."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,7 +21,7 @@ from sender.simulator.config import Outcome, SimulatorConfig
 from sender.simulator.outcomes import OutcomePolicy
 from sender.simulator.server import Simulator
 from sender.sms.receipts import canonical_id
-from sender.sms.states import State, failed
+from sender.sms.states import STAMP, State, failed, parse_state
 from sender.store.client import connect
 from sender.store.correlations import Correlation
 from sender.store.transitions import read_counters
@@ -82,13 +83,17 @@ async def assert_parts_decided(redis: aioredis.Redis) -> None:
     # Sent: the 30 the SMSC took whole. Segments: their 90 parts, and the two parts of
     # each of 30-39 accepted on each of its three attempts before part 2 was refused.
     assert (counters.sent, counters.segments_submitted) == (30, 90 + 10 * 3 * 2)
-    states = dict(await redis.hgetall(CAMPAIGN.state))
+    states = {k: v.partition(STAMP)[0]  # its code and detail, not when
+              for k, v in cast(dict[str, str], await redis.hgetall(CAMPAIGN.state)).items()}
     by_number = await message_keys(redis)
     assert {states[by_number[i]] for i in range(10)} == {failed("001")}
     assert {states[by_number[i]] for i in range(10, 20)} == {State.EXPIRED.value}
     assert {states[by_number[i]] for i in range(20, 30)} == {State.DELIVERED.value}
     assert {states[by_number[i]] for i in range(30, 40)} == {failed("0x00000008")}
-    fields = await redis.hgetall(CAMPAIGN.counters)
+    # Failures by the numbers' country (+86: CN).
+    fields = cast(dict[str, str], await redis.hgetall(CAMPAIGN.counters))
+    assert {k: int(v) for k, v in fields.items() if k.startswith("country:")} == {
+        "country:CN:error:001": 10, "country:CN:error:0x00000008": 10}
     assert fields["error:001"] == "10" and fields["error:0x00000008"] == "10"
     assert await redis.hlen(CAMPAIGN.parts) == 0  # every record went with its decision
 
@@ -135,7 +140,8 @@ async def test_each_part_counts_through_the_channel_receiver(
     parts = sorted((m for m in slow_receipts.accepted if m.destination == destination),
                    key=lambda m: m.concat.seqnum if m.concat else 0)
     ids = [canonical_id(m.message_id) for m in parts]
-    assert await redis.hget(CAMPAIGN.state, keys[25]) == "s:" + " ".join(ids)
+    value = cast(str, await redis.hget(CAMPAIGN.state, keys[25]))
+    assert parse_state(value).detail == " ".join(ids)
     found = [Correlation.parse(i, str(await redis.hget(CHANNEL.receipts, i))) for i in ids]
     assert [(c.key, c.part, c.parts) for c in found] == [(keys[25], p, 3) for p in (1, 2, 3)]
     assert await redis.hlen(CHANNEL.receipts) == 30 * 3

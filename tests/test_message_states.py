@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 import redis.asyncio as aioredis
 
 from sender.sms.states import (
     State,
+    StateValue,
     Transition,
     failed,
     message_key,
     message_outcome,
+    parse_state,
     receipt_transition,
     submitted,
 )
@@ -20,10 +24,22 @@ from sender.store.transitions import StateStore, read_counters
 KEYS = CampaignKeys("shop", "spring-sale")
 
 
+NOW = 1_764_750_000
+"""The stores' clock (stamps are whole unix seconds); `Clock` below moves it."""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(NOW)
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 async def store(redis: aioredis.Redis) -> StateStore:
     await redis.hset(KEYS.counters, "total", 10)
-    return StateStore(redis, KEYS)
+    return StateStore(redis, KEYS, clock=lambda: NOW)
 
 
 def t(n: int, state: str, variant: str = "a", channel: str = "ch1") -> Transition:
@@ -31,21 +47,23 @@ def t(n: int, state: str, variant: str = "a", channel: str = "ch1") -> Transitio
 
 
 @pytest.mark.parametrize("path, final, applied", [
-    pytest.param([State.SUBMITTING, submitted("ab12"), State.DELIVERED], "D", 3,
+    pytest.param([State.SUBMITTING, submitted("ab12"), State.DELIVERED], f"D~,{NOW},{NOW}", 3,
                  id="happy-path"),
-    pytest.param([State.SUBMITTING, failed("0x0000000b")], "F:0x0000000b", 2,
+    pytest.param([State.SUBMITTING, failed("0x0000000b")], f"F:0x0000000b~,,{NOW}", 2,
                  id="permanent-error"),
-    pytest.param([State.SUBMITTING, State.QUEUED, State.SUBMITTING, submitted("x")], "s:x", 4,
-                 id="temporary-error-retried"),
-    pytest.param([State.SUBMITTING, State.UNKNOWN, State.DELIVERED], "D", 3,
+    pytest.param([State.SUBMITTING, State.QUEUED, State.SUBMITTING, submitted("x")],
+                 f"s:x~,{NOW},", 4, id="temporary-error-retried"),
+    pytest.param([State.SUBMITTING, State.UNKNOWN, State.DELIVERED], f"D~,,{NOW}", 3,
                  id="late-receipt-resolves-unknown"),
-    pytest.param([State.SUBMITTING, submitted("ab"), State.DELIVERED, State.EXPIRED], "D", 3,
-                 id="second-receipt-ignored"),
-    pytest.param([State.SUBMITTING, submitted("ab"), State.SUBMITTING], "s:ab", 2,
+    pytest.param([State.SUBMITTING, submitted("ab"), State.DELIVERED, State.EXPIRED],
+                 f"D~,{NOW},{NOW}", 3, id="second-receipt-ignored"),
+    pytest.param([State.SUBMITTING, submitted("ab"), State.SUBMITTING], f"s:ab~,{NOW},", 2,
                  id="no-resend-after-submitted"),
-    pytest.param([State.OPTED_OUT, State.SUBMITTING], "O", 1, id="opted-out-never-sent"),
-    pytest.param([failed("render"), State.SUBMITTING], "F:render", 1,
+    pytest.param([State.OPTED_OUT, State.SUBMITTING], f"O~,,{NOW}", 1,
+                 id="opted-out-never-sent"),
+    pytest.param([failed("render"), State.SUBMITTING], f"F:render~,,{NOW}", 1,
                  id="unbuildable-fails-unsent"),
+    pytest.param([State.WAITING, State.QUEUED], "Q", 2, id="not-final-not-stamped"),
     pytest.param([State.DELIVERED], None, 0, id="receipt-for-unsent-ignored"),
 ])
 async def test_transition_paths(
@@ -56,6 +74,47 @@ async def test_transition_paths(
         total += await store.apply([t(1, state)])
     assert total == applied
     assert await store.states([message_key(0, "1-1")]) == [final]
+
+
+@pytest.mark.parametrize("steps, stamp", [
+    pytest.param([(State.SUBMITTING, 0, 0), (submitted("a", "b"), 2, 5), (State.DELIVERED, 0, 9)],
+                 StateValue("D", "", 2, NOW + 5, NOW + 9), id="accepted-then-delivered"),
+    pytest.param([(State.SUBMITTING, 0, 0), (submitted("a"), 1, 1),
+                  (failed("001"), 0, 60)],
+                 StateValue("F", "001", 1, NOW + 1, NOW + 60), id="failed-by-receipt"),
+    pytest.param([(State.SUBMITTING, 0, 0), (failed("0x0000000b"), 0, 2)],
+                 StateValue("F", "0x0000000b", None, None, NOW + 2), id="refused-at-submit"),
+    pytest.param([(State.SUBMITTING, 0, 0), (State.QUEUED, 0, 3), (State.SUBMITTING, 0, 4),
+                  (submitted("z"), 1, 7)],
+                 StateValue("s", "z", 1, NOW + 7, None), id="retried-takes-its-last-time"),
+    pytest.param([(State.SUBMITTING, 0, 0), (State.UNKNOWN, 0, 1), (State.EXPIRED, 0, 90)],
+                 StateValue("E", "", None, None, NOW + 90), id="unknown-has-no-submit-time"),
+])
+async def test_the_stamp_says_segments_and_when(
+    redis: aioredis.Redis, steps: list[tuple[str, int, int]], stamp: StateValue
+) -> None:
+    """What an export's segments, submitted and done columns read: the segments and the
+    time the SMSC took it, carried on to its final state with the time it got there."""
+    clock = Clock()
+    store = StateStore(redis, KEYS, clock=clock)
+    key = message_key(0, "1-1")
+    for state, segments, at in steps:
+        clock.now = NOW + at + 0.9  # whole seconds are kept
+        await store.apply([Transition(key, state, "a", "ch1", segments=segments)])
+    assert parse_state((await store.states([key]))[0]) == stamp
+
+
+async def test_failures_are_counted_by_country(store: StateStore, redis: aioredis.Redis
+                                               ) -> None:
+    await store.apply([t(i, State.SUBMITTING) for i in range(4)])
+    await store.apply([
+        Transition(message_key(0, "1-0"), failed("0x0000000b"), "a", "ch1", country="CN"),
+        Transition(message_key(0, "1-1"), failed("0x0000000b"), "a", "ch1", country="CN"),
+        Transition(message_key(0, "1-2"), failed("0x00000058"), "a", "ch1", country="HK"),
+        Transition(message_key(0, "1-3"), submitted("x"), "a", "ch1", country="HK")])
+    fields = cast(dict[str, str], await redis.hgetall(KEYS.counters))
+    assert {k: v for k, v in fields.items() if k.startswith("country:")} == {
+        "country:CN:error:0x0000000b": "2", "country:HK:error:0x00000058": "1"}
 
 
 async def test_counters_follow_states_and_add_up(
@@ -102,7 +161,7 @@ async def test_one_call_applies_its_lines_in_order(
     path = [State.SUBMITTING, State.QUEUED, State.SUBMITTING, submitted("x"), State.DELIVERED,
             State.EXPIRED]
     assert await store.apply([t(1, state) for state in path]) == 5
-    assert await store.states([message_key(0, "1-1")]) == ["D"]
+    assert await store.states([message_key(0, "1-1")]) == [f"D~,{NOW},{NOW}"]
     counters = await read_counters(redis, KEYS)
     assert (counters.delivered, counters.submitted, counters.expired, counters.sent) \
         == (1, 0, 0, 1)
@@ -128,7 +187,7 @@ async def test_a_batch_larger_than_a_chunk_is_applied_whole(redis: aioredis.Redi
     counters = await read_counters(redis, KEYS)
     assert (counters.submitted, counters.sent, counters.segments_submitted) == (count,) * 3
     assert (await redis.xpending(stream, SENDERS_GROUP))["pending"] == 0
-    assert await store.states([message_key(0, "1-2499")]) == ["s:9c3"]
+    assert parse_state((await store.states([message_key(0, "1-2499")]))[0]).detail == "9c3"
 
 
 def test_keys_share_the_campaign_hash_tag() -> None:
@@ -188,7 +247,8 @@ async def test_transitions_lua_decides_long_messages_as_message_outcome(
         # The parts so far are kept for the rest.
         assert await redis.hexists(KEYS.parts, key) == bool(receipts)
     else:
-        assert now == (failed("001") if outcome == F else outcome.value)
+        # The segments the SMSC took go on to the outcome (the export's segments).
+        assert now == (failed("001") if outcome == F else outcome.value) + f"~{parts},{NOW},{NOW}"
         assert (counters.submitted, getattr(counters, COUNTER_OF[outcome])) == (0, 1)
         assert not await redis.hexists(KEYS.parts, key)  # decided: the record goes
     # However the receipts went, the message was sent once, in all its segments.

@@ -201,6 +201,9 @@ STATUS: dict[str, Any] = {
                                             "expired": 10, "clickers": 40}}],
     "channels": [{"name": "a", "counters": {"sent": 900, "delivered": 800}}],
     "topErrors": [{"code": "0x0000000B", "name": "ESME_RINVDSTADR", "count": 60}],
+    "errorsByCountry": [{"country": "HK", "failed": 50, "topErrors": [
+        {"code": "0x0000000B", "name": "ESME_RINVDSTADR", "count": 45},
+        {"code": "001", "count": 5}]}],
 }
 CAMPAIGN_OBJ = {"metadata": {"namespace": "shop", "name": "sale"}, "status": STATUS}
 
@@ -216,9 +219,13 @@ def test_the_page_is_self_contained_and_its_numbers_are_the_statuss() -> None:
     assert float(delivery["x"]["data-value"]) == pytest.approx(100 * 420 / 450)
     assert float(delivery["x"]["data-low"]) < float(delivery["x"]["data-value"]) < float(
         delivery["x"]["data-high"])
-    assert {c["data-country"]: c["data-messages"] for c in dom.having("data-country")} == {
+    assert {c["data-country"]: c["data-messages"] for c in _rows(page, "countries",
+                                                                  "data-country")} == {
         "CN": "900", "HK": "90"}
-    assert dom.having("data-code", "0x0000000B")[0]["data-count"] == "60"
+    assert [e["data-count"] for e in _rows(page, "errors", "data-code")] == ["60"]
+    assert {(e["data-country"], e["data-code"]): e["data-count"]
+            for e in _rows(page, "country-errors", "data-code")} == {
+        ("HK", "0x0000000B"): "45", ("HK", "001"): "5"}
     assert "The time series is not available: no Redis given." in "".join(dom.text)
 
 
@@ -468,9 +475,12 @@ async def test_the_report_page_renders_offline_with_the_campaigns_numbers(
         assert float(bar["data-low"]) < float(bar["data-value"]) < float(bar["data-high"])
     assert len(_bars(dom, "variant-delivery")) == 2
     assert counters["failed"] > 0 and {e["data-code"]: int(e["data-count"])
-                                       for e in dom.having("data-code")
-                                       if "data-channel" not in e} == {
+                                       for e in _rows(dumped.out, "errors", "data-code")} == {
         e["code"]: e["count"] for e in status["topErrors"]}
+    assert {(e["data-country"], e["data-code"]): int(e["data-count"])
+            for e in _rows(dumped.out, "country-errors", "data-code")} == {
+        (c["country"], e["code"]): e["count"] for c in status["errorsByCountry"]
+        for e in c["topErrors"]} != {}  # failures counted by the numbers' country
     assert {(e["data-channel"], e["data-code"]): int(e["data-count"])
             for e in dom.having("data-channel")} == {
         (c["name"], e["code"]): e["count"] for c in status["channels"]

@@ -183,6 +183,7 @@ async def test_permanent_errors_fail_with_their_code(
     assert (counters.failed, counters.delivered) == (10, 190)
     fields = await redis.hgetall(CAMPAIGN.counters)
     assert fields["error:0x0000000B"] == "10"
+    assert fields["country:CN:error:0x0000000B"] == "10"  # +86: CN, for errorsByCountry
 
 
 async def test_temporary_errors_retry_then_fail(

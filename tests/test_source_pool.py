@@ -28,7 +28,8 @@ from sender.send.shard_sender import ShardSender
 from sender.send.source_lanes import LANE_LIMIT
 from sender.simulator.server import Simulator
 from sender.smpp.bind import BindSettings
-from sender.sms.source_pool import SourcePool, choose_sources, country_of
+from sender.sms.countries import country_of
+from sender.sms.source_pool import SourcePool, choose_sources
 from sender.store.channel_activity import read_activity
 from sender.store.client import connect
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, sticky_source

@@ -698,6 +698,7 @@ def _status(
         new.variants = stats.breakdowns(run.fields, "variant")
         new.channels = stats.breakdowns(run.fields, "channel")
         new.top_errors = stats.top_errors(run.fields)
+        new.errors_by_country = stats.errors_by_country(run.fields)
         new.invalid_reasons = stats.dropped_reasons(run.fields)
         new.unroutable_countries = stats.unroutable_countries(run.fields)
         new.time_zone_sources = stats.zone_sources(run.fields)

@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from crds.campaign import Breakdown, Counters, CountryCount, ErrorCount, ReasonCount
+from crds.campaign import (
+    Breakdown,
+    Counters,
+    CountryCount,
+    CountryErrors,
+    ErrorCount,
+    ReasonCount,
+)
 from sender.smpp.errors import status_name
 
 TOP_ERRORS = 5
@@ -165,6 +172,24 @@ def top_errors(fields: Mapping[str, int], limit: int = TOP_ERRORS) -> list[Error
     """The most frequent failure codes, most frequent first."""
     return _most([(key.split(":", 1)[1], count) for key, count in fields.items()
                   if key.startswith("error:")], limit)
+
+
+COUNTRIES_SHOWN = 10
+"""Countries in status.errorsByCountry: those whose numbers failed most."""
+
+
+def errors_by_country(fields: Mapping[str, int]) -> list[CountryErrors]:
+    """Failures per country of the numbers (country:<CC>:error:<code>), the countries that
+    failed most first, each with its top error codes."""
+    codes: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for key, count in fields.items():
+        parts = key.split(":", 3)
+        if len(parts) == 4 and parts[0] == "country" and parts[2] == "error" and count > 0:
+            codes[parts[1]].append((parts[3], count))
+    failed = {country: sum(n for _, n in found) for country, found in codes.items()}
+    shown = sorted(failed, key=lambda country: (-failed[country], country))[:COUNTRIES_SHOWN]
+    return [CountryErrors(country=country, failed=failed[country],
+                          top_errors=_most(codes[country], TOP_ERRORS)) for country in shown]
 
 
 def _most(errors: list[tuple[str, int]], limit: int) -> list[ErrorCount]:

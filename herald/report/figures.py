@@ -120,6 +120,13 @@ def errors(status: Object) -> list[dict[str, Any]]:
     return rows
 
 
+def country_errors(status: Object) -> list[dict[str, Any]]:
+    """Each country's top errors (status.errorsByCountry), the countries that failed
+    most first: one row a country and code, with its meaning."""
+    return [{"country": c.get("country", ""), "failed": c.get("failed", 0), **_error(e)}
+            for c in status.get("errorsByCountry") or [] for e in c.get("topErrors") or []]
+
+
 def _error(e: Object) -> dict[str, Any]:
     return {"code": e.get("code", ""), "name": e.get("name", ""), "count": e.get("count", 0),
             "meaning": error_meaning(str(e.get("code", "")))}
@@ -172,6 +179,7 @@ def campaign_report(campaign: Object, timeline: Sequence[TimelineSample] | None,
         "countries": countries(status),
         "unroutableCountries": list(status.get("unroutableCountries") or []),
         "errors": errors(status),
+        "countryErrors": country_errors(status),
         "timeline": ({"samples": [s.__dict__ for s in timeline], "rates": rates(timeline)}
                      if timeline else None),
         "timelineNote": timeline_note,

@@ -129,10 +129,17 @@ def render_report(view: Mapping[str, Any]) -> str:
                            for c in view["countries"]],
                           [{"country": c["country"], "messages": c["messages"]}
                            for c in view["countries"]]))
-    body.append('<p class="note">Per country is what the import routed, from the pre-send'
-                " plan (status.plan: each channel's messages by the number's country), not"
-                " outcomes: Herald counts deliveries per variant and channel, not per"
-                " country.</p>")
+    body.append('<p class="note">Messages per country are what the import routed, from the'
+                " pre-send plan (status.plan: each channel's messages by the number's"
+                " country); outcomes per country are counted for failures only, below.</p>")
+    if view["countryErrors"]:
+        body.append("<p>Top errors per country (the countries that failed most):</p>")
+        body.append(table("country-errors", ["Country", "Failed", "Code", "Name", "Count",
+                                              "Meaning"],
+                          [[e["country"], e["failed"], e["code"], e["name"], e["count"],
+                            e["meaning"]] for e in view["countryErrors"]],
+                          [{"country": e["country"], "code": e["code"], "count": e["count"]}
+                           for e in view["countryErrors"]]))
     if view["unroutableCountries"]:
         body.append("<p>Numbers no channel serves, never sent:</p>")
         body.append(table("unroutable", ["Country", "Numbers"],

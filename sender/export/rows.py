@@ -7,22 +7,23 @@ receipt), its parts. A message moved to another channel by failover ("M:<new key
 not a row of its old lane: its entry in the new lane is, with that lane's channel, so
 every recipient is exported once, where it ended.
 
-What the run does not keep per message is not made up: submit and done times are not
-recorded per message (the export has no column for them), and a settled message's
-segments are gone with its SMSC ids (the column is empty then; the run's total is
-status.counters.segmentsSubmitted).
+Its segments and times come from the stamp transitions.lua puts on its value
+(sender.sms.states.parse_state): submitted is when the SMSC accepted it, done when it
+reached its final state (delivered, failed, expired, opted out, capped, cancelled).
+What the run did not record is left empty, not made up: a message the SMSC never took
+has no submitted time, an unknown one (its submit unanswered) neither, and one still on
+its way no done time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sender.sms.numbers import mask_number
-from sender.sms.states import State
+from sender.sms.states import State, parse_state
 
-COLUMNS = ("number", "variant", "channel", "state", "error", "segments", "firstClick",
-           "clicks", "message")
+COLUMNS = ("number", "variant", "channel", "state", "error", "segments", "submitted",
+           "done", "firstClick", "clicks", "message")
 """The export's columns, in order."""
 
 STATE_NAMES = {
@@ -48,16 +49,22 @@ class ExportRow:
     """A failed message's error code (e.g. ESME_RINVDSTADR's 0x0000000b, or the receipt's
     err:), a capped one's cap; else empty."""
     segments: int | None
-    """Parts the SMSC accepted, while its ids are on the message (submitted); else None."""
+    """Parts the SMSC accepted; None: it took none, or it is not known."""
+    submitted: int | None
+    """Unix time the SMSC accepted it; None: it did not, or it is not known."""
+    done: int | None
+    """Unix time it reached its final state; None: not yet."""
     first_click: int | None
     """Unix time of the recipient's first click on its links; None: no click."""
     clicks: int
     message: str
     """The message key "<lane>/<entry id>", as logs and the state hash name it."""
 
-    def values(self) -> tuple[str, str, str, str, str, int | None, int | None, int, str]:
+    def values(self) -> tuple[str, str, str, str, str, int | None, int | None, int | None,
+                              int | None, int, str]:
         return (self.number, self.variant, self.channel, self.state, self.error,
-                self.segments, self.first_click, self.clicks, self.message)
+                self.segments, self.submitted, self.done, self.first_click, self.clicks,
+                self.message)
 
 
 @dataclass(frozen=True)
@@ -65,25 +72,27 @@ class Decoded:
     state: str
     error: str = ""
     segments: int | None = None
+    submitted: int | None = None
+    done: int | None = None
 
 
-def decode_state(code: str | None, *, held: bool = False) -> Decoded | None:
-    """A state code's state, error and segments; None for a message that moved lanes
-    (its row is its new lane's). `held`: an entry not yet released (a rest lane's)."""
-    code = code or ""
-    letter, _, detail = code.partition(":")
-    if letter == State.MOVED:
+def decode_state(value: str | None, *, held: bool = False) -> Decoded | None:
+    """A state value's state, error, segments and times; None for a message that moved
+    lanes (its row is its new lane's). `held`: an entry not yet released (a rest lane's)."""
+    found = parse_state(value)
+    code = found.code
+    if code == State.MOVED:
         return None
-    if held and letter in ("", State.QUEUED):
+    if held and code in ("", State.QUEUED):
         return Decoded(AWAITING_WINNER)
-    name = STATE_NAMES.get(letter)
+    name = STATE_NAMES.get(code)
     if name is None:
-        return Decoded(f"unknownCode:{letter}")
-    if letter == State.SUBMITTED:
-        return Decoded(name, segments=len(detail.split()) if detail else None)
-    if letter in (State.FAILED, State.CAPPED):
-        return Decoded(name, error=detail)
-    return Decoded(name)
+        return Decoded(f"unknownCode:{code}")
+    segments = found.segments
+    if segments is None and code == State.SUBMITTED and found.detail:
+        segments = len(found.detail.split())  # written before the stamp was
+    error = found.detail if code in (State.FAILED, State.CAPPED) else ""
+    return Decoded(name, error, segments, found.submitted_at, found.done_at)
 
 
 def decode_clicks(value: str | None) -> tuple[int | None, int]:
@@ -111,11 +120,5 @@ def export_row(key: str, fields: dict[str, str], state: str | None, clicks: str 
         number=number if unmasked else mask_number(number),
         variant=fields.get("v", "") if variant is None else variant,
         channel=channel, state=decoded.state, error=decoded.error,
-        segments=decoded.segments, first_click=first, clicks=count, message=key)
-
-
-def iso_time(unix: int | None) -> str:
-    """A unix time as the CSV shows it: ISO 8601 in UTC; empty for None."""
-    if unix is None:
-        return ""
-    return datetime.fromtimestamp(unix, UTC).isoformat().replace("+00:00", "Z")
+        segments=decoded.segments, submitted=decoded.submitted, done=decoded.done,
+        first_click=first, clicks=count, message=key)

@@ -2,11 +2,11 @@
 Parquet (pyarrow), written a page of rows at a time to a binary sink
 (sender.export.destinations).
 
-CSV: a header row of COLUMNS, UTF-8, RFC 4180 quoting; firstClick as ISO 8601 UTC, an
-empty cell for none. Parquet: a row group each ROW_GROUP rows or so (each page becomes an
-Arrow record batch at once, and the batches are written together when they reach it,
-so memory is one row group in Arrow's columns), firstClick a timestamp in seconds, UTC;
-segments and firstClick null where the run has none.
+CSV: a header row of COLUMNS, UTF-8, RFC 4180 quoting; submitted, done and firstClick as
+ISO 8601 UTC, an empty cell for none. Parquet: a row group each ROW_GROUP rows or so (each
+page becomes an Arrow record batch at once, and the batches are written together when
+they reach it, so memory is one row group in Arrow's columns), the times timestamps in
+seconds, UTC; segments and the times null where the run has none.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import Any, BinaryIO, Protocol
 
 from crds.campaign import ExportFormat
-from sender.export.rows import COLUMNS, ExportRow, iso_time
+from sender.export.rows import COLUMNS, ExportRow
+from sender.sms.states import iso_time
 
 ROW_GROUP = 100_000
 """Rows of one Parquet row group."""
@@ -47,8 +48,8 @@ class CsvWriter:
     def write(self, rows: Sequence[ExportRow]) -> None:
         self._csv.writerows(
             (r.number, r.variant, r.channel, r.state, r.error,
-             "" if r.segments is None else r.segments, iso_time(r.first_click), r.clicks,
-             r.message) for r in rows)
+             "" if r.segments is None else r.segments, iso_time(r.submitted),
+             iso_time(r.done), iso_time(r.first_click), r.clicks, r.message) for r in rows)
 
     def close(self) -> None:
         self._text.flush()
@@ -63,6 +64,8 @@ def parquet_schema() -> Any:
         pa.field("number", pa.string()), pa.field("variant", pa.string()),
         pa.field("channel", pa.string()), pa.field("state", pa.string()),
         pa.field("error", pa.string()), pa.field("segments", pa.int32()),
+        pa.field("submitted", pa.timestamp("s", tz="UTC")),
+        pa.field("done", pa.timestamp("s", tz="UTC")),
         pa.field("firstClick", pa.timestamp("s", tz="UTC")),
         pa.field("clicks", pa.int32()), pa.field("message", pa.string())]
     return pa.schema(fields)

@@ -26,7 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from sender.ingest_run import IngestRun, token_digest
 from sender.sms.numbers import DropReason, mask_number, parse_number, shard_of
-from sender.sms.states import State
+from sender.sms.states import State, iso_time, parse_state
 from sender.sms.variants import VariantPicker
 
 MAX_BODY_BYTES = 16 * 1024
@@ -196,9 +196,10 @@ STATE_NAMES: Mapping[str, str] = {state.value: to_camel(state.name.lower()) for 
 """State code -> its name in the API (Q queued, s submitted, O optedOut...)."""
 
 
-def state_view(code: str) -> dict[str, Any]:
-    """A message's state as GET shows it: its name and detail."""
-    letter, _, detail = code.partition(":")
+def state_view(value: str) -> dict[str, Any]:
+    """A message's state as GET shows it: its name, detail, segments and times."""
+    found = parse_state(value)
+    letter, detail = found.code, found.detail
     view: dict[str, Any] = {"state": STATE_NAMES.get(letter or State.QUEUED, letter)}
     if letter == State.SUBMITTED and detail:
         view["smscMessageIds"] = detail.split(" ")
@@ -206,4 +207,9 @@ def state_view(code: str) -> dict[str, Any]:
         view["error"] = detail
     elif detail:
         view["detail"] = detail
+    if found.segments is not None:
+        view["segments"] = found.segments
+    for name, unix in (("submitTime", found.submitted_at), ("doneTime", found.done_at)):
+        if unix is not None:
+            view[name] = iso_time(unix)
     return view

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sender.send.outgoing import Outgoing, ShardStats
+from sender.sms.countries import counted_country
 from sender.sms.send_times import SendRules, SendTimes
 from sender.sms.states import NO_SEND_TIME, State, Transition, failed, message_key
 from sender.store.shard_stream import Entry, ShardStream
@@ -70,7 +71,8 @@ class HeldMessages:
         may_go, until = self.times.check(zone, now)
         if may_go:
             return until
-        self._hold(message_key(self.shard, entry_id), entry_id, fields.get("v", ""), until)
+        self._hold(message_key(self.shard, entry_id), entry_id, fields.get("v", ""), until,
+                   fields.get("n", ""))
         return None
 
     def look_again(self, message: Outgoing, now: float) -> bool:
@@ -81,13 +83,15 @@ class HeldMessages:
         if may_go:
             message.closes_at = until
             return True
-        self._hold(message.key, message.key.partition("/")[2], message.variant, until)
+        self._hold(message.key, message.key.partition("/")[2], message.variant, until,
+                   message.phone)
         return False
 
-    def _hold(self, key: str, entry_id: str, variant: str, until: float) -> None:
+    def _hold(self, key: str, entry_id: str, variant: str, until: float, number: str) -> None:
         if until == INFINITY:
             self.writer.transition(Transition(key, failed(NO_SEND_TIME), variant,
-                                              self.channel_name))
+                                              self.channel_name,
+                                              country=counted_country(number)))
             self.stats.failed += 1
             return
         self.writer.transition(Transition(key, State.WAITING, variant, self.channel_name))

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from sender.send.outgoing import Outgoing, ShardStats
+from sender.sms.countries import counted_country
 from sender.sms.receipts import canonical_id, id_forms
 from sender.sms.states import State, receipt_transition
 from sender.store.client import Redis
@@ -71,8 +72,10 @@ class ReceiptMatcher:
 
     def _final(self, message: Outgoing, part: int, state: State, error: str,
                smsc_id: str) -> None:
+        country = counted_country(message.phone) if state == State.FAILED else ""
         self._writer.transition(receipt_transition(message.key, state, error, message.variant,
-                                                   self._channel_name, part, len(message.pdus)))
+                                                   self._channel_name, part, len(message.pdus),
+                                                   country))
         self._writer.forget_receipt(smsc_id)
 
     async def match_in_redis(self) -> None:

@@ -24,6 +24,7 @@ from sender.send.outgoing import Outgoing, ShardSettings, ShardStats
 from sender.send.source_choice import SourceChooser
 from sender.send.source_lanes import SourceLanes
 from sender.sms import text as sms_text
+from sender.sms.countries import counted_country
 from sender.sms.numbers import mask_number
 from sender.sms.states import RENDER_FAILED, State, Transition, failed, message_key
 from sender.store.shard_stream import NEW, PENDING, Entry, ShardStream
@@ -182,7 +183,8 @@ class ShardReader:
                 pdus = self.builder.build(number, variables, variant, source, link_set)
             except (sms_text.TemplateError, KeyError) as exc:
                 self.writer.transition(Transition(key, failed(RENDER_FAILED), variant,
-                                                  self.settings.channel_name))
+                                                  self.settings.channel_name,
+                                                  country=counted_country(number)))
                 self.stats.failed += 1
                 logger.warning("message %s to %s not rendered: %s", key, mask_number(number), exc)
                 continue

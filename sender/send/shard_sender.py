@@ -57,6 +57,7 @@ from sender.smpp.bind import BindDown, BindSettings, SmppBind
 from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
 from sender.smpp.errors import error_class, status_code, status_name
 from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
+from sender.sms.countries import counted_country
 from sender.sms.numbers import mask_number
 from sender.sms.receipts import canonical_id, parse_receipt
 from sender.sms.states import State, Transition, failed, submitted
@@ -359,7 +360,8 @@ class ShardSender:
             self.stats.failed += 1
             if self.caps is not None and message.accepted == 0:  # no part reached it
                 self.caps.refund(message)
-            self._settle(message, failed(status_code(message.failure)))
+            self._settle(message, failed(status_code(message.failure)),
+                         country=counted_country(message.phone))
 
     def lost(self, refs: Sequence[Any], reason: str) -> None:
         """Submits whose answer will never come: unknown (the SMSC may have them), or,
@@ -537,12 +539,14 @@ class ShardSender:
                 self.receipts.remember(smsc_id, message, part)
         self._settle(message, submitted(*ids))
 
-    def _settle(self, message: Outgoing, state: str, *, requeue: bool = False) -> None:
-        """Buffer the outcome; the window slot frees once it is durable."""
+    def _settle(self, message: Outgoing, state: str, *, requeue: bool = False,
+                country: str = "") -> None:
+        """Buffer the outcome; the window slot frees once it is durable. `country`: a
+        failure's, for its count by country."""
         self._unsettled -= 1
         self.writer.transition(
             Transition(message.key, state, message.variant, self.settings.channel_name,
-                       segments=message.accepted),
+                       segments=message.accepted, country=country),
             after=(lambda: self._requeue(message)) if requeue else self.window.give,
         )
         if len(self.writer) >= self.window.size // 2:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crds.channel import PooledSourceAddress
-from sender.sms.source_pool import SourcePool, choose_sources, country_of
+from sender.sms.countries import country_of
+from sender.sms.source_pool import SourcePool, choose_sources
 from sender.store.sticky_sources import StickySources
 
 

@@ -12,46 +12,15 @@ what it found; a remembered address still in the pool wins over the turn, one no
 longer in it is chosen anew (and remembered in its place).
 
 The country is looked up only when some address lists countries (`country_of`: a table
-for most calling codes, a parse for the shared ones such as +1).
+for most calling codes, a parse for the shared ones such as +1: sender.sms.countries).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import phonenumbers
-
 from crds.channel import PooledSourceAddress
-
-
-@functools.cache
-def _sole_regions() -> dict[str, str]:
-    """Calling code (digits) -> its region, for the codes only one region uses."""
-    return {str(code): regions[0]
-            for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
-            if len(regions) == 1}
-
-
-def country_of(e164: str) -> str:
-    """The ISO 3166-1 alpha-2 region of an E.164 number; "" when phonenumbers has none
-    (an unparsable number, a non-geographic one such as +800).
-
-    Where one region has the number's calling code (+86: CN), that is it, from a table
-    (0.5 µs); where several share it (+1: US, CA and more; +44: GB, GG, IM, JE), from
-    phonenumbers' reading of the whole number (about 10 µs)."""
-    sole = _sole_regions()
-    for length in (1, 2, 3):
-        region = sole.get(e164[1:1 + length])
-        if region is not None:
-            return "" if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY else region
-    try:
-        number = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
-        return ""
-    region = phonenumbers.region_code_for_number(number) or ""
-    return "" if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY else region
 
 
 @dataclass(frozen=True)

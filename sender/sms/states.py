@@ -10,6 +10,10 @@
 `unknown` messages may still resolve: a receipt proves the SMSC took them. States are
 one-letter codes in the campaign's state hash (absent = queued); submitted carries the
 SMSC's message ids (one per part), failed the error code and capped the cap it met.
+Once the SMSC takes a message, and when a message reaches a final state, transitions.lua
+adds a stamp to its value: the segments the SMSC accepted, when it accepted them, and
+when the message became final (`StateValue`, `parse_state`), so an export can say so
+after the SMSC ids are gone.
 `transitions.lua` applies batches of transitions atomically and idempotently
 (sender.store.transitions); this module has no I/O.
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -42,7 +47,10 @@ class State(StrEnum):
     nowhere (the new key is the message now)."""
 
 
-_FIELD_SAFE = str.maketrans("\t\n", "  ")  # fields travel tab- and line-separated
+STAMP = "~"
+"""Where a state value's stamp begins: "<code>[:<detail>]~<segments>,<submitted>,<done>",
+the times in unix seconds, each part empty when not known. Details never hold it."""
+_FIELD_SAFE = str.maketrans("\t\n" + STAMP, "   ")  # fields travel tab- and line-separated
 
 
 def submitted(*smsc_ids: str) -> str:
@@ -92,6 +100,45 @@ def message_outcome(parts: Sequence[State | None]) -> State | None:
     return next((state for state in FINAL_PRECEDENCE if state in parts), None)
 
 
+@dataclass(frozen=True)
+class StateValue:
+    """A state hash value, read: its code, its detail and its stamp."""
+
+    code: str
+    """The State code ("" while queued: no value yet)."""
+    detail: str = ""
+    """Submitted: the SMSC ids, space-separated; failed: the error code; capped: the
+    cap; moved: the new message key."""
+    segments: int | None = None
+    """Parts the SMSC accepted (stamped when it accepted them); None: not known."""
+    submitted_at: int | None = None
+    """Unix time the SMSC accepted it; None: never, or not known (an unknown one)."""
+    done_at: int | None = None
+    """Unix time it reached its final state; None while it has not."""
+
+
+def parse_state(value: str | None) -> StateValue:
+    """A state hash value as transitions.lua writes it (None or "": queued)."""
+    head, _, stamp = (value or "").partition(STAMP)
+    code, _, detail = head.partition(":")
+    if not stamp:
+        return StateValue(code, detail)
+    segments, submitted_at, done_at = (*stamp.split(",", 2), "", "")[:3]
+    return StateValue(code, detail, _number(segments), _number(submitted_at),
+                      _number(done_at))
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def iso_time(unix: int | None) -> str:
+    """A stamp's time as exports and the API show it: ISO 8601 in UTC; "" for None."""
+    if unix is None:
+        return ""
+    return datetime.fromtimestamp(unix, UTC).isoformat().replace("+00:00", "Z")
+
+
 def message_key(shard: int, entry_id: str) -> str:
     """The state-hash field of a shard entry."""
     return f"{shard}/{entry_id}"
@@ -111,15 +158,19 @@ class Transition:
     """A receipt for one part of a long message: which (from 1); 0, the whole message."""
     parts: int = 1
     """How many parts that message has."""
+    country: str = ""
+    """A failure's: the number's ISO 3166 region, for the error counts per country
+    (country:<CC>:error:<code>); "" when not known or not a failure."""
 
 
 def receipt_transition(key: str, state: State, error: str, variant: str, channel: str,
-                       part: int = 0, parts: int = 1) -> Transition:
+                       part: int = 0, parts: int = 1, country: str = "") -> Transition:
     """What a final receipt for part `part` of `parts` (0: the whole message) asks of its
-    message; the sender and the receiver both build them here."""
+    message; the sender and the receiver both build them here. `country`: the number's,
+    counted with a failure's error code."""
     if parts <= 1:
         part, parts = 0, 1
     return Transition(key, receipt_state(state, error), variant, channel, part=part,
-                      parts=parts)
+                      parts=parts, country=country if state == State.FAILED else "")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sender.sms.states import NOT_SUBMITTED, State, message_key
+from sender.sms.states import NOT_SUBMITTED, State, message_key, parse_state
 from sender.store.client import Redis
 from sender.store.keys import OPT_OUT_LOG, OPT_OUT_SET, CampaignKeys
 
@@ -23,7 +23,8 @@ BATCH = 1000
 
 def accepted(state: str | None) -> bool:
     """Whether a message in this state reached the SMSC and was taken."""
-    code, _, detail = (state or "").partition(":")
+    found = parse_state(state)
+    code, detail = found.code, found.detail
     if code in (State.SUBMITTED, State.DELIVERED, State.EXPIRED):
         return True
     # Refused at submit: the command_status in hex; failed by receipt: its err: value.

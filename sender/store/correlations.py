@@ -25,9 +25,10 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from sender import metrics
+from sender.sms.countries import counted_country
 from sender.sms.receipts import id_forms
 from sender.sms.states import State, Transition, receipt_transition
-from sender.store.keys import ChannelKeys, campaign_from_ref
+from sender.store.keys import CampaignKeys, ChannelKeys, campaign_from_ref
 from sender.store.transitions import StateStore
 
 STORES_KEPT = 1000
@@ -124,6 +125,7 @@ class ReceiptApplier:
                 store = self._stores[campaign] = StateStore(self._redis,
                                                             campaign_from_ref(campaign))
             states = await store.states([found.key for _, found in items])
+            countries = await _failure_countries(self._redis, store.keys, items)
             transitions: list[Transition] = []
             for (receipt, found), state in zip(items, states, strict=True):
                 code = (state or State.QUEUED)[0]
@@ -134,7 +136,7 @@ class ReceiptApplier:
                 if code in (State.SUBMITTED, State.UNKNOWN):
                     transitions.append(receipt_transition(
                         found.key, receipt.state, receipt.error, found.variant, found.channel,
-                        found.part, found.parts))
+                        found.part, found.parts, countries.get(found.key, "")))
                 # else already final: a duplicate receipt, nothing to apply
             moved, outcomes = await store.apply_outcomes(transitions)
             applied += moved
@@ -144,3 +146,21 @@ class ReceiptApplier:
         if settled_forms:
             await self._redis.hdel(self._channel.receipts, *settled_forms)
         return again, applied
+
+
+async def _failure_countries(redis: aioredis.Redis, keys: CampaignKeys,
+                             items: Sequence[tuple[PendingReceipt, Correlation]]
+                             ) -> dict[str, str]:
+    """The countries of the failed receipts' numbers, by message key, read from their
+    shard entries: a correlation names the message, not its number, and failures are
+    few, so they pay the lookup instead of every correlation carrying the country."""
+    wanted = sorted({found.key for receipt, found in items if receipt.state == State.FAILED})
+    if not wanted:
+        return {}
+    pipe = redis.pipeline(transaction=False)
+    for key in wanted:
+        lane, _, entry_id = key.partition("/")
+        pipe.xrange(keys.shard(int(lane)), min=entry_id, max=entry_id, count=1)
+    found: list[Any] = await pipe.execute()
+    return {key: counted_country(entries[0][1].get("n", ""))
+            for key, entries in zip(wanted, found, strict=True) if entries}

@@ -12,15 +12,17 @@
 -- KEYS[4]  (optional) the shard stream whose entries to XACK when a message leaves the
 --          sender's hands (submitted, failed, opted out, capped, cancelled, unknown)
 -- ARGV[1]  consumer group name
--- ARGV[2]  the transitions, packed: one line ("\n"-terminated) per transition with five
---          tab-separated fields: message key, new state, variant, channel, and either
+-- ARGV[2]  the transitions, packed: one line ("\n"-terminated) per transition with six
+--          tab-separated fields: message key, new state, variant, channel, either
 --          "<part>/<parts>" (a receipt for one part of a long message) or the number of
---          segments the SMSC accepted (counted in segmentsSubmitted; empty: none).
+--          segments the SMSC accepted (counted in segmentsSubmitted; empty: none), and a
+--          failure's country (counted in country:<CC>:error:<code>; empty: none).
 --          One argument instead of five per message: packing arguments is most of a
 --          client's cost. The message key of a shard entry is "<shard>/<stream id>".
 -- ARGV[3]  the final outcomes in order of precedence, e.g. "FED" (FINAL_PRECEDENCE in
 --          sender.sms.states): a long message's outcome is the first that any of its
 --          parts has; the first of all decides at once, the others once every part is in.
+-- ARGV[4]  now, in unix seconds: the time a stamp records (see `stamp` below)
 -- Returns {applied, settled}: how many transitions were applied (a part's receipt
 -- recorded counts), and for each part receipt that settled its message a line
 -- "<index of the transition, from 1>\t<the message's new state>\n".
@@ -39,6 +41,8 @@ local counted = {W = "waiting", s = "submitted", D = "delivered", F = "failed", 
                  U = "unknown", O = "optedOut", C = "capped", X = "cancelled"}
 local acked = {s = true, F = true, O = true, C = true, X = true, U = true}
 local received = {D = true, F = true, E = true}  -- a receipt: the SMSC had the message
+local final = {D = true, F = true, E = true, O = true, C = true, X = true}
+local now = ARGV[4] or ""
 local precedence = ARGV[3] or "FED"
 local first = string.sub(precedence, 1, 1)
 
@@ -76,10 +80,21 @@ local function outcome(codes)
   return nil
 end
 
+-- A value's stamp (sender.sms.states.STAMP): "~<segments>,<submitted>,<done>". Taken by
+-- the SMSC: its segments and now; final: what it carried, and now. Else none (a retry
+-- starts afresh, and an unknown one's submit time is not known).
+local function stamp(old, to, segments)
+  local carried, submitted = string.match(old, "~(%d*),(%d*)")
+  if segments == 0 then segments = carried or "" end
+  if to == "s" then return "~" .. segments .. "," .. now .. "," end
+  if final[to] then return "~" .. segments .. "," .. (submitted or "") .. "," .. now end
+  return ""
+end
+
 local lines, keys, states = {}, {}, {}
-for key, new, variant, channel, extra in string.gmatch(ARGV[2] or "",
-    "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\n") do
-  lines[#lines + 1] = {key, new, variant, channel, extra}
+for key, new, variant, channel, extra, country in string.gmatch(ARGV[2] or "",
+    "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\n") do
+  lines[#lines + 1] = {key, new, variant, channel, extra, country}
   if states[key] == nil then
     states[key] = ""
     keys[#keys + 1] = key
@@ -92,9 +107,9 @@ for i = 1, #keys, CHUNK do
 end
 
 local written, dirty, acks = {}, {}, {}
-local function move(key, from, new, variant, channel, segments)
+local function move(key, from, new, variant, channel, segments, country)
   local to = string.sub(new, 1, 1)
-  states[key] = new
+  states[key] = new .. stamp(states[key], to, segments)
   if not written[key] then
     written[key] = true
     dirty[#dirty + 1] = key
@@ -108,13 +123,14 @@ local function move(key, from, new, variant, channel, segments)
     local code = string.sub(new, 3)
     add("error:" .. code, 1, "", "")
     if channel ~= "" then add("channel:" .. channel .. ":error:" .. code, 1, "", "") end
+    if country ~= "" then add("country:" .. country .. ":error:" .. code, 1, "", "") end
   end
   if acked[to] and KEYS[4] then acks[#acks + 1] = string.match(key, "/(.*)$") end
 end
 
 local applied, settled = 0, {}
 for index, line in ipairs(lines) do
-  local key, new, variant, channel, extra = line[1], line[2], line[3], line[4], line[5]
+  local key, new, variant, channel, extra, country = unpack(line)
   local from, to = string.sub(states[key], 1, 1), string.sub(new, 1, 1)
   local rules = allowed[from]
   if rules and rules[to] then
@@ -132,14 +148,14 @@ for index, line in ipairs(lines) do
           if decided ~= to then  -- decided by an earlier part's receipt
             new = decided == "F" and "F:receipt" or decided
           end
-          move(key, from, new, variant, channel, 0)
+          move(key, from, new, variant, channel, 0, country)
           settled[#settled + 1] = index .. "\t" .. new .. "\n"
         else
           redis.call("HSET", KEYS[3], key, codes)
         end
       end
     else
-      move(key, from, new, variant, channel, tonumber(extra) or 0)
+      move(key, from, new, variant, channel, tonumber(extra) or 0, country)
       applied = applied + 1
     end
   end

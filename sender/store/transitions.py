@@ -4,12 +4,15 @@
 a message) atomically and idempotently, keeping the counters in step; every key it
 touches carries the campaign's hash tag. A receipt for one part of a long message is
 recorded in the campaign's parts hash, and its message moves once the parts decide
-(sender.sms.states.message_outcome, whose order the script is given).
+(sender.sms.states.message_outcome, whose order the script is given). The script stamps
+what the SMSC took and what became final with the time this store's clock gives
+(sender.sms.states.parse_state reads it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import cast
 
@@ -33,9 +36,12 @@ def _extra(t: Transition) -> str:
 class StateStore:
     """Applies transitions for one campaign, a batch per Redis call."""
 
-    def __init__(self, redis: aioredis.Redis, keys: CampaignKeys) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: CampaignKeys,
+                 clock: Callable[[], float] = time.time) -> None:
         self._redis = redis
         self.keys = keys
+        self._clock = clock
+        """Unix time for the stamps; whole seconds are kept."""
         self._script = redis.register_script(TRANSITIONS_LUA)
 
     async def apply(
@@ -60,9 +66,11 @@ class StateStore:
         keys = [self.keys.state, self.keys.counters, self.keys.parts]
         if ack_shard is not None:
             keys.append(self.keys.shard(ack_shard))
-        packed = "".join(f"{t.key}\t{t.state}\t{t.variant}\t{t.channel}\t{_extra(t)}\n"
-                         for t in transitions)
-        reply = await self._script(keys=keys, args=[SENDERS_GROUP, packed, PRECEDENCE])
+        packed = "".join(
+            f"{t.key}\t{t.state}\t{t.variant}\t{t.channel}\t{_extra(t)}\t{t.country}\n"
+            for t in transitions)
+        reply = await self._script(keys=keys, args=[SENDERS_GROUP, packed, PRECEDENCE,
+                                                    int(self._clock())])
         applied, settled = int(reply[0]), cast(str, reply[1])
         outcomes = [t for t in transitions if not t.part]
         for line in settled.splitlines():
@@ -72,7 +80,8 @@ class StateStore:
         return applied, outcomes
 
     async def states(self, keys: Sequence[str]) -> list[str | None]:
-        """Current state codes (with detail) of the given message keys; None = queued."""
+        """Current state values (code, detail, stamp: sender.sms.states.parse_state) of
+        the given message keys; None = queued."""
         if not keys:
             return []
         # Casts here and below: redis-py types replies `bytes | str`; Herald's clients

@@ -219,6 +219,9 @@ def test_the_page_is_self_contained_and_its_numbers_are_the_statuss() -> None:
     assert float(delivery["x"]["data-value"]) == pytest.approx(100 * 420 / 450)
     assert float(delivery["x"]["data-low"]) < float(delivery["x"]["data-value"]) < float(
         delivery["x"]["data-high"])
+    # Clickers over sent (the winner's ClickRatio), not over delivered (80 / 420).
+    assert {b["data-label"]: float(b["data-value"]) for b in _bars(dom, "variant-click")} \
+        == pytest.approx({"x": 100 * 80 / 450, "y": 100 * 40 / 450}, abs=1e-3)
     assert {c["data-country"]: c["data-messages"] for c in _rows(page, "countries",
                                                                   "data-country")} == {
         "CN": "900", "HK": "90"}

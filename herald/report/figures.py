@@ -74,15 +74,17 @@ def funnel(status: Object) -> list[tuple[str, int]]:
 
 def breakdown_rows(rows: Sequence[Object]) -> list[dict[str, Any]]:
     """Each variant's or channel's counters, its delivery ratio (delivered over final
-    outcomes) and click ratio (recipients who clicked over delivered), with intervals."""
+    outcomes) and click ratio (recipients who clicked over messages the SMSC accepted, as
+    the A/B winner's ClickRatio counts it, so the page and status.winner agree), with
+    intervals."""
     result = []
     for row in rows:
         counters = dict(row.get("counters") or {})
         result.append({"name": row.get("name", ""), "counters": counters,
                        "delivery": ratio(counters.get("delivered", 0), final(counters)),
                        "click": ratio(min(counters.get("clickers", 0),
-                                          counters.get("delivered", 0)),
-                                      counters.get("delivered", 0))})
+                                          counters.get("sent", 0)),
+                                      counters.get("sent", 0))})
     return result
 
 

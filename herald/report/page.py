@@ -87,7 +87,8 @@ def render_report(view: Mapping[str, Any]) -> str:
     body.append(_breakdown_table("variants", view["variants"]))
     body.append('<p class="note">Delivery ratio: delivered over messages with a final outcome'
                 " (delivered, failed, expired). Click ratio: recipients who clicked over"
-                " delivered. The bars' whiskers are 95% Wilson score intervals: with few"
+                " messages the SMSC accepted (sent), as the A/B winner's ClickRatio. The"
+                " bars' whiskers are 95% Wilson score intervals: with few"
                 " messages they are wide, and two variants whose intervals overlap much are"
                 " not shown apart.</p>")
 

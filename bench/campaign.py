@@ -35,7 +35,9 @@ Times (unix seconds, on this machine's one clock):
 
 Redis (INFO memory): `used_memory` before the Campaign is created (after CONFIG
 RESETSTAT, which restarts used_memory_peak there), sampled every 0.5 s until the end
-(`sampled_peak`, and which stage it was in), `used_memory_peak` at the end, and
+(`sampled_peak`, which stage it was in, and the MEMORY USAGE of the channel's receipts
+correlations then: a message's entry lives from its submit to its receipt),
+`used_memory_peak` at the end, and
 `used_memory` after (the run completed, its keys kept for the retention).
 `bytes_per_recipient_after` = (after - before) / recipients; `..._peak` the same with
 the peak. `keys_by_kind`: MEMORY USAGE (SAMPLES 0) of every key after the run, by the
@@ -73,10 +75,11 @@ from herald.local.kube.client import wait_for  # noqa: E402
 from herald.local.stack import Stack, running_stack  # noqa: E402
 from sender.simulator.config import SimulatorConfig  # noqa: E402
 from sender.store.client import connect  # noqa: E402
-from sender.store.keys import CampaignKeys  # noqa: E402
+from sender.store.keys import CampaignKeys, ChannelKeys  # noqa: E402
 
 EXAMPLES = REPO / "examples"
 NS = "default"
+CHANNEL = "carrier-a"  # examples/channel.yaml
 RATE = 100_000  # the API's highest messagesPerSecond, on the Channel and the Campaign
 OUTCOMES = ("delivered", "failed", "expired", "unknown")
 NOT_SENT = ("invalid", "suppressed", "optedOut", "holdout", "unroutable")
@@ -201,11 +204,13 @@ async def keys_by_kind(redis: Any) -> dict[str, dict[str, int]]:
 
 
 class MemorySampler:
-    """INFO used_memory every SAMPLE_SECONDS; the highest seen, and when."""
+    """INFO used_memory every SAMPLE_SECONDS; the highest seen, when, and what the
+    channel's receipts correlations (the messages whose receipt is owed) held then."""
 
-    def __init__(self, redis: Any, stage: dict[str, str]) -> None:
-        self.redis, self.stage = redis, stage
+    def __init__(self, redis: Any, stage: dict[str, str], receipts: str) -> None:
+        self.redis, self.stage, self.receipts = redis, stage, receipts
         self.peak, self.peak_at, self.peak_stage, self.samples = 0, 0.0, "", 0
+        self.peak_receipts_bytes = 0
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
@@ -214,6 +219,8 @@ class MemorySampler:
             self.samples += 1
             if used > self.peak:
                 self.peak, self.peak_at, self.peak_stage = used, time.time(), self.stage["now"]
+                self.peak_receipts_bytes = int(
+                    await self.redis.memory_usage(self.receipts, samples=0) or 0)
             await asyncio.sleep(SAMPLE_SECONDS)
 
     def start(self) -> None:
@@ -248,7 +255,7 @@ async def run(recipients: int, timeout: float, receipt_delay_ms: int, frequency_
         name = campaign["metadata"]["name"]
         keys = CampaignKeys(NS, name)
         redis = connect(stack.redis_url)
-        sampler = MemorySampler(redis, stage)
+        sampler = MemorySampler(redis, stage, ChannelKeys(NS, CHANNEL).receipts)
         try:
             await redis.config_resetstat()
             before = await used_memory(redis)
@@ -342,6 +349,7 @@ def report(recipients: int, times: dict[str, float], started: float, before: dic
             "sampled_peak": sampler.peak,
             "sampled_peak_stage": sampler.peak_stage,
             "sampled_peak_after_create_seconds": round(sampler.peak_at - times["created"], 2),
+            "sampled_peak_receipts_bytes": sampler.peak_receipts_bytes,
             "samples": sampler.samples,
             "used_memory_after": after["used_memory"],
         },

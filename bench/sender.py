@@ -1,6 +1,7 @@
-"""Benchmark: one Herald sender process against its peer, aiosmpplib as its README shows.
+"""Benchmark: one Herald sender process against its peer, node-smpp's client (or aiosmpplib).
 
     python bench/sender.py [--messages 100000] [--window 100] [--receipts | --no-receipts]
+                           [--peer node|aiosmpplib] [--smsc-kind simulator|node]
                            [--receipt-wait-seconds 5] [--faults drop=N,throttle=M]
                            [--smsc HOST:PORT --system-id ID --password PW]
                            [--sides herald,peer] [--timeout 600] [--memory] [--redis-url URL]
@@ -33,6 +34,12 @@ with its own bind and rate limit, to the same SMSC), `--cap-rounds` times each.
 (smpp.sourceAddresses), each listing the numbers' country, so each message's country is
 looked up and its address chosen in turn; `--sticky-sources` makes it Sticky.
 
+The peer (--peer) is node-smpp's client, bench/node/peer_client.js, run by node with
+Herald's --window (default), or aiosmpplib as its README shows (bench/aiosmpplib_peer.py).
+`--smsc-kind node` starts node-smpp's server, bench/node/smsc.js, instead of the
+simulator: it answers and sends receipts and keeps the same per-destination record
+(no faults, window or TLS). bench/node's packages are installed (`npm ci`) when missing.
+
 THE HERALD SEAM is `run_herald` below: the one function that calls Herald's engine.
 """
 
@@ -45,6 +52,7 @@ import json
 import re
 import resource
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,12 +67,15 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parent.parent
+NODE_DIR = Path(__file__).resolve().parent / "node"  # the node-smpp peer and SMSC
 sys.path.insert(0, str(REPO))  # Herald's packages; this file's folder stays on the path after it
 
 FIRST_NUMBER = 13800000000
 """Message i goes to +86 (FIRST_NUMBER + i): one number per message, so duplicates show."""
 SOURCE = "10690000"
 SIDES = ("herald", "peer")
+PEERS = {"node": "node-smpp", "aiosmpplib": "aiosmpplib"}
+"""--peer: the client measured beside Herald (bench/node/peer_client.js or aiosmpplib_peer.py)."""
 CHILD_GRACE = 60.0  # seconds a child gets beyond --timeout to start, bind and report
 SIMULATOR_START = 15.0
 MEMORY_FACTOR = 10
@@ -413,22 +424,18 @@ def tls_files(workdir: Path) -> list[str]:
     return ["--tls-cert", str(cert), "--tls-key", str(key)]
 
 
-class LocalSimulator:
-    """`herald simulator` in a child process, on free loopback ports, with its control API."""
+class ControlledSmsc:
+    """An SMSC in a child process on free loopback ports, with the control API the bench
+    reads (`herald simulator`'s; bench/node/smsc.js serves the same part of it)."""
 
-    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        command = [sys.executable, "-m", "herald", "simulator", "--port", "0",
-                   "--control-port", "0", "--receipt-delay-ms", str(args.receipt_delay_ms),
-                   "--window", str(args.smsc_window)]
-        if args.system_id is not None:
-            command += ["--system-id", args.system_id, "--password", args.password]
+    name = ""
+    """What the report calls it."""
+
+    def __init__(self, command: list[str], cwd: Path, workdir: Path) -> None:
         self.ca_file = ""
-        if args.tls:  # a CA and a certificate for 127.0.0.1, made for this run
-            self.ca_file = str(workdir / "ca.pem")
-            command += tls_files(workdir)
-        self.log = workdir / "simulator.log"
+        self.log = workdir / f"{self.name}.log"
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.DEVNULL,
+            self.process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL,
                                             stdout=subprocess.PIPE, stderr=log)
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], SIMULATOR_START)
@@ -436,13 +443,9 @@ class LocalSimulator:
         match = re.search(r"listening on ([\d.]+):(\d+) control http://[\d.]+:(\d+)", line)
         if not match:
             self.stop()
-            raise SystemExit(f"bench: herald simulator did not start: {line!r} "
+            raise SystemExit(f"bench: {self.name} did not start: {line!r} "
                              f"{self.log.read_text(errors='replace')[-500:]}")
         self.host, self.port, self.control_port = match[1], int(match[2]), int(match[3])
-        self.call("POST", "/config", {  # counters are enough: no record of each submit
-            "record_accepted": False, "receipt_ack_timeout_ms": args.receipt_ack_timeout_ms})
-        for name, value in (args.faults or {}).items():
-            self.call("POST", "/config", FAULTS[name][1](value))
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -490,15 +493,78 @@ class LocalSimulator:
             self.process.stdout.close()
 
 
+class LocalSimulator(ControlledSmsc):
+    """`herald simulator`, with the bench's config and --faults."""
+
+    name = "simulator"
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        command = [sys.executable, "-m", "herald", "simulator", "--port", "0",
+                   "--control-port", "0", "--receipt-delay-ms", str(args.receipt_delay_ms),
+                   "--window", str(args.smsc_window)]
+        if args.system_id is not None:
+            command += ["--system-id", args.system_id, "--password", args.password]
+        tls_flags = tls_files(workdir) if args.tls else []  # a CA and a cert for 127.0.0.1
+        super().__init__(command + tls_flags, REPO, workdir)
+        if args.tls:
+            self.ca_file = str(workdir / "ca.pem")
+        self.call("POST", "/config", {  # counters are enough: no record of each submit
+            "record_accepted": False, "receipt_ack_timeout_ms": args.receipt_ack_timeout_ms})
+        for name, value in (args.faults or {}).items():
+            self.call("POST", "/config", FAULTS[name][1](value))
+
+
+class NodeSmsc(ControlledSmsc):
+    """bench/node/smsc.js: node-smpp's server answering submits, with receipts after
+    --receipt-delay-ms on the bind that submitted; no window, faults or TLS."""
+
+    name = "node-smpp"
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        command = [node_binary(), "smsc.js", "--receipt-delay-ms", str(args.receipt_delay_ms)]
+        if args.system_id is not None:
+            command += ["--system-id", args.system_id, "--password", args.password]
+        super().__init__(command, NODE_DIR, workdir)
+
+
+def node_binary() -> str:
+    """`node`, with bench/node's packages installed (`npm ci` the first time)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        raise SystemExit("bench: the node-smpp peer and SMSC need node and npm on the PATH"
+                         " (or --peer aiosmpplib with the simulator)")
+    if not (NODE_DIR / "node_modules" / "smpp").is_dir():
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
+                              capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"bench: npm ci in {NODE_DIR} failed: {done.stderr[-500:]}")
+    return node
+
+
+def node_peer_command(spec: dict[str, Any]) -> list[str]:
+    """bench/node/peer_client.js for the run `spec` describes (a side's child spec)."""
+    return [node_binary(), str(NODE_DIR / "peer_client.js"), "--host", spec["host"],
+            "--port", str(spec["port"]), "--system-id", spec["system_id"],
+            "--password", spec["password"], "--messages", str(spec["messages"]),
+            "--window", str(spec["window"]), "--receipts", "1" if spec["receipts"] else "0",
+            "--receipt-wait", str(spec["receipt_wait"]), "--timeout", str(spec["timeout"])]
+
+
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
-    """One side in its own process; its JSON line, or an error."""
+    """One side in its own process (this file, or node for the node-smpp peer); its JSON
+    line, or an error."""
     limit = spec["timeout"] + CHILD_GRACE
+    command, cwd = [sys.executable, __file__, "--child", json.dumps(spec)], REPO
+    if spec["side"] == "peer" and spec.get("peer") == "node":
+        command, cwd = node_peer_command(spec), NODE_DIR
     try:
-        done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], cwd=REPO,
-                              capture_output=True, text=True, timeout=limit, check=False)
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=limit,
+                              check=False)
     except subprocess.TimeoutExpired:
         return {"error": f"child did not report within {limit:.0f} s; killed"}
     lines = done.stdout.strip().splitlines()
+    if lines and lines[-1].startswith('{"error"'):
+        return {"error": json.loads(lines[-1])["error"]}
     if done.returncode or not lines:
         tail = " | ".join(done.stderr.strip().splitlines()[-3:])
         return {"error": f"child exited with {done.returncode}: {tail}"}
@@ -570,7 +636,7 @@ async def herald_states(redis_url: str, received: dict[str, int] | None) -> dict
 
 
 def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
-            smsc: SmscAddress, simulator: LocalSimulator | None, redis_url: str | None,
+            smsc: SmscAddress, simulator: ControlledSmsc | None, redis_url: str | None,
             workdir: Path, frequency_cap: dict[str, Any] | None = None,
             send_times: dict[str, Any] | None = None, channels: int = 1,
             source_pool: tuple[int, bool] | None = None) -> dict[str, Any]:
@@ -587,15 +653,17 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             "window": args.window, "receipts": args.receipts,
             "receipt_wait": args.receipt_wait_seconds, "timeout": timeout,
             "frequency_cap": frequency_cap, "send_times": send_times, "channels": channels,
-            "source_pool": source_pool,
+            "source_pool": source_pool, "peer": args.peer,
             "log_path": str(workdir / f"{side}-{messages}.log")}
     output = run_child(spec)
     if "error" in output:
         return {"error": output["error"]}
     run = output["run"]
     extra: dict[str, Any] = run["extra"]
-    record: dict[str, Any] = {"duplicates": None, "not_received": None,
-                              "note": "external SMSC: no record to count duplicates and losses"}
+    record: dict[str, Any] = {
+        "duplicates": None, "not_received": None,
+        "note": "external SMSC: it keeps no record the bench can read, so duplicates, lost"
+                " and not_received are not counted (the local simulator and node SMSC do)"}
     received = None
     if simulator is not None:
         received = simulator.received()
@@ -661,6 +729,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--receipt-wait-seconds", type=float, default=RECEIPT_WAIT, metavar="S",
                      help="after the last submit, wait at most this for the receipts still"
                           f" owed, then report them missing (default {RECEIPT_WAIT:g})")
+    run.add_argument("--peer", choices=PEERS, default="node",
+                     help="the peer: node (node-smpp's client, bench/node/peer_client.js, with"
+                          " Herald's --window; default) or aiosmpplib (as its README shows,"
+                          " no window)")
     run.add_argument("--sides", help="comma-separated, from herald,peer "
                      "(default: herald,peer; herald with --memory)")
     run.add_argument("--timeout", type=float, default=600.0,
@@ -704,9 +776,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     smsc.add_argument("--ca-file", metavar="F",
                       help="with --tls and --smsc: the PEM CA bundle (default: system store)")
 
-    simulator = parser.add_argument_group("the simulator (without --smsc)")
+    simulator = parser.add_argument_group("the local SMSC (without --smsc)")
+    simulator.add_argument("--smsc-kind", choices=("simulator", "node"),
+                           help="simulator: `herald simulator` (default); node: node-smpp's"
+                                " server (bench/node/smsc.js), which plays no faults, window"
+                                " or TLS")
     simulator.add_argument("--receipt-delay-ms", type=int, default=50,
-                           help="submit_sm_resp to receipt")
+                           help="submit_sm_resp to receipt (both kinds)")
     simulator.add_argument("--receipt-ack-timeout-ms", type=int, default=30_000,
                            help="a receipt not acknowledged in this is resent")
     simulator.add_argument("--smsc-window", type=int, default=0,
@@ -730,6 +806,11 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--smsc needs --system-id and --password")
     if args.smsc and args.faults:
         parser.error("--faults is played by the simulator: not with --smsc")
+    if args.smsc and args.smsc_kind:
+        parser.error("--smsc-kind chooses the local SMSC: not with --smsc")
+    if args.smsc_kind == "node" and (args.faults or args.tls or args.smsc_window):
+        parser.error("--smsc-kind node plays no --faults, --tls or --smsc-window:"
+                     " those need the simulator")
     if args.ca_file and not (args.tls and args.smsc):
         parser.error("--ca-file goes with --tls and --smsc (the simulator makes its own)")
     if args.receipt_wait_seconds < 0:
@@ -766,13 +847,13 @@ def external_smsc(args: argparse.Namespace) -> SmscAddress:
 
 
 def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    simulator: LocalSimulator | None = None
+    simulator: ControlledSmsc | None = None
     redis_server = None
     try:
         if args.smsc:
             smsc = external_smsc(args)
         else:
-            simulator = LocalSimulator(args, workdir)
+            simulator = (NodeSmsc if args.smsc_kind == "node" else LocalSimulator)(args, workdir)
             smsc = SmscAddress(simulator.host, simulator.port, args.system_id or "herald",
                                args.password or "herald", args.tls, simulator.ca_file)
         redis_url: str | None = args.redis_url
@@ -784,11 +865,14 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         report: dict[str, Any] = {
             "messages": args.messages, "window": args.window, "receipts": args.receipts,
             "receipt_wait_seconds": args.receipt_wait_seconds, "tls": args.tls,
-            "smsc": "simulator" if simulator else args.smsc}
-        if simulator:
+            "smsc": simulator.name if simulator else args.smsc,
+            "peer_client": PEERS[args.peer]}
+        if isinstance(simulator, LocalSimulator):
             report["simulator"] = {"receipt_delay_ms": args.receipt_delay_ms,
                                    "receipt_ack_timeout_ms": args.receipt_ack_timeout_ms,
                                    "window": args.smsc_window, "faults": args.faults or {}}
+        elif simulator:
+            report["node_smsc"] = {"receipt_delay_ms": args.receipt_delay_ms}
         if args.memory:
             return memory_mode(args, smsc, simulator, redis_url, workdir, report)
         if (args.frequency_cap or args.recipient_windows or args.channels > 1
@@ -798,6 +882,7 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             report[side] = (measure(side, args.messages, args.timeout, args, smsc, simulator,
                                     redis_url, workdir)
                             if side in args.sides else {"skipped": "not in --sides"})
+        report["msg_per_s"] = {side: report[side].get("msg_per_s") for side in SIDES}
         report["ratio_msg_per_s"] = ratio(report["herald"], report["peer"], "msg_per_s")
         report["ratio_dlr_per_s"] = ratio(report["herald"], report["peer"], "dlr_per_s")
         return report
@@ -808,7 +893,7 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             redis_server.stop()
 
 
-def memory_mode(args: argparse.Namespace, smsc: SmscAddress, simulator: LocalSimulator | None,
+def memory_mode(args: argparse.Namespace, smsc: SmscAddress, simulator: ControlledSmsc | None,
                 redis_url: str | None, workdir: Path,
                 report: dict[str, Any]) -> dict[str, Any]:
     sizes = [args.messages, args.messages * MEMORY_FACTOR]
@@ -851,7 +936,7 @@ def open_send_times(now: datetime) -> dict[str, Any]:
 
 
 def features_mode(args: argparse.Namespace, smsc: SmscAddress,
-                  simulator: LocalSimulator | None, redis_url: str | None,
+                  simulator: ControlledSmsc | None, redis_url: str | None,
                   workdir: Path, report: dict[str, Any]) -> dict[str, Any]:
     """Herald with the features off, then on, `--cap-rounds` times: medians and ratio."""
     if "herald" not in args.sides:

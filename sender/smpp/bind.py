@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sender.smpp import quick_ack
 from sender.smpp.codes import HEADER, CommandId, CommandStatus
 from sender.smpp.errors import status_name
 from sender.smpp.pdu import (
@@ -309,7 +310,9 @@ class SmppBind:
                     return frames[index + 1:]
 
     async def _read(self, reader: asyncio.StreamReader, buffer: FrameBuffer) -> None:
+        sock = quick_ack.raw_socket(self._writer) if self._writer is not None else None
         while True:
+            quick_ack.arm(sock)
             data = await reader.read(65536)
             if not data:
                 raise ConnectionError("SMSC closed the connection")

@@ -140,6 +140,13 @@ def connect_to(target: RedisTarget, **options: Any) -> Redis:
     return client
 
 
+def one_server(redis: Redis) -> bool:
+    """Whether a pipeline on `redis` runs its commands on one server, in order: not on a
+    cluster, whose nodes keep no order between them (the Cluster client is handed out as
+    a `Redis`, see `connect_to`)."""
+    return not isinstance(redis, RedisCluster)
+
+
 def connect_from_env(env: Mapping[str, str] | None = None, **options: Any) -> Redis:
     """The client of a Herald process: HERALD_REDIS_URL and HERALD_REDIS_PASSWORD."""
     env = os.environ if env is None else env

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from sender import metrics
 from sender.sms.states import Transition
 from sender.store.channel_activity import SUBMITTED, note_binds
+from sender.store.client import one_server
 from sender.store.keys import ChannelKeys
 from sender.store.keyword_replies import ReplyRequest, add_requests
 from sender.store.opt_outs import OptChange, queue_changes
@@ -101,29 +103,42 @@ class StateWriter:
             if not (len(batch) or batch.forget_receipts or batch.after or batch.binds
                     or batch.cap_refunds):
                 return
-            # Receipt correlations first: a receipt may come the moment the SMSC answers.
-            # The channel's activity rides along: submits so far, binds up.
-            if (batch.receipts or batch.opt_changes or batch.forget_receipts or batch.binds
-                    or batch.cap_refunds or batch.requests):
-                pipe = self._redis.pipeline(transaction=False)
-                if batch.receipts:
-                    pipe.hincrby(self.channel.activity, SUBMITTED, len(batch.receipts))
-                if batch.binds:
-                    note_binds(pipe, self.channel, batch.binds, batch.binds_at)
-                if batch.receipts:
-                    receipts: dict[Any, Any] = batch.receipts  # redis-py's Mapping is invariant
-                    pipe.hset(self.channel.receipts, mapping=receipts)
-                if batch.forget_receipts:
-                    pipe.hdel(self.channel.receipts, *batch.forget_receipts)
-                queue_changes(pipe, batch.opt_changes, self.channel.activity)
-                for ledger, member in batch.cap_refunds:
-                    pipe.zrem(ledger, member)
-                await pipe.execute()
-                await add_requests(self._redis, self.channel, batch.requests)
-            _, outcomes = await self.store.apply_outcomes(batch.transitions,
-                                                          ack_shard=self.shard)
+            outcomes = await self._write(batch)
             metrics.count_outcomes(self.store.keys.ref, self.channel.namespace, outcomes)
             self.flushes += 1
             for callback in batch.after:
                 callback()
 
+    async def _write(self, batch: _Batch) -> list[Transition]:
+        """One round trip on one server for the channel's writes and the transitions
+        together (a pipeline keeps their order there); on a cluster, the transitions
+        after the channel's writes are done (its nodes keep no order between them), and
+        so the reply requests, which must follow their opt changes, everywhere."""
+        pipe = self._redis.pipeline(transaction=False)
+        # Receipt correlations first: a receipt may come the moment the SMSC answers.
+        # The channel's activity rides along: submits so far, binds up.
+        if batch.receipts:
+            pipe.hincrby(self.channel.activity, SUBMITTED, len(batch.receipts))
+        if batch.binds:
+            note_binds(pipe, self.channel, batch.binds, batch.binds_at)
+        if batch.receipts:
+            receipts: dict[Any, Any] = batch.receipts  # redis-py's Mapping is invariant
+            pipe.hset(self.channel.receipts, mapping=receipts)
+        if batch.forget_receipts:
+            pipe.hdel(self.channel.receipts, *batch.forget_receipts)
+        queue_changes(pipe, batch.opt_changes, self.channel.activity)
+        for ledger, member in batch.cap_refunds:
+            pipe.zrem(ledger, member)
+        transitions = batch.transitions
+        if transitions and not batch.requests and one_server(self._redis):
+            self.store.queue(pipe, transitions, ack_shard=self.shard)
+            try:
+                replies = await pipe.execute()
+            except NoScriptError:  # the server lost it (a restart): the rest is written
+                return (await self.store.apply_outcomes(transitions, ack_shard=self.shard))[1]
+            return self.store.outcomes(transitions, replies[-1])[1]
+        if len(pipe):
+            await pipe.execute()
+        await add_requests(self._redis, self.channel, batch.requests)
+        _, outcomes = await self.store.apply_outcomes(transitions, ack_shard=self.shard)
+        return outcomes

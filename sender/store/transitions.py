@@ -14,9 +14,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from importlib import resources
-from typing import cast
+from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from crds.campaign import Counters
 from sender.sms.states import FINAL_PRECEDENCE, Transition
@@ -63,14 +64,34 @@ class StateStore:
         with the state the message reached (the others decided nothing yet)."""
         if not transitions:
             return 0, []
+        keys, args = self._call(transitions, ack_shard)
+        return self.outcomes(transitions, await self._script(keys=keys, args=args))
+
+    def queue(self, pipe: Pipeline, transitions: Sequence[Transition], *,
+              ack_shard: int | None = None) -> None:
+        """Queue the call `apply_outcomes` makes on `pipe` (transaction=False, one server),
+        behind the writes it already holds: one round trip for both. Its reply (the
+        pipeline's last) goes to `outcomes`. By sha alone, not through redis-py's script
+        support, which asks SCRIPT EXISTS on every execute: a pipeline's reply then holds
+        NoScriptError if the server lost the script (a restart), and `apply_outcomes` loads
+        it again."""
+        keys, args = self._call(transitions, ack_shard)
+        pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+
+    def _call(self, transitions: Sequence[Transition], ack_shard: int | None
+              ) -> tuple[list[str], list[str | int]]:
         keys = [self.keys.state, self.keys.counters, self.keys.parts]
         if ack_shard is not None:
             keys.append(self.keys.shard(ack_shard))
         packed = "".join(
             f"{t.key}\t{t.state}\t{t.variant}\t{t.channel}\t{_extra(t)}\t{t.country}\n"
             for t in transitions)
-        reply = await self._script(keys=keys, args=[SENDERS_GROUP, packed, PRECEDENCE,
-                                                    int(self._clock())])
+        return keys, [SENDERS_GROUP, packed, PRECEDENCE, int(self._clock())]
+
+    @staticmethod
+    def outcomes(transitions: Sequence[Transition], reply: Any
+                 ) -> tuple[int, list[Transition]]:
+        """What `apply_outcomes` returns, from the script's reply to these transitions."""
         applied, settled = int(reply[0]), cast(str, reply[1])
         outcomes = [t for t in transitions if not t.part]
         for line in settled.splitlines():

@@ -130,24 +130,43 @@ class ShardStats:
 
 
 class SettleWindow:
-    """Slots held from a message's `submitting` mark until its outcome is durable."""
+    """Slots held from a message's `submitting` mark until its outcome is durable.
+
+    What it bounds is what Redis holds: marked messages whose outcome is not written. A
+    slot whose outcome is buffered (`settling`) may go to a new message at once: the
+    new mark is buffered after that outcome, so it is written in the same flush (one
+    transitions.lua call, atomic) or a later one, never before it. The send loop then
+    need not wait for one flush to free the slots and another to mark their successors.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.held = 0
+        self.settling_now = 0
+        """Of `held`, slots whose outcome is buffered or being flushed."""
         self._freed = asyncio.Event()
 
     async def take(self, wanted: int) -> int:
-        while self.held >= self.size:
+        while self.held - self.settling_now >= self.size:
             self._freed.clear()
             await self._freed.wait()
-        taken = min(wanted, self.size - self.held)
+        taken = min(wanted, self.size + self.settling_now - self.held)
         self.held += taken
         return taken
 
     def give(self, count: int = 1) -> None:
         self.held -= count
         self._freed.set()
+
+    def settling(self) -> None:
+        """A held slot's outcome is buffered in the state writer: call `settled` once it
+        is durable."""
+        self.settling_now += 1
+        self._freed.set()
+
+    def settled(self) -> None:
+        self.settling_now -= 1
+        self.give()
 
 
 def after_failure(status: int, attempts: int, settings: ShardSettings

@@ -18,8 +18,9 @@ handed back to be tried again shortly instead of being dropped.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,6 +31,10 @@ from sender.sms.receipts import id_forms
 from sender.sms.states import State, Transition, receipt_transition
 from sender.store.keys import CampaignKeys, ChannelKeys, campaign_from_ref
 from sender.store.transitions import StateStore
+
+CORRELATIONS_LUA = resources.files("sender.store").joinpath("correlations.lua").read_text(
+    "utf-8")
+"""Records and forgets a sender's correlations in one call (see the script's header)."""
 
 STORES_KEPT = 1000
 """Campaigns whose state stores (cheap: a script handle) an applier keeps at once."""
@@ -79,6 +84,15 @@ def correlation_value(campaign: str, key: str, variant: str, channel: str,
     """The receipts-hash value of one SMSC id: its message, and which part it is."""
     value = "|".join((campaign, key, variant, channel))
     return f"{value}|{part}/{parts}" if part else value
+
+
+def correlation_args(records: Mapping[str, str], forgotten: Sequence[str]) -> list[str]:
+    """correlations.lua's ARGV[1] and ARGV[2]: smsc id -> correlation to record, and ids
+    to forget, one line each. Ids and values hold no tab or newline: values are names
+    and keys; an id is what the SMSC's submit_sm_resp said, and the submitted state that
+    transitions.lua is given packs it the same way.)"""
+    return ["".join(f"{smsc_id}\t{value}\n" for smsc_id, value in records.items()),
+            "".join(f"{smsc_id}\n" for smsc_id in forgotten)]
 
 
 async def look_up(redis: aioredis.Redis, channel: ChannelKeys,

@@ -262,7 +262,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     peak RSS and reads the SMSC's record and the messages' states for duplicates and losses.
     """
     from sender.run_config import RunConfig, TlsMaterial, TlsTarget
-    from sender.send.process import send_lanes
+    from sender.send.process import send_lanes, tune_collector
     from sender.store.client import connect
     from sender.store.keys import SENDERS_GROUP, CampaignKeys
     from sender.store.run_store import write_run
@@ -305,6 +305,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     await write_run(redis, run)
     load_seconds = time.perf_counter() - loading
 
+    tune_collector()  # as `herald send` does before its run
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     sent = await send_lanes(run, run.lanes.of_shard(0), redis,
                             [(smsc.password, tls or TlsMaterial())] * channels, asyncio.Event())

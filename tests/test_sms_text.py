@@ -16,6 +16,7 @@ from sender.sms.text import (
     MalformedTemplate,
     MissingVariables,
     SegmentCount,
+    basic_ascii_septets,
     count_segments,
     detect_encoding,
     encode_gsm7_unpacked,
@@ -446,3 +447,30 @@ def test_an_ia5_part_never_ends_inside_an_extension_pair() -> None:
 ])
 def test_detect_encoding_in_an_alphabet(text: str, alphabet: Encoding, detected: Encoding) -> None:
     assert detect_encoding(text, alphabet) == detected
+
+
+# --- the common case's fast path -------------------------------------------------------------
+
+BASIC_ASCII = sorted(c for c in GSM7_BASIC if c.isascii())
+
+
+@pytest.mark.parametrize("text, fast", [
+    pytest.param("Your code is 2468 @shop_now: 50% off!", True, id="basic-ascii"),
+    pytest.param("", True, id="empty"),
+    pytest.param("x" * 160, True, id="one-full-segment"),
+    pytest.param("x" * 161, False, id="two-segments"),
+    pytest.param("price [50%]", False, id="extension-character"),
+    pytest.param("`tick`", False, id="ascii-not-gsm7"),
+    pytest.param("café", False, id="not-ascii"),
+])
+def test_basic_ascii_septets(text: str, fast: bool) -> None:
+    """The septets of one basic-table ASCII segment, as encode_gsm7_unpacked gives them;
+    None for anything else (the general path handles it)."""
+    assert basic_ascii_septets(text) == (encode_gsm7_unpacked(text) if fast else None)
+
+
+def test_basic_ascii_septets_of_every_basic_character() -> None:
+    texts = ["".join(random.Random(seed).choices(BASIC_ASCII, k=seed % 161))
+             for seed in range(300)] + ["".join(BASIC_ASCII)]
+    for text in texts:
+        assert basic_ascii_septets(text) == encode_gsm7_unpacked(text)

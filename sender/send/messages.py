@@ -31,6 +31,21 @@ FLASH_SUBUNIT: dict[int, bytes] = {Tag.DEST_ADDR_SUBUNIT: b"\x01"}  # SMPP 3.4 5
 INTERNATIONAL, ISDN = 1, 1
 
 
+_BODY = "\ufdd0"
+"""A noncharacter standing for the body while a template's frame is found."""
+
+
+def _frame(spec: TemplateSpec) -> tuple[str, str] | None:
+    """What `spec.compose` puts before and after any non-empty body (signature, opt-out
+    text and the gaps, as the template's placement and locale say), found once per
+    variant instead of composed for every recipient; None if the template's own text
+    holds the stand-in."""
+    if _BODY in spec.signature + spec.opt_out_text:
+        return None
+    before, _, after = spec.compose(_BODY).partition(_BODY)
+    return before, after
+
+
 class MessageBuilder:
     """Builds the PDUs of one campaign's messages; one per sender process."""
 
@@ -43,6 +58,7 @@ class MessageBuilder:
         receipts: bool = True,
     ) -> None:
         self.templates = dict(templates)
+        self._frames = {variant: _frame(spec) for variant, spec in self.templates.items()}
         self.source = source
         self.alphabet = ALPHABET[gsm7_coding]
         self.registered_delivery = 1 if receipts else 0
@@ -53,7 +69,11 @@ class MessageBuilder:
         """The message as the recipient reads it, each {link:URL} as links[URL] (its
         short link). Raises sms_text.MissingVariables."""
         spec = self.templates[variant]
-        return spec.compose(sms_text.render(spec.body, variables, links))
+        body = sms_text.render(spec.body, variables, links)
+        frame = self._frames[variant]
+        if frame is None or not body:
+            return spec.compose(body)
+        return frame[0] + body + frame[1]
 
     def link_targets(self, variant: str = "") -> list[str]:
         """The target URLs of the variant's {link:URL}, in order (none: no links)."""

@@ -27,6 +27,9 @@ CODINGS: dict[sms_text.Encoding, tuple[Callable[[str], bytes], int, int | None]]
 (GSM 03.38 section 4: 0x1X, alphabet in bits 3-2, class in bits 1-0)."""
 
 
+_GSM7 = sms_text.Encoding.GSM7  # enum attribute lookups are slow in 3.11
+
+
 class Payloads(NamedTuple):  # a tuple: built once per message, on the hot path
     parts: list[bytes]
     """One short_message per PDU, each concatenated part with its UDH."""
@@ -44,6 +47,10 @@ def payloads(text: str, alphabet: sms_text.Encoding, reference: int) -> Payloads
     """`text` in `alphabet` (UCS-2 when it needs more), split into its parts, which
     carry `reference` (modulo 256) as their concatenation reference when there are
     several."""
+    if alphabet == _GSM7:
+        septets = sms_text.basic_ascii_septets(text)
+        if septets is not None:  # the common case, a third of the time of the rest
+            return Payloads([septets], *CODINGS[_GSM7][1:])
     encoding = sms_text.detect_encoding(text, alphabet)
     encode, data_coding, flash_coding = CODINGS[encoding]
     parts = [encode(part) for part in sms_text.split_segments(text, encoding)]

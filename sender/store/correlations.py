@@ -86,13 +86,17 @@ def correlation_value(campaign: str, key: str, variant: str, channel: str,
     return f"{value}|{part}/{parts}" if part else value
 
 
-def correlation_args(records: Mapping[str, str], forgotten: Sequence[str]) -> list[str]:
-    """correlations.lua's ARGV[1] and ARGV[2]: smsc id -> correlation to record, and ids
-    to forget, one line each. Ids and values hold no tab or newline: values are names
-    and keys; an id is what the SMSC's submit_sm_resp said, and the submitted state that
-    transitions.lua is given packs it the same way.)"""
-    return ["".join(f"{smsc_id}\t{value}\n" for smsc_id, value in records.items()),
-            "".join(f"{smsc_id}\n" for smsc_id in forgotten)]
+def correlation_args(records: Mapping[str, str], forgotten: Sequence[str]
+                     ) -> tuple[list[str], dict[str, str], list[str]]:
+    """correlations.lua's ARGV[1] and ARGV[2] (smsc id -> correlation to record, and ids
+    to forget, one line each), and apart the records and ids the lines cannot carry: an
+    id with a tab or a newline in it, as an SMSC's message_id may have (none we know of
+    does), goes to Redis as it is, by HSET and HDEL. Values are names and keys: never."""
+    odd_records = {i: v for i, v in records.items() if "\t" in i or "\n" in i}
+    odd_forgotten = [i for i in forgotten if "\t" in i or "\n" in i]
+    args = ["".join(f"{i}\t{v}\n" for i, v in records.items() if i not in odd_records),
+            "".join(f"{i}\n" for i in forgotten if "\t" not in i and "\n" not in i)]
+    return args, odd_records, odd_forgotten
 
 
 async def look_up(redis: aioredis.Redis, channel: ChannelKeys,

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -128,12 +128,19 @@ class StateWriter:
         # They count the channel's submits too; its binds up ride along.
         if batch.receipts or batch.forget_receipts:
             keys = [self.channel.receipts, self.channel.activity]
-            args = [*correlation_args(batch.receipts, batch.forget_receipts), SUBMITTED]
+            packed, odd_records, odd_forgotten = correlation_args(batch.receipts,
+                                                                  batch.forget_receipts)
+            args = [*packed, SUBMITTED]
             if one:
                 again[len(pipe)] = partial(self._correlations, keys=keys, args=args)
                 pipe.evalsha(self._correlations.sha, len(keys), *keys, *args)
             else:  # a cluster's pipeline takes no script calls
                 await self._correlations(keys=keys, args=args)
+            if odd_records:
+                pipe.hset(self.channel.receipts, mapping=cast(dict[Any, Any], odd_records))
+                pipe.hincrby(self.channel.activity, SUBMITTED, len(odd_records))
+            if odd_forgotten:
+                pipe.hdel(self.channel.receipts, *odd_forgotten)
         if batch.binds:
             note_binds(pipe, self.channel, batch.binds, batch.binds_at)
         queue_changes(pipe, batch.opt_changes, self.channel.activity)

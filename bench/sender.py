@@ -263,11 +263,11 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     """
     from sender.run_config import RunConfig, TlsMaterial, TlsTarget
     from sender.send.process import send_lanes, tune_collector
-    from sender.store.client import connect
+    from sender.store.client import connect, kernel_timeouts
     from sender.store.keys import SENDERS_GROUP, CampaignKeys
     from sender.store.run_store import write_run
 
-    redis = connect(redis_url)
+    redis = connect(redis_url, **kernel_timeouts())  # as `herald send` connects
     campaign = CampaignKeys("bench", "run")
     loading = time.perf_counter()
     for lane in range(channels):  # one shard: lane c is channel c's

@@ -9,9 +9,11 @@ Sentinel, with one client each from `connect`.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio.cluster import RedisCluster as ClusterClient
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -21,7 +23,14 @@ from herald.local.redis_topologies import (
     RedisSentinel,
 )
 from sender.sms.states import State, Transition, message_key, submitted
-from sender.store.client import Redis, RedisUrlError, connect, connect_from_env, parse_url
+from sender.store.client import (
+    Redis,
+    RedisUrlError,
+    connect,
+    connect_from_env,
+    kernel_timeouts,
+    parse_url,
+)
 from sender.store.keys import SENDERS_GROUP, CampaignKeys
 from sender.store.rate_limit import RateLimiter, campaign_bucket, channel_bucket
 from sender.store.shard_stream import NEW, ShardStream
@@ -132,12 +141,34 @@ async def exercise_the_store(client: Redis) -> None:
     assert await asyncio.wait_for(limiter.acquire(3), 5) >= 1
 
 
-@pytest.fixture
-async def cluster_client(redis_cluster: RedisCluster) -> AsyncIterator[Redis]:
-    client = connect(redis_cluster.url)
+async def test_a_senders_client_leaves_timeouts_to_the_kernel(
+        redis_server: RedisServer) -> None:
+    """No timer per call; the connection's socket carries the partition guard."""
+    client = connect(redis_server.url, **kernel_timeouts())
+    try:
+        await exercise_the_store(client)
+        connection = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            assert connection.socket_timeout is None
+            sock = connection._writer.get_extra_info("socket")
+            if hasattr(socket, "TCP_USER_TIMEOUT"):
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        finally:
+            await client.connection_pool.release(connection)
+    finally:
+        await client.flushall()
+        await client.aclose()
+
+
+@pytest.fixture(params=[{}, kernel_timeouts()], ids=["call-timeouts", "kernel-timeouts"])
+async def cluster_client(redis_cluster: RedisCluster, request: pytest.FixtureRequest
+                         ) -> AsyncIterator[Redis]:
+    client = connect(redis_cluster.url, **request.param)
     try:
         yield client
     finally:
+        await client.flushall(target_nodes=ClusterClient.PRIMARIES)
         await client.aclose()
 
 

@@ -45,7 +45,7 @@ from sender.send.outgoing import ShardSettings
 from sender.send.shard_sender import ShardSender
 from sender.signals import install_stop_signals
 from sender.sms.send_times import SendTimes
-from sender.store.client import Redis, connect_from_env
+from sender.store.client import Redis, connect_from_env, kernel_timeouts
 from sender.store.keys import CampaignKeys, ChannelKeys, campaign_from_ref
 from sender.store.rate_limit import RateLimiter, campaign_bucket, channel_bucket
 from sender.store.run_store import read_run
@@ -222,7 +222,7 @@ def campaign_main(ref: str, shard: int | None, rest: bool = False) -> int:
     async def serve() -> dict[str, Any]:
         stop = asyncio.Event()
         install_stop_signals(asyncio.get_running_loop(), stop.set)
-        redis = connect_from_env()
+        redis = connect_from_env(**kernel_timeouts())
         try:
             run = await load_run(redis, ref, completion, completion if rest else None)
             credentials = [(smpp_password(channel=i), tls_material(channel=i))

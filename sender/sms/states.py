@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class State(StrEnum):
@@ -144,8 +145,11 @@ def message_key(shard: int, entry_id: str) -> str:
     return f"{shard}/{entry_id}"
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(NamedTuple):
+    """One message's move to a state, as transitions.lua applies it. A named tuple, not a
+    frozen dataclass: a sender makes three a message, and a frozen dataclass costs 1 us to
+    build (a setattr call a field), a tuple 0.3."""
+
     key: str
     """message_key(shard, entry id)."""
     state: str

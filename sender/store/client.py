@@ -133,7 +133,11 @@ class _PackedInC:
         elif b" " in args[0]:
             args = (*args[0].split(), *args[1:])
         try:
-            return [hiredis.pack_command(tuple(  # type: ignore[arg-type]  # its stub: a 1-tuple
+            return [hiredis.pack_command(args)]
+        except TypeError:
+            pass  # a bytearray or memoryview (packed as bytes, below), or what redis-py refuses
+        try:
+            return [hiredis.pack_command(tuple(  # type: ignore[arg-type]
                 bytes(arg) if isinstance(arg, (bytearray, memoryview)) else arg
                 for arg in args))]
         except TypeError as error:  # what redis-py's encoder raises for None and the like

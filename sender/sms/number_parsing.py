@@ -16,7 +16,9 @@ digits, a national number that begins with the region's country code, a country 
 phonenumbers does not know), it answers None and the caller's phonenumbers.parse
 decides. `classify` gives region_code_for_number and number_type from one pass, and the
 validity is_valid_number gives: is_valid_number is "the type over the region's patterns
-is not UNKNOWN", the same match number_type makes.
+is not UNKNOWN", the same match number_type makes. The type match itself is the one
+piece written here rather than called: phonenumbers' _number_type_helper step by step,
+over patterns compiled once a region (a third of its time).
 
 phonenumbers compiles its metadata's patterns through the re module's cache, which holds
 512: a list of numbers from many countries recompiled them all the time (350 µs a number
@@ -33,18 +35,17 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import NamedTuple
 
 import phonenumbers
-from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberType
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberDesc, PhoneNumberType
 from phonenumbers.phonenumberutil import (
     COUNTRY_CODE_TO_REGION_CODE,
     SUPPORTED_REGIONS,
     ValidationResult,
     _maybe_strip_national_prefix_carrier_code,
-    _number_type_helper,
     _set_italian_leading_zeros_for_phone_number,
     _test_number_length,
-    national_significant_number,
 )
 
 phonenumbers.enable_pattern_cache()
@@ -62,9 +63,11 @@ _LONGEST_COUNTRY_CODE = 3
 _NON_GEO = "001"  # phonenumbers' REGION_CODE_FOR_NON_GEO_ENTITY (+800, +808, +870...)
 
 
-def parse_plain(text: str, region: str) -> PhoneNumber | None:
-    """The number phonenumbers.parse(text, region or None) gives, or None when `text` is
-    not a plain form or parse would read it another way (the caller then parses it)."""
+def parse_plain(text: str, region: str) -> tuple[int, str] | None:
+    """The country code and national significant number of the number
+    phonenumbers.parse(text, region or None) gives (`number_of` builds it), or None when
+    `text` is not a plain form or parse would read it another way (the caller then
+    parses it)."""
     match = _PLAIN.fullmatch(text)
     if match is None:
         return None
@@ -90,29 +93,121 @@ def parse_plain(text: str, region: str) -> PhoneNumber | None:
         national = stripped
     if not _MIN_NSN <= len(national) <= _MAX_NSN:
         return None  # parse raises: let it, with its reason
+    return country_code, national
+
+
+def number_of(country_code: int, national: str) -> PhoneNumber:
+    """The PhoneNumber parse gives for a plain form parse_plain read (built only when
+    asked for: an import needs it only to route a number or find its zone)."""
     number = PhoneNumber(country_code=country_code)
-    _set_italian_leading_zeros_for_phone_number(national, number)
+    _set_italian_leading_zeros_for_phone_number(national, number)  # "0" kept, as parse
     number.national_number = int(national)
     return number
 
 
-def classify(number: PhoneNumber) -> tuple[str, int]:
-    """The number's region (region_code_for_number, "" for none) and its type
-    (number_type), UNKNOWN exactly when is_valid_number says it is not valid."""
-    region = phonenumbers.region_code_for_number(number)
+def classify(country_code: int, national: str) -> tuple[str, int]:
+    """The region (region_code_for_number, "" for none) and the type (number_type) of
+    the number of `country_code` and national significant number `national`, UNKNOWN
+    exactly when is_valid_number says it is not valid."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if not regions:
+        return "", PhoneNumberType.UNKNOWN
+    region = regions[0] if len(regions) == 1 else _region_from_list(national, regions)
     if region is None:
         return "", PhoneNumberType.UNKNOWN
-    country_code = number.country_code or 0
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
     if metadata is None or (region != _NON_GEO
                             and country_code != metadata.country_code):
         return region, PhoneNumberType.UNKNOWN  # is_valid_number_for_region's refusal
-    return region, _number_type_helper(national_significant_number(number), metadata)
+    return region, _types(metadata).type_of(national)
 
 
-def e164(number: PhoneNumber) -> str:
-    """format_number(number, E164): what it returns for a number parse gave."""
-    return f"+{number.country_code}{national_significant_number(number)}"
+def _region_from_list(national: str, regions: tuple[str, ...]) -> str | None:
+    """phonenumbers' _region_code_for_number_from_list: the first of a shared country
+    code's regions whose leading digits the number has, or, for a region without them,
+    whose patterns it matches."""
+    for region in regions:
+        metadata = PhoneMetadata.metadata_for_region(region, None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if _pattern(metadata.leading_digits).match(national):
+                return region
+        elif _types(metadata).type_of(national) != PhoneNumberType.UNKNOWN:
+            return region
+    return None
+
+
+class _Desc(NamedTuple):
+    """One number type's description, as _is_number_matching_desc reads it."""
+
+    lengths: frozenset[int] | None
+    """The lengths it allows; None: any."""
+    pattern: re.Pattern[str] | None
+    """None: it matches no number (no description, or an empty pattern)."""
+
+    @classmethod
+    def of(cls, desc: PhoneNumberDesc | None) -> _Desc:
+        if desc is None or not desc.national_number_pattern:
+            return cls(None, None)
+        return cls(frozenset(desc.possible_length) or None,
+                   _pattern(desc.national_number_pattern))
+
+    def matches(self, national: str) -> bool:
+        return (self.pattern is not None
+                and (self.lengths is None or len(national) in self.lengths)
+                and self.pattern.fullmatch(national) is not None)
+
+
+class _Types(NamedTuple):
+    """A region's number types, compiled once: phonenumbers' _number_type_helper, which
+    goes through its pattern cache and matches each pattern twice (match, then
+    fullmatch: the same answer without prefix matches), for a third of the time."""
+
+    general: _Desc
+    special: tuple[tuple[int, _Desc], ...]
+    """The types tried before fixed line and mobile, in _number_type_helper's order."""
+    fixed_line: _Desc
+    mobile: _Desc
+    same_mobile_and_fixed_line: bool
+
+    def type_of(self, national: str) -> int:
+        if not self.general.matches(national):
+            return PhoneNumberType.UNKNOWN
+        for kind, desc in self.special:
+            if desc.matches(national):
+                return kind
+        if self.fixed_line.matches(national):
+            if self.same_mobile_and_fixed_line or self.mobile.matches(national):
+                return PhoneNumberType.FIXED_LINE_OR_MOBILE
+            return PhoneNumberType.FIXED_LINE
+        if not self.same_mobile_and_fixed_line and self.mobile.matches(national):
+            return PhoneNumberType.MOBILE
+        return PhoneNumberType.UNKNOWN
+
+
+_TYPES: dict[int, tuple[PhoneMetadata, _Types]] = {}
+
+
+def _types(metadata: PhoneMetadata) -> _Types:
+    """The compiled types of `metadata` (phonenumbers keeps one object a region, so
+    its id names it; the entry holds the object, so the id is never reused)."""
+    found = _TYPES.get(id(metadata))
+    if found is None:
+        found = _TYPES[id(metadata)] = (metadata, _Types(
+            _Desc.of(metadata.general_desc),
+            tuple((kind, _Desc.of(desc)) for kind, desc in (
+                (PhoneNumberType.PREMIUM_RATE, metadata.premium_rate),
+                (PhoneNumberType.TOLL_FREE, metadata.toll_free),
+                (PhoneNumberType.SHARED_COST, metadata.shared_cost),
+                (PhoneNumberType.VOIP, metadata.voip),
+                (PhoneNumberType.PERSONAL_NUMBER, metadata.personal_number),
+                (PhoneNumberType.PAGER, metadata.pager),
+                (PhoneNumberType.UAN, metadata.uan),
+                (PhoneNumberType.VOICEMAIL, metadata.voicemail))),
+            _Desc.of(metadata.fixed_line), _Desc.of(metadata.mobile),
+            bool(metadata.same_mobile_and_fixed_line_pattern)))
+    return found[1]
 
 
 def _country_code(digits: str) -> tuple[int, str]:
@@ -139,9 +234,9 @@ def _starts_with_international_prefix(metadata: PhoneMetadata, digits: str) -> b
     """Whether parse might strip an IDD from `digits` (it strips less often than this
     says: then the fast path only gives the number to parse)."""
     prefix = metadata.international_prefix
-    return prefix is not None and _idd(prefix).match(digits) is not None
+    return prefix is not None and _pattern(prefix).match(digits) is not None
 
 
 @cache
-def _idd(prefix: str) -> re.Pattern[str]:
-    return re.compile(prefix)
+def _pattern(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)

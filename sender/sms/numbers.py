@@ -10,12 +10,11 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneNumber, PhoneNumberType
 
-from sender.sms.number_parsing import classify, e164, parse_plain
+from sender.sms.number_parsing import classify, number_of, parse_plain
 from sender.sms.number_zones import zone_of_number
 
 # Numbers that can receive SMS. FIXED_LINE_OR_MOBILE is what phonenumbers says for
@@ -85,22 +84,39 @@ def normalize_number_in_zone(raw: str, default_region: str = "") -> tuple[str, s
     return parsed.e164, parsed.zone()
 
 
-class ParsedNumber(NamedTuple):
+class ParsedNumber:
     """A number read once, for what else is asked of it (its zone, its route).
 
-    A tuple, not a dataclass: an import makes one a row, and a frozen dataclass costs
-    three times as much to build."""
+    Its phonenumbers PhoneNumber is built when first asked for: an import makes one of
+    these a row and needs the PhoneNumber only to route or to find a zone."""
 
-    number: PhoneNumber
-    kind: int
-    """Its phonenumbers PhoneNumberType."""
-    e164: str
-    region: str
-    """Its ISO 3166 region as phonenumbers gives it (region_code_for_number), "" for none."""
+    __slots__ = ("_number", "country_code", "e164", "kind", "national", "region")
+
+    def __init__(self, country_code: int, national: str, kind: int, region: str,
+                 number: PhoneNumber | None = None) -> None:
+        self.country_code = country_code
+        self.national = national
+        """Its national significant number."""
+        self.kind = kind
+        """Its phonenumbers PhoneNumberType."""
+        self.region = region
+        """Its ISO 3166 region as phonenumbers gives it (region_code_for_number), "" for
+        none."""
+        self.e164 = f"+{country_code}{national}"  # format_number(E164), as it builds it
+        self._number = number
+
+    @property
+    def number(self) -> PhoneNumber:
+        if self._number is None:
+            self._number = number_of(self.country_code, self.national)
+        return self._number
 
     def zone(self) -> str:
         """Its own time zone, as normalize_number_in_zone gives it."""
         return zone_of_number(self.number, self.kind, self.e164)
+
+    def __repr__(self) -> str:
+        return f"ParsedNumber({mask_number(self.e164)}, kind={self.kind})"
 
 
 def parse_number(raw: str, default_region: str = "") -> ParsedNumber | DropReason:
@@ -110,8 +126,11 @@ def parse_number(raw: str, default_region: str = "") -> ParsedNumber | DropReaso
     (sender.sms.number_parsing: same steps, same result, five times as fast); the rest,
     and what it leaves, phonenumbers parses."""
     text = raw.strip()
-    number = parse_plain(text, default_region)
-    if number is None:
+    plain = parse_plain(text, default_region)
+    number = None
+    if plain is not None:
+        country_code, national = plain
+    else:
         if not text:
             return DropReason.MISSING_NUMBER
         if _SCIENTIFIC.match(text):
@@ -121,12 +140,14 @@ def parse_number(raw: str, default_region: str = "") -> ParsedNumber | DropReaso
             number = phonenumbers.parse(text, default_region or None)
         except phonenumbers.NumberParseException:
             return DropReason.UNPARSABLE_NUMBER
-    region, kind = classify(number)
+        country_code = number.country_code or 0
+        national = phonenumbers.national_significant_number(number)
+    region, kind = classify(country_code, national)
     if kind == PhoneNumberType.UNKNOWN:
         return DropReason.INVALID_NUMBER
     if kind not in SMS_CAPABLE:
         return DropReason.NOT_MOBILE
-    return ParsedNumber(number, kind, e164(number), region)
+    return ParsedNumber(country_code, national, kind, region, number)
 
 
 NO_COUNTRY = "ZZ"

@@ -267,6 +267,18 @@ async def test_entries_carry_the_mapped_variables(
     assert "王小明" in entry["x"] and " " not in entry["x"]  # compact, not \u escaped
 
 
+async def test_variables_keep_every_character_as_json_writes_it(redis: aioredis.Redis) -> None:
+    values = ['say "hi"', "back\\slash", "two\nlines\ttab", "\x00\x1f\x7f", "王小明 😀",
+              "\u2028\u2029", "", "{not json}", "\ud7ff\ue000"]
+    row = {"phone": "+8613800138000", **{f"v{i}": v for i, v in enumerate(values)},
+           'a "quoted" name': "x"}
+    await run(redis, [row])
+    [entry] = [fields for i in range(SHARDS) for fields in await raw_entries(redis, KEYS.shard(i))]
+    variables = {k: v for k, v in row.items() if k != "phone"}
+    assert entry["x"] == json.dumps(variables, ensure_ascii=False, separators=(",", ":"))
+    assert recipient_from_entry(entry).variables == variables
+
+
 @pytest.mark.parametrize("phone, cell, zone, sources", [
     pytest.param("+8613800138000", "America/New_York", "America/New_York",
                  {"ZoneFromColumn": 1}, id="column-names-a-zone"),

@@ -76,8 +76,7 @@ def parse_plain(text: str, region: str) -> tuple[int, str] | None:
         country_code, national = _country_code(digits)
         if not country_code:
             return None  # parse retries it as a national number: its call
-        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
-            country_code, phonenumbers.region_code_for_country_code(country_code))
+        metadata = _metadata_for_code(country_code)
     else:  # parse: no country code found, so the default region's
         metadata = _national_metadata(region)
         if metadata is None or metadata.country_code is None \
@@ -115,11 +114,27 @@ def classify(country_code: int, national: str) -> tuple[str, int]:
     region = regions[0] if len(regions) == 1 else _region_from_list(national, regions)
     if region is None:
         return "", PhoneNumberType.UNKNOWN
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
-    if metadata is None or (region != _NON_GEO
-                            and country_code != metadata.country_code):
+    types = _region_types(country_code, region)
+    if types is None:
         return region, PhoneNumberType.UNKNOWN  # is_valid_number_for_region's refusal
-    return region, _types(metadata).type_of(national)
+    return region, types.type_of(national)
+
+
+@cache
+def _region_types(country_code: int, region: str) -> _Types | None:
+    """The types a number of `region` is matched against; None where
+    is_valid_number_for_region refuses the region for the country code."""
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    if metadata is None or (region != _NON_GEO and country_code != metadata.country_code):
+        return None
+    return _types(metadata)
+
+
+@cache
+def _metadata_for_code(country_code: int) -> PhoneMetadata | None:
+    """What parse reads a number after +`country_code` with."""
+    return PhoneMetadata.metadata_for_region_or_calling_code(
+        country_code, phonenumbers.region_code_for_country_code(country_code))
 
 
 def _region_from_list(national: str, regions: tuple[str, ...]) -> str | None:
@@ -166,7 +181,8 @@ class _Types(NamedTuple):
 
     general: _Desc
     special: tuple[tuple[int, _Desc], ...]
-    """The types tried before fixed line and mobile, in _number_type_helper's order."""
+    """The types tried before fixed line and mobile, in _number_type_helper's order
+    (those without a pattern left out: they match nothing)."""
     fixed_line: _Desc
     mobile: _Desc
     same_mobile_and_fixed_line: bool
@@ -204,7 +220,8 @@ def _types(metadata: PhoneMetadata) -> _Types:
                 (PhoneNumberType.PERSONAL_NUMBER, metadata.personal_number),
                 (PhoneNumberType.PAGER, metadata.pager),
                 (PhoneNumberType.UAN, metadata.uan),
-                (PhoneNumberType.VOICEMAIL, metadata.voicemail))),
+                (PhoneNumberType.VOICEMAIL, metadata.voicemail))
+                if _Desc.of(desc).pattern is not None),
             _Desc.of(metadata.fixed_line), _Desc.of(metadata.mobile),
             bool(metadata.same_mobile_and_fixed_line_pattern)))
     return found[1]

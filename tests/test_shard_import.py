@@ -367,6 +367,85 @@ async def test_two_importers_at_once_commit_each_row_once(redis: aioredis.Redis)
     assert await snapshot(redis, KEYS) == await snapshot(redis, CLEAN)
 
 
+# -- an import in parts (several importer pods) ---------------------------------------------
+
+PARTED = CampaignKeys("shop", "in-parts")
+
+
+async def queued_numbers(redis: aioredis.Redis, keys: CampaignKeys) -> list[set[str]]:
+    return [{fields["n"] for fields in shard} for shard in await entries(redis, keys)]
+
+
+def without_parts(progress: Mapping[Any, Any]) -> dict[str, str]:
+    """An import's progress hash less what only an import in parts keeps."""
+    config = json.loads(progress["config"])
+    return {**{k: v for k, v in progress.items() if k not in ("config", "rows_done")
+               and not k.startswith(("rows_done:", "done:"))},
+            "config": json.dumps({k: v for k, v in config.items()
+                                  if k not in ("parts", "batch")})}
+
+
+async def assert_same_as_one_importer(redis: aioredis.Redis, rows: int, **options: Any) -> None:
+    clean = await run(redis, demo_rows(rows), CLEAN, **options)
+    report = await read_import_report(redis, PARTED)
+    assert report.complete and adds_up(report)
+    assert (report.total, report.queued, report.invalid, report.suppressed, report.opted_out,
+            report.reasons, report.suppressed_reasons, report.shards, report.variants) == (
+        clean.total, clean.queued, clean.invalid, clean.suppressed, clean.opted_out,
+        clean.reasons, clean.suppressed_reasons, clean.shards, clean.variants)
+    assert await redis.hgetall(PARTED.counters) == await redis.hgetall(CLEAN.counters)
+    assert without_parts(await redis.hgetall(PARTED.import_progress)) == without_parts(
+        await redis.hgetall(CLEAN.import_progress))
+    # Every number once, in its shard: which of its rows is queued may differ.
+    assert await queued_numbers(redis, PARTED) == await queued_numbers(redis, CLEAN)
+    assert not await redis.exists(PARTED.claimed, PARTED.seen)
+
+
+@pytest.mark.parametrize("parts", [2, 3, 5])
+async def test_parts_at_once_count_as_one_importer(redis: aioredis.Redis, parts: int) -> None:
+    await redis.sadd(OPT_OUT_SET, *demo_opt_outs(3000))
+    options = {"variants": [("a", 50), ("b", 50)], "batch": 70}
+    await asyncio.gather(*(run(redis, demo_rows(3000), PARTED, part=part, parts=parts,
+                               **options) for part in range(parts)))
+    await assert_same_as_one_importer(redis, 3000, **options)
+
+
+async def test_the_import_is_done_when_its_last_part_is(redis: aioredis.Redis) -> None:
+    for part in (2, 0):
+        report = await run(redis, demo_rows(1000), PARTED, part=part, parts=3, batch=100)
+        assert not report.complete
+        assert await redis.exists(PARTED.claimed)  # the parts to come still dedupe on it
+    await run(redis, demo_rows(1000), PARTED, part=1, parts=3, batch=100)
+    await assert_same_as_one_importer(redis, 1000, batch=100)
+
+
+@pytest.mark.parametrize("after", [0, 150, 555])
+async def test_a_part_rerun_after_a_crash_takes_up_its_own_batches(
+    redis: aioredis.Redis, after: int
+) -> None:
+    """A part's pod killed mid-way and started again, while the other parts run on; and
+    two pods of one part at once (the killed one's replacement and a straggler)."""
+    await redis.sadd(OPT_OUT_SET, *demo_opt_outs(2000))
+    with pytest.raises(Crash):
+        await run(redis, crashing(demo_rows(2000), after), PARTED, part=1, parts=3, batch=50)
+    await asyncio.gather(
+        run(redis, demo_rows(2000), PARTED, part=0, parts=3, batch=50),
+        run(redis, demo_rows(2000), PARTED, part=1, parts=3, batch=50),
+        run(redis, demo_rows(2000), PARTED, part=1, parts=3, batch=50),
+        run(redis, demo_rows(2000), PARTED, part=2, parts=3, batch=50))
+    await assert_same_as_one_importer(redis, 2000, batch=50)
+
+
+async def test_parts_must_agree_on_the_split(redis: aioredis.Redis) -> None:
+    await run(redis, demo_rows(300), PARTED, part=0, parts=2, batch=100)
+    with pytest.raises(ImportConflict, match="other settings"):
+        await run(redis, demo_rows(300), PARTED, part=1, parts=2, batch=50)
+    with pytest.raises(ImportConflict, match="other settings"):
+        await run(redis, demo_rows(300), PARTED, part=1, parts=3, batch=100)
+    with pytest.raises(ValueError, match="part 2 of 2"):
+        await run(redis, demo_rows(300), PARTED, part=2, parts=2)
+
+
 @pytest.mark.parametrize("change", [
     pytest.param({"shards": 2}, id="shards"),
     pytest.param({"variants": [("a", 100)]}, id="variants"),

@@ -107,6 +107,8 @@ async def import_audience(
     channels: Sequence[str] = (),
     router: Router | None = None,
     batch: int = 1000,
+    part: int = 0,
+    parts: int = 1,
 ) -> ImportReport:
     """Import `rows` (dicts keyed by column) into the campaign's `shards` streams.
 
@@ -127,26 +129,34 @@ async def import_audience(
     Without them every number takes the one channel's lanes. Variables are the columns
     `columns.variables` maps, or, if it maps none, every column but the phone and
     time-zone ones. Raises ImportConflict if an import with other settings is in Redis.
+
+    `parts` importers at once (`part` each, 0..parts-1) import one source together:
+    each reads every row and normalises and commits every parts-th batch of `batch`
+    rows, batch B by part B % parts (sender.store.import_batches: each part resumes on
+    its own; the import is done when all are). Their counts are one importer's.
     """
     if shards < 1 or batch < 1:
         raise ValueError("shards and batch must be at least 1")
+    if not 0 <= part < parts:
+        raise ValueError(f"part {part} of {parts}")
     importer = _Importer(redis, keys, _Settings(
         shards, columns, default_region, VariantPicker(variants), tuple(variants),
         dedupe, respect_opt_outs, keep,
         {variant: frozenset(names) for variant, names in (required or {}).items()},
         suppression, HoldoutPicker(holdout_percent), recipient_zones,
         TestGroupPicker(test_percent, holdout_percent) if test_percent else None,
-        tuple(channels), router))
+        tuple(channels), router, parts, batch if parts > 1 else 0), part)
     start = await importer.begin()
     if start is not None:
-        index = 0
-        async for pending in _chunks(rows, batch):
+        index, after = 0, start
+        async for number, pending in _numbered(_chunks(rows, batch)):
             first, index = index, index + len(pending)
-            if index <= start:
-                continue  # committed before a restart
+            if number % parts != part or index <= start:
+                continue  # another part's, or committed before a restart
             if first < start:
                 pending, first = pending[start - first:], start
-            await importer.commit(first, pending)
+            await importer.commit(first, pending, after if parts > 1 else None)
+            after = index
         if index < start:
             raise ImportConflict(f"{keys.ref}: the source has {index} rows, fewer than the"
                                  f" {start} already imported; was it replaced?")
@@ -175,6 +185,9 @@ class _Settings:
     """Who is in a winner campaign's test group; None: everyone is sent at once."""
     channels: tuple[str, ...] = ()
     router: Router | None = None
+    parts: int = 1
+    batch: int = 0
+    """With parts, the batch size: it says which rows are whose."""
 
     @property
     def lanes(self) -> Lanes:
@@ -194,6 +207,7 @@ class _Settings:
             **({"holdout": self.holdout.percent} if self.holdout.percent else {}),
             **({"zones": True} if self.recipient_zones else {}),
             **({"test": self.test.percent} if self.test is not None else {}),
+            **({"parts": self.parts, "batch": self.batch} if self.parts > 1 else {}),
             # Routed numbers would land in other lanes: another routing is another import.
             **({"routes": [[r.channel, sorted(r.countries), r.prefixes, sorted(r.carriers)]
                            for r in self.router.routes], "channels": self.channels,
@@ -242,11 +256,12 @@ class _Batch:
 class _Importer:
     """Turns rows into batches for the store to commit (sender.store.import_batches)."""
 
-    def __init__(self, redis: aioredis.Redis, keys: CampaignKeys, settings: _Settings) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: CampaignKeys, settings: _Settings,
+                 part: int = 0) -> None:
         self._settings = settings
         self._batches = ImportBatches(redis, keys, settings.streams, settings.fingerprint(),
                                       settings.dedupe, settings.respect_opt_outs,
-                                      settings.suppression)
+                                      settings.suppression, part, settings.parts)
 
     async def begin(self) -> int | None:
         return await self._batches.begin()
@@ -254,12 +269,14 @@ class _Importer:
     async def finish(self) -> None:
         await self._batches.finish()
 
-    async def commit(self, start: int, rows: list[Mapping[str, str]]) -> None:
+    async def commit(self, start: int, rows: list[Mapping[str, str]],
+                     after: int | None = None) -> None:
         batch = self._normalise(start, rows)
         await self._batches.commit(
             batch.start, batch.end,
             numbers=lambda done: [c.number for c in batch.since(done).candidates],
-            decide=lambda done, lookups: self._decide(batch.since(done), *lookups))
+            decide=lambda done, lookups: self._decide(batch.since(done), *lookups),
+            after=after)
 
     def _normalise(self, start: int, rows: list[Mapping[str, str]]) -> _Batch:
         s = self._settings
@@ -391,6 +408,14 @@ async def _chunks(rows: Rows, size: int) -> AsyncIterator[list[Mapping[str, str]
         iterator = iter(rows)
         while chunk := list(islice(iterator, size)):
             yield chunk
+
+
+async def _numbered(chunks: AsyncIterator[list[Mapping[str, str]]]
+                    ) -> AsyncIterator[tuple[int, list[Mapping[str, str]]]]:
+    number = 0
+    async for chunk in chunks:
+        yield number, chunk
+        number += 1
 
 
 def _variables_json(variables: Mapping[str, str]) -> str:

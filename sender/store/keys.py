@@ -22,6 +22,8 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
     herald:{campaign:NS/NAME}:import       hash: the import's progress (rows committed,
                                            per-shard counts, done; sender.importer.shards)
     herald:{campaign:NS/NAME}:seen         set of numbers taken, for dedupe during import
+    herald:{campaign:NS/NAME}:claimed      hash: number -> the batch that took it, for
+                                           dedupe during an import in parts
     herald:{campaign:NS/NAME}:holdout      set of the numbers held out (holdoutPercent)
     herald:{campaign:NS/NAME}:suppress     set of the suppression lists' numbers, during
                                            import (sender.store.import_batches)
@@ -196,6 +198,11 @@ class CampaignKeys(ObjectKeys):
     @property
     def seen(self) -> str:
         return f"{self.tag}:seen"
+
+    @property
+    def claimed(self) -> str:
+        """An import in parts: number -> the batch that took it (the parts' dedupe)."""
+        return f"{self.tag}:claimed"
 
     @property
     def idempotency(self) -> str:

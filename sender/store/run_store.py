@@ -174,7 +174,7 @@ async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> 
     await redis.delete(
         *(keys.shard(i) for i in range(shards)), *(keys.waiting(i) for i in range(shards)),
         keys.state, keys.counters, keys.parts,
-        keys.gcra, keys.import_progress, keys.seen, keys.suppressed, keys.holdout,
+        keys.gcra, keys.import_progress, keys.seen, keys.claimed, keys.suppressed, keys.holdout,
         keys.idempotency, keys.idempotency_age, keys.links, keys.clicks, keys.timeline,
         keys.run)
 

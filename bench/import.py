@@ -28,9 +28,10 @@ RSS and counts. Sides:
   is_valid_number, number_type, region_code_for_number, format_number), as Herald read
   them before its fast path (sender.sms.number_parsing); its pattern cache is on for both.
 
-With N processes, N children import at once, each its own campaign from its own Nth of
-the list (the box's figure: N importers and Redis on the same cores; issue 17 part 4
-splits one campaign's list). rows/s is all rows over the slowest child's seconds. Sides
+With N processes, N children import one campaign's list at once in parts, as the pods
+of spec.audience.importers do (each reads every row and imports every Nth batch):
+rows/s is the list's rows over the slowest child's seconds, the counts the finished
+import's. The N importers, Redis and nothing else share the machine's cores. Sides
 alternate `--rounds` times; each figure is the median. Both sides must agree on every
 count, or the bench fails. Prints one JSON object:
 
@@ -141,19 +142,11 @@ def write_list(path: Path, kind: str, first: int, count: int) -> None:
             out.write(f"{number},客户{i},{'上海' if i % 2 else '北京'}\r\n")
 
 
-def write_lists(directory: Path, kinds: list[str], rows: int, processes: list[int]
-                ) -> dict[tuple[str, int], list[Path]]:
-    """Each list whole and in each process count's parts."""
-    files: dict[tuple[str, int], list[Path]] = {}
+def write_lists(directory: Path, kinds: list[str], rows: int) -> dict[str, Path]:
+    files = {}
     for kind in kinds:
-        for count in processes:
-            parts = []
-            for part in range(count):
-                first, last = rows * part // count, rows * (part + 1) // count
-                path = directory / f"{kind}-{count}-{part}.csv"
-                write_list(path, kind, first, last - first)
-                parts.append(path)
-            files[kind, count] = parts
+        files[kind] = directory / f"{kind}.csv"
+        write_list(files[kind], kind, 0, rows)
     return files
 
 
@@ -190,7 +183,8 @@ def phonenumbers_only(raw: str, default_region: str = "") -> Any:
                         kind, phonenumbers.region_code_for_number(number) or "", number)
 
 
-async def one_import(url: str, path: Path, campaign: str, side: str) -> dict[str, Any]:
+async def one_import(url: str, path: Path, campaign: str, side: str, part: int, parts: int
+                     ) -> dict[str, Any]:
     from crds.campaign import ColumnMapping
     from sender.importer import shards
     from sender.importer.audience_sources import file_rows
@@ -207,12 +201,12 @@ async def one_import(url: str, path: Path, campaign: str, side: str) -> dict[str
         report = await shards.import_audience(
             redis, CampaignKeys("bench", campaign),
             file_rows(str(path), AudienceSource(file=path.name), "phone"),
-            shards=SHARDS, columns=ColumnMapping(), default_region=region)
+            shards=SHARDS, columns=ColumnMapping(), default_region=region,
+            part=part, parts=parts)
         seconds = time.perf_counter() - started
     finally:
         await redis.aclose()
-    return {"rows": report.total, "seconds": seconds,
-            "rows_per_s": round(report.total / seconds),
+    return {"seconds": seconds, "complete": report.complete,
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "queued": report.queued, "invalid": report.invalid,
             "suppressed": report.suppressed}
@@ -220,22 +214,23 @@ async def one_import(url: str, path: Path, campaign: str, side: str) -> dict[str
 
 # -- the parent -----------------------------------------------------------------------------
 
-def run_side(url: str, parts: list[Path], side: str, name: str) -> dict[str, Any]:
-    """One side over every part at once: N children, each its own campaign."""
+def run_side(url: str, path: Path, rows: int, parts: int, side: str, name: str
+             ) -> dict[str, Any]:
+    """One side: `parts` children importing campaign `name` from `path` at once."""
     children = [subprocess.Popen(
-        [sys.executable, __file__, "--child", str(path), "--redis", url,
-         "--campaign", f"{name}-{i}", "--side", side],
-        stdout=subprocess.PIPE, text=True) for i, path in enumerate(parts)]
+        [sys.executable, __file__, "--child", str(path), "--redis", url, "--campaign", name,
+         "--side", side, "--part", str(part), "--parts", str(parts)],
+        stdout=subprocess.PIPE, text=True) for part in range(parts)]
     results = []
     for child in children:
         out, _ = child.communicate()
         if child.returncode != 0:
             raise SystemExit(f"an import child failed ({child.returncode})")
         results.append(json.loads(out))
-    rows = sum(r["rows"] for r in results)
+    (final,) = [r for r in results if r["complete"]]  # the last part to finish
     return {"rows_per_s": round(rows / max(r["seconds"] for r in results)),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in results),
-            **{count: sum(r[count] for r in results) for count in COUNTS}}
+            **{count: final[count] for count in COUNTS}}
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -250,7 +245,7 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def bench(args: argparse.Namespace, url: str, directory: Path) -> dict[str, Any]:
     kinds = args.lists.split(",")
     processes = [int(p) for p in args.processes.split(",")]
-    files = write_lists(directory, kinds, args.rows, processes)
+    files = write_lists(directory, kinds, args.rows)
     figures: dict[str, Any] = {}
     serial = 0
     for kind in kinds:
@@ -260,7 +255,8 @@ def bench(args: argparse.Namespace, url: str, directory: Path) -> dict[str, Any]
             for _ in range(args.rounds):
                 for side in SIDES:
                     serial += 1
-                    runs[side].append(run_side(url, files[kind, count], side, f"r{serial}"))
+                    runs[side].append(run_side(url, files[kind], args.rows, count, side,
+                                               f"r{serial}"))
             sides = {side: median_of(runs[side]) for side in SIDES}
             if any(sides["herald"][c] != sides["phonenumbers"][c] for c in COUNTS):
                 raise SystemExit(f"{kind}: the sides disagree: {sides}")
@@ -274,7 +270,7 @@ def bench(args: argparse.Namespace, url: str, directory: Path) -> dict[str, Any]
         for size in sizes:
             path = directory / f"memory-{size}.csv"
             write_list(path, "clean", 0, size)
-            peaks.append(run_side(url, [path], "herald", f"memory-{size}")["peak_rss_mib"])
+            peaks.append(run_side(url, path, size, 1, "herald", f"memory-{size}")["peak_rss_mib"])
             path.unlink()
         report["memory"] = {"rows": sizes, "peak_rss_mib": peaks,
                             "ratio": round(peaks[1] / peaks[0], 2)}
@@ -292,10 +288,12 @@ def main() -> int:
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     parser.add_argument("--campaign", help=argparse.SUPPRESS)
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
+    parser.add_argument("--part", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--parts", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(asyncio.run(one_import(args.redis, Path(args.child), args.campaign,
-                                                args.side))), flush=True)
+                                                args.side, args.part, args.parts))), flush=True)
         return 0
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as workdir:
         server = start_redis(Path(workdir))

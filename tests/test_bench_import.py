@@ -22,6 +22,9 @@ def test_a_small_run_prints_each_list_side_and_process_count() -> None:
     assert set(report["lists"]) == {"clean", "national", "messy"}
     for kind, by_processes in report["lists"].items():
         assert set(by_processes) == {"1", "2"}
+        # Two importers of one list in parts count what one counts.
+        assert {k: by_processes["2"]["herald"][k] for k in ("queued", "invalid", "suppressed")} \
+            == {k: by_processes["1"]["herald"][k] for k in ("queued", "invalid", "suppressed")}
         for figures in by_processes.values():
             herald, peer = figures["herald"], figures["phonenumbers"]
             counts = [herald[c] for c in ("queued", "invalid", "suppressed")]

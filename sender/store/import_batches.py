@@ -2,7 +2,8 @@
 
     herald:{campaign:NS/NAME}:import   hash: rows_done, config, shard:I, done, and the
                                        import's own copy of the counters; in parts,
-                                       rows_done:P and done:P a part
+                                       done:P a part
+    herald:{campaign:NS/NAME}:import:part:P  in parts: part P's rows_done
     herald:{campaign:NS/NAME}:seen     set of numbers taken (dedupe), gone when done
     herald:{campaign:NS/NAME}:claimed  in parts: number -> the batch that took it
                                        (dedupe), gone when every part is done
@@ -20,11 +21,13 @@ read, outside the MULTI, as the suppression set is.
 
 An import in parts (several importer pods, `part` of `parts`: sender.importer.shards
 gives part P the batches B with B % parts == P) keeps each part's progress apart
-(rows_done:P, done:P), so each part resumes on its own and the import is done when
-every part is. Their dedupe cannot be a lookup before the MULTI, as two parts could
-both find a number new and both queue it: a part claims its batch's numbers first, in
-one script (CLAIM_LUA), each number for the first batch to ask, which the claim names
-("P:START"), so a retry of the same batch finds its own claims again. Which of a
+(import:part:P, and done:P), so each part resumes on its own, its commits WATCH only
+its own mark (with one, every part's commit would spoil every other's), and the import
+is done when every part is. Their dedupe cannot be a lookup before the MULTI, as two
+parts could both find a number new and both queue it: a part claims its batch's
+numbers first, in one script (_CLAIM_LUA), each number for the first batch to ask,
+which the claim names ("P:START"), so a retry of the same batch finds its own claims
+again. Which of a
 number's rows is queued is then the first batch to claim it, not always the first row;
 what is counted is the same.
 """
@@ -116,15 +119,18 @@ class ImportBatches:
             raise ValueError(f"part {self.part} of {self.parts}")
 
     @property
-    def _rows_done(self) -> str:
-        return "rows_done" if self.parts == 1 else f"rows_done:{self.part}"
+    def _mark(self) -> str:
+        """Where rows_done is kept, WATCHed by each commit: the import's hash, or in
+        parts the part's own (a commit of another part must not spoil the WATCH)."""
+        return self.keys.import_progress if self.parts == 1 else self.keys.import_part(self.part)
 
     async def begin(self) -> int | None:
         """Rows already committed (by this part: the end of its last batch), or None if
         the import (or this part) is complete. Creates the shard streams and the
         senders' group on them (once)."""
-        done, config, rows_done, part_done = cast(list[str | None], await self.redis.hmget(
-            self.keys.import_progress, ["done", "config", self._rows_done, f"done:{self.part}"]))
+        done, config, part_done = cast(list[str | None], await self.redis.hmget(
+            self.keys.import_progress, ["done", "config", f"done:{self.part}"]))
+        rows_done = await self.redis.hget(self._mark, "rows_done")
         self._check(config)
         if done is not None or (self.parts > 1 and part_done is not None):
             return None
@@ -144,12 +150,12 @@ class ImportBatches:
         importer committed meanwhile is skipped; a conflict retries from a fresh read.
         `after`: the progress this importer last saw (its last batch's end; `start`, the
         default, when its batches follow each other)."""
-        progress = self.keys.import_progress
+        progress, mark = self.keys.import_progress, self._mark
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
-                await pipe.watch(progress)
-                raw_done, config = cast(list[str | None],
-                                        await pipe.hmget(progress, [self._rows_done, "config"]))
+                await pipe.watch(mark)
+                raw_done = cast(str | None, await pipe.hget(mark, "rows_done"))
+                config = cast(str | None, await pipe.hget(progress, "config"))
                 self._check(config)
                 done = int(raw_done or 0)
                 if done >= end:
@@ -173,9 +179,10 @@ class ImportBatches:
         """This importer's rows are all in: the import is done (with parts, once every
         part is), and its dedupe sets go."""
         if self.parts > 1:
+            marks = [self.keys.import_part(part) for part in range(self.parts)]
             await self.redis.eval(
-                _FINISH_PART_LUA, 3, self.keys.import_progress, self.keys.claimed,
-                self.keys.suppressed, self.part, self.parts, self.fingerprint)
+                _FINISH_PART_LUA, 3 + self.parts, self.keys.import_progress, self.keys.claimed,
+                self.keys.suppressed, *marks, self.part, self.parts, self.fingerprint)
             return
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.import_progress, mapping={"done": 1, "config": self.fingerprint})
@@ -224,7 +231,8 @@ class ImportBatches:
                 pipe.hincrby(progress, name, n)
         for shard, n in write.shard_counts.items():
             pipe.hincrby(progress, f"shard:{shard}", n)
-        pipe.hset(progress, mapping={self._rows_done: write.end, "config": self.fingerprint})
+        pipe.hset(progress, "config", self.fingerprint)
+        pipe.hset(self._mark, "rows_done", write.end)
 
 
 # A part's claim of its batch's numbers (module docstring): each unclaimed number becomes
@@ -243,8 +251,9 @@ end
 return theirs
 """
 
-# A part is done; the last of them marks the import done and drops the dedupe sets.
-# KEYS: the progress hash, the claims, the suppression set; ARGV: part, parts, config.
+# A part is done; the last of them marks the import done and drops the dedupe sets and
+# the parts' marks. KEYS: the progress hash, the claims, the suppression set, each
+# part's mark; ARGV: part, parts, config.
 _FINISH_PART_LUA = """
 redis.call("HSET", KEYS[1], "done:" .. ARGV[1], 1)
 for part = 0, tonumber(ARGV[2]) - 1 do
@@ -253,7 +262,9 @@ for part = 0, tonumber(ARGV[2]) - 1 do
   end
 end
 redis.call("HSET", KEYS[1], "done", 1, "config", ARGV[3])
-redis.call("DEL", KEYS[2], KEYS[3])
+for i = 2, #KEYS do
+  redis.call("DEL", KEYS[i])
+end
 return 1
 """
 

@@ -21,6 +21,8 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            (sender.store.run_store)
     herald:{campaign:NS/NAME}:import       hash: the import's progress (rows committed,
                                            per-shard counts, done; sender.importer.shards)
+    herald:{campaign:NS/NAME}:import:part:P  hash: part P's rows committed, of an import
+                                           in parts
     herald:{campaign:NS/NAME}:seen         set of numbers taken, for dedupe during import
     herald:{campaign:NS/NAME}:claimed      hash: number -> the batch that took it, for
                                            dedupe during an import in parts
@@ -194,6 +196,10 @@ class CampaignKeys(ObjectKeys):
     @property
     def import_progress(self) -> str:
         return f"{self.tag}:import"
+
+    def import_part(self, part: int) -> str:
+        """An import in parts: part `part`'s progress (sender.store.import_batches)."""
+        return f"{self.tag}:import:part:{part}"
 
     @property
     def seen(self) -> str:

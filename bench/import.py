@@ -152,48 +152,18 @@ def write_lists(directory: Path, kinds: list[str], rows: int) -> dict[str, Path]
 
 # -- one import (a child process) ------------------------------------------------------------
 
-def phonenumbers_only(raw: str, default_region: str = "") -> Any:
-    """sender.sms.numbers.parse_number as it was before the fast path: phonenumbers alone."""
-    import phonenumbers
-
-    from sender.sms.numbers import (
-        _SCIENTIFIC,
-        _ZERO_FRACTION,
-        SMS_CAPABLE,
-        DropReason,
-        ParsedNumber,
-    )
-    text = raw.strip()
-    if not text:
-        return DropReason.MISSING_NUMBER
-    if _SCIENTIFIC.match(text):
-        return DropReason.SCIENTIFIC_NOTATION
-    text = _ZERO_FRACTION.sub(r"\1", text)
-    try:
-        number = phonenumbers.parse(text, default_region or None)
-    except phonenumbers.NumberParseException:
-        return DropReason.UNPARSABLE_NUMBER
-    if not phonenumbers.is_valid_number(number):
-        return DropReason.INVALID_NUMBER
-    kind = phonenumbers.number_type(number)
-    if kind not in SMS_CAPABLE:
-        return DropReason.NOT_MOBILE
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return ParsedNumber(number.country_code or 0, e164[len(str(number.country_code)) + 1:],
-                        kind, phonenumbers.region_code_for_number(number) or "", number)
-
-
 async def one_import(url: str, path: Path, campaign: str, side: str, part: int, parts: int
                      ) -> dict[str, Any]:
     from crds.campaign import ColumnMapping
     from sender.importer import shards
     from sender.importer.audience_sources import file_rows
     from sender.run_config import AudienceSource
+    from sender.sms.numbers import parse_number_by_phonenumbers
     from sender.store.client import connect
     from sender.store.keys import CampaignKeys
 
-    if side == "phonenumbers":
-        shards.parse_number = phonenumbers_only  # type: ignore[attr-defined]  # the peer side
+    if side == "phonenumbers":  # the peer side: phonenumbers alone
+        shards.parse_number = parse_number_by_phonenumbers  # type: ignore[attr-defined]
     redis = connect(url)
     try:
         region = "CN" if "clean" not in path.name else ""

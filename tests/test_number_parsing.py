@@ -18,17 +18,11 @@ from collections.abc import Iterator
 
 import phonenumbers
 import pytest
-from phonenumbers import PhoneNumberFormat, PhoneNumberType
+from phonenumbers import PhoneNumberType
 
 from sender.sms.number_parsing import number_of, parse_plain
 from sender.sms.number_zones import zone_of_number
-from sender.sms.numbers import (
-    _SCIENTIFIC,
-    _ZERO_FRACTION,
-    SMS_CAPABLE,
-    DropReason,
-    parse_number,
-)
+from sender.sms.numbers import DropReason, ParsedNumber, parse_number, parse_number_by_phonenumbers
 from tests.test_audience_files import MESSY
 
 GENERATED = 200_000
@@ -41,33 +35,20 @@ TYPES = [t for t in vars(PhoneNumberType).values()
 Outcome = tuple[str, int, str, str] | DropReason
 
 
+def outcome(parsed: ParsedNumber | DropReason) -> Outcome:
+    if isinstance(parsed, DropReason):
+        return parsed
+    return (parsed.e164, parsed.kind, parsed.region,
+            zone_of_number(parsed.number, parsed.kind, parsed.e164))
+
+
 def reference(raw: str, region: str) -> Outcome:
     """What Herald gave for a number before the fast path: phonenumbers alone."""
-    text = raw.strip()
-    if not text:
-        return DropReason.MISSING_NUMBER
-    if _SCIENTIFIC.match(text):
-        return DropReason.SCIENTIFIC_NOTATION
-    text = _ZERO_FRACTION.sub(r"\1", text)
-    try:
-        number = phonenumbers.parse(text, region or None)
-    except phonenumbers.NumberParseException:
-        return DropReason.UNPARSABLE_NUMBER
-    if not phonenumbers.is_valid_number(number):
-        return DropReason.INVALID_NUMBER
-    kind = phonenumbers.number_type(number)
-    if kind not in SMS_CAPABLE:
-        return DropReason.NOT_MOBILE
-    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    return (e164, kind, phonenumbers.region_code_for_number(number) or "",
-            zone_of_number(number, kind, e164))
+    return outcome(parse_number_by_phonenumbers(raw, region))
 
 
 def herald(raw: str, region: str) -> Outcome:
-    parsed = parse_number(raw, region)
-    if isinstance(parsed, DropReason):
-        return parsed
-    return parsed.e164, parsed.kind, parsed.region, parsed.zone()
+    return outcome(parse_number(raw, region))
 
 
 def examples() -> list[tuple[str, str, int, str]]:

@@ -204,7 +204,7 @@ class Audience(HeraldModel):
     """Importer pods that import the list at once (an Indexed Job): each reads every
     row and normalises, dedupes and queues every importers-th batch of 1,000 rows, and
     each resumes on its own after a crash; the counts are one importer's, though of a
-    number listed twice the row queued may be another. Worth it past a few hundred
+    number listed twice the row queued (its variables) may be another. Worth it past a few hundred
     thousand rows of CSV (one importer takes about 60,000 rows a second); an XLSX is
     parsed whole by each pod, so more importers gain it less."""
     default_region: str = Field(default="", max_length=2, pattern=r"^([A-Z]{2})?$")

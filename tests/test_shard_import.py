@@ -436,6 +436,32 @@ async def test_a_part_rerun_after_a_crash_takes_up_its_own_batches(
     await assert_same_as_one_importer(redis, 2000, batch=50)
 
 
+async def gated(rows: Iterable[dict[str, str]], at: int, reached: asyncio.Event,
+                go: asyncio.Event) -> AsyncIterator[dict[str, str]]:
+    for i, row in enumerate(rows):
+        if i == at:
+            reached.set()
+            await go.wait()
+        yield row
+
+
+@pytest.mark.parametrize("at", [0, 250])
+async def test_a_pod_of_a_part_that_outlives_the_import_adds_nothing(
+    redis: aioredis.Redis, at: int
+) -> None:
+    """A pod of part 1 stalls (before its first batch, or after one) while its
+    replacement and the other parts finish the import; then it goes on."""
+    reached, go = asyncio.Event(), asyncio.Event()
+    late = asyncio.create_task(run(redis, gated(demo_rows(600), at, reached, go), PARTED,
+                                   part=1, parts=3, batch=100))
+    await asyncio.wait_for(reached.wait(), 10)
+    for part in range(3):
+        await run(redis, demo_rows(600), PARTED, part=part, parts=3, batch=100)
+    go.set()
+    await asyncio.wait_for(late, 10)
+    await assert_same_as_one_importer(redis, 600, batch=100)
+
+
 async def test_parts_must_agree_on_the_split(redis: aioredis.Redis) -> None:
     await run(redis, demo_rows(300), PARTED, part=0, parts=2, batch=100)
     with pytest.raises(ImportConflict, match="other settings"):

@@ -3,7 +3,8 @@
     herald:{campaign:NS/NAME}:import   hash: rows_done, config, shard:I, done, and the
                                        import's own copy of the counters; in parts,
                                        done:P a part
-    herald:{campaign:NS/NAME}:import:part:P  in parts: part P's rows_done
+    herald:{campaign:NS/NAME}:import:part:P  in parts: part P's rows_done (kept to the
+                                       end of the run: a late pod of a part finds it)
     herald:{campaign:NS/NAME}:seen     set of numbers taken (dedupe), gone when done
     herald:{campaign:NS/NAME}:claimed  in parts: number -> the batch that took it
                                        (dedupe), gone when every part is done
@@ -29,7 +30,8 @@ numbers first, in one script (_CLAIM_LUA), each number for the first batch to as
 which the claim names ("P:START"), so a retry of the same batch finds its own claims
 again. Which of a
 number's rows is queued is then the first batch to claim it, not always the first row;
-what is counted is the same.
+the counts are the same, but for what comes of the row (its variables, and whether its
+zone came from its column or its number).
 """
 
 from __future__ import annotations
@@ -179,10 +181,9 @@ class ImportBatches:
         """This importer's rows are all in: the import is done (with parts, once every
         part is), and its dedupe sets go."""
         if self.parts > 1:
-            marks = [self.keys.import_part(part) for part in range(self.parts)]
             await self.redis.eval(
-                _FINISH_PART_LUA, 3 + self.parts, self.keys.import_progress, self.keys.claimed,
-                self.keys.suppressed, *marks, self.part, self.parts, self.fingerprint)
+                _FINISH_PART_LUA, 3, self.keys.import_progress, self.keys.claimed,
+                self.keys.suppressed, self.part, self.parts, self.fingerprint)
             return
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.import_progress, mapping={"done": 1, "config": self.fingerprint})
@@ -251,9 +252,11 @@ end
 return theirs
 """
 
-# A part is done; the last of them marks the import done and drops the dedupe sets and
-# the parts' marks. KEYS: the progress hash, the claims, the suppression set, each
-# part's mark; ARGV: part, parts, config.
+# A part is done; the last of them marks the import done and drops the dedupe sets. The
+# parts' marks stay (delete_run drops them): a pod of a part that outlived its
+# replacement finds its part's batches committed, not a mark gone back to 0 (which
+# would import them again, undeduped). KEYS: the progress hash, the claims, the
+# suppression set; ARGV: part, parts, config.
 _FINISH_PART_LUA = """
 redis.call("HSET", KEYS[1], "done:" .. ARGV[1], 1)
 for part = 0, tonumber(ARGV[2]) - 1 do
@@ -262,9 +265,7 @@ for part = 0, tonumber(ARGV[2]) - 1 do
   end
 end
 redis.call("HSET", KEYS[1], "done", 1, "config", ARGV[3])
-for i = 2, #KEYS do
-  redis.call("DEL", KEYS[i])
-end
+redis.call("DEL", KEYS[2], KEYS[3])
 return 1
 """
 

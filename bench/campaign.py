@@ -4,6 +4,7 @@ stack, and the Redis it takes.
     python bench/campaign.py                      # 100,000 recipients
     python bench/campaign.py --recipients 20000
     python bench/campaign.py --no-frequency-cap   # the example Campaign without its cap
+    python bench/campaign.py --importers 2        # spec.audience.importers: 2
 
 Starts the local stack (herald.local.stack: the emulated Kubernetes API, a redis-server,
 the SMPP simulator, Jobs and Deployments as local processes, the real operator) and an
@@ -18,7 +19,7 @@ send figure is the engine's, not a limit's (`rate_limit_msg_per_s` in the JSON).
 Times (unix seconds, on this machine's one clock):
 
     created        the Campaign is created (the stack and examples already up)
-    fetched        the importer's GET of the audience URL arrives
+    fetched        the (first) importer's GET of the audience URL arrives
     imported       the run's import says done in Redis (polled every 0.1 s)
     first_submit   the simulator accepts the first submit_sm (its own timestamp)
     last_submit    the simulator accepts the last one
@@ -139,12 +140,13 @@ async def apply_examples(stack: Stack) -> None:
         await stack.kube.create(doc)
 
 
-def campaign_body(url: str, frequency_cap: bool) -> dict[str, Any]:
+def campaign_body(url: str, frequency_cap: bool, importers: int = 1) -> dict[str, Any]:
     body = example("campaign.yaml")
     del body["spec"]["schedule"]["sendWindow"]  # the bench runs at any hour
     if not frequency_cap:
         del body["spec"]["compliance"]["frequencyCap"]
-    body["spec"]["audience"] = {"defaultRegion": "CN", "url": {"url": url}}
+    body["spec"]["audience"] = {"defaultRegion": "CN", "url": {"url": url},
+                                "importers": importers}
     body["spec"]["rateLimit"] = {"messagesPerSecond": RATE}
     return body
 
@@ -241,7 +243,7 @@ async def counters(redis: Any, keys: CampaignKeys) -> dict[str, int]:
 
 
 async def run(recipients: int, timeout: float, receipt_delay_ms: int, frequency_cap: bool,
-              workdir: Path) -> dict[str, Any]:
+              workdir: Path, importers: int = 1) -> dict[str, Any]:
     times: dict[str, float] = {}
     stage = {"now": "before"}
     body = audience_csv(recipients)
@@ -251,7 +253,7 @@ async def run(recipients: int, timeout: float, receipt_delay_ms: int, frequency_
                 running_stack(simulator=simulator, workdir=workdir) as stack):
         times["stack_up"] = time.time()
         await apply_examples(stack)
-        campaign = campaign_body(url, frequency_cap)
+        campaign = campaign_body(url, frequency_cap, importers)
         name = campaign["metadata"]["name"]
         keys = CampaignKeys(NS, name)
         redis = connect(stack.redis_url)
@@ -305,7 +307,7 @@ async def run(recipients: int, timeout: float, receipt_delay_ms: int, frequency_
     result = report(recipients, times, started, before, after, sampler, kinds, settled,
                     done, submits=submits, receipts=receipts, duplicates=duplicates,
                     destinations=destinations)
-    return {"frequency_cap": frequency_cap} | result
+    return {"frequency_cap": frequency_cap, "importers": importers} | result
 
 
 def report(recipients: int, times: dict[str, float], started: float, before: dict[str, int],
@@ -371,12 +373,14 @@ def main() -> int:
     parser.add_argument("--frequency-cap", action=argparse.BooleanOptionalAction, default=True,
                         help="keep the example's compliance.frequencyCap (a ledger in Redis"
                              " per number); --no-frequency-cap: the campaign without it")
+    parser.add_argument("--importers", type=int, default=1,
+                        help="spec.audience.importers: importer pods of the list at once")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="herald-campaign-bench-") as directory:
         workdir = Path(directory)
         try:
             result = asyncio.run(run(args.recipients, args.timeout, args.receipt_delay_ms,
-                                     args.frequency_cap, workdir))
+                                     args.frequency_cap, workdir, args.importers))
         except AssertionError as error:
             for log in sorted(workdir.glob("*.log")):
                 tail = log.read_text(errors="replace").splitlines()[-5:]

@@ -148,6 +148,9 @@ class ImportSettings(BaseModel):
     recipient_zones: bool = False
     """Find each recipient's time zone (quiet hours or per-recipient send windows need
     it): from the time-zone column, else the number (sender.sms.number_zones)."""
+    parts: int = 1
+    """Importers of the list at once (spec.audience.importers): importer pod P imports
+    part P (its JOB_COMPLETION_INDEX), sender.importer.shards."""
 
 
 class SendTimesConfig(BaseModel):

@@ -312,6 +312,8 @@ EFFECTS: dict[str, Proven | Partly | NotYet | Container | ForPeople] = {
         "tests/test_audience_files.py::test_xlsx_reads_the_first_sheet_or_the_named_one"),
     "Campaign.spec.audience.encoding": Proven(
         "tests/test_audience_files.py::test_a_named_encoding_wins_over_detection"),
+    "Campaign.spec.audience.importers": Proven(
+        "tests/test_campaign_importers.py::test_importers_split_the_list_and_count_as_one"),
     "Campaign.spec.audience.columns": Container(),
     "Campaign.spec.audience.columns.phone": Proven(
         "tests/test_import_process.py::test_a_redis_stream_of_rows_is_imported"),

@@ -609,3 +609,22 @@ async def test_namespaced_operator_watches_only_its_namespace(cluster: EmulatedC
     assert f"/apis/{GROUP}/v1/namespaces/default/toys" in kopf_paths
     assert not any("/namespaces/other/" in path for path in kopf_paths)
     assert calls == {"create": 1}
+
+
+# -- a long run -------------------------------------------------------------------------------
+
+async def test_the_request_history_is_bounded_and_reactions_still_match(
+    cluster: EmulatedCluster, kube: KubeClient
+) -> None:
+    """kmock matches each request by scanning its whole history: kept unbounded, a long
+    run slows down request by request (emulator docstring, 14)."""
+    from herald.local.kube.emulator import REQUESTS_KEPT
+
+    await kube.create(toy("kept"))
+    for _ in range(3 * REQUESTS_KEPT):
+        assert (await kube.get(*TOYS, "default", "kept"))["metadata"]["name"] == "kept"
+    assert len(list(cluster.emulator)) <= 2 * REQUESTS_KEPT + 1
+    cluster.emulator["get", kmock.resource(*TOYS[0].split("/"), "toys")] << 418
+    with pytest.raises(KubeApiError) as refused:  # the DSL's reactions still see requests
+        await kube.get(*TOYS, "default", "kept")
+    assert refused.value.status == 418

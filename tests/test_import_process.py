@@ -20,7 +20,7 @@ from controllers.decisions.campaign_jobs import AUDIENCE_FILE, Owner
 from controllers.decisions.campaign_run import build_run_config
 from crds.campaign import Campaign
 from herald.local.redis import RedisServer
-from sender.importer.process import AudienceError, run_import
+from sender.importer.process import AudienceError, import_part, run_import
 from sender.importer.report import read_import_report
 from sender.sms.numbers import DropReason
 from sender.store.keys import CampaignKeys
@@ -300,3 +300,20 @@ async def test_a_redis_stream_without_the_phone_field_says_so(redis: aioredis.Re
     with pytest.raises(AudienceError, match="the first entry of the Redis stream 'crm:rows'"
                                             " has no column 'phone'"):
         await run_import(KEYS.ref)
+
+
+@pytest.mark.parametrize("parts, index, part", [
+    (1, None, 0), (1, "5", 0), (3, "0", 0), (3, "2", 2),
+    (3, None, "none"), (3, "3", "'3'"), (3, "x", "'x'"),
+])
+def test_an_importer_pod_knows_its_part(monkeypatch: pytest.MonkeyPatch, parts: int,
+                                        index: str | None, part: int | str) -> None:
+    if index is None:
+        monkeypatch.delenv("JOB_COMPLETION_INDEX", raising=False)
+    else:
+        monkeypatch.setenv("JOB_COMPLETION_INDEX", index)
+    if isinstance(part, int):
+        assert import_part(parts) == part
+    else:
+        with pytest.raises(AudienceError, match=f"needs JOB_COMPLETION_INDEX 0..2.*not {part}"):
+            import_part(parts)

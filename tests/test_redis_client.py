@@ -13,9 +13,13 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from redis.asyncio.cluster import RedisCluster as ClusterClient
+from redis.asyncio.connection import Connection
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import DataError
 
 from herald.local.redis import RedisServer
 from herald.local.redis_topologies import (
@@ -24,6 +28,9 @@ from herald.local.redis_topologies import (
 )
 from sender.sms.states import State, Transition, message_key, submitted
 from sender.store.client import (
+    PackedConnection,
+    PackedSentinelConnection,
+    PackedSSLConnection,
     Redis,
     RedisUrlError,
     connect,
@@ -111,6 +118,40 @@ async def test_clients_decode_replies(redis_server: RedisServer) -> None:
         assert await client.hgetall("herald:{t}:h") == {"k": "值"}
     finally:
         await client.delete("herald:{t}:h")
+        await client.aclose()
+
+
+# -- commands packed in C ------------------------------------------------------------------
+
+ARGUMENT = st.one_of(st.text(), st.binary(), st.integers(), st.floats(allow_nan=False),
+                     st.binary().map(bytearray), st.binary().map(lambda b: memoryview(b)))
+
+
+@given(st.sampled_from(["EVAL", "CONFIG GET", b"XADD", b"CLIENT SETNAME"]),
+       st.lists(ARGUMENT, max_size=20))
+def test_hiredis_packs_every_command_as_redis_py_does(name: str | bytes,
+                                                      args: list[str | bytes | int | float
+                                                                 | bytearray | memoryview]
+                                                      ) -> None:
+    packed = b"".join(PackedConnection().pack_command(name, *args))
+    assert packed == b"".join(Connection().pack_command(name, *args))
+
+
+def test_packing_refuses_what_redis_py_refuses() -> None:
+    with pytest.raises(DataError):
+        PackedConnection().pack_command("SET", "k", None)
+
+
+@pytest.mark.parametrize("url, connection", [
+    ("redis://127.0.0.1:6380/0", PackedConnection),
+    ("rediss://127.0.0.1:6380/0", PackedSSLConnection),
+    ("redis+sentinel://127.0.0.1:26379/m", PackedSentinelConnection),
+])
+async def test_clients_pack_in_c(url: str, connection: type) -> None:
+    client = connect(url)
+    try:
+        assert client.connection_pool.connection_class is connection
+    finally:
         await client.aclose()
 
 

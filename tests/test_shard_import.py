@@ -267,6 +267,18 @@ async def test_entries_carry_the_mapped_variables(
     assert "王小明" in entry["x"] and " " not in entry["x"]  # compact, not \u escaped
 
 
+async def test_variables_keep_every_character_as_json_writes_it(redis: aioredis.Redis) -> None:
+    values = ['say "hi"', "back\\slash", "two\nlines\ttab", "\x00\x1f\x7f", "王小明 😀",
+              "\u2028\u2029", "", "{not json}", "\ud7ff\ue000"]
+    row = {"phone": "+8613800138000", **{f"v{i}": v for i, v in enumerate(values)},
+           'a "quoted" name': "x"}
+    await run(redis, [row])
+    [entry] = [fields for i in range(SHARDS) for fields in await raw_entries(redis, KEYS.shard(i))]
+    variables = {k: v for k, v in row.items() if k != "phone"}
+    assert entry["x"] == json.dumps(variables, ensure_ascii=False, separators=(",", ":"))
+    assert recipient_from_entry(entry).variables == variables
+
+
 @pytest.mark.parametrize("phone, cell, zone, sources", [
     pytest.param("+8613800138000", "America/New_York", "America/New_York",
                  {"ZoneFromColumn": 1}, id="column-names-a-zone"),
@@ -353,6 +365,111 @@ async def test_two_importers_at_once_commit_each_row_once(redis: aioredis.Redis)
     clean = await run(redis, demo_rows(3000), CLEAN)
     assert list(reports) == [clean, clean]
     assert await snapshot(redis, KEYS) == await snapshot(redis, CLEAN)
+
+
+# -- an import in parts (several importer pods) ---------------------------------------------
+
+PARTED = CampaignKeys("shop", "in-parts")
+
+
+async def queued_numbers(redis: aioredis.Redis, keys: CampaignKeys) -> list[set[str]]:
+    return [{fields["n"] for fields in shard} for shard in await entries(redis, keys)]
+
+
+def without_parts(progress: Mapping[Any, Any]) -> dict[str, str]:
+    """An import's progress hash less what only an import in parts keeps."""
+    config = json.loads(progress["config"])
+    return {**{k: v for k, v in progress.items() if k not in ("config", "rows_done")
+               and not k.startswith(("rows_done:", "done:"))},
+            "config": json.dumps({k: v for k, v in config.items()
+                                  if k not in ("parts", "batch")})}
+
+
+async def assert_same_as_one_importer(redis: aioredis.Redis, rows: int, **options: Any) -> None:
+    clean = await run(redis, demo_rows(rows), CLEAN, **options)
+    report = await read_import_report(redis, PARTED)
+    assert report.complete and adds_up(report)
+    assert (report.total, report.queued, report.invalid, report.suppressed, report.opted_out,
+            report.reasons, report.suppressed_reasons, report.shards, report.variants) == (
+        clean.total, clean.queued, clean.invalid, clean.suppressed, clean.opted_out,
+        clean.reasons, clean.suppressed_reasons, clean.shards, clean.variants)
+    assert await redis.hgetall(PARTED.counters) == await redis.hgetall(CLEAN.counters)
+    assert without_parts(await redis.hgetall(PARTED.import_progress)) == without_parts(
+        await redis.hgetall(CLEAN.import_progress))
+    # Every number once, in its shard: which of its rows is queued may differ.
+    assert await queued_numbers(redis, PARTED) == await queued_numbers(redis, CLEAN)
+    assert not await redis.exists(PARTED.claimed, PARTED.seen)
+
+
+@pytest.mark.parametrize("parts", [2, 3, 5])
+async def test_parts_at_once_count_as_one_importer(redis: aioredis.Redis, parts: int) -> None:
+    await redis.sadd(OPT_OUT_SET, *demo_opt_outs(3000))
+    options = {"variants": [("a", 50), ("b", 50)], "batch": 70}
+    await asyncio.gather(*(run(redis, demo_rows(3000), PARTED, part=part, parts=parts,
+                               **options) for part in range(parts)))
+    await assert_same_as_one_importer(redis, 3000, **options)
+
+
+async def test_the_import_is_done_when_its_last_part_is(redis: aioredis.Redis) -> None:
+    for part in (2, 0):
+        report = await run(redis, demo_rows(1000), PARTED, part=part, parts=3, batch=100)
+        assert not report.complete
+        assert await redis.exists(PARTED.claimed)  # the parts to come still dedupe on it
+    await run(redis, demo_rows(1000), PARTED, part=1, parts=3, batch=100)
+    await assert_same_as_one_importer(redis, 1000, batch=100)
+
+
+@pytest.mark.parametrize("after", [0, 150, 555])
+async def test_a_part_rerun_after_a_crash_takes_up_its_own_batches(
+    redis: aioredis.Redis, after: int
+) -> None:
+    """A part's pod killed mid-way and started again, while the other parts run on; and
+    two pods of one part at once (the killed one's replacement and a straggler)."""
+    await redis.sadd(OPT_OUT_SET, *demo_opt_outs(2000))
+    with pytest.raises(Crash):
+        await run(redis, crashing(demo_rows(2000), after), PARTED, part=1, parts=3, batch=50)
+    await asyncio.gather(
+        run(redis, demo_rows(2000), PARTED, part=0, parts=3, batch=50),
+        run(redis, demo_rows(2000), PARTED, part=1, parts=3, batch=50),
+        run(redis, demo_rows(2000), PARTED, part=1, parts=3, batch=50),
+        run(redis, demo_rows(2000), PARTED, part=2, parts=3, batch=50))
+    await assert_same_as_one_importer(redis, 2000, batch=50)
+
+
+async def gated(rows: Iterable[dict[str, str]], at: int, reached: asyncio.Event,
+                go: asyncio.Event) -> AsyncIterator[dict[str, str]]:
+    for i, row in enumerate(rows):
+        if i == at:
+            reached.set()
+            await go.wait()
+        yield row
+
+
+@pytest.mark.parametrize("at", [0, 250])
+async def test_a_pod_of_a_part_that_outlives_the_import_adds_nothing(
+    redis: aioredis.Redis, at: int
+) -> None:
+    """A pod of part 1 stalls (before its first batch, or after one) while its
+    replacement and the other parts finish the import; then it goes on."""
+    reached, go = asyncio.Event(), asyncio.Event()
+    late = asyncio.create_task(run(redis, gated(demo_rows(600), at, reached, go), PARTED,
+                                   part=1, parts=3, batch=100))
+    await asyncio.wait_for(reached.wait(), 10)
+    for part in range(3):
+        await run(redis, demo_rows(600), PARTED, part=part, parts=3, batch=100)
+    go.set()
+    await asyncio.wait_for(late, 10)
+    await assert_same_as_one_importer(redis, 600, batch=100)
+
+
+async def test_parts_must_agree_on_the_split(redis: aioredis.Redis) -> None:
+    await run(redis, demo_rows(300), PARTED, part=0, parts=2, batch=100)
+    with pytest.raises(ImportConflict, match="other settings"):
+        await run(redis, demo_rows(300), PARTED, part=1, parts=2, batch=50)
+    with pytest.raises(ImportConflict, match="other settings"):
+        await run(redis, demo_rows(300), PARTED, part=1, parts=3, batch=100)
+    with pytest.raises(ValueError, match="part 2 of 2"):
+        await run(redis, demo_rows(300), PARTED, part=2, parts=2)
 
 
 @pytest.mark.parametrize("change", [

@@ -74,8 +74,9 @@ def sender_job_name(owner: Owner, winner: bool = False) -> str:
 
 def build_import_job(owner: Owner, audience: Audience, pods: PodSettings,
                      suppression: Sequence[SuppressionList] = ()) -> dict[str, Any]:
-    """A Job with one pod that imports the audience into Redis (retried on failure),
-    with the campaign's suppression lists' files mounted beside it."""
+    """A Job that imports the audience into Redis (retried on failure), with the
+    campaign's suppression lists' files mounted beside it: one pod, or an Indexed Job of
+    spec.audience.importers pods, pod P importing part P."""
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     env: list[dict[str, Any]] = []
@@ -106,10 +107,13 @@ def build_import_job(owner: Owner, audience: Audience, pods: PodSettings,
         mounts.append({"name": "suppression", "mountPath": SUPPRESSION_DIR, "readOnly": True})
         env.append({"name": "HERALD_SUPPRESSION_DIR", "value": SUPPRESSION_DIR})
     importer = container(IMPORTER, ["import", "--campaign", owner.ref], pods, mounts, env)
-    spec = {
+    spec: dict[str, Any] = {
         "backoffLimit": pods.import_backoff_limit,
         "template": pod_template(_labels(owner, IMPORTER), importer, volumes, pods),
     }
+    if audience.importers > 1:
+        spec.update({"completionMode": "Indexed", "completions": audience.importers,
+                     "parallelism": audience.importers})
     return _job(owner, import_job_name(owner), IMPORTER, spec)
 
 

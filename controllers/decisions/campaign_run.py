@@ -197,6 +197,7 @@ def import_settings(spec: CampaignSpec, recipient_zones: bool = False) -> Import
         test_percent=(spec.winner.test_percent if spec.winner else
                       spec.canary.percent if spec.canary else 0),
         recipient_zones=recipient_zones,
+        parts=audience.importers,
         suppression_lists=[
             SuppressionSource(name=s.name, column=s.column, url=s.url or "",
                               file="" if s.url else s.name)

@@ -69,6 +69,18 @@ def source_rows(
     return redis_rows(redis, source.redis_key, phone)
 
 
+def import_part(parts: int) -> int:
+    """This pod's part of an import in `parts` (its Indexed Job's completion index)."""
+    if parts == 1:
+        return 0
+    index = os.environ.get("JOB_COMPLETION_INDEX", "")
+    if not index.isdigit() or int(index) >= parts:
+        shown = repr(index) if index else "none"
+        raise AudienceError(f"an import in {parts} parts needs JOB_COMPLETION_INDEX"
+                            f" 0..{parts - 1} (the importer Job is Indexed), not {shown}")
+    return int(index)
+
+
 async def run_import(ref: str) -> dict[str, Any]:
     keys = campaign_from_ref(ref)
     redis = connect_from_env()
@@ -95,6 +107,7 @@ async def run_import(ref: str) -> dict[str, Any]:
                 recipient_zones=settings.recipient_zones,
                 channels=[channel.name for channel in run.config.channels],
                 router=run.config.import_router(),
+                part=import_part(settings.parts), parts=settings.parts,
             )
         except (AudienceError, ImportConflict, OSError) as error:
             await record_import_error(redis, keys, str(error))

@@ -40,9 +40,10 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import islice
+from json.encoder import encode_basestring
+from typing import Any, NamedTuple
 
-import phonenumbers
 import redis.asyncio as aioredis
 
 from crds.campaign import ColumnMapping
@@ -106,6 +107,8 @@ async def import_audience(
     channels: Sequence[str] = (),
     router: Router | None = None,
     batch: int = 1000,
+    part: int = 0,
+    parts: int = 1,
 ) -> ImportReport:
     """Import `rows` (dicts keyed by column) into the campaign's `shards` streams.
 
@@ -126,30 +129,34 @@ async def import_audience(
     Without them every number takes the one channel's lanes. Variables are the columns
     `columns.variables` maps, or, if it maps none, every column but the phone and
     time-zone ones. Raises ImportConflict if an import with other settings is in Redis.
+
+    `parts` importers at once (`part` each, 0..parts-1) import one source together:
+    each reads every row and normalises and commits every parts-th batch of `batch`
+    rows, batch B by part B % parts (sender.store.import_batches: each part resumes on
+    its own; the import is done when all are). Their counts are one importer's.
     """
     if shards < 1 or batch < 1:
         raise ValueError("shards and batch must be at least 1")
+    if not 0 <= part < parts:
+        raise ValueError(f"part {part} of {parts}")
     importer = _Importer(redis, keys, _Settings(
         shards, columns, default_region, VariantPicker(variants), tuple(variants),
         dedupe, respect_opt_outs, keep,
         {variant: frozenset(names) for variant, names in (required or {}).items()},
         suppression, HoldoutPicker(holdout_percent), recipient_zones,
         TestGroupPicker(test_percent, holdout_percent) if test_percent else None,
-        tuple(channels), router))
+        tuple(channels), router, parts, batch if parts > 1 else 0), part)
     start = await importer.begin()
     if start is not None:
-        index = 0
-        pending: list[Mapping[str, str]] = []
-        async for row in _aiter(rows):
-            index += 1
-            if index <= start:
-                continue
-            pending.append(row)
-            if len(pending) >= batch:
-                await importer.commit(index - len(pending), pending)
-                pending = []
-        if pending:
-            await importer.commit(index - len(pending), pending)
+        index, after = 0, start
+        async for number, pending in _numbered(_chunks(rows, batch)):
+            first, index = index, index + len(pending)
+            if number % parts != part or index <= start:
+                continue  # another part's, or committed before a restart
+            if first < start:
+                pending, first = pending[start - first:], start
+            await importer.commit(first, pending, after if parts > 1 else None)
+            after = index
         if index < start:
             raise ImportConflict(f"{keys.ref}: the source has {index} rows, fewer than the"
                                  f" {start} already imported; was it replaced?")
@@ -178,6 +185,9 @@ class _Settings:
     """Who is in a winner campaign's test group; None: everyone is sent at once."""
     channels: tuple[str, ...] = ()
     router: Router | None = None
+    parts: int = 1
+    batch: int = 0
+    """With parts, the batch size: it says which rows are whose."""
 
     @property
     def lanes(self) -> Lanes:
@@ -197,6 +207,7 @@ class _Settings:
             **({"holdout": self.holdout.percent} if self.holdout.percent else {}),
             **({"zones": True} if self.recipient_zones else {}),
             **({"test": self.test.percent} if self.test is not None else {}),
+            **({"parts": self.parts, "batch": self.batch} if self.parts > 1 else {}),
             # Routed numbers would land in other lanes: another routing is another import.
             **({"routes": [[r.channel, sorted(r.countries), r.prefixes, sorted(r.carriers)]
                            for r in self.router.routes], "channels": self.channels,
@@ -206,11 +217,12 @@ class _Settings:
         })
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    """A row with a valid number, before dedupe and opt-outs."""
+class _Candidate(NamedTuple):
+    """A row with a valid number, before dedupe and opt-outs (a tuple: one a row, and a
+    frozen dataclass costs three times as much to build)."""
 
-    index: int
+    row: int
+    """Its index in the source."""
     number: str
     variables: str
     time_zone: str
@@ -234,19 +246,22 @@ class _Batch:
 
     def since(self, done: int) -> _Batch:
         """The part of the batch not yet committed (another importer took the rest)."""
+        if done <= self.start:
+            return self
         return _Batch(max(self.start, done), self.end,
-                      [c for c in self.candidates if c.index >= done],
+                      [c for c in self.candidates if c.row >= done],
                       [d for d in self.drops if d[0] >= done])
 
 
 class _Importer:
     """Turns rows into batches for the store to commit (sender.store.import_batches)."""
 
-    def __init__(self, redis: aioredis.Redis, keys: CampaignKeys, settings: _Settings) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: CampaignKeys, settings: _Settings,
+                 part: int = 0) -> None:
         self._settings = settings
         self._batches = ImportBatches(redis, keys, settings.streams, settings.fingerprint(),
                                       settings.dedupe, settings.respect_opt_outs,
-                                      settings.suppression)
+                                      settings.suppression, part, settings.parts)
 
     async def begin(self) -> int | None:
         return await self._batches.begin()
@@ -254,12 +269,14 @@ class _Importer:
     async def finish(self) -> None:
         await self._batches.finish()
 
-    async def commit(self, start: int, rows: list[Mapping[str, str]]) -> None:
+    async def commit(self, start: int, rows: list[Mapping[str, str]],
+                     after: int | None = None) -> None:
         batch = self._normalise(start, rows)
         await self._batches.commit(
             batch.start, batch.end,
             numbers=lambda done: [c.number for c in batch.since(done).candidates],
-            decide=lambda done, lookups: self._decide(batch.since(done), *lookups))
+            decide=lambda done, lookups: self._decide(batch.since(done), *lookups),
+            after=after)
 
     def _normalise(self, start: int, rows: list[Mapping[str, str]]) -> _Batch:
         s = self._settings
@@ -267,24 +284,24 @@ class _Importer:
         mapped = [(v.name, v.value) for v in s.columns.variables]
         candidates: list[_Candidate] = []
         drops: list[tuple[int, str]] = []
+        region = s.default_region
         for index, row in enumerate(rows, start):
             if isinstance(row, MalformedRow):
                 reason = (DropReason.UNDECODABLE if isinstance(row, UndecodableRow)
                           else DropReason.MALFORMED_ROW)
                 drops.append((index, f"drop:{reason}"))
                 continue
-            parsed = parse_number(row.get(phone) or "", s.default_region)
+            parsed = parse_number(row.get(phone) or "", region)
             if isinstance(parsed, DropReason):
                 drops.append((index, f"drop:{parsed}"))
                 continue
             number = parsed.e164
             channel = 0
-            found = phonenumbers.region_code_for_number(parsed.number) or ""
-            region = found or NO_COUNTRY
+            found = parsed.region
             if s.router is not None:
                 name = s.router.route(parsed.number, number, kind=parsed.kind, country=found)
                 if name is None:
-                    drops.append((index, f"{UNROUTABLE}:{region}"))
+                    drops.append((index, f"{UNROUTABLE}:{found or NO_COUNTRY}"))
                     continue
                 channel = s.channels.index(name)
             number_zone = parsed.zone() if s.recipient_zones else ""
@@ -308,8 +325,8 @@ class _Importer:
             recipient_zone, sources = (
                 _recipient_zone(row.get(zone, "") if zone else "", number_zone)
                 if s.recipient_zones else ("", ()))
-            candidates.append(_Candidate(index, number, _compact(variables), recipient_zone,
-                                         sources, channel, region))
+            candidates.append(_Candidate(index, number, _variables_json(variables), recipient_zone,
+                                         sources, channel, found or NO_COUNTRY))
         return _Batch(start, start + len(rows), candidates, drops)
 
     def _decide(self, batch: _Batch, seen: set[str], opted_out: set[str],
@@ -322,6 +339,7 @@ class _Importer:
         taken: set[str] = set()
         held: set[str] = set()
         entries: list[tuple[int, str, str, str, str]] = []
+        lanes, shards, channels = s.lanes, s.shards, s.channels
         for c in batch.candidates:
             if s.dedupe:
                 if c.number in seen or c.number in taken:
@@ -344,16 +362,17 @@ class _Importer:
             if rest:
                 counts["awaitingWinner"] += 1
                 counts[f"variant:{variant}:awaitingWinner"] += 1
-            lane = s.lanes.lane(shard_of(c.number, s.shards), c.channel, rest)
+            lane = lanes.lane(shard_of(c.number, shards), c.channel, rest)
             entries.append((lane, c.number, variant, c.variables, c.time_zone))
             shard_counts[lane] += 1
-            counts["imported"] += 1
-            if s.channels:
-                counts[f"channel:{s.channels[c.channel]}:total"] += 1
-                counts[f"channel:{s.channels[c.channel]}:country:{c.country}"] += 1
-            counts.update(f"zone:{source}" for source in c.zone_sources)
+            if channels:
+                counts[f"channel:{channels[c.channel]}:total"] += 1
+                counts[f"channel:{channels[c.channel]}:country:{c.country}"] += 1
+            for source in c.zone_sources:
+                counts[f"zone:{source}"] += 1
             if variant:
                 counts[f"variant:{variant}:total"] += 1
+        counts["imported"] += len(entries)
         counts["invalid"] = sum(n for k, n in counts.items() if k.startswith("drop:"))
         counts["suppressed"] = sum(n for k, n in counts.items() if k.startswith("suppress:"))
         counts[UNROUTABLE] = sum(n for k, n in counts.items()
@@ -373,15 +392,46 @@ def _recipient_zone(cell: str, number_zone: str) -> tuple[str, tuple[str, ...]]:
     return "", (CAMPAIGN_ZONE, *unknown)
 
 
-async def _aiter(rows: Rows) -> AsyncIterator[Mapping[str, str]]:
+async def _chunks(rows: Rows, size: int) -> AsyncIterator[list[Mapping[str, str]]]:
+    """The rows in lists of `size` (the last shorter); a plain iterable is sliced
+    without an await a row."""
     if isinstance(rows, AsyncIterable):
+        chunk: list[Mapping[str, str]] = []
         async for row in rows:
-            yield row
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
     else:
-        for row in rows:
-            yield row
+        iterator = iter(rows)
+        while chunk := list(islice(iterator, size)):
+            yield chunk
+
+
+async def _numbered(chunks: AsyncIterator[list[Mapping[str, str]]]
+                    ) -> AsyncIterator[tuple[int, list[Mapping[str, str]]]]:
+    number = 0
+    async for chunk in chunks:
+        yield number, chunk
+        number += 1
+
+
+def _variables_json(variables: Mapping[str, str]) -> str:
+    """_compact(variables) for the str values rows hold, a third of the time: the
+    escaping is json's own (encode_basestring is what ensure_ascii=False uses)."""
+    try:
+        return "{" + ",".join([f"{encode_basestring(name)}:{encode_basestring(value)}"
+                               for name, value in variables.items()]) + "}"
+    except TypeError:  # a value that is not a string: the general encoder
+        return _compact(variables)
+
+
+# One encoder for every row: json.dumps with options builds a new one a call.
+_compact_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _compact_encoder.encode(value)
 

@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import phonenumbers
 from pydantic.alias_generators import to_camel
 
 from sender.ingest_run import IngestRun, token_digest
@@ -118,7 +117,7 @@ def parse_event(raw: bytes, ingest: IngestRun) -> Event | Problem:
     zone = parsed.zone() if ingest.recipient_zones else ""
     channel = 0
     if ingest.router is not None:
-        country = phonenumbers.region_code_for_number(parsed.number) or ""
+        country = parsed.region
         name = ingest.router.route(parsed.number, number, kind=parsed.kind, country=country)
         if name is None:
             return Problem(422, "Unroutable", (

@@ -1,8 +1,13 @@
 """A campaign's import in Redis: its progress, its dedupe set, and each batch's commit.
 
     herald:{campaign:NS/NAME}:import   hash: rows_done, config, shard:I, done, and the
-                                       import's own copy of the counters
+                                       import's own copy of the counters; in parts,
+                                       done:P a part
+    herald:{campaign:NS/NAME}:import:part:P  in parts: part P's rows_done (kept to the
+                                       end of the run: a late pod of a part finds it)
     herald:{campaign:NS/NAME}:seen     set of numbers taken (dedupe), gone when done
+    herald:{campaign:NS/NAME}:claimed  in parts: number -> the batch that took it
+                                       (dedupe), gone when every part is done
     herald:{campaign:NS/NAME}:suppress set of the suppression lists' numbers, loaded
                                        before the first batch, gone when done
     herald:{campaign:NS/NAME}:shard:I  the shard streams the batches append to
@@ -14,6 +19,19 @@ read of `rows_done` to the write: after a crash Redis holds whole batches only, 
 importers at once (a Job pod that outlived its replacement) commit each row once.
 Every key is the campaign's (one hash tag: Redis Cluster safe); the opt-out set is only
 read, outside the MULTI, as the suppression set is.
+
+An import in parts (several importer pods, `part` of `parts`: sender.importer.shards
+gives part P the batches B with B % parts == P) keeps each part's progress apart
+(import:part:P, and done:P), so each part resumes on its own, its commits WATCH only
+its own mark (with one, every part's commit would spoil every other's), and the import
+is done when every part is. Their dedupe cannot be a lookup before the MULTI, as two
+parts could both find a number new and both queue it: a part claims its batch's
+numbers first, in one script (_CLAIM_LUA), each number for the first batch to ask,
+which the claim names ("P:START"), so a retry of the same batch finds its own claims
+again. Which of a
+number's rows is queued is then the first batch to claim it, not always the first row;
+the counts are the same, but for what comes of the row (its variables, and whether its
+zone came from its column or its number).
 """
 
 from __future__ import annotations
@@ -94,14 +112,29 @@ class ImportBatches:
     respect_opt_outs: bool
     suppression: bool = False
     """Whether the campaign has suppression lists (loaded with load_suppression)."""
+    part: int = 0
+    parts: int = 1
+    """An import in parts: this importer's part, of how many (module docstring)."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.part < self.parts:
+            raise ValueError(f"part {self.part} of {self.parts}")
+
+    @property
+    def _mark(self) -> str:
+        """Where rows_done is kept, WATCHed by each commit: the import's hash, or in
+        parts the part's own (a commit of another part must not spoil the WATCH)."""
+        return self.keys.import_progress if self.parts == 1 else self.keys.import_part(self.part)
 
     async def begin(self) -> int | None:
-        """Rows already committed, or None if the import is complete. Creates the shard
-        streams and the senders' group on them (once)."""
-        done, config, rows_done = cast(list[str | None], await self.redis.hmget(
-            self.keys.import_progress, ["done", "config", "rows_done"]))
+        """Rows already committed (by this part: the end of its last batch), or None if
+        the import (or this part) is complete. Creates the shard streams and the
+        senders' group on them (once)."""
+        done, config, part_done = cast(list[str | None], await self.redis.hmget(
+            self.keys.import_progress, ["done", "config", f"done:{self.part}"]))
+        rows_done = await self.redis.hget(self._mark, "rows_done")
         self._check(config)
-        if done is not None:
+        if done is not None or (self.parts > 1 and part_done is not None):
             return None
         async with self.redis.pipeline(transaction=False) as pipe:
             for i in range(self.shards):
@@ -112,25 +145,30 @@ class ImportBatches:
         return int(rows_done or 0)
 
     async def commit(self, start: int, end: int, numbers: Callable[[int], Sequence[str]],
-                     decide: Callable[[int, Lookups], BatchWrite]) -> None:
+                     decide: Callable[[int, Lookups], BatchWrite],
+                     after: int | None = None) -> None:
         """Commit rows [start, end): `numbers(done)` are the valid numbers of the rows
         from `done` on, `decide(done, lookups)` what those rows add. A part another
-        importer committed meanwhile is skipped; a conflict retries from a fresh read."""
-        progress = self.keys.import_progress
+        importer committed meanwhile is skipped; a conflict retries from a fresh read.
+        `after`: the progress this importer last saw (its last batch's end; `start`, the
+        default, when its batches follow each other)."""
+        progress, mark = self.keys.import_progress, self._mark
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
-                await pipe.watch(progress)
-                raw_done, config = cast(list[str | None],
-                                        await pipe.hmget(progress, ["rows_done", "config"]))
+                await pipe.watch(mark)
+                raw_done = cast(str | None, await pipe.hget(mark, "rows_done"))
+                config = cast(str | None, await pipe.hget(progress, "config"))
                 self._check(config)
                 done = int(raw_done or 0)
                 if done >= end:
                     return
-                if done < start:
+                if done < (start if after is None else after):
                     raise ImportConflict(
-                        f"{self.keys.ref}: import progress went back from row {start}"
-                        f" to {done}; were the campaign's Redis keys deleted?")
-                write = decide(max(start, done), await self._lookup(numbers(done)))
+                        f"{self.keys.ref}: import progress went back from row"
+                        f" {start if after is None else after} to {done}; were the"
+                        " campaign's Redis keys deleted?")
+                write = decide(max(start, done),
+                               await self._lookup(numbers(done), f"{self.part}:{start}"))
                 pipe.multi()  # type: ignore[no-untyped-call]
                 self._write(pipe, write)
                 try:
@@ -140,6 +178,13 @@ class ImportBatches:
                     continue  # another importer committed meanwhile: read again
 
     async def finish(self) -> None:
+        """This importer's rows are all in: the import is done (with parts, once every
+        part is), and its dedupe sets go."""
+        if self.parts > 1:
+            await self.redis.eval(
+                _FINISH_PART_LUA, 3, self.keys.import_progress, self.keys.claimed,
+                self.keys.suppressed, self.part, self.parts, self.fingerprint)
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.import_progress, mapping={"done": 1, "config": self.fingerprint})
             pipe.delete(self.keys.seen, self.keys.suppressed)
@@ -151,19 +196,24 @@ class ImportBatches:
                 f"{self.keys.ref}: an import with other settings is in Redis"
                 f" ({config}); delete the campaign's keys to import again")
 
-    async def _lookup(self, batch_numbers: Sequence[str]) -> Lookups:
+    async def _lookup(self, batch_numbers: Sequence[str], claimant: str) -> Lookups:
         numbers = list(dict.fromkeys(batch_numbers))
-        wanted = [(self.dedupe, self.keys.seen), (self.respect_opt_outs, OPT_OUT_SET),
-                  (self.suppression, self.keys.suppressed)]
-        if not numbers or not any(on for on, _ in wanted):
+        claiming = self.dedupe and self.parts > 1
+        wanted = [(self.dedupe and not claiming, self.keys.seen),
+                  (self.respect_opt_outs, OPT_OUT_SET), (self.suppression, self.keys.suppressed)]
+        if not numbers or not (claiming or any(on for on, _ in wanted)):
             return set(), set(), set()
         async with self.redis.pipeline(transaction=False) as pipe:
             for on, key in wanted:
                 if on:
                     pipe.smismember(key, numbers)
+            if claiming:
+                pipe.eval(_CLAIM_LUA, 1, self.keys.claimed, claimant, *numbers)
             results = iter(await pipe.execute())
         found = [{n for n, hit in zip(numbers, next(results), strict=True) if hit} if on
                  else set() for on, _ in wanted]
+        if claiming:  # numbers another batch took first: duplicates, as if seen before
+            found[0] = set(next(results))
         return found[0], found[1], found[2]
 
     def _write(self, pipe: Pipeline, write: BatchWrite) -> None:
@@ -172,7 +222,7 @@ class ImportBatches:
             args = [field for entry in write.entries
                     for field in (entry[0] + 1, *entry[1:])]
             pipe.eval(_XADD_LUA, self.shards, *map(keys.shard, range(self.shards)), *args)
-        if write.taken:
+        if write.taken and self.parts == 1:  # in parts, the claims hold them
             pipe.sadd(keys.seen, *write.taken)
         if write.held:
             pipe.sadd(keys.holdout, *write.held)
@@ -182,8 +232,42 @@ class ImportBatches:
                 pipe.hincrby(progress, name, n)
         for shard, n in write.shard_counts.items():
             pipe.hincrby(progress, f"shard:{shard}", n)
-        pipe.hset(progress, mapping={"rows_done": write.end, "config": self.fingerprint})
+        pipe.hset(progress, "config", self.fingerprint)
+        pipe.hset(self._mark, "rows_done", write.end)
 
+
+# A part's claim of its batch's numbers (module docstring): each unclaimed number becomes
+# the claimant's; the reply lists those another batch holds. KEYS[1] the claims hash,
+# ARGV[1] the claimant, the rest the numbers (each once).
+_CLAIM_LUA = """
+local theirs = {}
+for i = 2, #ARGV do
+  local owner = redis.call("HGET", KEYS[1], ARGV[i])
+  if not owner then
+    redis.call("HSET", KEYS[1], ARGV[i], ARGV[1])
+  elseif owner ~= ARGV[1] then
+    theirs[#theirs + 1] = ARGV[i]
+  end
+end
+return theirs
+"""
+
+# A part is done; the last of them marks the import done and drops the dedupe sets. The
+# parts' marks stay (delete_run drops them): a pod of a part that outlived its
+# replacement finds its part's batches committed, not a mark gone back to 0 (which
+# would import them again, undeduped). KEYS: the progress hash, the claims, the
+# suppression set; ARGV: part, parts, config.
+_FINISH_PART_LUA = """
+redis.call("HSET", KEYS[1], "done:" .. ARGV[1], 1)
+for part = 0, tonumber(ARGV[2]) - 1 do
+  if not redis.call("HGET", KEYS[1], "done:" .. part) then
+    return 0
+  end
+end
+redis.call("HSET", KEYS[1], "done", 1, "config", ARGV[3])
+redis.call("DEL", KEYS[2], KEYS[3])
+return 1
+"""
 
 # One command for a batch's entries instead of one XADD each: redis-py spends more time
 # packing commands and parsing replies than Redis spends adding (measured without

@@ -21,7 +21,11 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            (sender.store.run_store)
     herald:{campaign:NS/NAME}:import       hash: the import's progress (rows committed,
                                            per-shard counts, done; sender.importer.shards)
+    herald:{campaign:NS/NAME}:import:part:P  hash: part P's rows committed, of an import
+                                           in parts
     herald:{campaign:NS/NAME}:seen         set of numbers taken, for dedupe during import
+    herald:{campaign:NS/NAME}:claimed      hash: number -> the batch that took it, for
+                                           dedupe during an import in parts
     herald:{campaign:NS/NAME}:holdout      set of the numbers held out (holdoutPercent)
     herald:{campaign:NS/NAME}:suppress     set of the suppression lists' numbers, during
                                            import (sender.store.import_batches)
@@ -193,9 +197,18 @@ class CampaignKeys(ObjectKeys):
     def import_progress(self) -> str:
         return f"{self.tag}:import"
 
+    def import_part(self, part: int) -> str:
+        """An import in parts: part `part`'s progress (sender.store.import_batches)."""
+        return f"{self.tag}:import:part:{part}"
+
     @property
     def seen(self) -> str:
         return f"{self.tag}:seen"
+
+    @property
+    def claimed(self) -> str:
+        """An import in parts: number -> the batch that took it (the parts' dedupe)."""
+        return f"{self.tag}:claimed"
 
     @property
     def idempotency(self) -> str:

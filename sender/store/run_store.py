@@ -22,6 +22,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from crds.campaign import IMPORTERS_MAX as IMPORT_PARTS_MAX
 from crds.campaign import Counters
 from sender.ingest_run import IngestRun
 from sender.run_config import RunConfig
@@ -174,9 +175,9 @@ async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> 
     await redis.delete(
         *(keys.shard(i) for i in range(shards)), *(keys.waiting(i) for i in range(shards)),
         keys.state, keys.counters, keys.parts,
-        keys.gcra, keys.import_progress, keys.seen, keys.suppressed, keys.holdout,
+        keys.gcra, keys.import_progress, keys.seen, keys.claimed, keys.suppressed, keys.holdout,
         keys.idempotency, keys.idempotency_age, keys.links, keys.clicks, keys.timeline,
-        keys.run)
+        keys.run, *(keys.import_part(part) for part in range(IMPORT_PARTS_MAX)))
 
 
 

@@ -59,6 +59,12 @@ Herald) depends on each of these behaviours:
     bodies of ConfigMaps and Secrets (`kubectl create configmap` sends no JSON); names
     checked as RFC 1123 subdomains; lists, objects and watch events as Tables with a
     CRD's printer columns when asked for them.
+14. A bounded request history: kmock records every request for tests to assert on,
+    and matches each new one to its reactions by scanning that record, so every
+    request cost more than the one before; a campaign of millions through the local
+    stack (bench/campaign.py) fell to a few hundred messages a second, the simulator
+    sharing the event loop. The last REQUESTS_KEPT are kept: a reaction only needs
+    the request it is matching to be in the record.
 
 Writes happen in kmock's fallback reactions, so a test can still intercept a request
 with kmock's DSL (``emulator['patch', kmock.resource(...)] << 500``); an intercepted
@@ -138,6 +144,8 @@ _SUBDOMAIN_NAMED = {"ConfigMap", "Secret", "Job", "Deployment"}
 # kmock cannot parse the namespaces' own URLs. We rewrite them to put this marker where
 # its parser expects a namespace (no namespace can be called "-"), and read it as None.
 _NO_NAMESPACE = "-"
+REQUESTS_KEPT = 20
+"""Requests the emulator's kmock history keeps (14 of the module docstring)."""
 _NAMESPACE_URL = re.compile(r"/api/v1/namespaces(?:/(?P<name>[^/]+)(?P<sub>/status|/finalize)?)?/?")
 
 
@@ -184,6 +192,8 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     # -- routing --------------------------------------------------------------------------
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        if len(self._requests) > 2 * REQUESTS_KEPT:  # 14: the history bounded
+            del self._requests[:-REQUESTS_KEPT]
         if raw_request.path.startswith("/openapi/v3"):
             return self._serve_openapi(raw_request.path.removeprefix("/openapi/v3").strip("/"))
         match = _NAMESPACE_URL.fullmatch(raw_request.path)

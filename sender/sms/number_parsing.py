@@ -1,0 +1,259 @@
+"""Reading a phone number fast: the plain forms without phonenumbers' general parser, and
+a number's region and type worked out once.
+
+phonenumbers.parse reads whatever a person may write (letters as in 1-800-FLOWERS,
+extensions, RFC 3966 URIs, punctuation, international prefixes such as 00 or 011), and
+is_valid_number, number_type and region_code_for_number each match the number against
+its region's patterns again. An import of clean lists spent most of its time there
+(12-20k rows/s). Most rows of a list are in one of two plain forms: `+` and digits
+(E.164), or digits alone in the national form of the campaign's default region.
+
+`parse_plain` reads those two forms with the steps phonenumbers.parse takes once its
+normalising is done (normalising plain ASCII digits changes nothing): the same
+phonenumbers functions over the same metadata, in the same order. Wherever parse would
+take a branch this does not follow (an international prefix such as 00 before the
+digits, a national number that begins with the region's country code, a country code
+phonenumbers does not know), it answers None and the caller's phonenumbers.parse
+decides. `classify` gives region_code_for_number and number_type from one pass, and the
+validity is_valid_number gives: is_valid_number is "the type over the region's patterns
+is not UNKNOWN", the same match number_type makes. The type match itself is the one
+piece written here rather than called: phonenumbers' _number_type_helper step by step,
+over patterns compiled once a region (a third of its time).
+
+phonenumbers compiles its metadata's patterns through the re module's cache, which holds
+512: a list of numbers from many countries recompiled them all the time (350 µs a number
+against 22 on a mixed list). `phonenumbers.enable_pattern_cache()`, called on import
+here, keeps each once (about 1,300 patterns for every region, well under a megabyte).
+
+phonenumbers' private helpers are used on purpose, so that the steps are its own, not a
+copy that drifts from its next release; tests/test_number_parsing.py holds every result
+equal to the full parse on a large generated set and on the messy test files, so an
+upgrade that changes them fails there first.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import NamedTuple
+
+import phonenumbers
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberDesc, PhoneNumberType
+from phonenumbers.phonenumberutil import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    SUPPORTED_REGIONS,
+    ValidationResult,
+    _maybe_strip_national_prefix_carrier_code,
+    _set_italian_leading_zeros_for_phone_number,
+    _test_number_length,
+)
+
+phonenumbers.enable_pattern_cache()
+
+# `+` and digits, or digits alone: 7 to 15 ASCII digits, nothing else (the caller has
+# stripped spaces around). Fewer than 7 is never a valid mobile number; more than 15 is
+# not E.164. Anything else goes to phonenumbers.parse.
+_PLAIN = re.compile(r"(\+?)([0-9]{7,15})", re.ASCII)
+
+# Lengths parse refuses to strip a national prefix to (phonenumbers.parse).
+_UNSTRIPPED = (ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+               ValidationResult.INVALID_LENGTH)
+_MIN_NSN, _MAX_NSN = 2, 17  # phonenumbers' _MIN_LENGTH_FOR_NSN, _MAX_LENGTH_FOR_NSN
+_LONGEST_COUNTRY_CODE = 3
+_NON_GEO = "001"  # phonenumbers' REGION_CODE_FOR_NON_GEO_ENTITY (+800, +808, +870...)
+
+
+def parse_plain(text: str, region: str) -> tuple[int, str] | None:
+    """The country code and national significant number of the number
+    phonenumbers.parse(text, region or None) gives (`number_of` builds it), or None when
+    `text` is not a plain form or parse would read it another way (the caller then
+    parses it)."""
+    match = _PLAIN.fullmatch(text)
+    if match is None:
+        return None
+    plus, digits = match.groups()
+    if plus:  # parse: strip the plus, then the first 1-3 digits that are a country code
+        country_code, national = _country_code(digits)
+        if not country_code:
+            return None  # parse retries it as a national number: its call
+        metadata = _metadata_for_code(country_code)
+    else:  # parse: no country code found, so the default region's
+        metadata = _national_metadata(region)
+        if metadata is None or metadata.country_code is None \
+                or digits.startswith(str(metadata.country_code)):
+            return None  # no region to read it in, or maybe the code without its plus
+        if _starts_with_international_prefix(metadata, digits):
+            return None  # 00..., 011...: dialled from abroad
+        country_code, national = metadata.country_code, digits
+    if metadata is None:
+        return None
+    _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, metadata)
+    if _test_number_length(stripped, metadata) not in _UNSTRIPPED:
+        national = stripped
+    if not _MIN_NSN <= len(national) <= _MAX_NSN:
+        return None  # parse raises: let it, with its reason
+    return country_code, national
+
+
+def number_of(country_code: int, national: str) -> PhoneNumber:
+    """The PhoneNumber parse gives for a plain form parse_plain read (built only when
+    asked for: an import needs it only to route a number or find its zone)."""
+    number = PhoneNumber(country_code=country_code)
+    _set_italian_leading_zeros_for_phone_number(national, number)  # "0" kept, as parse
+    number.national_number = int(national)
+    return number
+
+
+def classify(country_code: int, national: str) -> tuple[str, int]:
+    """The region (region_code_for_number, "" for none) and the type (number_type) of
+    the number of `country_code` and national significant number `national`, UNKNOWN
+    exactly when is_valid_number says it is not valid."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if not regions:
+        return "", PhoneNumberType.UNKNOWN
+    region = regions[0] if len(regions) == 1 else _region_from_list(national, regions)
+    if region is None:
+        return "", PhoneNumberType.UNKNOWN
+    types = _region_types(country_code, region)
+    if types is None:
+        return region, PhoneNumberType.UNKNOWN  # is_valid_number_for_region's refusal
+    return region, types.type_of(national)
+
+
+@cache
+def _region_types(country_code: int, region: str) -> _Types | None:
+    """The types a number of `region` is matched against; None where
+    is_valid_number_for_region refuses the region for the country code."""
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    if metadata is None or (region != _NON_GEO and country_code != metadata.country_code):
+        return None
+    return _types(metadata)
+
+
+@cache
+def _metadata_for_code(country_code: int) -> PhoneMetadata | None:
+    """What parse reads a number after +`country_code` with."""
+    return PhoneMetadata.metadata_for_region_or_calling_code(
+        country_code, phonenumbers.region_code_for_country_code(country_code))
+
+
+def _region_from_list(national: str, regions: tuple[str, ...]) -> str | None:
+    """phonenumbers' _region_code_for_number_from_list: the first of a shared country
+    code's regions whose leading digits the number has, or, for a region without them,
+    whose patterns it matches."""
+    for region in regions:
+        metadata = PhoneMetadata.metadata_for_region(region, None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if _pattern(metadata.leading_digits).match(national):
+                return region
+        elif _types(metadata).type_of(national) != PhoneNumberType.UNKNOWN:
+            return region
+    return None
+
+
+class _Desc(NamedTuple):
+    """One number type's description, as _is_number_matching_desc reads it."""
+
+    lengths: frozenset[int] | None
+    """The lengths it allows; None: any."""
+    pattern: re.Pattern[str] | None
+    """None: it matches no number (no description, or an empty pattern)."""
+
+    @classmethod
+    def of(cls, desc: PhoneNumberDesc | None) -> _Desc:
+        if desc is None or not desc.national_number_pattern:
+            return cls(None, None)
+        return cls(frozenset(desc.possible_length) or None,
+                   _pattern(desc.national_number_pattern))
+
+    def matches(self, national: str) -> bool:
+        return (self.pattern is not None
+                and (self.lengths is None or len(national) in self.lengths)
+                and self.pattern.fullmatch(national) is not None)
+
+
+class _Types(NamedTuple):
+    """A region's number types, compiled once: phonenumbers' _number_type_helper, which
+    goes through its pattern cache and matches each pattern twice (match, then
+    fullmatch: the same answer without prefix matches), for a third of the time."""
+
+    general: _Desc
+    special: tuple[tuple[int, _Desc], ...]
+    """The types tried before fixed line and mobile, in _number_type_helper's order
+    (those without a pattern left out: they match nothing)."""
+    fixed_line: _Desc
+    mobile: _Desc
+    same_mobile_and_fixed_line: bool
+
+    def type_of(self, national: str) -> int:
+        if not self.general.matches(national):
+            return PhoneNumberType.UNKNOWN
+        for kind, desc in self.special:
+            if desc.matches(national):
+                return kind
+        if self.fixed_line.matches(national):
+            if self.same_mobile_and_fixed_line or self.mobile.matches(national):
+                return PhoneNumberType.FIXED_LINE_OR_MOBILE
+            return PhoneNumberType.FIXED_LINE
+        if not self.same_mobile_and_fixed_line and self.mobile.matches(national):
+            return PhoneNumberType.MOBILE
+        return PhoneNumberType.UNKNOWN
+
+
+_TYPES: dict[int, tuple[PhoneMetadata, _Types]] = {}
+
+
+def _types(metadata: PhoneMetadata) -> _Types:
+    """The compiled types of `metadata` (phonenumbers keeps one object a region, so
+    its id names it; the entry holds the object, so the id is never reused)."""
+    found = _TYPES.get(id(metadata))
+    if found is None:
+        found = _TYPES[id(metadata)] = (metadata, _Types(
+            _Desc.of(metadata.general_desc),
+            tuple((kind, _Desc.of(desc)) for kind, desc in (
+                (PhoneNumberType.PREMIUM_RATE, metadata.premium_rate),
+                (PhoneNumberType.TOLL_FREE, metadata.toll_free),
+                (PhoneNumberType.SHARED_COST, metadata.shared_cost),
+                (PhoneNumberType.VOIP, metadata.voip),
+                (PhoneNumberType.PERSONAL_NUMBER, metadata.personal_number),
+                (PhoneNumberType.PAGER, metadata.pager),
+                (PhoneNumberType.UAN, metadata.uan),
+                (PhoneNumberType.VOICEMAIL, metadata.voicemail))
+                if _Desc.of(desc).pattern is not None),
+            _Desc.of(metadata.fixed_line), _Desc.of(metadata.mobile),
+            bool(metadata.same_mobile_and_fixed_line_pattern)))
+    return found[1]
+
+
+def _country_code(digits: str) -> tuple[int, str]:
+    """phonenumbers' _extract_country_code: the first 1-3 digits that are a country code."""
+    if digits[0] == "0":
+        return 0, digits
+    for length in range(1, _LONGEST_COUNTRY_CODE + 1):
+        code = int(digits[:length])
+        if code in COUNTRY_CODE_TO_REGION_CODE:
+            return code, digits[length:]
+    return 0, digits
+
+
+@cache
+def _national_metadata(region: str) -> PhoneMetadata | None:
+    """The metadata parse reads a national number of `region` with; None where parse
+    refuses the region (_check_region_for_parsing)."""
+    if region not in SUPPORTED_REGIONS:  # as parse: "cn" is no region, "CN" is
+        return None
+    return PhoneMetadata.metadata_for_region(region, None)
+
+
+def _starts_with_international_prefix(metadata: PhoneMetadata, digits: str) -> bool:
+    """Whether parse might strip an IDD from `digits` (it strips less often than this
+    says: then the fast path only gives the number to parse)."""
+    prefix = metadata.international_prefix
+    return prefix is not None and _pattern(prefix).match(digits) is not None
+
+
+@cache
+def _pattern(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)

@@ -67,18 +67,3 @@ async def test_a_flush_after_redis_lost_its_scripts(redis: aioredis.Redis) -> No
     assert (counters.submitted, counters.sent) == (4, 4)
     assert await redis.hlen(CHANNEL.receipts) == 4
     assert await redis.hget(CHANNEL.activity, "submitted") == "4"
-
-
-async def test_ids_the_packing_cannot_carry(store: aioredis.Redis) -> None:
-    """An SMSC id with a tab or newline in it is recorded and forgotten as it is."""
-    writer = writer_for(store)
-    for smsc_id in ("odd\tid", "odd\nid", "plain"):
-        writer.remember_receipt(smsc_id, f"value of {smsc_id}")
-    await writer.flush()
-    assert cast(dict[str, str], await store.hgetall(CHANNEL.receipts)) == {
-        smsc_id: f"value of {smsc_id}" for smsc_id in ("odd\tid", "odd\nid", "plain")}
-    assert await store.hget(CHANNEL.activity, "submitted") == "3"
-    writer.forget_receipt("odd\tid")
-    writer.forget_receipt("plain")
-    await writer.flush()
-    assert await store.hkeys(CHANNEL.receipts) == ["odd\nid"]

@@ -18,9 +18,8 @@ handed back to be tried again shortly instead of being dropped.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -31,10 +30,6 @@ from sender.sms.receipts import id_forms
 from sender.sms.states import State, Transition, receipt_transition
 from sender.store.keys import CampaignKeys, ChannelKeys, campaign_from_ref
 from sender.store.transitions import StateStore
-
-CORRELATIONS_LUA = resources.files("sender.store").joinpath("correlations.lua").read_text(
-    "utf-8")
-"""Records and forgets a sender's correlations in one call (see the script's header)."""
 
 STORES_KEPT = 1000
 """Campaigns whose state stores (cheap: a script handle) an applier keeps at once."""
@@ -84,19 +79,6 @@ def correlation_value(campaign: str, key: str, variant: str, channel: str,
     """The receipts-hash value of one SMSC id: its message, and which part it is."""
     value = "|".join((campaign, key, variant, channel))
     return f"{value}|{part}/{parts}" if part else value
-
-
-def correlation_args(records: Mapping[str, str], forgotten: Sequence[str]
-                     ) -> tuple[list[str], dict[str, str], list[str]]:
-    """correlations.lua's ARGV[1] and ARGV[2] (smsc id -> correlation to record, and ids
-    to forget, one line each), and apart the records and ids the lines cannot carry: an
-    id with a tab or a newline in it, as an SMSC's message_id may have (none we know of
-    does), goes to Redis as it is, by HSET and HDEL. Values are names and keys: never."""
-    odd_records = {i: v for i, v in records.items() if "\t" in i or "\n" in i}
-    odd_forgotten = [i for i in forgotten if "\t" in i or "\n" in i]
-    args = ["".join(f"{i}\t{v}\n" for i, v in records.items() if i not in odd_records),
-            "".join(f"{i}\n" for i in forgotten if "\t" not in i and "\n" not in i)]
-    return args, odd_records, odd_forgotten
 
 
 async def look_up(redis: aioredis.Redis, channel: ChannelKeys,

@@ -1,8 +1,7 @@
 """Ordered, batched writes of a sender's results to Redis.
 
 Everything a sender records goes through one ordered buffer flushed in one round trip:
-receipt correlations (channel keys, through correlations.lua: one argument for all of a
-flush's ids), opt-outs, keyword-reply requests (the channel's
+receipt correlations (channel keys), opt-outs, keyword-reply requests (the channel's
 replies stream, for its receiver to answer), frequency cap refunds (each number's
 ledger), and message transitions (campaign keys, through transitions.lua, which also
 acks stream entries). Order matters: a message
@@ -16,20 +15,17 @@ to free the settle-window slot the message held (see shard_sender).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
 from sender import metrics
 from sender.sms.states import Transition
 from sender.store.channel_activity import SUBMITTED, note_binds
 from sender.store.client import one_server
-from sender.store.correlations import CORRELATIONS_LUA, correlation_args
 from sender.store.keys import ChannelKeys
 from sender.store.keyword_replies import ReplyRequest, add_requests
 from sender.store.opt_outs import OptChange, queue_changes
@@ -64,7 +60,6 @@ class StateWriter:
         self.shard = shard
         self.channel = channel
         self._batch = _Batch()
-        self._correlations = redis.register_script(CORRELATIONS_LUA)
         self._lock = asyncio.Lock()
         self.flushes = 0
 
@@ -119,54 +114,31 @@ class StateWriter:
         together (a pipeline keeps their order there); on a cluster, the transitions
         after the channel's writes are done (its nodes keep no order between them), and
         so the reply requests, which must follow their opt changes, everywhere."""
-        one = one_server(self._redis)
         pipe = self._redis.pipeline(transaction=False)
-        again: dict[int, Callable[[], Awaitable[Any]]] = {}
-        """By position in the pipeline: the scripts' calls, to make again if the server
-        had lost the script (a restart, a failover)."""
         # Receipt correlations first: a receipt may come the moment the SMSC answers.
-        # They count the channel's submits too; its binds up ride along.
-        if batch.receipts or batch.forget_receipts:
-            keys = [self.channel.receipts, self.channel.activity]
-            packed, odd_records, odd_forgotten = correlation_args(batch.receipts,
-                                                                  batch.forget_receipts)
-            args = [*packed, SUBMITTED]
-            if one:
-                again[len(pipe)] = partial(self._correlations, keys=keys, args=args)
-                pipe.evalsha(self._correlations.sha, len(keys), *keys, *args)
-            else:  # a cluster's pipeline takes no script calls
-                await self._correlations(keys=keys, args=args)
-            if odd_records:
-                pipe.hset(self.channel.receipts, mapping=cast(dict[Any, Any], odd_records))
-                pipe.hincrby(self.channel.activity, SUBMITTED, len(odd_records))
-            if odd_forgotten:
-                pipe.hdel(self.channel.receipts, *odd_forgotten)
+        # The channel's activity rides along: submits so far, binds up.
+        if batch.receipts:
+            pipe.hincrby(self.channel.activity, SUBMITTED, len(batch.receipts))
         if batch.binds:
             note_binds(pipe, self.channel, batch.binds, batch.binds_at)
+        if batch.receipts:
+            receipts: dict[Any, Any] = batch.receipts  # redis-py's Mapping is invariant
+            pipe.hset(self.channel.receipts, mapping=receipts)
+        if batch.forget_receipts:
+            pipe.hdel(self.channel.receipts, *batch.forget_receipts)
         queue_changes(pipe, batch.opt_changes, self.channel.activity)
         for ledger, member in batch.cap_refunds:
             pipe.zrem(ledger, member)
         transitions = batch.transitions
-        if transitions and not batch.requests and one:
-            again[len(pipe)] = partial(self.store.call, transitions, ack_shard=self.shard)
+        if transitions and not batch.requests and one_server(self._redis):
             self.store.queue(pipe, transitions, ack_shard=self.shard)
-            replies = await _execute(pipe, again)
+            try:
+                replies = await pipe.execute()
+            except NoScriptError:  # the server lost it (a restart): the rest is written
+                return (await self.store.apply_outcomes(transitions, ack_shard=self.shard))[1]
             return self.store.outcomes(transitions, replies[-1])[1]
-        await _execute(pipe, again)
+        if len(pipe):
+            await pipe.execute()
         await add_requests(self._redis, self.channel, batch.requests)
         _, outcomes = await self.store.apply_outcomes(transitions, ack_shard=self.shard)
         return outcomes
-
-
-async def _execute(pipe: Pipeline, again: dict[int, Callable[[], Awaitable[Any]]]
-                   ) -> list[Any]:
-    """The pipeline's replies; a script call the server had no script for is made again
-    through its script (which loads it), in order, after the pipeline. Any other error
-    is raised, as redis-py would."""
-    replies: list[Any] = await pipe.execute(raise_on_error=False)
-    for index, reply in enumerate(replies):
-        if isinstance(reply, NoScriptError) and index in again:
-            replies[index] = await again[index]()
-        elif isinstance(reply, Exception):
-            raise reply
-    return replies

@@ -64,13 +64,8 @@ class StateStore:
         with the state the message reached (the others decided nothing yet)."""
         if not transitions:
             return 0, []
-        return self.outcomes(transitions, await self.call(transitions, ack_shard=ack_shard))
-
-    async def call(self, transitions: Sequence[Transition], *, ack_shard: int | None = None
-                   ) -> Any:
-        """The script's reply to `transitions` (for `outcomes`), loading it if need be."""
         keys, args = self._call(transitions, ack_shard)
-        return await self._script(keys=keys, args=args)
+        return self.outcomes(transitions, await self._script(keys=keys, args=args))
 
     def queue(self, pipe: Pipeline, transitions: Sequence[Transition], *,
               ack_shard: int | None = None) -> None:
@@ -78,7 +73,8 @@ class StateStore:
         behind the writes it already holds: one round trip for both. Its reply (the
         pipeline's last) goes to `outcomes`. By sha alone, not through redis-py's script
         support, which asks SCRIPT EXISTS on every execute: a pipeline's reply then holds
-        NoScriptError if the server lost the script (a restart), and `call` loads it."""
+        NoScriptError if the server lost the script (a restart), and `apply_outcomes` loads
+        it again."""
         keys, args = self._call(transitions, ack_shard)
         pipe.evalsha(self._script.sha, len(keys), *keys, *args)
 

@@ -624,7 +624,7 @@ async def test_the_request_history_is_bounded_and_reactions_still_match(
     for _ in range(3 * REQUESTS_KEPT):
         assert (await kube.get(*TOYS, "default", "kept"))["metadata"]["name"] == "kept"
     assert len(list(cluster.emulator)) <= 2 * REQUESTS_KEPT + 1
-    cluster.emulator["get", kmock.resource(*TOYS[0].split("/"), "toys")] << 418
+    cluster.emulator["get", kmock.resource(GROUP, "v1", "toys")] << 418
     with pytest.raises(KubeApiError) as refused:  # the DSL's reactions still see requests
         await kube.get(*TOYS, "default", "kept")
     assert refused.value.status == 418

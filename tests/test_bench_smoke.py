@@ -96,6 +96,18 @@ def test_features_mode_runs_herald_with_one_address_and_with_a_pool() -> None:
         assert figures["source_addresses"] == addresses, figures
 
 
+def test_processes_mode_sends_the_shards_from_a_process_each() -> None:
+    """--processes 2: the same messages sent by one process, then as two shards by two
+    processes at once on one channel; every message delivered once either way."""
+    report = bench("herald", "--processes", "2", "--cap-rounds", "1")
+    assert report["processes"] == 2 and "2 processes at least 1.5x" in report["target"]
+    for name, processes in (("herald", 1), ("herald_on", 2)):
+        (figures,) = report[name]["runs"]
+        assert (figures["accepted"], figures["duplicates"], figures["lost"]) == (300, 0, 0)
+        assert figures["states"] == {"delivered": 300}, figures
+        assert figures["processes"] == processes and figures["receipts"] == 300, figures
+
+
 def test_herald_runs_over_tls_to_a_tls_simulator() -> None:
     """--tls: the simulator serves TLS only, so every message delivered came over it."""
     report = bench("herald", "--tls")

@@ -148,14 +148,15 @@ async def import_audience(
         tuple(channels), router, parts, batch if parts > 1 else 0), part)
     start = await importer.begin()
     if start is not None:
-        index, after = 0, start
-        async for number, pending in _numbered(_chunks(rows, batch)):
+        index, after, number = 0, start, -1
+        async for pending in _chunks(rows, batch):
+            number += 1
             first, index = index, index + len(pending)
             if number % parts != part or index <= start:
                 continue  # another part's, or committed before a restart
             if first < start:
                 pending, first = pending[start - first:], start
-            await importer.commit(first, pending, after if parts > 1 else None)
+            await importer.commit(first, pending, after)
             after = index
         if index < start:
             raise ImportConflict(f"{keys.ref}: the source has {index} rows, fewer than the"
@@ -269,8 +270,7 @@ class _Importer:
     async def finish(self) -> None:
         await self._batches.finish()
 
-    async def commit(self, start: int, rows: list[Mapping[str, str]],
-                     after: int | None = None) -> None:
+    async def commit(self, start: int, rows: list[Mapping[str, str]], after: int) -> None:
         batch = self._normalise(start, rows)
         await self._batches.commit(
             batch.start, batch.end,
@@ -409,13 +409,6 @@ async def _chunks(rows: Rows, size: int) -> AsyncIterator[list[Mapping[str, str]
         while chunk := list(islice(iterator, size)):
             yield chunk
 
-
-async def _numbered(chunks: AsyncIterator[list[Mapping[str, str]]]
-                    ) -> AsyncIterator[tuple[int, list[Mapping[str, str]]]]:
-    number = 0
-    async for chunk in chunks:
-        yield number, chunk
-        number += 1
 
 
 def _variables_json(variables: Mapping[str, str]) -> str:

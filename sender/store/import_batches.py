@@ -145,13 +145,12 @@ class ImportBatches:
         return int(rows_done or 0)
 
     async def commit(self, start: int, end: int, numbers: Callable[[int], Sequence[str]],
-                     decide: Callable[[int, Lookups], BatchWrite],
-                     after: int | None = None) -> None:
+                     decide: Callable[[int, Lookups], BatchWrite], after: int) -> None:
         """Commit rows [start, end): `numbers(done)` are the valid numbers of the rows
         from `done` on, `decide(done, lookups)` what those rows add. A part another
         importer committed meanwhile is skipped; a conflict retries from a fresh read.
-        `after`: the progress this importer last saw (its last batch's end; `start`, the
-        default, when its batches follow each other)."""
+        `after`: the progress this importer last saw, its previous batch's end (`start`
+        for one importer; in parts, the end of the part's batch before)."""
         progress, mark = self.keys.import_progress, self._mark
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -162,11 +161,10 @@ class ImportBatches:
                 done = int(raw_done or 0)
                 if done >= end:
                     return
-                if done < (start if after is None else after):
+                if done < after:
                     raise ImportConflict(
-                        f"{self.keys.ref}: import progress went back from row"
-                        f" {start if after is None else after} to {done}; were the"
-                        " campaign's Redis keys deleted?")
+                        f"{self.keys.ref}: import progress went back from row {after} to"
+                        f" {done}; were the campaign's Redis keys deleted?")
                 write = decide(max(start, done),
                                await self._lookup(numbers(done), f"{self.part}:{start}"))
                 pipe.multi()  # type: ignore[no-untyped-call]

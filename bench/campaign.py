@@ -154,7 +154,7 @@ def campaign_body(url: str, frequency_cap: bool, importers: int = 1) -> dict[str
 # -- Redis ----------------------------------------------------------------------------------
 
 _KINDS = (
-    (re.compile(r"^herald:\{campaign:[^}]*\}:(shard|waiting)(:.*)?$"), "campaign:{}"),
+    (re.compile(r"^herald:\{campaign:[^}]*\}:(shard|waiting|final)(:.*)?$"), "campaign:{}"),
     (re.compile(r"^herald:\{campaign:[^}]*\}:(.+)$"), "campaign:{}"),
     (re.compile(r"^herald:\{channel:[^}]*\}:(gcra:source)(:.*)?$"), "channel:{}"),
     (re.compile(r"^herald:\{channel:[^}]*\}:(.+)$"), "channel:{}"),

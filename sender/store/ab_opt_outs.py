@@ -1,8 +1,8 @@
 """Who in a winner campaign's test group opted out after it was sent, by variant: the
 figures of spec.winner.metric OptOutRatio, read once, when the winner is chosen.
 
-Reads the test group's shard streams (a batch at a time), their messages' states, the
-opt-out set and its log (sender.store.opt_outs); writes nothing. A recipient counts
+Reads the test group's lanes (sender.store.export_pages: stream and compacted records), the
+opt-out set and its log (sender.store.opt_outs); writes nothing but the hold. A recipient counts
 when the SMSC accepted its message (submitted, delivered, expired, or failed by a
 receipt; not unknown, as the sample, status's `sent`, leaves those out until a receipt
 proves them) and its number is opted out now, by a change logged at or after `since`.
@@ -12,10 +12,10 @@ Replies are not traced to the message that prompted them: a STOP to any channel 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
-from sender.sms.states import NOT_SUBMITTED, State, message_key, parse_state
+from sender.sms.states import NOT_SUBMITTED, State, parse_state
 from sender.store.client import Redis
+from sender.store.export_pages import lane_pages
 from sender.store.keys import OPT_OUT_LOG, OPT_OUT_SET, CampaignKeys
 
 BATCH = 1000
@@ -45,21 +45,13 @@ async def opted_out_since(redis: Redis, keys: CampaignKeys, shards: int, since: 
     (streams 0 to shards - 1; `since` a unix time)."""
     counts: Counter[str] = Counter()
     for shard in range(shards):
-        start = "-"
-        while True:
-            reply: Any = await redis.xrange(keys.shard(shard), min=start, count=BATCH)
-            entries: list[tuple[str, dict[str, str]]] = reply
-            if not entries:
-                break
-            start = "(" + entries[-1][0]
-            numbers = [fields["n"] for _, fields in entries]
+        async for page in lane_pages(redis, keys, shard, BATCH):
+            numbers = [record.fields["n"] for record in page]
             async with redis.pipeline(transaction=False) as pipe:
-                pipe.hmget(keys.state, [message_key(shard, i) for i, _ in entries])
                 pipe.smismember(OPT_OUT_SET, numbers)
                 pipe.hmget(OPT_OUT_LOG, numbers)
-                states, members, logs = await pipe.execute()
-            for (_, fields), state, member, log in zip(entries, states, members, logs,
-                                                       strict=True):
-                if member and accepted(state) and _out_since(log, since):
-                    counts[fields.get("v", "")] += 1
+                members, logs = await pipe.execute()
+            for record, member, log in zip(page, members, logs, strict=True):
+                if member and accepted(record.state) and _out_since(log, since):
+                    counts[record.fields.get("v", "")] += 1
     return dict(counts)

@@ -4,12 +4,16 @@
     herald:{campaign:NS/NAME}:state     message key "<lane>/<entry id>" -> state code
     herald:{campaign:NS/NAME}:clicks    message key -> "FIRST_UNIX COUNT"
 
-One page is one script call: an XRANGE of COUNT entries of one lane, an HMGET of their
+A run's final messages may have left the stream for their compacted records
+(sender.store.final_records): a lane's pages are its stream's, then its records', read
+under the records' hold so that no message moves from one to the other in between.
+
+One stream page is one script call: an XRANGE of COUNT entries of one lane, an HMGET of their
 states and one of their clicks, in one round trip (the client sends no message keys:
 packing 2,000 of them was a third of the export's time). Memory stays one page whatever
 the run's size, and the keys are the run's own (one hash tag), so it runs on Redis
 Cluster too.
-Nothing is written: an export may run while late receipts still come in, and reads
+Nothing is written but the hold: an export may run while late receipts still come in, and reads
 each message as it is at that moment.
 """
 
@@ -21,6 +25,7 @@ from typing import Any, cast
 
 from sender.sms.states import message_key
 from sender.store.client import Redis
+from sender.store.final_records import hold, records
 from sender.store.keys import CampaignKeys
 
 PAGE = 2000
@@ -59,7 +64,22 @@ return {entries, redis.call("HMGET", KEYS[2], unpack(fields)),
 
 async def lane_pages(redis: Redis, keys: CampaignKeys, lane: int, page: int = PAGE
                      ) -> AsyncIterator[list[MessageRecord]]:
-    """Every entry of one lane, in stream order, a page at a time."""
+    """Every message of one lane, a page at a time: the stream's entries in stream
+    order, then the compacted ones."""
+    async with hold(redis, keys) as renew:
+        async for entries in _stream_pages(redis, keys, lane, page):
+            yield entries
+            await renew()
+        async for found in records(redis, keys, lane):
+            clicks = cast(list[str | None], await redis.hmget(
+                keys.clicks, [message_key(lane, r.entry_id) for r in found]))
+            yield [MessageRecord(lane, r.entry_id, {"n": r.number, "v": r.variant}, r.state,
+                                 click) for r, click in zip(found, clicks, strict=True)]
+            await renew()
+
+
+async def _stream_pages(redis: Redis, keys: CampaignKeys, lane: int, page: int
+                        ) -> AsyncIterator[list[MessageRecord]]:
     script = redis.register_script(_PAGE_LUA)
     start = "-"
     while True:

@@ -29,6 +29,7 @@ from typing import Any, Literal, cast
 from sender.ingest_run import IngestRun
 from sender.sms.states import message_key
 from sender.store.client import Redis
+from sender.store.final_records import final_state
 from sender.store.keys import SENDERS_GROUP, CampaignKeys
 from sender.store.transitions import COUNTER_FIELDS, CUMULATIVE
 
@@ -145,5 +146,6 @@ async def message_state(redis: Redis, keys: CampaignKeys, key: str) -> str | Non
         results = await pipe.execute(raise_on_error=False)
     found, state = results
     if isinstance(found, Exception) or not found:
-        return None
+        # Gone from the stream: compacted once final (sender.store.final_records).
+        return await final_state(redis, keys, int(shard_text), entry_id)
     return state if isinstance(state, str) else ""

@@ -37,6 +37,10 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            tracked links (sender.store.links)
     herald:{campaign:NS/NAME}:clicks       hash: message key -> "FIRST_UNIX COUNT", the
                                            clicks on that recipient's links
+    herald:{campaign:NS/NAME}:final        hash: lane -> the layout of its compacted
+                                           final records; :final:L:B their buckets,
+                                           :final:hold a reader's pause
+                                           (sender.store.final_records)
     herald:{campaign:NS/NAME}:timeline     list: "UNIX SENT DELIVERED FAILED EXPIRED"
                                            samples of the counters, oldest first, one a
                                            status fold at most every few seconds, at most
@@ -234,6 +238,20 @@ class CampaignKeys(ObjectKeys):
     def timeline(self) -> str:
         """The run's counters sampled over time, for `herald report`'s rate charts."""
         return f"{self.tag}:timeline"
+
+    @property
+    def final(self) -> str:
+        """Each lane's layout of compacted final records (sender.store.final_records)."""
+        return f"{self.tag}:final"
+
+    def final_bucket(self, lane: int, bucket: int | str) -> str:
+        """One bucket of lane `lane`'s compacted records ("": the buckets' prefix)."""
+        return f"{self.tag}:final:{lane}:{bucket}"
+
+    @property
+    def final_hold(self) -> str:
+        """Exists while a reader needs a lane's stream and records to stay put."""
+        return f"{self.tag}:final:hold"
 
 
 

@@ -28,6 +28,7 @@ from sender.ingest_run import IngestRun
 from sender.run_config import RunConfig
 from sender.sms.send_times import SendRules
 from sender.sms.states import State, Transition, message_key
+from sender.store.final_records import delete_records
 from sender.store.ingest_queue import CLOSED_FIELD, INGEST_FIELD
 from sender.store.keys import CampaignKeys
 from sender.store.transitions import StateStore, counters_from_fields
@@ -171,13 +172,14 @@ async def cancel_remaining(redis: aioredis.Redis, keys: CampaignKeys, shards: in
 
 async def delete_run(redis: aioredis.Redis, keys: CampaignKeys, shards: int) -> None:
     """Every key of the campaign: streams, states, counters, buckets, import, timeline,
-    run."""
+    run, compacted records."""
     await redis.delete(
         *(keys.shard(i) for i in range(shards)), *(keys.waiting(i) for i in range(shards)),
         keys.state, keys.counters, keys.parts,
         keys.gcra, keys.import_progress, keys.seen, keys.claimed, keys.suppressed, keys.holdout,
         keys.idempotency, keys.idempotency_age, keys.links, keys.clicks, keys.timeline,
         keys.run, *(keys.import_part(part) for part in range(IMPORT_PARTS_MAX)))
+    await delete_records(redis, keys, shards)
 
 
 

@@ -44,6 +44,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
 
+from redis.exceptions import ResponseError
+
 from sender.sms.states import STAMP, State
 from sender.store.client import Redis
 from sender.store.keys import SENDERS_GROUP, CampaignKeys
@@ -213,7 +215,7 @@ async def _last_delivered(redis: Redis, stream: str) -> str:
     """The last id the senders' group read from a stream; "" before any read."""
     try:
         groups: Any = await redis.xinfo_groups(stream)
-    except Exception as error:  # no such stream (nothing imported into this lane)
+    except ResponseError as error:  # no such stream (nothing imported into this lane)
         if "no such key" in str(error).lower():
             return ""
         raise

@@ -648,7 +648,7 @@ async def forget_bench_keys(redis_url: str) -> None:
     of its namespace (and only those: --redis-url may name a Redis that holds other
     things)."""
     from sender.store.client import connect
-    from sender.store.keys import CampaignKeys, ChannelKeys, frequency_cap, sticky_source
+    from sender.store.keys import CampaignKeys, ChannelKeys, frequency_cap_group, sticky_source
 
     campaign = CampaignKeys("bench", "run")
     client = connect(redis_url)
@@ -659,7 +659,7 @@ async def forget_bench_keys(redis_url: str) -> None:
             await client.delete(key)
         for channel in (ChannelKeys("bench", bench_channel(i)) for i in range(CHANNELS_MAX)):
             await client.delete(channel.receipts, channel.gcra, channel.binds, channel.activity)
-        ledgers = frequency_cap("bench", "+").split("}")[0].rsplit(":", 1)[0]  # {cap:bench
+        ledgers = frequency_cap_group("bench", "+").split("}")[0].rsplit(":", 1)[0]  # {cap:bench
         prefixes = [ledgers, *(sticky_source("bench", bench_channel(i), "+").split("}")[0]
                                .rsplit(":", 1)[0] for i in range(CHANNELS_MAX))]
         prefixes += [ChannelKeys("bench", bench_channel(i)).source_gcra("").removesuffix(":")

@@ -43,6 +43,8 @@ def test_a_small_campaign_reports_its_figures() -> None:
     kinds = report["keys_by_kind"]
     # Final messages left the stream and the state hash for their compact records.
     assert {"campaign:final", "frequency_cap_ledgers"} <= set(kinds)
-    assert kinds["frequency_cap_ledgers"]["keys"] == 300
+    # The cap ledgers are buckets of ~40 numbers and a meta hash a slot group, not a key
+    # per number.
+    assert 0 < kinds["frequency_cap_ledgers"]["keys"] < 300 // 10
     assert report["redis"]["used_memory_peak"] >= report["redis"]["used_memory_after"] > (
         report["redis"]["used_memory_before"])

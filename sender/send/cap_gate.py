@@ -121,7 +121,7 @@ class CapGate:
         if not message.charged:
             return
         message.charged = False
-        self._writer.refund_cap(*self.caps.ledger(self._charge(message)))
+        self._writer.refund_cap(*self.caps.refund_of(self._charge(message)))
         self._stats.cap_refunds += 1
 
     def stop(self) -> None:

@@ -69,10 +69,15 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            the Channels of namespace NS
     herald:labelled:NS:LABEL               set of the numbers that carry LABEL in NS (a
                                            campaign's audience.redisKey can name it)
-    herald:{cap:NS:G}:NUMBER               sorted set: the messages campaigns of namespace
-                                           NS with a frequencyCap sent NUMBER, scored by
-                                           when (sender.store.frequency_caps); G, one of
-                                           CAP_GROUPS, is a hash of NUMBER
+    herald:{cap:NS:G}:m                    hash: the frequency cap ledgers' layout in
+                                           slot group G of namespace NS (level, split
+                                           pointer, numbers, longest period); G, one of
+                                           CAP_GROUPS, is a hash of the number
+    herald:{cap:NS:G}:bB                   hash, bucket B of group G: number -> the
+                                           messages capped campaigns of NS sent it, with
+                                           when (sender.store.frequency_cap.lua)
+    herald:{cap:NS:G}:NUMBER               sorted set: a ledger of the earlier layout,
+                                           converted into a bucket when next read
     herald:{sticky:NS/NAME:G}:NUMBER       string: the sender address (smpp.sourceAddresses)
                                            channel NS/NAME sends NUMBER from, with
                                            sourceSelection Sticky; expires STICKY_SECONDS
@@ -90,7 +95,9 @@ A number's cap ledger has a tag of its own, never a campaign's: the cap is check
 one script per slot group of a batch (G), apart from the campaign's transitions. Numbers
 spread over CAP_GROUPS slots per namespace, so one script call checks all of a batch's
 numbers of one group: CAP_GROUPS trades a Cluster's spread of that data against calls
-per batch (bench/README.md). Changing it moves every ledger: a new key prefix then.
+per batch (bench/README.md). Changing it moves every ledger: a new key prefix then. The
+script names a group's buckets from its meta key (the same tag, so the same slot): how
+many there are is the script's to decide, as a group grows.
 
 A short link's record is found by its code alone (a request carries nothing else), so
 it has no campaign's tag: one plain SET when the message is built, one GET when it is
@@ -127,10 +134,22 @@ def sticky_source(namespace: str, channel: str, number: str) -> str:
     return f"{PREFIX}:{{sticky:{namespace}/{channel}:{group}}}:{number}"
 
 
-def frequency_cap(namespace: str, number: str) -> str:
-    """The cap ledger of an E.164 number in a namespace: its slot group's tag, then it."""
+def frequency_cap_group(namespace: str, number: str) -> str:
+    """The meta hash of the slot group that holds an E.164 number's cap ledger in a
+    namespace; its buckets are this key's prefix, "b" and their index."""
     group = zlib.crc32(number.encode()) % CAP_GROUPS
-    return f"{PREFIX}:{{cap:{namespace}:{group}}}:{number}"
+    return f"{PREFIX}:{{cap:{namespace}:{group}}}:m"
+
+
+def frequency_cap_bucket(group_key: str, bucket: int) -> str:
+    """Bucket `bucket` of the cap ledgers' slot group whose meta hash is `group_key`."""
+    return f"{group_key[:-1]}b{bucket}"
+
+
+def legacy_frequency_cap(namespace: str, number: str) -> str:
+    """A number's cap ledger as the earlier layout kept it (a sorted set of its own),
+    read and converted by sender/store/frequency_cap.lua."""
+    return f"{frequency_cap_group(namespace, number)[:-1]}{number}"
 
 
 @dataclass(frozen=True)

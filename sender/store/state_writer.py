@@ -26,6 +26,7 @@ from sender import metrics
 from sender.sms.states import Transition
 from sender.store.channel_activity import SUBMITTED, note_binds
 from sender.store.client import one_server
+from sender.store.frequency_caps import queue_refunds
 from sender.store.keys import ChannelKeys
 from sender.store.keyword_replies import ReplyRequest, add_requests
 from sender.store.opt_outs import OptChange, queue_changes
@@ -86,10 +87,10 @@ class StateWriter:
         """A reply that may be a keyword, for the channel's receiver to answer."""
         self._batch.requests.append(request)
 
-    def refund_cap(self, ledger: str, member: str) -> None:
-        """Give a message's frequency cap charge back (sender.store.frequency_caps): its
-        ledger key and member, removed at the next flush."""
-        self._batch.cap_refunds.append((ledger, member))
+    def refund_cap(self, group: str, line: str) -> None:
+        """Give a message's frequency cap charge back at the next flush: its slot group and
+        script line (sender.store.frequency_caps.FrequencyCaps.refund_of)."""
+        self._batch.cap_refunds.append((group, line))
 
     def note_binds(self, binds: dict[str, bool], now: float) -> None:
         """Which of this process's binds are up (for the channel's status), at unix `now`."""
@@ -127,8 +128,7 @@ class StateWriter:
         if batch.forget_receipts:
             pipe.hdel(self.channel.receipts, *batch.forget_receipts)
         queue_changes(pipe, batch.opt_changes, self.channel.activity)
-        for ledger, member in batch.cap_refunds:
-            pipe.zrem(ledger, member)
+        queue_refunds(pipe, batch.cap_refunds)
         transitions = batch.transitions
         if transitions and not batch.requests and one_server(self._redis):
             self.store.queue(pipe, transitions, ack_shard=self.shard)

@@ -149,6 +149,24 @@ async def test_nothing_moves_under_a_hold(redis: Any) -> None:
     assert (await compact_lane(redis, KEYS, 0, budget=100)).written == 3
 
 
+async def test_one_reader_leaving_keeps_another_readers_hold(redis: Any) -> None:
+    """Two exports at once: the first to finish lifts only its own hold."""
+    await make_lane(redis, 0, [("+12025550123", "", "D")] * 3)
+    async with hold(redis, KEYS):
+        async with hold(redis, KEYS):
+            pass
+        assert (await compact_lane(redis, KEYS, 0, budget=100)).written == 0
+    assert (await compact_lane(redis, KEYS, 0, budget=100)).written == 3
+
+
+async def test_a_hold_whose_reader_died_lapses(redis: Any) -> None:
+    """A reader killed inside its hold never lifts it: it lapses HOLD_SECONDS after
+    its last renewal (here made to have lapsed)."""
+    await make_lane(redis, 0, [("+12025550123", "", "D")] * 3)
+    await redis.zadd(KEYS.final_hold, {"dead-reader": 1})  # lapsed in 1970
+    assert (await compact_lane(redis, KEYS, 0, budget=100)).written == 3
+
+
 async def test_message_state_and_delete_run_see_the_records(redis: Any) -> None:
     ids = await make_lane(redis, 0, [("+12025550123", "", "D~1,1765000100,1765000101")])
     await make_lane(redis, 1, [("+12025550124", "", "F:0x0000000b~,,1765000101")])

@@ -7,8 +7,11 @@ instead of a stream entry and a state-hash field each (issue 17, part 5).
     herald:{campaign:NS/NAME}:final:L:B       hash: bucket B of lane L, field: the
                                               entry's number within the bucket (see
                                               `slot`), value: its record (`record`)
-    herald:{campaign:NS/NAME}:final:hold      string: while it exists (an export or
-                                              another full read), nothing is compacted
+    herald:{campaign:NS/NAME}:final:hold      sorted set: the readers (an export,
+                                              another full read) holding compaction off,
+                                              each scored by when its hold lapses (ms,
+                                              the server's clock); while one is live,
+                                              nothing is compacted
 
 Why. A message that reached its final state (delivered, failed, expired, opted out,
 capped, cancelled) or moved to another lane never changes again, yet it held a stream
@@ -39,7 +42,7 @@ Every key carries the campaign's tag: the script runs unchanged on Redis Cluster
 from __future__ import annotations
 
 import contextlib
-import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -120,7 +123,9 @@ def decode_record(value: str, base_s: int) -> tuple[str, str, str]:
 #       the buckets' key prefix ("...:final:L:"), the final codes.
 # Returns {entries read, records written, the id to go on after ("" when at the end)}.
 COMPACT_LUA = """
-if redis.call("EXISTS", KEYS[4]) == 1 then return {-1, 0, ARGV[1]} end
+local clock = redis.call("TIME")
+redis.call("ZREMRANGEBYSCORE", KEYS[4], "-inf", clock[1] * 1000 + math.floor(clock[2] / 1000))
+if redis.call("ZCARD", KEYS[4]) > 0 then return {-1, 0, ARGV[1]} end
 local stop = ARGV[2]
 if stop == "" then return {0, 0, ""} end
 local lane, prefix = ARGV[4], ARGV[5]
@@ -320,20 +325,32 @@ async def final_state(redis: Redis, keys: CampaignKeys, lane: int, entry_id: str
     return None if value is None else decode_record(value, found.base_ms // 1000)[2]
 
 
+# KEYS: the hold. ARGV: the reader's token, HOLD_SECONDS in ms. By the server's clock, as
+# the compaction reads it.
+RENEW_LUA = """
+local clock = redis.call("TIME")
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+redis.call("ZADD", KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call("PEXPIRE", KEYS[1], ARGV[2])
+"""
+
+
 @contextlib.asynccontextmanager
 async def hold(redis: Redis, keys: CampaignKeys) -> AsyncIterator[Any]:
-    """No compaction while inside (a reader of a lane's stream, then its records). The
-    hold expires on its own after HOLD_SECONDS: call the yielded `renew` per page."""
-    token = f"{time.time():.6f}"
+    """No compaction while inside (a reader of a lane's stream, then its records). Each
+    reader holds with a token of its own, so one that finishes does not release
+    another's hold. A hold lapses on its own after HOLD_SECONDS: call the yielded
+    `renew` per page."""
+    token = uuid.uuid4().hex
 
     async def renew() -> None:
-        await redis.set(keys.final_hold, token, ex=HOLD_SECONDS)
+        await redis.eval(RENEW_LUA, 1, keys.final_hold, token, HOLD_SECONDS * 1000)
 
     await renew()
     try:
         yield renew
     finally:
-        await redis.delete(keys.final_hold)
+        await redis.zrem(keys.final_hold, token)
 
 
 async def delete_records(redis: Redis, keys: CampaignKeys, lanes: int) -> None:

@@ -39,7 +39,7 @@ opt-out set and the frequency caps are shared across campaigns, keyed by number.
                                            clicks on that recipient's links
     herald:{campaign:NS/NAME}:final        hash: lane -> the layout of its compacted
                                            final records; :final:L:B their buckets,
-                                           :final:hold a reader's pause
+                                           :final:hold the readers' pauses
                                            (sender.store.final_records)
     herald:{campaign:NS/NAME}:timeline     list: "UNIX SENT DELIVERED FAILED EXPIRED"
                                            samples of the counters, oldest first, one a
@@ -269,7 +269,7 @@ class CampaignKeys(ObjectKeys):
 
     @property
     def final_hold(self) -> str:
-        """Exists while a reader needs a lane's stream and records to stay put."""
+        """The readers that need lanes' streams and records to stay put (sorted set)."""
         return f"{self.tag}:final:hold"
 
 

@@ -10,7 +10,7 @@
 --                          ms, any campaign charged the group with: entries are kept
 --                          that long)
 --   herald:{cap:NS:G}:bB   bucket B, a hash: number -> its ledger. The number is its
---                          digits in base 36 ("=" and the text for one that is not
+--                          digits in hex ("=" and the text for one that is not
 --                          +digits); its ledger, entries joined by ",", each
 --                          <category initial><charged at: 6 base-36 digits of seconds
 --                          since 2025-01-01, rounded up><token>. The token, the first 10
@@ -35,7 +35,8 @@
 -- ARGV[3]  the period in milliseconds (periodHours * 3600000)
 -- ARGV[4]  "" (scope Namespace: every entry counts) or "C" (scope Category: only the
 --          entries of the message's own category)
--- ARGV[5]  one line per message, "<E.164 number> <member>\n"
+-- ARGV[5]  one line per message, "<E.164 number> <category initial><token>\n", the
+--          token as above (sender.store.frequency_caps.token_of: the sender hashes)
 -- ARGV[6]  (tests only) the time in ms to use instead of the server's clock
 --
 -- Returns one character per message. charge: "1" charged (send it; also when this very
@@ -92,12 +93,12 @@ local function field_hash(field)
   if string.sub(field, 1, 1) == "=" then
     return tonumber(string.sub(redis.sha1hex(field), 1, 8), 16)
   end
-  return tonumber(field, 36) % 2147483647
+  return tonumber(field, 16) % 2147483647
 end
 
 local function field_of(number)
   local digits = string.match(number, "^%+([1-9]%d*)$")
-  if digits and #digits <= 15 then return b36(tonumber(digits)) end
+  if digits and #digits <= 15 then return string.format("%x", tonumber(digits)) end
   return "=" .. number
 end
 
@@ -139,13 +140,13 @@ local function write(key, field, entries, existed)
   touched[key] = true
 end
 
-local function charge(number, member)
+local function charge(number, mark)
   local field = field_of(number)
   local key = bucket_of(field)
   local value = redis.call("HGET", key, field)
   local existed = value ~= false
   if not value then value = legacy(number) end
-  local token, initial = token_of(member), string.sub(member, 1, 1)
+  local token, initial = string.sub(mark, 2), string.sub(mark, 1, 1)
   local kept, counted = {}, 0
   if value then
     for entry in string.gmatch(value, "[^,]+") do
@@ -171,7 +172,7 @@ local function charge(number, member)
   return "1"
 end
 
-local function refund(number, member)
+local function refund(number, mark)
   local field = field_of(number)
   local key = bucket_of(field)
   local value = redis.call("HGET", key, field)
@@ -180,7 +181,7 @@ local function refund(number, member)
     if not value then return "0" end
     write(key, field, {value}, false)
   end
-  local token, kept, found = token_of(member), {}, "0"
+  local token, kept, found = string.sub(mark, 2), {}, "0"
   for entry in string.gmatch(value, "[^,]+") do
     if string.sub(entry, 8) == token then found = "1" else kept[#kept + 1] = entry end
   end
@@ -222,9 +223,9 @@ end
 
 local out, i = {}, 0
 local step = mode == "refund" and refund or charge
-for number, member in string.gmatch(ARGV[5], "([^ \n]+) ([^\n]*)\n") do
+for number, mark in string.gmatch(ARGV[5], "([^ \n]+) ([^\n]*)\n") do
   i = i + 1
-  out[i] = step(number, member)
+  out[i] = step(number, mark)
 end
 local splits = 0
 while count > LOAD * (2 ^ level + split) and splits < SPLITS do

@@ -129,17 +129,17 @@ def token_of(member: str) -> str:
 
 
 def ledger_field(number: str) -> str:
-    """A number's field in its bucket: its digits in base 36, or "=" and its text."""
+    """A number's field in its bucket: its digits in hex, or "=" and its text."""
     digits = number[1:]
     if number[:1] == "+" and digits.isdigit() and digits[:1] != "0" and len(digits) <= 15:
-        return _b36(int(digits))
+        return f"{int(digits):x}"
     return "=" + number
 
 
 def _field_hash(field: str) -> int:
     if field[:1] == "=":
         return int(hashlib.sha1(field.encode()).hexdigest()[:8], 16)
-    return int(field, 36) % _HASH_MODULUS
+    return int(field, 16) % _HASH_MODULUS
 
 
 def ledger_bucket(field: str, level: int, split: int) -> int:
@@ -171,6 +171,11 @@ async def read_ledger(redis: Redis, namespace: str, number: str) -> list[LedgerE
 
 
 # -- charging -------------------------------------------------------------------------
+
+def _mark(member: str) -> str:
+    """What the script knows a message by: its category's initial, then its token."""
+    return member[0] + token_of(member)
+
 
 def _lines(pairs: Sequence[tuple[str, str]], indexes: Sequence[int]) -> str:
     return "".join(f"{pairs[i][0]} {pairs[i][1]}\n" for i in indexes)
@@ -206,7 +211,7 @@ class FrequencyCaps:
         (queue_refunds)."""
         member = cap_member(self.campaign.name, charge.message, charge.category)
         return (frequency_cap_group(self.campaign.namespace, charge.number),
-                f"{charge.number} {member}\n")
+                f"{charge.number} {_mark(member)}\n")
 
     async def charge(self, charges: Sequence[CapCharge], *, now_ms: int | None = None
                      ) -> list[bool]:
@@ -220,7 +225,7 @@ class FrequencyCaps:
             return []
         groups: dict[str, list[int]] = {}
         namespace, name = self.campaign.namespace, self.campaign.name
-        pairs = [(c.number, cap_member(name, c.message, c.category)) for c in charges]
+        pairs = [(c.number, _mark(cap_member(name, c.message, c.category))) for c in charges]
         for index, charge in enumerate(charges):
             groups.setdefault(frequency_cap_group(namespace, charge.number), []).append(index)
         extra = () if now_ms is None else (now_ms,)

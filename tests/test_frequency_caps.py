@@ -121,7 +121,7 @@ async def seed_ledger(redis: aioredis.Redis, number: str, ledger: list[tuple[str
     else:
         bucket = frequency_cap_bucket(frequency_cap_group(NS, number), 0)
         await redis.hset(bucket, ledger_field(number),
-                         ",".join(encode_entry(m, at) for m, at in ledger))
+                         "".join(encode_entry(m, at) for m, at in ledger))
 
 
 @pytest.mark.parametrize("layout", ["buckets", "legacy"])

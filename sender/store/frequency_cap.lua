@@ -11,9 +11,9 @@
 --                          that long)
 --   herald:{cap:NS:G}:bB   bucket B, a hash: number -> its ledger. The number is its
 --                          digits in hex ("=" and the text for one that is not
---                          +digits); its ledger, entries joined by ",", each
---                          <category initial><charged at: 6 base-36 digits of seconds
---                          since 2025-01-01, rounded up><token>. The token, the first 10
+--                          +digits); its ledger, entries of 17 characters one after
+--                          the other, each <category initial><charged at: 6 base-36
+--                          digits of seconds since 2025-01-01, rounded up><token>. The token, the first 10
 --                          hex digits of the SHA-1 of the message's member "<category>|
 --                          <campaign>|<message key>", makes a charge idempotent per message.
 -- Buckets grow by linear hashing (Litwin, 1980): a number's bucket is its hash mod 2^L,
@@ -63,7 +63,7 @@ local state = redis.call("HMGET", meta, "L", "p", "n", "k")
 local level, split = tonumber(state[1]) or 0, tonumber(state[2]) or 0
 local count, keep = tonumber(state[3]) or 0, tonumber(state[4]) or 0
 if mode == "charge" and period > keep then keep = period end
-local since, oldest = now - period, now - keep
+local since, oldest = now - period, now - keep  -- ms: what counts, what is kept
 
 local DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 local function b36(n, width)
@@ -85,9 +85,16 @@ local function stamp(ms)  -- seconds after EPOCH, rounded up: an entry never cou
   return b36(math.ceil(ms / 1000) - EPOCH, 6)
 end
 
-local function charged_at(entry)  -- ms
-  return (tonumber(string.sub(entry, 2, 7), 36) + EPOCH) * 1000
+local ENTRY = 17  -- characters an entry: its initial, its stamp (6), its token (10)
+
+-- Stamps are fixed-width lowercase base 36, so they compare as strings: an entry
+-- charged at stamp S is younger than `ms` when S > after(ms).
+local function after(ms)
+  local s = math.floor(ms / 1000) - EPOCH
+  if s < 0 then return "" end
+  return b36(s, 6)
 end
+local kept_after, count_after = after(oldest), after(since)
 
 local function field_hash(field)
   if string.sub(field, 1, 1) == "=" then
@@ -117,13 +124,13 @@ local function legacy(number)  -- the earlier layout's ledger, converted; false 
   for i = 1, #members, 2 do
     local member, score = members[i], tonumber(members[i + 1])
     if member == "~" then
-      if -score > keep then keep = -score; oldest = now - keep end
+      if -score > keep then keep = -score; kept_after = after(now - keep) end
     else
       entries[#entries + 1] = string.sub(member, 1, 1) .. stamp(score) .. token_of(member)
     end
   end
   redis.call("DEL", key)
-  return table.concat(entries, ",")
+  return table.concat(entries)
 end
 
 local touched = {}
@@ -133,7 +140,7 @@ local function write(key, field, entries, existed)
   if #entries == 0 then
     if existed then redis.call("HDEL", key, field); count = count - 1 end
   else
-    if redis.call("HSET", key, field, table.concat(entries, ",")) == 1 then
+    if redis.call("HSET", key, field, table.concat(entries)) == 1 then
       count = count + 1
     end
   end
@@ -149,15 +156,15 @@ local function charge(number, mark)
   local token, initial = string.sub(mark, 2), string.sub(mark, 1, 1)
   local kept, counted = {}, 0
   if value then
-    for entry in string.gmatch(value, "[^,]+") do
-      if string.sub(entry, 8) == token then
+    for j = 1, #value, ENTRY do
+      if string.sub(value, j + 7, j + 16) == token then
         if not existed then write(key, field, {value}, false) end  -- converted
         return "1"
       end
-      local at = charged_at(entry)
-      if at > oldest then
-        kept[#kept + 1] = entry
-        if at > since and (not by_category or string.sub(entry, 1, 1) == initial) then
+      local at = string.sub(value, j + 1, j + 6)
+      if at > kept_after then
+        kept[#kept + 1] = string.sub(value, j, j + 16)
+        if at > count_after and (not by_category or string.sub(value, j, j) == initial) then
           counted = counted + 1
         end
       end
@@ -182,8 +189,12 @@ local function refund(number, mark)
     write(key, field, {value}, false)
   end
   local token, kept, found = string.sub(mark, 2), {}, "0"
-  for entry in string.gmatch(value, "[^,]+") do
-    if string.sub(entry, 8) == token then found = "1" else kept[#kept + 1] = entry end
+  for j = 1, #value, ENTRY do
+    if string.sub(value, j + 7, j + 16) == token then
+      found = "1"
+    else
+      kept[#kept + 1] = string.sub(value, j, j + 16)
+    end
   end
   if found == "1" then write(key, field, kept, true) end
   return found
@@ -196,27 +207,32 @@ local function split_one()
   local old = prefix .. "b" .. string.format("%d", split)
   local new = prefix .. "b" .. string.format("%d", split + low)
   local fields = redis.call("HGETALL", old)
-  local moved, gone = {}, {}
+  local moved, stay, gone = {}, {}, 0
   for i = 1, #fields, 2 do
     local field, value = fields[i], fields[i + 1]
     local live = false
-    for entry in string.gmatch(value, "[^,]+") do
-      if charged_at(entry) > oldest then live = true; break end
+    for j = #value - ENTRY + 1, 1, -ENTRY do  -- the newest is last, most likely
+      if string.sub(value, j + 1, j + 6) > kept_after then live = true; break end
     end
     if not live then
-      gone[#gone + 1] = field
+      gone = gone + 1
     elseif field_hash(field) % (2 * low) ~= split then
       moved[#moved + 1] = field
       moved[#moved + 1] = value
-      gone[#gone + 1] = field
+    else
+      stay[#stay + 1] = field
+      stay[#stay + 1] = value
     end
   end
+  -- Rewritten rather than HDEL'd: each HDEL in a listpack is a scan and a move.
+  redis.call("DEL", old)
+  if #stay > 0 then redis.call("HSET", old, unpack(stay)) end
   if #moved > 0 then
     redis.call("HSET", new, unpack(moved))
     touched[new] = true
   end
-  if #gone > 0 then redis.call("HDEL", old, unpack(gone)) end
-  count = count - (#gone - #moved / 2)
+  touched[old] = #stay > 0 or nil
+  count = count - gone
   split = split + 1
   if split == low then level, split = level + 1, 0 end
 end

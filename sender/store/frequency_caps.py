@@ -155,9 +155,13 @@ def encode_entry(member: str, charged_ms: int) -> str:
     return member[0] + seconds + token_of(member)
 
 
+ENTRY_CHARS = 17
+"""A ledger entry's characters: initial, 6 of stamp, 10 of token (frequency_cap.lua)."""
+
+
 def decode_ledger(value: str) -> list[LedgerEntry]:
-    return [LedgerEntry(e[0], (int(e[1:7], 36) + EPOCH_S) * 1000, e[7:])
-            for e in value.split(",") if e]
+    entries = (value[i:i + ENTRY_CHARS] for i in range(0, len(value), ENTRY_CHARS))
+    return [LedgerEntry(e[0], (int(e[1:7], 36) + EPOCH_S) * 1000, e[7:]) for e in entries]
 
 
 async def read_ledger(redis: Redis, namespace: str, number: str) -> list[LedgerEntry]:

@@ -180,17 +180,59 @@ async def test_message_state_and_delete_run_see_the_records(redis: Any) -> None:
     assert await redis.keys(f"{KEYS.tag}*") == []
 
 
+@pytest.mark.parametrize("generations", [
+    "27 1765000000000",
+    "27 1765000000000 55 1765000100000 111 1765001000000",  # a lane that grew twice
+])
 @pytest.mark.parametrize("entry_id", [
     "1765000000000-0", "1765000000000-1", "1765000000001-0", "1765000123456-65535",
     f"1765000000000-{SEQ}",  # a sequence past SEQ: the id's own text
     "1764999999999-3",  # before the lane's base: the same
     "9765000000000-0",  # beyond an exact slot
+    "1765000100000-0", "1765000099999-7", "1765001000000-3", "1765001234567-2",
 ])
-def test_a_place_gives_its_entry_back(entry_id: str) -> None:
-    layout = Layout(buckets=27, base_ms=1765000000000)
+def test_a_place_gives_its_entry_back(generations: str, entry_id: str) -> None:
+    layout = Layout.parse(generations)
     bucket, field = layout.place(entry_id)
-    assert 0 <= bucket < 27
+    generation = layout.generation(int(entry_id.split("-")[0]))
+    assert generation.first <= bucket < generation.first + generation.buckets
+    assert layout.owner(bucket) == generation
     assert layout.entry_id(bucket, field) == entry_id
+
+
+async def test_a_lane_that_keeps_growing_gets_generations_of_small_buckets(
+    redis: Any,
+) -> None:
+    """A triggered campaign's lane: first compacted when it held 10 messages, then
+    6,000 more arrive and are compacted as they go. The lane's layout grows by
+    generations; every bucket stays a listpack, and every record reads back."""
+    stream = KEYS.shard(0)
+    await redis.xgroup_create(stream, SENDERS_GROUP, id="$", mkstream=True)
+    written: dict[str, str] = {}
+    for batch, size in enumerate([10] + [500] * 12):
+        pipe: Any = redis.pipeline(transaction=False)
+        for i in range(size):
+            pipe.xadd(stream, {"n": f"+8613{batch:03d}{i:05d}", "v": "a"},
+                      id=f"{1765000000000 + batch * 1000 + i // 10}-{i % 10}")
+        ids = [str(entry_id) for entry_id in await pipe.execute()]
+        await redis.hset(KEYS.state, mapping={message_key(0, i): "D~1,1765000100,1765000101"
+                                              for i in ids})
+        await redis.xreadgroup(SENDERS_GROUP, "c", {stream: ">"})
+        written |= {i: f"+8613{batch:03d}{n:05d}" for n, i in enumerate(ids)}
+        while (await compact_lane(redis, KEYS, 0, budget=20_000)).more:
+            pass
+    assert await redis.xlen(stream) == 0
+    layout = Layout.parse(await redis.hget(KEYS.final, "0"))
+    assert len(layout.generations) > 3
+    sizes = [await redis.hlen(KEYS.final_bucket(0, b)) for b in range(layout.buckets)]
+    assert sum(sizes) == len(written) and max(sizes) < 128
+    encodings = {await redis.object("encoding", KEYS.final_bucket(0, b))
+                 for b in range(layout.buckets) if sizes[b]}
+    assert encodings == {"listpack"}
+    read = {r.entry_id: r.number async for page in records(redis, KEYS, 0) for r in page}
+    assert read == written
+    for entry_id in list(written)[::250]:
+        assert await final_state(redis, KEYS, 0, entry_id) == "D~1,1765000100,1765000101"
 
 
 def test_buckets_are_odd_and_sized_for_listpack() -> None:

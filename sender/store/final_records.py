@@ -1,9 +1,13 @@
 """Final messages compacted: a run's finished recipients kept in small listpack hashes
 instead of a stream entry and a state-hash field each (issue 17, part 5).
 
-    herald:{campaign:NS/NAME}:final           hash: lane L -> "BUCKETS BASE_MS", lane
-                                              L's layout, fixed at its first compaction;
-                                              "L:at" -> the id the last pass stopped at
+    herald:{campaign:NS/NAME}:final           hash: lane L -> "BUCKETS BASE_MS[ ...]",
+                                              lane L's layout (`Layout`): its first
+                                              generation fixed at its first compaction,
+                                              one more each time the lane outgrows the
+                                              last; "L:at" -> the id the last pass
+                                              stopped at; "L:n" -> the records of the
+                                              last generation
     herald:{campaign:NS/NAME}:final:L:B       hash: bucket B of lane L, field: the
                                               entry's number within the bucket (see
                                               `slot`), value: its record (`record`)
@@ -57,6 +61,9 @@ PAGE = 1000
 """Stream entries one compaction call reads."""
 BUCKET_ENTRIES = 48
 """Records a bucket is sized for, below listpack's 128 so failover's additions fit."""
+GENERATION_FULL = 80
+"""Records a bucket of a lane's last generation holds on average when the lane gets its
+next generation: a bucket stays under listpack's 128 (a bucket's share varies by ~10)."""
 SEQ = 65536
 """An entry id "MS-SEQ" is slotted as (MS - base) * SEQ + SEQ; a larger SEQ falls back."""
 SLOT_MAX = 2 ** 50
@@ -69,39 +76,87 @@ FINAL_CODES = (State.DELIVERED, State.FAILED, State.EXPIRED, State.OPTED_OUT,
 
 
 @dataclass(frozen=True)
-class Layout:
-    """Lane's buckets and base, fixed when the lane was first compacted."""
+class Generation:
+    """Buckets for a lane's entries from `base_ms` on, numbered from `first`."""
 
     buckets: int
     base_ms: int
+    first: int
+
+    @property
+    def base_s(self) -> int:
+        """What the records' times are relative to."""
+        return self.base_ms // 1000
+
+    def place(self, ms: int, seq: int, entry_id: str) -> tuple[int, str]:
+        slot = (ms - self.base_ms) * SEQ + seq
+        if seq >= SEQ or slot < 0 or slot >= SLOT_MAX:
+            return self.first + ms % self.buckets, entry_id
+        return self.first + slot % self.buckets, str(slot // self.buckets)
+
+    def entry_id(self, bucket: int, field: str) -> str:
+        if "-" in field:
+            return field
+        slot = int(field) * self.buckets + bucket - self.first
+        return f"{self.base_ms + slot // SEQ}-{slot % SEQ}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A lane's generations of buckets. The first is fixed when the lane is first
+    compacted, sized to the lane then; a lane that grows after it (a triggered
+    campaign's, failover's) gets another, twice the size, for its entries from then on,
+    once the last one holds GENERATION_FULL records a bucket on average. Buckets are
+    numbered across generations: a lane's keys are its buckets 0 to `buckets` - 1."""
+
+    generations: tuple[Generation, ...]
 
     @classmethod
     def parse(cls, text: str) -> Layout:
-        buckets, base = text.split()
-        return cls(int(buckets), int(base))
+        """From "BUCKETS BASE_MS[ BUCKETS BASE_MS ...]", as the meta hash keeps it."""
+        numbers = [int(n) for n in text.split()]
+        generations, first = [], 0
+        for buckets, base in zip(numbers[::2], numbers[1::2], strict=True):
+            generations.append(Generation(buckets, base, first))
+            first += buckets
+        return cls(tuple(generations))
+
+    @property
+    def buckets(self) -> int:
+        last = self.generations[-1]
+        return last.first + last.buckets
+
+    def generation(self, ms: int) -> Generation:
+        """The generation an entry of that millisecond belongs to (the first for one
+        before every base)."""
+        for generation in reversed(self.generations):
+            if ms >= generation.base_ms:
+                return generation
+        return self.generations[0]
+
+    def owner(self, bucket: int) -> Generation:
+        """The generation bucket `bucket` is one of."""
+        for generation in reversed(self.generations):
+            if bucket >= generation.first:
+                return generation
+        raise ValueError(f"no bucket {bucket}")
 
     def place(self, entry_id: str) -> tuple[int, str]:
         """(bucket, field) of an entry id; the Lua script computes the same."""
         ms_text, _, seq_text = entry_id.partition("-")
         ms, seq = int(ms_text), int(seq_text or 0)
-        slot = (ms - self.base_ms) * SEQ + seq
-        if seq >= SEQ or slot < 0 or slot >= SLOT_MAX:
-            return ms % self.buckets, entry_id
-        return slot % self.buckets, str(slot // self.buckets)
+        return self.generation(ms).place(ms, seq, entry_id)
 
     def entry_id(self, bucket: int, field: str) -> str:
         """The entry id a bucket's field stands for (`place` reversed)."""
-        if "-" in field:
-            return field
-        slot = int(field) * self.buckets + bucket
-        return f"{self.base_ms + slot // SEQ}-{slot % SEQ}"
+        return self.owner(bucket).entry_id(bucket, field)
 
 
 def layout_for(length: int, first_id: str) -> Layout:
     """A lane's layout from its length and first entry when first compacted. Buckets
     are odd, so consecutive milliseconds (steps of SEQ) spread over all of them."""
     buckets = 2 * (-(-length // (2 * BUCKET_ENTRIES))) + 1
-    return Layout(buckets, int(first_id.partition("-")[0]))
+    return Layout((Generation(buckets, int(first_id.partition("-")[0]), 0),))
 
 
 def decode_record(value: str, base_s: int) -> tuple[str, str, str]:
@@ -141,10 +196,19 @@ if not layout then
   layout = buckets .. " " .. string.match(first[1][1], "^(%d+)")
   redis.call("HSET", KEYS[3], lane, layout)
 end
-local buckets, base = string.match(layout, "^(%d+) (%d+)$")
-buckets, base = tonumber(buckets), tonumber(base)
-local base_s = math.floor(base / 1000)
-local SEQ, MAX = """ + f"{SEQ}, {SLOT_MAX}" + """
+local gens, first = {}, 0  -- {buckets, base ms, first bucket}, as Layout.parse reads
+for b, s in string.gmatch(layout, "(%d+) (%d+)") do
+  gens[#gens + 1] = {tonumber(b), tonumber(s), first}
+  first = first + tonumber(b)
+end
+local last_gen = gens[#gens]
+local function generation(ms)
+  for g = #gens, 1, -1 do
+    if ms >= gens[g][2] then return gens[g] end
+  end
+  return gens[1]
+end
+local SEQ, MAX, FULL = """ + f"{SEQ}, {SLOT_MAX}, {GENERATION_FULL}" + """
 
 local function b36(n)
   local digits, out = "0123456789abcdefghijklmnopqrstuvwxyz", ""
@@ -162,7 +226,7 @@ local function number_of(n)
   return "=" .. n
 end
 
-local function relative(state)
+local function relative(state, base_s)
   local head, segments, submitted, done = string.match(state, "^(.-)~([^,]*),([^,]*),?(.*)$")
   if not head then return state end
   if submitted ~= "" then submitted = string.format("%d", tonumber(submitted) - base_s) end
@@ -173,6 +237,9 @@ end
 local keys = {}
 for i, entry in ipairs(entries) do keys[i] = lane .. "/" .. entry[1] end
 local states = redis.call("HMGET", KEYS[2], unpack(keys))
+local count_field = lane .. ":n"  -- records in the last generation
+local in_last = tonumber(redis.call("HGET", KEYS[3], count_field) or "0")
+local counted = in_last
 local done_keys, done_ids = {}, {}
 for i, entry in ipairs(entries) do
   local state = states[i]
@@ -180,19 +247,36 @@ for i, entry in ipairs(entries) do
     local id = entry[1]
     local ms, seq = string.match(id, "^(%d+)-(%d+)$")
     ms, seq = tonumber(ms), tonumber(seq)
+    local gen = generation(ms)
+    local buckets, base = gen[1], gen[2]
     local slot = (ms - base) * SEQ + seq
     local bucket, field
     if seq >= SEQ or slot < 0 or slot >= MAX then
-      bucket, field = ms % buckets, id
+      bucket, field = gen[3] + ms % buckets, id
     else
-      bucket = slot % buckets
-      field = string.format("%d", (slot - bucket) / buckets)
+      local within = slot % buckets
+      bucket, field = gen[3] + within, string.format("%d", (slot - within) / buckets)
+    end
+    -- A lane that grew past its last generation's size gets the next, twice as large,
+    -- for the entries after this one (none placed so far changes generation: they
+    -- were read in id order, or are older, from a pass that started over at the head).
+    if gen == last_gen then
+      in_last = in_last + 1
+      if in_last >= last_gen[1] * FULL then
+        local grown = {2 * last_gen[1] + 1, ms + 1, last_gen[3] + last_gen[1]}
+        gens[#gens + 1] = grown
+        last_gen = grown
+        layout = string.format("%s %d %d", layout, grown[1], grown[2])
+        redis.call("HSET", KEYS[3], lane, layout)
+        in_last = 0
+      end
     end
     local fields, n, v = entry[2], "", ""
     for j = 1, #fields, 2 do
       if fields[j] == "n" then n = fields[j + 1] elseif fields[j] == "v" then v = fields[j + 1] end
     end
-    redis.call("HSET", prefix .. bucket, field, number_of(n) .. "|" .. v .. "|" .. relative(state))
+    redis.call("HSET", prefix .. bucket, field,
+               number_of(n) .. "|" .. v .. "|" .. relative(state, math.floor(base / 1000)))
     done_keys[#done_keys + 1] = keys[i]
     done_ids[#done_ids + 1] = id
   end
@@ -201,6 +285,7 @@ if #done_ids > 0 then
   redis.call("HDEL", KEYS[2], unpack(done_keys))
   redis.call("XDEL", KEYS[1], unpack(done_ids))
 end
+if in_last ~= counted then redis.call("HSET", KEYS[3], count_field, in_last) end
 local last = entries[#entries][1]
 if #entries < tonumber(ARGV[3]) or last == stop then last = "" else last = "(" .. last end
 return {#entries, #done_ids, last}
@@ -297,7 +382,6 @@ async def records(redis: Redis, keys: CampaignKeys, lane: int, buckets_per_page:
     found = await layout(redis, keys, lane)
     if found is None:
         return
-    base_s = found.base_ms // 1000
     for first in range(0, found.buckets, buckets_per_page):
         numbers = range(first, min(first + buckets_per_page, found.buckets))
         async with redis.pipeline(transaction=False) as pipe:
@@ -306,10 +390,11 @@ async def records(redis: Redis, keys: CampaignKeys, lane: int, buckets_per_page:
             replies: list[Any] = await pipe.execute()
         page = []
         for bucket, fields in zip(numbers, replies, strict=True):
+            generation = found.owner(bucket)
             for field, value in fields.items():
-                number, variant, state = decode_record(value, base_s)
-                page.append(FinalRecord(found.entry_id(bucket, field), number, variant,
-                                        state))
+                number, variant, state = decode_record(value, generation.base_s)
+                page.append(FinalRecord(generation.entry_id(bucket, field), number,
+                                        variant, state))
         if page:
             yield page
 
@@ -322,7 +407,7 @@ async def final_state(redis: Redis, keys: CampaignKeys, lane: int, entry_id: str
         return None
     bucket, field = found.place(entry_id)
     value = cast(str | None, await redis.hget(keys.final_bucket(lane, bucket), field))
-    return None if value is None else decode_record(value, found.base_ms // 1000)[2]
+    return None if value is None else decode_record(value, found.owner(bucket).base_s)[2]
 
 
 # KEYS: the hold. ARGV: the reader's token, HOLD_SECONDS in ms. By the server's clock, as

@@ -8,6 +8,7 @@
                            [--frequency-cap N/HOURS[/Category]] [--recipient-windows]
                            [--channels 2] [--source-pool N [--sticky-sources]]
                            [--processes 2] [--cap-rounds 2]
+                           [--channel-rate R] [--max-binds B]
 
 By default it starts `herald simulator` on a free loopback port (receipts after 50 ms, no
 window enforced, see --smsc-window) and, when the Herald side runs, a redis-server
@@ -33,6 +34,10 @@ with its own bind and rate limit, to the same SMSC), `--cap-rounds` times each.
 `--processes N` is another: the same messages in N shards of one campaign on one channel,
 each sent by its own process at once, as N sender pods send (their binds share the
 channel's rate limit and bind cap in Redis), against the run in one process.
+`--channel-rate R` and `--max-binds B` give the bench's channel a real rateLimit (R/s,
+burst R/20 as examples/channel.yaml's 2000/100) and maxBinds, and check both from the
+simulator's side: the most submits it accepted in any sliding second, against R, and
+the most binds it had open at once, against B.
 `--source-pool N` is one more such feature: the channel sends from a pool of N addresses
 (smpp.sourceAddresses), each listing the numbers' country, so each message's country is
 looked up and its address chosen in turn; `--sticky-sources` makes it Sticky.
@@ -50,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import json
 import re
@@ -85,6 +91,9 @@ MEMORY_FACTOR = 10
 MEMORY_TARGET = 0.20  # peak RSS at 10×N within 20% of that at N (issue 4)
 RECEIPT_WAIT = 5.0  # seconds a side waits after its last submit for the receipts still owed
 CHANNELS_MAX = 8  # a Campaign's channels at most (--channels)
+UNLIMITED_RATE = 1_000_000  # the channel's rate without --channel-rate: costs, never limits
+RATE_TOLERANCE = 0.01  # over the rate in any 1-second window, as bench/rate_limit.py allows
+BURST_SHARE = 20  # --channel-rate R: burst R/20, as examples/channel.yaml (2000/s, 100)
 
 FAULTS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
     "drop": ("drop every connection after each N accepted submits, with the receipts owed"
@@ -249,7 +258,8 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
                      frequency_cap: dict[str, Any] | None = None,
                      send_times: dict[str, Any] | None = None, channels: int = 1,
                      source_pool: tuple[int, bool] | None = None, processes: int = 1,
-                     child: dict[str, Any] | None = None) -> RunResult:
+                     child: dict[str, Any] | None = None, channel_rate: int | None = None,
+                     channel_burst: int = 1, max_binds: int = 0) -> RunResult:
     """Send `workload(messages)` through Herald's sender engine and report what it measured.
 
     Loads `workload(messages)` into `redis_url` as one shard of one campaign (its load
@@ -264,9 +274,11 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     `source_pool` (N, sticky) a pool of N addresses for CN numbers instead of one;
     `processes` P: the messages in P shards (message i in shard i mod P), each sent by
     a process of its own (`send_shard`, started with `child`, this side's spec), all at
-    once, the figures summed and timed from the first start to the last end. The
-    harness runs this in its own process, cancels it after --timeout seconds, measures
-    peak RSS and reads the SMSC's record and the messages' states for duplicates and losses.
+    once, the figures summed and timed from the first start to the last end;
+    `channel_rate` and `channel_burst` the channel's rateLimit (None: so high it never
+    limits), `max_binds` its maxBinds (0: no cap). The harness runs this in its
+    own process, cancels it after --timeout seconds, measures peak RSS and reads the
+    SMSC's record and the messages' states for duplicates and losses.
     """
     from sender.run_config import RunConfig, TlsMaterial, TlsTarget
     from sender.send.process import send_lanes, tune_collector
@@ -291,7 +303,9 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     await pipe.execute()
     # The run as the operator would write it: the same text as the peer's workload, one
     # bind, the channel's limiter in the path, set high enough (1,000,000/s) to cost its
-    # Redis calls without limiting. A sender pod starts from exactly this.
+    # Redis calls without limiting unless --channel-rate sets it. A sender pod starts
+    # from exactly this.
+    rate = channel_rate or UNLIMITED_RATE
     run = RunConfig.model_validate({
         "campaign": {"namespace": "bench", "name": "run"}, "uid": "bench", "generation": 1,
         "frozen_hash": "bench", "shards": processes, "receipts": receipts,
@@ -299,9 +313,11 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
         "templates": {"": {"category": "Notification",
                            "body": "Herald bench message {i}: your code is 2468",
                            "variables": [{"name": "i"}]}},
-        "channels": [{"name": bench_channel(i), "rate": 1_000_000, "smpp": {
+        "channels": [{"name": bench_channel(i), "rate": rate,
+                      "burst": channel_burst if channel_rate else 1, "smpp": {
             "host": smsc.host, "port": smsc.port, "system_id": smsc.system_id,
-            "window": window, **source_settings(source_pool)}} for i in range(channels)],
+            "window": window, "max_binds": max_binds, **source_settings(source_pool)}}
+                     for i in range(channels)],
         "audience": {"source": {"inline": []}}, "frequency_cap": frequency_cap,
         **({"send_times": send_times} if send_times else {}),
     })
@@ -315,8 +331,9 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
 
     if processes > 1:
         await redis.aclose()
-        figures, cpu = await send_shards(child or {}, processes)
+        figures, cpu, shards = await send_shards(child or {}, processes)
     else:
+        shards = []
         tune_collector()  # as `herald send` does before its run
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         sent = await send_lanes(run, run.lanes.of_shard(0), redis,
@@ -341,13 +358,17 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
                "cap_waits": figures["cap_waits"],
                "send_time_zones": figures["send_time_zones"],
                "source_addresses": len(run.channels[0].smpp.sources),
-               "processes": processes},
+               "processes": processes, **({"shards": shards} if shards else {})},
     )
 
 
-async def send_shards(spec: dict[str, Any], processes: int) -> tuple[dict[str, Any], float]:
+async def send_shards(spec: dict[str, Any], processes: int
+                      ) -> tuple[dict[str, Any], float, list[dict[str, Any]]]:
     """The run's shards sent by a process each at once (`send_shard`): their figures
-    summed, timed from the first start to the last end, and their CPU seconds."""
+    summed, timed from the first start to the last end; their CPU seconds; and each
+    shard's messages submitted and when it ended (with receipts), in seconds from the
+    first start: with fewer bind slots than processes, those that waited for one end
+    later."""
     children = [await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--child", json.dumps(spec | {"send_shard": shard}),
         stdout=asyncio.subprocess.PIPE) for shard in range(processes)]
@@ -362,7 +383,10 @@ async def send_shards(spec: dict[str, Any], processes: int) -> tuple[dict[str, A
     for key in ("seconds", "seconds_with_receipts"):  # the box's time, not one shard's
         figures[key] = max(output["started"] + output["figures"][key]
                            for output in outputs) - first
-    return figures, sum(output["cpu_seconds"] for output in outputs)
+    shards = [{"submitted": output["figures"]["submitted"],
+               "ended_at_s": round(output["started"] + output["figures"]["seconds_with_receipts"]
+                                   - first, 3)} for output in outputs]
+    return figures, sum(output["cpu_seconds"] for output in outputs), shards
 
 
 async def send_shard(spec: dict[str, Any]) -> dict[str, Any]:
@@ -440,7 +464,8 @@ async def _side(spec: dict[str, Any]) -> RunResult:
                        spec["receipt_wait"], spec.get("frequency_cap"),
                        spec.get("send_times"), spec.get("channels", 1),
                        tuple(spec["source_pool"]) if spec.get("source_pool") else None,
-                       spec.get("processes", 1), spec),
+                       spec.get("processes", 1), spec, spec.get("channel_rate"),
+                       spec.get("channel_burst", 1), spec.get("max_binds", 0)),
             timeout)
     from aiosmpplib_peer import run_peer  # this folder; imported here so Herald's RSS lacks it
 
@@ -579,10 +604,59 @@ class LocalSimulator(ControlledSmsc):
         super().__init__(command + tls_flags, REPO, workdir)
         if args.tls:
             self.ca_file = str(workdir / "ca.pem")
-        self.call("POST", "/config", {  # counters are enough: no record of each submit
-            "record_accepted": False, "receipt_ack_timeout_ms": args.receipt_ack_timeout_ms})
+        checks_limits = bool(args.channel_rate or args.max_binds)
+        self.call("POST", "/config", {  # counters are enough, unless the limits are checked
+            "record_accepted": checks_limits,  # from each accepted submit's time
+            "receipt_ack_timeout_ms": args.receipt_ack_timeout_ms})
         for name, value in (args.faults or {}).items():
             self.call("POST", "/config", FAULTS[name][1](value))
+
+
+    def accepted_times(self) -> list[float]:
+        """When the simulator accepted each submit since its last reset (Unix time, its
+        clock), paged from its record."""
+        times: list[float] = []
+        since = 0
+        while True:
+            page = self.call("GET", f"/accepted?since={since}")
+            times += [item["timestamp"] for item in page["items"]]
+            if not page["items"] or page["next"] >= page["total"]:
+                return times
+            since = page["next"]
+
+    def peak_binds(self) -> int:
+        """The most binds it had open at once since its last reset."""
+        return int(self.call("GET", "/stats")["peak_binds"])
+
+
+def busiest_second(times: list[float]) -> tuple[int, float]:
+    """The most of `times` in any half-open window [t, t + 1 s) (bench/rate_limit.py's
+    measure, here over the SMSC's clock), and when that window starts, in seconds
+    after the first of them."""
+    times = sorted(times)
+    best, start = 0, 0.0
+    for i, t in enumerate(times):
+        count = bisect.bisect_left(times, t + 1.0, lo=i) - i
+        if count > best:
+            best, start = count, t - times[0]
+    return best, start
+
+
+def channel_limits_held(rate: int | None, burst: int, max_binds: int,
+                        busiest: tuple[int, float], peak_binds: int) -> dict[str, Any]:
+    """The channel's limits beside what the SMSC saw (None where no limit was set):
+    `rate_held` when no sliding second held more than the rate and RATE_TOLERANCE;
+    `rate_held_with_burst` against the limiter's own bound, the burst on top
+    (sender.store.rate_limit: burst + rate * (W + max_late)); `binds_held` when no more
+    than maxBinds binds were open at once."""
+    most, at = busiest
+    return {"channel_rate": rate, "burst": burst if rate else None,
+            "max_accepted_in_any_1s": most, "busiest_1s_starts_at_s": round(at, 3),
+            "rate_held": most <= rate * (1 + RATE_TOLERANCE) if rate else None,
+            "rate_held_with_burst": (most <= burst + rate * (1 + RATE_TOLERANCE)
+                                     if rate else None),
+            "max_binds": max_binds or None, "peak_binds": peak_binds,
+            "binds_held": peak_binds <= max_binds if max_binds else None}
 
 
 class NodeSmsc(ControlledSmsc):
@@ -726,6 +800,8 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             "receipt_wait": args.receipt_wait_seconds, "timeout": timeout,
             "frequency_cap": frequency_cap, "send_times": send_times, "channels": channels,
             "source_pool": source_pool, "processes": processes, "peer": args.peer,
+            "channel_rate": args.channel_rate, "channel_burst": channel_burst(args),
+            "max_binds": args.max_binds,
             "log_path": str(workdir / f"{side}-{messages}.log")}
     output = run_child(spec)
     if "error" in output:
@@ -742,6 +818,11 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
         record = simulator.record(messages, received)
     if side == "herald" and redis_url is not None:  # each message's own state: exact
         extra |= asyncio.run(herald_states(redis_url, received))
+    if side == "herald" and isinstance(simulator, LocalSimulator) and (
+            args.channel_rate or args.max_binds):  # the channel's limits, as the SMSC saw
+        extra["channel_limits"] = channel_limits_held(
+            args.channel_rate, channel_burst(args), args.max_binds,
+            busiest_second(simulator.accepted_times()), simulator.peak_binds())
     elif received is not None:  # counts only: accepted submits the SMSC has no record of
         extra["lost"] = max(0, record["not_received"] - run["rejected"] - extra["unknown"])
     figures = {
@@ -833,6 +914,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--processes", type=int, default=1, metavar="N",
                      help=f"Herald's run in one process, then in N shards (2 to"
                      f" {CHANNELS_MAX}) each sent by its own process at once, one channel")
+    run.add_argument("--channel-rate", type=int, metavar="R",
+                     help="Herald's channel: rateLimit.messagesPerSecond R (burst"
+                          f" R/{BURST_SHARE}; default: so high it never limits), checked"
+                          " from the simulator's record: the most submits accepted in any"
+                          " sliding second")
+    run.add_argument("--channel-burst", type=int, metavar="N",
+                     help=f"with --channel-rate: rateLimit.burst (default R/{BURST_SHARE})")
+    run.add_argument("--max-binds", type=int, default=0, metavar="B",
+                     help="Herald's channel: maxBinds B across its processes (default: no"
+                          " cap), checked against the most binds the simulator had open")
     run.add_argument("--cap-rounds", type=int, default=2, metavar="K",
                      help="with --frequency-cap or --recipient-windows: off/on pairs to run"
                           " (default 2)")
@@ -907,6 +998,15 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(f"--channels takes 1 to {CHANNELS_MAX}")
     if args.cap_rounds < 1:
         parser.error("--cap-rounds must be 1 or more")
+    if args.channel_rate is not None and args.channel_rate < 1:
+        parser.error("--channel-rate must be 1 or more")
+    if args.channel_burst is not None and (args.channel_burst < 1 or not args.channel_rate):
+        parser.error("--channel-burst is 1 or more, with --channel-rate")
+    if args.max_binds < 0:
+        parser.error("--max-binds must be 0 (no cap) or more")
+    if (args.channel_rate or args.max_binds) and (args.smsc or args.smsc_kind == "node"):
+        parser.error("--channel-rate and --max-binds are checked from the simulator's"
+                     " record: not with --smsc or --smsc-kind node")
     solo = args.memory or features
     sides = (args.sides or ("herald" if solo else "herald,peer")).split(",")
     if not sides or set(sides) - set(SIDES):
@@ -915,6 +1015,14 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     if args.tls and "peer" in args.sides:
         parser.error("--tls measures Herald's side only (the peer here speaks plain TCP):"
                      " add --sides herald")
+
+
+def channel_burst(args: argparse.Namespace) -> int:
+    """The bench channel's rateLimit.burst: --channel-burst, or 1/BURST_SHARE of its rate
+    (1 without --channel-rate)."""
+    if args.channel_burst:
+        return int(args.channel_burst)
+    return max(1, (args.channel_rate or 0) // BURST_SHARE)
 
 
 def external_smsc(args: argparse.Namespace) -> SmscAddress:
@@ -946,6 +1054,9 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "receipt_wait_seconds": args.receipt_wait_seconds, "tls": args.tls,
             "smsc": simulator.name if simulator else args.smsc,
             "peer_client": PEERS[args.peer]}
+        if args.channel_rate or args.max_binds:
+            report["channel"] = {"rate": args.channel_rate, "max_binds": args.max_binds or None,
+                                 "burst": channel_burst(args) if args.channel_rate else None}
         if isinstance(simulator, LocalSimulator):
             report["simulator"] = {"receipt_delay_ms": args.receipt_delay_ms,
                                    "receipt_ack_timeout_ms": args.receipt_ack_timeout_ms,

@@ -108,6 +108,30 @@ def test_processes_mode_sends_the_shards_from_a_process_each() -> None:
         assert figures["processes"] == processes and figures["receipts"] == 300, figures
 
 
+def test_channel_limits_hold_across_processes_from_the_smscs_side() -> None:
+    """--processes 2 --channel-rate 1000 --max-binds 1: the channel's one bind slot goes
+    to one process at a time, so the other waits for it (and does not fail), and the
+    simulator never has two binds open; its busiest second stays within what the
+    limiter can let through: burst + rate and its 1% (token time), plus the submits in
+    flight then, a window per bind (a bound that holds whatever the timing). Unlimited,
+    1,500 messages would go within a second, well over that bound."""
+    report = bench("herald", "--processes", "2", "--channel-rate", "1000", "--max-binds", "1",
+                   "--cap-rounds", "1", messages=1500)
+    assert report["channel"] == {"rate": 1000, "burst": 50, "max_binds": 1}
+    for name in ("herald", "herald_on"):
+        (figures,) = report[name]["runs"]
+        assert (figures["accepted"], figures["duplicates"], figures["lost"]) == (1500, 0, 0)
+        assert figures["states"] == {"delivered": 1500}, figures
+        limits = figures["channel_limits"]
+        assert {"max_accepted_in_any_1s", "busiest_1s_starts_at_s", "rate_held",
+                "rate_held_with_burst"} <= limits.keys(), limits
+        assert (limits["channel_rate"], limits["burst"], limits["max_binds"]) == (1000, 50, 1)
+        assert 0 < limits["max_accepted_in_any_1s"] <= 50 + 1010 + 100, limits
+        assert (limits["peak_binds"], limits["binds_held"]) == (1, True), limits
+    shards = report["herald_on"]["runs"][0]["shards"]
+    assert sorted(shard["submitted"] for shard in shards) == [750, 750], shards
+
+
 def test_herald_runs_over_tls_to_a_tls_simulator() -> None:
     """--tls: the simulator serves TLS only, so every message delivered came over it."""
     report = bench("herald", "--tls")

@@ -113,6 +113,24 @@ async def test_max_binds_per_system_id(start: StartSmsc, connect: Connect) -> No
     assert (await third.bind("transceiver")).command_status == ROK
 
 
+async def test_peak_binds_is_the_most_open_at_once(start: StartSmsc, connect: Connect) -> None:
+    """peak_binds counts binds open together, of every account, not binds ever made; a
+    reset starts it again from the binds open then."""
+    smsc = await start(accounts=[{"system_id": "herald", "password": "herald"},
+                                 {"system_id": "other", "password": "pw"}])
+    first = await connect(smsc, "transmitter")
+    await connect(smsc, "receiver", "other", "pw")
+    await first.close()
+    await eventually(lambda: sum(smsc.bind_counts.values()) == 1, message="bind released")
+    await connect(smsc, "transceiver")
+    assert (smsc.counters.binds, smsc.stats()["peak_binds"]) == (3, 2)
+    smsc.reset()
+    assert smsc.stats()["peak_binds"] == 2  # both still open
+    third = await connect(smsc, None)
+    assert (await third.bind("transmitter", "other", "pw")).command_status == ROK
+    assert smsc.stats()["peak_binds"] == 3
+
+
 async def test_commands_need_the_right_bind(start: StartSmsc, connect: Connect) -> None:
     smsc = await start()
     unbound = await connect(smsc, None)

@@ -1,6 +1,6 @@
 """The simulator's control API: JSON over HTTP on a loopback port, for tests in other processes.
 
-    GET  /stats                      counters, binds, connections
+    GET  /stats                      counters, binds (peak_binds: most open at once), connections
     GET  /accepted?since=N&limit=M   accepted submits from index N: {total, next, items}
     GET  /reassembled                concatenated messages grouped by reference
     GET  /destinations?min=2         accepted submits per destination (at least `min`)

@@ -124,6 +124,9 @@ class Counters:
     mo_acked: int = 0
     binds: int = 0
     """Successful binds."""
+    peak_binds: int = 0
+    """Most binds open at once, all accounts together: what a carrier's cap on binds
+    (a Channel's maxBinds across sender pods) is checked against."""
     bind_failures: int = 0
     unbinds: int = 0
     drops: int = 0

@@ -160,7 +160,7 @@ class Simulator:
         """Forget records, counters, queued deliveries and throttle state; binds stay."""
         self.accepted.clear()
         self.counters = self.deliveries.counters = Counters()
-        self.counters.binds = sum(self.bind_counts.values())
+        self.counters.binds = self.counters.peak_binds = sum(self.bind_counts.values())
         self.policy.reset(self.config)
         self.deliveries.clear()
         self._drop_countdown = 0
@@ -191,6 +191,7 @@ class Simulator:
         system_id = session.system_id or ""
         self.bind_counts[system_id] += 1
         self.counters.binds += 1
+        self.counters.peak_binds = max(self.counters.peak_binds, sum(self.bind_counts.values()))
         self.binds_by_mode[session.mode] += 1
         if session.can_receive:
             self._receivers.setdefault(system_id, []).append(session)

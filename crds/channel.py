@@ -241,7 +241,11 @@ class RateLimit(HeraldModel):
     )
 
     messages_per_second: int = Field(ge=1, le=100000)
-    """Sustained rate the carrier allows."""
+    """Sustained rate the carrier allows. Herald's senders together take at most this
+    many tokens in any second (within 1%); a submit goes out a few milliseconds after
+    its token, so the carrier may count a busy second up to about 2% above it
+    (bench/sender.py --channel-rate): set it that much under a limit the carrier
+    enforces to the message."""
     burst: int = Field(default=1, ge=1, le=100000)
     """Messages that may go at once after an idle spell; at most messagesPerSecond."""
 

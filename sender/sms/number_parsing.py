@@ -87,9 +87,15 @@ def parse_plain(text: str, region: str) -> tuple[int, str] | None:
         country_code, national = metadata.country_code, digits
     if metadata is None:
         return None
-    _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, metadata)
-    if _test_number_length(stripped, metadata) not in _UNSTRIPPED:
-        national = stripped
+    # Where the national prefix does not match at the start,
+    # _maybe_strip_national_prefix_carrier_code returns the number as it is (its first
+    # steps): the call and the length test after it are skipped (two Python calls a
+    # number of a clean list, for one regex match).
+    prefix = metadata.national_prefix_for_parsing
+    if prefix and _pattern(prefix).match(national):
+        _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, metadata)
+        if _test_number_length(stripped, metadata) not in _UNSTRIPPED:
+            national = stripped
     if not _MIN_NSN <= len(national) <= _MAX_NSN:
         return None  # parse raises: let it, with its reason
     return country_code, national
@@ -227,13 +233,18 @@ def _types(metadata: PhoneMetadata) -> _Types:
     return found[1]
 
 
+# The country codes as digits (no code begins with 0, so each is its int's str).
+_COUNTRY_CODES = {str(code): code for code in COUNTRY_CODE_TO_REGION_CODE}
+
+
 def _country_code(digits: str) -> tuple[int, str]:
-    """phonenumbers' _extract_country_code: the first 1-3 digits that are a country code."""
+    """phonenumbers' _extract_country_code: the first 1-3 digits that are a country code
+    (it compares int(digits[:n]); digits not starting with 0 are their int's str)."""
     if digits[0] == "0":
         return 0, digits
     for length in range(1, _LONGEST_COUNTRY_CODE + 1):
-        code = int(digits[:length])
-        if code in COUNTRY_CODE_TO_REGION_CODE:
+        code = _COUNTRY_CODES.get(digits[:length])
+        if code is not None:
             return code, digits[length:]
     return 0, digits
 

@@ -145,12 +145,15 @@ class ImportBatches:
         return int(rows_done or 0)
 
     async def commit(self, start: int, end: int, numbers: Callable[[int], Sequence[str]],
-                     decide: Callable[[int, Lookups], BatchWrite], after: int) -> None:
+                     decide: Callable[[int, Lookups], BatchWrite], after: int,
+                     sending: Callable[[], None] | None = None) -> None:
         """Commit rows [start, end): `numbers(done)` are the valid numbers of the rows
         from `done` on, `decide(done, lookups)` what those rows add. A part another
         importer committed meanwhile is skipped; a conflict retries from a fresh read.
         `after`: the progress this importer last saw, its previous batch's end (`start`
-        for one importer; in parts, the end of the part's batch before)."""
+        for one importer; in parts, the end of the part's batch before). `sending` is
+        called as the MULTI is about to be written (the importer then reads its next
+        batch while Redis runs this one)."""
         progress, mark = self.keys.import_progress, self._mark
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -169,6 +172,8 @@ class ImportBatches:
                                await self._lookup(numbers(done), f"{self.part}:{start}"))
                 pipe.multi()  # type: ignore[no-untyped-call]
                 self._write(pipe, write)
+                if sending is not None:
+                    sending()
                 try:
                     await pipe.execute()
                     return

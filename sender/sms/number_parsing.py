@@ -143,12 +143,13 @@ def classify(country_code: int, national: str) -> tuple[str, int]:
     return _classify(country_code, national)
 
 
-TABLE_AFTER = {2048: 1024, 32768: 20_000}
+TABLE_AFTER = {4096: 2048, 65536: 20_000}
 """Numbers of a country code and length read by its patterns before its table is built,
 and the states the table may have then. A table's states cost about 30 µs each to
-build, a number matched about 2.5: a table is built once the numbers before it have
-taken about as long, and a plan too large for the first budget gets a second, larger,
-after more numbers (the US's numbers of 10 digits need 1,800; China's of 11, 560)."""
+build, a number matched about 2.5: a list's main countries get theirs early (China's
+numbers of 11 digits need 560 states, the US's of 10, 1,800), one with a few thousand
+numbers of a country does not pay for its table, and a plan too large for the first
+budget gets a second, larger, after more numbers."""
 
 _LAST_TRY = max(TABLE_AFTER)
 _TABLES: dict[tuple[int, int], Table | None] = {}

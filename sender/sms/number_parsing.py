@@ -78,25 +78,23 @@ def parse_plain(text: str, region: str) -> tuple[int, str] | None:
         country_code, national = _country_code(digits)
         if not country_code:
             return None  # parse retries it as a national number: its call
-        metadata = _metadata_for_code(country_code)
+        reading = _code_reading(country_code)
+        if reading is None:
+            return None
     else:  # parse: no country code found, so the default region's
-        metadata = _national_metadata(region)
-        if metadata is None or metadata.country_code is None \
-                or digits.startswith(str(metadata.country_code)):
+        reading = _national_reading(region)
+        if reading is None or digits.startswith(reading.code):
             return None  # no region to read it in, or maybe the code without its plus
-        if _starts_with_international_prefix(metadata, digits):
-            return None  # 00..., 011...: dialled from abroad
-        country_code, national = metadata.country_code, digits
-    if metadata is None:
-        return None
+        if reading.idd is not None and reading.idd.match(digits):
+            return None  # 00..., 011...: dialled from abroad (parse may not strip it)
+        country_code, national = reading.country_code, digits
     # Where the national prefix does not match at the start,
     # _maybe_strip_national_prefix_carrier_code returns the number as it is (its first
     # steps): the call and the length test after it are skipped (two Python calls a
     # number of a clean list, for one regex match).
-    prefix = metadata.national_prefix_for_parsing
-    if prefix and _pattern(prefix).match(national):
-        _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, metadata)
-        if _test_number_length(stripped, metadata) not in _UNSTRIPPED:
+    if reading.national_prefix is not None and reading.national_prefix.match(national):
+        _, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, reading.metadata)
+        if _test_number_length(stripped, reading.metadata) not in _UNSTRIPPED:
             national = stripped
     if not _MIN_NSN <= len(national) <= _MAX_NSN:
         return None  # parse raises: let it, with its reason
@@ -207,11 +205,42 @@ def _region_types(country_code: int, region: str) -> _Types | None:
     return _types(metadata)
 
 
+class _Reading(NamedTuple):
+    """What parse_plain reads a number with, found once a region or country code."""
+
+    metadata: PhoneMetadata
+    country_code: int
+    code: str
+    """The country code's digits."""
+    idd: re.Pattern[str] | None
+    """The international prefix (parse strips it, if it is there, before reading)."""
+    national_prefix: re.Pattern[str] | None
+    """The national prefix parse strips (national_prefix_for_parsing), None for none."""
+
+    @classmethod
+    def of(cls, metadata: PhoneMetadata | None, country_code: int) -> _Reading | None:
+        if metadata is None:
+            return None
+        idd, prefix = metadata.international_prefix, metadata.national_prefix_for_parsing
+        return cls(metadata, country_code, str(country_code),
+                   None if idd is None else _pattern(idd), _pattern(prefix) if prefix else None)
+
+
 @cache
-def _metadata_for_code(country_code: int) -> PhoneMetadata | None:
+def _code_reading(country_code: int) -> _Reading | None:
     """What parse reads a number after +`country_code` with."""
-    return PhoneMetadata.metadata_for_region_or_calling_code(
-        country_code, phonenumbers.region_code_for_country_code(country_code))
+    return _Reading.of(PhoneMetadata.metadata_for_region_or_calling_code(
+        country_code, phonenumbers.region_code_for_country_code(country_code)), country_code)
+
+
+@cache
+def _national_reading(region: str) -> _Reading | None:
+    """What parse reads a national number of `region` with; None where it has no
+    region to read it in."""
+    metadata = _national_metadata(region)
+    if metadata is None or metadata.country_code is None:
+        return None
+    return _Reading.of(metadata, metadata.country_code)
 
 
 def _region_from_list(national: str, regions: tuple[str, ...]) -> str | None:
@@ -327,13 +356,6 @@ def _national_metadata(region: str) -> PhoneMetadata | None:
     if region not in SUPPORTED_REGIONS:  # as parse: "cn" is no region, "CN" is
         return None
     return PhoneMetadata.metadata_for_region(region, None)
-
-
-def _starts_with_international_prefix(metadata: PhoneMetadata, digits: str) -> bool:
-    """Whether parse might strip an IDD from `digits` (it strips less often than this
-    says: then the fast path only gives the number to parse)."""
-    prefix = metadata.international_prefix
-    return prefix is not None and _pattern(prefix).match(digits) is not None
 
 
 @cache

@@ -159,8 +159,12 @@ class ImportBatches:
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
                 await pipe.watch(mark)
-                raw_done = cast(str | None, await pipe.hget(mark, "rows_done"))
-                config = cast(str | None, await pipe.hget(progress, "config"))
+                if mark == progress:  # one importer: one round trip for both
+                    raw_done, config = cast(list[str | None], await pipe.hmget(
+                        progress, ["rows_done", "config"]))
+                else:
+                    raw_done = cast(str | None, await pipe.hget(mark, "rows_done"))
+                    config = cast(str | None, await pipe.hget(progress, "config"))
                 self._check(config)
                 done = int(raw_done or 0)
                 if done >= end:

@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from operator import itemgetter
 from typing import cast
 
@@ -218,8 +219,7 @@ class ImportBatches:
             if claiming:
                 pipe.eval(_CLAIM_LUA, 1, self.keys.claimed, claimant, *numbers)
             results = iter(await pipe.execute())
-        found = [{n for n, hit in zip(numbers, next(results), strict=True) if hit} if on
-                 else set() for on, _ in wanted]
+        found = [set(compress(numbers, next(results))) if on else set() for on, _ in wanted]
         if claiming:  # numbers another batch took first: duplicates, as if seen before
             found[0] = set(next(results))
         return found[0], found[1], found[2]

@@ -137,6 +137,8 @@ class _RowParser:
                 self._set_header(line, cells)
             elif isinstance(cells, str):
                 rows.append(MalformedRow(line, cells))
+            elif self._named and len(cells) == len(self._header):  # _row's, in short
+                rows.append(dict(zip(self._header, cells, strict=True)))
             else:
                 rows.append(self._row(line, cells))
         return rows

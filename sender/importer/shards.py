@@ -161,8 +161,9 @@ async def import_audience(
                     continue  # another part's, or committed before a restart
                 if first < start:
                     pending, first = pending[start - first:], start
-                # Read while Redis runs the batch before (a commit is a third of a row's
-                # time; the two cores do both at once), then commit once it is in.
+                # Read while Redis runs the batch before (its work, ~3.5 us a clean row,
+                # was a fifth of the row's time: now on the other core), then commit
+                # this one once that is in.
                 normalised = importer.normalise(first, pending)
                 if committing is not None:
                     await committing
@@ -170,10 +171,15 @@ async def import_audience(
                 after = index
             if committing is not None:
                 await committing
-        finally:  # on an error (the source's, or cancelled) the batch in flight lands
-            if committing is not None and not committing.done():  # whole or not at all
-                committing.cancel()
+        except BaseException as error:
+            # An error reading the source: the batch in flight lands first (a rerun
+            # resumes after it). Cancelled: so is its commit, whose MULTI lands whole or
+            # not at all, as after a crash.
+            if committing is not None and not committing.done():
+                if isinstance(error, asyncio.CancelledError):
+                    committing.cancel()
                 await asyncio.gather(committing, return_exceptions=True)
+            raise
         if index < start:
             raise ImportConflict(f"{keys.ref}: the source has {index} rows, fewer than the"
                                  f" {start} already imported; was it replaced?")

@@ -64,58 +64,69 @@ def build(patterns: Sequence[Pattern], length: int, answer: Callable[[str], Any]
         automata = [_Automaton(p) for p in patterns]
     except Unsupported:
         return None
-    # A state of the table: (pattern's index, its automaton's state) for each pattern
-    # still able to match (a dead one stays dead and is left out).
-    start = tuple((i, a.start) for i, a in enumerate(automata) if a.start != _DEAD)
-    layers: list[dict[tuple[Any, ...], str]] = [{start: ""}]  # state -> one string to it
-    edges: list[dict[tuple[Any, ...], tuple[tuple[Any, ...], ...]]] = []
-    states = 1
+    # A state of the table: pattern's index, its automaton's state, for each pattern
+    # still able to match, flat (a dead one stays dead and is left out). A layer's
+    # states are numbered; a move is the next layer's numbers for the digits 0-9
+    # (kept for every layer: the states themselves only for the layer being walked).
+    states = [tuple(x for i, a in enumerate(automata) if a.start != _DEAD
+                    for x in (i, a.start))]
+    texts = [""]  # a string to each state
+    moves: list[list[tuple[int, ...]]] = []
+    count = 1
     for _ in range(length):
-        layer: dict[tuple[Any, ...], str] = {}
-        moves: dict[tuple[Any, ...], tuple[tuple[Any, ...], ...]] = {}
-        for state, text in layers[-1].items():
-            rows = [(i, automata[i].moves(s)) for i, s in state]
-            nexts = tuple(tuple((i, t) for i, row in rows if (t := row[digit]) != _DEAD)
-                          for digit in range(10))
-            moves[state] = nexts
-            for digit, following in zip(DIGITS, nexts, strict=True):
-                layer.setdefault(following, text + digit)
-        states += len(layer)
-        if states > budget:
+        numbers: dict[tuple[int, ...], int] = {}
+        next_texts: list[str] = []
+        layer_moves = []
+        for state, text in zip(states, texts, strict=True):
+            rows = [(i, automata[i].moves(s)) for i, s in zip(state[::2], state[1::2],
+                                                                 strict=True)]
+            children = []
+            for digit in range(10):
+                following = tuple(x for i, row in rows if (t := row[digit]) != _DEAD
+                                  for x in (i, t))
+                number = numbers.get(following)
+                if number is None:
+                    number = numbers[following] = len(next_texts)
+                    next_texts.append(text + DIGITS[digit])
+                children.append(number)
+            layer_moves.append(tuple(children))
+        count += len(numbers)
+        if count > budget:
             return None
-        layers.append(layer)
-        edges.append(moves)
+        moves.append(layer_moves)
+        states, texts = list(numbers), next_texts
     # The answer where every completion has the same one, else _MIXED, bottom up. At
     # the end a state's answer is its patterns' verdicts': asked once for each.
     by_verdicts: dict[tuple[int, ...], Any] = {}
-    answers = {}
-    for state, text in layers[-1].items():
-        verdicts = tuple(i for i, s in state if automata[i].accepting[s])
+    answers = []
+    for state, text in zip(states, texts, strict=True):
+        verdicts = tuple(i for i, s in zip(state[::2], state[1::2], strict=True)
+                         if automata[i].accepting[s])
         if verdicts not in by_verdicts:
             by_verdicts[verdicts] = answer(text)
-        answers[state] = by_verdicts[verdicts]
+        answers.append(by_verdicts[verdicts])
     decided = [answers]
-    for depth in range(length - 1, -1, -1):
+    for layer_moves in reversed(moves):
         below = decided[0]
-        here = {}
-        for state, nexts in edges[depth].items():
+        here = []
+        for nexts in layer_moves:
             first = below[nexts[0]]
-            here[state] = first if first is not _MIXED and all(
-                below[n] == first for n in nexts[1:]) else _MIXED
+            here.append(first if first is not _MIXED and all(
+                below[n] == first for n in nexts[1:]) else _MIXED)
         decided.insert(0, here)
-    built: dict[tuple[int, tuple[Any, ...]], Any] = {}
+    built: dict[tuple[int, int], Any] = {}
 
-    def node(depth: int, state: tuple[Any, ...]) -> Any:
-        found = decided[depth][state]
+    def node(depth: int, number: int) -> Any:
+        found = decided[depth][number]
         if found is not _MIXED:
             return found
-        key = (depth, state)
+        key = (depth, number)
         if key not in built:
-            built[key] = {digit: node(depth + 1, following)
-                          for digit, following in zip(DIGITS, edges[depth][state], strict=True)}
+            built[key] = {digit: node(depth + 1, child)
+                          for digit, child in zip(DIGITS, moves[depth][number], strict=True)}
         return built[key]
 
-    root = node(0, start)
+    root = node(0, 0)
     return root if type(root) is dict else {digit: root for digit in DIGITS}
 
 

@@ -18,7 +18,9 @@ decides. `classify` gives region_code_for_number and number_type from one pass, 
 validity is_valid_number gives: is_valid_number is "the type over the region's patterns
 is not UNKNOWN", the same match number_type makes. The type match itself is the one
 piece written here rather than called: phonenumbers' _number_type_helper step by step,
-over patterns compiled once a region (a third of its time).
+over patterns compiled once a region (a third of its time). Once a country code and
+length has had TABLE_AFTER numbers, classify answers from a table by leading digits
+built from those same patterns (sender.sms.digit_tables), 0.45 µs against 2.5.
 
 phonenumbers compiles its metadata's patterns through the re module's cache, which holds
 512: a list of numbers from many countries recompiled them all the time (350 µs a number

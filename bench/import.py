@@ -20,8 +20,9 @@ Starts a redis-server (herald.local.redis) and writes three CSV lists of `--rows
 
 Each import is a child process doing what the importer pod does (the file read by
 `sender.importer.audience_sources.file_rows`, then `import_audience` into 4 shards of a
-fresh campaign), timed from opening the file to the report; it prints its rows/s, peak
-RSS and counts. Sides:
+fresh campaign), timed from opening the file to the report; it prints its rows/s, its
+CPU time a row (the importers' own, not Redis's: steadier than rows/s on a busy
+machine), peak RSS and counts. Sides:
 
 - herald: the importer as it is;
 - phonenumbers: the same import with each number read by phonenumbers alone (parse,
@@ -36,7 +37,8 @@ alternate `--rounds` times; each figure is the median. Both sides must agree on 
 count, or the bench fails. Prints one JSON object:
 
     {"rows": N, "rounds": R, "shards": 4,
-     "lists": {"clean": {"1": {"herald": {"rows_per_s": …, "peak_rss_mib": …, "queued": …,
+     "lists": {"clean": {"1": {"herald": {"rows_per_s": …, "cpu_us_per_row": …,
+                                          "peak_rss_mib": …, "queued": …,
                                           "invalid": …, "suppressed": …},
                                "phonenumbers": {…}, "ratio_rows_per_s": herald / phonenumbers},
                          "2": {…}},
@@ -167,16 +169,16 @@ async def one_import(url: str, path: Path, campaign: str, side: str, part: int, 
     redis = connect(url)
     try:
         region = "CN" if "clean" not in path.name else ""
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = await shards.import_audience(
             redis, CampaignKeys("bench", campaign),
             file_rows(str(path), AudienceSource(file=path.name), "phone"),
             shards=SHARDS, columns=ColumnMapping(), default_region=region,
             part=part, parts=parts)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         await redis.aclose()
-    return {"seconds": seconds, "complete": report.complete,
+    return {"seconds": seconds, "cpu_seconds": cpu, "complete": report.complete,
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "queued": report.queued, "invalid": report.invalid,
             "suppressed": report.suppressed}
@@ -199,6 +201,7 @@ def run_side(url: str, path: Path, rows: int, parts: int, side: str, name: str
         results.append(json.loads(out))
     (final,) = [r for r in results if r["complete"]]  # the last part to finish
     return {"rows_per_s": round(rows / max(r["seconds"] for r in results)),
+            "cpu_us_per_row": round(sum(r["cpu_seconds"] for r in results) / rows * 1e6, 2),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in results),
             **{count: final[count] for count in COUNTS}}
 
@@ -208,6 +211,7 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if any(tuple(r[c] for c in COUNTS) != tuple(first[c] for c in COUNTS) for r in runs):
         raise SystemExit("rounds disagree on the counts")
     return {"rows_per_s": round(statistics.median(r["rows_per_s"] for r in runs)),
+            "cpu_us_per_row": statistics.median(r["cpu_us_per_row"] for r in runs),
             "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in runs),
             **{c: first[c] for c in COUNTS}}
 

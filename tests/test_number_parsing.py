@@ -20,6 +20,7 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType
 
+from sender.sms import number_parsing
 from sender.sms.number_parsing import number_of, parse_plain
 from sender.sms.number_zones import zone_of_number
 from sender.sms.numbers import DropReason, ParsedNumber, parse_number, parse_number_by_phonenumbers
@@ -143,6 +144,20 @@ def test_every_generated_number_reads_as_phonenumbers_reads_it() -> None:
     assert all(outcomes[reason] for reason in (DropReason.UNPARSABLE_NUMBER,
                                                DropReason.INVALID_NUMBER, DropReason.NOT_MOBILE))
     assert fast["plain"] > GENERATED // 2
+
+
+def test_every_generated_number_reads_the_same_from_the_tables(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same set with a table built for each country code and length on its first
+    number (classify's tables, sender.sms.digit_tables): every answer is a table's."""
+    monkeypatch.setattr(number_parsing, "TABLE_AFTER", {1: 20_000})
+    monkeypatch.setattr(number_parsing, "_LAST_TRY", 1)
+    monkeypatch.setattr(number_parsing, "_TABLES", {})
+    monkeypatch.setattr(number_parsing, "_USES", {})
+    for text, region in generated(GENERATED):
+        assert herald(text, region) == reference(text, region), (text, region)
+    assert len(number_parsing._TABLES) > 1000  # every country code, at several lengths
+    assert None not in number_parsing._TABLES.values()  # each within the budget
 
 
 @pytest.mark.parametrize("text, region", [

@@ -96,6 +96,8 @@ class _RowParser:
         self._header: list[str] | None = None
         self._required = required
         self._needed = 0  # cells a row needs: up to the last named column
+        self._named = False  # whether every column has a name
+        self._field_limit = csv.field_size_limit()
         self._started = False
 
     def feed(self, text: str) -> list[dict[str, str]]:
@@ -118,18 +120,25 @@ class _RowParser:
                 continue
             if text is None:
                 cells: list[str] | str = "quote not closed"
+            elif '"' not in text and "\0" not in text and len(text) <= self._field_limit:
+                # What the csv reader gives a record without quotes (newlines are
+                # "\n" by now, and end it; no field can pass its size limit): its
+                # cells split at commas, at a fifth of the cost of feeding it the record.
+                cells = text[:-1].split(",") if text.endswith("\n") else text.split(",")
             else:
                 self._slot.text = text
                 try:
                     cells = next(self._reader)
                 except csv.Error as error:
                     cells = f"csv: {error}"
-            if isinstance(cells, list) and not any(c.strip() for c in cells):
+            if isinstance(cells, list) and not "".join(cells).strip():
                 continue  # blank line, or a row of empty cells
             if self._header is None:
                 self._set_header(line, cells)
             elif isinstance(cells, str):
                 rows.append(MalformedRow(line, cells))
+            elif self._named and len(cells) == len(self._header):  # _row's, in short
+                rows.append(dict(zip(self._header, cells, strict=True)))
             else:
                 rows.append(self._row(line, cells))
         return rows
@@ -140,6 +149,7 @@ class _RowParser:
         self._header = [c.strip() for c in cells]
         require_column(self._header, self._required, "the CSV file", CsvHeaderError)
         self._needed = max((i + 1 for i, name in enumerate(self._header) if name), default=0)
+        self._named = all(self._header)
 
     def _row(self, line: int, cells: list[str]) -> dict[str, str]:
         assert self._header is not None
@@ -148,6 +158,8 @@ class _RowParser:
             len(cells) > width and any(c.strip() for c in cells[width:])
         ):
             return MalformedRow(line, f"{len(cells)} cells, header has {width}")
+        if self._named:  # every column named: the same dict, built in C
+            return dict(zip(self._header, cells, strict=False))
         return {name: value for name, value in zip(self._header, cells, strict=False) if name}
 
 
@@ -188,6 +200,9 @@ class _Records:
         if final and self._tail:
             lines.append(self._tail)
             self._tail = ""
+        if not self._open and '"' not in text:  # no quote open or opening: each line is one
+            first, self._lineno = self._lineno + 1, self._lineno + len(lines)
+            return [(number, line + "\n") for number, line in enumerate(lines, first)]
         work: deque[tuple[int, str]] = deque()
         for line in lines:
             self._lineno += 1

@@ -512,3 +512,17 @@ async def test_a_message_that_leaves_the_line_while_its_charge_is_in_flight_is_r
     charged = [n for n in (f"{PREFIX}{i:08d}" for i in range(6)) if await charges(redis, n)]
     assert charged == ([f"{PREFIX}{i:08d}" for i in (1, 2, 3, 4, 5)] if leave == "opted-out"
                        else [kept.phone])
+
+
+async def test_a_message_charged_longer_ago_than_any_period_is_charged_anew(
+    redis: aioredis.Redis,
+) -> None:
+    """Its old entry (past k, not trimmed yet: nothing rewrote the number) is no charge
+    any more: the message sent again counts, so a second message within the day is
+    capped. It used to be taken for the same charge, answered "1" and not written."""
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "daily"), cap(1, DAY))
+    again = T0 + 25 * HOUR_MS
+    assert await caps.charge([CapCharge(NUMBER, "0/1-0", M)], now_ms=T0) == [True]
+    assert await caps.charge([CapCharge(NUMBER, "0/1-0", M)], now_ms=again) == [True]
+    assert [e.charged_ms for e in await read_ledger(redis, NS, NUMBER)] == [again]
+    assert await caps.charge([CapCharge(NUMBER, "0/2-0", M)], now_ms=again) == [False]

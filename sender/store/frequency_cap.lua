@@ -40,7 +40,7 @@
 -- ARGV[6]  (tests only) the time in ms to use instead of the server's clock
 --
 -- Returns one character per message. charge: "1" charged (send it; also when this very
--- member was charged before, so a message resent after a crash or a retry is never
+-- member was charged less than k ago, so a message resent after a crash or a retry is never
 -- charged twice) or "0" capped (maxMessages counted entries within the period; nothing
 -- is written). The same number twice in one call: the second sees the first's charge.
 -- refund: "1" the charge was there and is removed, "0" it was not there.
@@ -157,12 +157,12 @@ local function charge(number, mark)
   local kept, counted = {}, 0
   if value then
     for j = 1, #value, ENTRY do
-      if string.sub(value, j + 7, j + 16) == token then
-        if not existed then write(key, field, {value}, false) end  -- converted
-        return "1"
-      end
       local at = string.sub(value, j + 1, j + 6)
-      if at > kept_after then
+      if at > kept_after then  -- a charge older than k is gone, even if not trimmed yet
+        if string.sub(value, j + 7, j + 16) == token then
+          if not existed then write(key, field, {value}, false) end  -- converted
+          return "1"
+        end
         kept[#kept + 1] = string.sub(value, j, j + 16)
         if at > count_after and (not by_category or string.sub(value, j, j) == initial) then
           counted = counted + 1

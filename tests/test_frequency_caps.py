@@ -34,6 +34,7 @@ from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
 from sender.sms.states import State, message_key, parse_state
 from sender.store.frequency_caps import (
+    FREQUENCY_CAP_LUA,
     HOUR_MS,
     KEEP_MEMBER,
     CapCharge,
@@ -526,3 +527,17 @@ async def test_a_message_charged_longer_ago_than_any_period_is_charged_anew(
     assert await caps.charge([CapCharge(NUMBER, "0/1-0", M)], now_ms=again) == [True]
     assert [e.charged_ms for e in await read_ledger(redis, NS, NUMBER)] == [again]
     assert await caps.charge([CapCharge(NUMBER, "0/2-0", M)], now_ms=again) == [False]
+
+
+async def test_a_charge_older_than_any_period_is_not_refunded(redis: aioredis.Redis) -> None:
+    """Past k a charge is gone, trimmed or not: a refund finds nothing to give back (it
+    used to answer "1", and the sender counted a refund)."""
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "daily"), cap(1, DAY))
+    charge = CapCharge(NUMBER, "0/1-0", M)
+    assert await caps.charge([charge], now_ms=T0) == [True]
+    group, line = caps.refund_of(charge)
+    refund = ("refund", 0, 0, "", line)
+    assert await redis.eval(FREQUENCY_CAP_LUA, 1, group, *refund,
+                            T0 + 25 * HOUR_MS) == "0"
+    assert await redis.eval(FREQUENCY_CAP_LUA, 1, group, *refund,
+                            T0 + HOUR_MS) == "1"

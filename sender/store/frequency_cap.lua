@@ -189,8 +189,9 @@ local function refund(number, mark)
     write(key, field, {value}, false)
   end
   local token, kept, found = string.sub(mark, 2), {}, "0"
-  for j = 1, #value, ENTRY do
-    if string.sub(value, j + 7, j + 16) == token then
+  for j = 1, #value, ENTRY do  -- a charge older than k is gone: nothing to give back
+    if string.sub(value, j + 7, j + 16) == token
+        and string.sub(value, j + 1, j + 6) > kept_after then
       found = "1"
     else
       kept[#kept + 1] = string.sub(value, j, j + 16)

@@ -541,3 +541,19 @@ async def test_a_charge_older_than_any_period_is_not_refunded(redis: aioredis.Re
                             T0 + 25 * HOUR_MS) == "0"
     assert await redis.eval(FREQUENCY_CAP_LUA, 1, group, *refund,
                             T0 + HOUR_MS) == "1"
+
+
+async def test_a_legacy_charge_from_before_2025_is_converted(redis: aioredis.Redis) -> None:
+    """A year's cap keeps entries that old: one charged on 2024-12-31 is stamped as of
+    2025-01-01 (counting a little longer, never shorter). Its stamp, a negative number
+    of seconds, used to loop in the script for ever (Redis busy, unkillable once the
+    batch had written)."""
+    year = 365 * DAY
+    before = 1_735_603_200_000  # 2024-12-31T00:00:00Z
+    await redis.zadd(legacy_frequency_cap(NS, NUMBER),
+                     {member("old"): before, KEEP_MEMBER: -year * HOUR_MS})
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "yearly"), cap(1, year))
+    now = before + 300 * DAY * HOUR_MS
+    assert await caps.charge([CapCharge(NUMBER, "0/1-0", M)], now_ms=now) == [False]
+    assert await read_ledger(redis, NS, NUMBER) == [
+        LedgerEntry("M", 1_735_689_600_000, token_of(member("old")))]

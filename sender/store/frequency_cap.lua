@@ -82,7 +82,8 @@ local function token_of(member)
 end
 
 local function stamp(ms)  -- seconds after EPOCH, rounded up: an entry never counts short
-  return b36(math.ceil(ms / 1000) - EPOCH, 6)
+  -- (a legacy charge from before EPOCH stamped EPOCH: b36 of a negative never ends)
+  return b36(math.max(0, math.ceil(ms / 1000) - EPOCH), 6)
 end
 
 local ENTRY = 17  -- characters an entry: its initial, its stamp (6), its token (10)

@@ -557,3 +557,17 @@ async def test_a_legacy_charge_from_before_2025_is_converted(redis: aioredis.Red
     assert await caps.charge([CapCharge(NUMBER, "0/1-0", M)], now_ms=now) == [False]
     assert await read_ledger(redis, NS, NUMBER) == [
         LedgerEntry("M", 1_735_689_600_000, token_of(member("old")))]
+
+
+async def test_a_legacy_ledger_of_its_marker_only_leaves_no_field(
+    redis: aioredis.Redis,
+) -> None:
+    """The earlier layout kept a ledger whose charges were all refunded as its keep
+    marker alone; a refund converting it used to write an empty field, counted in n."""
+    await redis.zadd(legacy_frequency_cap(NS, NUMBER), {KEEP_MEMBER: -DAY * HOUR_MS})
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "a"), cap())
+    group, line = caps.refund_of(CapCharge(NUMBER, "0/1-0", M))
+    assert await redis.eval(FREQUENCY_CAP_LUA, 1, group, "refund", 0, 0, "", line, T0) == "0"
+    assert not await redis.exists(legacy_frequency_cap(NS, NUMBER))
+    assert not await redis.exists(frequency_cap_bucket(group, 0))
+    assert int(await redis.hget(group, "n") or 0) == 0

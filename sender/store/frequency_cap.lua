@@ -138,7 +138,7 @@ local touched = {}
 local now_stamp = stamp(now)
 
 local function write(key, field, entries, existed)
-  if #entries == 0 then
+  if #entries == 0 or entries[1] == "" then
     if existed then redis.call("HDEL", key, field); count = count - 1 end
   else
     if redis.call("HSET", key, field, table.concat(entries)) == 1 then
@@ -187,7 +187,7 @@ local function refund(number, mark)
   if not value then
     value = legacy(number)
     if not value then return "0" end
-    write(key, field, {value}, false)
+    write(key, field, {value}, false)  -- converted ("": its marker only, no field)
   end
   local token, kept, found = string.sub(mark, 2), {}, "0"
   for j = 1, #value, ENTRY do  -- a charge older than k is gone: nothing to give back

@@ -7,7 +7,11 @@ the earlier layout; each answer is compared with a model in Python that keeps, p
 number, the list of (member, charged at ms rounded up to the second) and decides with
 cap_allows. The model drops an entry once it is older than the longest period any
 campaign charged the group with; the script drops lazily (as it rewrites a number, or
-splits its bucket), which no answer may tell apart. After each step the layout is
+splits its bucket, or the bucket expires). No answer tells the two apart while that
+period stays the same, so every group is first charged with the longest period of the
+test; when it grows later, an entry older than the shorter one may still count for the
+longer campaign in the script, or not, as neighbours' charges and splits went (not
+checked here: a looseness of the layout, not of this model). After each step the layout is
 checked: every group's meta hash counts the fields of its buckets, no bucket holds 128
 fields, every key written has a TTL, read_ledger finds what the model holds."""
 

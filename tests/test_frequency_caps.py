@@ -34,6 +34,7 @@ from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
 from sender.sms.states import State, message_key, parse_state
 from sender.store.frequency_caps import (
+    FREQUENCY_CAP_LUA,
     HOUR_MS,
     KEEP_MEMBER,
     CapCharge,
@@ -512,3 +513,61 @@ async def test_a_message_that_leaves_the_line_while_its_charge_is_in_flight_is_r
     charged = [n for n in (f"{PREFIX}{i:08d}" for i in range(6)) if await charges(redis, n)]
     assert charged == ([f"{PREFIX}{i:08d}" for i in (1, 2, 3, 4, 5)] if leave == "opted-out"
                        else [kept.phone])
+
+
+async def test_a_message_charged_longer_ago_than_any_period_is_charged_anew(
+    redis: aioredis.Redis,
+) -> None:
+    """Its old entry (past k, not trimmed yet: nothing rewrote the number) is no charge
+    any more: the message sent again counts, so a second message within the day is
+    capped. It used to be taken for the same charge, answered "1" and not written."""
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "daily"), cap(1, DAY))
+    again = T0 + 25 * HOUR_MS
+    assert await caps.charge([CapCharge(NUMBER, "0/1-0", M)], now_ms=T0) == [True]
+    assert await caps.charge([CapCharge(NUMBER, "0/1-0", M)], now_ms=again) == [True]
+    assert [e.charged_ms for e in await read_ledger(redis, NS, NUMBER)] == [again]
+    assert await caps.charge([CapCharge(NUMBER, "0/2-0", M)], now_ms=again) == [False]
+
+
+async def test_a_charge_older_than_any_period_is_not_refunded(redis: aioredis.Redis) -> None:
+    """Past k a charge is gone, trimmed or not: a refund finds nothing to give back (it
+    used to answer "1", and the sender counted a refund)."""
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "daily"), cap(1, DAY))
+    charge = CapCharge(NUMBER, "0/1-0", M)
+    assert await caps.charge([charge], now_ms=T0) == [True]
+    group, line = caps.refund_of(charge)
+    refund = ("refund", 0, 0, "", line)
+    assert await redis.eval(FREQUENCY_CAP_LUA, 1, group, *refund,
+                            T0 + 25 * HOUR_MS) == "0"
+    assert await redis.eval(FREQUENCY_CAP_LUA, 1, group, *refund,
+                            T0 + HOUR_MS) == "1"
+
+
+async def test_a_legacy_charge_from_before_2025_is_converted(redis: aioredis.Redis) -> None:
+    """A year's cap keeps entries that old: one charged on 2024-12-31 is stamped as of
+    2025-01-01 (counting a little longer, never shorter). Its stamp, a negative number
+    of seconds, used to loop in the script for ever (Redis busy, unkillable once the
+    batch had written)."""
+    year = 365 * DAY
+    before = 1_735_603_200_000  # 2024-12-31T00:00:00Z
+    await redis.zadd(legacy_frequency_cap(NS, NUMBER),
+                     {member("old"): before, KEEP_MEMBER: -year * HOUR_MS})
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "yearly"), cap(1, year))
+    now = before + 300 * DAY * HOUR_MS
+    assert await caps.charge([CapCharge(NUMBER, "0/1-0", M)], now_ms=now) == [False]
+    assert await read_ledger(redis, NS, NUMBER) == [
+        LedgerEntry("M", 1_735_689_600_000, token_of(member("old")))]
+
+
+async def test_a_legacy_ledger_of_its_marker_only_leaves_no_field(
+    redis: aioredis.Redis,
+) -> None:
+    """The earlier layout kept a ledger whose charges were all refunded as its keep
+    marker alone; a refund converting it used to write an empty field, counted in n."""
+    await redis.zadd(legacy_frequency_cap(NS, NUMBER), {KEEP_MEMBER: -DAY * HOUR_MS})
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "a"), cap())
+    group, line = caps.refund_of(CapCharge(NUMBER, "0/1-0", M))
+    assert await redis.eval(FREQUENCY_CAP_LUA, 1, group, "refund", 0, 0, "", line, T0) == "0"
+    assert not await redis.exists(legacy_frequency_cap(NS, NUMBER))
+    assert not await redis.exists(frequency_cap_bucket(group, 0))
+    assert int(await redis.hget(group, "n") or 0) == 0

@@ -40,7 +40,7 @@
 -- ARGV[6]  (tests only) the time in ms to use instead of the server's clock
 --
 -- Returns one character per message. charge: "1" charged (send it; also when this very
--- member was charged before, so a message resent after a crash or a retry is never
+-- member was charged less than k ago, so a message resent after a crash or a retry is never
 -- charged twice) or "0" capped (maxMessages counted entries within the period; nothing
 -- is written). The same number twice in one call: the second sees the first's charge.
 -- refund: "1" the charge was there and is removed, "0" it was not there.
@@ -82,7 +82,8 @@ local function token_of(member)
 end
 
 local function stamp(ms)  -- seconds after EPOCH, rounded up: an entry never counts short
-  return b36(math.ceil(ms / 1000) - EPOCH, 6)
+  -- (a legacy charge from before EPOCH stamped EPOCH: b36 of a negative never ends)
+  return b36(math.max(0, math.ceil(ms / 1000) - EPOCH), 6)
 end
 
 local ENTRY = 17  -- characters an entry: its initial, its stamp (6), its token (10)
@@ -137,7 +138,7 @@ local touched = {}
 local now_stamp = stamp(now)
 
 local function write(key, field, entries, existed)
-  if #entries == 0 then
+  if #entries == 0 or entries[1] == "" then
     if existed then redis.call("HDEL", key, field); count = count - 1 end
   else
     if redis.call("HSET", key, field, table.concat(entries)) == 1 then
@@ -157,12 +158,12 @@ local function charge(number, mark)
   local kept, counted = {}, 0
   if value then
     for j = 1, #value, ENTRY do
-      if string.sub(value, j + 7, j + 16) == token then
-        if not existed then write(key, field, {value}, false) end  -- converted
-        return "1"
-      end
       local at = string.sub(value, j + 1, j + 6)
-      if at > kept_after then
+      if at > kept_after then  -- a charge older than k is gone, even if not trimmed yet
+        if string.sub(value, j + 7, j + 16) == token then
+          if not existed then write(key, field, {value}, false) end  -- converted
+          return "1"
+        end
         kept[#kept + 1] = string.sub(value, j, j + 16)
         if at > count_after and (not by_category or string.sub(value, j, j) == initial) then
           counted = counted + 1
@@ -186,11 +187,12 @@ local function refund(number, mark)
   if not value then
     value = legacy(number)
     if not value then return "0" end
-    write(key, field, {value}, false)
+    write(key, field, {value}, false)  -- converted ("": its marker only, no field)
   end
   local token, kept, found = string.sub(mark, 2), {}, "0"
-  for j = 1, #value, ENTRY do
-    if string.sub(value, j + 7, j + 16) == token then
+  for j = 1, #value, ENTRY do  -- a charge older than k is gone: nothing to give back
+    if string.sub(value, j + 7, j + 16) == token
+        and string.sub(value, j + 1, j + 6) > kept_after then
       found = "1"
     else
       kept[#kept + 1] = string.sub(value, j, j + 16)

@@ -224,6 +224,16 @@ async def test_a_group_grows_in_buckets_that_stay_small(redis: aioredis.Redis) -
     assert used / len(numbers) < 60  # a sorted set of one's own: ~240 (bench/README.md)
 
 
+async def test_one_large_batch_splits_as_many_buckets_as_it_needs(
+    redis: aioredis.Redis,
+) -> None:
+    """12,000 new numbers in one call (1,500 a group): the buckets keep up."""
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "bulk"), cap(1, DAY))
+    batch = [CapCharge(f"+86136{i:08d}", f"0/{i}-0", M) for i in range(12_000)]
+    assert all(await caps.charge(batch, now_ms=T0))
+    assert max((await cap_buckets(redis)).values()) < 128
+
+
 async def test_numbers_whose_entries_are_all_past_are_dropped_as_buckets_split(
     redis: aioredis.Redis,
 ) -> None:
@@ -247,7 +257,8 @@ async def test_a_number_that_is_not_plain_digits_has_a_ledger_too(
     redis: aioredis.Redis,
 ) -> None:
     caps = FrequencyCaps(redis, CampaignKeys(NS, "odd"), cap(1, DAY))
-    for odd in ("+0086139", "+8613900000001234567", "shortcode-1"):
+    # "m" and "b0" are spelled as the layout's own keys; "+８６" has non-ASCII digits.
+    for odd in ("+0086139", "+8613900000001234567", "shortcode-1", "m", "b0", "+８６１３９"):
         assert await caps.charge([CapCharge(odd, "0/1-0", M)], now_ms=T0) == [True]
         assert await caps.charge([CapCharge(odd, "0/2-0", M)], now_ms=T0) == [False]
         assert [e.initial for e in await read_ledger(redis, NS, odd)] == ["M"]

@@ -49,7 +49,7 @@
 -- asking, so campaigns with different periods share a ledger; entries are dropped once
 -- older than the longest period that charged the group.
 
-local EPOCH, LOAD, SPLITS = 1735689600, 40, 4
+local EPOCH, LOAD = 1735689600, 40
 local mode, most, period = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local by_category = ARGV[4] == "C"
 local now = tonumber(ARGV[6] or "")
@@ -118,6 +118,9 @@ local function bucket_of(field)
 end
 
 local function legacy(number)  -- the earlier layout's ledger, converted; false if none
+  -- It was keyed by the E.164 number: anything else (a text that could read as "m" or
+  -- "b7", this layout's own keys) never had one.
+  if string.sub(number, 1, 1) ~= "+" then return false end
   local key = prefix .. number
   local members = redis.call("ZRANGE", key, 0, -1, "WITHSCORES")
   if #members == 0 then return false end
@@ -246,7 +249,10 @@ for number, mark in string.gmatch(ARGV[5], "([^ \n]+) ([^\n]*)\n") do
   out[i] = step(number, mark)
 end
 local splits = 0
-while count > LOAD * (2 ^ level + split) and splits < SPLITS do
+-- Enough splits for this call's new numbers, and a few to catch up; a bound, so one call
+-- never rewrites a whole group.
+local most_splits = 4 + 2 * math.ceil(i / LOAD)
+while count > LOAD * (2 ^ level + split) and splits < most_splits do
   split_one()
   splits = splits + 1
 end

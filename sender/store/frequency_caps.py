@@ -131,7 +131,8 @@ def token_of(member: str) -> str:
 def ledger_field(number: str) -> str:
     """A number's field in its bucket: its digits in hex, or "=" and its text."""
     digits = number[1:]
-    if number[:1] == "+" and digits.isdigit() and digits[:1] != "0" and len(digits) <= 15:
+    if (number[:1] == "+" and digits.isascii() and digits.isdigit() and digits[:1] != "0"
+            and len(digits) <= 15):
         return f"{int(digits):x}"
     return "=" + number
 

@@ -234,6 +234,34 @@ async def test_one_large_batch_splits_as_many_buckets_as_it_needs(
     assert max((await cap_buckets(redis)).values()) < 128
 
 
+async def test_a_bucket_that_expired_leaves_the_count_once_a_level_is_done(
+    redis: aioredis.Redis,
+) -> None:
+    """A bucket idle for the longest period expires with its numbers while the group
+    lives on: the group's count is taken afresh when its level next completes, so it
+    does not split for numbers it no longer holds."""
+    caps = FrequencyCaps(redis, CampaignKeys(NS, "idle"), cap(1, DAY))
+    number = 0
+
+    async def charge(count: int) -> None:
+        nonlocal number
+        batch = [CapCharge(f"+86135{number + i:08d}", f"0/{number + i}-0", M)
+                 for i in range(count)]
+        number += count
+        assert all(await caps.charge(batch, now_ms=T0))
+
+    await charge(4000)
+    gone = next(iter(await cap_buckets(redis)))
+    await redis.delete(gone)  # as its expiry would
+    group = gone.rsplit(":", 1)[0] + ":m"
+    level = int(cast(str, await redis.hget(group, "L")))
+    while int(cast(str, await redis.hget(group, "L"))) == level:
+        await charge(200)
+    held = sum([await redis.hlen(key) for key in await cap_buckets(redis)
+                if key.startswith(group[:-1])])
+    assert int(cast(str, await redis.hget(group, "n"))) == held
+
+
 async def test_numbers_whose_entries_are_all_past_are_dropped_as_buckets_split(
     redis: aioredis.Redis,
 ) -> None:

@@ -239,7 +239,14 @@ local function split_one()
   touched[old] = #stay > 0 or nil
   count = count - gone
   split = split + 1
-  if split == low then level, split = level + 1, 0 end
+  if split == low then
+    -- A level done: n counted afresh, once a doubling. A bucket idle for k expired on
+    -- its own with its numbers, which n still counted.
+    level, split, count = level + 1, 0, 0
+    for b = 0, 2 * low - 1 do
+      count = count + redis.call("HLEN", prefix .. "b" .. string.format("%d", b))
+    end
+  end
 end
 
 local out, i = {}, 0

@@ -368,6 +368,8 @@ class ShardSender:
                 await self._marked_event.wait()
                 continue
             waiting = sum(len(m.pdus) for m in marked)
+            if bind.free_slots < len(marked[0].pdus):
+                self.limiter.refill_soon()  # its round trip while the window is full
             slots = await bind.reserve(waiting, len(marked[0].pdus))
             if not marked:
                 bind.release(slots)

@@ -280,3 +280,41 @@ async def test_a_stop_returns_the_messages_marked_ahead_to_queued(
     assert len(per_number) == 300 and max(per_number.values()) == 1
     counters = await read_counters(redis, CAMPAIGN)
     assert (counters.delivered, counters.queued, counters.unknown) == (300, 0, 0)
+
+
+async def test_an_opt_out_drops_a_message_marked_ahead_before_it_goes(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    """A stop reply for a number whose message is marked `submitting` ahead of the window
+    but not written: it never goes, and ends opted out (through queued, as
+    transitions.lua allows), its window slot given back."""
+    simulator.configure({"latency_ms": 300})  # the window stays full, the marks wait
+    await enqueue(redis, 200)
+    builder = MessageBuilder({"": TEMPLATE}, SourceAddress(address="Herald", ton="Alphanumeric"))
+    bind = BindSettings(host="127.0.0.1", port=simulator.port, system_id="herald",
+                        password="herald", window=WINDOW, response_timeout=5.0)
+    limiter = RateLimiter(redis, channel_bucket("shop", "carrier-a", 100_000))
+    shard = ShardSettings(CAMPAIGN, 0, CHANNEL, "carrier-a")
+    async with ShardSender(redis, shard, builder, [bind], limiter) as sender:
+        task = asyncio.create_task(sender.run())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while not (simulator.unanswered == WINDOW and sender.marked == sender.ahead):
+            assert loop.time() < deadline, "window and marks not full"
+            await asyncio.sleep(0.005)
+        marked = WINDOW + 10  # the first WINDOW are on the wire, the next ones marked
+        simulator.inject_mo(source=number(marked).lstrip("+"), destination="Herald", text="TD")
+        while sender.stats.opted_out == 0:
+            assert loop.time() < deadline, "the opt-out not applied"
+            await asyncio.sleep(0.005)
+        simulator.configure({"latency_ms": 0})
+        await asyncio.wait_for(task, 30)
+
+    per_number = accepted_per_number(simulator)
+    assert number(marked).lstrip("+") not in per_number
+    assert len(per_number) == 199 and max(per_number.values()) == 1
+    entries: list[Any] = await redis.xrange(CAMPAIGN.shard(0))  # type: ignore[assignment]
+    states: dict[str, str] = await redis.hgetall(CAMPAIGN.state)  # type: ignore[assignment]
+    assert states[f"0/{entries[marked][0]}"].startswith(State.OPTED_OUT)
+    counters = await read_counters(redis, CAMPAIGN)
+    assert (counters.opted_out, counters.queued, counters.unknown) == (1, 0, 0)

@@ -490,6 +490,13 @@ class ShardSender:
         dropped = [m for m in self._ready if m.phone == number]
         for message in dropped:
             self._ready.remove(message)
+        # Marked ahead, not written yet: back to queued first (transitions.lua moves a
+        # message from submitting only so), then opted out with the others, in order.
+        marked = [m for m in self._marked if m.phone == number]
+        for message in marked:
+            self._marked.remove(message)
+            self._settle(message, State.QUEUED)
+        dropped += marked
         if self.lanes is not None:
             dropped += self.lanes.drop(number)
         for message in dropped:

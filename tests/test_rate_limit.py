@@ -303,3 +303,22 @@ def test_missing_redis_server_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RedisServerError, match="install Debian's redis-server"):
         start_redis()
+
+
+async def test_refill_soon_reserves_in_the_background_what_acquire_would(redis):
+    """A sender about to wait for a bind's slot refills its budget meanwhile: the next
+    acquire finds the tokens; one refill at a time; a full budget asks Redis nothing."""
+    bucket = channel_bucket("default", "carrier-a", 100_000)
+    limiter = RateLimiter(redis, bucket, batch=50, max_late=30.0)  # none expires here
+    taken = 0
+    while taken < 50:  # the first batch, all of it: the budget is empty then
+        taken += await limiter.acquire(50 - taken)
+    assert limiter.held == 0
+    calls = limiter.stats.redis_calls
+    limiter.refill_soon()
+    limiter.refill_soon()  # one under way: not a second
+    await wait_for(lambda: limiter.held > 0, timeout=5, message="refilled")
+    assert limiter.stats.redis_calls == calls + 1
+    limiter.refill_soon()  # the budget is full: nothing to do
+    assert limiter.stats.redis_calls == calls + 1
+    assert await limiter.acquire(50) > 0 and limiter.stats.redis_calls == calls + 1

@@ -16,10 +16,11 @@ from crds.template import TemplateSpec
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import ShardSettings, ShardStats, after_failure
 from sender.send.shard_reader import sort_recovered
-from sender.send.shard_sender import ShardSender
+from sender.send.shard_sender import ShardSender, mark_ahead
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
 from sender.smpp.bind import BindSettings
+from sender.sms.states import State
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys, ChannelKeys
 from sender.store.rate_limit import RateLimiter, channel_bucket
 from sender.store.transitions import read_counters
@@ -242,3 +243,78 @@ def test_recovery_sorts_what_a_killed_sender_left() -> None:
     assert settled == ["1-3", "1-4"]  # finished; only their ack was lost
     resend, unknown, _ = sort_recovered(entries, states, resend_unknown=True)
     assert [e[0] for e in resend] == ["1-0", "1-1", "1-2"] and len(unknown) == 1
+
+
+async def test_a_stop_returns_the_messages_marked_ahead_to_queued(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    """Messages marked `submitting` ahead of the window but never written go back to
+    `queued` when the sender stops: only those on the wire may end unknown, and the next
+    run sends the rest, each once."""
+    simulator.configure({"latency_ms": 300})  # the window stays full, the marks wait
+    await enqueue(redis, 300)
+    builder = MessageBuilder({"": TEMPLATE}, SourceAddress(address="Herald", ton="Alphanumeric"))
+    bind = BindSettings(host="127.0.0.1", port=simulator.port, system_id="herald",
+                        password="herald", window=WINDOW, response_timeout=5.0)
+    limiter = RateLimiter(redis, channel_bucket("shop", "carrier-a", 100_000))
+    shard = ShardSettings(CAMPAIGN, 0, CHANNEL, "carrier-a")
+    async with ShardSender(redis, shard, builder, [bind], limiter) as first:
+        assert first.ahead == mark_ahead(WINDOW)
+        task = asyncio.create_task(first.run())
+        deadline = asyncio.get_running_loop().time() + 20
+        while not (simulator.unanswered == WINDOW and first.marked == first.ahead):
+            assert asyncio.get_running_loop().time() < deadline, "window and marks not full"
+            await asyncio.sleep(0.005)
+        first.stop_reading()
+        await asyncio.wait_for(task, 20)
+
+    assert len(simulator.accepted) == WINDOW  # the window on the wire, and nothing else
+    states: dict[str, str] = await redis.hgetall(CAMPAIGN.state)  # type: ignore[assignment]
+    assert not [v for v in states.values() if v[0] in (State.SUBMITTING, State.UNKNOWN)]
+    counters = await read_counters(redis, CAMPAIGN)
+    assert (counters.unknown, counters.queued) == (0, 300 - WINDOW)
+
+    simulator.configure({"latency_ms": 0})
+    await send(redis, simulator)
+    per_number = accepted_per_number(simulator)
+    assert len(per_number) == 300 and max(per_number.values()) == 1
+    counters = await read_counters(redis, CAMPAIGN)
+    assert (counters.delivered, counters.queued, counters.unknown) == (300, 0, 0)
+
+
+async def test_an_opt_out_drops_a_message_marked_ahead_before_it_goes(
+    redis: aioredis.Redis, simulator: Simulator
+) -> None:
+    """A stop reply for a number whose message is marked `submitting` ahead of the window
+    but not written: it never goes, and ends opted out (through queued, as
+    transitions.lua allows), its window slot given back."""
+    simulator.configure({"latency_ms": 300})  # the window stays full, the marks wait
+    await enqueue(redis, 200)
+    builder = MessageBuilder({"": TEMPLATE}, SourceAddress(address="Herald", ton="Alphanumeric"))
+    bind = BindSettings(host="127.0.0.1", port=simulator.port, system_id="herald",
+                        password="herald", window=WINDOW, response_timeout=5.0)
+    limiter = RateLimiter(redis, channel_bucket("shop", "carrier-a", 100_000))
+    shard = ShardSettings(CAMPAIGN, 0, CHANNEL, "carrier-a")
+    async with ShardSender(redis, shard, builder, [bind], limiter) as sender:
+        task = asyncio.create_task(sender.run())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while not (simulator.unanswered == WINDOW and sender.marked == sender.ahead):
+            assert loop.time() < deadline, "window and marks not full"
+            await asyncio.sleep(0.005)
+        marked = WINDOW + 10  # the first WINDOW are on the wire, the next ones marked
+        simulator.inject_mo(source=number(marked).lstrip("+"), destination="Herald", text="TD")
+        while sender.stats.opted_out == 0:
+            assert loop.time() < deadline, "the opt-out not applied"
+            await asyncio.sleep(0.005)
+        simulator.configure({"latency_ms": 0})
+        await asyncio.wait_for(task, 30)
+
+    per_number = accepted_per_number(simulator)
+    assert number(marked).lstrip("+") not in per_number
+    assert len(per_number) == 199 and max(per_number.values()) == 1
+    entries: list[Any] = await redis.xrange(CAMPAIGN.shard(0))  # type: ignore[assignment]
+    states: dict[str, str] = await redis.hgetall(CAMPAIGN.state)  # type: ignore[assignment]
+    assert states[f"0/{entries[marked][0]}"].startswith(State.OPTED_OUT)
+    counters = await read_counters(redis, CAMPAIGN)
+    assert (counters.opted_out, counters.queued, counters.unknown) == (1, 0, 0)

@@ -13,9 +13,15 @@ PDU is written, so after a SIGKILL the pending entries tell exactly which messag
 be on the SMSC's side (`submitting`: counted unknown, not resent) and which never left
 (`queued` or unmarked: sent now). And a message holds a slot of the settle window from
 its mark until its outcome is durable in Redis; a slot whose outcome is buffered may pass
-to a new message, whose mark is written in the same flush or a later one (SettleWindow),
-so Redis never holds more than `window` marked messages without their outcome: the
-unknowns after a kill never exceed the window.
+to a new message, whose mark is written in the same flush or a later one (SettleWindow).
+
+Messages are marked ahead of the binds' free slots (`mark_ahead`): a slot a response
+frees is written at once, not after a Redis round trip for its successor's mark. So the
+settle window is the binds' windows plus `ahead`, and Redis never holds more than that
+many marked messages without their outcome: the unknowns after a kill never exceed
+window + ahead (tests/test_sender_crash.py). A stop (or a diversion to another channel)
+returns the marked messages no bind took to `queued`: only those on the wire can end
+unknown.
 
 A campaign with a frequency cap sends only messages whose charge is made, and takes
 tokens only for them: the charges go ahead of the submits in the background, at most two
@@ -30,6 +36,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,6 +92,18 @@ from sender.store.waiting_room import WaitingRoom
 logger = logging.getLogger(__name__)
 
 
+def mark_ahead(window: int) -> int:
+    """Messages marked `submitting` ahead of the binds' windows (`window`: their sum).
+
+    Enough to refill every slot the responses free while the next mark's flush is on
+    its way: the flush waits 1.4-7 ms for a core on a busy two-core box, in which the
+    SMSC answers 20-70 submits at 10,000 msg/s. Half a window ran dry there (5,950 msg/s
+    with Redis and the simulator on the box, where a whole window made 10,200-10,400,
+    bench/README.md). Each is one more message a SIGKILL can leave unknown.
+    """
+    return max(1, window)
+
+
 class ShardSender:
     """Sends one shard through one or more binds; `run` returns when the shard is done."""
 
@@ -118,7 +137,11 @@ class ShardSender:
                                   settings.read_batch, settings.variant)
         self.store = StateStore(redis, settings.campaign)
         self.writer = StateWriter(redis, self.store, settings.shard, settings.channel)
-        self.window = SettleWindow(sum(b.settings.window for b in self.binds if b.submits))
+        in_flight = sum(b.settings.window for b in self.binds if b.submits)
+        self.ahead = mark_ahead(in_flight)
+        self.window = SettleWindow(in_flight + self.ahead)
+        self._marked: deque[Outgoing] = deque()  # marked, not yet taken by a bind
+        self._marked_event = asyncio.Event()
         self.stats = ShardStats()
         self.held = None if settings.send_times is None else HeldMessages(
             settings.send_times, WaitingRoom(redis, settings.campaign, settings.shard),
@@ -186,6 +209,7 @@ class ShardSender:
         tasks = [
             asyncio.create_task(self.reader.read(), name="read"),
             asyncio.create_task(self._flusher(), name="flush"),
+            asyncio.create_task(self._mark(), name="mark"),
             *(asyncio.create_task(self._dispatch(b), name=f"dispatch-{b.name}")
               for b in self.binds if b.submits),
         ]
@@ -216,6 +240,7 @@ class ShardSender:
             self._finished = True
             self._flush_now.set()
             self._ready_event.set()
+            self._marked_event.set()
             for task in tasks:
                 task.cancel()
             if self.caps is not None:
@@ -236,13 +261,20 @@ class ShardSender:
         if self.caps is not None:
             self.caps.stop()
         self.reader.stop()
+        self._unmark(requeue=False)
         for timer in self._timers:
             timer.cancel()
         self._retrying = 0
 
+    @property
+    def marked(self) -> int:
+        """Messages marked `submitting` that no bind has written yet (at most `ahead`
+        plus the binds' free slots)."""
+        return len(self._marked)
+
     def _idle(self) -> bool:
-        return (not self._ready and self._retrying == 0 and self._unsettled == 0
-                and self._moving == 0
+        return (not self._ready and not self._marked and self._retrying == 0
+                and self._unsettled == 0 and self._moving == 0
                 and (self.lanes is None or self.lanes.waiting == 0)
                 and self.window.held == 0 and len(self.writer) == 0
                 # Held messages keep a shard going, unless it is stopping (they stay
@@ -258,40 +290,36 @@ class ShardSender:
 
     # -- writing to the binds --------------------------------------------------------
 
-    async def _dispatch(self, bind: SmppBind) -> None:
-        """Feed one bind: slots, tokens, mark, write; repeat."""
+    async def _mark(self) -> None:
+        """Mark the line's messages `submitting`, ahead of the binds' free slots.
+
+        The marked messages wait in `_marked` for a bind; a slot freed by a response is
+        filled at once, without waiting a round trip to Redis for its mark. Redis holds
+        at most the settle window of marked messages without an outcome: the binds'
+        windows plus `ahead`.
+        """
         fail_over = self.settings.fail_over
         while not self._finished:
             if fail_over is not None and fail_over.diverted:  # its queue moves on
+                self._unmark(requeue=True)
                 await asyncio.sleep(self.settings.window_poll_seconds)
                 continue
             if not self._ready:
                 self._ready_event.clear()
                 await self._ready_event.wait()
                 continue
-            # A quarter of the window at a time when there is work for it: four Redis
-            # round trips per window's worth, however fast responses trickle back.
-            low_water = min(len(self._ready), bind.settings.window // 4)
-            slots = await bind.reserve(self.settings.read_batch, low_water)
-            held = await self.window.take(slots)
+            held = await self.window.take(self.settings.read_batch)
             if self.caps is not None:  # only charged messages go: as many slots
                 charged = await self.caps.charge_ahead(held)
                 if charged < held:
                     self.window.give(held - charged)
                     held = charged
                 if not held:  # the line emptied (all capped)
-                    bind.release(slots)
                     continue
-            tokens = await self.limiter.acquire(held)
-            if self._ready and len(self._ready[0].pdus) > tokens:
-                # A long message needs a token per part, all before its first part goes.
-                needed = min(len(self._ready[0].pdus), held)
-                while tokens < needed:
-                    tokens += await self.limiter.acquire(needed - tokens)
+            # A slot a message, however many parts it has (the binds' windows count those).
             batch: list[Outgoing] = []
-            parts = 0
             now = self.held.now() if self.held is not None else 0.0
-            while self._ready and parts + len(self._ready[0].pdus) <= min(tokens, held):
+            while self._ready and len(batch) < held:
                 if self.caps is not None and not self._ready[0].charged:
                     break  # its charge is not made yet
                 message = self._ready.popleft()
@@ -300,10 +328,8 @@ class ShardSender:
                         self.caps.refund(message)
                     continue
                 batch.append(message)
-                parts += len(message.pdus)
             if self.held is not None:
                 await self.held.put_away()
-            bind.release(max(0, slots - parts))
             self.window.give(held - len(batch))
             if not batch:
                 continue
@@ -315,6 +341,55 @@ class ShardSender:
                 message.smsc_ids = [""] * message.parts_left
             self._unsettled += len(batch)
             await self.writer.flush()  # the mark is durable before anything is written
+            self._marked.extend(batch)
+            if self.reader.stopped:  # stopped during the flush: none of them goes
+                self._unmark(requeue=False)
+                continue
+            self._marked_event.set()
+
+    def _unmark(self, *, requeue: bool) -> None:
+        """Marked messages no bind has taken go back to `queued` (a stop, a diversion),
+        their frequency cap charges given back (charged again when they go)."""
+        marked = list(self._marked)
+        self._marked.clear()
+        for message in marked:
+            if self.caps is not None:
+                self.caps.refund(message)
+            self._settle(message, State.QUEUED, requeue=requeue)
+        if marked:
+            self._flush_now.set()
+
+    async def _dispatch(self, bind: SmppBind) -> None:
+        """Feed one bind marked messages: slots, tokens, write; repeat."""
+        marked = self._marked
+        while not self._finished:
+            if not marked:
+                self._marked_event.clear()
+                await self._marked_event.wait()
+                continue
+            waiting = sum(len(m.pdus) for m in marked)
+            if bind.free_slots < len(marked[0].pdus):
+                self.limiter.refill_soon()  # its round trip while the window is full
+            slots = await bind.reserve(waiting, len(marked[0].pdus))
+            if not marked:
+                bind.release(slots)
+                continue
+            tokens = await self.limiter.acquire(min(slots, waiting))
+            if marked and len(marked[0].pdus) > tokens:
+                # A long message needs a token per part, all before its first part goes.
+                needed = min(len(marked[0].pdus), slots)
+                while tokens < needed:
+                    tokens += await self.limiter.acquire(needed - tokens)
+            batch: list[Outgoing] = []
+            parts = 0
+            room = min(tokens, slots)
+            while marked and parts + len(marked[0].pdus) <= room:
+                message = marked.popleft()
+                batch.append(message)
+                parts += len(message.pdus)
+            bind.release(slots - parts)
+            if not batch:
+                continue
             sent_at = time.monotonic()
             for message in batch:
                 message.sent_at = sent_at
@@ -323,8 +398,7 @@ class ShardSender:
                 bind.send([(pdu, (message, part)) for message in batch
                            for part, pdu in enumerate(message.pdus)])
             except BindDown:
-                for message in batch:
-                    self._settle(message, State.QUEUED, requeue=True)
+                marked.extendleft(reversed(batch))  # still marked: the next bind up sends
                 continue
             self.stats.sent += len(batch)
             await bind.drain()
@@ -416,6 +490,13 @@ class ShardSender:
         dropped = [m for m in self._ready if m.phone == number]
         for message in dropped:
             self._ready.remove(message)
+        # Marked ahead, not written yet: back to queued first (transitions.lua moves a
+        # message from submitting only so), then opted out with the others, in order.
+        marked = [m for m in self._marked if m.phone == number]
+        for message in marked:
+            self._marked.remove(message)
+            self._settle(message, State.QUEUED)
+        dropped += marked
         if self.lanes is not None:
             dropped += self.lanes.drop(number)
         for message in dropped:

@@ -190,6 +190,7 @@ class RateLimiter:
         self._decreased_at = -math.inf
         self._pace_tat = -math.inf
         self._refill_lock = asyncio.Lock()
+        self._soon: asyncio.Task[bool] | None = None  # a refill started by `refill_soon`
 
     # -- the sender's side -------------------------------------------------------------
 
@@ -205,6 +206,34 @@ class RateLimiter:
                 return taken
             if not await self._refill_once(now):
                 await asyncio.sleep(max(0.0002, self._wake_at(now) - now))
+
+    def refill_soon(self) -> None:
+        """The caller is about to wait for something else (a bind's free slot): if the
+        budget runs low, refill it in the background now, so the round trip to Redis
+        overlaps that wait instead of following it.
+
+        The same call `acquire` would make a moment later (the lock keeps refills one
+        at a time); its slots are used at their times or expire as ever, so the limit
+        holds: only when the caller's wait outlasts max_late are they lost. Only where a
+        batch's slots all fall within max_late (a channel of 10,000/s or more at the
+        default): at lower rates the slots trickle in anyway, and the window a slow SMSC
+        keeps full let the first of them expire (2,000/s, an SMSC answering in 45-50 ms:
+        2-3 times the tokens expired, 2-4% fewer messages a second).
+        """
+        if self.channel.rate * self.max_late < self._want_now():
+            return
+        soon = self._soon
+        if soon is not None:
+            if not soon.done():
+                return
+            self._soon = None
+            soon.result()  # a Redis error other than a lost connection: raised here
+        now = self._clock()
+        self._expire(now)
+        if (self._refill_lock.locked() or self.held > self._want_now() // 2
+                or now < self._next_call[(self.campaign or self.channel).key]):
+            return
+        self._soon = asyncio.ensure_future(self._refill_once(now))
 
     async def _refill_once(self, now: float) -> bool:
         """Refill, one task at a time: a sender with several binds acquires from each

@@ -889,7 +889,9 @@ class Counters(HeraldModel):
     expired: int = 0
     """Receipt says expired (for a long message: a part's, and no part failed)."""
     unknown: int = 0
-    """On the wire when a bind dropped; the SMSC may or may not have taken it."""
+    """On the wire when a bind dropped or its sender was killed, so the SMSC may or may
+    not have taken it; after a kill, also those marked to go next (at most a window a
+    bind), which cannot be told from them."""
     cancelled: int = 0
     """Not sent because the campaign was cancelled."""
     sent: int = 0

@@ -199,7 +199,12 @@ def run_side(url: str, path: Path, rows: int, parts: int, side: str, name: str
         if child.returncode != 0:
             raise SystemExit(f"an import child failed ({child.returncode})")
         results.append(json.loads(out))
-    (final,) = [r for r in results if r["complete"]]  # the last part to finish
+    # The last part to finish marks the import done; a part that finished just before
+    # may read its report after that, and see it done too: the same counts.
+    finals = [r for r in results if r["complete"]]
+    if not finals:
+        raise SystemExit("no part finished the import")
+    final = finals[-1]
     return {"rows_per_s": round(rows / max(r["seconds"] for r in results)),
             "cpu_us_per_row": round(sum(r["cpu_seconds"] for r in results) / rows * 1e6, 2),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in results),

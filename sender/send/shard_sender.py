@@ -399,6 +399,7 @@ class ShardSender:
                            for part, pdu in enumerate(message.pdus)])
             except BindDown:
                 marked.extendleft(reversed(batch))  # still marked: the next bind up sends
+                self._marked_event.set()  # a bind up and waiting for marks takes them
                 continue
             self.stats.sent += len(batch)
             await bind.drain()

@@ -200,6 +200,29 @@ def test_a_place_gives_its_entry_back(generations: str, entry_id: str) -> None:
     assert layout.entry_id(bucket, field) == entry_id
 
 
+async def test_a_late_final_message_opens_no_generation_under_newer_records(
+    redis: Any,
+) -> None:
+    """The first of a lane's entries waits for its receipt while the 239 after it are
+    compacted; its late receipt then fills the generation. The next one starts after
+    every record so far, so each is still found where it sits."""
+    stream = KEYS.shard(0)
+    await redis.xgroup_create(stream, SENDERS_GROUP, id="$", mkstream=True)
+    ids = [str(await redis.xadd(stream, {"n": f"+8613800{i:06d}", "v": ""},
+                                id=f"{1765000000000 + i}-0")) for i in range(240)]
+    await redis.hset(KEYS.state, mapping={message_key(0, i): "D~1,1765000100,1765000101"
+                                          for i in ids[1:]})
+    await redis.hset(KEYS.state, message_key(0, ids[0]), "s:ab12~1,1765000100,")
+    await redis.xreadgroup(SENDERS_GROUP, "c", {stream: ">"})
+    await redis.hset(KEYS.final, "0", "3 1765000000000")  # 240 records fill it (3 x 80)
+    await compact_lane(redis, KEYS, 0, budget=1000)
+    await redis.hset(KEYS.state, message_key(0, ids[0]), "D~1,1765000100,1765000101")
+    await compact_lane(redis, KEYS, 0, budget=1000)
+    assert len(Layout.parse(await redis.hget(KEYS.final, "0")).generations) == 2
+    for entry_id in ids:
+        assert await final_state(redis, KEYS, 0, entry_id) == "D~1,1765000100,1765000101"
+
+
 async def test_a_lane_that_keeps_growing_gets_generations_of_small_buckets(
     redis: Any,
 ) -> None:

@@ -7,7 +7,8 @@ instead of a stream entry and a state-hash field each (issue 17, part 5).
                                               one more each time the lane outgrows the
                                               last; "L:at" -> the id the last pass
                                               stopped at; "L:n" -> the records of the
-                                              last generation
+                                              last generation; "L:top" -> the latest
+                                              millisecond of any record
     herald:{campaign:NS/NAME}:final:L:B       hash: bucket B of lane L, field: the
                                               entry's number within the bucket (see
                                               `slot`), value: its record (`record`)
@@ -237,9 +238,11 @@ end
 local keys = {}
 for i, entry in ipairs(entries) do keys[i] = lane .. "/" .. entry[1] end
 local states = redis.call("HMGET", KEYS[2], unpack(keys))
-local count_field = lane .. ":n"  -- records in the last generation
-local in_last = tonumber(redis.call("HGET", KEYS[3], count_field) or "0")
-local counted = in_last
+-- The records in the last generation, and the latest millisecond of any record so far.
+local count_field, top_field = lane .. ":n", lane .. ":top"
+local kept = redis.call("HMGET", KEYS[3], count_field, top_field)
+local in_last, top = tonumber(kept[1] or "0"), tonumber(kept[2] or "0")
+local counted, was_top = in_last, top
 local done_keys, done_ids = {}, {}
 for i, entry in ipairs(entries) do
   local state = states[i]
@@ -258,12 +261,13 @@ for i, entry in ipairs(entries) do
       bucket, field = gen[3] + within, string.format("%d", (slot - within) / buckets)
     end
     -- A lane that grew past its last generation's size gets the next, twice as large,
-    -- for the entries after this one (none placed so far changes generation: they
-    -- were read in id order, or are older, from a pass that started over at the head).
+    -- for the entries after every record so far (a pass that started over at the head
+    -- compacts older entries after newer ones: none placed changes generation).
+    if ms > top then top = ms end
     if gen == last_gen then
       in_last = in_last + 1
       if in_last >= last_gen[1] * FULL then
-        local grown = {2 * last_gen[1] + 1, ms + 1, last_gen[3] + last_gen[1]}
+        local grown = {2 * last_gen[1] + 1, top + 1, last_gen[3] + last_gen[1]}
         gens[#gens + 1] = grown
         last_gen = grown
         layout = string.format("%s %d %d", layout, grown[1], grown[2])
@@ -285,7 +289,9 @@ if #done_ids > 0 then
   redis.call("HDEL", KEYS[2], unpack(done_keys))
   redis.call("XDEL", KEYS[1], unpack(done_ids))
 end
-if in_last ~= counted then redis.call("HSET", KEYS[3], count_field, in_last) end
+if in_last ~= counted or top ~= was_top then
+  redis.call("HSET", KEYS[3], count_field, in_last, top_field, string.format("%d", top))
+end
 local last = entries[#entries][1]
 if #entries < tonumber(ARGV[3]) or last == stop then last = "" else last = "(" .. last end
 return {#entries, #done_ids, last}

@@ -301,7 +301,12 @@ class _Importer:
                 sent.set()
 
         task = asyncio.create_task(commit())
-        await sent.wait()  # woken once the task waits on EXEC's reply, its MULTI written
+        try:
+            await sent.wait()  # woken once the task waits on EXEC's reply, its MULTI written
+        except BaseException:  # cancelled before its MULTI went: so is the commit
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
         return task
 
     def normalise(self, start: int, rows: list[Mapping[str, str]]) -> _Batch:

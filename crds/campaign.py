@@ -205,7 +205,7 @@ class Audience(HeraldModel):
     row and normalises, dedupes and queues every importers-th batch of 1,000 rows, and
     each resumes on its own after a crash; the counts are one importer's, though of a
     number listed twice the row queued (its variables) may be another. Worth it past a few hundred
-    thousand rows of CSV (one importer takes about 60,000 rows a second); an XLSX is
+    thousand rows of CSV (one importer takes 50,000-90,000 rows a second); an XLSX is
     parsed whole by each pod, so more importers gain it less."""
     default_region: str = Field(default="", max_length=2, pattern=r"^([A-Z]{2})?$")
     """ISO 3166-1 country for numbers written without +country code, e.g. CN."""

@@ -530,6 +530,9 @@ class ShardSender:
         serves moves to it (none is on the wire); the others wait for the channel."""
         fail_over = self.settings.fail_over
         assert fail_over is not None
+        # Marked ones no bind has taken go back to the line first (the mark loop may be
+        # waiting for more to read, not looking): they move on from there at the next look.
+        self._unmark(requeue=True)
         moving, staying = [], []
         for message in self._ready:
             target = fail_over.target(message.phone)

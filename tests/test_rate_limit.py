@@ -322,3 +322,18 @@ async def test_refill_soon_reserves_in_the_background_what_acquire_would(redis):
     limiter.refill_soon()  # the budget is full: nothing to do
     assert limiter.stats.redis_calls == calls + 1
     assert await limiter.acquire(50) > 0 and limiter.stats.redis_calls == calls + 1
+
+
+async def test_close_cancels_a_refill_that_refill_soon_started(redis):
+    """A run's end leaves no refill behind: one started and not yet sent is cancelled,
+    and Redis is never asked."""
+    bucket = channel_bucket("default", "carrier-a", 100_000)
+    limiter = RateLimiter(redis, bucket, batch=50, max_late=30.0)
+    taken = 0
+    while taken < 50:
+        taken += await limiter.acquire(50 - taken)
+    calls = limiter.stats.redis_calls
+    limiter.refill_soon()  # scheduled, not yet run: this test has not yielded since
+    await limiter.close()
+    assert limiter.stats.redis_calls == calls and limiter.held == 0
+    await limiter.close()  # twice is fine

@@ -245,6 +245,7 @@ class ShardSender:
                 task.cancel()
             if self.caps is not None:
                 await self.caps.close()
+            await self.limiter.close()
             _, stuck = await asyncio.wait(tasks, timeout=5.0)
             if stuck:
                 logger.warning("%d sender loops did not stop in time: %s", len(stuck),

@@ -37,6 +37,7 @@ from Redis.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -234,6 +235,15 @@ class RateLimiter:
                 or now < self._next_call[(self.campaign or self.channel).key]):
             return
         self._soon = asyncio.ensure_future(self._refill_once(now))
+
+    async def close(self) -> None:
+        """The sender is done: a refill `refill_soon` started is cancelled, not left
+        running past its run (its tokens would expire unused anyway)."""
+        soon, self._soon = self._soon, None
+        if soon is not None and not soon.done():
+            soon.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await soon
 
     async def _refill_once(self, now: float) -> bool:
         """Refill, one task at a time: a sender with several binds acquires from each

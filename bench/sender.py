@@ -333,6 +333,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     redis_before = await redis_usage(redis)
     if processes > 1:
         figures, cpu, shards = await send_shards(child or {}, processes)
+        system = 0.0  # not summed over the processes
     else:
         shards = []
         tune_collector()  # as `herald send` does before its run
@@ -344,6 +345,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
         cpu = ((cpu_after.ru_utime - cpu_before.ru_utime)
                + (cpu_after.ru_stime - cpu_before.ru_stime))
+        system = cpu_after.ru_stime - cpu_before.ru_stime
     submitted, seconds = figures["submitted"], figures["seconds_with_receipts"]
     redis_used = redis_per_message(redis_before, await redis_usage(redis), submitted)
     await redis.aclose()
@@ -354,6 +356,7 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
         extra={"load_seconds": round(load_seconds, 3), "throttled": figures["throttled"],
                "cpu_seconds": round(cpu, 2),
                "cpu_us_per_message": round(1e6 * cpu / max(1, submitted), 1),
+               "cpu_system_us_per_message": round(1e6 * system / max(1, submitted), 1),
                "unknown": figures["unknown"], "redis_flushes": figures["redis_flushes"],
                "limiter_redis_calls": figures["limiter_redis_calls"],
                "capped": figures["capped"], "cap_calls": figures["cap_calls"],

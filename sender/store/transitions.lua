@@ -12,17 +12,21 @@
 -- KEYS[4]  (optional) the shard stream whose entries to XACK when a message leaves the
 --          sender's hands (submitted, failed, opted out, capped, cancelled, unknown)
 -- ARGV[1]  consumer group name
--- ARGV[2]  the transitions, packed: one line ("\n"-terminated) per transition with six
---          tab-separated fields: message key, new state, variant, channel, either
---          "<part>/<parts>" (a receipt for one part of a long message) or the number of
---          segments the SMSC accepted (counted in segmentsSubmitted; empty: none), and a
---          failure's country (counted in country:<CC>:error:<code>; empty: none).
---          One argument instead of five per message: packing arguments is most of a
---          client's cost. The message key of a shard entry is "<shard>/<stream id>".
+-- ARGV[2]  the transitions, packed: one line ("\n"-terminated) per transition with
+--          tab-separated fields: message key, new state, either "<part>/<parts>" (a
+--          receipt for one part of a long message) or the number of segments the SMSC
+--          accepted (counted in segmentsSubmitted; empty: none), then either nothing
+--          (no variant, ARGV[5]'s channel, no country: most lines) or three more: the
+--          variant, the channel, and a failure's country (counted in
+--          country:<CC>:error:<code>; empty: none). One argument instead of several per
+--          message: packing arguments is most of a client's cost; and the short form
+--          because splitting a line is about 40% of what the script spends on a mark.
+--          The message key of a shard entry is "<shard>/<stream id>".
 -- ARGV[3]  the final outcomes in order of precedence, e.g. "FED" (FINAL_PRECEDENCE in
 --          sender.sms.states): a long message's outcome is the first that any of its
 --          parts has; the first of all decides at once, the others once every part is in.
 -- ARGV[4]  now, in unix seconds: the time a stamp records (see `value` below)
+-- ARGV[5]  the channel of the lines that name none (empty: none)
 -- Returns {applied, settled}: how many transitions were applied (a part's receipt
 -- recorded counts), and for each part receipt that settled its message a line
 -- "<index of the transition, from 1>\t<the message's new state>\n".
@@ -43,6 +47,7 @@ local acked = {s = true, F = true, O = true, C = true, X = true, U = true}
 local received = {D = true, F = true, E = true}  -- a receipt: the SMSC had the message
 local final = {D = true, F = true, E = true, O = true, C = true, X = true}
 local now = ARGV[4] or ""
+local channel_given = ARGV[5] or ""
 local precedence = ARGV[3] or "FED"
 local first = string.sub(precedence, 1, 1)
 -- Locals, not string.x: Lua 5.1 looks a global and then a field up at each use, and the
@@ -131,14 +136,14 @@ local function value(new, old, to, segments)
 end
 
 -- The lines, a field an array (no table a line to build and collect), and the distinct
--- keys, whose states one HMGET a chunk reads.
-local count, lkey, lnew, lvariant, lchannel, lextra, lcountry = 0, {}, {}, {}, {}, {}, {}
+-- keys, whose states one HMGET a chunk reads. `lrest`: a line's last three fields, when
+-- it has them ("": the defaults).
+local count, lkey, lnew, lextra, lrest = 0, {}, {}, {}, {}
 local keys, nkeys, states = {}, 0, {}
-for key, new, variant, channel, extra, country in string.gmatch(ARGV[2] or "",
-    "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\n") do
+for key, new, extra, rest in string.gmatch(ARGV[2] or "",
+    "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)([^\n]*)\n") do
   count = count + 1
-  lkey[count], lnew[count], lvariant[count] = key, new, variant
-  lchannel[count], lextra[count], lcountry[count] = channel, extra, country
+  lkey[count], lnew[count], lextra[count], lrest[count] = key, new, extra, rest
   if states[key] == nil then
     states[key] = ""
     nkeys = nkeys + 1
@@ -182,6 +187,9 @@ for index = 1, count do
   local from, to = sub(states[key], 1, 1), sub(new, 1, 1)
   local rules = allowed[from]
   if rules and rules[to] then
+    local variant, channel, country = "", channel_given, ""
+    local rest = lrest[index]
+    if rest ~= "" then variant, channel, country = match(rest, "^\t([^\t]*)\t([^\t]*)\t([^\t]*)$") end
     local part, parts
     if find(extra, "/", 1, true) then part, parts = match(extra, "^(%d+)/(%d+)$") end
     if part then
@@ -197,15 +205,14 @@ for index = 1, count do
           if decided ~= to then  -- decided by an earlier part's receipt
             new = decided == "F" and "F:receipt" or decided
           end
-          move(key, from, new, lvariant[index], lchannel[index], 0, lcountry[index])
+          move(key, from, new, variant, channel, 0, country)
           settled[#settled + 1] = index .. "\t" .. new .. "\n"
         else
           redis.call("HSET", KEYS[3], key, codes)
         end
       end
     else
-      move(key, from, new, lvariant[index], lchannel[index], tonumber(extra) or 0,
-           lcountry[index])
+      move(key, from, new, variant, channel, tonumber(extra) or 0, country)
       applied = applied + 1
     end
   end

@@ -58,6 +58,7 @@ import asyncio
 import bisect
 import contextlib
 import json
+import os
 import re
 import resource
 import select
@@ -329,9 +330,10 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     await write_run(redis, run)
     load_seconds = time.perf_counter() - loading
 
+    redis_before = await redis_usage(redis)
     if processes > 1:
-        await redis.aclose()
         figures, cpu, shards = await send_shards(child or {}, processes)
+        system = 0.0  # not summed over the processes
     else:
         shards = []
         tune_collector()  # as `herald send` does before its run
@@ -340,11 +342,13 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
                                 [(smsc.password, tls or TlsMaterial())] * channels,
                                 asyncio.Event())
         figures = lanes_summed(list(sent["lanes"].values()))
-        await redis.aclose()
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
         cpu = ((cpu_after.ru_utime - cpu_before.ru_utime)
                + (cpu_after.ru_stime - cpu_before.ru_stime))
+        system = cpu_after.ru_stime - cpu_before.ru_stime
     submitted, seconds = figures["submitted"], figures["seconds_with_receipts"]
+    redis_used = redis_per_message(redis_before, await redis_usage(redis), submitted)
+    await redis.aclose()
     return RunResult(
         messages, accepted=submitted, rejected=figures["failed"] + figures["unknown"],
         receipts=figures["receipts"], seconds=seconds, submit_seconds=figures["seconds"],
@@ -352,14 +356,43 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
         extra={"load_seconds": round(load_seconds, 3), "throttled": figures["throttled"],
                "cpu_seconds": round(cpu, 2),
                "cpu_us_per_message": round(1e6 * cpu / max(1, submitted), 1),
+               "cpu_system_us_per_message": round(1e6 * system / max(1, submitted), 1),
                "unknown": figures["unknown"], "redis_flushes": figures["redis_flushes"],
                "limiter_redis_calls": figures["limiter_redis_calls"],
                "capped": figures["capped"], "cap_calls": figures["cap_calls"],
                "cap_waits": figures["cap_waits"],
                "send_time_zones": figures["send_time_zones"],
                "source_addresses": len(run.channels[0].smpp.sources),
-               "processes": processes, **({"shards": shards} if shards else {})},
+               "processes": processes, **({"shards": shards} if shards else {}),
+               **redis_used},
     )
+
+
+async def redis_usage(redis: Any) -> dict[str, Any]:
+    """Redis's own CPU seconds (user + sys, the whole server) and its commandstats
+    (calls and usec by command) so far."""
+    cpu = await redis.info("cpu")
+    stats = await redis.info("commandstats")
+    return {"cpu": float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]),
+            "commands": {name.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"]))
+                         for name, v in stats.items()}}
+
+
+def redis_per_message(before: dict[str, Any], after: dict[str, Any],
+                      messages: int) -> dict[str, Any]:
+    """What Redis spent on the run a message: its CPU, and by command the calls and
+    the microseconds it timed (a script's commands are counted both as their own and
+    inside EVALSHA's time; INFO's own calls are among them, a few in all)."""
+    per = max(1, messages)
+    commands = {}
+    for name, (calls, usec) in after["commands"].items():
+        calls_before, usec_before = before["commands"].get(name, (0, 0))
+        if calls > calls_before:
+            commands[name] = {"calls": round((calls - calls_before) / per, 3),
+                              "usec": round((usec - usec_before) / per, 2)}
+    return {"redis_cpu_us_per_message": round(1e6 * (after["cpu"] - before["cpu"]) / per, 1),
+            "redis_commands_per_message": dict(sorted(
+                commands.items(), key=lambda item: -item[1]["usec"]))}
 
 
 async def send_shards(spec: dict[str, Any], processes: int
@@ -576,6 +609,11 @@ class ControlledSmsc:
             "smsc_receipts_lost": stats["receipts_lost"],
             "smsc_drops": stats["drops"],
         }
+
+    def cpu_seconds(self) -> float:
+        """Its process's CPU so far (user + system, /proc), to set beside a side's own."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -803,11 +841,15 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             "channel_rate": args.channel_rate, "channel_burst": channel_burst(args),
             "max_binds": args.max_binds,
             "log_path": str(workdir / f"{side}-{messages}.log")}
+    smsc_cpu = simulator.cpu_seconds() if simulator is not None else 0.0
     output = run_child(spec)
     if "error" in output:
         return {"error": output["error"]}
     run = output["run"]
     extra: dict[str, Any] = run["extra"]
+    if simulator is not None:  # the box holds the SMSC too: its CPU a message counts
+        extra["smsc_cpu_us_per_message"] = round(
+            1e6 * (simulator.cpu_seconds() - smsc_cpu) / max(1, run["accepted"]), 1)
     record: dict[str, Any] = {
         "duplicates": None, "not_received": None,
         "note": "external SMSC: it keeps no record the bench can read, so duplicates, lost"

@@ -136,6 +136,32 @@ async def test_counters_follow_states_and_add_up(
     assert fields["error:0x58"] == "1"
 
 
+async def test_one_call_counts_each_lines_own_channel_variant_and_country(
+    store: StateStore, redis: aioredis.Redis
+) -> None:
+    """Lines of the call's first channel without variant or country are packed short
+    (transitions.lua takes the channel from ARGV); the others carry theirs, and each
+    is counted under its own, whatever the order."""
+    def m(n: int, state: str, variant: str = "", channel: str = "ch1",
+          country: str = "") -> Transition:
+        return Transition(message_key(0, f"1-{n}"), state, variant, channel, segments=0,
+                          country=country)
+
+    await store.apply([m(i, State.SUBMITTING) for i in range(5)])
+    await store.apply([
+        m(0, submitted("a")), m(1, submitted("b"), channel="ch2"),
+        m(2, submitted("c"), variant="b"), m(3, failed("0x58"), country="CN"),
+        m(4, failed("0x58"), channel="ch2", country="HK")])
+    fields = cast(dict[str, str], await redis.hgetall(KEYS.counters))
+    assert {k: v for k, v in fields.items() if ":" in k and v != "0"} == {
+        "channel:ch1:submitted": "2", "channel:ch1:sent": "2", "channel:ch1:failed": "1",
+        "channel:ch1:error:0x58": "1", "channel:ch2:submitted": "1", "channel:ch2:sent": "1",
+        "channel:ch2:failed": "1", "channel:ch2:error:0x58": "1",
+        "variant:b:submitted": "1", "variant:b:sent": "1",
+        "country:CN:error:0x58": "1", "country:HK:error:0x58": "1", "error:0x58": "2"}
+    assert (fields["submitted"], fields["sent"], fields["failed"]) == ("3", "3", "2")
+
+
 async def test_entries_are_acked_when_they_leave_the_sender(
     store: StateStore, redis: aioredis.Redis
 ) -> None:

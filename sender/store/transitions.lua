@@ -12,17 +12,21 @@
 -- KEYS[4]  (optional) the shard stream whose entries to XACK when a message leaves the
 --          sender's hands (submitted, failed, opted out, capped, cancelled, unknown)
 -- ARGV[1]  consumer group name
--- ARGV[2]  the transitions, packed: one line ("\n"-terminated) per transition with six
---          tab-separated fields: message key, new state, variant, channel, either
---          "<part>/<parts>" (a receipt for one part of a long message) or the number of
---          segments the SMSC accepted (counted in segmentsSubmitted; empty: none), and a
---          failure's country (counted in country:<CC>:error:<code>; empty: none).
---          One argument instead of five per message: packing arguments is most of a
---          client's cost. The message key of a shard entry is "<shard>/<stream id>".
+-- ARGV[2]  the transitions, packed: one line ("\n"-terminated) per transition with
+--          tab-separated fields: message key, new state, either "<part>/<parts>" (a
+--          receipt for one part of a long message) or the number of segments the SMSC
+--          accepted (counted in segmentsSubmitted; empty: none), then either nothing
+--          (no variant, ARGV[5]'s channel, no country: most lines) or three more: the
+--          variant, the channel, and a failure's country (counted in
+--          country:<CC>:error:<code>; empty: none). One argument instead of several per
+--          message: packing arguments is most of a client's cost; and the short form
+--          because splitting a line is about 40% of what the script spends on a mark.
+--          The message key of a shard entry is "<shard>/<stream id>".
 -- ARGV[3]  the final outcomes in order of precedence, e.g. "FED" (FINAL_PRECEDENCE in
 --          sender.sms.states): a long message's outcome is the first that any of its
 --          parts has; the first of all decides at once, the others once every part is in.
--- ARGV[4]  now, in unix seconds: the time a stamp records (see `stamp` below)
+-- ARGV[4]  now, in unix seconds: the time a stamp records (see `value` below)
+-- ARGV[5]  the channel of the lines that name none (empty: none)
 -- Returns {applied, settled}: how many transitions were applied (a part's receipt
 -- recorded counts), and for each part receipt that settled its message a line
 -- "<index of the transition, from 1>\t<the message's new state>\n".
@@ -43,8 +47,12 @@ local acked = {s = true, F = true, O = true, C = true, X = true, U = true}
 local received = {D = true, F = true, E = true}  -- a receipt: the SMSC had the message
 local final = {D = true, F = true, E = true, O = true, C = true, X = true}
 local now = ARGV[4] or ""
+local channel_given = ARGV[5] or ""
 local precedence = ARGV[3] or "FED"
 local first = string.sub(precedence, 1, 1)
+-- Locals, not string.x: Lua 5.1 looks a global and then a field up at each use, and the
+-- loop below runs a few hundred times a call, three times a message's life.
+local sub, find, match = string.sub, string.find, string.match
 
 -- Reads and writes are batched: one HMGET for the states, then (after the moves are
 -- decided in order, a message's state carried from one line to the next) one HSET, one
@@ -69,6 +77,40 @@ local function bump(class, delta, variant, channel)
   if name then add(name, delta, variant, channel) end
 end
 
+-- The moves are tallied by variant, channel and (from, to) as they are applied, and
+-- turned into counter deltas once a call (`count_moves`): a call's transitions share a
+-- few of each, and the deltas' field names cost a new string apiece.
+local tallies = {}  -- variant -> channel -> {moves = {[from .. to] = n}, segments = n}
+local function tally(variant, channel)
+  local byvariant = tallies[variant]
+  if not byvariant then
+    byvariant = {}
+    tallies[variant] = byvariant
+  end
+  local t = byvariant[channel]
+  if not t then
+    t = {moves = {}, segments = 0}
+    byvariant[channel] = t
+  end
+  return t
+end
+
+local function count_moves()
+  for variant, byvariant in pairs(tallies) do
+    for channel, t in pairs(byvariant) do
+      for pair, n in pairs(t.moves) do
+        local from, to = string.sub(pair, 1, 1), string.sub(pair, 2, 2)
+        bump(from, -n, variant, channel)
+        bump(to, n, variant, channel)
+        -- sent: accepted by the SMSC, never taken back; an unknown one proves it by a
+        -- receipt.
+        if to == "s" or (from == "U" and received[to]) then add("sent", n, variant, channel) end
+      end
+      if t.segments > 0 then add("segmentsSubmitted", t.segments, variant, channel) end
+    end
+  end
+end
+
 -- The outcome a long message's part outcomes decide, or nil while undecided.
 local function outcome(codes)
   if string.find(codes, first, 1, true) then return first end
@@ -80,67 +122,82 @@ local function outcome(codes)
   return nil
 end
 
--- A value's stamp (sender.sms.states.STAMP): "~<segments>,<submitted>,<done>". Taken by
--- the SMSC: its segments and now; final: what it carried, and now. Else none (a retry
--- starts afresh, and an unknown one's submit time is not known).
-local function stamp(old, to, segments)
-  local carried, submitted = string.match(old, "~(%d*),(%d*)")
+-- The state value `new` with its stamp (sender.sms.states.STAMP), in one concatenation:
+-- "~<segments>,<submitted>,<done>". Taken by the SMSC: its segments and now; final: what
+-- it carried, and now. Else none (a retry starts afresh, and an unknown one's submit
+-- time is not known).
+local function value(new, old, to, segments)
+  if to ~= "s" and not final[to] then return new end  -- a mark, a retry: the most common
+  local carried, submitted
+  if find(old, "~", 1, true) then carried, submitted = match(old, "~(%d*),(%d*)") end
   if segments == 0 then segments = carried or "" end
-  if to == "s" then return "~" .. segments .. "," .. now .. "," end
-  if final[to] then return "~" .. segments .. "," .. (submitted or "") .. "," .. now end
-  return ""
+  if to == "s" then return new .. "~" .. segments .. "," .. now .. "," end
+  return new .. "~" .. segments .. "," .. (submitted or "") .. "," .. now
 end
 
-local lines, keys, states = {}, {}, {}
-for key, new, variant, channel, extra, country in string.gmatch(ARGV[2] or "",
-    "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)\n") do
-  lines[#lines + 1] = {key, new, variant, channel, extra, country}
+-- The lines, a field an array (no table a line to build and collect), and the distinct
+-- keys, whose states one HMGET a chunk reads. `lrest`: a line's last three fields, when
+-- it has them ("": the defaults).
+local count, lkey, lnew, lextra, lrest = 0, {}, {}, {}, {}
+local keys, nkeys, states = {}, 0, {}
+for key, new, extra, rest in string.gmatch(ARGV[2] or "",
+    "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)([^\n]*)\n") do
+  count = count + 1
+  lkey[count], lnew[count], lextra[count], lrest[count] = key, new, extra, rest
   if states[key] == nil then
     states[key] = ""
-    keys[#keys + 1] = key
+    nkeys = nkeys + 1
+    keys[nkeys] = key
   end
 end
-for i = 1, #keys, CHUNK do
-  local chunk = {unpack(keys, i, math.min(i + CHUNK - 1, #keys))}
-  local values = redis.call("HMGET", KEYS[1], unpack(chunk))
-  for j, key in ipairs(chunk) do states[key] = values[j] or "" end
+for i = 1, nkeys, CHUNK do
+  local last = math.min(i + CHUNK - 1, nkeys)
+  local values = redis.call("HMGET", KEYS[1], unpack(keys, i, last))
+  for j = i, last do states[keys[j]] = values[j - i + 1] or "" end
 end
 
-local written, dirty, acks = {}, {}, {}
+local written, dirty, ndirty, acks, nacks = {}, {}, 0, {}, 0
 local function move(key, from, new, variant, channel, segments, country)
-  local to = string.sub(new, 1, 1)
-  states[key] = new .. stamp(states[key], to, segments)
+  local to = sub(new, 1, 1)
+  states[key] = value(new, states[key], to, segments)
   if not written[key] then
     written[key] = true
-    dirty[#dirty + 1] = key
+    ndirty = ndirty + 1
+    dirty[ndirty] = key
   end
-  bump(from, -1, variant, channel)
-  bump(to, 1, variant, channel)
-  -- sent: accepted by the SMSC, never taken back; an unknown one proves it by a receipt.
-  if to == "s" or (from == "U" and received[to]) then add("sent", 1, variant, channel) end
-  if segments > 0 then add("segmentsSubmitted", segments, variant, channel) end
+  local t = tally(variant, channel)
+  local pair = (from == "" and "Q" or from) .. to  -- unmarked counts as queued does
+  t.moves[pair] = (t.moves[pair] or 0) + 1
+  t.segments = t.segments + segments
   if to == "F" then
-    local code = string.sub(new, 3)
+    local code = sub(new, 3)
     add("error:" .. code, 1, "", "")
     if channel ~= "" then add("channel:" .. channel .. ":error:" .. code, 1, "", "") end
     if country ~= "" then add("country:" .. country .. ":error:" .. code, 1, "", "") end
   end
-  if acked[to] and KEYS[4] then acks[#acks + 1] = string.match(key, "/(.*)$") end
+  if acked[to] and KEYS[4] then
+    nacks = nacks + 1
+    acks[nacks] = match(key, "/(.*)$")
+  end
 end
 
 local applied, settled = 0, {}
-for index, line in ipairs(lines) do
-  local key, new, variant, channel, extra, country = unpack(line)
-  local from, to = string.sub(states[key], 1, 1), string.sub(new, 1, 1)
+for index = 1, count do
+  local key, new, extra = lkey[index], lnew[index], lextra[index]
+  local from, to = sub(states[key], 1, 1), sub(new, 1, 1)
   local rules = allowed[from]
   if rules and rules[to] then
-    local part, parts = string.match(extra, "^(%d+)/(%d+)$")
+    local variant, channel, country = "", channel_given, ""
+    local rest = lrest[index]
+    if rest ~= "" then variant, channel, country = match(rest, "^\t([^\t]*)\t([^\t]*)\t([^\t]*)$") end
+    local part, parts
+    if find(extra, "/", 1, true) then part, parts = match(extra, "^(%d+)/(%d+)$") end
     if part then
       -- One part's receipt: recorded once; the message moves when its parts decide.
       part = tonumber(part)
       local codes = redis.call("HGET", KEYS[3], key) or string.rep("-", tonumber(parts))
-      if string.sub(codes, part, part) == "-" then
-        codes = string.sub(codes, 1, part - 1) .. to .. string.sub(codes, part + 1)
+      if sub(codes, part, part) == "-" then
+        codes = sub(codes, 1, part - 1) .. to .. sub(codes, part + 1)
         applied = applied + 1
         local decided = outcome(codes)
         if decided then
@@ -161,9 +218,10 @@ for index, line in ipairs(lines) do
   end
 end
 
-for i = 1, #dirty, CHUNK do
+count_moves()
+for i = 1, ndirty, CHUNK do
   local args = {}
-  for j = i, math.min(i + CHUNK - 1, #dirty) do
+  for j = i, math.min(i + CHUNK - 1, ndirty) do
     args[#args + 1] = dirty[j]
     args[#args + 1] = states[dirty[j]]
   end
@@ -172,7 +230,7 @@ end
 for name, delta in pairs(deltas) do
   if delta ~= 0 then redis.call("HINCRBY", KEYS[2], name, delta) end
 end
-for i = 1, #acks, CHUNK do
-  redis.call("XACK", KEYS[4], ARGV[1], unpack(acks, i, math.min(i + CHUNK - 1, #acks)))
+for i = 1, nacks, CHUNK do
+  redis.call("XACK", KEYS[4], ARGV[1], unpack(acks, i, math.min(i + CHUNK - 1, nacks)))
 end
 return {applied, table.concat(settled)}

@@ -28,7 +28,7 @@ PRECEDENCE = "".join(FINAL_PRECEDENCE)
 
 
 def _extra(t: Transition) -> str:
-    """The fifth packed field: part/parts of a part receipt, else segments accepted."""
+    """The third packed field: part/parts of a part receipt, else segments accepted."""
     if t.part:
         return f"{t.part}/{t.parts}"
     return str(t.segments) if t.segments else ""
@@ -83,10 +83,13 @@ class StateStore:
         keys = [self.keys.state, self.keys.counters, self.keys.parts]
         if ack_shard is not None:
             keys.append(self.keys.shard(ack_shard))
+        channel = transitions[0].channel if transitions else ""
         packed = "".join(
-            f"{t.key}\t{t.state}\t{t.variant}\t{t.channel}\t{_extra(t)}\t{t.country}\n"
+            f"{t.key}\t{t.state}\t{_extra(t)}\n"
+            if not t.variant and t.channel == channel and not t.country else
+            f"{t.key}\t{t.state}\t{_extra(t)}\t{t.variant}\t{t.channel}\t{t.country}\n"
             for t in transitions)
-        return keys, [SENDERS_GROUP, packed, PRECEDENCE, int(self._clock())]
+        return keys, [SENDERS_GROUP, packed, PRECEDENCE, int(self._clock()), channel]
 
     @staticmethod
     def outcomes(transitions: Sequence[Transition], reply: Any

@@ -1202,7 +1202,40 @@ def features_mode(args: argparse.Namespace, smsc: SmscAddress,
                               " without (medians)"))
     report["within_target"] = (report["ratio_on_msg_per_s"] is not None
                                and report["ratio_on_msg_per_s"] >= floor)
+    if args.processes > 1:
+        report["box"] = box_use(runs["herald"], runs["herald_on"], off)
     return report
+
+
+def box_use(one: list[dict[str, Any]], several: list[dict[str, Any]],
+            one_rate: float | None) -> dict[str, Any]:
+    """How much of the box the runs kept busy, and the ratio it allows at most.
+
+    A message costs the box its sender's, Redis's and the SMSC's CPU (all on this
+    machine). `cores_busy` is that cost times msg/s (medians); `ceiling_ratio` the ratio
+    to one process's rate that N processes would reach with every core busy at their
+    cost a message: the most the box can give, whatever the senders do."""
+    def cost(run: dict[str, Any]) -> float | None:
+        parts = [run.get(k) for k in ("cpu_us_per_message", "redis_cpu_us_per_message",
+                                      "smsc_cpu_us_per_message")]
+        numbers = [float(p) for p in parts if isinstance(p, int | float)]
+        return sum(numbers) if len(numbers) == len(parts) else None
+
+    def busy(runs: list[dict[str, Any]]) -> float | None:
+        figures = [c * r["msg_per_s"] / 1e6 for r in runs
+                   if (c := cost(r)) is not None and r.get("msg_per_s")]
+        middle = median(list(figures))
+        return round(middle, 2) if middle is not None else None
+
+    cores = os.cpu_count() or 1
+    costs = [c for r in several if (c := cost(r)) is not None]
+    several_cost = median(costs) if costs else None
+    return {"cores": cores,
+            "box_cpu_us_per_message": {"one": median([cost(r) for r in one]),
+                                       "several": several_cost},
+            "cores_busy": {"one": busy(one), "several": busy(several)},
+            "ceiling_ratio": round(cores * 1e6 / several_cost / one_rate, 3)
+            if several_cost and one_rate else None}
 
 
 def median(values: list[Any]) -> float | None:

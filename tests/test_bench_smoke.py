@@ -106,6 +106,13 @@ def test_processes_mode_sends_the_shards_from_a_process_each() -> None:
         assert (figures["accepted"], figures["duplicates"], figures["lost"]) == (300, 0, 0)
         assert figures["states"] == {"delivered": 300}, figures
         assert figures["processes"] == processes and figures["receipts"] == 300, figures
+    box = report["box"]  # what the box allowed: its cores over the path's CPU a message
+    (one,), (two,) = report["herald"]["runs"], report["herald_on"]["runs"]
+    cost = sum(two[k] for k in ("cpu_us_per_message", "redis_cpu_us_per_message",
+                                "smsc_cpu_us_per_message"))
+    assert box["box_cpu_us_per_message"]["several"] == pytest.approx(cost)
+    assert box["ceiling_ratio"] == pytest.approx(
+        box["cores"] * 1e6 / cost / one["msg_per_s"], rel=1e-2)
 
 
 def test_channel_limits_hold_across_processes_from_the_smscs_side() -> None:

@@ -22,7 +22,8 @@ Each import is a child process doing what the importer pod does (the file read b
 `sender.importer.audience_sources.file_rows`, then `import_audience` into 4 shards of a
 fresh campaign), timed from opening the file to the report; it prints its rows/s, its
 CPU time a row (the importers' own, not Redis's: steadier than rows/s on a busy
-machine), peak RSS and counts. Sides:
+machine), peak RSS and counts; the parent adds Redis's own CPU a row (INFO cpu, the
+whole server's, so it takes nothing else running on it). Sides:
 
 - herald: the importer as it is;
 - phonenumbers: the same import with each number read by phonenumbers alone (parse,
@@ -38,8 +39,8 @@ count, or the bench fails. Prints one JSON object:
 
     {"rows": N, "rounds": R, "shards": 4,
      "lists": {"clean": {"1": {"herald": {"rows_per_s": …, "cpu_us_per_row": …,
-                                          "peak_rss_mib": …, "queued": …,
-                                          "invalid": …, "suppressed": …},
+                                          "redis_cpu_us_per_row": …, "peak_rss_mib": …,
+                                          "queued": …, "invalid": …, "suppressed": …},
                                "phonenumbers": {…}, "ratio_rows_per_s": herald / phonenumbers},
                          "2": {…}},
                "national": {…}, "messy": {…}},
@@ -186,9 +187,20 @@ async def one_import(url: str, path: Path, campaign: str, side: str, part: int, 
 
 # -- the parent -----------------------------------------------------------------------------
 
+def redis_cpu_seconds(url: str) -> float:
+    """Redis's own CPU so far (INFO cpu: user and system): the side the importer's own
+    figure leaves out, which works beside it on the other core."""
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def run_side(url: str, path: Path, rows: int, parts: int, side: str, name: str
              ) -> dict[str, Any]:
     """One side: `parts` children importing campaign `name` from `path` at once."""
+    redis_cpu = redis_cpu_seconds(url)
     children = [subprocess.Popen(
         [sys.executable, __file__, "--child", str(path), "--redis", url, "--campaign", name,
          "--side", side, "--part", str(part), "--parts", str(parts)],
@@ -199,6 +211,7 @@ def run_side(url: str, path: Path, rows: int, parts: int, side: str, name: str
         if child.returncode != 0:
             raise SystemExit(f"an import child failed ({child.returncode})")
         results.append(json.loads(out))
+    redis_cpu = redis_cpu_seconds(url) - redis_cpu
     # The last part to finish marks the import done; a part that finished just before
     # may read its report after that, and see it done too: the same counts.
     finals = [r for r in results if r["complete"]]
@@ -207,6 +220,7 @@ def run_side(url: str, path: Path, rows: int, parts: int, side: str, name: str
     final = finals[-1]
     return {"rows_per_s": round(rows / max(r["seconds"] for r in results)),
             "cpu_us_per_row": round(sum(r["cpu_seconds"] for r in results) / rows * 1e6, 2),
+            "redis_cpu_us_per_row": round(redis_cpu / rows * 1e6, 2),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in results),
             **{count: final[count] for count in COUNTS}}
 
@@ -217,6 +231,7 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
         raise SystemExit("rounds disagree on the counts")
     return {"rows_per_s": round(statistics.median(r["rows_per_s"] for r in runs)),
             "cpu_us_per_row": statistics.median(r["cpu_us_per_row"] for r in runs),
+            "redis_cpu_us_per_row": statistics.median(r["redis_cpu_us_per_row"] for r in runs),
             "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in runs),
             **{c: first[c] for c in COUNTS}}
 

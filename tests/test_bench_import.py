@@ -31,6 +31,7 @@ def test_a_small_run_prints_each_list_side_and_process_count() -> None:
             assert counts == [peer[c] for c in ("queued", "invalid", "suppressed")]
             assert sum(counts) == 3000, (kind, herald)
             assert herald["rows_per_s"] > 0 and figures["ratio_rows_per_s"] > 0
+            assert herald["redis_cpu_us_per_row"] > 0  # Redis did the XADDs
     # Clean and national lists are valid throughout; the messy one has every outcome.
     assert report["lists"]["clean"]["1"]["herald"]["queued"] == 3000
     assert report["lists"]["national"]["1"]["herald"]["queued"] == 3000

@@ -13,18 +13,19 @@
     herald:{campaign:NS/NAME}:shard:I  the shard streams the batches append to
 
 The importer (sender.importer.shards) decides what a batch adds; this module owns how
-it lands. A batch's stream entries (one EVAL doing its XADDs), counters, dedupe set and
-progress mark are written in one MULTI/EXEC, with the progress hash WATCHed from the
-read of `rows_done` to the write: after a crash Redis holds whole batches only, and two
-importers at once (a Job pod that outlived its replacement) commit each row once.
+it lands. A batch's stream entries, counters, dedupe set and progress mark are written
+by one script, which writes nothing unless the progress mark still reads as it did when
+the batch was decided (a compare-and-set: rows_done only grows): after a crash Redis
+holds whole batches only, and two importers at once (a Job pod that outlived its
+replacement) commit each row once.
 Every key is the campaign's (one hash tag: Redis Cluster safe); the opt-out set is only
-read, outside the MULTI, as the suppression set is.
+read, outside the script, as the suppression set is.
 
 An import in parts (several importer pods, `part` of `parts`: sender.importer.shards
 gives part P the batches B with B % parts == P) keeps each part's progress apart
-(import:part:P, and done:P), so each part resumes on its own, its commits WATCH only
+(import:part:P, and done:P), so each part resumes on its own, its commits compare only
 its own mark (with one, every part's commit would spoil every other's), and the import
-is done when every part is. Their dedupe cannot be a lookup before the MULTI, as two
+is done when every part is. Their dedupe cannot be a lookup before the commit, as two
 parts could both find a number new and both queue it: a part claims its batch's
 numbers first, in one script (_CLAIM_LUA), each number for the first batch to ask,
 which the claim names ("P:START"), so a retry of the same batch finds its own claims
@@ -42,9 +43,6 @@ from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
 from typing import cast
-
-from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
 from sender.store.client import Redis
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys
@@ -124,8 +122,8 @@ class ImportBatches:
 
     @property
     def _mark(self) -> str:
-        """Where rows_done is kept, WATCHed by each commit: the import's hash, or in
-        parts the part's own (a commit of another part must not spoil the WATCH)."""
+        """Where rows_done is kept, compared by each commit: the import's hash, or in
+        parts the part's own (a commit of another part must not spoil the compare)."""
         return self.keys.import_progress if self.parts == 1 else self.keys.import_part(self.part)
 
     async def begin(self) -> int | None:
@@ -154,37 +152,34 @@ class ImportBatches:
         importer committed meanwhile is skipped; a conflict retries from a fresh read.
         `after`: the progress this importer last saw, its previous batch's end (`start`
         for one importer; in parts, the end of the part's batch before). `sending` is
-        called as the MULTI is about to be written (the importer then reads its next
-        batch while Redis runs this one)."""
-        progress, mark = self.keys.import_progress, self._mark
+        called as the commit is about to be written (the importer then reads its next
+        batch while Redis runs this one).
+
+        Two round trips a batch (three in parts, with the claim): one reading the
+        progress and the dedupe and opt-out sets together, one script writing the batch
+        if the progress mark still reads as it did (_COMMIT_LUA: a compare-and-set in
+        place of a WATCH, whose WATCH, read, MULTI and a queued reply a command each
+        were a sixth of a clean row's time in the importer)."""
         while True:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                await pipe.watch(mark)
-                if mark == progress:  # one importer: one round trip for both
-                    raw_done, config = cast(list[str | None], await pipe.hmget(
-                        progress, ["rows_done", "config"]))
-                else:
-                    raw_done = cast(str | None, await pipe.hget(mark, "rows_done"))
-                    config = cast(str | None, await pipe.hget(progress, "config"))
-                self._check(config)
-                done = int(raw_done or 0)
-                if done >= end:
-                    return
-                if done < after:
-                    raise ImportConflict(
-                        f"{self.keys.ref}: import progress went back from row {after} to"
-                        f" {done}; were the campaign's Redis keys deleted?")
-                write = decide(max(start, done),
-                               await self._lookup(numbers(done), f"{self.part}:{start}"))
-                pipe.multi()  # type: ignore[no-untyped-call]
-                self._write(pipe, write)
-                if sending is not None:
-                    sending()
-                try:
-                    await pipe.execute()
-                    return
-                except WatchError:
-                    continue  # another importer committed meanwhile: read again
+            raw_done, config, lookups = await self._read(numbers(start))
+            self._check(config)
+            done = int(raw_done or 0)
+            if done >= end:
+                return
+            if done < after:
+                raise ImportConflict(
+                    f"{self.keys.ref}: import progress went back from row {after} to"
+                    f" {done}; were the campaign's Redis keys deleted?")
+            if self._claiming:  # after the read: the claims are of the rows left
+                lookups = (await self._claim(numbers(done), f"{self.part}:{start}"),
+                           *lookups[1:])
+            write = decide(max(start, done), lookups)
+            keys, args = self._commit_args(write, raw_done or "")
+            if sending is not None:
+                sending()
+            if await self.redis.eval(_COMMIT_LUA, len(keys), *keys, *args):
+                return
+            # another importer committed since the read (or its settings differ): again
 
     async def finish(self) -> None:
         """This importer's rows are all in: the import is done (with parts, once every
@@ -205,42 +200,64 @@ class ImportBatches:
                 f"{self.keys.ref}: an import with other settings is in Redis"
                 f" ({config}); delete the campaign's keys to import again")
 
-    async def _lookup(self, batch_numbers: Sequence[str], claimant: str) -> Lookups:
-        numbers = list(dict.fromkeys(batch_numbers))
-        claiming = self.dedupe and self.parts > 1
-        wanted = [(self.dedupe and not claiming, self.keys.seen),
-                  (self.respect_opt_outs, OPT_OUT_SET), (self.suppression, self.keys.suppressed)]
-        if not numbers or not (claiming or any(on for on, _ in wanted)):
-            return set(), set(), set()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for on, key in wanted:
-                if on:
-                    pipe.smismember(key, numbers)
-            if claiming:
-                pipe.eval(_CLAIM_LUA, 1, self.keys.claimed, claimant, *numbers)
-            results = iter(await pipe.execute())
-        found = [set(compress(numbers, next(results))) if on else set() for on, _ in wanted]
-        if claiming:  # numbers another batch took first: duplicates, as if seen before
-            found[0] = set(next(results))
-        return found[0], found[1], found[2]
+    @property
+    def _claiming(self) -> bool:
+        """In parts, dedupe is a claim (module docstring), not a read of the seen set."""
+        return self.dedupe and self.parts > 1
 
-    def _write(self, pipe: Pipeline, write: BatchWrite) -> None:
-        keys, progress = self.keys, self.keys.import_progress
-        if write.entries:
-            pipe.eval(_XADD_LUA, self.shards, *map(keys.shard, range(self.shards)),
-                      *_xadd_args(write.entries))
-        if write.taken and self.parts == 1:  # in parts, the claims hold them
-            pipe.sadd(keys.seen, *write.taken)
-        if write.held:
-            pipe.sadd(keys.holdout, *write.held)
-        for name, n in write.counts.items():
-            if n:  # the campaign's counters (senders move them on) and the import's own
-                pipe.hincrby(keys.counters, name, n)
-                pipe.hincrby(progress, name, n)
+    async def _read(self, batch_numbers: Sequence[str]) -> tuple[str | None, str | None,
+                                                                 Lookups]:
+        """The mark's rows_done, the import's config, and which of `batch_numbers` are
+        taken, opted out and suppressed, in one round trip. The sets are read after the
+        mark, so a commit landing between them fails the compare-and-set as it would
+        have spoilt a WATCH. `batch_numbers` may be more than the rows left need (all of
+        the batch's): a lookup answers for each number alone."""
+        numbers = list(dict.fromkeys(batch_numbers))
+        wanted = [(self.dedupe and not self._claiming, self.keys.seen),
+                  (self.respect_opt_outs, OPT_OUT_SET), (self.suppression, self.keys.suppressed)]
+        progress, mark = self.keys.import_progress, self._mark
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if mark == progress:
+                pipe.hmget(progress, ["rows_done", "config"])
+            else:
+                pipe.hget(mark, "rows_done")
+                pipe.hget(progress, "config")
+            for on, key in wanted:
+                if on and numbers:
+                    pipe.smismember(key, numbers)
+            results = iter(await pipe.execute())
+        if mark == progress:
+            raw_done, config = cast(list[str | None], next(results))
+        else:
+            raw_done, config = cast(str | None, next(results)), cast(str | None, next(results))
+        found = [set(compress(numbers, next(results))) if on and numbers else set()
+                 for on, _ in wanted]
+        return raw_done, config, (found[0], found[1], found[2])
+
+    async def _claim(self, batch_numbers: Sequence[str], claimant: str) -> set[str]:
+        """Claim the numbers for batch `claimant`; return those another batch took first
+        (duplicates, as if seen before)."""
+        numbers = list(dict.fromkeys(batch_numbers))
+        if not numbers:
+            return set()
+        return set(await self.redis.eval(_CLAIM_LUA, 1, self.keys.claimed, claimant, *numbers))
+
+    def _commit_args(self, write: BatchWrite, rows_done: str) -> tuple[list[str], list[str | int]]:
+        """_COMMIT_LUA's keys and arguments for `write`, if the mark reads `rows_done`."""
+        keys = self.keys
+        counts = [(name, n) for name, n in write.counts.items() if n]
+        taken = list(write.taken) if self.parts == 1 else []  # in parts, the claims hold them
+        args: list[str | int] = [rows_done, write.end, self.fingerprint, len(counts),
+                                 len(write.shard_counts), len(taken), len(write.held)]
+        for name, n in counts:
+            args += (name, n)
         for shard, n in write.shard_counts.items():
-            pipe.hincrby(progress, f"shard:{shard}", n)
-        pipe.hset(progress, "config", self.fingerprint)
-        pipe.hset(self._mark, "rows_done", write.end)
+            args += (f"shard:{shard}", n)
+        args += taken
+        args += write.held
+        args += _xadd_args(write.entries)
+        return [keys.import_progress, self._mark, keys.counters, keys.seen, keys.holdout,
+                *map(keys.shard, range(self.shards))], args
 
 
 # A part's claim of its batch's numbers (module docstring): each unclaimed number becomes
@@ -277,7 +294,7 @@ return 1
 """
 
 def _xadd_args(entries: Sequence[tuple[int, str, str, str, str]]) -> list[str | int]:
-    """_XADD_LUA's arguments for `entries` (shard, number, variant, variables, zone):
+    """_COMMIT_LUA's stream arguments for `entries` (shard, number, variant, variables, zone):
     a group a stream, its entries in their order, each with only the fields some
     entry of the group has (a list without variants or zones sends two a row, not
     five: packing the arguments was a third of a commit's time in the importer)."""
@@ -304,17 +321,42 @@ def _xadd_args(entries: Sequence[tuple[int, str, str, str, str]]) -> list[str | 
 
 _VARIANT, _ZONE = itemgetter(2), itemgetter(4)
 
-# One command for a batch's entries instead of one XADD each: redis-py spends more time
-# packing commands and parsing replies than Redis spends adding (measured without
-# phonenumbers: 24k rows/s against 12k). EVAL, not EVALSHA: a script missing from the
-# cache must not fail one command of the MULTI. Fields n, v, x, z: sender.importer.shards.
-# ARGV: groups of a stream (_xadd_args): its key's index, the fields an entry has (2: n
-# and x, v empty; 3: n, v, x; 4: n, v, x, z, z left out where empty), the entries,
-# then theirs.
-_XADD_LUA = """
-local i, added = 1, 0
+# A batch's commit, whole or not at all (a script runs alone, as a MULTI does), if the
+# progress mark still reads as it did when the batch was decided and the settings agree;
+# returns 0, writing nothing, otherwise. One EVAL for the batch's XADDs: redis-py spends
+# more time packing commands and parsing replies than Redis spends adding. EVAL, not
+# EVALSHA: a script missing from the cache would cost a round trip more.
+# KEYS: the progress hash, the mark (the same, or the part's), the counters, the seen
+# set, the holdout set, then the streams. ARGV: the mark's rows_done as read ("": none),
+# the new rows_done, the config, how many counts, shard counts, taken and held numbers,
+# then the counts (name, n), the shard counts (shard:I, n), the taken numbers, the held
+# ones, and the entries in groups of a stream (_xadd_args): its index among the streams,
+# the fields an entry has (2: n and x, v empty; 3: n, v, x; 4: n, v, x, z, z left out
+# where empty), the entries, then theirs.
+_COMMIT_LUA = """
+if (redis.call("HGET", KEYS[2], "rows_done") or "") ~= ARGV[1] then
+  return 0
+end
+local config = redis.call("HGET", KEYS[1], "config")
+if config and config ~= ARGV[3] then
+  return 0
+end
+local counts, shards, taken, held = tonumber(ARGV[4]), tonumber(ARGV[5]),
+  tonumber(ARGV[6]), tonumber(ARGV[7])
+local i = 8
+local function add(key, n)  -- SADD of the next n arguments, in slices Lua's stack holds
+  local last = i + n - 1
+  while i <= last do
+    local upto = math.min(i + 999, last)
+    redis.call("SADD", key, unpack(ARGV, i, upto))
+    i = upto + 1
+  end
+end
+i = i + 2 * (counts + shards)
+add(KEYS[4], taken)
+add(KEYS[5], held)
 while i <= #ARGV do
-  local stream = KEYS[tonumber(ARGV[i])]
+  local stream = KEYS[5 + tonumber(ARGV[i])]
   local width, count = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   local first, last = i + 3, i + 2 + width * count
   if width == 2 then
@@ -336,7 +378,16 @@ while i <= #ARGV do
       end
     end
   end
-  added, i = added + count, last + 1
+  i = last + 1
 end
-return added
+for c = 8, 7 + 2 * counts, 2 do  -- the campaign's counters (senders move them on) and
+  redis.call("HINCRBY", KEYS[3], ARGV[c], ARGV[c + 1])  -- the import's own copy
+  redis.call("HINCRBY", KEYS[1], ARGV[c], ARGV[c + 1])
+end
+for c = 8 + 2 * counts, 7 + 2 * (counts + shards), 2 do
+  redis.call("HINCRBY", KEYS[1], ARGV[c], ARGV[c + 1])
+end
+redis.call("HSET", KEYS[1], "config", ARGV[3])
+redis.call("HSET", KEYS[2], "rows_done", ARGV[2])
+return 1
 """

@@ -1230,9 +1230,11 @@ def box_use(one: list[dict[str, Any]], several: list[dict[str, Any]],
     cores = os.cpu_count() or 1
     costs = [c for r in several if (c := cost(r)) is not None]
     several_cost = median(costs) if costs else None
+    one_cost = median([cost(r) for r in one])
     return {"cores": cores,
-            "box_cpu_us_per_message": {"one": median([cost(r) for r in one]),
-                                       "several": several_cost},
+            "box_cpu_us_per_message": {
+                "one": round(one_cost, 1) if one_cost is not None else None,
+                "several": round(several_cost, 1) if several_cost is not None else None},
             "cores_busy": {"one": busy(one), "several": busy(several)},
             "ceiling_ratio": round(cores * 1e6 / several_cost / one_rate, 3)
             if several_cost and one_rate else None}

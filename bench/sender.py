@@ -33,7 +33,9 @@ channels (one lane each, sent side by side as a sender pod sends a shard's lanes
 with its own bind and rate limit, to the same SMSC), `--cap-rounds` times each.
 `--processes N` is another: the same messages in N shards of one campaign on one channel,
 each sent by its own process at once, as N sender pods send (their binds share the
-channel's rate limit and bind cap in Redis), against the run in one process.
+channel's rate limit and bind cap in Redis), against the run in one process; its `box`
+says how many of the machine's cores the runs kept busy (sender, Redis and the SMSC all
+count) and the ratio a fully busy machine would allow at their cost a message.
 `--channel-rate R` and `--max-binds B` give the bench's channel a real rateLimit (R/s,
 burst R/20 as examples/channel.yaml's 2000/100) and maxBinds, and check both from the
 simulator's side: the most submits it accepted in any sliding second, against R, and

@@ -646,6 +646,8 @@ class ShardSender:
 
     def _requeue(self, message: Outgoing) -> None:
         self.window.settled()
+        if self.reader.stopped:  # stopped while its `queued` was flushed: it stays pending
+            return  # in the stream, for the next run (else the stopped run never idles)
         self._ready.appendleft(message)
         self._ready_event.set()
 

@@ -379,11 +379,6 @@ class _Importer:
         dedupe, opt_outs, holdout, pick, test = (
             s.dedupe, s.respect_opt_outs, s.holdout, s.pick_variant, s.test)
         lane_of = lanes.lane
-        # Calls a number that most lists need not make (a tenth of _decide's time):
-        # without a holdout no one is held; without a test group or channels a
-        # number's lane is its shard (Lanes.lane(shard, 0, False)).
-        holding = holdout.percent > 0
-        by_shard = test is None and not channels
         for _, number, variables, zone_of_row, zone_sources, channel, country in batch.candidates:
             if dedupe:
                 if number in seen or number in taken:
@@ -396,7 +391,7 @@ class _Importer:
             if opt_outs and number in opted_out:
                 counts["optedOut"] += 1
                 continue
-            if holding and holdout(number):  # after every exclusion: the baseline is like the rest
+            if holdout(number):  # after every exclusion: the baseline is like the rest
                 held.add(number)
                 counts.update({"holdout": 1, f"variant:{HOLDOUT}:total": 1,
                                f"variant:{HOLDOUT}:holdout": 1})
@@ -406,8 +401,7 @@ class _Importer:
             if rest:
                 counts["awaitingWinner"] += 1
                 counts[f"variant:{variant}:awaitingWinner"] += 1
-            lane = (shard_of(number, shards) if by_shard
-                    else lane_of(shard_of(number, shards), channel, rest))
+            lane = lane_of(shard_of(number, shards), channel, rest)
             entries.append((lane, number, variant, variables, zone_of_row))
             shard_counts[lane] += 1
             if channels:

@@ -1217,28 +1217,24 @@ def box_use(one: list[dict[str, Any]], several: list[dict[str, Any]],
     machine). `cores_busy` is that cost times msg/s (medians); `ceiling_ratio` the ratio
     to one process's rate that N processes would reach with every core busy at their
     cost a message: the most the box can give, whatever the senders do."""
-    def cost(run: dict[str, Any]) -> float | None:
+    def cost(run: dict[str, Any]) -> Any:  # None unless the run has all three figures
         parts = [run.get(k) for k in ("cpu_us_per_message", "redis_cpu_us_per_message",
                                       "smsc_cpu_us_per_message")]
-        numbers = [float(p) for p in parts if isinstance(p, int | float)]
-        return sum(numbers) if len(numbers) == len(parts) else None
+        return sum(parts) if all(isinstance(p, int | float) for p in parts) else None
 
-    def busy(runs: list[dict[str, Any]]) -> float | None:
-        figures = [c * r["msg_per_s"] / 1e6 for r in runs
-                   if (c := cost(r)) is not None and r.get("msg_per_s")]
-        middle = median(list(figures))
-        return round(middle, 2) if middle is not None else None
+    def rounded(value: float | None, digits: int) -> float | None:
+        return None if value is None else round(value, digits)
 
     cores = os.cpu_count() or 1
-    costs = [c for r in several if (c := cost(r)) is not None]
-    several_cost = median(costs) if costs else None
-    one_cost = median([cost(r) for r in one])
+    several_cost = median([cost(r) for r in several])
     return {"cores": cores,
-            "box_cpu_us_per_message": {
-                "one": round(one_cost, 1) if one_cost is not None else None,
-                "several": round(several_cost, 1) if several_cost is not None else None},
-            "cores_busy": {"one": busy(one), "several": busy(several)},
-            "ceiling_ratio": round(cores * 1e6 / several_cost / one_rate, 3)
+            "box_cpu_us_per_message": {"one": rounded(median([cost(r) for r in one]), 1),
+                                       "several": rounded(several_cost, 1)},
+            "cores_busy": {
+                name: rounded(median([(cost(r) or 0) * r.get("msg_per_s", 0) / 1e6
+                                      for r in runs if cost(r) is not None]), 2)
+                for name, runs in (("one", one), ("several", several))},
+            "ceiling_ratio": rounded(cores * 1e6 / several_cost / one_rate, 3)
             if several_cost and one_rate else None}
 
 

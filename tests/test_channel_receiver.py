@@ -225,3 +225,72 @@ async def test_a_sender_applies_another_shards_receipt_through_the_applier(
     await sender.receipts.match_in_redis()
     assert parse_state(cast(str, await redis.hget(CAMPAIGN.state, "1/5-0"))).code == State.DELIVERED
     assert sender.receipts._unmatched == [] and len(sender.writer) == 0  # not via shard 0's writer
+
+
+@pytest.mark.parametrize("submitted_when", ["before", "while-stopping", "never"])
+async def test_a_stopping_sender_applies_the_receipts_it_answered(
+    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch, submitted_when: str
+) -> None:
+    """A paused campaign's senders stop together, and the SMSC resends one's receipts to
+    another's bind: the one that answered them applies them before it exits, waiting
+    (boundedly) for the other's `submitted` write. Before, they were dropped: the SMSC
+    does not send an answered deliver_sm again, and the message stayed `submitted`."""
+    monkeypatch.setattr("sender.send.receipt_matching.SETTLE_SECONDS", 1.0)
+    builder = MessageBuilder({"": TEMPLATE}, SourceAddress(address="Herald", ton="Alphanumeric"))
+    bind = BindSettings(host="127.0.0.1", port=1, system_id="herald", password="x")
+    limiter = RateLimiter(redis, channel_bucket("shop", "carrier-a", 100))
+    sender = ShardSender(redis, ShardSettings(CAMPAIGN, 0, CHANNEL, "carrier-a"), builder,
+                         [bind], limiter)
+    first = State.SUBMITTING.value if submitted_when != "before" else submitted("ab")
+    await redis.hset(CAMPAIGN.state, "1/5-0", first)
+    await redis.hset(CHANNEL.receipts, "ab",
+                     correlation_value(CAMPAIGN.ref, "1/5-0", "", "carrier-a"))
+    if submitted_when == "while-stopping":  # shard 1's sender, stopping beside it, writes
+        look_up = sender.receipts.match_in_redis  # `submitted` after the first look-up
+
+        looked: list[int] = []
+
+        async def then_submitted() -> None:
+            await look_up()
+            looked.append(1)
+            if len(looked) == 1:
+                await redis.hset(CAMPAIGN.state, "1/5-0", submitted("ab"))
+
+        monkeypatch.setattr(sender.receipts, "match_in_redis", then_submitted)
+    async with sender:
+        sender.receipts.receipt("AB", State.DELIVERED, "000")  # answered on this bind
+    code = parse_state(cast(str, await redis.hget(CAMPAIGN.state, "1/5-0"))).code
+    if submitted_when == "never":  # given up after SETTLE_SECONDS, and counted
+        assert code == State.SUBMITTING and sender.stats.receipts_unmatched == 1
+    else:
+        assert code == State.DELIVERED and sender.stats.receipts_unmatched == 0
+    assert sender.receipts._unmatched == []
+
+
+async def test_a_stopping_receiver_applies_the_receipts_it_answered(
+    redis: aioredis.Redis, slow_receipts: Simulator
+) -> None:
+    """The receiver too: a receipt whose `submitted` write lands only as it stops (after
+    its last regular flush) is applied, not dropped with the process."""
+    await redis.hset(CAMPAIGN.state, "1/5-0", State.SUBMITTING.value)
+    await redis.hset(CHANNEL.receipts, "ab",
+                     correlation_value(CAMPAIGN.ref, "1/5-0", "", "carrier-a"))
+    receiver = ChannelReceiver(redis, CHANNEL, receiver_bind(slow_receipts))
+    flushes = 0
+    flush = receiver.flush
+
+    async def then_submitted(*, heartbeat: bool = False) -> None:
+        nonlocal flushes
+        await flush(heartbeat=heartbeat)
+        flushes += 1
+        if flushes == 1:  # the sender's write lands after the receiver's first look-up
+            await redis.hset(CAMPAIGN.state, "1/5-0", submitted("ab"))
+
+    receiver.flush = then_submitted  # type: ignore[method-assign]
+    receiver._receipts.append(PendingReceipt("AB", State.DELIVERED, "000", time.monotonic()))
+    stop = asyncio.Event()
+    stop.set()  # stops at once: the only look-ups are the stopping ones
+    await asyncio.wait_for(receiver.run(stop), 10)
+    assert flushes >= 2
+    code = parse_state(cast(str, await redis.hget(CAMPAIGN.state, "1/5-0"))).code
+    assert code == State.DELIVERED and receiver._receipts == []

@@ -63,6 +63,8 @@ from sender.store.channel_activity import (
     release_binds,
 )
 from sender.store.correlations import (
+    SETTLE_RETRY_SECONDS,
+    SETTLE_SECONDS,
     UNMATCHED_GRACE_SECONDS,
     PendingReceipt,
     ReceiptApplier,
@@ -207,13 +209,22 @@ class ChannelReceiver:
                 task.cancel()
             await asyncio.gather(*bind_tasks, return_exceptions=True)
             with contextlib.suppress(RedisError, OSError):
-                await self.flush()  # the last receipts; the binds are now down
+                await self._settle()  # the last receipts; the binds are now down
                 if self.answering is not None:
                     await self.answering.flush()  # answers settled, unknown ones too
                 await release_binds(self.redis, self.channel, self.bind_names)
         if self.answering is not None:
             self.stats.answers = self.answering.stats
         return self.stats
+
+    async def _settle(self) -> None:
+        """Flush, and look up the receipts still waiting for their `submitted` write for
+        at most SETTLE_SECONDS: they were answered, so the SMSC will not send them again."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        await self.flush()
+        while self._receipts and time.monotonic() < deadline:
+            await asyncio.sleep(SETTLE_RETRY_SECONDS)
+            await self.flush()
 
     async def flush(self, *, heartbeat: bool = False) -> None:
         """Write opt-outs and apply receipts that can be matched; keep the others."""

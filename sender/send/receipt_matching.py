@@ -13,6 +13,8 @@ period are counted unmatched. Either way a part's receipt becomes the same trans
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 
@@ -22,6 +24,8 @@ from sender.sms.receipts import canonical_id, id_forms
 from sender.sms.states import State, receipt_transition
 from sender.store.client import Redis
 from sender.store.correlations import (
+    SETTLE_RETRY_SECONDS,
+    SETTLE_SECONDS,
     UNMATCHED_GRACE_SECONDS,
     PendingReceipt,
     ReceiptApplier,
@@ -31,6 +35,8 @@ from sender.store.keys import ChannelKeys
 from sender.store.state_writer import StateWriter
 
 RECENT_IDS_SECONDS = 600.0  # receipts usually come within minutes; later ones go via Redis
+
+logger = logging.getLogger(__name__)
 
 
 class ReceiptMatcher:
@@ -95,6 +101,27 @@ class ReceiptMatcher:
                 self._unmatched.append(receipt)  # maybe not written yet
             else:
                 self._stats.receipts_unmatched += 1
+
+    async def settle(self) -> None:
+        """At the end of a run, once the binds are down: apply the receipts still
+        unmatched, looking them up again for at most SETTLE_SECONDS.
+
+        The SMSC does not send an answered deliver_sm again, so a receipt dropped here is
+        lost for good: its message stays `submitted`. A paused campaign's senders stop
+        together, and the SMSC resends the receipts owed to the first bind that closes to
+        another bind of the account: a sender's, which answers them as it stops.
+        """
+        deadline = self._clock() + SETTLE_SECONDS
+        while self._unmatched:
+            await self.match_in_redis()
+            if not self._unmatched or self._clock() >= deadline:
+                break
+            await asyncio.sleep(SETTLE_RETRY_SECONDS)
+        if self._unmatched:
+            self._stats.receipts_unmatched += len(self._unmatched)
+            logger.warning("%d receipts answered and not matched before the sender stopped",
+                           len(self._unmatched))
+            self._unmatched = []
 
     def forget_old(self) -> None:
         """Ids older than RECENT_IDS_SECONDS: their receipts will go through Redis."""

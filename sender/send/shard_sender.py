@@ -201,6 +201,7 @@ class ShardSender:
             # (the SMSC does not send an answered deliver_sm again). Then the slots go
             # back now, not when they age out.
             await self.writer.flush()
+            await self.receipts.settle()
             await release_binds(self.redis, self.settings.channel, self._bind_names)
 
     async def run(self) -> ShardStats:

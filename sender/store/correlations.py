@@ -49,6 +49,13 @@ UNMATCHED_GRACE_SECONDS = 30.0
 the sender writes the correlation within a flush of the submit_sm_resp, but a
 sender that crashed or a slow Redis may take longer."""
 
+SETTLE_SECONDS = 5.0
+"""How long a process that stops keeps looking up the receipts it answered and could not
+apply yet (their `submitted` write not landed): the SMSC does not send an answered
+deliver_sm again. Most belong to senders stopping at the same moment, whose last flush
+writes them. Well inside a pod's termination grace period (30 s by default)."""
+SETTLE_RETRY_SECONDS = 0.1
+
 
 @dataclass(frozen=True)
 class Correlation:

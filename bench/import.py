@@ -162,12 +162,12 @@ async def one_import(url: str, path: Path, campaign: str, side: str, part: int, 
     from sender.importer.audience_sources import file_rows
     from sender.run_config import AudienceSource
     from sender.sms.numbers import parse_number_by_phonenumbers
-    from sender.store.client import connect
+    from sender.store.client import connect, kernel_timeouts
     from sender.store.keys import CampaignKeys
 
     if side == "phonenumbers":  # the peer side: phonenumbers alone
         shards.parse_number = parse_number_by_phonenumbers  # type: ignore[attr-defined]
-    redis = connect(url)
+    redis = connect(url, **kernel_timeouts())  # as the importer pod connects
     try:
         region = "CN" if "clean" not in path.name else ""
         started, cpu = time.perf_counter(), time.process_time()

@@ -33,7 +33,7 @@ from sender.importer.suppression import load_suppression_lists
 from sender.run_config import AUDIENCE_DIR, HEADERS_DIR, AudienceSource, ImportSettings
 from sender.sms.audience_filter import FilterError, compile_filter
 from sender.sms.text import find_variables
-from sender.store.client import connect_from_env
+from sender.store.client import connect_from_env, kernel_timeouts
 from sender.store.import_batches import ImportConflict, import_done
 from sender.store.keys import campaign_from_ref
 from sender.store.run_store import clear_import_error, read_run, record_import_error
@@ -83,7 +83,10 @@ def import_part(parts: int) -> int:
 
 async def run_import(ref: str) -> dict[str, Any]:
     keys = campaign_from_ref(ref)
-    redis = connect_from_env()
+    # Every call of an import is on its hot path, as a sender's are: the partition guard
+    # is the kernel's (kernel_timeouts), not a timer a call, and a batch's script is
+    # written at once rather than in a task of asyncio.wait_for's.
+    redis = connect_from_env(**kernel_timeouts())
     try:
         run = await read_run(redis, keys)
         if run.config is None:

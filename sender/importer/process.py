@@ -130,8 +130,8 @@ def settle_collector() -> None:
     (modules, pydantic's models, phonenumbers' metadata so far) frozen out of its
     passes, and a pass every 10,000 allocations rather than every 700. An import
     allocates a few objects a row that reference counting frees; each pass scanned
-    them and, every tenth of a tenth, everything the process holds: ~0.8 µs of a clean
-    row's ~10 (bench/import.py, 2026-12-07). For a process that only imports: it
+    them and, every tenth of a tenth, everything the process holds: 0.1-0.9 µs of a
+    row's 8-10 (bench/import.py, 2026-12-07). For a process that only imports: it
     changes the whole process's collector."""
     gc.freeze()
     gc.set_threshold(10_000)

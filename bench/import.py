@@ -160,16 +160,18 @@ async def one_import(url: str, path: Path, campaign: str, side: str, part: int, 
     from crds.campaign import ColumnMapping
     from sender.importer import shards
     from sender.importer.audience_sources import file_rows
+    from sender.importer.process import settle_collector
     from sender.run_config import AudienceSource
     from sender.sms.numbers import parse_number_by_phonenumbers
-    from sender.store.client import connect
+    from sender.store.client import connect, kernel_timeouts
     from sender.store.keys import CampaignKeys
 
     if side == "phonenumbers":  # the peer side: phonenumbers alone
         shards.parse_number = parse_number_by_phonenumbers  # type: ignore[attr-defined]
-    redis = connect(url)
+    redis = connect(url, **kernel_timeouts())  # as the importer pod connects
     try:
         region = "CN" if "clean" not in path.name else ""
+        settle_collector()  # as the importer pod does
         started, cpu = time.perf_counter(), time.process_time()
         report = await shards.import_audience(
             redis, CampaignKeys("bench", campaign),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -317,3 +319,12 @@ def test_an_importer_pod_knows_its_part(monkeypatch: pytest.MonkeyPatch, parts: 
     else:
         with pytest.raises(AudienceError, match=f"needs JOB_COMPLETION_INDEX 0..2.*not {part}"):
             import_part(parts)
+
+
+def test_an_importer_pod_settles_its_garbage_collector() -> None:
+    # In a process of its own: the collector is the whole process's.
+    probe = ("import gc; from sender.importer.process import settle_collector;"
+             " settle_collector(); print(gc.get_threshold()[0], gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent).stdout
+    assert out.split() == ["10000", "True"]

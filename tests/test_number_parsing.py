@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType
+from phonenumbers.phonenumberutil import _extract_country_code
 
 from sender.sms import number_parsing
 from sender.sms.number_parsing import number_of, parse_plain
@@ -181,3 +182,10 @@ def test_clean_forms_take_the_fast_path(text: str, region: str) -> None:
 ])
 def test_other_forms_are_left_to_phonenumbers(text: str, region: str) -> None:
     assert parse_plain(text, region) is None
+
+
+def test_the_country_code_of_every_three_leading_digits_is_phonenumbers() -> None:
+    for i in range(1000):
+        digits = f"{i:03d}8001380"
+        code, rest = _extract_country_code(digits)
+        assert number_parsing._country_code(digits) == (code, rest if code else digits)

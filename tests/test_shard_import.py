@@ -7,15 +7,18 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
 import pytest
+import redis as redis_sync
 import redis.asyncio as aioredis
 
 from crds.campaign import ColumnMapping, ColumnVariable
 from herald.local.demo_audience import demo_opt_outs, demo_rows
+from herald.local.redis import RedisServer
 from sender.importer.audience_csv import CsvHeaderError, MalformedRow, aiter_csv_rows, iter_csv_rows
 from sender.importer.report import ImportReport, read_import_report
 from sender.importer.shards import import_audience, recipient_from_entry
@@ -366,6 +369,30 @@ async def test_two_importers_at_once_commit_each_row_once(redis: aioredis.Redis)
     assert list(reports) == [clean, clean]
     assert await snapshot(redis, KEYS) == await snapshot(redis, CLEAN)
 
+
+
+def landing_before(rows: Iterable[dict[str, str]], url: str, batch: int
+                   ) -> Iterator[dict[str, str]]:
+    """The rows, and before the first of the third batch, a wait (the loop blocked, as
+    by a parse) until the first batch is in: it can land only if its script went out
+    before the importer came back for rows."""
+    with redis_sync.Redis.from_url(url, decode_responses=True) as client:
+        for i, row in enumerate(rows):
+            if i == 2 * batch:
+                deadline = time.monotonic() + 10
+                while int(client.hget(KEYS.import_progress, "rows_done") or 0) < batch:
+                    assert time.monotonic() < deadline, "the first batch's script never went"
+                    time.sleep(0.001)
+            yield row
+
+
+async def test_a_batch_is_written_before_the_next_is_read(
+    redis: aioredis.Redis, redis_server: RedisServer
+) -> None:
+    # The fixture's client has a socket timeout: redis-py writes in a task of its own.
+    report = await run(redis, landing_before(demo_rows(500), redis_server.url, 100),
+                       batch=100)
+    assert report.complete and report.total == 500
 
 # -- an import in parts (several importer pods) ---------------------------------------------
 

@@ -65,7 +65,7 @@ from sender.sms.numbers import NO_COUNTRY, DropReason, Recipient, parse_number, 
 from sender.sms.routing import Router
 from sender.sms.send_times import zone as time_zone
 from sender.sms.variants import HoldoutPicker, TestGroupPicker, VariantPicker
-from sender.store.import_batches import BatchWrite, ImportBatches, ImportConflict
+from sender.store.import_batches import BatchRead, BatchWrite, ImportBatches, ImportConflict
 from sender.store.keys import CampaignKeys
 
 # Fields of a shard stream entry.
@@ -152,7 +152,11 @@ async def import_audience(
     start = await importer.begin()
     if start is not None:
         index, after, number = 0, start, -1
-        committing: asyncio.Task[None] | None = None
+        # One batch in flight, the next read and waiting for it: each commit's script goes
+        # with the lookups of the batch after it, one round trip a batch, while the
+        # importer reads the batch after that (_Importer.send).
+        committing: asyncio.Task[BatchRead | None] | None = None
+        waiting: _Batch | None = None
         try:
             async for pending in _chunks(rows, batch):
                 number += 1
@@ -161,30 +165,42 @@ async def import_audience(
                     continue  # another part's, or committed before a restart
                 if first < start:
                     pending, first = pending[start - first:], start
-                # Read while Redis runs the batch before (its work, ~3.5 us a clean row,
-                # was a fifth of the row's time: now on the other core), then commit
-                # this one once that is in.
                 normalised = importer.normalise(first, pending)
-                if committing is not None:
-                    await committing
-                committing = await importer.send(normalised, after)
-                after = index
+                if waiting is not None:
+                    ready, waiting = waiting, None
+                    committing = await importer.send(ready, after, committing, normalised)
+                    after = ready.end
+                waiting = normalised
+            if waiting is not None:
+                ready, waiting = waiting, None
+                committing = await importer.send(ready, after, committing, None)
             if committing is not None:
                 await committing
         except BaseException as error:
-            # An error reading the source: the batch in flight lands first (a rerun
-            # resumes after it). Cancelled: so is its commit, whose script lands whole or
-            # not at all, as after a crash.
+            # An error reading the source: the batches read land first (a rerun resumes
+            # after them). Cancelled: so is the commit in flight, whose script lands whole
+            # or not at all, as after a crash.
             if committing is not None and not committing.done():
                 if isinstance(error, asyncio.CancelledError):
                     committing.cancel()
                 await asyncio.gather(committing, return_exceptions=True)
+            landed = committing is None or (not committing.cancelled()
+                                            and committing.exception() is None)
+            if waiting is not None and landed and not isinstance(error, asyncio.CancelledError):
+                await asyncio.gather(_land(importer, waiting, after, committing),
+                                     return_exceptions=True)
             raise
         if index < start:
             raise ImportConflict(f"{keys.ref}: the source has {index} rows, fewer than the"
                                  f" {start} already imported; was it replaced?")
         await importer.finish()
     return await read_import_report(redis, keys)
+
+
+async def _land(importer: _Importer, batch: _Batch, after: int,
+                committing: asyncio.Task[BatchRead | None] | None) -> None:
+    """Commit `batch`, read and not yet sent, after the one in flight."""
+    await (await importer.send(batch, after, committing, None))
 
 
 # -- the importer --------------------------------------------------------------------------
@@ -284,25 +300,36 @@ class _Importer:
     async def finish(self) -> None:
         await self._batches.finish()
 
-    async def send(self, batch: _Batch, after: int) -> asyncio.Task[None]:
-        """Start committing `batch`; return once its script is written (or the commit is
-        over), with the task that finishes it: Redis runs the batch while the caller
-        reads the next one."""
+    async def send(self, batch: _Batch, after: int,
+                   before: asyncio.Task[BatchRead | None] | None,
+                   following: _Batch | None) -> asyncio.Task[BatchRead | None]:
+        """Start committing `batch` once `before` (the commit in flight, if any) is in;
+        return once its script is written (or the commit is over), with the task that
+        finishes it: Redis runs the batch while the caller reads the next one. `before`
+        read `batch`'s lookups behind its script; this commit reads those of
+        `following` (the next batch) behind its own, and its task returns them."""
+        read = await before if before is not None else None
         sent = asyncio.Event()
+        upcoming = [c[1] for c in following.candidates] if following is not None else None
 
-        async def commit() -> None:
+        async def commit() -> BatchRead | None:
             try:
-                await self._batches.commit(
+                return await self._batches.commit(
                     batch.start, batch.end,
                     numbers=lambda done: [c[1] for c in batch.since(done).candidates],
                     decide=lambda done, lookups: self._decide(batch.since(done), *lookups),
-                    after=after, sending=sent.set)
+                    after=after, sending=sent.set, read=read, following=upcoming)
             finally:
                 sent.set()
 
         task = asyncio.create_task(commit())
         try:
-            await sent.wait()  # woken once the task waits on the script's reply, sent
+            await sent.wait()  # woken as the task writes the script
+            # A client with a socket timeout writes in a task of its own (asyncio.wait_for
+            # on Python 3.11), which runs after this one at the loop's next turn: without
+            # that turn it would write only once the next batch is read, 5 ms later, and
+            # Redis would sit idle meanwhile (a third of a clean row's time).
+            await asyncio.sleep(0)
         except BaseException:  # cancelled before its script went: so is the commit
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

@@ -44,7 +44,9 @@ from itertools import compress
 from operator import itemgetter
 from typing import cast
 
-from sender.store.client import Redis
+from redis.asyncio.client import Pipeline
+
+from sender.store.client import Redis, one_server
 from sender.store.keys import OPT_OUT_SET, SENDERS_GROUP, CampaignKeys
 
 SUPPRESSION_BATCH = 1000
@@ -97,6 +99,10 @@ Lookups = tuple[set[str], set[str], set[str]]
 """Numbers already taken by the campaign, numbers that opted out, and numbers on the
 campaign's suppression lists."""
 
+BatchRead = tuple[str | None, str | None, Lookups]
+"""What a commit reads before it writes: the progress mark's rows_done, the import's
+config, and the batch's lookups (ImportBatches.commit)."""
+
 
 @dataclass(frozen=True)
 class ImportBatches:
@@ -146,7 +152,9 @@ class ImportBatches:
 
     async def commit(self, start: int, end: int, numbers: Callable[[int], Sequence[str]],
                      decide: Callable[[int, Lookups], BatchWrite], after: int,
-                     sending: Callable[[], None] | None = None) -> None:
+                     sending: Callable[[], None] | None = None, *,
+                     read: BatchRead | None = None,
+                     following: Sequence[str] | None = None) -> BatchRead | None:
         """Commit rows [start, end): `numbers(done)` are the valid numbers of the rows
         from `done` on, `decide(done, lookups)` what those rows add. A part another
         importer committed meanwhile is skipped; a conflict retries from a fresh read.
@@ -155,17 +163,25 @@ class ImportBatches:
         called as the commit is about to be written (the importer then reads its next
         batch while Redis runs this one).
 
-        Two round trips a batch (three in parts, with the claim): one reading the
-        progress and the dedupe and opt-out sets together, one script writing the batch
-        if the progress mark still reads as it did (_COMMIT_LUA: a compare-and-set in
-        place of a WATCH, whose WATCH, read, MULTI and a queued reply a command each
-        were a sixth of a clean row's time in the importer)."""
+        One round trip a batch (two in parts, with the claim): `read` is what the commit
+        before this one read for it, behind its script (this commit's lookups); and the
+        script goes with the lookups of `following`, the next batch's numbers, which
+        are returned for its commit. Without `read`, the commit reads first (a round trip
+        more); on a cluster, whose nodes keep no order between them, it always does, and
+        returns None. The script writes the batch if the progress mark still reads as
+        the read found it (_COMMIT_LUA: a compare-and-set in place of a WATCH, whose
+        WATCH, read, MULTI and a queued reply a command each were a sixth of a clean
+        row's time in the importer); a read that went ahead of another importer's
+        commit fails it, and the batch is read and decided again."""
         while True:
-            raw_done, config, lookups = await self._read(numbers(start))
+            if read is None:
+                read = await self._read(numbers(start))
+            raw_done, config, lookups = read
+            read = None
             self._check(config)
             done = int(raw_done or 0)
             if done >= end:
-                return
+                return None
             if done < after:
                 raise ImportConflict(
                     f"{self.keys.ref}: import progress went back from row {after} to"
@@ -177,9 +193,18 @@ class ImportBatches:
             keys, args = self._commit_args(write, raw_done or "")
             if sending is not None:
                 sending()
-            if await self.redis.eval(_COMMIT_LUA, len(keys), *keys, *args):
-                return
-            # another importer committed since the read (or its settings differ): again
+            if following is None or not one_server(self.redis):
+                if await self.redis.eval(_COMMIT_LUA, len(keys), *keys, *args):
+                    return None
+                continue  # another importer committed since the read (or its settings differ)
+            wanted = list(dict.fromkeys(following))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.eval(_COMMIT_LUA, len(keys), *keys, *args)
+                self._queue_read(pipe, wanted)
+                committed, *results = await pipe.execute()
+            if committed:
+                return self._parse_read(wanted, results)
+            # another importer committed since the read: again
 
     async def finish(self) -> None:
         """This importer's rows are all in: the import is done (with parts, once every
@@ -205,33 +230,44 @@ class ImportBatches:
         """In parts, dedupe is a claim (module docstring), not a read of the seen set."""
         return self.dedupe and self.parts > 1
 
-    async def _read(self, batch_numbers: Sequence[str]) -> tuple[str | None, str | None,
-                                                                 Lookups]:
+    async def _read(self, batch_numbers: Sequence[str]) -> BatchRead:
         """The mark's rows_done, the import's config, and which of `batch_numbers` are
         taken, opted out and suppressed, in one round trip. The sets are read after the
         mark, so a commit landing between them fails the compare-and-set as it would
         have spoilt a WATCH. `batch_numbers` may be more than the rows left need (all of
         the batch's): a lookup answers for each number alone."""
         numbers = list(dict.fromkeys(batch_numbers))
-        wanted = [(self.dedupe and not self._claiming, self.keys.seen),
-                  (self.respect_opt_outs, OPT_OUT_SET), (self.suppression, self.keys.suppressed)]
-        progress, mark = self.keys.import_progress, self._mark
         async with self.redis.pipeline(transaction=False) as pipe:
-            if mark == progress:
-                pipe.hmget(progress, ["rows_done", "config"])
-            else:
-                pipe.hget(mark, "rows_done")
-                pipe.hget(progress, "config")
-            for on, key in wanted:
-                if on and numbers:
-                    pipe.smismember(key, numbers)
-            results = iter(await pipe.execute())
+            self._queue_read(pipe, numbers)
+            return self._parse_read(numbers, await pipe.execute())
+
+    def _lookups(self) -> list[tuple[bool, str]]:
+        """Which sets a read looks the numbers up in: the dedupe set (unless the parts
+        claim), the opt-outs, the suppression lists (whether each is on, the key)."""
+        return [(self.dedupe and not self._claiming, self.keys.seen),
+                (self.respect_opt_outs, OPT_OUT_SET), (self.suppression, self.keys.suppressed)]
+
+    def _queue_read(self, pipe: Pipeline, numbers: list[str]) -> None:
+        """_read's commands for `numbers` (each once), onto `pipe`: the mark first."""
+        progress, mark = self.keys.import_progress, self._mark
         if mark == progress:
+            pipe.hmget(progress, ["rows_done", "config"])
+        else:
+            pipe.hget(mark, "rows_done")
+            pipe.hget(progress, "config")
+        for on, key in self._lookups():
+            if on and numbers:
+                pipe.smismember(key, numbers)
+
+    def _parse_read(self, numbers: list[str], replies: Sequence[object]) -> BatchRead:
+        """What _queue_read's commands for `numbers` answered."""
+        results = iter(replies)
+        if self._mark == self.keys.import_progress:
             raw_done, config = cast(list[str | None], next(results))
         else:
             raw_done, config = cast(str | None, next(results)), cast(str | None, next(results))
-        found = [set(compress(numbers, next(results))) if on and numbers else set()
-                 for on, _ in wanted]
+        found = [set(compress(numbers, cast(list[int], next(results)))) if on and numbers
+                 else set() for on, _ in self._lookups()]
         return raw_done, config, (found[0], found[1], found[2])
 
     async def _claim(self, batch_numbers: Sequence[str], claimant: str) -> set[str]:

@@ -158,9 +158,9 @@ def write_lists(directory: Path, kinds: list[str], rows: int) -> dict[str, Path]
 async def one_import(url: str, path: Path, campaign: str, side: str, part: int, parts: int
                      ) -> dict[str, Any]:
     from crds.campaign import ColumnMapping
+    from sender.collector import tune_collector
     from sender.importer import shards
     from sender.importer.audience_sources import file_rows
-    from sender.importer.process import settle_collector
     from sender.run_config import AudienceSource
     from sender.sms.numbers import parse_number_by_phonenumbers
     from sender.store.client import connect, kernel_timeouts
@@ -171,7 +171,7 @@ async def one_import(url: str, path: Path, campaign: str, side: str, part: int, 
     redis = connect(url, **kernel_timeouts())  # as the importer pod connects
     try:
         region = "CN" if "clean" not in path.name else ""
-        settle_collector()  # as the importer pod does
+        tune_collector()  # as the importer pod does
         started, cpu = time.perf_counter(), time.process_time()
         report = await shards.import_audience(
             redis, CampaignKeys("bench", campaign),

@@ -283,8 +283,9 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     own process, cancels it after --timeout seconds, measures peak RSS and reads the
     SMSC's record and the messages' states for duplicates and losses.
     """
+    from sender.collector import tune_collector
     from sender.run_config import RunConfig, TlsMaterial, TlsTarget
-    from sender.send.process import send_lanes, tune_collector
+    from sender.send.process import send_lanes
     from sender.store.client import connect, kernel_timeouts
     from sender.store.keys import SENDERS_GROUP, CampaignKeys
     from sender.store.run_store import write_run
@@ -426,8 +427,9 @@ async def send_shards(spec: dict[str, Any], processes: int
 
 async def send_shard(spec: dict[str, Any]) -> dict[str, Any]:
     """One shard of the run run_herald wrote, sent as `herald send` sends its shard."""
+    from sender.collector import tune_collector
     from sender.run_config import TlsMaterial, TlsTarget
-    from sender.send.process import send_lanes, tune_collector
+    from sender.send.process import send_lanes
     from sender.store.client import connect, kernel_timeouts
     from sender.store.keys import CampaignKeys
     from sender.store.run_store import read_run

@@ -321,10 +321,10 @@ def test_an_importer_pod_knows_its_part(monkeypatch: pytest.MonkeyPatch, parts: 
             import_part(parts)
 
 
-def test_an_importer_pod_settles_its_garbage_collector() -> None:
+def test_the_hot_processes_tune_their_garbage_collector() -> None:
     # In a process of its own: the collector is the whole process's.
-    probe = ("import gc; from sender.importer.process import settle_collector;"
-             " settle_collector(); print(gc.get_threshold()[0], gc.get_freeze_count() > 0)")
+    probe = ("import gc; from sender.collector import tune_collector;"
+             " tune_collector(); print(gc.get_threshold()[0], gc.get_freeze_count() > 0)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent).stdout
     assert out.split() == ["10000", "True"]

@@ -15,7 +15,6 @@ with status 1, so the Job retries; a rerun resumes after the last committed batc
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 
+from sender.collector import tune_collector
 from sender.importer.audience_rows import AudienceError
 from sender.importer.audience_sources import file_rows, redis_rows, url_rows
 from sender.importer.shards import import_audience
@@ -41,8 +41,7 @@ from sender.store.run_store import clear_import_error, read_run, record_import_e
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AudienceError", "audience_filter", "main", "run_import", "settle_collector",
-           "source_rows"]
+__all__ = ["AudienceError", "audience_filter", "main", "run_import", "source_rows"]
 
 
 def audience_filter(settings: ImportSettings) -> Callable[[Mapping[str, str]], bool] | None:
@@ -125,21 +124,9 @@ async def run_import(ref: str) -> dict[str, Any]:
         await redis.aclose()
 
 
-def settle_collector() -> None:
-    """The garbage collector as an import wants it: what the process loaded before
-    (modules, pydantic's models, phonenumbers' metadata so far) frozen out of its
-    passes, and a pass every 10,000 allocations rather than every 700. An import
-    allocates a few objects a row that reference counting frees; each pass scanned
-    them and, every tenth of a tenth, everything the process holds: 0.1-0.9 µs of a
-    row's 8-10 (bench/import.py, 2026-12-07). For a process that only imports: it
-    changes the whole process's collector."""
-    gc.freeze()
-    gc.set_threshold(10_000)
-
-
 def main(ref: str) -> int:
     structlog.contextvars.bind_contextvars(campaign=ref)
-    settle_collector()
+    tune_collector()
     try:
         report = asyncio.run(run_import(ref))
     except (AudienceError, ImportConflict, OSError) as error:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from crds.channel import SourceSelection
+from sender.collector import tune_collector
 from sender.metrics import serve_metrics
 from sender.run_config import RunConfig, TlsMaterial, for_channel
 from sender.send.failover import LaneBoard, LaneFailOver
@@ -183,24 +183,6 @@ async def ride_out_redis_outages(
 
 
 STOPPED_EXIT = 143  # 128 + SIGTERM: the shard is not done; the Job must not count it
-
-
-YOUNG_OBJECTS_PER_COLLECTION = 10_000
-"""The cyclic collector's generation-0 threshold in a sender (Python's default: 700)."""
-
-
-def tune_collector() -> None:
-    """Set the cyclic garbage collector for a sender, once its modules are loaded.
-
-    A sender's objects per message (PDUs, transitions, dicts of variables) die by
-    reference counting; cycles are rare. With Python's defaults the collector still ran
-    some 400 times a 40,000-message run, three of them over every object the imports
-    made (pydantic's models, the CRDs): 0.19 s of 2.4 s of CPU (bench/sender.py). Freezing
-    what exists at start takes that out of every later collection, and a higher
-    generation-0 threshold makes the young ones rare: one collection a run, same memory.
-    """
-    gc.freeze()
-    gc.set_threshold(YOUNG_OBJECTS_PER_COLLECTION, *gc.get_threshold()[1:])
 
 
 def campaign_main(ref: str, shard: int | None, rest: bool = False) -> int:

@@ -337,10 +337,13 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
     if processes > 1:
         figures, cpu, shards = await send_shards(child or {}, processes)
         system = 0.0  # not summed over the processes
+        waits = {}
     else:
         shards = []
         tune_collector()  # as `herald send` does before its run
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        redis_pid = await local_redis_pid(redis)
+        waited_before = (run_queue_seconds(), run_queue_seconds(redis_pid))
         sent = await send_lanes(run, run.lanes.of_shard(0), redis,
                                 [(smsc.password, tls or TlsMaterial())] * channels,
                                 asyncio.Event())
@@ -349,6 +352,8 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
         cpu = ((cpu_after.ru_utime - cpu_before.ru_utime)
                + (cpu_after.ru_stime - cpu_before.ru_stime))
         system = cpu_after.ru_stime - cpu_before.ru_stime
+        waited = waited_since(waited_before, (run_queue_seconds(), run_queue_seconds(redis_pid)))
+        waits = {"run_queue_wait_seconds": waited[0], "redis_run_queue_wait_seconds": waited[1]}
     submitted, seconds = figures["submitted"], figures["seconds_with_receipts"]
     redis_used = redis_per_message(redis_before, await redis_usage(redis), submitted)
     await redis.aclose()
@@ -367,8 +372,37 @@ async def run_herald(smsc: SmscAddress, redis_url: str, messages: int, window: i
                "send_time_zones": figures["send_time_zones"],
                "source_addresses": len(run.channels[0].smpp.sources),
                "processes": processes, **({"shards": shards} if shards else {}),
-               **redis_used},
+               **waits, **redis_used},
     )
+
+
+def run_queue_seconds(pid: int | str | None = "self") -> float | None:
+    """Seconds the process (its main thread) has waited for a core while runnable (Linux's
+    /proc/PID/schedstat); None where there is no such file (or no `pid`)."""
+    if pid is None:
+        return None
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def waited_since(before: tuple[float | None, ...], after: tuple[float | None, ...]
+                 ) -> list[float | None]:
+    """Each process's run-queue wait between the two readings, in seconds."""
+    return [None if b is None or a is None else round(a - b, 3)
+            for b, a in zip(before, after, strict=True)]
+
+
+async def local_redis_pid(redis: Any) -> int | None:
+    """The Redis server's process id, if it runs on this machine (else its wait for a
+    core is not this box's to read)."""
+    pid = int((await redis.info("server"))["process_id"])
+    try:
+        local = Path(f"/proc/{pid}/comm").read_text().startswith("redis")
+    except OSError:
+        return None
+    return pid if local else None
 
 
 async def redis_usage(redis: Any) -> dict[str, Any]:
@@ -846,6 +880,7 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
             "max_binds": args.max_binds,
             "log_path": str(workdir / f"{side}-{messages}.log")}
     smsc_cpu = simulator.cpu_seconds() if simulator is not None else 0.0
+    smsc_waited = run_queue_seconds(simulator.process.pid) if simulator is not None else None
     output = run_child(spec)
     if "error" in output:
         return {"error": output["error"]}
@@ -854,6 +889,9 @@ def measure(side: str, messages: int, timeout: float, args: argparse.Namespace,
     if simulator is not None:  # the box holds the SMSC too: its CPU a message counts
         extra["smsc_cpu_us_per_message"] = round(
             1e6 * (simulator.cpu_seconds() - smsc_cpu) / max(1, run["accepted"]), 1)
+        # Over the whole side (its start and load too), not only its send.
+        extra["smsc_run_queue_wait_seconds"] = waited_since(
+            (smsc_waited,), (run_queue_seconds(simulator.process.pid),))[0]
     record: dict[str, Any] = {
         "duplicates": None, "not_received": None,
         "note": "external SMSC: it keeps no record the bench can read, so duplicates, lost"

@@ -52,6 +52,8 @@ def test_peer_run_prints_the_report() -> None:
     assert (peer["duplicates"], peer["lost"], peer["timed_out"]) == (0, 0, False), peer
     assert (peer["unknown"], peer["receipts_missing"], peer["not_received"]) == (0, 0, 0), peer
     assert peer["peak_rss_mb"] > 0
+    if sys.platform == "linux":  # waits for a core, from /proc/PID/schedstat
+        assert peer["run_queue_wait_seconds"] >= 0 and peer["smsc_run_queue_wait_seconds"] >= 0
 
 
 def test_herald_run_prints_the_report() -> None:
@@ -61,6 +63,9 @@ def test_herald_run_prints_the_report() -> None:
     assert (herald["duplicates"], herald["lost"], herald["timed_out"]) == (0, 0, False), herald
     assert (herald["unknown"], herald["receipts_missing"]) == (0, 0), herald
     assert herald["states"] == {"delivered": 300}, herald
+    if sys.platform == "linux":  # the sender's, the local Redis's and the simulator's
+        assert all(herald[f"{who}run_queue_wait_seconds"] >= 0
+                   for who in ("", "redis_", "smsc_")), herald
 
 
 def test_features_mode_runs_herald_with_caps_and_windows_off_and_on() -> None:

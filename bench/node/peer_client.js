@@ -19,6 +19,7 @@
 // the bind) to the last submit_sm_resp, the last receipt, or done.
 'use strict';
 
+const fs = require('fs');
 const { performance } = require('perf_hooks');
 const smpp = require('smpp');
 
@@ -61,6 +62,7 @@ let finished = false;
 let session = null;
 let waitTimer = null;
 let cpuBefore = null;
+let waitedBefore = null;
 const sentIds = new Map(); // SMSC message id -> message index, to match receipts
 const receipted = new Set();
 
@@ -158,10 +160,21 @@ function connect() {
     current.bound = true;
     if (!started) {
       cpuBefore = process.cpuUsage();
+      waitedBefore = runQueueSeconds();
       started = performance.now();
     }
     pump();
   });
+}
+
+// Seconds the JS thread waited for a core while runnable (Linux's /proc/self/schedstat,
+// the main thread's): the figure the Herald side reports for its sender.
+function runQueueSeconds() {
+  try {
+    return Number(fs.readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return null;
+  }
 }
 
 function fail(message) {
@@ -175,6 +188,7 @@ function finish(timedOut) {
   finished = true;
   const stop = performance.now();
   const cpu = process.cpuUsage(cpuBefore);
+  const waitedNow = runQueueSeconds();
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const unsettled = accepted + rejected < messages;
   const end = timedOut ? stop : Math.max(lastAnswer, lastReceipt, started);
@@ -191,6 +205,8 @@ function finish(timedOut) {
       unmatched_receipts: unmatchedReceipts, repeated_receipts: repeatedReceipts, reconnects,
       cpu_seconds: Math.round(cpuSeconds * 100) / 100,
       cpu_us_per_message: Math.round(10 * 1e6 * cpuSeconds / Math.max(1, accepted)) / 10,
+      run_queue_wait_seconds: waitedBefore === null || waitedNow === null ? null
+        : Math.round(1000 * (waitedNow - waitedBefore)) / 1000,
     },
     msg_per_s: submitSeconds ? accepted / submitSeconds : 0,
     dlr_per_s: receiptSeconds ? receipts / receiptSeconds : 0,

@@ -464,25 +464,25 @@ class ShardSender:
         logger.warning("%d messages unanswered (%s): %d counted unknown, %d sent again",
                        len(messages), reason, len(messages) - again, again)
 
+    def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
+        receipt = parse_receipt(short_message.decode("latin-1"),
+                                tlv_str(tlvs, Tag.RECEIPTED_MESSAGE_ID),
+                                tlv_int(tlvs, Tag.MESSAGE_STATE))
+        if receipt is not None and receipt.state is not None:
+            self.stats.receipts += 1
+            self.receipts.receipt(receipt.smsc_id, receipt.state, receipt.error)
+        return CommandStatus.ESME_ROK
+
     def deliver(self, pdu: DeliverSm) -> int:
         if pdu.esm_class & ESM_DELIVERY_RECEIPT:
-            receipt = parse_receipt(
-                pdu.short_message.decode("latin-1"),
-                tlv_str(pdu.tlvs, Tag.RECEIPTED_MESSAGE_ID),
-                tlv_int(pdu.tlvs, Tag.MESSAGE_STATE),
-            )
-            if receipt is not None and receipt.state is not None:
-                self.stats.receipts += 1
-                self.receipts.receipt(receipt.smsc_id, receipt.state, receipt.error)
-        else:
-            self.stats.replies += 1
-            taken = take_reply(pdu, self.settings.replies, self.settings.channel.ref,
-                               time.time())
-            if taken.change is not None:
-                self._opt_change(taken.change)
-            if taken.request is not None:  # after its opt change, which holds its claim
-                self.writer.reply_request(taken.request)
-                self._flush_now.set()
+            return self.receipt(pdu.short_message, pdu.tlvs)
+        self.stats.replies += 1
+        taken = take_reply(pdu, self.settings.replies, self.settings.channel.ref, time.time())
+        if taken.change is not None:
+            self._opt_change(taken.change)
+        if taken.request is not None:  # after its opt change, which holds its claim
+            self.writer.reply_request(taken.request)
+            self._flush_now.set()
         return CommandStatus.ESME_ROK
 
     def _opt_change(self, change: OptChange) -> None:

@@ -34,6 +34,7 @@ from sender.smpp.pdu import (
     SubmitSm,
     Unbind,
     encode_frame,
+    receipt_fields,
 )
 from sender.smpp.stream import FrameBuffer
 from sender.smpp.tls import TlsClient, open_connection
@@ -86,6 +87,12 @@ class BindListener(Protocol):
 
     def deliver(self, pdu: DeliverSm) -> int:
         """Handle a deliver_sm; return the command_status to answer it with."""
+        ...
+
+    def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
+        """Handle a delivery receipt (a deliver_sm whose esm_class says so), from its
+        short_message and TLVs (sender.smpp.pdu.receipt_fields); return the command_status
+        to answer it with. `deliver` gets one the fast path could not read."""
         ...
 
     def lost(self, refs: Sequence[Any], reason: str) -> None:
@@ -335,7 +342,9 @@ class SmppBind:
                         message_id = frame[16:-1].decode("ascii", "replace") if status == 0 else ""
                         listener.submit_done(entry[0], status, message_id)
                 elif command_id == deliver:
-                    answer = listener.deliver(DeliverSm.decode_body(frame, sequence, status))
+                    fields = receipt_fields(frame)  # a receipt a message: the fast path
+                    answer = (listener.deliver(DeliverSm.decode_body(frame, sequence, status))
+                              if fields is None else listener.receipt(*fields))
                     body = b"\x00" if answer == CommandStatus.ESME_ROK else b""
                     pending.append(encode_frame(CommandId.DELIVER_SM_RESP, answer, sequence, body))
                     answered = True

@@ -120,6 +120,7 @@ class ShardSender:
         self.builder = builder
         self._bind_names = bind_names("sender", len(binds))
         self._channel_ref = settings.channel.ref
+        self._campaign_ref = settings.campaign.ref  # a property making its string each time
         # Exported at each flush, not a call a message (sender.metrics.BatchHistogram).
         self._latency = metrics.SUBMIT_LATENCY.labels(self._channel_ref)
         self._latencies: list[float] = []  # submit_sm to its response, not yet exported
@@ -620,7 +621,7 @@ class ShardSender:
     def _submitted(self, message: Outgoing) -> None:
         self.stats.submitted += 1
         ids = message.smsc_ids
-        campaign, channel = self.settings.campaign.ref, self.settings.channel_name
+        campaign, channel = self._campaign_ref, self.settings.channel_name
         if len(ids) == 1:
             self.writer.remember_receipt(ids[0], correlation_value(
                 campaign, message.key, message.variant, channel))

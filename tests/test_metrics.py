@@ -132,3 +132,37 @@ def test_a_bad_metrics_port_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
         serve_metrics()
     monkeypatch.setenv("HERALD_METRICS_PORT", "0")
     assert serve_metrics() == 0  # off: nothing listens
+
+
+@pytest.mark.parametrize("amounts", [
+    pytest.param([], id="none"),
+    pytest.param([0.001, 0.005, 0.0051, 0.3, 7.0, 31.0, 0.005], id="edges-and-beyond"),
+    pytest.param([0.002] * 1000 + [2.5], id="many"),
+])
+def test_a_batch_histogram_exports_what_a_histogram_would(amounts: list[float]) -> None:
+    """Observed in two batches, the series and values of prometheus_client's Histogram
+    fed one at a time (_created aside: each its own time)."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from sender.metrics import BatchHistogram
+
+    buckets = (0.005, 0.01, 0.5, 1.0, 30.0)
+    batched_registry, plain_registry = CollectorRegistry(), CollectorRegistry()
+    batched = BatchHistogram("h_seconds", "h.", ["channel"], buckets, batched_registry)
+    plain = Histogram("h_seconds", "h.", ["channel"], buckets=buckets, registry=plain_registry)
+    batch, child = batched.labels("shop/a"), plain.labels("shop/a")
+    half = len(amounts) // 2
+    batch.observe_all(amounts[:half])
+    batch.observe_all(amounts[half:])
+    for amount in amounts:
+        child.observe(amount)
+
+    def series(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+        return {(s.name, s.labels.get("le", "")): s.value
+                for f in text_string_to_metric_families(generate_latest(registry).decode())
+                for s in f.samples if not s.name.endswith("_created")}
+
+    ours, theirs = series(batched_registry), series(plain_registry)
+    assert ours.keys() == theirs.keys() and len(ours) == len(buckets) + 3
+    assert ours == pytest.approx(theirs)
+    assert {s.name for f in batched.collect() for s in f.samples} >= {"h_seconds_created"}

@@ -318,3 +318,65 @@ async def test_an_opt_out_drops_a_message_marked_ahead_before_it_goes(
     assert states[f"0/{entries[marked][0]}"].startswith(State.OPTED_OUT)
     counters = await read_counters(redis, CAMPAIGN)
     assert (counters.opted_out, counters.queued, counters.unknown) == (1, 0, 0)
+
+
+SUBMITTED = "herald_messages_submitted_total"
+LATENCY = "herald_submit_latency_seconds"
+OUTCOMES = "herald_message_outcomes_total"
+CHANNEL_LABEL = {"channel": CHANNEL.ref}
+SUBMITTED_LABELS = {"campaign": CAMPAIGN.ref, **CHANNEL_LABEL}
+
+
+def scraped() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of this test's campaign and channel, as a scrape of /metrics reads it
+    (generate_latest, parsed back)."""
+    from prometheus_client import REGISTRY, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(generate_latest(REGISTRY).decode())
+            for s in family.samples
+            if s.labels.get("channel") == CHANNEL.ref and not s.name.endswith("_created")}
+
+
+def outcome(name: str, error: str = "") -> tuple[str, tuple[tuple[str, str], ...]]:
+    return (OUTCOMES, tuple(sorted({**SUBMITTED_LABELS, "outcome": name,
+                                    "error": error}.items())))
+
+
+@pytest.mark.parametrize("count, rules, template, receipts_within, submitted, outcomes", [
+    pytest.param(300, [], TEMPLATE, 10.0, 300, {"delivered": 300}, id="all-delivered"),
+    pytest.param(200, [{"prefix": "861380000001", "outcome": "error",
+                        "status": "ESME_RINVDSTADR"}], TEMPLATE, 10.0, 190,
+                 {"delivered": 190, "failed:0x0000000B": 10}, id="permanent-errors"),
+    pytest.param(40, [], LONG, 10.0, 40, {"delivered": 40}, id="long-messages"),
+    # No flush for receipts after the run: what the run's end exports is all there is.
+    pytest.param(300, [], TEMPLATE, 0.0, 300, {}, id="run-end-exports"),
+])
+async def test_the_scraped_metrics_count_every_message_once(
+    redis: aioredis.Redis, simulator: Simulator, count: int, rules: list[dict[str, str]],
+    template: TemplateSpec, receipts_within: float, submitted: int, outcomes: dict[str, int],
+) -> None:
+    """The sender exports its counts a flush at a time (sender.metrics.BatchHistogram):
+    once the run is over, a scrape shows each submit, response and outcome exactly once."""
+    simulator.configure({"rules": rules})
+    simulator.throttle_next(5)  # five responses more, each observed, none submitted
+    await enqueue(redis, count)
+    before = scraped()
+    await send(redis, simulator, template=template, receipts_within=receipts_within)
+    after = scraped()
+
+    def grew(key: tuple[str, tuple[tuple[str, str], ...]]) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    def latency(suffix: str, **labels: str) -> float:
+        return grew((LATENCY + suffix, tuple(sorted({**CHANNEL_LABEL, **labels}.items()))))
+
+    responses = simulator.counters.submits
+    assert grew((SUBMITTED, tuple(sorted(SUBMITTED_LABELS.items())))) == submitted
+    assert latency("_count") == latency("_bucket", le="+Inf") == responses
+    assert responses >= count + 5  # a long message's parts: each its own response
+    buckets = [latency("_bucket", le=le) for le in ("0.005", "0.01", "0.1", "1.0", "30.0")]
+    assert buckets == sorted(buckets) and 0 < latency("_sum") < 30.0 * responses
+    for name, expected in outcomes.items():
+        assert grew(outcome(*name.split(":"))) == expected, name

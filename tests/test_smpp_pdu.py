@@ -34,6 +34,7 @@ from sender.smpp.pdu import (
     encode_frame,
     int_tlv,
     network_error_code,
+    receipt_fields,
     tlv_int,
     tlv_str,
 )
@@ -236,3 +237,42 @@ def test_the_fast_decode_agrees_with_the_checked_one() -> None:
         for frame in frames:
             assert (_decoded(cls.decode_body, frame)
                     == _decoded(cls._decode_checked, frame))
+
+
+def test_a_receipt_read_by_the_fast_path_is_the_decoded_one() -> None:
+    """receipt_fields (a receipt a message, read without decoding the whole PDU): for
+    every truncation and thousands of corruptions of a receipt and of a reply, the
+    short_message and TLVs decode_body gives when its esm_class marks a receipt, None
+    otherwise, or the same error."""
+    receipt = DeliverSm(
+        sequence_number=5, source_addr="8613800000001", destination_addr="HERALD",
+        esm_class=0x04, short_message=b"id:1a2b3c4d sub:001 stat:DELIVRD err:000 text:x",
+        tlvs={Tag.RECEIPTED_MESSAGE_ID: b"1a2b3c4d\x00", Tag.MESSAGE_STATE: b"\x02"}).encode()
+    reply = DeliverSm(sequence_number=6, source_addr="8613800000001", destination_addr="HERALD",
+                      short_message=b"STOP").encode()
+    chance = random.Random(23)
+    frames = [receipt, reply]
+    for whole in (receipt, reply):
+        frames += [whole[:cut] for cut in range(16, len(whole))]
+        for _ in range(3000):
+            corrupted = bytearray(whole)
+            for _ in range(chance.randint(1, 4)):
+                corrupted[chance.randrange(16, len(corrupted))] = chance.choice([0, 0, 4, 40, 255])
+            frames.append(bytes(corrupted))
+    fast_ones = 0
+    for frame in frames:
+        decoded = _decoded(DeliverSm.decode_body, frame)
+        try:
+            fields = receipt_fields(frame)
+        except PduError as error:
+            assert decoded == ("error", str(error), error.args), frame
+            continue
+        if fields is None:  # another deliver_sm, or one the checked decode must judge
+            assert (not isinstance(decoded, DeliverSm) or not decoded.esm_class & 0x04
+                    or DeliverSm._decode_well_formed(frame, 0, 0) is None), frame
+            continue
+        fast_ones += 1
+        assert isinstance(decoded, DeliverSm) and decoded.esm_class & 0x04, frame
+        assert fields == (decoded.short_message, decoded.tlvs), frame
+    assert fast_ones > 1000 and receipt_fields(receipt) is not None
+    assert receipt_fields(reply) is None

@@ -146,33 +146,43 @@ class ChannelReceiver:
         if self.answering is not None:
             self.answering.lost(refs, reason)
 
+    def _behind(self) -> bool:
+        """Redis is behind: a deliver_sm is refused (the SMSC sends it again later)."""
+        if len(self._receipts) + len(self._opt_changes) + len(self._requests) < self.max_pending:
+            return False
+        self.stats.refused += 1
+        return True
+
+    def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
+        if self._behind():
+            return CommandStatus.ESME_RX_T_APPN
+        receipt = parse_receipt(short_message.decode("latin-1"),
+                                tlv_str(tlvs, Tag.RECEIPTED_MESSAGE_ID),
+                                tlv_int(tlvs, Tag.MESSAGE_STATE))
+        if receipt is not None and receipt.state is not None:
+            self.stats.receipts += 1
+            self._receipts.append(PendingReceipt(receipt.smsc_id, receipt.state,
+                                                 receipt.error, time.monotonic()))
+        return CommandStatus.ESME_ROK
+
     def deliver(self, pdu: DeliverSm) -> int:
-        if (len(self._receipts) + len(self._opt_changes) + len(self._requests)
-                >= self.max_pending):
-            self.stats.refused += 1
-            return CommandStatus.ESME_RX_T_APPN  # Redis is behind: the SMSC retries later
         if pdu.esm_class & ESM_DELIVERY_RECEIPT:
-            receipt = parse_receipt(pdu.short_message.decode("latin-1"),
-                                    tlv_str(pdu.tlvs, Tag.RECEIPTED_MESSAGE_ID),
-                                    tlv_int(pdu.tlvs, Tag.MESSAGE_STATE))
-            if receipt is not None and receipt.state is not None:
-                self.stats.receipts += 1
-                self._receipts.append(PendingReceipt(receipt.smsc_id, receipt.state,
-                                                     receipt.error, time.monotonic()))
-        else:
-            self.stats.replies += 1
-            self._replies += 1
-            taken = take_reply(pdu, self.replies, self.channel.ref, time.time())
-            reply, change = taken.reply, taken.change
-            if taken.request is not None:
-                self._requests.append(taken.request)
-            if change is not None:
-                self._opt_changes.append(change)
-                logger.info("%s from %s", reply.kind, mask_number(change.number))
-            elif reply.keyword and reply.number is None:
-                self.stats.unreadable_sources += 1
-                logger.warning("a %s reply from %r, a number the channel cannot read (set"
-                               " its defaultRegion)", reply.kind, mask_number(pdu.source_addr))
+            return self.receipt(pdu.short_message, pdu.tlvs)
+        if self._behind():
+            return CommandStatus.ESME_RX_T_APPN
+        self.stats.replies += 1
+        self._replies += 1
+        taken = take_reply(pdu, self.replies, self.channel.ref, time.time())
+        reply, change = taken.reply, taken.change
+        if taken.request is not None:
+            self._requests.append(taken.request)
+        if change is not None:
+            self._opt_changes.append(change)
+            logger.info("%s from %s", reply.kind, mask_number(change.number))
+        elif reply.keyword and reply.number is None:
+            self.stats.unreadable_sources += 1
+            logger.warning("a %s reply from %r, a number the channel cannot read (set"
+                           " its defaultRegion)", reply.kind, mask_number(pdu.source_addr))
         return CommandStatus.ESME_ROK
 
     # -- the run ---------------------------------------------------------------------

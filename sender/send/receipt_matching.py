@@ -60,12 +60,18 @@ class ReceiptMatcher:
         return len(self._recent)
 
     def remember(self, smsc_id: str, message: Outgoing, part: int = 0) -> None:
+        """`smsc_id` in its canonical form (sender.sms.receipts.canonical_id)."""
         self._recent[smsc_id] = (self._clock(), message, part)
 
     def receipt(self, smsc_id: str, state: State, error: str) -> None:
         """A final receipt came: apply it, or keep it to look up in Redis."""
-        first = canonical_id(smsc_id)
+        # The ids are remembered in their canonical form: one given in that form (most
+        # SMSCs echo the submit_sm_resp's) is found as it is, without making it again.
+        first = smsc_id
         found = self._recent.pop(first, None)
+        if found is None:
+            first = canonical_id(smsc_id)
+            found = self._recent.pop(first, None)
         if found is not None:  # the common case: the form this process recorded
             self._final(found[1], found[2], state, error, first)
             return

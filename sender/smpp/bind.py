@@ -34,6 +34,7 @@ from sender.smpp.pdu import (
     SubmitSm,
     Unbind,
     encode_frame,
+    receipt_fields,
 )
 from sender.smpp.stream import FrameBuffer
 from sender.smpp.tls import TlsClient, open_connection
@@ -86,6 +87,12 @@ class BindListener(Protocol):
 
     def deliver(self, pdu: DeliverSm) -> int:
         """Handle a deliver_sm; return the command_status to answer it with."""
+        ...
+
+    def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
+        """Handle a delivery receipt (a deliver_sm whose esm_class says so), from its
+        short_message and TLVs (sender.smpp.pdu.receipt_fields); return the command_status
+        to answer it with. `deliver` gets one the fast path could not read."""
         ...
 
     def lost(self, refs: Sequence[Any], reason: str) -> None:
@@ -321,31 +328,43 @@ class SmppBind:
 
     def _handle(self, frames: Sequence[bytes]) -> None:
         """Act on frames from the SMSC: responses, receipts and replies, keep-alives."""
-        submit_resp = CommandId.SUBMIT_SM_RESP
-        for frame in frames:
-            _, command_id, status, sequence = HEADER.unpack_from(frame)
-            if command_id == submit_resp:
-                entry = self._in_flight.pop(sequence, None)
-                if entry is not None:
-                    message_id = frame[16:-1].decode("ascii", "replace") if status == 0 else ""
-                    self.listener.submit_done(entry[0], status, message_id)
-                    self._slot_freed.set()
-            elif command_id == CommandId.DELIVER_SM:
-                answer = self.listener.deliver(DeliverSm.decode_body(frame, sequence, status))
-                body = b"\x00" if answer == CommandStatus.ESME_ROK else b""
-                self._write(encode_frame(CommandId.DELIVER_SM_RESP, answer, sequence, body))
-            elif command_id == CommandId.ENQUIRE_LINK:
-                self._write(encode_frame(CommandId.ENQUIRE_LINK_RESP, 0, sequence))
-            elif command_id == CommandId.UNBIND:
-                self._write(encode_frame(CommandId.UNBIND_RESP, 0, sequence))
-                self._flush()
-                raise ConnectionError("SMSC unbound")
-            elif command_id == CommandId.GENERIC_NACK:
-                entry = self._in_flight.pop(sequence, None)
-                if entry is not None:
-                    self.listener.submit_done(entry[0], status or 0xFF, "")
-                    self._slot_freed.set()
-            # enquire_link_resp, unbind_resp: the read itself proved the link alive.
+        submit_resp, deliver = CommandId.SUBMIT_SM_RESP, CommandId.DELIVER_SM
+        in_flight, listener, pending = self._in_flight, self.listener, self._pending
+        # The dispatch is woken and a write scheduled once a read, not once a frame.
+        freed = answered = False
+        try:
+            for frame in frames:
+                _, command_id, status, sequence = HEADER.unpack_from(frame)
+                if command_id == submit_resp:
+                    entry = in_flight.pop(sequence, None)
+                    if entry is not None:
+                        freed = True
+                        message_id = frame[16:-1].decode("ascii", "replace") if status == 0 else ""
+                        listener.submit_done(entry[0], status, message_id)
+                elif command_id == deliver:
+                    fields = receipt_fields(frame)  # a receipt a message: the fast path
+                    answer = (listener.deliver(DeliverSm.decode_body(frame, sequence, status))
+                              if fields is None else listener.receipt(*fields))
+                    body = b"\x00" if answer == CommandStatus.ESME_ROK else b""
+                    pending.append(encode_frame(CommandId.DELIVER_SM_RESP, answer, sequence, body))
+                    answered = True
+                elif command_id == CommandId.ENQUIRE_LINK:
+                    self._write(encode_frame(CommandId.ENQUIRE_LINK_RESP, 0, sequence))
+                elif command_id == CommandId.UNBIND:
+                    self._write(encode_frame(CommandId.UNBIND_RESP, 0, sequence))
+                    self._flush()
+                    raise ConnectionError("SMSC unbound")
+                elif command_id == CommandId.GENERIC_NACK:
+                    entry = in_flight.pop(sequence, None)
+                    if entry is not None:
+                        freed = True
+                        listener.submit_done(entry[0], status or 0xFF, "")
+                # enquire_link_resp, unbind_resp: the read itself proved the link alive.
+        finally:
+            if answered:
+                self._schedule_flush()
+            if freed:
+                self._slot_freed.set()
 
     async def _keepalive(self) -> None:
         """enquire_link when idle; settle submits whose response is overdue."""

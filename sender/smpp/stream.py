@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 from typing import Final
 
 from sender.smpp.codes import HEADER_LENGTH, MAX_PDU_LENGTH, CommandStatus, PduError
 
 LENGTH_PREFIX: Final = 4
 """command_length leads every frame and counts itself."""
+_LENGTH: Final = struct.Struct("!I")
 
 
 def _check_length(length: int, max_length: int) -> None:
@@ -33,15 +35,17 @@ class FrameBuffer:
     def feed(self, data: bytes) -> list[bytes]:
         buffer = self._buffer + data if self._buffer else data
         frames: list[bytes] = []
-        offset, size = 0, len(buffer)
+        offset, size, max_length = 0, len(buffer), self._max_length
+        length_at = _LENGTH.unpack_from  # a frame a message each way: no slice, no call
         while size - offset >= LENGTH_PREFIX:
-            length = int.from_bytes(buffer[offset:offset + LENGTH_PREFIX], "big")
-            _check_length(length, self._max_length)
+            (length,) = length_at(buffer, offset)
+            if not HEADER_LENGTH <= length <= max_length:
+                _check_length(length, max_length)
             if size - offset < length:
                 break
             frames.append(buffer[offset:offset + length])
             offset += length
-        self._buffer = buffer[offset:]
+        self._buffer = buffer[offset:] if offset < size else b""
         return frames
 
     @property

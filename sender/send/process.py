@@ -130,10 +130,11 @@ async def run_shard(run: RunConfig, shard: int, redis: Redis, password: str,
             board.finished(shard)  # for its receipts too (send_lanes says so again)
         if run.receipt_wait_seconds and not stopped and sending.exception() is None:
             await sender.wait_for_receipts(run.receipt_wait_seconds)
-        figures = dataclasses.asdict(sending.result())
-        figures["redis_flushes"] = sender.writer.flushes
-        figures["limiter_redis_calls"] = limiter.stats.redis_calls
-        figures["send_time_zones"] = settings.send_times.zones() if settings.send_times else []
+    # Once the binds are down: what came in as they closed is counted (receipts_unmatched).
+    figures = dataclasses.asdict(sending.result())
+    figures["redis_flushes"] = sender.writer.flushes
+    figures["limiter_redis_calls"] = limiter.stats.redis_calls
+    figures["send_time_zones"] = settings.send_times.zones() if settings.send_times else []
     figures["stopped"] = stopped
     figures["seconds"] = round(sent_at - started, 3)
     figures["seconds_with_receipts"] = round(time.monotonic() - started, 3)

@@ -211,3 +211,35 @@ def test_routing_bench_routes_each_network_to_its_channel() -> None:
     assert report["by_prefix"]["routed"] == {"cmcc": 300, "rest": 500}
     assert report["by_carrier"]["routed"] == {"cmcc": 300, "unicom": 200, "telecom": 300}
     assert {"extra_us_by_prefix", "extra_us_by_carrier"} <= report.keys()
+
+
+def bench_sender_module() -> Any:
+    """bench/sender.py as a module (it is a script, not a package's)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_sender", REPO / "bench" / "sender.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_sender", module)  # its dataclasses look themselves up
+    spec.loader.exec_module(sys.modules["bench_sender"])
+    return sys.modules["bench_sender"]
+
+
+@pytest.mark.parametrize("shanghai", ["00:05", "12:40", "21:10", "23:45", "23:59"])
+def test_recipient_windows_are_open_for_the_run_at_any_hour(shanghai: str) -> None:
+    """--recipient-windows' window and quiet hours let every message go for the next two
+    hours from any start (it refused to run from 23:30 to 00:00 in Asia/Shanghai, and
+    failed this suite's run of it then)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sender.sms.send_times import Span
+
+    hour, minute = map(int, shanghai.split(":"))
+    now = datetime(2026, 12, 7, hour, minute, tzinfo=ZoneInfo("Asia/Shanghai"))
+    rules = bench_sender_module().open_send_times(now)
+    window = Span.parse(rules["window"]["start"], rules["window"]["end"])
+    quiet = Span.parse(rules["quiet_hours"]["start"], rules["quiet_hours"]["end"])
+    for later in range(0, 121, 10):
+        at = (now + timedelta(minutes=later)).time()
+        assert window.holds(at) and not quiet.holds(at), (shanghai, later, rules)

@@ -21,6 +21,7 @@ from controllers.decisions.campaign_jobs import Owner, build_sender_job
 from controllers.decisions.pod_spec import PodSettings
 from controllers.decisions.receiver_deployment import build_receiver_deployment
 from herald.cli import parser
+from sender.metrics import BatchHistogram
 from tests.test_campaign_plan import CHANNEL_SPEC
 from tests.test_install_manifests import REPO, TOOLS, helm_template
 
@@ -98,12 +99,12 @@ def metric_labels() -> dict[str, set[str]]:
     """Label names of every sample name Herald exports (the `le` of histograms too)."""
     labels: dict[str, set[str]] = {}
     for metric in [*vars(sender.metrics).values(), *vars(controllers.metrics).values()]:
-        if isinstance(metric, Counter | Gauge | Histogram):
+        if isinstance(metric, Counter | Gauge | Histogram | BatchHistogram):
             names = set(metric._labelnames)
             base = metric._name
             if isinstance(metric, Counter):
                 labels[base + "_total"] = names
-            elif isinstance(metric, Histogram):
+            elif isinstance(metric, Histogram | BatchHistogram):
                 labels.update({base + "_bucket": names | {"le"}, base + "_sum": names,
                                base + "_count": names})
             else:

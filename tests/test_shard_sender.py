@@ -15,7 +15,7 @@ from crds.channel import ErrorClass, SourceAddress
 from crds.template import TemplateSpec
 from sender.send.messages import MessageBuilder
 from sender.send.outgoing import ShardSettings, ShardStats, after_failure
-from sender.send.shard_reader import sort_recovered
+from sender.send.shard_reader import parse_variables, sort_recovered
 from sender.send.shard_sender import ShardSender, mark_ahead
 from sender.simulator.config import SimulatorConfig
 from sender.simulator.server import Simulator
@@ -243,6 +243,24 @@ def test_recovery_sorts_what_a_killed_sender_left() -> None:
     assert settled == ["1-3", "1-4"]  # finished; only their ack was lost
     resend, unknown, _ = sort_recovered(entries, states, resend_unknown=True)
     assert [e[0] for e in resend] == ["1-0", "1-1", "1-2"] and len(unknown) == 1
+
+
+@pytest.mark.parametrize("raw", [
+    '{"name": "Ana", "code": "1234"}', "{}", ' {"name": "Ana"} ', '{"name": "Ana"}\n',
+    '{"name": "\\u00e9", "n": 1.5, "z": null}', '["a"]', b'{"name": "Ana"}'])
+def test_variables_parse_as_json_loads_does(raw: str) -> None:
+    """The scanner's shortcut gives json.loads's value for anything it reads, whitespace
+    around the object and bytes included."""
+    assert parse_variables(raw) == json.loads(raw)
+
+
+@pytest.mark.parametrize("raw", ["", "nope", '{"name": ', '{"name": "Ana"} x', '{"a": 1}{'])
+def test_variables_not_json_raise_what_json_loads_raises(raw: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(raw)
+    with pytest.raises(json.JSONDecodeError) as got:
+        parse_variables(raw)
+    assert (got.value.msg, got.value.pos) == (expected.value.msg, expected.value.pos)
 
 
 async def test_a_stop_returns_the_messages_marked_ahead_to_queued(

@@ -96,7 +96,8 @@ class Outgoing:
     @property
     def accepted(self) -> int:
         """Parts the SMSC accepted in this attempt (segments a carrier bills)."""
-        return sum(1 for smsc_id in self.smsc_ids if smsc_id)
+        ids = self.smsc_ids  # a part not accepted has "": counted in C, not a generator
+        return len(ids) - ids.count("")
 
 
 @dataclass

@@ -72,6 +72,10 @@ class StateWriter:
         if after is not None:
             self._batch.after.append(after)
 
+    def transitions(self, ts: list[Transition]) -> None:
+        """Several transitions without after-callbacks (a batch of marks), in order."""
+        self._batch.transitions += ts
+
     def remember_receipt(self, smsc_id: str, value: str) -> None:
         """smsc id (canonical form) -> its correlation (sender.store.correlations)."""
         self._batch.receipts[smsc_id] = value

@@ -27,13 +27,6 @@ TRANSITIONS_LUA = resources.files("sender.store").joinpath("transitions.lua").re
 PRECEDENCE = "".join(FINAL_PRECEDENCE)
 
 
-def _extra(t: Transition) -> str:
-    """The third packed field: part/parts of a part receipt, else segments accepted."""
-    if t.part:
-        return f"{t.part}/{t.parts}"
-    return str(t.segments) if t.segments else ""
-
-
 class StateStore:
     """Applies transitions for one campaign, a batch per Redis call."""
 
@@ -84,11 +77,18 @@ class StateStore:
         if ack_shard is not None:
             keys.append(self.keys.shard(ack_shard))
         channel = transitions[0].channel if transitions else ""
-        packed = "".join(
-            f"{t.key}\t{t.state}\t{_extra(t)}\n"
-            if not t.variant and t.channel == channel and not t.country else
-            f"{t.key}\t{t.state}\t{_extra(t)}\t{t.variant}\t{t.channel}\t{t.country}\n"
-            for t in transitions)
+        # A line a transition: key, state, then part/parts of a part receipt, else the
+        # segments accepted; variant, channel and country only when they differ from the
+        # call's. A loop over unpacked tuples: three lines a message, 0.22 us each where a
+        # generator of attribute reads and a helper call took 0.28 (bench/README.md).
+        lines = []
+        for key, state, variant, t_channel, segments, part, parts, country in transitions:
+            extra = f"{part}/{parts}" if part else (str(segments) if segments else "")
+            if variant or t_channel != channel or country:
+                lines.append(f"{key}\t{state}\t{extra}\t{variant}\t{t_channel}\t{country}\n")
+            else:
+                lines.append(f"{key}\t{state}\t{extra}\n")
+        packed = "".join(lines)
         return keys, [SENDERS_GROUP, packed, PRECEDENCE, int(self._clock()), channel]
 
     @staticmethod

@@ -179,7 +179,7 @@ def receipt_transition(key: str, state: State, error: str, variant: str, channel
     counted with a failure's error code."""
     if parts <= 1:
         part, parts = 0, 1
-    return Transition(key, receipt_state(state, error), variant, channel, 0, part, parts,
-                      country if state == State.FAILED else "")  # positional: 0.13 us less
+    return Transition(key, receipt_state(state, error), variant, channel, part=part,
+                      parts=parts, country=country if state == State.FAILED else "")
 
 

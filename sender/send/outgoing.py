@@ -147,8 +147,11 @@ class SettleWindow:
         """Of `held`, slots whose outcome is buffered or being flushed."""
         self._freed = asyncio.Event()
 
-    async def take(self, wanted: int) -> int:
-        while self.held - self.settling_now >= self.size:
+    async def take(self, wanted: int, at_least: int = 1) -> int:
+        """Wait for `at_least` free slots (no more than the window holds); hold up to
+        `wanted`."""
+        at_least = max(1, min(at_least, wanted, self.size))
+        while self.size + self.settling_now - self.held < at_least:
             self._freed.clear()
             await self._freed.wait()
         taken = min(wanted, self.size + self.settling_now - self.held)

@@ -316,7 +316,11 @@ class ShardSender:
                 self._ready_event.clear()
                 await self._ready_event.wait()
                 continue
-            held = await self.window.take(self.settings.read_batch)
+            # Marks wait for half an ahead's worth of free slots (or every ready message):
+            # a bind handling a burst of responses a few at a turn frees slots a few at a
+            # time, and a flush for each few would double the flushes.
+            held = await self.window.take(self.settings.read_batch,
+                                          min(len(self._ready), self.ahead // 2))
             if self.caps is not None:  # only charged messages go: as many slots
                 charged = await self.caps.charge_ahead(held)
                 if charged < held:

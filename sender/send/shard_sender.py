@@ -63,12 +63,12 @@ from sender.send.shard_reader import ShardReader
 from sender.send.source_choice import SourceChooser
 from sender.send.source_lanes import SourceLanes
 from sender.smpp.bind import BindDown, BindSettings, SmppBind
-from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
+from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus
 from sender.smpp.errors import error_class, status_code, status_name
-from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
+from sender.smpp.pdu import DeliverSm
 from sender.sms.countries import counted_country
 from sender.sms.numbers import mask_number
-from sender.sms.receipts import canonical_id, parse_receipt
+from sender.sms.receipts import canonical_id, read_receipt
 from sender.sms.states import State, Transition, failed, submitted
 from sender.store.channel_activity import (
     HEARTBEAT_SECONDS,
@@ -415,6 +415,49 @@ class ShardSender:
 
     # -- what the binds report (BindListener) ---------------------------------------
 
+    def submits_done(self, done: Sequence[tuple[Any, int, str]]) -> None:
+        """A read's responses, in order. A message of one part the SMSC accepted (nearly
+        every one) is settled here in one loop, as submit_done, _submitted and _settle
+        would: its latency, its id remembered for its receipt (in Redis and here), its
+        `submitted` buffered, its slot freed once that is durable. Any other response
+        goes through submit_done."""
+        now = time.monotonic()  # the read's: one clock a read, not a response
+        latencies, writer, window, channel = (self._latencies, self.writer, self.window,
+                                              self.settings.channel_name)
+        campaign = self._campaign_ref
+        remember_receipt, transition = writer.remember_receipt, writer.transition
+        remember, settled = self.receipts.remember, window.settled
+        accepted = 0
+        index = -1
+        try:
+            for index, (ref, status, message_id) in enumerate(done):  # noqa: B007 (the except reads it)
+                message: Outgoing = ref[0]
+                if status or message.parts_left != 1 or message.failure or len(message.pdus) != 1:
+                    self.submit_done(ref, status, message_id)
+                    continue
+                latencies.append(now - message.sent_at)
+                smsc_id = canonical_id(message_id)
+                message.smsc_ids[0] = smsc_id
+                message.parts_left = 0
+                key, variant = message.key, message.variant
+                remember_receipt(smsc_id, correlation_value(campaign, key, variant, channel))
+                remember(smsc_id, message)
+                # segments: Outgoing.accepted of its one id
+                transition(Transition(key, submitted(smsc_id), variant, channel,
+                                      1 if smsc_id else 0), settled)
+                accepted += 1
+        except BaseException:
+            # Their slots are free: those not acted on are lost, as if the bind fell.
+            self.lost([ref for ref, _, _ in done[index + 1:]], "a response's handling failed")
+            raise
+        finally:
+            if accepted:
+                self.stats.submitted += accepted
+                self._unsettled -= accepted
+                window.settling(accepted)
+                if not self._ready and len(writer) >= window.size // 2:
+                    self._flush_now.set()  # as _settle decides
+
     def submit_done(self, ref: Any, status: int, message_id: str) -> None:
         message: Outgoing
         message, part = ref
@@ -467,13 +510,11 @@ class ShardSender:
                        len(messages), reason, len(messages) - again, again)
 
     def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
-        receipt = parse_receipt(short_message.decode("latin-1"),
-                                tlv_str(tlvs, Tag.RECEIPTED_MESSAGE_ID),
-                                tlv_int(tlvs, Tag.MESSAGE_STATE))
-        if receipt is not None and receipt.state is not None:
+        receipt = read_receipt(short_message, tlvs)
+        if receipt is not None and receipt[1] is not None:
             self.stats.receipts += 1
-            self.receipts.receipt(receipt.smsc_id, receipt.state, receipt.error)
-        return CommandStatus.ESME_ROK
+            self.receipts.receipt(*receipt)  # smsc_id, state, error
+        return 0  # ESME_ROK
 
     def deliver(self, pdu: DeliverSm) -> int:
         if pdu.esm_class & ESM_DELIVERY_RECEIPT:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from sender.smpp import quick_ack
-from sender.smpp.codes import HEADER, CommandId, CommandStatus
+from sender.smpp.codes import HEADER, HEADER_LENGTH, CommandId, CommandStatus
 from sender.smpp.errors import status_name
 from sender.smpp.pdu import (
     Bind,
@@ -51,6 +52,16 @@ BIND_PDUS: dict[str, type[Bind]] = {
     RECEIVER: BindReceiver,
 }
 WRITE_HIGH_WATER = 1 << 20  # bytes buffered in the transport before writers wait
+# The commands a read is mostly made of, as plain ints: an IntEnum's attribute and its
+# comparison cost about 0.1 us a frame.
+_SUBMIT_SM_RESP: Final = int(CommandId.SUBMIT_SM_RESP)
+_GENERIC_NACK: Final = int(CommandId.GENERIC_NACK)
+_DELIVER_SM: Final = int(CommandId.DELIVER_SM)
+_DELIVER_SM_RESP: Final = int(CommandId.DELIVER_SM_RESP)
+_DELIVER_SM_RESP_OK: Final = struct.Struct("!IIIIB")
+"""A deliver_sm_resp accepting: the header and an empty message_id (0.12 us to pack,
+encode_frame's 0.26)."""
+_OK_LENGTH: Final = HEADER_LENGTH + 1
 
 
 def bind_modes(mode: str) -> tuple[str, ...]:
@@ -83,7 +94,13 @@ class BindSettings:
 class BindListener(Protocol):
     """What a bind reports. Called synchronously from its reader: keep it cheap."""
 
-    def submit_done(self, ref: Any, status: int, message_id: str) -> None: ...
+    def submits_done(self, done: Sequence[tuple[Any, int, str]]) -> None:
+        """Responses to submits (submit_sm_resp, generic_nack), a read's at a time in the
+        order they came, each as (ref, command_status, message_id); a frame of another
+        kind is acted on only after the responses before it are reported. The message_id
+        is "" unless the status is ESME_ROK. Their slots are free already: one that
+        raises must report the rest of `done` (`lost`) first."""
+        ...
 
     def deliver(self, pdu: DeliverSm) -> int:
         """Handle a deliver_sm; return the command_status to answer it with."""
@@ -328,25 +345,39 @@ class SmppBind:
 
     def _handle(self, frames: Sequence[bytes]) -> None:
         """Act on frames from the SMSC: responses, receipts and replies, keep-alives."""
-        submit_resp, deliver = CommandId.SUBMIT_SM_RESP, CommandId.DELIVER_SM
         in_flight, listener, pending = self._in_flight, self.listener, self._pending
-        # The dispatch is woken and a write scheduled once a read, not once a frame.
+        unpack, ok_answer = HEADER.unpack_from, _DELIVER_SM_RESP_OK.pack
+        # The dispatch is woken and a write scheduled once a read, not once a frame; the
+        # responses go to the listener in one call a run of them (bench/README.md).
+        done: list[tuple[Any, int, str]] = []
         freed = answered = False
         try:
             for frame in frames:
-                _, command_id, status, sequence = HEADER.unpack_from(frame)
-                if command_id == submit_resp:
+                _, command_id, status, sequence = unpack(frame)
+                if command_id == _SUBMIT_SM_RESP:
                     entry = in_flight.pop(sequence, None)
                     if entry is not None:
-                        freed = True
-                        message_id = frame[16:-1].decode("ascii", "replace") if status == 0 else ""
-                        listener.submit_done(entry[0], status, message_id)
-                elif command_id == deliver:
+                        done.append((entry[0], status,
+                                     frame[16:-1].decode("ascii", "replace") if status == 0
+                                     else ""))
+                    continue
+                if command_id == _GENERIC_NACK:
+                    entry = in_flight.pop(sequence, None)
+                    if entry is not None:
+                        done.append((entry[0], status or 0xFF, ""))
+                    continue
+                if done:  # the responses before this frame are acted on first
+                    freed = True
+                    responses, done = done, []
+                    listener.submits_done(responses)
+                if command_id == _DELIVER_SM:
                     fields = receipt_fields(frame)  # a receipt a message: the fast path
                     answer = (listener.deliver(DeliverSm.decode_body(frame, sequence, status))
                               if fields is None else listener.receipt(*fields))
-                    body = b"\x00" if answer == CommandStatus.ESME_ROK else b""
-                    pending.append(encode_frame(CommandId.DELIVER_SM_RESP, answer, sequence, body))
+                    # An empty message_id (a NUL) when accepted, no body when refused.
+                    pending.append(ok_answer(_OK_LENGTH, _DELIVER_SM_RESP, 0, sequence, 0)
+                                   if answer == 0 else
+                                   encode_frame(_DELIVER_SM_RESP, answer, sequence))
                     answered = True
                 elif command_id == CommandId.ENQUIRE_LINK:
                     self._write(encode_frame(CommandId.ENQUIRE_LINK_RESP, 0, sequence))
@@ -354,12 +385,10 @@ class SmppBind:
                     self._write(encode_frame(CommandId.UNBIND_RESP, 0, sequence))
                     self._flush()
                     raise ConnectionError("SMSC unbound")
-                elif command_id == CommandId.GENERIC_NACK:
-                    entry = in_flight.pop(sequence, None)
-                    if entry is not None:
-                        freed = True
-                        listener.submit_done(entry[0], status or 0xFF, "")
                 # enquire_link_resp, unbind_resp: the read itself proved the link alive.
+            if done:
+                freed = True
+                listener.submits_done(done)
         finally:
             if answered:
                 self._schedule_flush()

@@ -6,8 +6,10 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from sender.smpp.bind import BindSettings, SmppBind
-from sender.smpp.codes import CommandId, CommandStatus, Tag
+from sender.smpp.codes import CommandId, CommandStatus, PduError, Tag
 from sender.smpp.pdu import DeliverSm, encode_frame
 
 
@@ -17,6 +19,7 @@ class Recorder:
     def __init__(self) -> None:
         self.heard: list[tuple[Any, ...]] = []
         self.batches: list[int] = []
+        self.receipt_batches: list[int] = []
         self.answers = 0
 
     def _answer(self) -> int:
@@ -35,6 +38,10 @@ class Recorder:
         self.heard.append(("receipt", short_message, tlvs))
         return self._answer()
 
+    def receipts_in(self, receipts: Sequence[tuple[bytes, dict[int, bytes]]]) -> list[int]:
+        self.receipt_batches.append(len(receipts))
+        return [self.receipt(*fields) for fields in receipts]
+
     def lost(self, refs: Sequence[Any], reason: str) -> None:
         self.heard.append(("lost", list(refs)))
 
@@ -44,7 +51,7 @@ def frames_of_a_read(chance: random.Random, in_flight: dict[int, Any]) -> list[b
     generic_nacks, receipts, replies, a receipt only the whole decode reads, keep-alives."""
     frames = []
     for index in range(chance.randint(1, 40)):
-        kind = chance.choice("rrrrrefnudgk")
+        kind = chance.choice("rrrrrefnuddddgk")
         sequence = chance.randint(1, 1 << 30)
         if kind in "refnu":
             if kind != "u":
@@ -103,13 +110,14 @@ def heard_frame_by_frame(frames: list[bytes], in_flight: dict[int, Any]
 
 
 async def test_a_read_is_heard_in_order_and_answered_as_frame_by_frame() -> None:
-    """A read's submit responses go to the listener a run at a time; everything it hears
+    """A read's submit responses and receipts go to the listener a run at a time;
+    everything it hears
     and every byte written back is what reading a frame at a time gave, in order, and a
     receipt or reply is heard only after the responses before it (a receipt may be for
     a message whose response is in the same read). Hundreds of random reads."""
     chance = random.Random(31)
     settings = BindSettings(host="127.0.0.1", port=1, system_id="herald", password="x")
-    runs = 0
+    runs = receipt_runs = 0
     for _ in range(400):
         in_flight: dict[int, Any] = {}
         frames = frames_of_a_read(chance, in_flight)
@@ -123,4 +131,25 @@ async def test_a_read_is_heard_in_order_and_answered_as_frame_by_frame() -> None
         assert bind._pending == written
         assert bind._in_flight == left  # the unanswered submits still on the wire
         runs += sum(1 for size in listener.batches if size > 1)
-    assert runs > 100  # runs of responses were heard in one call
+        receipt_runs += sum(1 for size in listener.receipt_batches if size > 1)
+    assert runs > 100 and receipt_runs > 100  # runs were heard in one call
+
+
+async def test_a_bad_frame_ends_the_read_after_what_came_before_it() -> None:
+    """A receipt whose TLVs overrun its PDU raises (the connection is closed): the
+    responses and receipts read before it in the same read were heard all the same."""
+    chance = random.Random(37)
+    settings = BindSettings(host="127.0.0.1", port=1, system_id="herald", password="x")
+    bad = DeliverSm(esm_class=0x04, short_message=b"id:1 stat:DELIVRD",
+                    tlvs={Tag.RECEIPTED_MESSAGE_ID: b"1\x00"}).encode_body()[:-1]
+    for _ in range(100):
+        in_flight: dict[int, Any] = {}
+        frames = frames_of_a_read(chance, in_flight)
+        left = dict(in_flight)
+        expected, _ = heard_frame_by_frame(frames, left)
+        listener = Recorder()
+        bind = SmppBind(settings, listener)
+        bind._in_flight = in_flight
+        with pytest.raises(PduError):
+            bind._handle([*frames, encode_frame(CommandId.DELIVER_SM, 0, 9, bad), *frames])
+        assert listener.heard == expected and bind._in_flight == left

@@ -154,6 +154,9 @@ class ChannelReceiver:
         self.stats.refused += 1
         return True
 
+    def receipts_in(self, receipts: Sequence[tuple[bytes, dict[int, bytes]]]) -> list[int]:
+        return [self.receipt(short_message, tlvs) for short_message, tlvs in receipts]
+
     def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
         if self._behind():
             return CommandStatus.ESME_RX_T_APPN

@@ -509,6 +509,20 @@ class ShardSender:
         logger.warning("%d messages unanswered (%s): %d counted unknown, %d sent again",
                        len(messages), reason, len(messages) - again, again)
 
+    def receipts_in(self, receipts: Sequence[tuple[bytes, dict[int, bytes]]]) -> list[int]:
+        """A read's run of receipts (BindListener), each as `receipt` takes it."""
+        match = self.receipts.receipt
+        counted = 0
+        try:
+            for short_message, tlvs in receipts:
+                receipt = read_receipt(short_message, tlvs)
+                if receipt is not None and receipt[1] is not None:
+                    counted += 1
+                    match(*receipt)  # smsc_id, state, error
+        finally:
+            self.stats.receipts += counted
+        return [0] * len(receipts)  # ESME_ROK, each
+
     def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
         receipt = read_receipt(short_message, tlvs)
         if receipt is not None and receipt[1] is not None:

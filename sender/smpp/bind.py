@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from sender.smpp import quick_ack
-from sender.smpp.codes import HEADER, HEADER_LENGTH, CommandId, CommandStatus
+from sender.smpp.codes import HEADER, HEADER_LENGTH, CommandId, CommandStatus, PduError
 from sender.smpp.errors import status_name
 from sender.smpp.pdu import (
     Bind,
@@ -106,10 +106,12 @@ class BindListener(Protocol):
         """Handle a deliver_sm; return the command_status to answer it with."""
         ...
 
-    def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
-        """Handle a delivery receipt (a deliver_sm whose esm_class says so), from its
-        short_message and TLVs (sender.smpp.pdu.receipt_fields); return the command_status
-        to answer it with. `deliver` gets one the fast path could not read."""
+    def receipts_in(self, receipts: Sequence[tuple[bytes, dict[int, bytes]]]) -> list[int]:
+        """Handle delivery receipts (deliver_sm whose esm_class says so), a run of them in
+        a read at a time, each from its short_message and TLVs
+        (sender.smpp.pdu.receipt_fields); return the command_status to answer each with.
+        A frame of another kind is acted on only after the receipts before it. `deliver`
+        gets one the fast path could not read."""
         ...
 
     def lost(self, refs: Sequence[Any], reason: str) -> None:
@@ -345,39 +347,55 @@ class SmppBind:
 
     def _handle(self, frames: Sequence[bytes]) -> None:
         """Act on frames from the SMSC: responses, receipts and replies, keep-alives."""
-        in_flight, listener, pending = self._in_flight, self.listener, self._pending
-        unpack, ok_answer = HEADER.unpack_from, _DELIVER_SM_RESP_OK.pack
+        in_flight, listener, unpack = self._in_flight, self.listener, HEADER.unpack_from
         # The dispatch is woken and a write scheduled once a read, not once a frame; the
-        # responses go to the listener in one call a run of them (bench/README.md).
+        # responses, and the receipts, go to the listener in one call a run of them
+        # (bench/README.md), in the order they came.
         done: list[tuple[Any, int, str]] = []
+        receipts: list[tuple[bytes, dict[int, bytes]]] = []  # and their sequence numbers:
+        sequences: list[int] = []
         freed = answered = False
         try:
             for frame in frames:
                 _, command_id, status, sequence = unpack(frame)
                 if command_id == _SUBMIT_SM_RESP:
+                    if receipts:  # the receipts before this frame are acted on first
+                        answered = True
+                        (read, sequences_read), receipts, sequences = (receipts, sequences), [], []
+                        self._answer(listener.receipts_in(read), sequences_read)
                     entry = in_flight.pop(sequence, None)
                     if entry is not None:
                         done.append((entry[0], status,
                                      frame[16:-1].decode("ascii", "replace") if status == 0
                                      else ""))
                     continue
-                if command_id == _GENERIC_NACK:
-                    entry = in_flight.pop(sequence, None)
-                    if entry is not None:
-                        done.append((entry[0], status or 0xFF, ""))
-                    continue
                 if done:  # the responses before this frame are acted on first
                     freed = True
                     responses, done = done, []
                     listener.submits_done(responses)
                 if command_id == _DELIVER_SM:
-                    fields = receipt_fields(frame)  # a receipt a message: the fast path
-                    answer = (listener.deliver(DeliverSm.decode_body(frame, sequence, status))
-                              if fields is None else listener.receipt(*fields))
-                    # An empty message_id (a NUL) when accepted, no body when refused.
-                    pending.append(ok_answer(_OK_LENGTH, _DELIVER_SM_RESP, 0, sequence, 0)
-                                   if answer == 0 else
-                                   encode_frame(_DELIVER_SM_RESP, answer, sequence))
+                    try:
+                        fields = receipt_fields(frame)  # a receipt a message: the fast path
+                    except PduError:  # the connection ends: the receipts before it count
+                        if receipts:
+                            answered = True
+                            self._answer(listener.receipts_in(receipts), sequences)
+                        raise
+                    if fields is not None:
+                        receipts.append(fields)
+                        sequences.append(sequence)
+                        continue
+                if receipts:
+                    answered = True
+                    (read, sequences_read), receipts, sequences = (receipts, sequences), [], []
+                    self._answer(listener.receipts_in(read), sequences_read)
+                if command_id == _GENERIC_NACK:
+                    entry = in_flight.pop(sequence, None)
+                    if entry is not None:
+                        done.append((entry[0], status or 0xFF, ""))
+                elif command_id == _DELIVER_SM:
+                    answer = listener.deliver(DeliverSm.decode_body(frame, sequence, status))
+                    self._answer((answer,), (sequence,))
                     answered = True
                 elif command_id == CommandId.ENQUIRE_LINK:
                     self._write(encode_frame(CommandId.ENQUIRE_LINK_RESP, 0, sequence))
@@ -389,11 +407,21 @@ class SmppBind:
             if done:
                 freed = True
                 listener.submits_done(done)
+            elif receipts:
+                answered = True
+                self._answer(listener.receipts_in(receipts), sequences)
         finally:
             if answered:
                 self._schedule_flush()
             if freed:
                 self._slot_freed.set()
+
+    def _answer(self, answers: Sequence[int], sequences: Sequence[int]) -> None:
+        """deliver_sm_resps: an empty message_id (a NUL) when accepted, no body when not."""
+        pending, ok_answer = self._pending, _DELIVER_SM_RESP_OK.pack
+        for answer, sequence in zip(answers, sequences, strict=True):
+            pending.append(ok_answer(_OK_LENGTH, _DELIVER_SM_RESP, 0, sequence, 0) if answer == 0
+                           else encode_frame(_DELIVER_SM_RESP, answer, sequence))
 
     async def _keepalive(self) -> None:
         """enquire_link when idle; settle submits whose response is overdue."""

@@ -428,7 +428,7 @@ async def test_a_reads_responses_settle_as_one_at_a_time(redis: aioredis.Redis) 
                 responses.append((index, part, status, message_id if status == 0 else ""))
         chance.shuffle(responses)  # parts answered in any order
         count = max(index for index, *_ in responses) + 1
-        outgoing = {}
+        outgoing: dict[int, list[Outgoing]] = {}
         for each in (batched, single):
             outgoing[id(each)] = []
             for index in range(count):

@@ -516,18 +516,20 @@ class ShardSender:
         try:
             for short_message, tlvs in receipts:
                 receipt = read_receipt(short_message, tlvs)
-                if receipt is not None and receipt[1] is not None:
-                    counted += 1
-                    match(*receipt)  # smsc_id, state, error
+                if receipt is not None:
+                    smsc_id, state, error = receipt
+                    if state is not None:
+                        counted += 1
+                        match(smsc_id, state, error)
         finally:
             self.stats.receipts += counted
         return [0] * len(receipts)  # ESME_ROK, each
 
     def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
         receipt = read_receipt(short_message, tlvs)
-        if receipt is not None and receipt[1] is not None:
+        if receipt is not None and receipt.state is not None:
             self.stats.receipts += 1
-            self.receipts.receipt(*receipt)  # smsc_id, state, error
+            self.receipts.receipt(receipt.smsc_id, receipt.state, receipt.error)
         return 0  # ESME_ROK
 
     def deliver(self, pdu: DeliverSm) -> int:

@@ -428,9 +428,9 @@ class ShardSender:
         remember_receipt, transition = writer.remember_receipt, writer.transition
         remember, settled = self.receipts.remember, window.settled
         accepted = 0
-        index = -1
+        index = -1  # read by the except below
         try:
-            for index, (ref, status, message_id) in enumerate(done):  # noqa: B007 (the except reads it)
+            for index, (ref, status, message_id) in enumerate(done):  # noqa: B007
                 message: Outgoing = ref[0]
                 if status or message.parts_left != 1 or message.failure or len(message.pdus) != 1:
                     self.submit_done(ref, status, message_id)

@@ -59,7 +59,7 @@ _SUBMITTED = f"{State.SUBMITTED.value}:"
 
 def submitted(*smsc_ids: str) -> str:
     """The submitted state with the SMSC id of each part, in part order, space-separated."""
-    if len(smsc_ids) == 1:  # once a message: 0.3 us, where the general form takes 1.1
+    if len(smsc_ids) == 1:  # once a message: the general form takes 1.1 us
         smsc_id = smsc_ids[0]
         if "\t" in smsc_id or "\n" in smsc_id or STAMP in smsc_id:
             return _SUBMITTED + smsc_id.translate(_FIELD_SAFE)

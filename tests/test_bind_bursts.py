@@ -74,8 +74,15 @@ class Recorder:
     def submit_done(self, ref: Any, status: int, message_id: str) -> None:
         self.sent_at_response[ref] = self.sent
 
+    def submits_done(self, done: Sequence[tuple[Any, int, str]]) -> None:
+        for ref, status, message_id in done:
+            self.submit_done(ref, status, message_id)
+
     def deliver(self, pdu: DeliverSm) -> int:
         return 0
+
+    def receipts_in(self, receipts: Sequence[tuple[bytes, dict[int, bytes]]]) -> list[int]:
+        return [0] * len(receipts)
 
     def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
         return 0

@@ -15,6 +15,7 @@ from sender.sms.states import (
     message_key,
     message_outcome,
     parse_state,
+    receipt_state,
     receipt_transition,
     submitted,
 )
@@ -328,3 +329,21 @@ async def test_sent_counts_what_the_smsc_accepted_and_segments_what_it_bills(
     assert counters.queued == 10 - 5  # the running totals are not states
     fields = await redis.hgetall(KEYS.counters)
     assert (fields["channel:ch1:sent"], fields["variant:a:segmentsSubmitted"]) == ("4", "6")
+
+
+def test_the_shortcuts_make_the_general_forms() -> None:
+    """submitted() without translate when an id has nothing to replace, and a delivered
+    receipt's transition built at once: the same values as the general forms, for ids
+    with and without tabs, newlines and stamps, every state, part and country."""
+    for smsc_id in ("1a2b", "", "a\tb", "a\nb", "a~b", "~", "x y", "é"):
+        assert submitted(smsc_id) == "s:" + smsc_id.translate(str.maketrans("\t\n~", "   "))
+        assert submitted(smsc_id) == submitted(smsc_id, "")[:-1]
+    for state in State:
+        for part, parts in ((0, 1), (1, 1), (2, 3), (0, 0)):
+            for error, country in (("", ""), ("012", "CN")):
+                general = Transition(
+                    "0/1-0", receipt_state(state, error), "b", "carrier", part=part if parts > 1
+                    else 0, parts=max(parts, 1), country=country if state == State.FAILED else "")
+                made = receipt_transition("0/1-0", state, error, "b", "carrier", part, parts,
+                                          country)
+                assert made == general and type(made.state) is str, (state, part, error)

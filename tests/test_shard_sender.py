@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ import redis.asyncio as aioredis
 from crds.channel import ErrorClass, SourceAddress
 from crds.template import TemplateSpec
 from sender.send.messages import MessageBuilder
-from sender.send.outgoing import ShardSettings, ShardStats, after_failure
+from sender.send.outgoing import Outgoing, ShardSettings, ShardStats, after_failure
 from sender.send.shard_reader import parse_variables, sort_recovered
 from sender.send.shard_sender import ShardSender, mark_ahead
 from sender.simulator.config import SimulatorConfig
@@ -398,3 +399,63 @@ async def test_the_scraped_metrics_count_every_message_once(
     assert buckets == sorted(buckets) and 0 < latency("_sum") < 30.0 * responses
     for name, expected in outcomes.items():
         assert grew(outcome(*name.split(":"))) == expected, name
+
+
+async def test_a_reads_responses_settle_as_one_at_a_time(redis: aioredis.Redis) -> None:
+    """ShardSender.submits_done (a read's responses in one loop, a message of one part
+    accepted settled inline) against submit_done a response at a time: the same buffered
+    writes in the same order, the same figures, window, receipts awaited and messages,
+    for random runs of accepted, throttled, refused and failed parts of short and long
+    messages, ids in any case and with leading zeros, and empty ones."""
+    builder = MessageBuilder({"": TEMPLATE, "long": LONG},
+                             SourceAddress(address="Herald", ton="Alphanumeric"))
+    bind = BindSettings(host="127.0.0.1", port=1, system_id="herald", password="herald")
+    chance = random.Random(5)
+
+    def sender() -> ShardSender:
+        limiter = RateLimiter(redis, channel_bucket("shop", "carrier-a", 100_000))
+        return ShardSender(redis, ShardSettings(CAMPAIGN, 0, CHANNEL, "carrier-a"), builder,
+                           [bind], limiter)
+
+    for _ in range(60):
+        batched, single = sender(), sender()
+        responses: list[tuple[int, int, int, str]] = []  # message, part, status, id
+        for index in range(chance.randint(1, 30)):
+            parts = 1 if chance.random() < 0.8 else 2
+            for part in range(parts):
+                status = chance.choice([0] * 8 + [0x58, 0x45, 0x0B])
+                message_id = chance.choice(["", f"{index:08X}", f"{index:x}", "Ab-1"])
+                responses.append((index, part, status, message_id if status == 0 else ""))
+        chance.shuffle(responses)  # parts answered in any order
+        count = max(index for index, *_ in responses) + 1
+        outgoing: dict[int, list[Outgoing]] = {}
+        for each in (batched, single):
+            outgoing[id(each)] = []
+            for index in range(count):
+                parts = sum(1 for i, *_ in responses if i == index)
+                variant = "long" if parts > 1 else ""
+                pdus = builder.build(number(index), {"name": "n", "code": "1"}, variant)
+                assert len(pdus) == parts
+                message = Outgoing(f"0/{index}-0", number(index), variant, pdus,
+                                   parts_left=parts, smsc_ids=[""] * parts, sent_at=1.0)
+                outgoing[id(each)].append(message)
+            each._unsettled = count
+        batched.submits_done([((outgoing[id(batched)][i], part), status, message_id)
+                              for i, part, status, message_id in responses])
+        for i, part, status, message_id in responses:
+            single.submit_done((outgoing[id(single)][i], part), status, message_id)
+        one, other = batched.writer._batch, single.writer._batch
+        assert one.transitions == other.transitions
+        assert one.receipts == other.receipts and one.forget_receipts == other.forget_receipts
+        assert len(one.after) == len(other.after)
+        assert batched.stats == single.stats
+        assert (batched._unsettled, batched._retrying) == (single._unsettled, single._retrying)
+        assert (batched.window.held, batched.window.settling_now) == (
+            single.window.held, single.window.settling_now)
+        assert len(batched._latencies) == len(single._latencies) == len(responses)
+        assert ({k: (v[1].key, v[2]) for k, v in batched.receipts._recent.items()}
+                == {k: (v[1].key, v[2]) for k, v in single.receipts._recent.items()})
+        assert batched._flush_now.is_set() == single._flush_now.is_set()
+        for mine, theirs in zip(outgoing[id(batched)], outgoing[id(single)], strict=True):
+            assert (mine.smsc_ids, mine.parts_left, mine.failure, mine.attempts) == (
+                theirs.smsc_ids, theirs.parts_left, theirs.failure, theirs.attempts)

@@ -46,10 +46,10 @@ from sender import metrics
 from sender.receive.answers import AnswerStats, ReplySender
 from sender.run_config import ReplyTarget
 from sender.smpp.bind import BindSettings, SmppBind
-from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
-from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
+from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus
+from sender.smpp.pdu import DeliverSm
 from sender.sms.numbers import mask_number
-from sender.sms.receipts import parse_receipt
+from sender.sms.receipts import read_receipt
 from sender.sms.replies import ReplyRules
 from sender.store.channel_activity import (
     HEARTBEAT_SECONDS,
@@ -137,10 +137,11 @@ class ChannelReceiver:
 
     # -- what the bind reports (BindListener) ---------------------------------------------
 
-    def submit_done(self, ref: Any, status: int, message_id: str) -> None:
+    def submits_done(self, done: Sequence[tuple[Any, int, str]]) -> None:
         """Only answers are submitted here."""
         if self.answering is not None:
-            self.answering.submit_done(ref, status, message_id)
+            for ref, status, message_id in done:
+                self.answering.submit_done(ref, status, message_id)
 
     def lost(self, refs: Sequence[Any], reason: str) -> None:
         if self.answering is not None:
@@ -153,12 +154,13 @@ class ChannelReceiver:
         self.stats.refused += 1
         return True
 
+    def receipts_in(self, receipts: Sequence[tuple[bytes, dict[int, bytes]]]) -> list[int]:
+        return [self.receipt(short_message, tlvs) for short_message, tlvs in receipts]
+
     def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
         if self._behind():
             return CommandStatus.ESME_RX_T_APPN
-        receipt = parse_receipt(short_message.decode("latin-1"),
-                                tlv_str(tlvs, Tag.RECEIPTED_MESSAGE_ID),
-                                tlv_int(tlvs, Tag.MESSAGE_STATE))
+        receipt = read_receipt(short_message, tlvs)
         if receipt is not None and receipt.state is not None:
             self.stats.receipts += 1
             self._receipts.append(PendingReceipt(receipt.smsc_id, receipt.state,

@@ -162,10 +162,10 @@ class SettleWindow:
         self.held -= count
         self._freed.set()
 
-    def settling(self) -> None:
-        """A held slot's outcome is buffered in the state writer: call `settled` once it
-        is durable."""
-        self.settling_now += 1
+    def settling(self, count: int = 1) -> None:
+        """`count` held slots' outcomes are buffered in the state writer: call `settled`
+        once for each when it is durable."""
+        self.settling_now += count
         self._freed.set()
 
     def settled(self) -> None:

@@ -37,6 +37,7 @@ from sender.store.state_writer import StateWriter
 RECENT_IDS_SECONDS = 600.0  # receipts usually come within minutes; later ones go via Redis
 
 logger = logging.getLogger(__name__)
+_FAILED = State.FAILED  # looked up once, not an enum attribute a receipt
 
 
 class ReceiptMatcher:
@@ -67,13 +68,18 @@ class ReceiptMatcher:
         """A final receipt came: apply it, or keep it to look up in Redis."""
         # The ids are remembered in their canonical form: one given in that form (most
         # SMSCs echo the submit_sm_resp's) is found as it is, without making it again.
+        recent = self._recent
         first = smsc_id
-        found = self._recent.pop(first, None)
+        found = recent.pop(first, None)
         if found is None:
             first = canonical_id(smsc_id)
-            found = self._recent.pop(first, None)
+            found = recent.pop(first, None)
         if found is not None:  # the common case: the form this process recorded
-            self._final(found[1], found[2], state, error, first)
+            message = found[1]  # _final inline: a receipt a message
+            self._writer.receipt_done(receipt_transition(
+                message.key, state, error, message.variant, self._channel_name, found[2],
+                len(message.pdus), counted_country(message.phone) if state == _FAILED else ""),
+                first)
             return
         for form in id_forms(smsc_id)[1:]:
             found = self._recent.pop(form, None)
@@ -84,11 +90,10 @@ class ReceiptMatcher:
 
     def _final(self, message: Outgoing, part: int, state: State, error: str,
                smsc_id: str) -> None:
-        country = counted_country(message.phone) if state == State.FAILED else ""
-        self._writer.transition(receipt_transition(message.key, state, error, message.variant,
-                                                   self._channel_name, part, len(message.pdus),
-                                                   country))
-        self._writer.forget_receipt(smsc_id)
+        country = counted_country(message.phone) if state == _FAILED else ""
+        self._writer.receipt_done(receipt_transition(message.key, state, error, message.variant,
+                                                     self._channel_name, part, len(message.pdus),
+                                                     country), smsc_id)
 
     async def match_in_redis(self) -> None:
         """Receipts for ids this process does not remember: look them up in the channel."""

@@ -63,12 +63,12 @@ from sender.send.shard_reader import ShardReader
 from sender.send.source_choice import SourceChooser
 from sender.send.source_lanes import SourceLanes
 from sender.smpp.bind import BindDown, BindSettings, SmppBind
-from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus, Tag
+from sender.smpp.codes import ESM_DELIVERY_RECEIPT, CommandStatus
 from sender.smpp.errors import error_class, status_code, status_name
-from sender.smpp.pdu import DeliverSm, tlv_int, tlv_str
+from sender.smpp.pdu import DeliverSm
 from sender.sms.countries import counted_country
 from sender.sms.numbers import mask_number
-from sender.sms.receipts import canonical_id, parse_receipt
+from sender.sms.receipts import canonical_id, read_receipt
 from sender.sms.states import State, Transition, failed, submitted
 from sender.store.channel_activity import (
     HEARTBEAT_SECONDS,
@@ -419,6 +419,49 @@ class ShardSender:
 
     # -- what the binds report (BindListener) ---------------------------------------
 
+    def submits_done(self, done: Sequence[tuple[Any, int, str]]) -> None:
+        """A read's responses, in order. A message of one part the SMSC accepted (nearly
+        every one) is settled here in one loop, as submit_done, _submitted and _settle
+        would: its latency, its id remembered for its receipt (in Redis and here), its
+        `submitted` buffered, its slot freed once that is durable. Any other response
+        goes through submit_done."""
+        now = time.monotonic()  # the read's: one clock a read, not a response
+        latencies, writer, window, channel = (self._latencies, self.writer, self.window,
+                                              self.settings.channel_name)
+        campaign = self._campaign_ref
+        remember_receipt, transition = writer.remember_receipt, writer.transition
+        remember, settled = self.receipts.remember, window.settled
+        accepted = 0
+        index = -1  # read by the except below
+        try:
+            for index, (ref, status, message_id) in enumerate(done):  # noqa: B007
+                message: Outgoing = ref[0]
+                if status or message.parts_left != 1 or message.failure or len(message.pdus) != 1:
+                    self.submit_done(ref, status, message_id)
+                    continue
+                latencies.append(now - message.sent_at)
+                smsc_id = canonical_id(message_id)
+                message.smsc_ids[0] = smsc_id
+                message.parts_left = 0
+                key, variant = message.key, message.variant
+                remember_receipt(smsc_id, correlation_value(campaign, key, variant, channel))
+                remember(smsc_id, message)
+                # segments: Outgoing.accepted of its one id
+                transition(Transition(key, submitted(smsc_id), variant, channel,
+                                      1 if smsc_id else 0), settled)
+                accepted += 1
+        except BaseException:
+            # Their slots are free: those not acted on are lost, as if the bind fell.
+            self.lost([ref for ref, _, _ in done[index + 1:]], "a response's handling failed")
+            raise
+        finally:
+            if accepted:
+                self.stats.submitted += accepted
+                self._unsettled -= accepted
+                window.settling(accepted)
+                if not self._ready and len(writer) >= window.size // 2:
+                    self._flush_now.set()  # as _settle decides
+
     def submit_done(self, ref: Any, status: int, message_id: str) -> None:
         message: Outgoing
         message, part = ref
@@ -470,14 +513,28 @@ class ShardSender:
         logger.warning("%d messages unanswered (%s): %d counted unknown, %d sent again",
                        len(messages), reason, len(messages) - again, again)
 
+    def receipts_in(self, receipts: Sequence[tuple[bytes, dict[int, bytes]]]) -> list[int]:
+        """A read's run of receipts (BindListener), each as `receipt` takes it."""
+        match = self.receipts.receipt
+        counted = 0
+        try:
+            for short_message, tlvs in receipts:
+                receipt = read_receipt(short_message, tlvs)
+                if receipt is not None:
+                    smsc_id, state, error = receipt
+                    if state is not None:
+                        counted += 1
+                        match(smsc_id, state, error)
+        finally:
+            self.stats.receipts += counted
+        return [0] * len(receipts)  # ESME_ROK, each
+
     def receipt(self, short_message: bytes, tlvs: dict[int, bytes]) -> int:
-        receipt = parse_receipt(short_message.decode("latin-1"),
-                                tlv_str(tlvs, Tag.RECEIPTED_MESSAGE_ID),
-                                tlv_int(tlvs, Tag.MESSAGE_STATE))
+        receipt = read_receipt(short_message, tlvs)
         if receipt is not None and receipt.state is not None:
             self.stats.receipts += 1
             self.receipts.receipt(receipt.smsc_id, receipt.state, receipt.error)
-        return CommandStatus.ESME_ROK
+        return 0  # ESME_ROK
 
     def deliver(self, pdu: DeliverSm) -> int:
         if pdu.esm_class & ESM_DELIVERY_RECEIPT:

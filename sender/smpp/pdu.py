@@ -46,21 +46,31 @@ def receipt_fields(frame: bytes) -> tuple[bytes, dict[int, bytes]] | None:
     formed (decode those whole: DeliverSm.decode_body, which says what is wrong).
 
     A sender reads a receipt a message and needs only these: the whole PDU, five strings
-    decoded and twenty fields set, took 2.6 us, this 1.5. The same checks as
+    decoded and twenty fields set, took 2.6 us, this 1.2. The same checks as
     ShortMessage._decode_well_formed, so a frame goes by one path or the other alike.
     """
-    find, size = frame.find, len(frame)
+    # Each NUL checked as it is found (min() calls cost 0.3 us of 1.5).
+    find = frame.find
     e1 = find(NUL, HEADER_LENGTH)  # service_type's NUL; ton, npi follow
+    if e1 < 0:
+        return None
     e2 = find(NUL, e1 + 3)  # source_addr's; ton, npi follow
+    if e2 < 0:
+        return None
     e3 = find(NUL, e2 + 3)  # destination_addr's; esm_class, protocol_id, priority
-    if min(e1, e2, e3) < 0 or e3 + 4 > size or not frame[e3 + 1] & ESM_DELIVERY_RECEIPT:
+    size = len(frame)
+    if e3 < 0 or e3 + 4 > size or not frame[e3 + 1] & ESM_DELIVERY_RECEIPT:
         return None
     e4 = find(NUL, e3 + 4)  # schedule_delivery_time's
+    if e4 < 0:
+        return None
     e5 = find(NUL, e4 + 1)  # validity_period's; the five fixed octets follow
     start = e5 + 6
-    if min(e4, e5) < 0 or start > size or start + frame[e5 + 5] > size:
+    if e5 < 0 or start > size:
         return None
     end = start + frame[e5 + 5]
+    if end > size:
+        return None
     return frame[start:end], decode_tlvs(frame, end) if end < size else {}
 
 

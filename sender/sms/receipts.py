@@ -9,7 +9,7 @@ Pure functions; the receiver does the I/O.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from sender.sms.states import State
 
@@ -69,11 +69,34 @@ def parse_receipt(text: str, receipted_id: str | None, message_state: int | None
     return Receipt(smsc_id=smsc_id, state=state, error=fields.get("err", ""))
 
 
+_TLV_ONLY: Final = {code: state for code, state in MESSAGE_STATE_TLV.items()
+                    if state is not State.FAILED and state is not State.EXPIRED}
+"""message_state values whose receipt the TLVs say all of (no error code to read)."""
+_RECEIPTED_MESSAGE_ID: Final = 0x001E  # Tag's values, as plain ints: an enum's cost
+_MESSAGE_STATE: Final = 0x0427  # to look up is 0.05 us a time
+_HEX_DIGITS: Final = "0123456789abcdef"
+
+
+def read_receipt(short_message: bytes, tlvs: dict[int, bytes]) -> Receipt | None:
+    """parse_receipt of a receipt's short_message and TLVs (receipted_message_id,
+    message_state), as a sender reads one for every message: when the TLVs say all
+    (a delivered or intermediate one) the text is not decoded. The same Receipt, or
+    None, as parse_receipt given the text in latin-1 and those TLVs read as
+    sender.smpp.pdu.tlv_str and tlv_int read them (tests/test_receipts.py)."""
+    raw_id, raw_state = tlvs.get(_RECEIPTED_MESSAGE_ID), tlvs.get(_MESSAGE_STATE)
+    receipted_id = None if raw_id is None else raw_id.rstrip(b"\0").decode("latin-1")
+    message_state = None if raw_state is None else int.from_bytes(raw_state, "big")
+    if receipted_id and message_state in _TLV_ONLY:
+        return Receipt(receipted_id.strip(), _TLV_ONLY[message_state], "")
+    return parse_receipt(short_message.decode("latin-1"), receipted_id, message_state)
+
+
 def canonical_id(smsc_id: str) -> str:
     """The form under which an id is recorded and looked up: lower case, and for ids
     made of hex digits (decimal ids are too) no leading zeros."""
     text = smsc_id.strip().lower()
-    if _HEX.fullmatch(text):
+    # All hex digits: nothing left once they are stripped (0.1 us, the regex's 0.25).
+    if text and not text.strip(_HEX_DIGITS):
         return text.lstrip("0") or "0"
     return text
 

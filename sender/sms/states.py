@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 
 class State(StrEnum):
@@ -59,8 +59,11 @@ _SUBMITTED = f"{State.SUBMITTED.value}:"
 
 def submitted(*smsc_ids: str) -> str:
     """The submitted state with the SMSC id of each part, in part order, space-separated."""
-    if len(smsc_ids) == 1:  # once a message: 0.3 us, where the general form takes 1.1
-        return _SUBMITTED + smsc_ids[0].translate(_FIELD_SAFE)
+    if len(smsc_ids) == 1:  # once a message: the general form takes 1.1 us
+        smsc_id = smsc_ids[0]
+        if "\t" in smsc_id or "\n" in smsc_id or STAMP in smsc_id:
+            return _SUBMITTED + smsc_id.translate(_FIELD_SAFE)
+        return _SUBMITTED + smsc_id  # nothing to replace: 0.07 us, translate's 0.44
     return _SUBMITTED + " ".join(i.translate(_FIELD_SAFE) for i in smsc_ids)
 
 
@@ -179,7 +182,13 @@ def receipt_transition(key: str, state: State, error: str, variant: str, channel
     counted with a failure's error code."""
     if parts <= 1:
         part, parts = 0, 1
-    return Transition(key, receipt_state(state, error), variant, channel, part=part,
-                      parts=parts, country=country if state == State.FAILED else "")
+    if state is _DELIVERED:  # nearly every receipt: no enum's `value` or `==` to look up
+        return Transition(key, _DELIVERED_CODE, variant, channel, 0, part, parts, "")
+    return Transition(key, receipt_state(state, error), variant, channel, 0, part, parts,
+                      country if state == State.FAILED else "")
+
+
+_DELIVERED: Final = State.DELIVERED
+_DELIVERED_CODE: Final = State.DELIVERED.value
 
 

@@ -83,6 +83,13 @@ class StateWriter:
     def forget_receipt(self, smsc_id: str) -> None:
         self._batch.forget_receipts.append(smsc_id)
 
+    def receipt_done(self, t: Transition, smsc_id: str) -> None:
+        """A final receipt's transition, and its id's correlation forgotten: `transition`
+        and `forget_receipt` in one call (a receipt a message)."""
+        batch = self._batch
+        batch.transitions.append(t)
+        batch.forget_receipts.append(smsc_id)
+
     def opt_change(self, change: OptChange) -> None:
         """A reply that opts a number out (or back in): written first at the next flush."""
         self._batch.opt_changes.append(change)

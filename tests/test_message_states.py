@@ -105,6 +105,38 @@ async def test_the_stamp_says_segments_and_when(
     assert parse_state((await store.states([key]))[0]) == stamp
 
 
+@pytest.mark.parametrize("before, line, state, fields", [
+    pytest.param([], Transition(message_key(0, "1-1"), State.SUBMITTING, "a", "ch1"), "S", {},
+                 id="queued-to-submitting-counts-nothing"),
+    pytest.param([State.SUBMITTING], t(1, State.QUEUED), "Q", {},
+                 id="back-to-queued-counts-nothing"),
+    pytest.param([State.SUBMITTING],
+                 Transition(message_key(0, "1-1"), State.QUEUED, "a", "ch1", segments=2), "Q",
+                 {"segmentsSubmitted": "2", "variant:a:segmentsSubmitted": "2",
+                  "channel:ch1:segmentsSubmitted": "2"}, id="back-to-queued-with-parts-taken"),
+    pytest.param([State.WAITING], t(1, State.SUBMITTING), "S", {},
+                 id="waiting-to-submitting-leaves-waiting"),
+    pytest.param([State.SUBMITTING, State.UNKNOWN], t(1, State.SUBMITTING), "S", {},
+                 id="unknown-to-submitting-leaves-unknown"),
+    pytest.param([State.WAITING], t(1, State.WAITING), "W",
+                 {"waiting": "1", "variant:a:waiting": "1", "channel:ch1:waiting": "1"},
+                 id="waiting-again-counted-once"),
+])
+async def test_moves_count_what_they_touch_and_no_more(
+    store: StateStore, redis: aioredis.Redis, before: list[str], line: Transition,
+    state: str, fields: dict[str, str]
+) -> None:
+    """Moves between queued and submitting (a mark, a retry) touch no counter, unless the
+    line carries parts the SMSC took; those into or out of a counted state do (the script
+    takes the first ones by a shorter path)."""
+    for earlier in before:
+        await store.apply([t(1, earlier)])
+    assert await store.apply([line]) == 1
+    assert await store.states([message_key(0, "1-1")]) == [state]
+    counters = cast(dict[str, str], await redis.hgetall(KEYS.counters))
+    assert {k: v for k, v in counters.items() if k != "total" and v != "0"} == fields
+
+
 async def test_failures_are_counted_by_country(store: StateStore, redis: aioredis.Redis
                                                ) -> None:
     await store.apply([t(i, State.SUBMITTING) for i in range(4)])

@@ -31,12 +31,16 @@
 -- recorded counts), and for each part receipt that settled its message a line
 -- "<index of the transition, from 1>\t<the message's new state>\n".
 
+-- A move allowed from a state: true, or QUIET when it touches no counter, no stamp and
+-- no ack (a mark from queued, a return to queued): a line of such a move that carries no
+-- segments only writes its state (the fast path in the loop below), a third of all lines.
+local QUIET = "quiet"
 local allowed = {
-  Q = {S = true, O = true, C = true, X = true, Q = true, F = true,   -- F: not rendered
+  Q = {S = QUIET, O = true, C = true, X = true, Q = QUIET, F = true,   -- F: not rendered
        W = true},
   -- waiting for its send time: held in the pending list (never acked), goes on as queued
   W = {S = true, O = true, C = true, X = true, Q = true, F = true, W = true},
-  S = {s = true, F = true, Q = true, U = true},
+  S = {s = true, F = true, Q = QUIET, U = true},
   s = {D = true, F = true, E = true},
   U = {D = true, F = true, E = true, S = true},
 }
@@ -81,7 +85,9 @@ end
 -- turned into counter deltas once a call (`count_moves`): a call's transitions share a
 -- few of each, and the deltas' field names cost a new string apiece.
 local tallies = {}  -- variant -> channel -> {moves = {[from .. to] = n}, segments = n}
+local last_variant, last_channel, last_tally  -- most lines share the one before's
 local function tally(variant, channel)
+  if variant == last_variant and channel == last_channel then return last_tally end
   local byvariant = tallies[variant]
   if not byvariant then
     byvariant = {}
@@ -92,6 +98,7 @@ local function tally(variant, channel)
     t = {moves = {}, segments = 0}
     byvariant[channel] = t
   end
+  last_variant, last_channel, last_tally = variant, channel, t
   return t
 end
 
@@ -127,55 +134,51 @@ end
 -- it carried, and now. Else none (a retry starts afresh, and an unknown one's submit
 -- time is not known).
 local function value(new, old, to, segments)
-  if to ~= "s" and not final[to] then return new end  -- a mark, a retry: the most common
-  local carried, submitted
-  if find(old, "~", 1, true) then carried, submitted = match(old, "~(%d*),(%d*)") end
-  if segments == 0 then segments = carried or "" end
-  if to == "s" then return new .. "~" .. segments .. "," .. now .. "," end
+  if to == "s" then  -- nothing carried but the segments, and only when none are given
+    if segments == "" then segments = match(old, "~(%d*),") or "" end
+    return new .. "~" .. segments .. "," .. now .. ","
+  end
+  if not final[to] then return new end  -- a retry, an unknown one
+  local carried, submitted = match(old, "~(%d*),(%d*)")
+  if segments == "" then segments = carried or "" end
   return new .. "~" .. segments .. "," .. (submitted or "") .. "," .. now
 end
 
--- The lines, a field an array (no table a line to build and collect), and the distinct
--- keys, whose states one HMGET a chunk reads. `lrest`: a line's last three fields, when
--- it has them ("": the defaults).
+-- The lines, a field an array (no table a line to build and collect). `lrest`: a line's
+-- last three fields, when it has them ("": the defaults).
 local count, lkey, lnew, lextra, lrest = 0, {}, {}, {}, {}
-local keys, nkeys, states = {}, 0, {}
 for key, new, extra, rest in string.gmatch(ARGV[2] or "",
     "([^\t\n]*)\t([^\t\n]*)\t([^\t\n]*)([^\n]*)\n") do
   count = count + 1
   lkey[count], lnew[count], lextra[count], lrest[count] = key, new, extra, rest
-  if states[key] == nil then
-    states[key] = ""
-    nkeys = nkeys + 1
-    keys[nkeys] = key
-  end
 end
-for i = 1, nkeys, CHUNK do
-  local last = math.min(i + CHUNK - 1, nkeys)
-  local values = redis.call("HMGET", KEYS[1], unpack(keys, i, last))
-  for j = i, last do states[keys[j]] = values[j - i + 1] or "" end
+-- One HMGET a chunk reads the lines' keys as they come (a key twice in a call is read
+-- twice: rarer, and cheaper, than a table of the distinct ones). `lold`: each line's key's
+-- state as read, to tell at the end which the call changed.
+local states, lold = {}, {}
+for i = 1, count, CHUNK do
+  local last = math.min(i + CHUNK - 1, count)
+  local values = redis.call("HMGET", KEYS[1], unpack(lkey, i, last))
+  for j = i, last do
+    local old = values[j - i + 1] or ""
+    states[lkey[j]], lold[j] = old, old
+  end
 end
 
-local written, dirty, ndirty, acks, nacks = {}, {}, 0, {}, 0
-local function move(key, from, new, variant, channel, segments, country)
-  local to = sub(new, 1, 1)
+local acks, nacks, ack_stream = {}, 0, KEYS[4]
+local function move(key, from, to, new, variant, channel, segments, country)
   states[key] = value(new, states[key], to, segments)
-  if not written[key] then
-    written[key] = true
-    ndirty = ndirty + 1
-    dirty[ndirty] = key
-  end
   local t = tally(variant, channel)
   local pair = (from == "" and "Q" or from) .. to  -- unmarked counts as queued does
   t.moves[pair] = (t.moves[pair] or 0) + 1
-  t.segments = t.segments + segments
+  if segments ~= "" then t.segments = t.segments + segments end
   if to == "F" then
     local code = sub(new, 3)
     add("error:" .. code, 1, "", "")
     if channel ~= "" then add("channel:" .. channel .. ":error:" .. code, 1, "", "") end
     if country ~= "" then add("country:" .. country .. ":error:" .. code, 1, "", "") end
   end
-  if acked[to] and KEYS[4] then
+  if acked[to] and ack_stream then
     nacks = nacks + 1
     acks[nacks] = match(key, "/(.*)$")
   end
@@ -184,14 +187,27 @@ end
 local applied, settled = 0, {}
 for index = 1, count do
   local key, new, extra = lkey[index], lnew[index], lextra[index]
-  local from, to = sub(states[key], 1, 1), sub(new, 1, 1)
+  local old = states[key]
+  -- A state's code, its first character; most are nothing else ("", S, D): those need
+  -- no sub's call.
+  local from = #old < 2 and old or sub(old, 1, 1)
+  local to = #new < 2 and new or sub(new, 1, 1)
   local rules = allowed[from]
-  if rules and rules[to] then
+  local rule = rules and rules[to]
+  if rule == QUIET and extra == "" then
+    states[key] = new  -- what `move` would do: no stamp, tally or ack to make
+    applied = applied + 1
+  elseif rule then
     local variant, channel, country = "", channel_given, ""
     local rest = lrest[index]
     if rest ~= "" then variant, channel, country = match(rest, "^\t([^\t]*)\t([^\t]*)\t([^\t]*)$") end
-    local part, parts
-    if find(extra, "/", 1, true) then part, parts = match(extra, "^(%d+)/(%d+)$") end
+    -- extra: empty (a receipt, most failures), "<part>/<parts>", or the segments, kept
+    -- as text: a number in a concatenation is formatted by sprintf, 0.27 us a submit.
+    local segments, part, parts = "", nil, nil
+    if extra ~= "" then
+      if find(extra, "/", 1, true) then part, parts = match(extra, "^(%d+)/(%d+)$") end
+      if not part then segments = extra end
+    end
     if part then
       -- One part's receipt: recorded once; the message moves when its parts decide.
       part = tonumber(part)
@@ -205,32 +221,40 @@ for index = 1, count do
           if decided ~= to then  -- decided by an earlier part's receipt
             new = decided == "F" and "F:receipt" or decided
           end
-          move(key, from, new, variant, channel, 0, country)
+          move(key, from, sub(new, 1, 1), new, variant, channel, "", country)
           settled[#settled + 1] = index .. "\t" .. new .. "\n"
         else
           redis.call("HSET", KEYS[3], key, codes)
         end
       end
     else
-      move(key, from, new, variant, channel, tonumber(extra) or 0, country)
+      move(key, from, to, new, variant, channel, segments, country)
       applied = applied + 1
     end
   end
 end
 
 count_moves()
-for i = 1, ndirty, CHUNK do
-  local args = {}
-  for j = i, math.min(i + CHUNK - 1, ndirty) do
-    args[#args + 1] = dirty[j]
-    args[#args + 1] = states[dirty[j]]
+-- The states the call changed, each once: a key written is set aside (false) so that a
+-- later line of the same key does not write it again. Keys a move left as they were (a
+-- queued one queued again) are not written: the hash is the same either way.
+local args, nargs = {}, 0
+for j = 1, count do
+  local key = lkey[j]
+  local state = states[key]
+  if state and state ~= lold[j] then
+    args[nargs + 1], args[nargs + 2] = key, state
+    nargs = nargs + 2
+    states[key] = false
   end
-  redis.call("HSET", KEYS[1], unpack(args))
+end
+for i = 1, nargs, 2 * CHUNK do
+  redis.call("HSET", KEYS[1], unpack(args, i, math.min(i + 2 * CHUNK - 1, nargs)))
 end
 for name, delta in pairs(deltas) do
   if delta ~= 0 then redis.call("HINCRBY", KEYS[2], name, delta) end
 end
 for i = 1, nacks, CHUNK do
-  redis.call("XACK", KEYS[4], ARGV[1], unpack(acks, i, math.min(i + CHUNK - 1, nacks)))
+  redis.call("XACK", ack_stream, ARGV[1], unpack(acks, i, math.min(i + CHUNK - 1, nacks)))
 end
 return {applied, table.concat(settled)}

@@ -73,10 +73,12 @@ def bind_modes(mode: str) -> tuple[str, ...]:
     return (mode,)
 
 
-FRAMES_A_TURN = 25
-"""Frames of one read handled before the dispatch may write to the slots they freed.
-Against the simulator, which answers a written batch of 100 at once, 25 made the most
-messages a second (bench/README.md); fewer cost more CPU in writes and wake-ups."""
+def frames_a_turn(window: int) -> int:
+    """Frames of one read handled before the dispatch may write to the slots they freed:
+    half a window. Against the simulator, which answers a written window of 100 at once,
+    40-64 made the most messages a second, 15-25 cost more CPU in writes and wake-ups
+    than they won (bench/README.md, "Responses a few at a turn")."""
+    return max(16, window // 2)
 
 
 @dataclass(frozen=True)
@@ -343,6 +345,7 @@ class SmppBind:
 
     async def _read(self, reader: asyncio.StreamReader, buffer: FrameBuffer) -> None:
         sock = quick_ack.raw_socket(self._writer) if self._writer is not None else None
+        turn = frames_a_turn(self.settings.window)
         while True:
             quick_ack.arm(sock)
             data = await reader.read(65536)
@@ -350,16 +353,16 @@ class SmppBind:
                 raise ConnectionError("SMSC closed the connection")
             self._last_read = time.monotonic()
             frames = buffer.feed(data)
-            if len(frames) <= FRAMES_A_TURN:
+            if len(frames) <= turn:
                 self._handle(frames)
                 continue
             # A burst of responses (an SMSC answers a written batch at once) is handled a
             # few frames at a turn: the slots each turn frees are written to before the
             # rest is handled, so the SMSC works on them meanwhile instead of waiting
             # for the whole burst (bench/README.md, "Responses a few at a turn").
-            last = len(frames) - FRAMES_A_TURN
-            for start in range(0, len(frames), FRAMES_A_TURN):
-                freed = self._handle(frames[start:start + FRAMES_A_TURN])
+            last = len(frames) - turn
+            for start in range(0, len(frames), turn):
+                freed = self._handle(frames[start:start + turn])
                 if freed and start < last:
                     await asyncio.sleep(0)  # the dispatch takes the freed slots
                     await asyncio.sleep(0)  # and its write (`_flush`) goes out

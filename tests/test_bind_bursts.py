@@ -104,7 +104,7 @@ async def dispatch(bind: SmppBind, recorder: Recorder) -> None:
     while recorder.sent < TOTAL:
         slots = await bind.reserve(TOTAL - recorder.sent)
         submits = [(SubmitSm(destination_addr=f"+86138{recorder.sent + i:08d}",
-                             short_message=b"hello"), recorder.sent + i)
+                             short_message=b"hello").encode_body(), recorder.sent + i)
                    for i in range(slots)]
         recorder.sent += slots
         bind.send(submits)

@@ -245,7 +245,7 @@ class ReplySender:
                 raise
             parts = answer.pdus[sent:sent + slots]
             try:
-                self.bind.send([(pdu, answer) for pdu in parts])
+                self.bind.send([(pdu.encode_body(), answer) for pdu in parts])
             except BindDown:
                 if sent == 0:  # nothing went out: not unknown, just later
                     await self.queue.unmark(entry)

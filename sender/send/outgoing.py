@@ -15,7 +15,6 @@ from sender.run_config import LinkSettings
 from sender.send.failover import LaneFailOver
 from sender.smpp import errors
 from sender.smpp.bind import SmppBind
-from sender.smpp.pdu import SubmitSm
 from sender.sms.replies import ReplyRules
 from sender.sms.send_times import SendTimes
 from sender.store.keys import CampaignKeys, ChannelKeys
@@ -75,7 +74,9 @@ class Outgoing:
     key: str
     phone: str
     variant: str
-    pdus: list[SubmitSm]
+    pdus: list[bytes]
+    """Its submit_sm bodies, one a part (MessageBuilder.bodies); the bind adds each
+    header and sequence number as it writes them, at every attempt."""
     attempts: int = 0
     parts_left: int = 0
     smsc_ids: list[str] = field(default_factory=list)

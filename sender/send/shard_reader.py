@@ -194,7 +194,7 @@ class ShardReader:
         # Claimed in Redis before any of them can be sent: a click finds its code.
         links = (await self.links.assign([(g[0], g[2]) for g in going])
                  if self.links is not None else [None] * len(going))
-        lanes, build, ready = self.lanes, self.builder.build, self.ready.append
+        lanes, build, ready = self.lanes, self.builder.bodies, self.ready.append
         for (key, number, variant, fields, closes_at), source, link_set in zip(
                 going, sources, links, strict=True):
             variables = parse_variables(fields.get("x", "{}"))

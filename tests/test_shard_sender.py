@@ -434,7 +434,7 @@ async def test_a_reads_responses_settle_as_one_at_a_time(redis: aioredis.Redis) 
             for index in range(count):
                 parts = sum(1 for i, *_ in responses if i == index)
                 variant = "long" if parts > 1 else ""
-                pdus = builder.build(number(index), {"name": "n", "code": "1"}, variant)
+                pdus = builder.bodies(number(index), {"name": "n", "code": "1"}, variant)
                 assert len(pdus) == parts
                 message = Outgoing(f"0/{index}-0", number(index), variant, pdus,
                                    parts_left=parts, smsc_ids=[""] * parts, sent_at=1.0)

@@ -109,6 +109,21 @@ def heard_frame_by_frame(frames: list[bytes], in_flight: dict[int, Any]
     return listener.heard, written
 
 
+def a_random_read(chance: random.Random) -> tuple[
+        list[bytes], SmppBind, Recorder, dict[int, Any], tuple[list[Any], list[bytes]]]:
+    """A random read's frames, a bind with their submits in flight and its listener,
+    the submits the read leaves unanswered, and what reading it a frame at a time gives."""
+    in_flight: dict[int, Any] = {}
+    frames = frames_of_a_read(chance, in_flight)
+    left = dict(in_flight)
+    expected = heard_frame_by_frame(frames, left)
+    listener = Recorder()
+    bind = SmppBind(BindSettings(host="127.0.0.1", port=1, system_id="herald", password="x"),
+                    listener)
+    bind._in_flight = in_flight
+    return frames, bind, listener, left, expected
+
+
 async def test_a_read_is_heard_in_order_and_answered_as_frame_by_frame() -> None:
     """A read's submit responses and receipts go to the listener a run at a time;
     everything it hears
@@ -116,16 +131,9 @@ async def test_a_read_is_heard_in_order_and_answered_as_frame_by_frame() -> None
     receipt or reply is heard only after the responses before it (a receipt may be for
     a message whose response is in the same read). Hundreds of random reads."""
     chance = random.Random(31)
-    settings = BindSettings(host="127.0.0.1", port=1, system_id="herald", password="x")
     runs = receipt_runs = 0
     for _ in range(400):
-        in_flight: dict[int, Any] = {}
-        frames = frames_of_a_read(chance, in_flight)
-        left = dict(in_flight)
-        expected, written = heard_frame_by_frame(frames, left)
-        listener = Recorder()
-        bind = SmppBind(settings, listener)
-        bind._in_flight = in_flight
+        frames, bind, listener, left, (expected, written) = a_random_read(chance)
         bind._handle(frames)
         assert listener.heard == expected
         assert bind._pending == written
@@ -139,17 +147,10 @@ async def test_a_bad_frame_ends_the_read_after_what_came_before_it() -> None:
     """A receipt whose TLVs overrun its PDU raises (the connection is closed): the
     responses and receipts read before it in the same read were heard all the same."""
     chance = random.Random(37)
-    settings = BindSettings(host="127.0.0.1", port=1, system_id="herald", password="x")
     bad = DeliverSm(esm_class=0x04, short_message=b"id:1 stat:DELIVRD",
                     tlvs={Tag.RECEIPTED_MESSAGE_ID: b"1\x00"}).encode_body()[:-1]
     for _ in range(100):
-        in_flight: dict[int, Any] = {}
-        frames = frames_of_a_read(chance, in_flight)
-        left = dict(in_flight)
-        expected, _ = heard_frame_by_frame(frames, left)
-        listener = Recorder()
-        bind = SmppBind(settings, listener)
-        bind._in_flight = in_flight
+        frames, bind, listener, left, (expected, _) = a_random_read(chance)
         with pytest.raises(PduError):
             bind._handle([*frames, encode_frame(CommandId.DELIVER_SM, 0, 9, bad), *frames])
         assert listener.heard == expected and bind._in_flight == left

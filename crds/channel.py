@@ -68,12 +68,32 @@ class Gsm7Coding(StrEnum):
 class SourceAddress(HeraldModel):
     """The sender address recipients see."""
 
-    address: str = Field(min_length=1, max_length=20)
-    """Sender ID: a number, a short code or an alphanumeric name (11 characters at most)."""
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            (
+                "self.ton != 'Alphanumeric' || size(self.address) <= 11",
+                "an alphanumeric sender ID has 11 characters at most",
+            ),
+        )
+    )
+
+    # SMPP's source_addr is a C-Octet String of at most 20 characters; SMSCs take
+    # printable ASCII in it, and the sender writes it as single octets.
+    address: str = Field(min_length=1, max_length=20, pattern=r"^[ -~]+$")
+    """Sender ID: a number, a short code or an alphanumeric name, in printable ASCII
+    (letters, digits, space and punctuation); with ton Alphanumeric, 11 characters at
+    most, as phones show no more."""
     ton: TypeOfNumber = TypeOfNumber.UNKNOWN
     """Type of number of the address."""
     npi: NumberingPlan = NumberingPlan.UNKNOWN
     """Numbering plan of the address."""
+
+    @model_validator(mode="after")
+    def _alphanumeric_fits(self) -> SourceAddress:
+        """The CEL rule's check, for objects read without the API server (tests, tools)."""
+        if self.ton == TypeOfNumber.ALPHANUMERIC and len(self.address) > 11:
+            raise ValueError("an alphanumeric sender ID has 11 characters at most")
+        return self
 
 
 class PooledSourceAddress(SourceAddress):

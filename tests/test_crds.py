@@ -155,6 +155,20 @@ BAD = [
                      {"address": "+14155550100", "messagesPerSecond": 0}]}}},
                  "spec.smpp.sourceAddresses.0.messagesPerSecond: 0 is less than the minimum",
                  id="channel-pool-rate-zero"),
+    # The sender writes an address as single octets, and SMSCs take printable ASCII.
+    pytest.param("channel.yaml", {"spec": {"smpp": {"sourceAddr": {"address": "Café"}}}},
+                 "spec.smpp.sourceAddr.address: 'Café' does not match",
+                 id="channel-source-not-ascii"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"sourceAddr": None, "sourceAddresses": [
+                     {"address": "商店"}]}}},
+                 "spec.smpp.sourceAddresses.0.address: '商店' does not match",
+                 id="channel-pool-address-not-ascii"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"sourceAddr": {"address": "Herald\tShop"}}}},
+                 "does not match", id="channel-source-control-character"),
+    pytest.param("channel.yaml", {"spec": {"smpp": {"sourceAddr": {
+                     "address": "HeraldShop12", "ton": "Alphanumeric"}}}},
+                 "an alphanumeric sender ID has 11 characters at most",
+                 id="channel-alphanumeric-too-long"),
     pytest.param("channel.yaml", {"spec": {"smpp": {"sourceSelection": "sticky"}}},
                  "spec.smpp.sourceSelection: 'sticky' is not one of",
                  id="channel-source-selection-enum"),
@@ -456,6 +470,10 @@ POOL = [{"address": "+14155550100", "ton": "International", "npi": "ISDN",
     pytest.param({"sourceAddr": None, "sourceAddresses": POOL[:1],
                   "sourceSelection": "Sticky"}, id="sticky-pool-of-one"),
     pytest.param({}, id="one-address-as-before"),
+    pytest.param({"sourceAddr": {"address": "My Shop!", "ton": "Alphanumeric"}},
+                 id="alphanumeric-with-space-and-punctuation"),
+    pytest.param({"sourceAddr": {"address": "+123456789012345678", "ton": "International"}},
+                 id="long-number"),
 ])
 def test_sender_addresses_pass(smpp: dict[str, Any]) -> None:
     """A pool, or the one sourceAddr that Channels had before pools (unchanged)."""
@@ -463,7 +481,8 @@ def test_sender_addresses_pass(smpp: dict[str, Any]) -> None:
     assert validate(manifest) == []
     spec = MODELS["Channel"].model_validate(manifest).spec  # type: ignore[attr-defined]
     assert [a.address for a in spec.smpp.sources] == (
-        [a["address"] for a in smpp["sourceAddresses"]] if smpp else ["Herald"])
+        [a["address"] for a in smpp["sourceAddresses"]] if "sourceAddresses" in smpp
+        else [smpp["sourceAddr"]["address"]] if smpp else ["Herald"])
 
 
 def test_the_carrier_guides_pool_is_a_valid_channel() -> None:

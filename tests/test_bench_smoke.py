@@ -63,6 +63,10 @@ def test_herald_run_prints_the_report() -> None:
     assert (herald["duplicates"], herald["lost"], herald["timed_out"]) == (0, 0, False), herald
     assert (herald["unknown"], herald["receipts_missing"]) == (0, 0), herald
     assert herald["states"] == {"delivered": 300}, herald
+    # msg/s on the peer's clock, the first submit to the last response: inside the run's,
+    # which also holds the bind, the recovery and the loops' shutdown.
+    assert 0 < herald["submit_seconds"] < herald["run_seconds"], herald
+    assert herald["msg_per_s"] > herald["run_msg_per_s"] > 0, herald
     if sys.platform == "linux":  # the sender's, the local Redis's and the simulator's
         assert all(herald[f"{who}run_queue_wait_seconds"] >= 0
                    for who in ("", "redis_", "smsc_")), herald

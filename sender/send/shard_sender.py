@@ -133,6 +133,10 @@ class ShardSender:
                 if settings.max_binds else None)
             for i, b in enumerate(binds)]
         self._binds_noted = 0.0
+        # The wire's clock (time.monotonic): the first submit_sm written, the last
+        # response read. `herald send` reports the span; the bench's peer counts the same.
+        self.first_write = 0.0
+        self.last_answer = 0.0
         self._bind_tasks: list[asyncio.Task[None]] = []
         self.limiter = limiter
         self.gauges = SenderGauges(self._channel_ref, self.binds, limiter)
@@ -404,6 +408,8 @@ class ShardSender:
             if not batch:
                 continue
             sent_at = time.monotonic()
+            if not self.first_write:
+                self.first_write = sent_at
             for message in batch:
                 message.sent_at = sent_at
             try:
@@ -425,7 +431,7 @@ class ShardSender:
         would: its latency, its id remembered for its receipt (in Redis and here), its
         `submitted` buffered, its slot freed once that is durable. Any other response
         goes through submit_done."""
-        now = time.monotonic()  # the read's: one clock a read, not a response
+        self.last_answer = now = time.monotonic()  # the read's: one clock a read
         latencies, writer, window, channel = (self._latencies, self.writer, self.window,
                                               self.settings.channel_name)
         campaign = self._campaign_ref
@@ -465,7 +471,8 @@ class ShardSender:
     def submit_done(self, ref: Any, status: int, message_id: str) -> None:
         message: Outgoing
         message, part = ref
-        self._latencies.append(time.monotonic() - message.sent_at)
+        self.last_answer = now = time.monotonic()
+        self._latencies.append(now - message.sent_at)
         if status == CommandStatus.ESME_ROK:
             message.smsc_ids[part] = canonical_id(message_id)
         else:

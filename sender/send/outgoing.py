@@ -122,9 +122,9 @@ class ShardStats:
     cap_calls: int = 0
     """Cap script calls (one per slot group of each charged batch)."""
     cap_waits: int = 0
+    """Dispatch turns that waited for a charge (the head of the line was not charged)."""
     held: int = 0
     """Times a message was held back for its send time (one may be held twice)."""
-    """Dispatch turns that waited for a charge (the head of the line was not charged)."""
     receipts: int = 0
     receipts_unmatched: int = 0
     replies: int = 0

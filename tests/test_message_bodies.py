@@ -43,8 +43,12 @@ _TEXT = st.text(st.sampled_from(
     "你好😀"  # UCS-2 only (and a surrogate pair)
 ), max_size=400)
 _SOURCES = st.builds(
-    PooledSourceAddress, address=st.sampled_from(["Herald", "Shop", "447700900123", "12345"]),
-    ton=st.sampled_from(list(TypeOfNumber)), npi=st.sampled_from(list(NumberingPlan)))
+    PooledSourceAddress, address=st.sampled_from(["Herald", "Shop", "12345"]),
+    ton=st.sampled_from(list(TypeOfNumber)), npi=st.sampled_from(list(NumberingPlan))
+) | st.builds(  # a long code: more characters than an alphanumeric ID may have
+    PooledSourceAddress, address=st.just("447700900123"),
+    ton=st.sampled_from([t for t in TypeOfNumber if t != TypeOfNumber.ALPHANUMERIC]),
+    npi=st.sampled_from(list(NumberingPlan)))
 _MESSAGE = st.tuples(
     st.from_regex(r"\A\+?[1-9][0-9]{6,14}\Z"),  # phone
     st.sampled_from(VARIANTS), _TEXT, st.none() | _SOURCES)

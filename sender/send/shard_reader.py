@@ -206,9 +206,8 @@ class ShardReader:
                 self.stats.failed += 1
                 logger.warning("message %s to %s not rendered: %s", key, mask_number(number), exc)
                 continue
-            message = Outgoing(key, number, variant, pdus, zone=fields.get("z", ""),
-                               closes_at=closes_at,
-                               source=source.address if source is not None else "")
+            message = Outgoing(key, number, variant, pdus, fields.get("z", ""), closes_at,
+                               source.address if source is not None else "")
             if lanes and lanes.limits(message.source):
                 lanes.put(message)
             else:

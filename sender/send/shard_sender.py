@@ -91,6 +91,11 @@ from sender.store.waiting_room import WaitingRoom
 
 logger = logging.getLogger(__name__)
 
+_SUBMITTING: str = State.SUBMITTING.value
+_new_tuple = tuple.__new__
+_MARK_REST = Transition("", "")[4:]
+"""A mark's fields after its channel: the defaults (no segments, part or country)."""
+
 
 def mark_ahead(window: int) -> int:
     """Messages marked `submitting` ahead of the binds' windows (`window`: their sum).
@@ -352,7 +357,11 @@ class ShardSender:
             channel = self.settings.channel_name  # a waiting one leaves its channel's count
             marks = []
             for message in batch:
-                marks.append(Transition(message.key, State.SUBMITTING, message.variant, channel))
+                # Built as the tuple it is (a named tuple's __new__ is a Python call:
+                # 0.33 us, not 0.54), its state a str (an enum member formats into the
+                # script's line 0.27 us slower, StateStore._call).
+                marks.append(_new_tuple(Transition, (message.key, _SUBMITTING, message.variant,
+                                                     channel) + _MARK_REST))
                 message.parts_left = parts = len(message.pdus)
                 message.smsc_ids = [""] * parts
             self.writer.transitions(marks)

@@ -34,6 +34,9 @@ from sender.store.transitions import StateStore
 
 logger = logging.getLogger(__name__)
 
+_NO_END = float("inf")
+"""A message's closes_at without send times."""
+
 FOLLOW_BLOCK_MS = 1000
 """How long a read of a followed stream waits for new entries: a stop is seen within it."""
 
@@ -172,6 +175,9 @@ class ShardReader:
                  else [False] * len(numbers))
         held = self.held
         now = held.now() if held is not None else 0.0
+        # What `held.look` said of a zone that lets messages go at `now`: the same for the
+        # rest of the batch's in it, without its calls (0.4 us a message).
+        open_until: dict[str, float] = {}
         shard, channel = self.settings.shard, self.settings.channel_name
         going: list[tuple[str, str, str, dict[str, str], float]] = []
         for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
@@ -181,11 +187,15 @@ class ShardReader:
                 self.writer.transition(Transition(key, State.OPTED_OUT, variant, channel))
                 self.stats.opted_out += 1
                 continue
-            closes_at = float("inf")
+            closes_at = _NO_END
             if held is not None:
-                until = held.look(entry_id, fields, now)
+                zone = fields.get("z", "")
+                until = open_until.get(zone)
                 if until is None:
-                    continue  # held back until its time comes
+                    until = held.look(entry_id, fields, now)
+                    if until is None:
+                        continue  # held back until its time comes
+                    open_until[zone] = until
                 closes_at = until
             going.append((key, number, variant, fields, closes_at))
         # Chosen for the batch, not per message: with Sticky, one Redis round trip.

@@ -95,6 +95,7 @@ _SUBMITTING: str = State.SUBMITTING.value
 _new_tuple = tuple.__new__
 _MARK_REST = Transition("", "")[4:]
 """A mark's fields after its channel: the defaults (no segments, part or country)."""
+assert Transition._fields[4:] == ("segments", "part", "parts", "country")  # _settle's order
 
 
 def mark_ahead(window: int) -> int:
@@ -718,8 +719,10 @@ class ShardSender:
         self._unsettled -= 1
         self.window.settling()
         self.writer.transition(
-            Transition(message.key, state, message.variant, self.settings.channel_name,
-                       segments=message.accepted, country=country),
+            # Built as a mark is (0.36 us with keywords, 0.1 so): segments, part, parts.
+            _new_tuple(Transition, (message.key, state, message.variant,
+                                    self.settings.channel_name, message.accepted, 0, 1,
+                                    country)),
             after=(lambda: self._requeue(message)) if requeue else self.window.settled,
         )
         # With messages ready the send loop's next mark flush carries the outcomes (their

@@ -173,7 +173,8 @@ class SettleWindow:
 
     def settled(self) -> None:
         self.settling_now -= 1
-        self.give()
+        self.held -= 1  # give's, without its call: once a message
+        self._freed.set()
 
 
 def after_failure(status: int, attempts: int, settings: ShardSettings

@@ -178,10 +178,11 @@ class ShardReader:
         # What `held.look` said of a zone that lets messages go at `now`: the same for the
         # rest of the batch's in it, without its calls (0.4 us a message).
         open_until: dict[str, float] = {}
-        shard, channel = self.settings.shard, self.settings.channel_name
+        channel = self.settings.channel_name
+        prefix = message_key(self.settings.shard, "")  # each key this and its entry's id
         going: list[tuple[str, str, str, dict[str, str], float]] = []
         for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
-            key = message_key(shard, entry_id)
+            key = prefix + entry_id
             variant = fields.get("v", "")
             if out:
                 self.writer.transition(Transition(key, State.OPTED_OUT, variant, channel))

@@ -77,6 +77,15 @@ class Outgoing:
     pdus: list[bytes]
     """Its submit_sm bodies, one a part (MessageBuilder.bodies); the bind adds each
     header and sequence number as it writes them, at every attempt."""
+    # Those the reader gives, right after the four it must: passed by position, as a
+    # keyword argument costs 0.13 us more a message.
+    zone: str = ""
+    """Its recipient's time zone ("": the campaign's), with send times."""
+    closes_at: float = float("inf")
+    """When its send time ends (a timestamp on the send times' clock): due later, it
+    is held back instead of sent."""
+    source: str = ""
+    """The sender address its PDUs carry (one of the channel's pool)."""
     attempts: int = 0
     parts_left: int = 0
     smsc_ids: list[str] = field(default_factory=list)
@@ -86,13 +95,6 @@ class Outgoing:
     """time.monotonic() when its submit_sm went out (for the latency metric)."""
     charged: bool = False
     """Its frequency cap charge is made (with a cap, it goes out only then)."""
-    zone: str = ""
-    """Its recipient's time zone ("": the campaign's), with send times."""
-    closes_at: float = float("inf")
-    """When its send time ends (a timestamp on the send times' clock): due later, it
-    is held back instead of sent."""
-    source: str = ""
-    """The sender address its PDUs carry (one of the channel's pool)."""
 
     @property
     def accepted(self) -> int:
@@ -171,7 +173,8 @@ class SettleWindow:
 
     def settled(self) -> None:
         self.settling_now -= 1
-        self.give()
+        self.held -= 1  # give's, without its call: once a message
+        self._freed.set()
 
 
 def after_failure(status: int, attempts: int, settings: ShardSettings

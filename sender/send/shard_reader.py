@@ -34,6 +34,9 @@ from sender.store.transitions import StateStore
 
 logger = logging.getLogger(__name__)
 
+_NO_END = float("inf")
+"""A message's closes_at without send times."""
+
 FOLLOW_BLOCK_MS = 1000
 """How long a read of a followed stream waits for new entries: a stop is seen within it."""
 
@@ -172,20 +175,28 @@ class ShardReader:
                  else [False] * len(numbers))
         held = self.held
         now = held.now() if held is not None else 0.0
-        shard, channel = self.settings.shard, self.settings.channel_name
+        # What `held.look` said of a zone that lets messages go at `now`: the same for the
+        # rest of the batch's in it, without its calls (0.4 us a message).
+        open_until: dict[str, float] = {}
+        channel = self.settings.channel_name
+        prefix = message_key(self.settings.shard, "")  # each key this and its entry's id
         going: list[tuple[str, str, str, dict[str, str], float]] = []
         for (entry_id, fields), number, out in zip(entries, numbers, opted, strict=True):
-            key = message_key(shard, entry_id)
+            key = prefix + entry_id
             variant = fields.get("v", "")
             if out:
                 self.writer.transition(Transition(key, State.OPTED_OUT, variant, channel))
                 self.stats.opted_out += 1
                 continue
-            closes_at = float("inf")
+            closes_at = _NO_END
             if held is not None:
-                until = held.look(entry_id, fields, now)
+                zone = fields.get("z", "")
+                until = open_until.get(zone)
                 if until is None:
-                    continue  # held back until its time comes
+                    until = held.look(entry_id, fields, now)
+                    if until is None:
+                        continue  # held back until its time comes
+                    open_until[zone] = until
                 closes_at = until
             going.append((key, number, variant, fields, closes_at))
         # Chosen for the batch, not per message: with Sticky, one Redis round trip.
@@ -206,9 +217,8 @@ class ShardReader:
                 self.stats.failed += 1
                 logger.warning("message %s to %s not rendered: %s", key, mask_number(number), exc)
                 continue
-            message = Outgoing(key, number, variant, pdus, zone=fields.get("z", ""),
-                               closes_at=closes_at,
-                               source=source.address if source is not None else "")
+            message = Outgoing(key, number, variant, pdus, fields.get("z", ""), closes_at,
+                               source.address if source is not None else "")
             if lanes and lanes.limits(message.source):
                 lanes.put(message)
             else:

@@ -91,6 +91,12 @@ from sender.store.waiting_room import WaitingRoom
 
 logger = logging.getLogger(__name__)
 
+_SUBMITTING: str = State.SUBMITTING.value
+_new_tuple = tuple.__new__
+# The order _mark and _settle build transitions in: segments, part, parts, country.
+assert Transition._fields[4:] == ("segments", "part", "parts", "country")
+assert Transition("", "")[4:] == (0, 0, 1, "")  # a mark's: the defaults
+
 
 def mark_ahead(window: int) -> int:
     """Messages marked `submitting` ahead of the binds' windows (`window`: their sum).
@@ -352,7 +358,11 @@ class ShardSender:
             channel = self.settings.channel_name  # a waiting one leaves its channel's count
             marks = []
             for message in batch:
-                marks.append(Transition(message.key, State.SUBMITTING, message.variant, channel))
+                # Built as the tuple it is (the named tuple's __new__ is a Python call:
+                # 0.54 us, this 0.2), its state a str (an enum member formats into the
+                # script's line 0.27 us slower, StateStore._call).
+                marks.append(_new_tuple(Transition, (message.key, _SUBMITTING, message.variant,
+                                                     channel, 0, 0, 1, "")))
                 message.parts_left = parts = len(message.pdus)
                 message.smsc_ids = [""] * parts
             self.writer.transitions(marks)
@@ -709,8 +719,10 @@ class ShardSender:
         self._unsettled -= 1
         self.window.settling()
         self.writer.transition(
-            Transition(message.key, state, message.variant, self.settings.channel_name,
-                       segments=message.accepted, country=country),
+            # Built as a mark is (0.36 us with keywords, 0.1 so): segments, part, parts.
+            _new_tuple(Transition, (message.key, state, message.variant,
+                                    self.settings.channel_name, message.accepted, 0, 1,
+                                    country)),
             after=(lambda: self._requeue(message)) if requeue else self.window.settled,
         )
         # With messages ready the send loop's next mark flush carries the outcomes (their

@@ -12,6 +12,7 @@ import yaml
 from controllers.decisions.campaign_recurrence import build_campaign_run
 from crds.base import HeraldResource
 from crds.campaign import Campaign
+from crds.channel import PooledSourceAddress, SourceAddress
 from crds.generate import CHART_CRD_DIR, KINDS, crd, stale_files
 from crds.template import TemplateSpec
 from herald.local.kube.object_writes import merge_patch
@@ -483,6 +484,20 @@ def test_sender_addresses_pass(smpp: dict[str, Any]) -> None:
     assert [a.address for a in spec.smpp.sources] == (
         [a["address"] for a in smpp["sourceAddresses"]] if "sourceAddresses" in smpp
         else [smpp["sourceAddr"]["address"]] if smpp else ["Herald"])
+
+
+@pytest.mark.parametrize("address, ton, reason", [
+    pytest.param("Café", "Unknown", "should match pattern", id="not-ascii"),
+    pytest.param("HeraldShop12", "Alphanumeric", "11 characters at most", id="alphanumeric-12"),
+])
+def test_the_models_refuse_what_the_api_server_refuses(address: str, ton: str,
+                                                       reason: str) -> None:
+    """Objects read without the API server (tools, tests, a Channel stored before the
+    rule) meet the same checks in the models."""
+    for model in (SourceAddress, PooledSourceAddress):
+        with pytest.raises(ValueError, match=reason):
+            model.model_validate({"address": address, "ton": ton})
+    assert SourceAddress.model_validate({"address": "HeraldShop1", "ton": "Alphanumeric"})
 
 
 def test_the_carrier_guides_pool_is_a_valid_channel() -> None:
